@@ -1,0 +1,4 @@
+use napi_derive::napi;
+
+#[napi]
+pub fn ping() -> u32 { 42 }
