@@ -1,1 +1,17 @@
+//! tsgi-reactor: the socket loop of a tsgi worker.
+//!
+//! Listeners, connections, buffers, timeouts and limits over one epoll set, driving the
+//! codecs of `tsgi-wire`. It knows nothing of N-API: `tsgi-napi` registers
+//! [`Reactor::fd`] with Node's event loop, calls [`Reactor::poll`] when it is readable
+//! and hands the filled [`batch::Batch`] to JavaScript in one call.
+#![deny(missing_docs)]
 
+pub mod batch;
+mod conn;
+pub mod listen;
+mod outbuf;
+mod reactor;
+mod sys;
+mod uwsgi;
+
+pub use reactor::{Config, ListenerInfo, Protocol, Reactor};

@@ -80,13 +80,168 @@ pub mod id {
     pub const HTTP_PROXY: KeyId = 44;
 }
 
-/// The id of `name`, or [`UNKNOWN`].
+/// The id of `name`, or [`UNKNOWN`]. Case-sensitive: CGI names are upper case on the wire
+/// (nginx and Apache upper-case header names themselves), and `http_host` is not `HTTP_HOST`.
+///
+/// Called once per var of every request, so it neither allocates nor hashes: it switches on
+/// the length (most lengths hold no known name at all, so most unknown keys cost one
+/// compare), then matches the bytes as a fixed-size array, which the compiler turns into a
+/// byte-by-byte decision tree. Each arm's id is computed at compile time from
+/// [`KNOWN_KEYS`] (by a private `const fn`), so a name missing from the table fails the build and ids
+/// cannot drift; a name in the table but missing here is caught by the round-trip test.
 pub fn lookup(name: &[u8]) -> KeyId {
-    todo!("fast lookup: switch on length, then compare")
+    /// `match` on `$name` (a `&[u8]` of length `$len`) against byte-string literals.
+    macro_rules! arms {
+        ($name:ident, $len:literal: $($key:literal),+ $(,)?) => {{
+            let Ok(name) = <&[u8; $len]>::try_from($name) else { return UNKNOWN };
+            match name {
+                $($key => const { position($key) },)+
+                _ => UNKNOWN,
+            }
+        }};
+    }
+    match name.len() {
+        5 => arms!(name, 5: b"HTTPS"),
+        9 => arms!(name, 9: b"PATH_INFO", b"HTTP_HOST"),
+        10 => arms!(name, 10: b"HTTP_PROXY"),
+        11 => arms!(name, 11:
+            b"REQUEST_URI", b"SCRIPT_NAME", b"SERVER_NAME", b"SERVER_PORT", b"SERVER_ADDR",
+            b"REMOTE_ADDR", b"REMOTE_PORT", b"REMOTE_USER", b"HTTP_ACCEPT", b"HTTP_COOKIE",
+            b"HTTP_PRAGMA", b"HTTP_ORIGIN",
+        ),
+        12 => arms!(name, 12: b"QUERY_STRING", b"CONTENT_TYPE", b"DOCUMENT_URI", b"HTTP_REFERER", b"HTTP_UPGRADE"),
+        13 => arms!(name, 13: b"DOCUMENT_ROOT"),
+        14 => arms!(name, 14: b"REQUEST_METHOD", b"CONTENT_LENGTH", b"REQUEST_SCHEME", b"HTTP_X_REAL_IP"),
+        15 => arms!(name, 15:
+            b"SERVER_PROTOCOL", b"SERVER_SOFTWARE", b"SCRIPT_FILENAME", b"HTTP_USER_AGENT", b"HTTP_CONNECTION",
+        ),
+        17 => arms!(name, 17: b"GATEWAY_INTERFACE", b"HTTP_CONTENT_TYPE"),
+        18 => arms!(name, 18: b"HTTP_AUTHORIZATION", b"HTTP_CACHE_CONTROL", b"HTTP_IF_NONE_MATCH"),
+        19 => arms!(name, 19: b"HTTP_CONTENT_LENGTH"),
+        20 => arms!(name, 20: b"HTTP_ACCEPT_ENCODING", b"HTTP_ACCEPT_LANGUAGE", b"HTTP_X_FORWARDED_FOR"),
+        21 => arms!(name, 21: b"HTTP_X_REQUESTED_WITH"),
+        22 => arms!(name, 22: b"HTTP_IF_MODIFIED_SINCE", b"HTTP_X_FORWARDED_PROTO", b"HTTP_TRANSFER_ENCODING"),
+        _ => UNKNOWN,
+    }
+}
+
+/// The id of `name` in [`KNOWN_KEYS`], at compile time. Panics (a build error inside a
+/// `const` block) when the name is not in the table.
+const fn position(name: &[u8]) -> KeyId {
+    let mut i = 0;
+    while i < KNOWN_KEYS.len() {
+        let known = KNOWN_KEYS[i].as_bytes();
+        if known.len() == name.len() {
+            let mut j = 0;
+            while j < name.len() && known[j] == name[j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return (i + 1) as KeyId;
+            }
+        }
+        i += 1;
+    }
+    panic!("keys::lookup names a key that is not in KNOWN_KEYS")
+}
+
+/// The name of a known key, or `None` for [`UNKNOWN`] and ids past the table.
+pub fn name(id: KeyId) -> Option<&'static str> {
+    KNOWN_KEYS.get(usize::from(id).checked_sub(1)?).copied()
 }
 
 /// `true` for vars the server removes before the app sees the environ:
 /// `HTTP_CONTENT_LENGTH`, `HTTP_CONTENT_TYPE` (PEP 3333) and `HTTP_PROXY` (httpoxy).
 pub fn is_dropped(id: KeyId) -> bool {
     matches!(id, id::HTTP_CONTENT_LENGTH | id::HTTP_CONTENT_TYPE | id::HTTP_PROXY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_key_round_trips() {
+        for (i, key) in KNOWN_KEYS.iter().enumerate() {
+            let id = lookup(key.as_bytes());
+            assert_eq!(usize::from(id), i + 1, "lookup({key})");
+            assert_eq!(name(id), Some(*key));
+        }
+    }
+
+    #[test]
+    fn known_keys_are_unique_and_fit_a_key_id() {
+        assert!(KNOWN_KEYS.len() < usize::from(KeyId::MAX));
+        for (i, a) in KNOWN_KEYS.iter().enumerate() {
+            assert!(!KNOWN_KEYS[..i].contains(a), "{a} listed twice");
+        }
+    }
+
+    #[test]
+    fn id_constants_match_table_positions() {
+        let constants = [
+            (id::REQUEST_METHOD, "REQUEST_METHOD"),
+            (id::REQUEST_URI, "REQUEST_URI"),
+            (id::PATH_INFO, "PATH_INFO"),
+            (id::SCRIPT_NAME, "SCRIPT_NAME"),
+            (id::CONTENT_LENGTH, "CONTENT_LENGTH"),
+            (id::HTTP_CONTENT_LENGTH, "HTTP_CONTENT_LENGTH"),
+            (id::HTTP_CONTENT_TYPE, "HTTP_CONTENT_TYPE"),
+            (id::HTTP_PROXY, "HTTP_PROXY"),
+        ];
+        for (id, key) in constants {
+            assert_eq!(KNOWN_KEYS[usize::from(id) - 1], key);
+            assert_eq!(lookup(key.as_bytes()), id);
+        }
+    }
+
+    #[test]
+    fn near_misses_are_unknown() {
+        for name in [
+            &b""[..],
+            b"H",
+            b"HTTP_",
+            b"http_host",
+            b"Http_Host",
+            b"HTTP_HOSt",
+            b"XTTP_HOST",
+            b"HTTP_HOST\0",
+            b"HTTP_HOS",
+            b"HTTP_HOSTS",
+            b"REQUEST_METHOD ",
+            b"REQUEST_METHOX",
+            b"UWSGI_FILE",
+            b"__proto__",
+            b"HTTP_X_FORWARDED_HOST",
+            b"\xffTTP_HOST",
+        ] {
+            assert_eq!(lookup(name), UNKNOWN, "{:?}", String::from_utf8_lossy(name));
+        }
+        // Every one-byte change of every known key is unknown.
+        for key in KNOWN_KEYS {
+            let mut k = key.as_bytes().to_vec();
+            for i in 0..k.len() {
+                let orig = k[i];
+                k[i] = orig ^ 0x20;
+                assert_eq!(lookup(&k), UNKNOWN, "{key} with byte {i} flipped");
+                k[i] = orig;
+            }
+        }
+    }
+
+    #[test]
+    fn name_of_unknown_and_out_of_range_ids() {
+        assert_eq!(name(UNKNOWN), None);
+        assert_eq!(name(KNOWN_KEYS.len() as KeyId + 1), None);
+        assert_eq!(name(KeyId::MAX), None);
+    }
+
+    #[test]
+    fn dropped_keys() {
+        assert!(is_dropped(lookup(b"HTTP_CONTENT_LENGTH")));
+        assert!(is_dropped(lookup(b"HTTP_CONTENT_TYPE")));
+        assert!(is_dropped(lookup(b"HTTP_PROXY")));
+        assert!(!is_dropped(lookup(b"CONTENT_LENGTH")));
+        assert!(!is_dropped(UNKNOWN));
+    }
 }

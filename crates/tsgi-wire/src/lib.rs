@@ -82,3 +82,32 @@ static TOKEN: [bool; 256] = {
     }
     t
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length() {
+        assert_eq!(parse_content_length(b""), Ok(0));
+        assert_eq!(parse_content_length(b"0"), Ok(0));
+        assert_eq!(parse_content_length(b"0042"), Ok(42));
+        assert_eq!(parse_content_length(b"9007199254740991"), Ok(MAX_CONTENT_LENGTH));
+        assert_eq!(parse_content_length(b"9007199254740992"), Err(ContentLengthError::TooLarge));
+        assert_eq!(parse_content_length(b"99999999999999999999"), Err(ContentLengthError::TooLarge));
+        for bad in [&b"-1"[..], b"+1", b" 1", b"1 ", b"0x1", b"1e3", b"1,2", b"12abc"] {
+            assert_eq!(parse_content_length(bad), Err(ContentLengthError::NotDigits), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn token_bytes() {
+        let tokens: Vec<u8> = (0..=255).filter(|&b| is_token_byte(b)).collect();
+        let mut want: Vec<u8> = b"!#$%&'*+-.^_`|~".to_vec();
+        want.extend(b'0'..=b'9');
+        want.extend(b'A'..=b'Z');
+        want.extend(b'a'..=b'z');
+        want.sort_unstable();
+        assert_eq!(tokens, want);
+    }
+}

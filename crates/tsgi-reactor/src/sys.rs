@@ -1,0 +1,132 @@
+//! Thin, safe wrappers over the Linux system calls the reactor uses.
+//!
+//! Each wrapper turns a `-1` into the `errno` as an [`io::Error`]; nothing here keeps state.
+//! The reactor is Linux-only (epoll, timerfd, accept4); other platforms use the
+//! pure-TypeScript path.
+
+use std::io;
+use std::os::fd::RawFd;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_size(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// A new epoll instance (close-on-exec).
+pub fn epoll_create() -> io::Result<RawFd> {
+    // SAFETY: plain syscall without pointers.
+    check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+}
+
+/// Adds (`op` = `EPOLL_CTL_ADD`), changes (`MOD`) or removes (`DEL`) `fd` in `epfd`,
+/// with `data` as the value epoll reports back.
+pub fn epoll_ctl(epfd: RawFd, op: libc::c_int, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: data };
+    // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+    check(unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) }).map(drop)
+}
+
+/// Ready events without waiting.
+pub fn epoll_wait_now(epfd: RawFd, events: &mut [libc::epoll_event]) -> io::Result<usize> {
+    let max = events.len().min(i32::MAX as usize) as libc::c_int;
+    // SAFETY: the kernel writes at most `max` entries into `events`.
+    let n = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), max, 0) };
+    check(n).map(|n| n as usize)
+}
+
+/// Closes `fd`, ignoring errors (there is nothing useful to do about them on a socket).
+pub fn close(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and never uses it again.
+    unsafe { libc::close(fd) };
+}
+
+/// `read(2)` into `buf`. `Ok(0)` is end of stream.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    check_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `send(2)` without SIGPIPE: a vanished peer is an `EPIPE` error, never a signal.
+pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
+    check_size(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
+}
+
+/// Accepts one connection, non-blocking and close-on-exec.
+pub fn accept(fd: RawFd) -> io::Result<RawFd> {
+    // SAFETY: null address pointers are allowed; the peer address is read later if needed.
+    check(unsafe {
+        libc::accept4(fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+    })
+}
+
+/// `shutdown(fd, SHUT_WR)`: sends FIN after the queued bytes, keeps reading possible.
+pub fn shutdown_write(fd: RawFd) {
+    // SAFETY: plain syscall on a socket we own.
+    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+}
+
+/// Makes the next `close` send RST instead of FIN: the peer sees an error, not a clean end.
+/// Used when a response cannot be completed, so that a proxy never takes a truncated
+/// close-delimited body for a complete one.
+pub fn set_linger_zero(fd: RawFd) {
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: `l` outlives the call and the size matches.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+}
+
+/// Sets an integer socket option.
+pub fn set_int_option(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` outlives the call and the size matches.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// A non-blocking, close-on-exec monotonic timerfd.
+pub fn timerfd_create() -> io::Result<RawFd> {
+    // SAFETY: plain syscall.
+    check(unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) })
+}
+
+/// Arms `fd` to fire every `interval_ms` (0 disarms it).
+pub fn timerfd_set_interval(fd: RawFd, interval_ms: u64) -> io::Result<()> {
+    let ts = libc::timespec { tv_sec: (interval_ms / 1000) as libc::time_t, tv_nsec: ((interval_ms % 1000) * 1_000_000) as libc::c_long };
+    let spec = libc::itimerspec { it_interval: ts, it_value: ts };
+    // SAFETY: `spec` outlives the call; the old value is not requested.
+    check(unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) }).map(drop)
+}
+
+/// Milliseconds on the monotonic clock: timeouts never jump with the wall clock.
+pub fn now_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}

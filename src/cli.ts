@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * The command line: options → app → a server on each --socket.
+ *
+ * One process for now; the master and its workers come with their own issue.
+ */
+import { readFileSync } from 'node:fs';
+import { helpText, parseArgs } from './config.js';
+import { TsgiError } from './errors.js';
+import { exampleApp } from './example-app.js';
+import { loadApp } from './load-app.js';
+import { log } from './log.js';
+import { loadNative } from './native.js';
+import { Server } from './server.js';
+
+const DEFAULT_SOCKET = '127.0.0.1:3031';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const native = loadNative();
+  const binding = native.binding ? `native binding: ${native.kind} (${native.file})` : `native binding: none (${native.failures.join('; ')})`;
+  return `tsgi ${pkg.version}\nnode ${process.version}\n${binding}\n`;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const config = parseArgs(argv);
+  if (config.help) {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (config.version) {
+    process.stdout.write(version());
+    return;
+  }
+  const app = config.module ? await loadApp(config.module, config.callable) : exampleApp;
+  const server = new Server(app, {
+    bufferSize: config['buffer-size'],
+    maxVars: config['max-vars'],
+    limitPost: config['limit-post'],
+    socketTimeout: config['socket-timeout'],
+  });
+  const sockets = config.socket.length > 0 ? config.socket : [DEFAULT_SOCKET];
+  for (const socket of sockets) {
+    let bound: string;
+    try {
+      bound = server.listen(socket, { mode: config['chmod-socket'], backlog: config.listen });
+    } catch (error) {
+      server.close();
+      throw new TsgiError((error as TsgiError).code, `--socket ${(error as Error).message}`);
+    }
+    log.info(`serving ${config.module ?? 'the built-in example app'} over uwsgi on ${bound}`);
+  }
+  const stop = (signal: string) => {
+    log.info(`${signal}: closing`);
+    server.close();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof TsgiError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`tsgi: ${message}\n`);
+  process.exitCode = error instanceof TsgiError && error.code === 'TSGI_ERR_INVALID_OPTION' ? 2 : 1;
+});

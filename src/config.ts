@@ -1,0 +1,158 @@
+/**
+ * The option table: one entry per option, with its uWSGI name and short flag, type,
+ * default and help. The CLI parser and `--help` are derived from it. (Config files and
+ * environment variables come with the configuration issue; keep everything in this table
+ * so they can be derived from it too.)
+ */
+import { ErrorCodes, TsgiError } from './errors.js';
+
+type OptionType = 'string' | 'integer' | 'seconds' | 'octal' | 'flag';
+
+interface OptionSpec {
+  readonly name: string;
+  readonly short?: string;
+  readonly aliases?: readonly string[];
+  readonly type: OptionType;
+  readonly default?: string | number | boolean;
+  readonly repeatable?: boolean;
+  readonly min?: number;
+  readonly max?: number;
+  readonly help: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'socket', short: 's', aliases: ['uwsgi-socket'], type: 'string', repeatable: true, help: 'serve uwsgi on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
+  { name: 'module', short: 'w', aliases: ['wsgi-file', 'file'], type: 'string', help: 'the app: a JavaScript module exporting it as default or application (default: the built-in example app)' },
+  { name: 'callable', type: 'string', default: 'application', help: 'the name of the export to serve when it is not the default export' },
+  { name: 'chmod-socket', type: 'octal', default: 0o660, min: 0, max: 0o777, help: 'file mode of Unix sockets, octal' },
+  { name: 'listen', short: 'l', type: 'integer', default: 1024, min: 1, max: 65535, help: 'listen queue length of each socket (the kernel caps it at net.core.somaxconn)' },
+  { name: 'buffer-size', short: 'b', type: 'integer', default: 65535, min: 4, max: 65535, help: 'largest uwsgi vars block (request head), bytes; over it: 431' },
+  { name: 'max-vars', type: 'integer', default: 1000, min: 1, max: 65535, help: 'most vars in one uwsgi request; over it: 400' },
+  { name: 'limit-post', type: 'integer', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
+  { name: 'socket-timeout', type: 'seconds', default: 10, min: 0.001, max: 86400, help: 'seconds a peer may take to send the request head, or idle while sending the body or reading the response' },
+  { name: 'help', short: 'h', type: 'flag', help: 'show this help' },
+  { name: 'version', short: 'v', type: 'flag', help: 'show the version and which native binding loaded' },
+];
+
+export interface Config {
+  socket: string[];
+  module?: string;
+  callable: string;
+  'chmod-socket': number;
+  listen: number;
+  'buffer-size': number;
+  'max-vars': number;
+  'limit-post': number;
+  'socket-timeout': number;
+  help: boolean;
+  version: boolean;
+}
+
+const byName = new Map<string, OptionSpec>();
+for (const spec of OPTIONS) {
+  byName.set(spec.name, spec);
+  if (spec.short) byName.set(spec.short, spec);
+  for (const alias of spec.aliases ?? []) byName.set(alias, spec);
+}
+
+/** Parses command-line arguments (without node and the script). */
+export function parseArgs(argv: readonly string[]): Config {
+  const values = new Map<string, unknown>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const match = /^(?:--([^=]+)|-([A-Za-z]))(?:=(.*))?$/.exec(arg);
+    if (!match) {
+      throw new TsgiError(ErrorCodes.INVALID_OPTION, `unexpected argument ${JSON.stringify(arg)}; options start with --`);
+    }
+    const given = match[1] ?? match[2]!;
+    const spec = byName.get(given);
+    if (!spec) {
+      const hint = suggest(given);
+      throw new TsgiError(ErrorCodes.INVALID_OPTION, `unknown option ${arg.split('=')[0]}${hint ? `; did you mean --${hint}?` : ''}`);
+    }
+    const flag = `--${spec.name}`;
+    let raw: string | undefined = match[3];
+    if (spec.type === 'flag') {
+      if (raw !== undefined) throw new TsgiError(ErrorCodes.INVALID_OPTION, `${flag} takes no value`);
+      values.set(spec.name, true);
+      continue;
+    }
+    if (raw === undefined) {
+      raw = argv[++i];
+      if (raw === undefined) throw new TsgiError(ErrorCodes.INVALID_OPTION, `${flag} needs a value`);
+    }
+    const value = convert(spec, raw, flag);
+    if (spec.repeatable) values.set(spec.name, [...((values.get(spec.name) as unknown[]) ?? []), value]);
+    else values.set(spec.name, value);
+  }
+  const config: Record<string, unknown> = {};
+  for (const spec of OPTIONS) {
+    config[spec.name] = values.get(spec.name) ?? (spec.repeatable ? [] : spec.type === 'flag' ? false : spec.default);
+  }
+  return config as unknown as Config;
+}
+
+function convert(spec: OptionSpec, raw: string, flag: string): string | number {
+  const bad = (why: string) => new TsgiError(ErrorCodes.INVALID_OPTION, `${flag} ${JSON.stringify(raw)}: ${why}`);
+  let value: number;
+  switch (spec.type) {
+    case 'string':
+      if (raw === '') throw bad('must not be empty');
+      return raw;
+    case 'integer':
+      if (!/^[0-9]+$/.test(raw)) throw bad('expected a whole number');
+      value = Number(raw);
+      break;
+    case 'seconds':
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(raw)) throw bad('expected a number of seconds');
+      value = Number(raw);
+      break;
+    case 'octal':
+      if (!/^[0-7]{1,4}$/.test(raw)) throw bad('expected an octal file mode such as 660');
+      value = parseInt(raw, 8);
+      break;
+    default:
+      throw bad('unexpected value');
+  }
+  if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${spec.min}`);
+  if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${spec.max}`);
+  return value;
+}
+
+/** The closest option name to a mistyped one, if it is close enough to be a typo. */
+function suggest(given: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const spec of OPTIONS) {
+    const d = editDistance(given, spec.name);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = spec.name;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(given.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The `--help` text. */
+export function helpText(): string {
+  const lines = ['usage: tsgi [options]', '', 'options:'];
+  for (const spec of OPTIONS) {
+    const names = [spec.short ? `-${spec.short}` : null, `--${spec.name}`, ...(spec.aliases ?? []).map((a) => `--${a}`)].filter(Boolean).join(', ');
+    const value = spec.type === 'flag' ? '' : ` ${spec.type === 'string' ? 'VALUE' : spec.type.toUpperCase()}`;
+    const fallback = spec.default === undefined ? '' : ` (default: ${spec.type === 'octal' ? (spec.default as number).toString(8) : spec.default})`;
+    lines.push(`  ${names}${value}`, `      ${spec.help}${fallback}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,383 @@
+/**
+ * One request and its response: startResponse, the deferred head, Content-Length, the
+ * body iteration, close(), errors and aborts. Protocol-neutral except for the head,
+ * which `Transport.serializeHead` writes.
+ */
+import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type Headers, type StartResponse, type Write } from './app.js';
+import { ErrorCodes, TsgiError } from './errors.js';
+import { createEnviron, type EnvironSource } from './environ.js';
+import { BodyInput, abortError } from './input.js';
+import { KeyId } from './codec/keys.js';
+import type { RequestRecord } from './request.js';
+import { log } from './log.js';
+import { fileWrapper } from './file-wrapper.js';
+import { errorStream } from './error-stream.js';
+
+/** What an exchange needs from the connection layer. */
+export interface Transport {
+  /** Queues head and/or body; `end` completes the response. Returns bytes queued, -1 if gone. */
+  write(token: number, head: string | null, body: Chunk | null, end: boolean): number;
+  /** Stops or resumes reading the request body. */
+  pause(token: number, paused: boolean): void;
+  /** Resets the connection: the response cannot be completed. */
+  abort(token: number): void;
+}
+
+/** Server-wide settings an exchange reads. */
+export interface ExchangeContext {
+  readonly app: App;
+  readonly transport: Transport;
+  readonly multiprocess: boolean;
+  /** Above this many queued bytes, the body iteration waits for DRAIN. */
+  readonly writeHighWater: number;
+  /** Above this many unread body bytes, reading the socket pauses. */
+  readonly inputHighWater: number;
+  /** Called once when the exchange is over (response ended or aborted). */
+  done(token: number): void;
+}
+
+const ERROR_BODY = 'Internal Server Error\n';
+const ERROR_HEAD = `500 Internal Server Error`;
+const HTTP_VERSION = /^HTTP\/1\.[01]$/;
+const EMPTY_HEADERS: Headers = [];
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+function byteLength(chunk: Chunk): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+}
+
+export class Exchange implements EnvironSource {
+  readonly token: number;
+  readonly errors = errorStream;
+  readonly fileWrapper = fileWrapper;
+  private head: CheckedHead | null = null;
+  private headersSent = false;
+  /** Body bytes handed to the transport. */
+  private sent = 0;
+  /** Total body length when known before sending (an array body), else -1. */
+  private knownLength = -1;
+  private aborted = false;
+  private finished = false;
+  private bodyInput: BodyInput | null = null;
+  private controller: AbortController | null = null;
+  private abortReason: TsgiError | null = null;
+  private wakeOnDrain: (() => void) | null = null;
+  private body: Body | null = null;
+  private bodyClosed = false;
+  private readonly headRequest: boolean;
+
+  constructor(
+    readonly record: RequestRecord,
+    private readonly context: ExchangeContext,
+  ) {
+    this.token = record.token;
+    this.headRequest = record.get(KeyId.REQUEST_METHOD) === 'HEAD';
+    if (record.flags & 1) this.input().end();
+  }
+
+  get multiprocess(): boolean {
+    return this.context.multiprocess;
+  }
+
+  // ---- EnvironSource -------------------------------------------------------------
+
+  input(): BodyInput {
+    return (this.bodyInput ??= new BodyInput(this.context.inputHighWater, (paused) => this.context.transport.pause(this.token, paused)));
+  }
+
+  signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  // ---- events from the connection ---------------------------------------------------
+
+  onBody(chunk: Buffer): void {
+    this.input().push(chunk);
+  }
+
+  onBodyEnd(): void {
+    this.input().end();
+  }
+
+  onDrain(): void {
+    const wake = this.wakeOnDrain;
+    this.wakeOnDrain = null;
+    wake?.();
+  }
+
+  /** The connection ended before the response did. Fires the abort signal, once. */
+  onAbort(truncated: boolean): void {
+    if (this.aborted || this.finished) return;
+    this.aborted = true;
+    this.abortReason = abortError(truncated);
+    this.bodyInput?.fail(this.abortReason);
+    this.controller?.abort(this.abortReason);
+    this.onDrain();
+    this.finish();
+  }
+
+  // ---- running the app ----------------------------------------------------------------
+
+  run(): void {
+    let result: Body | Promise<Body>;
+    try {
+      result = this.context.app(createEnviron(this), this.startResponse);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (body) => this.consume(body),
+        (error: unknown) => this.fail(error),
+      );
+    } else {
+      this.consume(result);
+    }
+  }
+
+  readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (excInfo !== undefined && excInfo !== null) {
+      if (this.headersSent) throw excInfo;
+    } else if (this.head) {
+      throw new TsgiError(ErrorCodes.START_RESPONSE_TWICE, 'startResponse() called a second time without excInfo');
+    }
+    this.head = checkHead(status, headers);
+    return this.write;
+  };
+
+  /** WSGI's `write(chunk)`: sent before anything the body yields. */
+  readonly write: Write = (chunk) => this.send(chunk);
+
+  private consume(body: Body): void {
+    if (this.finished) {
+      this.body = body;
+      this.closeBody();
+      return;
+    }
+    if (typeof body === 'string' || body instanceof Uint8Array) body = [body];
+    this.body = body;
+    try {
+      if (Array.isArray(body)) {
+        // The whole body is in hand: send it with its Content-Length.
+        let total = 0;
+        for (const chunk of body as Chunk[]) total += byteLength(chunk);
+        this.knownLength = total;
+        for (const chunk of body as Chunk[]) {
+          if (this.finished) break;
+          this.send(chunk);
+        }
+        this.end();
+        this.closeBody();
+        return;
+      }
+      if (typeof (body as Iterable<Chunk>)[Symbol.iterator] === 'function') {
+        const iterator = (body as Iterable<Chunk>)[Symbol.iterator]();
+        // Synchronous fast path; falls back to the async pump at the first full queue.
+        for (;;) {
+          const step = iterator.next();
+          if (step.done) break;
+          if (!this.send(step.value) || this.finished) {
+            void this.pump(iterator);
+            return;
+          }
+        }
+        this.end();
+        this.closeBody();
+        return;
+      }
+      if (typeof (body as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function') {
+        void this.pump((body as AsyncIterable<Chunk>)[Symbol.asyncIterator]());
+        return;
+      }
+      throw new TypeError('the app must return an iterable or async iterable of chunks');
+    } catch (error) {
+      this.fail(error);
+      this.closeBody();
+    }
+  }
+
+  /** Iterates until the end, waiting for DRAIN whenever the connection's queue is full. */
+  private async pump(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): Promise<void> {
+    let early = false;
+    try {
+      for (;;) {
+        if (this.finished) {
+          early = true;
+          break;
+        }
+        if (this.wakeOnDrain === null && this.queuedOver) await this.drained();
+        if (this.finished) {
+          early = true;
+          break;
+        }
+        const step = await iterator.next();
+        if (step.done) break;
+        this.send(step.value);
+      }
+      this.end();
+    } catch (error) {
+      this.fail(error);
+    }
+    if (early) {
+      try {
+        await iterator.return?.();
+      } catch (error) {
+        log.error(`error in the body's return() after the request ended: ${describe(error)}`);
+      }
+    }
+    this.closeBody();
+  }
+
+  private queuedOver = false;
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeOnDrain = () => {
+        this.queuedOver = false;
+        resolve();
+      };
+    });
+  }
+
+  /** Sends one chunk (the head goes with the first non-empty one). Returns `false` when
+   * the caller should wait for DRAIN before producing more. */
+  private send(chunk: Chunk): boolean {
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      throw new TsgiError(ErrorCodes.INVALID_CHUNK, `a body chunk must be a string or a Uint8Array, got ${typeof chunk}`);
+    }
+    if (this.finished) return false;
+    if (chunk.length === 0) return true;
+    const head = this.head;
+    if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body produced data before startResponse() was called');
+    if (this.headRequest || isBodiless(head.code)) {
+      // No body on the wire, but the head goes out now, as it would with one.
+      if (!this.headersSent) this.transmit(this.serializeHead(), null, false);
+      return true;
+    }
+    let body: Chunk = chunk;
+    if (head.contentLength >= 0) {
+      const room = head.contentLength - this.sent;
+      const length = byteLength(chunk);
+      if (length > room) {
+        log.error(`${this.describeRequest()}: the app sent more than its Content-Length ${head.contentLength}; extra bytes dropped`);
+        body = Buffer.from(chunk as Uint8Array | string).subarray(0, room);
+        this.sent += room;
+        this.transmit(this.headersSent ? null : this.serializeHead(), body, true);
+        return false;
+      }
+      this.sent += length;
+    }
+    return this.transmit(this.headersSent ? null : this.serializeHead(), body, false);
+  }
+
+  private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
+    if (head !== null) this.headersSent = true;
+    const queued = this.context.transport.write(this.token, head, body, end);
+    if (queued < 0) {
+      this.onAbort(false);
+      return false;
+    }
+    if (end) {
+      this.finish();
+      return false;
+    }
+    if (queued > this.context.writeHighWater) {
+      this.queuedOver = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** The body is complete: send what is still due and end the response. */
+  private end(): void {
+    if (this.finished) return;
+    const head = this.head;
+    if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body ended without startResponse() being called');
+    if (!this.headersSent) {
+      if (this.knownLength < 0) this.knownLength = 0;
+      this.transmit(this.serializeHead(), null, true);
+      return;
+    }
+    const bodyExpected = !this.headRequest && !isBodiless(head.code);
+    if (bodyExpected && head.contentLength >= 0 && this.sent < head.contentLength) {
+      log.error(`${this.describeRequest()}: the app sent ${this.sent} of its Content-Length ${head.contentLength} bytes; connection reset`);
+      this.context.transport.abort(this.token);
+      this.finish();
+      return;
+    }
+    this.transmit(null, null, true);
+  }
+
+  /** The app failed: a 500 if nothing was sent yet, else a reset (never a fake complete response). */
+  private fail(error: unknown): void {
+    if (this.finished) {
+      if (!this.aborted) log.error(`${this.describeRequest()}: error after the response ended: ${describe(error)}`);
+      return;
+    }
+    log.error(`${this.describeRequest()}: app error: ${describe(error)}`);
+    if (this.headersSent) {
+      this.context.transport.abort(this.token);
+      this.finish();
+      return;
+    }
+    const protocol = this.protocol();
+    const body = this.headRequest ? '' : ERROR_BODY;
+    const head = `${protocol} ${ERROR_HEAD}\r\nContent-Type: text/plain\r\nContent-Length: ${ERROR_BODY.length}\r\n\r\n`;
+    this.headersSent = true;
+    this.context.transport.write(this.token, head, body, true);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.context.done(this.token);
+  }
+
+  /** Calls the body's close() once, whatever happened. */
+  private closeBody(): void {
+    if (this.bodyClosed || !this.body) return;
+    this.bodyClosed = true;
+    const close = this.body.close;
+    if (typeof close !== 'function') return;
+    try {
+      const result = close.call(this.body);
+      if (isThenable(result)) result.then(undefined, (error: unknown) => log.error(`error in the body's close(): ${describe(error)}`));
+    } catch (error) {
+      log.error(`error in the body's close(): ${describe(error)}`);
+    }
+  }
+
+  private protocol(): string {
+    const version = this.record.get(KeyId.SERVER_PROTOCOL);
+    return version !== undefined && HTTP_VERSION.test(version) ? version : 'HTTP/1.0';
+  }
+
+  private serializeHead(): string {
+    const head = this.head!;
+    let text = `${this.protocol()} ${head.status}\r\n`;
+    for (const [name, value] of head.headers ?? EMPTY_HEADERS) text += `${name}: ${value}\r\n`;
+    if (head.contentLength < 0 && this.knownLength >= 0 && !isBodiless(head.code)) {
+      text += `Content-Length: ${this.knownLength}\r\n`;
+    }
+    return text + '\r\n';
+  }
+
+  private describeRequest(): string {
+    const method = this.record.get(KeyId.REQUEST_METHOD) ?? '?';
+    const uri = this.record.get(KeyId.REQUEST_URI) ?? this.record.get(KeyId.PATH_INFO) ?? '?';
+    return `${method} ${uri}`;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

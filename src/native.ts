@@ -1,0 +1,87 @@
+/**
+ * Loads the native binding and says which copy won, and why the others did not.
+ *
+ * Order: `TSGI_NATIVE_PATH` (an explicit file), then the build in the package's `native/`
+ * folder. `TSGI_NATIVE=0` skips them all.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** Options the native reactor enforces (see crates/tsgi-napi). */
+export interface NativeReactorOptions {
+  bufferSize?: number;
+  maxVars?: number;
+  limitPost?: number;
+  socketTimeoutMs?: number;
+  writeHighWater?: number;
+  lingerMs?: number;
+}
+
+/** The reactor class of the binding. */
+export interface NativeReactor {
+  listen(address: string, protocol: 'uwsgi', backlog: number, mode: number): string;
+  adopt(fd: number, protocol: 'uwsgi'): void;
+  write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
+  pause(token: number, paused: boolean): void;
+  abort(token: number): void;
+  close(): void;
+  readonly connections: number;
+}
+
+/** What the binding exports. */
+export interface NativeBinding {
+  Reactor: new (
+    onBatch: (words: number) => void,
+    arena: Uint8Array,
+    index: Uint32Array,
+    options?: NativeReactorOptions,
+  ) => NativeReactor;
+  knownKeys(): string[];
+  batchLayout(): Record<string, number>;
+}
+
+/** The outcome of loading. */
+export interface NativeLoad {
+  binding: NativeBinding | null;
+  /** Which copy loaded: `env` (TSGI_NATIVE_PATH), `local` (the package's native/ build), or `none`. */
+  kind: 'env' | 'local' | 'none';
+  /** The file that loaded. */
+  file?: string;
+  /** Why each candidate failed, in order. */
+  failures: string[];
+}
+
+const require = createRequire(import.meta.url);
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function platformTriple(): string {
+  const abi = process.platform === 'linux' ? '-gnu' : '';
+  return `${process.platform}-${process.arch}${abi}`;
+}
+
+let cached: NativeLoad | undefined;
+
+/** Loads the binding once and remembers the outcome. */
+export function loadNative(): NativeLoad {
+  if (cached) return cached;
+  const failures: string[] = [];
+  if (process.env.TSGI_NATIVE === '0') {
+    failures.push('TSGI_NATIVE=0: native binding disabled');
+    return (cached = { binding: null, kind: 'none', failures });
+  }
+  const candidates: Array<[NativeLoad['kind'], string | undefined]> = [
+    ['env', process.env.TSGI_NATIVE_PATH],
+    ['local', path.join(packageRoot, 'native', `tsgi.${platformTriple()}.node`)],
+  ];
+  for (const [kind, file] of candidates) {
+    if (!file) continue;
+    try {
+      const binding = require(file) as NativeBinding;
+      return (cached = { binding, kind, file, failures });
+    } catch (error) {
+      failures.push(`${kind} ${file}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  return (cached = { binding: null, kind: 'none', failures });
+}

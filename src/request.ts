@@ -1,0 +1,109 @@
+/**
+ * One request's head as the codec left it: var offsets into a byte buffer, with names
+ * of well-known keys as integer ids. Strings are made only when a var is read.
+ *
+ * During the batch that delivered it, a record points into the shared arena and index;
+ * `detach()` copies its bytes out before the next batch overwrites them. The server
+ * detaches only the requests still running when the batch returns, so a synchronous app
+ * never pays for the copy.
+ */
+import { KEY_IDS, KNOWN_KEYS } from './codec/keys.js';
+
+const H_TOKEN = 1;
+const H_PROTOCOL = 2;
+const H_NVARS = 3;
+const H_CL_LO = 4;
+const H_CL_HI = 5;
+const H_FLAGS = 6;
+const H_BLOCK_OFF = 7;
+const H_BLOCK_LEN = 8;
+const HEADER_WORDS = 9;
+const VAR_WORDS = 5;
+
+export class RequestRecord {
+  readonly token: number;
+  readonly protocol: number;
+  readonly flags: number;
+  readonly contentLength: number;
+  readonly nvars: number;
+  private data: Buffer;
+  private words: Uint32Array;
+  /** Word index of the first var in `words`. */
+  private varsAt: number;
+  /** Subtracted from the offsets in `words` (non-zero once detached). */
+  private base = 0;
+  private detached = false;
+  private blockOff: number;
+  private blockLen: number;
+
+  constructor(data: Buffer, index: Uint32Array, at: number) {
+    this.data = data;
+    this.words = index;
+    this.token = index[at + H_TOKEN]!;
+    this.protocol = index[at + H_PROTOCOL]!;
+    this.nvars = index[at + H_NVARS]!;
+    this.contentLength = index[at + H_CL_LO]! + index[at + H_CL_HI]! * 2 ** 32;
+    this.flags = index[at + H_FLAGS]!;
+    this.blockOff = index[at + H_BLOCK_OFF]!;
+    this.blockLen = index[at + H_BLOCK_LEN]!;
+    this.varsAt = at + HEADER_WORDS;
+  }
+
+  /** Copies the record's bytes and words out of the shared buffers. */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.data = Buffer.from(this.data.subarray(this.blockOff, this.blockOff + this.blockLen));
+    this.words = this.words.slice(this.varsAt, this.varsAt + this.nvars * VAR_WORDS);
+    this.varsAt = 0;
+    this.base = this.blockOff;
+    this.blockOff = 0;
+  }
+
+  /** The value of the known key `id` (last one wins if repeated), or undefined. */
+  get(id: number): string | undefined {
+    const w = this.words;
+    for (let v = this.nvars - 1; v >= 0; v--) {
+      const at = this.varsAt + v * VAR_WORDS;
+      if (w[at] === id) return this.value(at);
+    }
+    return undefined;
+  }
+
+  /**
+   * The value of `name` as the app sees it: for `HTTP_*` names sent more than once (a
+   * proxy that does not merge repeated headers, like nginx before 1.23), the values joined
+   * as nginx joins them (`; ` for cookies, `, ` otherwise); for other names the last wins.
+   */
+  lookup(name: string): string | undefined {
+    const id = KEY_IDS.get(name) ?? 0;
+    let found: string | undefined;
+    const w = this.words;
+    for (let v = 0; v < this.nvars; v++) {
+      const at = this.varsAt + v * VAR_WORDS;
+      if (w[at] !== id || (id === 0 && this.key(at) !== name)) continue;
+      const value = this.value(at);
+      found = found === undefined || !name.startsWith('HTTP_') ? value : found + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
+    }
+    return found;
+  }
+
+  /** Every var name, in wire order, once each. */
+  names(): string[] {
+    const seen = new Set<string>();
+    for (let v = 0; v < this.nvars; v++) seen.add(this.key(this.varsAt + v * VAR_WORDS));
+    return [...seen];
+  }
+
+  private key(at: number): string {
+    const id = this.words[at]!;
+    if (id !== 0) return KNOWN_KEYS[id - 1]!;
+    const off = this.words[at + 1]! - this.base;
+    return this.data.toString('latin1', off, off + this.words[at + 2]!);
+  }
+
+  private value(at: number): string {
+    const off = this.words[at + 3]! - this.base;
+    return this.data.toString('latin1', off, off + this.words[at + 4]!);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The worker side: a native reactor, the batches it delivers, and one Exchange per
+ * request.
+ */
+import type { App } from './app.js';
+import { ErrorCodes, TsgiError } from './errors.js';
+import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
+import { loadNative, type NativeReactor } from './native.js';
+import { AbortReason, decodeBatch, type BatchSink } from './native-batch.js';
+import type { RequestRecord } from './request.js';
+import { log } from './log.js';
+
+/** Limits and timeouts of a server; the CLI fills them from options. */
+export interface ServerOptions {
+  /** Largest uwsgi vars block, bytes (`--buffer-size`). */
+  bufferSize?: number;
+  /** Most vars in one request (`--max-vars`). */
+  maxVars?: number;
+  /** Largest request body, bytes; 0 = no limit (`--limit-post`). */
+  limitPost?: number;
+  /** Head, body-idle and write-stall timeout, seconds (`--socket-timeout`). */
+  socketTimeout?: number;
+  /** Whether several worker processes serve the app (`tsgi.multiprocess`). */
+  multiprocess?: boolean;
+}
+
+/** Options of one listening socket. */
+export interface ListenOptions {
+  /** Unix socket file mode (`--chmod-socket`), e.g. 0o660. */
+  mode?: number;
+  /** Listen queue length (`--listen`). */
+  backlog?: number;
+}
+
+const ARENA_BYTES = 4 * 1024 * 1024;
+const INDEX_WORDS = 64 * 1024;
+const WRITE_HIGH_WATER = 256 * 1024;
+const INPUT_HIGH_WATER = 256 * 1024;
+
+export class Server implements BatchSink, ExchangeContext {
+  readonly app: App;
+  readonly transport: Transport;
+  readonly multiprocess: boolean;
+  readonly writeHighWater = WRITE_HIGH_WATER;
+  readonly inputHighWater = INPUT_HIGH_WATER;
+  private readonly reactor: NativeReactor;
+  private readonly arena: Buffer;
+  private readonly index: Uint32Array;
+  private readonly exchanges = new Map<number, Exchange>();
+  /** Records delivered in the current batch, to detach if their request outlives it. */
+  private readonly fresh: RequestRecord[] = [];
+  private closed = false;
+
+  constructor(app: App, options: ServerOptions = {}) {
+    const native = loadNative();
+    if (!native.binding) {
+      throw new TsgiError(ErrorCodes.NATIVE_UNAVAILABLE, `the native binding could not be loaded: ${native.failures.join('; ')}`);
+    }
+    this.app = app;
+    this.multiprocess = options.multiprocess ?? false;
+    this.arena = Buffer.alloc(ARENA_BYTES);
+    this.index = new Uint32Array(INDEX_WORDS);
+    this.reactor = new native.binding.Reactor((words) => this.onBatch(words), this.arena, this.index, {
+      bufferSize: options.bufferSize,
+      maxVars: options.maxVars,
+      limitPost: options.limitPost,
+      socketTimeoutMs: options.socketTimeout === undefined ? undefined : Math.round(options.socketTimeout * 1000),
+      writeHighWater: WRITE_HIGH_WATER,
+    });
+    this.transport = this.reactor;
+  }
+
+  /** Binds `address` (HOST:PORT, :PORT or a socket path) for uwsgi; returns the bound address. */
+  listen(address: string, options: ListenOptions = {}): string {
+    try {
+      return this.reactor.listen(address, 'uwsgi', options.backlog ?? 1024, options.mode ?? 0o660);
+    } catch (error) {
+      throw new TsgiError(ErrorCodes.LISTEN, `${address}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.reactor.connections;
+  }
+
+  /** Requests being served. */
+  get activeRequests(): number {
+    return this.exchanges.size;
+  }
+
+  /** Stops listening and closes every connection. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reactor.close();
+  }
+
+  done(token: number): void {
+    this.exchanges.delete(token);
+  }
+
+  private onBatch(words: number): void {
+    decodeBatch(words, this.arena, this.index, this);
+    // Whatever is still running reads its vars later: copy them out of the shared buffers.
+    for (const record of this.fresh) {
+      if (this.exchanges.has(record.token)) record.detach();
+    }
+    this.fresh.length = 0;
+  }
+
+  // ---- BatchSink ---------------------------------------------------------------------
+
+  request(record: RequestRecord): void {
+    const exchange = new Exchange(record, this);
+    this.exchanges.set(record.token, exchange);
+    this.fresh.push(record);
+    exchange.run();
+  }
+
+  body(token: number, chunk: Buffer): void {
+    this.exchanges.get(token)?.onBody(chunk);
+  }
+
+  bodyEnd(token: number): void {
+    this.exchanges.get(token)?.onBodyEnd();
+  }
+
+  abort(token: number, reason: number): void {
+    this.exchanges.get(token)?.onAbort(reason === AbortReason.BODY_TRUNCATED);
+  }
+
+  drain(token: number): void {
+    this.exchanges.get(token)?.onDrain();
+  }
+
+  log(level: number, text: string): void {
+    if (level >= 2) log.error(text);
+    else log.warn(text);
+  }
+}
