@@ -14,4 +14,7 @@ mod reactor;
 mod sys;
 mod uwsgi;
 
+#[cfg(test)]
+mod tests;
+
 pub use reactor::{Config, ListenerInfo, Protocol, Reactor};

@@ -253,7 +253,7 @@ impl Reactor {
         for slot in std::mem::take(&mut self.dirty) {
             if let Some(conn) = self.conn_mut(slot) {
                 conn.dirty = false;
-                self.flush_conn(slot, true);
+                let _ = self.flush_conn(slot, true);
             }
         }
         self.in_batch = false;
@@ -288,7 +288,7 @@ impl Reactor {
                 conn.dirty = true;
                 self.dirty.push(slot);
             }
-        } else if !self.flush_conn(slot, false) {
+        } else if self.flush_conn(slot, false).is_err() {
             return -1;
         }
         match self.conn_mut(slot) {
@@ -446,7 +446,7 @@ impl Reactor {
         if self.conn_by_token(token).is_none() {
             return; // closed earlier in this round; the slot may hold a newer connection
         }
-        if events & libc::EPOLLOUT as u32 != 0 && !self.flush_conn(slot, true) {
+        if events & libc::EPOLLOUT as u32 != 0 && self.flush_conn(slot, true) != Ok(true) {
             return;
         }
         if events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
@@ -479,13 +479,13 @@ impl Reactor {
         self.uwsgi_readable(slot, batch);
     }
 
-    /// Sends queued output. Returns `false` if the connection was closed (error, or the
-    /// response finished and nothing more is to be read). `in_poll` says whether an error
-    /// is to be reported as an ABORT notice (a write from JavaScript outside a batch learns
-    /// it from the return value instead).
-    pub(crate) fn flush_conn(&mut self, slot: u32, in_poll: bool) -> bool {
+    /// Sends queued output. `Err` if the connection failed (and is now closed); `Ok(false)`
+    /// if it was closed because the response is complete; `Ok(true)` if it is still open.
+    /// `in_poll` says whether a failure is to be reported as an ABORT notice (a write from
+    /// JavaScript outside a batch learns it from the return value instead).
+    pub(crate) fn flush_conn(&mut self, slot: u32, in_poll: bool) -> Result<bool, ()> {
         let timeout = self.config.socket_timeout_ms;
-        let Some(conn) = self.conn_mut(slot) else { return false };
+        let Some(conn) = self.conn_mut(slot) else { return Ok(false) };
         match conn.out.flush(conn.fd) {
             Ok(Flushed::All) => {
                 if conn.want_drain {
@@ -495,23 +495,23 @@ impl Reactor {
                 }
                 let conn = self.conn_mut(slot).expect("checked above");
                 if conn.ended {
-                    return self.finish(slot);
+                    return Ok(self.finish(slot));
                 }
                 self.refresh_deadline(slot);
                 self.update_interest(slot);
-                true
+                Ok(true)
             }
             Ok(Flushed::Partly) => {
                 conn.deadline = sys::now_ms() + timeout;
                 self.update_interest(slot);
-                true
+                Ok(true)
             }
             Err(_) => {
                 if !in_poll {
                     conn.in_app = false;
                 }
                 self.close_conn(slot, true, AbortReason::PeerGone);
-                false
+                Err(())
             }
         }
     }

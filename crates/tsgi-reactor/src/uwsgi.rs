@@ -269,6 +269,6 @@ impl Reactor {
         conn.ended = true;
         conn.in_app = false;
         conn.state = ReadState::Refused;
-        self.flush_conn(slot, true);
+        let _ = self.flush_conn(slot, true);
     }
 }

@@ -1,0 +1,241 @@
+//! Reactor tests over real loopback sockets: a client thread talks uwsgi, the test
+//! thread polls the reactor and plays JavaScript's part.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::batch::{self, Batch};
+use crate::{Config, Protocol, Reactor};
+
+/// One decoded batch event, as JavaScript would see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Event {
+    Request { token: u32, vars: Vec<(String, String)>, content_length: u64 },
+    Body(u32, Vec<u8>),
+    BodyEnd(u32),
+    Abort(u32, u32),
+    Drain(u32),
+    Log(String),
+}
+
+fn decode(arena: &[u8], index: &[u32], words: usize) -> Vec<Event> {
+    let text = |off: u32, len: u32| String::from_utf8_lossy(&arena[off as usize..(off + len) as usize]).into_owned();
+    let mut events = Vec::new();
+    let mut i = 0;
+    while i < words {
+        match index[i] {
+            batch::REQUEST => {
+                let nvars = index[i + 3] as usize;
+                let vars = (0..nvars)
+                    .map(|v| {
+                        let w = &index[i + batch::REQUEST_HEADER_WORDS + v * batch::VAR_WORDS..];
+                        (text(w[1], w[2]), text(w[3], w[4]))
+                    })
+                    .collect();
+                let content_length = u64::from(index[i + 4]) | (u64::from(index[i + 5]) << 32);
+                events.push(Event::Request { token: index[i + 1], vars, content_length });
+                i += batch::REQUEST_HEADER_WORDS + batch::VAR_WORDS * nvars;
+            }
+            batch::BODY => {
+                let (off, len) = (index[i + 2] as usize, index[i + 3] as usize);
+                events.push(Event::Body(index[i + 1], arena[off..off + len].to_vec()));
+                i += 4;
+            }
+            batch::BODY_END => {
+                events.push(Event::BodyEnd(index[i + 1]));
+                i += 2;
+            }
+            batch::ABORT => {
+                events.push(Event::Abort(index[i + 1], index[i + 2]));
+                i += 3;
+            }
+            batch::DRAIN => {
+                events.push(Event::Drain(index[i + 1]));
+                i += 2;
+            }
+            batch::LOG => {
+                events.push(Event::Log(text(index[i + 2], index[i + 3])));
+                i += 4;
+            }
+            kind => panic!("unknown event kind {kind}"),
+        }
+    }
+    events
+}
+
+struct Harness {
+    reactor: Reactor,
+    arena: Vec<u8>,
+    index: Vec<u32>,
+    address: String,
+}
+
+impl Harness {
+    fn new(config: Config) -> Harness {
+        let mut reactor = Reactor::new(config).unwrap();
+        let address = reactor.listen("127.0.0.1:0", Protocol::Uwsgi, 128, 0).unwrap().local;
+        Harness { reactor, arena: vec![0; 1 << 20], index: vec![0; 1 << 16], address }
+    }
+
+    /// Polls until `done` says the events collected so far suffice, or 5 s pass.
+    fn poll_until(&mut self, mut done: impl FnMut(&[Event]) -> bool) -> Vec<Event> {
+        let mut all = Vec::new();
+        let start = Instant::now();
+        while !done(&all) {
+            assert!(start.elapsed() < Duration::from_secs(5), "timed out; events so far: {all:?}");
+            let words = {
+                let mut batch = Batch::new(&mut self.arena, &mut self.index);
+                self.reactor.poll(&mut batch);
+                batch.words()
+            };
+            all.extend(decode(&self.arena, &self.index, words));
+            self.reactor.flush_corked();
+            thread::sleep(Duration::from_millis(2));
+        }
+        all
+    }
+
+    fn respond(&mut self, token: u32, bytes: &[u8]) {
+        self.reactor.output(token).expect("request alive").extend_from_slice(bytes);
+        assert!(self.reactor.commit_write(token, true) >= 0);
+    }
+}
+
+fn packet(vars: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (k, v) in vars {
+        block.extend_from_slice(&(k.len() as u16).to_le_bytes());
+        block.extend_from_slice(k.as_bytes());
+        block.extend_from_slice(&(v.len() as u16).to_le_bytes());
+        block.extend_from_slice(v.as_bytes());
+    }
+    let mut out = vec![0, block.len() as u8, (block.len() >> 8) as u8, 0];
+    out.extend_from_slice(&block);
+    out.extend_from_slice(body);
+    out
+}
+
+fn client(address: &str, bytes: Vec<u8>) -> thread::JoinHandle<Vec<u8>> {
+    let address = address.to_string();
+    thread::spawn(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.write_all(&bytes).unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        response
+    })
+}
+
+fn token_of(events: &[Event]) -> u32 {
+    events.iter().find_map(|e| if let Event::Request { token, .. } = e { Some(*token) } else { None }).expect("a request")
+}
+
+#[test]
+fn a_request_is_delivered_with_its_vars_and_answered() {
+    let mut h = Harness::new(Config::default());
+    let reply = client(&h.address, packet(&[("REQUEST_METHOD", "GET"), ("PATH_INFO", "/x"), ("HTTP_CONTENT_LENGTH", "9")], b""));
+    let events = h.poll_until(|e| !e.is_empty());
+    let Event::Request { token, vars, content_length } = &events[0] else { panic!("{events:?}") };
+    // HTTP_CONTENT_LENGTH never reaches the app (PEP 3333).
+    assert_eq!(vars, &[("REQUEST_METHOD".into(), "GET".into()), ("PATH_INFO".into(), "/x".into())]);
+    assert_eq!(*content_length, 0);
+    h.respond(*token, b"HTTP/1.1 200 OK\r\n\r\nhi");
+    h.reactor.flush_corked();
+    assert_eq!(reply.join().unwrap(), b"HTTP/1.1 200 OK\r\n\r\nhi");
+}
+
+#[test]
+fn the_body_streams_and_ends() {
+    let mut h = Harness::new(Config::default());
+    let body = vec![7u8; 300_000];
+    let reply = client(&h.address, packet(&[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "300000")], &body));
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::BodyEnd(_))));
+    let token = token_of(&events);
+    let received: Vec<u8> = events.iter().filter_map(|e| if let Event::Body(_, b) = e { Some(b.clone()) } else { None }).flatten().collect();
+    assert_eq!(received, body);
+    h.respond(token, b"HTTP/1.1 204 No Content\r\n\r\n");
+    h.reactor.flush_corked();
+    assert_eq!(reply.join().unwrap(), b"HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+#[test]
+fn a_body_cut_short_aborts_the_request() {
+    let mut h = Harness::new(Config::default());
+    let mut stream = TcpStream::connect(&h.address).unwrap();
+    stream.write_all(&packet(&[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "100")], b"only ten..")).unwrap();
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Body(..))));
+    let token = token_of(&events);
+    drop(stream);
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Abort(..))));
+    assert!(events.contains(&Event::Abort(token, batch::AbortReason::BodyTruncated as u32)), "{events:?}");
+    assert_eq!(h.reactor.output(token), None, "the request is gone");
+}
+
+#[test]
+fn a_panic_costs_one_connection_and_is_logged() {
+    let mut h = Harness::new(Config::default());
+    h.reactor.panic_on_request = true;
+    let reply = client(&h.address, packet(&[("REQUEST_METHOD", "GET")], b""));
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Log(_))));
+    assert!(matches!(&events[..], [Event::Log(text)] if text.contains("internal error") && text.contains("injected")), "{events:?}");
+    assert!(reply.join().unwrap().is_empty(), "the connection was closed without a response");
+    assert_eq!(h.reactor.connections(), 0);
+    // The reactor goes on serving.
+    h.reactor.panic_on_request = false;
+    let reply = client(&h.address, packet(&[("REQUEST_METHOD", "GET")], b""));
+    let events = h.poll_until(|e| !e.is_empty());
+    h.respond(token_of(&events), b"HTTP/1.1 200 OK\r\n\r\n");
+    h.reactor.flush_corked();
+    assert_eq!(reply.join().unwrap(), b"HTTP/1.1 200 OK\r\n\r\n");
+}
+
+#[test]
+fn a_stalled_head_is_closed_after_the_socket_timeout() {
+    let mut h = Harness::new(Config { socket_timeout_ms: 200, ..Config::default() });
+    let mut stream = TcpStream::connect(&h.address).unwrap();
+    stream.write_all(&[0, 10]).unwrap();
+    let started = Instant::now();
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Log(t) if t.contains("socket-timeout"))));
+    assert!(started.elapsed() >= Duration::from_millis(150), "{events:?}");
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn a_refused_request_gets_its_static_response_and_the_rest_is_drained() {
+    let mut h = Harness::new(Config::default());
+    // CONTENT_LENGTH "12abc" (U16): 400 before the app, and the body after it is not parsed.
+    let reply = client(&h.address, packet(&[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "12abc")], b"abcdefghijkl"));
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Log(_))));
+    assert!(events.iter().all(|e| matches!(e, Event::Log(_))), "the app sees nothing: {events:?}");
+    let response = reply.join().unwrap();
+    assert!(response.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{}", String::from_utf8_lossy(&response));
+}
+
+#[test]
+fn writes_past_the_high_water_mark_ask_for_drain() {
+    let mut h = Harness::new(Config { write_high_water: 1024, ..Config::default() });
+    let mut stream = TcpStream::connect(&h.address).unwrap();
+    stream.write_all(&packet(&[("REQUEST_METHOD", "GET")], b"")).unwrap();
+    let token = token_of(&h.poll_until(|e| !e.is_empty()));
+    // Far more than the socket buffers hold, while the client reads nothing yet.
+    h.reactor.output(token).unwrap().extend(std::iter::repeat(b'x').take(16 << 20));
+    let queued = h.reactor.commit_write(token, false);
+    assert!(queued > 1024, "queued {queued}");
+    let reader = thread::spawn(move || {
+        let mut buf = vec![0; 1 << 16];
+        let mut total = 0;
+        while total < 16 << 20 {
+            total += stream.read(&mut buf).unwrap();
+        }
+        total
+    });
+    let events = h.poll_until(|e| e.contains(&Event::Drain(token)));
+    assert_eq!(events.iter().filter(|e| **e == Event::Drain(token)).count(), 1);
+    h.reactor.output(token).unwrap();
+    assert_eq!(h.reactor.commit_write(token, true), 0);
+    assert_eq!(reader.join().unwrap(), 16 << 20);
+}
