@@ -7,7 +7,7 @@
  * app may set and delete keys as on any object. A var named `__proto__` is plain data.
  */
 import type { Environ } from './app.js';
-import type { RequestRecord } from './request.js';
+import { RequestFlags, type RequestRecord } from './request.js';
 import { KeyId } from './codec/keys.js';
 
 /** Per-request values the server supplies for the `tsgi.*` keys. */
@@ -175,7 +175,7 @@ function pathInfo(record: RequestRecord): string {
     path = percentDecode(q === -1 ? uri : uri.slice(0, q));
   }
   // uwsgi modifier1 30: the server strips SCRIPT_NAME from the front of PATH_INFO.
-  if (record.flags & 2) {
+  if (record.flags & RequestFlags.MANAGE_PATH_INFO) {
     const script = scriptName(record);
     if (script && path.startsWith(script)) path = path.slice(script.length);
   }

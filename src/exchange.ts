@@ -8,7 +8,7 @@ import { ErrorCodes, TsgiError } from './errors.js';
 import { createEnviron, type EnvironSource } from './environ.js';
 import { BodyInput, abortError } from './input.js';
 import { KeyId } from './codec/keys.js';
-import type { RequestRecord } from './request.js';
+import { RequestFlags, type RequestRecord } from './request.js';
 import { log } from './log.js';
 import { fileWrapper } from './file-wrapper.js';
 import { errorStream } from './error-stream.js';
@@ -75,7 +75,7 @@ export class Exchange implements EnvironSource {
   ) {
     this.token = record.token;
     this.headRequest = record.get(KeyId.REQUEST_METHOD) === 'HEAD';
-    if (record.flags & 1) this.input().end();
+    if (record.flags & RequestFlags.BODY_COMPLETE) this.input().end();
   }
 
   get multiprocess(): boolean {

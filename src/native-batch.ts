@@ -2,7 +2,7 @@
  * Reads the batches the native reactor writes (layout: crates/tsgi-reactor/src/batch.rs)
  * and turns each event into a call on a `BatchSink`.
  */
-import { RequestRecord } from './request.js';
+import { RequestFlags, RequestRecord } from './request.js';
 
 /** Event kinds and layout constants; a test checks them against the binding's. */
 export const Layout = {
@@ -15,8 +15,8 @@ export const Layout = {
   REQUEST_HEADER_WORDS: 9,
   VAR_WORDS: 5,
   PROTOCOL_UWSGI: 1,
-  FLAG_BODY_COMPLETE: 1,
-  FLAG_MANAGE_PATH_INFO: 2,
+  FLAG_BODY_COMPLETE: RequestFlags.BODY_COMPLETE,
+  FLAG_MANAGE_PATH_INFO: RequestFlags.MANAGE_PATH_INFO,
 } as const;
 
 /** `reason` of an ABORT event. */

@@ -9,6 +9,14 @@
  */
 import { KEY_IDS, KNOWN_KEYS } from './codec/keys.js';
 
+/** Bits of a record's `flags` (the REQUEST event's flags word). */
+export const RequestFlags = {
+  /** No body follows: CONTENT_LENGTH was 0 or absent. */
+  BODY_COMPLETE: 1,
+  /** uwsgi modifier1 30: strip SCRIPT_NAME from the front of PATH_INFO. */
+  MANAGE_PATH_INFO: 2,
+} as const;
+
 const H_TOKEN = 1;
 const H_PROTOCOL = 2;
 const H_NVARS = 3;

@@ -1,0 +1,25 @@
+/**
+ * The TypeScript side and the native binding share two tables: the known CGI keys and the
+ * batch layout. Each side has its own copy; these tests keep them equal.
+ */
+import { describe, expect, it } from 'vitest';
+import { KNOWN_KEYS } from '../src/codec/keys.js';
+import { loadNative } from '../src/native.js';
+import { Layout } from '../src/native-batch.js';
+
+const native = loadNative();
+
+describe('the native contract', () => {
+  it('loads the locally built binding', () => {
+    expect(native.failures).toEqual([]);
+    expect(native.kind).toBe(process.env.TSGI_NATIVE_PATH ? 'env' : 'local');
+  });
+
+  it('has the same known keys, in the same order', () => {
+    expect(native.binding!.knownKeys()).toEqual([...KNOWN_KEYS]);
+  });
+
+  it('has the same batch layout', () => {
+    expect(native.binding!.batchLayout()).toEqual({ ...Layout });
+  });
+});
