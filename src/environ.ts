@@ -174,10 +174,11 @@ function pathInfo(record: RequestRecord): string {
     const q = uri.indexOf('?');
     path = percentDecode(q === -1 ? uri : uri.slice(0, q));
   }
-  // uwsgi modifier1 30: the server strips SCRIPT_NAME from the front of PATH_INFO.
+  // uwsgi modifier1 30: the server strips SCRIPT_NAME from the front of PATH_INFO, at a
+  // path-segment boundary only ("/app" is not a prefix of "/application").
   if (record.flags & RequestFlags.MANAGE_PATH_INFO) {
-    const script = scriptName(record);
-    if (script && path.startsWith(script)) path = path.slice(script.length);
+    const script = scriptName(record).replace(/\/+$/, '');
+    if (script && (path === script || path.startsWith(script + '/'))) path = path.slice(script.length);
   }
   return path;
 }

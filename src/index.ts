@@ -1,5 +1,6 @@
 /** tsgi's public API. */
 export { compose, checkHead } from './app.js';
+export { validate, type ValidateOptions, type ValidatedBody, type ValidatedErrorStream, type ValidatedInput } from './validate.js';
 export type { App, Body, Chunk, Environ, ErrorStream, FileWrapper, Headers, Input, Middleware, StartResponse, Write } from './app.js';
 export { ErrorCodes, TsgiError } from './errors.js';
 export type { ErrorCode } from './errors.js';
