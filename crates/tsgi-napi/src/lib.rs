@@ -6,6 +6,10 @@
 //! batch. JavaScript writes responses through [`BindingReactor::write`], one call per
 //! response piece, with the head as a latin-1 string copied straight into the
 //! connection's queue.
+//!
+//! A panic never unwinds into Node: the poll callback catches it (the reactor already
+//! isolates panics per connection), and every exported method is `catch_unwind`, so a
+//! panic there becomes a JavaScript exception.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod uv;
@@ -190,7 +194,7 @@ fn napi_check(status: sys::napi_status, what: &str) -> Result<()> {
 impl BindingReactor {
     /// Creates a reactor. `onBatch(words)` is called once per wake-up; `arena` and `index`
     /// are the shared buffers the batch is written into (see batch.rs for the layout).
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         env: Env,
         on_batch: Unknown,
@@ -252,7 +256,7 @@ impl BindingReactor {
     }
 
     /// Binds `address` and serves `protocol` ("uwsgi") on it; returns the bound address.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn listen(&self, address: String, protocol: String, backlog: u32, mode: u32) -> Result<String> {
         let protocol = parse_protocol(&protocol)?;
         let info = self
@@ -265,7 +269,7 @@ impl BindingReactor {
     }
 
     /// Serves `protocol` on a listening socket inherited from the master process.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn adopt(&self, fd: i32, protocol: String) -> Result<()> {
         let protocol = parse_protocol(&protocol)?;
         self.shared.reactor.borrow_mut().adopt(fd, protocol).map_err(|e| Error::from_reason(io_error_message(&e)))
@@ -275,7 +279,7 @@ impl BindingReactor {
     /// `body` (a string, encoded as UTF-8, a Uint8Array, or null); `end` completes the
     /// response. Returns the bytes still queued for the connection (wait for DRAIN when
     /// over the high-water mark), or -1 if the request is gone.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn write(&self, token: u32, head: Unknown, body: Unknown, end: bool) -> Result<i64> {
         let env = self.shared.env;
         let mut reactor = self.shared.reactor.borrow_mut();
@@ -289,13 +293,13 @@ impl BindingReactor {
     }
 
     /// Stops (`true`) or resumes reading the body of `token`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn pause(&self, token: u32, paused: bool) {
         self.shared.reactor.borrow_mut().pause(token, paused);
     }
 
     /// Resets the connection of `token` (the response cannot be completed).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort(&self, token: u32) {
         self.shared.reactor.borrow_mut().abort(token);
     }
@@ -307,7 +311,7 @@ impl BindingReactor {
     }
 
     /// Closes listeners and connections and stops polling; the process may then exit.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&mut self) {
         if self.closed {
             return;
