@@ -50,6 +50,11 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     log.info(`serving ${config.module ?? 'the built-in example app'} over uwsgi on ${bound}`);
   }
+  // A promise the app forgot to handle is the app's bug, not a reason to drop every
+  // request in flight: log it and keep serving.
+  process.on('unhandledRejection', (reason) => {
+    log.error(`unhandled promise rejection in the app: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+  });
   const stop = (signal: string) => {
     log.info(`${signal}: closing`);
     server.close();
