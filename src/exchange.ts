@@ -184,7 +184,17 @@ export class Exchange implements EnvironSource {
         for (;;) {
           const step = iterator.next();
           if (step.done) break;
-          if (!this.send(step.value) || this.finished) {
+          let more: boolean;
+          try {
+            more = this.send(step.value);
+          } catch (error) {
+            // The app yielded something unsendable: stop as for-of would, with return().
+            this.fail(error);
+            void this.stopEarly(iterator);
+            this.closeBody();
+            return;
+          }
+          if (!more || this.finished) {
             void this.pump(iterator);
             return;
           }
@@ -220,20 +230,30 @@ export class Exchange implements EnvironSource {
         }
         const step = await iterator.next();
         if (step.done) break;
-        this.send(step.value);
+        try {
+          this.send(step.value);
+        } catch (error) {
+          this.fail(error);
+          early = true;
+          break;
+        }
       }
       this.end();
     } catch (error) {
+      // The iterator itself threw: it is finished, so no return().
       this.fail(error);
     }
-    if (early) {
-      try {
-        await iterator.return?.();
-      } catch (error) {
-        log.error(`error in the body's return() after the request ended: ${describe(error)}`);
-      }
-    }
+    if (early) await this.stopEarly(iterator);
     this.closeBody();
+  }
+
+  /** Tells an iterator we stopped before its end (a generator's `finally` runs). */
+  private async stopEarly(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): Promise<void> {
+    try {
+      await iterator.return?.();
+    } catch (error) {
+      log.error(`error in the body's return() after the request ended: ${describe(error)}`);
+    }
   }
 
   private queuedOver = false;

@@ -1,9 +1,10 @@
 /**
  * `tsgi.input`: the request body as a stream the app reads on demand.
  *
- * Memory is bounded: when more than `highWater` bytes wait unread, the server is asked to
- * stop reading the socket (`onPressure(true)`), and to resume once the app has read half
- * of them. Ends at CONTENT_LENGTH; fails with CLIENT_GONE / BODY_TRUNCATED if the request
+ * Memory is bounded: when more than `highWater` bytes wait unread and no reader is
+ * waiting for more, the server is asked to stop reading the socket (`onPressure(true)`),
+ * and to resume once the app has read half of them, or asks for more than is buffered (a
+ * `read()` of the whole body, a long line). Ends at CONTENT_LENGTH; fails with CLIENT_GONE / BODY_TRUNCATED if the request
  * is aborted first.
  */
 import type { Input } from './app.js';
@@ -30,11 +31,9 @@ export class BodyInput implements Input {
     if (this.ended || this.failure) return;
     this.chunks.push(chunk);
     this.queued += chunk.length;
-    if (!this.paused && this.queued > this.highWater) {
-      this.paused = true;
-      this.onPressure(true);
-    }
+    const readerWaiting = this.wake !== null;
     this.notify();
+    if (!readerWaiting && this.queued > this.highWater) this.setPaused(true);
   }
 
   /** Server side: the body is complete. */
@@ -93,7 +92,15 @@ export class BodyInput implements Input {
 
   private more(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
+    // The reader needs more than is buffered: reading must go on, whatever is queued.
+    this.setPaused(false);
     return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    this.onPressure(paused);
   }
 
   private notify(): void {
@@ -127,10 +134,7 @@ export class BodyInput implements Input {
       }
     }
     this.queued -= n;
-    if (this.paused && this.queued <= this.highWater / 2) {
-      this.paused = false;
-      this.onPressure(false);
-    }
+    if (this.queued <= this.highWater / 2) this.setPaused(false);
     return out;
   }
 }
