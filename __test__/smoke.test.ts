@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Server } from '../src/server.js';
-import { exchange, nginxVars, packet, parseResponse } from './helpers/uwsgi.js';
+import { connect, exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';
 
 describe('a uwsgi request end to end', () => {
   let server: Server | undefined;
@@ -17,5 +17,34 @@ describe('a uwsgi request end to end', () => {
     expect(response.statusLine).toBe('HTTP/1.1 200 OK');
     expect(response.headers).toEqual([['Content-Type', 'text/plain'], ['Content-Length', '14']]);
     expect(response.body.toString()).toBe('GET /hello x=1');
+  });
+});
+
+describe('closing a server', () => {
+  it('aborts the requests still running: signal, input and close() all see it', async () => {
+    let aborted = 0;
+    let closed = 0;
+    let readError: unknown;
+    const server = new Server(async (environ, start) => {
+      environ['tsgi.signal'].addEventListener('abort', () => void aborted++);
+      try {
+        await environ['tsgi.input'].read();
+      } catch (error) {
+        readError = error;
+      }
+      start('200 OK', []);
+      return Object.assign([], { close: () => void closed++ });
+    });
+    const address = server.listen('127.0.0.1:0');
+    const socket = connect(address);
+    socket.on('error', () => {});
+    socket.write(packet(nginxVars('POST', '/', { CONTENT_LENGTH: '100' }), 'abc'));
+    await waitFor(() => server.activeRequests === 1, { what: 'the request to start' });
+    server.close();
+    await waitFor(() => closed === 1, { what: 'close()' });
+    expect(aborted).toBe(1);
+    expect((readError as { code?: string }).code).toBe('TSGI_ERR_CLIENT_GONE');
+    expect(server.activeRequests).toBe(0);
+    socket.destroy();
   });
 });

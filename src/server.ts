@@ -89,11 +89,13 @@ export class Server implements BatchSink, ExchangeContext {
     return this.exchanges.size;
   }
 
-  /** Stops listening and closes every connection. */
+  /** Stops listening and closes every connection; requests still running are aborted
+   * (their signal fires, their input fails, their body is closed). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.reactor.close();
+    for (const exchange of [...this.exchanges.values()]) exchange.onAbort(false);
   }
 
   done(token: number): void {

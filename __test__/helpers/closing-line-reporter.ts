@@ -11,10 +11,12 @@ export default class ClosingLineReporter implements Reporter {
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') counts.passed++;
-        else if (state === 'failed') counts.failed++;
-        else counts.skipped++;
+        else if (state === 'skipped') counts.skipped++;
+        // 'failed', and 'pending': a test that never finished because its worker died.
+        else counts.failed++;
       }
-      if (module.state() === 'failed' && module.children.size === 0) counts.failed++;
+      // A file that failed outside any test (an import error, a crashed worker).
+      if (module.errors().length > 0) counts.failed++;
     }
     process.stdout.write(`\nvitest: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
   }
