@@ -65,6 +65,9 @@ pub struct Conn {
     pub want_drain: bool,
     /// Waiting in the reactor's list of connections with output queued during a batch.
     pub dirty: bool,
+    /// Waiting in the reactor's list of connections to add to the epoll set when the
+    /// batch ends.
+    pub unregistered: bool,
     /// Bytes thrown away after the request (U20); past a bound, reading stops.
     pub discarded: usize,
     /// When the connection was accepted (monotonic ms); the head must arrive within
@@ -88,6 +91,7 @@ impl Conn {
             ended: false,
             want_drain: false,
             dirty: false,
+            unregistered: false,
             discarded: 0,
             accepted_at: now,
         }

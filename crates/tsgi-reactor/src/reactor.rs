@@ -119,6 +119,7 @@ pub struct Reactor {
     notices: VecDeque<Notice>,
     retry: Vec<u32>,
     dirty: Vec<u32>,
+    unregistered: Vec<u32>,
     in_batch: bool,
     events: Vec<libc::epoll_event>,
     #[cfg(test)]
@@ -160,6 +161,7 @@ impl Reactor {
             notices: VecDeque::new(),
             retry: Vec::new(),
             dirty: Vec::new(),
+            unregistered: Vec::new(),
             in_batch: false,
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_POLL],
             #[cfg(test)]
@@ -202,6 +204,10 @@ impl Reactor {
     }
 
     fn add_listener(&mut self, fd: RawFd, _protocol: Protocol, unlink: Option<PathBuf>) -> io::Result<()> {
+        // Responses go out whole; Nagle would only delay the last segment of a streamed
+        // one. Linux copies the option to every accepted socket, so it is set once here
+        // (it fails harmlessly on Unix sockets).
+        let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         let data = (KIND_LISTENER << KIND_SHIFT) | self.listeners.len() as u64;
         if let Err(e) = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, data) {
             sys::close(fd);
@@ -230,7 +236,7 @@ impl Reactor {
             let ev = self.events[i];
             let data = ev.u64;
             match data >> KIND_SHIFT {
-                KIND_LISTENER => self.accept(data as usize & 0xffff),
+                KIND_LISTENER => self.accept(data as usize & 0xffff, batch),
                 KIND_TIMER => self.tick(),
                 KIND_WAKE => {
                     let mut counter = [0u8; 8];
@@ -257,6 +263,12 @@ impl Reactor {
             }
         }
         self.in_batch = false;
+        for slot in std::mem::take(&mut self.unregistered) {
+            if let Some(conn) = self.conn_mut(slot) {
+                conn.unregistered = false;
+                self.update_interest(slot);
+            }
+        }
         if !self.notices.is_empty() {
             self.ring();
         }
@@ -357,12 +369,18 @@ impl Reactor {
         self.conn_mut(token & SLOT_MASK).filter(|c| c.token == token)
     }
 
-    fn accept(&mut self, index: usize) {
+    fn accept(&mut self, index: usize, batch: &mut Batch) {
         let Some(listener) = self.listeners.get(index) else { return };
         let fd = listener.fd;
         for _ in 0..ACCEPTS_PER_POLL {
             match sys::accept(fd) {
-                Ok(conn_fd) => self.add_conn(conn_fd),
+                Ok(conn_fd) => {
+                    // A proxy writes its request as soon as it is connected, so it is
+                    // usually there already: read it now rather than after an epoll round.
+                    if let Some(slot) = self.add_conn(conn_fd) {
+                        self.guarded(slot, batch, |r, b| r.on_readable(slot, b));
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
                     // Out of file descriptors: rest instead of spinning on a listener
@@ -382,10 +400,7 @@ impl Reactor {
         }
     }
 
-    fn add_conn(&mut self, fd: RawFd) {
-        // uwsgi responses go out in one write; waiting for more (Nagle) only adds latency.
-        // Fails harmlessly on Unix sockets.
-        let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+    fn add_conn(&mut self, fd: RawFd) -> Option<u32> {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None if self.slots.len() < SLOT_MASK as usize => {
@@ -395,7 +410,7 @@ impl Reactor {
             None => {
                 sys::close(fd);
                 self.log(Level::Error, "too many connections in one worker; connection refused".to_string());
-                return;
+                return None;
             }
         };
         let entry = &mut self.slots[slot as usize];
@@ -408,11 +423,13 @@ impl Reactor {
         self.live += 1;
         self.arm_timer(true);
         self.update_interest(slot);
+        Some(slot)
     }
 
     /// The epoll interest a connection needs in its current state.
     pub(crate) fn update_interest(&mut self, slot: u32) {
         let epfd = self.epfd;
+        let in_batch = self.in_batch;
         let Some(conn) = self.conn_mut(slot) else { return };
         let reading = match conn.state {
             ReadState::Body { .. } => !conn.paused,
@@ -427,6 +444,16 @@ impl Reactor {
             want |= libc::EPOLLOUT as u32;
         }
         if want == conn.interest {
+            return;
+        }
+        if conn.interest == 0 && want != 0 && in_batch {
+            // Not in the epoll set yet: a connection answered within this batch closes
+            // before it ever needs to be, which saves an epoll_ctl per request. Those
+            // still open when the batch ends are added by `flush_corked`.
+            if !conn.unregistered {
+                conn.unregistered = true;
+                self.unregistered.push(slot);
+            }
             return;
         }
         let data = (KIND_CONN << KIND_SHIFT) | u64::from(conn.token);
@@ -564,9 +591,6 @@ impl Reactor {
         if conn.in_app {
             self.push_notice(Notice::Abort(conn.token, reason));
         }
-        if self.live == 0 {
-            self.arm_timer(false);
-        }
     }
 
     // ---- time ----------------------------------------------------------------------
@@ -581,6 +605,11 @@ impl Reactor {
     fn tick(&mut self) {
         let mut expirations = [0u8; 8];
         let _ = sys::read(self.timerfd, &mut expirations);
+        if self.live == 0 {
+            // Disarmed here rather than when the last connection closes, so a busy
+            // server whose connection count touches 0 does not re-arm it per request.
+            self.arm_timer(false);
+        }
         let now = sys::now_ms();
         for index in 0..self.listeners.len() {
             let listener = &mut self.listeners[index];
