@@ -75,7 +75,6 @@ export class Exchange implements EnvironSource {
   ) {
     this.token = record.token;
     this.headRequest = record.get(KeyId.REQUEST_METHOD) === 'HEAD';
-    if (record.flags & RequestFlags.BODY_COMPLETE) this.input().end();
   }
 
   get multiprocess(): boolean {
@@ -85,7 +84,12 @@ export class Exchange implements EnvironSource {
   // ---- EnvironSource -------------------------------------------------------------
 
   input(): BodyInput {
-    return (this.bodyInput ??= new BodyInput(this.context.inputHighWater, (paused) => this.context.transport.pause(this.token, paused)));
+    if (!this.bodyInput) {
+      // Made on first use: most requests (a GET) have no body and never ask.
+      this.bodyInput = new BodyInput(this.context.inputHighWater, (paused) => this.context.transport.pause(this.token, paused));
+      if (this.record.flags & RequestFlags.BODY_COMPLETE) this.bodyInput.end();
+    }
+    return this.bodyInput;
   }
 
   signal(): AbortSignal {
