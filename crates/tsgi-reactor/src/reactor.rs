@@ -219,6 +219,8 @@ impl Reactor {
 
     /// Handles what is ready and fills `batch` for JavaScript. Returns `true` if work was
     /// left for another round right away (the batch filled up, or notices are waiting).
+    /// Writes are queued ("corked") from here until [`Reactor::flush_corked`], which must
+    /// follow every poll, after JavaScript has handled the batch.
     pub fn poll(&mut self, batch: &mut Batch) -> bool {
         self.in_batch = true;
         for slot in std::mem::take(&mut self.retry) {
@@ -247,11 +249,6 @@ impl Reactor {
         }
         self.deliver_notices(batch);
         !self.retry.is_empty() || !self.notices.is_empty()
-    }
-
-    /// Marks the start of JavaScript's handling of a batch: writes are queued, not sent.
-    pub fn cork(&mut self) {
-        self.in_batch = true;
     }
 
     /// Sends what JavaScript queued during the batch, then leaves batch mode.

@@ -222,7 +222,7 @@ fn writes_past_the_high_water_mark_ask_for_drain() {
     stream.write_all(&packet(&[("REQUEST_METHOD", "GET")], b"")).unwrap();
     let token = token_of(&h.poll_until(|e| !e.is_empty()));
     // Far more than the socket buffers hold, while the client reads nothing yet.
-    h.reactor.output(token).unwrap().extend(std::iter::repeat(b'x').take(16 << 20));
+    h.reactor.output(token).unwrap().extend(std::iter::repeat_n(b'x', 16 << 20));
     let queued = h.reactor.commit_write(token, false);
     assert!(queued > 1024, "queued {queued}");
     let reader = thread::spawn(move || {
@@ -238,4 +238,17 @@ fn writes_past_the_high_water_mark_ask_for_drain() {
     h.reactor.output(token).unwrap();
     assert_eq!(h.reactor.commit_write(token, true), 0);
     assert_eq!(reader.join().unwrap(), 16 << 20);
+}
+
+#[test]
+fn an_adopted_listening_socket_is_served() {
+    // The master binds and the worker adopts the inherited fd.
+    let bound = crate::listen::bind(&crate::listen::Address::parse("127.0.0.1:0").unwrap(), 16, 0).unwrap();
+    let mut h = Harness::new(Config::default());
+    h.reactor.adopt(bound.fd, Protocol::Uwsgi).unwrap();
+    let reply = client(&bound.local, packet(&[("REQUEST_METHOD", "GET")], b""));
+    let events = h.poll_until(|e| !e.is_empty());
+    h.respond(token_of(&events), b"HTTP/1.1 200 OK\r\n\r\n");
+    h.reactor.flush_corked();
+    assert_eq!(reply.join().unwrap(), b"HTTP/1.1 200 OK\r\n\r\n");
 }
