@@ -48,3 +48,28 @@ describe('closing a server', () => {
     socket.destroy();
   });
 });
+
+describe('tsgi.file_wrapper', () => {
+  it('streams a file from its path, whole, and closes it', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(tmpdir(), 'tsgi-file-'));
+    const file = path.join(dir, 'data.bin');
+    const content = Buffer.alloc(300_000, 'abc');
+    writeFileSync(file, content);
+    const server = new Server((environ, start) => {
+      start('200 OK', [['Content-Type', 'application/octet-stream']]);
+      return environ['tsgi.file_wrapper'](file, 65536);
+    });
+    try {
+      const { data } = await exchange(server.listen('127.0.0.1:0'), packet(nginxVars('GET', '/file')));
+      const response = parseResponse(data);
+      expect(response.statusLine).toBe('HTTP/1.1 200 OK');
+      expect(response.body.equals(content)).toBe(true);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
