@@ -174,9 +174,10 @@ export class Exchange implements EnvironSource {
         let total = 0;
         for (const chunk of body as Chunk[]) total += byteLength(chunk);
         this.knownLength = total;
-        for (const chunk of body as Chunk[]) {
-          if (this.finished) break;
-          this.send(chunk);
+        const chunks = body as Chunk[];
+        for (let i = 0; i < chunks.length && !this.finished; i++) {
+          // The last chunk carries the end: a one-chunk response is one native write.
+          this.send(chunks[i]!, i === chunks.length - 1);
         }
         this.end();
         this.closeBody();
@@ -271,9 +272,10 @@ export class Exchange implements EnvironSource {
     });
   }
 
-  /** Sends one chunk (the head goes with the first non-empty one). Returns `false` when
-   * the caller should wait for DRAIN before producing more. */
-  private send(chunk: Chunk): boolean {
+  /** Sends one chunk (the head goes with the first non-empty one), ending the response
+   * with it if `last` and nothing else is due. Returns `false` when the caller should wait
+   * for DRAIN before producing more. */
+  private send(chunk: Chunk, last = false): boolean {
     if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
       throw new TsgiError(ErrorCodes.INVALID_CHUNK, `a body chunk must be a string or a Uint8Array, got ${typeof chunk}`);
     }
@@ -283,7 +285,7 @@ export class Exchange implements EnvironSource {
     if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body produced data before startResponse() was called');
     if (this.headRequest || isBodiless(head.code)) {
       // No body on the wire, but the head goes out now, as it would with one.
-      if (!this.headersSent) this.transmit(this.serializeHead(), null, false);
+      if (!this.headersSent) this.transmit(this.serializeHead(), null, last);
       return true;
     }
     let body: Chunk = chunk;
@@ -299,7 +301,8 @@ export class Exchange implements EnvironSource {
       }
       this.sent += length;
     }
-    return this.transmit(this.headersSent ? null : this.serializeHead(), body, false);
+    const complete = last && (head.contentLength < 0 || this.sent === head.contentLength);
+    return this.transmit(this.headersSent ? null : this.serializeHead(), body, complete);
   }
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
