@@ -38,11 +38,16 @@ const TSGI_KEYS = [
 
 /** The Proxy handler: one per request, holding the request and what was materialised. */
 class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
-  /** Keys already looked up (present or not), so a deleted key stays deleted. */
-  private readonly settled = new Set<string>();
+  /** Keys already looked up (present or not), so a deleted key stays deleted. Made on
+   * first use: an app that never reads its environ never pays for it. */
+  private settledKeys: Set<string> | null = null;
   private complete = false;
 
   constructor(private readonly source: EnvironSource) {}
+
+  private settled(): Set<string> {
+    return (this.settledKeys ??= new Set());
+  }
 
   get(target: Record<string, unknown>, key: string | symbol): unknown {
     if (typeof key === 'string') this.settle(target, key);
@@ -55,17 +60,17 @@ class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
   }
 
   set(target: Record<string, unknown>, key: string | symbol, value: unknown): boolean {
-    if (typeof key === 'string') this.settled.add(key);
+    if (typeof key === 'string') this.settled().add(key);
     return Reflect.set(target, key, value);
   }
 
   deleteProperty(target: Record<string, unknown>, key: string | symbol): boolean {
-    if (typeof key === 'string') this.settled.add(key);
+    if (typeof key === 'string') this.settled().add(key);
     return Reflect.deleteProperty(target, key);
   }
 
   defineProperty(target: Record<string, unknown>, key: string | symbol, descriptor: PropertyDescriptor): boolean {
-    if (typeof key === 'string') this.settled.add(key);
+    if (typeof key === 'string') this.settled().add(key);
     return Reflect.defineProperty(target, key, descriptor);
   }
 
@@ -86,8 +91,9 @@ class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
 
   /** Makes `key` an own property of `target` if the request has it and it was never settled. */
   private settle(target: Record<string, unknown>, key: string): void {
-    if (this.settled.has(key)) return;
-    this.settled.add(key);
+    const settled = this.settled();
+    if (settled.has(key)) return;
+    settled.add(key);
     const value = this.compute(key);
     if (value !== undefined) target[key] = value;
   }
