@@ -73,3 +73,23 @@ describe('tsgi.file_wrapper', () => {
     }
   });
 });
+
+describe('PATH_INFO when the proxy sends only REQUEST_URI', () => {
+  it.each([
+    ['/a%20b/c?x=1', '/a b/c'],
+    ['http://example.com/x/y?z', '/x/y'],
+    ['*', '/'],
+    ['', '/'],
+  ])('%j gives PATH_INFO %j', async (uri, expected) => {
+    const server = new Server((environ, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return [String(environ.PATH_INFO)];
+    });
+    try {
+      const { data } = await exchange(server.listen('127.0.0.1:0'), packet({ REQUEST_METHOD: 'OPTIONS', REQUEST_URI: uri }));
+      expect(parseResponse(data).body.toString()).toBe(expected);
+    } finally {
+      server.close();
+    }
+  });
+});

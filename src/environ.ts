@@ -175,11 +175,7 @@ function scriptName(record: RequestRecord): string {
 
 function pathInfo(record: RequestRecord): string {
   let path = record.get(KeyId.PATH_INFO);
-  if (path === undefined) {
-    const uri = record.get(KeyId.REQUEST_URI) ?? '';
-    const q = uri.indexOf('?');
-    path = percentDecode(q === -1 ? uri : uri.slice(0, q));
-  }
+  if (path === undefined) path = pathOfUri(record.get(KeyId.REQUEST_URI) ?? '');
   // uwsgi modifier1 30: the server strips SCRIPT_NAME from the front of PATH_INFO, at a
   // path-segment boundary only ("/app" is not a prefix of "/application").
   if (record.flags & RequestFlags.MANAGE_PATH_INFO) {
@@ -187,6 +183,19 @@ function pathInfo(record: RequestRecord): string {
     if (script && (path === script || path.startsWith(script + '/'))) path = path.slice(script.length);
   }
   return path;
+}
+
+/**
+ * The decoded path of a request target, for a proxy that sends REQUEST_URI but no
+ * PATH_INFO: the query is cut off, an absolute form (`http://host/x`) loses its scheme and
+ * authority, and `*` (OPTIONS *) or an empty target is the root.
+ */
+function pathOfUri(uri: string): string {
+  const q = uri.indexOf('?');
+  let path = q === -1 ? uri : uri.slice(0, q);
+  const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
+  if (authority) path = path.slice(authority[0].length);
+  return path === '' || path === '*' ? '/' : percentDecode(path);
 }
 
 /** Decodes %XX escapes into latin-1 characters (CGI values are byte strings). */
