@@ -65,6 +65,8 @@ export class Exchange implements EnvironSource {
   private controller: AbortController | null = null;
   private abortReason: TsgiError | null = null;
   private wakeOnDrain: (() => void) | null = null;
+  /** The last write left the connection's queue over its high-water mark. */
+  private queuedOver = false;
   private body: Body | null = null;
   private bodyClosed = false;
   private readonly headRequest: boolean;
@@ -224,11 +226,7 @@ export class Exchange implements EnvironSource {
     let early = false;
     try {
       for (;;) {
-        if (this.finished) {
-          early = true;
-          break;
-        }
-        if (this.wakeOnDrain === null && this.queuedOver) await this.drained();
+        if (!this.finished && this.queuedOver) await this.drained();
         if (this.finished) {
           early = true;
           break;
@@ -260,8 +258,6 @@ export class Exchange implements EnvironSource {
       log.error(`error in the body's return() after the request ended: ${describe(error)}`);
     }
   }
-
-  private queuedOver = false;
 
   private drained(): Promise<void> {
     return new Promise((resolve) => {
