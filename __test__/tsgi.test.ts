@@ -1233,7 +1233,7 @@ describe('environ', () => {
       return [];
     });
     await request(address, { REQUEST_METHOD: 'GET' });
-    expect(seen).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '', SERVER_PROTOCOL: 'HTTP/1.0', SERVER_NAME: 'localhost', SERVER_PORT: '80' });
+    expect(seen).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', QUERY_STRING: '', SERVER_PROTOCOL: 'HTTP/1.0', SERVER_NAME: 'localhost', SERVER_PORT: '80' });
     expect(seen.CONTENT_LENGTH).toBeUndefined();
   });
 
