@@ -7,7 +7,9 @@
 //! error variant that names the malformed field.
 #![deny(missing_docs)]
 
+pub mod fastcgi;
 pub mod keys;
+mod request;
 pub mod uwsgi;
 
 /// The outcome of a parse that may need more bytes.

@@ -9,6 +9,7 @@
 //! [`Error`] variant names the case it implements.
 
 use crate::keys::{self, KeyId};
+use crate::request::{http_prefix, Framing, Refusal, Prefix};
 use crate::Status;
 
 /// Length of the packet header.
@@ -195,6 +196,19 @@ impl Error {
     }
 }
 
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::ConflictingDuplicate { key } => Error::ConflictingDuplicate { key },
+            Refusal::MissingMethod => Error::MissingMethod,
+            Refusal::InvalidMethod => Error::InvalidMethod,
+            Refusal::InvalidContentLength => Error::InvalidContentLength,
+            Refusal::ContentLengthOverflow => Error::ContentLengthOverflow,
+            Refusal::BodyTooLarge { length, limit } => Error::BodyTooLarge { length, limit },
+        }
+    }
+}
+
 impl core::fmt::Display for Error {
     /// One line for the log: what was wrong, the numbers, and the option that raises the
     /// limit where there is one (for example "uwsgi vars block of 70000 bytes is over
@@ -295,74 +309,6 @@ fn is_served_modifier(modifier1: u8) -> bool {
     matches!(modifier1, MODIFIER_WSGI | MODIFIER_MANAGE_PATH_INFO)
 }
 
-/// Whether the start of a buffer is the start of an HTTP request line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prefix {
-    /// Four bytes that start a request line.
-    Http,
-    /// Fewer than four bytes, all consistent with a request line: wait for more.
-    Maybe,
-    /// Cannot be a request line.
-    No,
-}
-
-/// `[A-Z]{3}[A-Z ]` on the first four bytes. Methods are case-sensitive and every
-/// registered one is at least three upper-case letters, so the rule catches them all
-/// (`GET `, `PUT `, `PRI `, `POST`, `HEAD`, `DELE`, `OPTI`, `PATC`, `CONN`, `TRAC`,
-/// `PROP`, `MKCO`, ...) and nothing a uwsgi client would send.
-fn http_prefix(buf: &[u8]) -> Prefix {
-    for (i, &b) in buf.iter().take(HEADER_LEN).enumerate() {
-        let ok = b.is_ascii_uppercase() || (i == HEADER_LEN - 1 && b == b' ');
-        if !ok {
-            return Prefix::No;
-        }
-    }
-    if buf.len() >= HEADER_LEN {
-        Prefix::Http
-    } else {
-        Prefix::Maybe
-    }
-}
-
-/// Where the first occurrence of a framing var's value lies, to compare duplicates with.
-type Span = (usize, usize);
-
-/// The first value of each var that decides framing or routing; a later occurrence must
-/// repeat it byte for byte (U10) or the request is refused (U11). Kept while walking, so
-/// duplicates cost one compare each instead of a search over all vars.
-#[derive(Default)]
-struct Framing {
-    method: Option<Span>,
-    uri: Option<Span>,
-    content_length: Option<Span>,
-    /// The first key seen with a different value, reported once the walk is done.
-    conflict: Option<KeyId>,
-}
-
-impl Framing {
-    fn see(&mut self, block: &[u8], key_id: KeyId, value: Span) {
-        let first = match key_id {
-            keys::id::REQUEST_METHOD => &mut self.method,
-            keys::id::REQUEST_URI => &mut self.uri,
-            keys::id::CONTENT_LENGTH => &mut self.content_length,
-            _ => return,
-        };
-        match *first {
-            None => *first = Some(value),
-            Some(seen) => {
-                if self.conflict.is_none() && slice(block, seen) != slice(block, value) {
-                    self.conflict = Some(key_id);
-                }
-            }
-        }
-    }
-}
-
-/// `block[start..start + len]`; only ever called with spans the walk has bounded.
-fn slice(block: &[u8], (start, len): Span) -> &[u8] {
-    &block[start..start + len]
-}
-
 /// Parses a complete vars block (exactly `datasize` bytes, header excluded), appending one
 /// [`Var`] per pair to `vars` (cleared first), and validates what the request as a whole
 /// needs: a valid `REQUEST_METHOD` (U24), no conflicting duplicates of `CONTENT_LENGTH`,
@@ -444,23 +390,7 @@ pub fn parse_vars(block: &[u8], limits: &Limits, vars: &mut Vec<Var>) -> Result<
         count += 1;
     }
 
-    if let Some(key) = framing.conflict {
-        return Err(Error::ConflictingDuplicate { key });
-    }
-    let method = slice(block, framing.method.ok_or(Error::MissingMethod)?);
-    if method.is_empty() || !method.iter().all(|&b| crate::is_token_byte(b)) {
-        return Err(Error::InvalidMethod);
-    }
-    let content_length = match framing.content_length {
-        None => 0,
-        Some(span) => crate::parse_content_length(slice(block, span)).map_err(|e| match e {
-            crate::ContentLengthError::NotDigits => Error::InvalidContentLength,
-            crate::ContentLengthError::TooLarge => Error::ContentLengthOverflow,
-        })?,
-    };
-    if limits.max_body != 0 && content_length > limits.max_body {
-        return Err(Error::BodyTooLarge { length: content_length, limit: limits.max_body });
-    }
+    let content_length = framing.finish(block, limits.max_body).map_err(Error::from)?;
     Ok(RequestInfo { content_length })
 }
 

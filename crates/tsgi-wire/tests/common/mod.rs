@@ -2,6 +2,8 @@
 //! a packet whole and at every prefix and checks that the prefixes agree with the whole.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod fastcgi;
+
 use tsgi_wire::uwsgi::{self, Error, Header, Limits, RequestInfo, Var, HEADER_LEN};
 use tsgi_wire::Status;
 
