@@ -126,3 +126,32 @@ function writeModule(dir: string, source: string): string {
   writeFileSync(file, source);
   return file;
 }
+
+describe('signals', () => {
+  it('SIGTERM stops accepting, lets the request in flight finish, and exits 0', async () => {
+    const dir = tempDir();
+    const module = writeModule(
+      dir,
+      "export default async (e, start) => { await new Promise((r) => setTimeout(r, 500)); start('200 OK', [['Content-Type', 'text/plain']]); return ['finished']; };\n",
+    );
+    const port = await freePort();
+    const child = await start(['--socket', `127.0.0.1:${port}`, '--module', module]);
+    const address = `127.0.0.1:${port}`;
+    const inFlight = exchange(address, packet(nginxVars('GET', '/slow')));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // No longer accepting: a new connection is refused.
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('connect', () => (socket.destroy(), resolve(false)));
+      socket.on('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+    const response = parseResponse((await inFlight).data);
+    expect(response.statusLine).toBe('HTTP/1.1 200 OK');
+    expect(response.body.toString()).toBe('finished');
+    expect(await exited).toBe(0);
+  });
+});

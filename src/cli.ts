@@ -14,6 +14,8 @@ import { loadNative } from './native.js';
 import { Server } from './server.js';
 
 const DEFAULT_SOCKET = '127.0.0.1:3031';
+/** How long SIGTERM waits for requests in flight (the master issue makes it an option). */
+const SHUTDOWN_GRACE_MS = 30_000;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -55,12 +57,19 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('unhandledRejection', (reason) => {
     log.error(`unhandled promise rejection in the app: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
   });
-  const stop = (signal: string) => {
-    log.info(`${signal}: closing`);
+  // SIGTERM is a graceful shutdown (uWSGI < 2.1 made it a reload, a classic trap):
+  // stop accepting, let requests in flight finish, then exit. SIGINT is immediate.
+  process.once('SIGTERM', () => {
+    log.info(`SIGTERM: no longer accepting; finishing ${server.activeRequests} request(s) in flight (up to ${SHUTDOWN_GRACE_MS / 1000} s)`);
+    void server.shutdown(SHUTDOWN_GRACE_MS).then((aborted) => {
+      if (aborted > 0) log.warn(`SIGTERM: aborted ${aborted} request(s) still running after ${SHUTDOWN_GRACE_MS / 1000} s`);
+      process.exitCode = aborted > 0 ? 1 : 0;
+    });
+  });
+  process.once('SIGINT', () => {
+    log.info('SIGINT: closing now');
     server.close();
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  });
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -25,6 +25,7 @@ export interface NativeReactor {
   write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
   pause(token: number, paused: boolean): void;
   abort(token: number): void;
+  stopListening(): void;
   close(): void;
   readonly connections: number;
 }

@@ -89,6 +89,23 @@ export class Server implements BatchSink, ExchangeContext {
     return this.exchanges.size;
   }
 
+  /**
+   * Graceful shutdown: stops accepting at once, lets the requests in flight finish (and
+   * their responses reach the peer) for up to `graceMs`, then closes what is left (those
+   * requests are aborted). Resolves with the number of requests that had to be aborted.
+   */
+  async shutdown(graceMs: number): Promise<number> {
+    if (this.closed) return 0;
+    this.reactor.stopListening();
+    const deadline = Date.now() + graceMs;
+    while ((this.exchanges.size > 0 || this.reactor.connections > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const left = this.exchanges.size;
+    this.close();
+    return left;
+  }
+
   /** Stops listening and closes every connection; requests still running are aborted
    * (their signal fires, their input fails, their body is closed). */
   close(): void {

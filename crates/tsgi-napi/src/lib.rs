@@ -304,6 +304,12 @@ impl BindingReactor {
         self.shared.reactor.borrow_mut().abort(token);
     }
 
+    /// Closes the listeners; open connections go on.
+    #[napi(catch_unwind)]
+    pub fn stop_listening(&self) {
+        self.shared.reactor.borrow_mut().stop_listening();
+    }
+
     /// Open connections.
     #[napi(getter)]
     pub fn connections(&self) -> u32 {

@@ -340,15 +340,20 @@ impl Reactor {
         }
     }
 
-    /// Closes every listener and connection. Unix socket files this reactor created are
-    /// removed.
-    pub fn close(&mut self) {
+    /// Closes every listener: new connections are refused, open ones go on (a graceful
+    /// shutdown). Unix socket files this reactor created are removed.
+    pub fn stop_listening(&mut self) {
         for listener in self.listeners.drain(..) {
             sys::close(listener.fd);
             if let Some(path) = listener.unlink {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+
+    /// Closes every listener and connection.
+    pub fn close(&mut self) {
+        self.stop_listening();
         for slot in 0..self.slots.len() as u32 {
             if self.slots[slot as usize].conn.is_some() {
                 self.close_conn(slot, true, AbortReason::PeerGone);
