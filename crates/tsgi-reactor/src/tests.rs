@@ -252,3 +252,19 @@ fn an_adopted_listening_socket_is_served() {
     h.reactor.flush_corked();
     assert_eq!(reply.join().unwrap(), b"HTTP/1.1 200 OK\r\n\r\n");
 }
+
+#[test]
+fn a_ping_gets_a_pong_without_the_app() {
+    let mut h = Harness::new(Config::default());
+    let reply = client(&h.address, vec![100, 0, 0, 0]);
+    let start = Instant::now();
+    while !reply.is_finished() {
+        assert!(start.elapsed() < Duration::from_secs(5), "no pong");
+        let mut batch = Batch::new(&mut h.arena, &mut h.index);
+        h.reactor.poll(&mut batch);
+        assert!(batch.is_empty(), "the app is not involved");
+        h.reactor.flush_corked();
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(reply.join().unwrap(), [100, 0, 0, 1]);
+}

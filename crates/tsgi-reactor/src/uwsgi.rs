@@ -34,6 +34,9 @@ fn read(fd: i32, buf: &mut [u8]) -> Read {
     }
 }
 
+/// The answer to a ping: the header of a pong (modifier1 100, datasize 0, modifier2 1).
+const PONG: [u8; 4] = [uwsgi::MODIFIER_PING, 0, 0, 1];
+
 /// The static response for a refusal. The body never echoes request data.
 pub fn static_response(status: u16) -> &'static [u8] {
     match status {
@@ -168,6 +171,9 @@ impl Reactor {
                 }
                 self.conn_mut(slot).expect("caller checked").head = head;
             }
+            Ok(tsgi_wire::Status::Complete((header, _, _))) if header.modifier1 == uwsgi::MODIFIER_PING => {
+                self.answer(slot, &PONG);
+            }
             Ok(tsgi_wire::Status::Complete((header, info, consumed))) => {
                 if self.deliver(slot, buf, &vars, header, info, consumed, batch) {
                     head.clear();
@@ -264,8 +270,14 @@ impl Reactor {
     fn refuse(&mut self, slot: u32, error: Error) {
         let status = error.status().unwrap_or(400);
         self.log(Level::Warn, format!("uwsgi: {error}; answered {status}"));
+        self.answer(slot, static_response(status));
+    }
+
+    /// Answers from the reactor itself (a refusal, a pong), then closes with a lingering
+    /// close; the app never sees the request.
+    fn answer(&mut self, slot: u32, response: &[u8]) {
         let Some(conn) = self.conn_mut(slot) else { return };
-        conn.out.tail().extend_from_slice(static_response(status));
+        conn.out.tail().extend_from_slice(response);
         conn.ended = true;
         conn.in_app = false;
         conn.state = ReadState::Refused;

@@ -22,6 +22,9 @@ pub const MAX_VARS_BLOCK: usize = u16::MAX as usize;
 pub const MODIFIER_WSGI: u8 = 0;
 /// modifier1 30: like 0, but the server strips `SCRIPT_NAME` from the front of `PATH_INFO`.
 pub const MODIFIER_MANAGE_PATH_INFO: u8 = 30;
+/// modifier1 100: a ping (`uwsgi --ping`, health checks), answered with a pong header
+/// (modifier1 100, datasize 0, modifier2 1). It carries no vars.
+pub const MODIFIER_PING: u8 = 100;
 
 /// Limits applied while parsing. Each is a server option; the error that enforces it
 /// names the option so the log line tells the operator what to raise.
@@ -249,7 +252,7 @@ impl core::fmt::Display for Error {
             ),
             Error::UnsupportedModifier { modifier1 } => write!(
                 f,
-                "uwsgi modifier1 {modifier1} is not served (only {MODIFIER_WSGI} and {MODIFIER_MANAGE_PATH_INFO} are)"
+                "uwsgi modifier1 {modifier1} is not served (only {MODIFIER_WSGI}, {MODIFIER_MANAGE_PATH_INFO} and ping {MODIFIER_PING} are)"
             ),
             Error::LooksLikeHttp => f.write_str(
                 "HTTP request sent to a uwsgi socket (point an HTTP client at --http-socket, or use uwsgi_pass in nginx)",
@@ -293,6 +296,14 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Status<Header>, Error
         return Ok(Status::Partial);
     };
     let datasize = u16::from_le_bytes([size_lo, size_hi]);
+    if modifier1 == MODIFIER_PING {
+        // A ping is exactly the 4-byte header; one carrying data is not one we know.
+        return if datasize == 0 {
+            Ok(Status::Complete(Header { modifier1, datasize, modifier2 }))
+        } else {
+            Err(Error::UnsupportedModifier { modifier1 })
+        };
+    }
     if datasize == 0 {
         return Err(Error::EmptyVars);
     }
@@ -302,11 +313,11 @@ pub fn parse_header(buf: &[u8], limits: &Limits) -> Result<Status<Header>, Error
     Ok(Status::Complete(Header { modifier1, datasize, modifier2 }))
 }
 
-/// The modifier1 values served: plain WSGI-style requests and the `SCRIPT_NAME`-stripping
-/// variant. Everything else (ping, spooler, RPC, cache, other languages' plugins) is a uWSGI
-/// feature we do not implement.
+/// The modifier1 values served: plain WSGI-style requests, the `SCRIPT_NAME`-stripping
+/// variant, and ping. Everything else (spooler, RPC, cache, other languages' plugins) is a
+/// uWSGI feature we do not implement.
 fn is_served_modifier(modifier1: u8) -> bool {
-    matches!(modifier1, MODIFIER_WSGI | MODIFIER_MANAGE_PATH_INFO)
+    matches!(modifier1, MODIFIER_WSGI | MODIFIER_MANAGE_PATH_INFO | MODIFIER_PING)
 }
 
 /// Parses a complete vars block (exactly `datasize` bytes, header excluded), appending one
@@ -443,6 +454,10 @@ pub fn parse_request(
         Status::Complete(header) => header,
         Status::Partial => return Ok(Status::Partial),
     };
+    if header.modifier1 == MODIFIER_PING {
+        vars.clear();
+        return Ok(Status::Complete((header, RequestInfo { content_length: 0 }, HEADER_LEN)));
+    }
     let n = HEADER_LEN + usize::from(header.datasize);
     let Some(block) = buf.get(HEADER_LEN..n) else {
         return Ok(Status::Partial);
@@ -482,6 +497,6 @@ mod tests {
     #[test]
     fn served_modifiers() {
         let served: Vec<u8> = (0..=255).filter(|&m| is_served_modifier(m)).collect();
-        assert_eq!(served, [MODIFIER_WSGI, MODIFIER_MANAGE_PATH_INFO]);
+        assert_eq!(served, [MODIFIER_WSGI, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING]);
     }
 }

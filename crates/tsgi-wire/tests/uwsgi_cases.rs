@@ -7,7 +7,7 @@ mod common;
 
 use common::{kv, pairs, parse_err, parse_err_with, parse_ok, parse_ok_with, Packet};
 use tsgi_wire::keys::{self, id};
-use tsgi_wire::uwsgi::{self, Error, Header, Limits, RequestInfo, HEADER_LEN, MODIFIER_MANAGE_PATH_INFO};
+use tsgi_wire::uwsgi::{self, Error, Header, Limits, RequestInfo, HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING};
 use tsgi_wire::Status;
 
 fn limits() -> Limits {
@@ -298,7 +298,7 @@ fn u21_http_content_length_and_transfer_encoding_never_frame() {
 
 #[test]
 fn u22_unsupported_modifier1() {
-    for m in [1u8, 5, 9, 10, 17, 29, 31, 72, 100, 111, 173, 200, 255] {
+    for m in [1u8, 5, 9, 10, 17, 29, 31, 72, 101, 111, 173, 200, 255] {
         let packet = Packet::get().modifier1(m).bytes();
         assert_eq!(parse_err(&packet), Error::UnsupportedModifier { modifier1: m }, "modifier1 {m}");
         // Known from the first byte alone, unless it could start an HTTP method (72 is 'H').
@@ -306,8 +306,16 @@ fn u22_unsupported_modifier1() {
             if m.is_ascii_uppercase() { Ok(Status::Partial) } else { Err(Error::UnsupportedModifier { modifier1: m }) };
         assert_eq!(uwsgi::parse_header(&packet[..1], &limits()), first, "modifier1 {m}");
     }
-    // Checked before datasize: a ping (100) with no vars is still 501, not 400.
-    assert_eq!(parse_err(&Packet::new().modifier1(100).bytes()), Error::UnsupportedModifier { modifier1: 100 });
+    // Checked before datasize: an unserved modifier with no vars is still 501, not 400.
+    assert_eq!(parse_err(&Packet::new().modifier1(101).bytes()), Error::UnsupportedModifier { modifier1: 101 });
+}
+
+#[test]
+fn a_ping_is_the_bare_header_and_one_with_data_is_refused() {
+    let ((header, info, consumed), vars) = parse_ok(&Packet::new().modifier1(MODIFIER_PING).bytes());
+    assert_eq!((header.modifier1, header.datasize, info.content_length, consumed), (MODIFIER_PING, 0, 0, 4));
+    assert!(vars.is_empty());
+    assert_eq!(parse_err(&Packet::get().modifier1(MODIFIER_PING).bytes()), Error::UnsupportedModifier { modifier1: MODIFIER_PING });
 }
 
 #[test]

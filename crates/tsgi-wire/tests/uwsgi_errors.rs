@@ -19,7 +19,7 @@ fn all() -> Vec<Error> {
         Error::InvalidContentLength,
         Error::ContentLengthOverflow,
         Error::BodyTooLarge { length: 1_000_001, limit: 1_000_000 },
-        Error::UnsupportedModifier { modifier1: 100 },
+        Error::UnsupportedModifier { modifier1: 5 },
         Error::LooksLikeHttp,
         Error::MissingMethod,
         Error::InvalidMethod,
@@ -141,8 +141,8 @@ fn log_lines() {
         "uwsgi var with key id 9999 given twice with different values"
     );
     assert_eq!(
-        line(Error::UnsupportedModifier { modifier1: 100 }),
-        "uwsgi modifier1 100 is not served (only 0 and 30 are)"
+        line(Error::UnsupportedModifier { modifier1: 5 }),
+        "uwsgi modifier1 5 is not served (only 0, 30 and ping 100 are)"
     );
     assert!(line(Error::ContentLengthOverflow).contains("9007199254740991"));
 }
