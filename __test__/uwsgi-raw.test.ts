@@ -158,7 +158,7 @@ const fixtures: Fixture[] = [
     expect: 413,
     log: /request body of 11 bytes is over limit-post 10 \(raise --limit-post\); answered 413/,
   },
-  { id: 'U22', name: 'modifier1 5', bytes: minimal([], 5), expect: 501, log: /modifier1 5 is not served \(only 0 and 30 are\); answered 501/ },
+  { id: 'U22', name: 'modifier1 5', bytes: minimal([], 5), expect: 501, log: /modifier1 5 is not served \(only 0, 30 and ping 100 are\); answered 501/ },
   { id: 'U22', name: 'modifier1 255', bytes: minimal([], 255), expect: 501, log: /modifier1 255 is not served/ },
   { id: 'U23', name: 'an HTTP GET', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: 'close', log: /HTTP request sent to a uwsgi socket/ },
   { id: 'U23', name: 'an HTTP POST', bytes: Buffer.from('POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\na=b'), expect: 'close', log: /HTTP request sent to a uwsgi socket/ },
