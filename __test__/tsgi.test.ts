@@ -3,35 +3,18 @@
  * 127.0.0.1:0, raw uwsgi packets in, raw HTTP response bytes out.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App, Body, Chunk, Environ, Headers } from '../src/app.js';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
-import { Server, type ServerOptions } from '../src/server.js';
-import { RawClient, captureLogs, delay, exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';
+import { useTestServers } from './helpers/servers.js';
+import { RawClient, delay, exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';
 
-let servers: Server[] = [];
-let logs: ReturnType<typeof captureLogs>;
-
-beforeEach(() => {
-  logs = captureLogs();
-});
-
-afterEach(() => {
-  for (const server of servers) server.close();
-  servers = [];
-  logs.restore();
-});
-
-/** Starts a server for `app` on an ephemeral port; closed after the test. */
-function serve(app: App, options?: ServerOptions): string {
-  const server = new Server(app, options);
-  servers.push(server);
-  return server.listen('127.0.0.1:0');
-}
+const servers = useTestServers();
+const { serve } = servers;
 
 /** The last server `serve` started holds no request and no connection any more. */
 async function expectIdle(): Promise<void> {
-  const server = servers.at(-1)!;
+  const server = servers.started.at(-1)!;
   await waitFor(() => server.activeRequests === 0 && server.connections === 0, {
     what: `the server to be idle (requests ${server.activeRequests}, connections ${server.connections})`,
   });
@@ -132,7 +115,7 @@ describe('deferred headers: an error before the first non-empty chunk', () => {
     expect(headerValue(response.headers, 'Content-Length')).toBe(String(ERROR_BODY.length));
     expect(headerValue(response.headers, 'X-From-App')).toBeUndefined();
     expect(response.reset).toBe(false);
-    const line = await waitFor(() => logs.find(/boom-/), { what: 'the app error in the log' });
+    const line = await waitFor(() => servers.logs.find(/boom-/), { what: 'the app error in the log' });
     expect(line.level).toBe('error');
     expect(line.line).toMatch(/app error/);
     expect(line.line).toMatch(/GET \//);
@@ -161,7 +144,7 @@ describe('an error after the first non-empty chunk was sent', () => {
     const { data, reset } = await exchange(address, packet(nginxVars('GET', '/')));
     expect(reset).toBe(true);
     expect(looksComplete(data)).toBe(false);
-    await waitFor(() => logs.find(/boom-mid-body/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/boom-mid-body/), { what: 'the log line' });
     await expectIdle();
   });
 
@@ -183,7 +166,7 @@ describe('an error after the first non-empty chunk was sent', () => {
     expect(headerValue(parseResponse(client.data).headers, 'Content-Length')).toBeUndefined();
     expect(client.reset).toBe(true);
     expect(client.ended).toBe(false);
-    await waitFor(() => logs.find(/boom-mid-async/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/boom-mid-async/), { what: 'the log line' });
     await expectIdle();
   });
 });
@@ -194,14 +177,14 @@ describe('other app mistakes', () => {
     const response = await request(address);
     expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
     expect(response.body.toString()).toBe(ERROR_BODY);
-    await waitFor(() => logs.find(/before startResponse\(\) was called/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/before startResponse\(\) was called/), { what: 'the log line' });
   });
 
   it('a body that ends without startResponse → 500', async () => {
     const address = serve(() => (function* () {})());
     const response = await request(address);
     expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
-    await waitFor(() => logs.find(/without startResponse\(\)/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/without startResponse\(\)/), { what: 'the log line' });
   });
 
   it.each([
@@ -215,7 +198,7 @@ describe('other app mistakes', () => {
     });
     const response = await request(address);
     expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
-    await waitFor(() => logs.find(/app error/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/app error/), { what: 'the log line' });
   });
 
   it('write() then a throw: the head went out, so the connection is reset', async () => {
@@ -226,7 +209,7 @@ describe('other app mistakes', () => {
     const { data, reset } = await exchange(address, packet(nginxVars('GET', '/')));
     expect(reset).toBe(true);
     expect(looksComplete(data)).toBe(false);
-    await waitFor(() => logs.find(/boom-after-write/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/boom-after-write/), { what: 'the log line' });
   });
 });
 
@@ -312,7 +295,7 @@ describe('close() is always called', () => {
     const address = serve(() => Promise.reject(new Error('boom-rejected')));
     const response = await request(address);
     expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
-    await waitFor(() => logs.find(/boom-rejected/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/boom-rejected/), { what: 'the log line' });
   });
 
   it('when the client goes mid-stream: close(), return(), and tsgi.signal fires exactly once', async () => {
@@ -472,7 +455,7 @@ describe('iterator return() when the server stops early', () => {
     });
     const response = await request(address);
     expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
-    await waitFor(() => logs.find(/TSGI_ERR_INVALID_CHUNK|must be a string or a Uint8Array/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/TSGI_ERR_INVALID_CHUNK|must be a string or a Uint8Array/), { what: 'the log line' });
     await waitFor(() => closed === 1, { what: 'close()' });
     expect(finallyRan).toBe(1);
   });
@@ -667,7 +650,7 @@ describe('invalid status lines and headers throw at call time', () => {
     const response = await request(address);
     expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
     expect(response.body.toString()).toBe(ERROR_BODY);
-    await waitFor(() => logs.find(/invalid value for header X-Bad/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/invalid value for header X-Bad/), { what: 'the log line' });
   });
 });
 
@@ -827,7 +810,7 @@ describe('response bodies and framing', () => {
     expect(headerValue(response.headers, 'Content-Length')).toBe('5');
     expect(response.body.toString()).toBe('hello');
     expect(response.reset).toBe(false);
-    await waitFor(() => logs.find(/more than its Content-Length 5/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/more than its Content-Length 5/), { what: 'the log line' });
   });
 
   it.each(['array', 'async generator'])('a declared Content-Length with fewer bytes sent: reset (%s)', async (kind) => {
@@ -843,7 +826,7 @@ describe('response bodies and framing', () => {
     const { data, reset } = await exchange(address, packet(nginxVars('GET', '/')));
     expect(reset).toBe(true);
     expect(looksComplete(data)).toBe(false);
-    await waitFor(() => logs.find(/sent 3 of its Content-Length 10/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/sent 3 of its Content-Length 10/), { what: 'the log line' });
     await expectIdle();
   });
 

@@ -7,13 +7,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
 import { Server, type ServerOptions } from '../src/server.js';
+import { useTestServers } from './helpers/servers.js';
 import {
   RawClient,
-  captureLogs,
   delay,
   exchange,
   exchangeSlowly,
@@ -35,26 +34,14 @@ const STATIC: Record<number, string> = {
   501: 'HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: close\r\n\r\nNot Implemented\n',
 };
 
-let servers: Server[] = [];
-let logs: ReturnType<typeof captureLogs>;
+const servers = useTestServers();
+const { serve, track } = servers;
 let tempDirs: string[] = [];
 
-beforeEach(() => {
-  logs = captureLogs();
-});
-
 afterEach(() => {
-  for (const server of servers) server.close();
-  servers = [];
-  logs.restore();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs = [];
 });
-
-function track(server: Server): Server {
-  servers.push(server);
-  return server;
-}
 
 /** A server whose app counts its calls and answers 200 "ok <PATH_INFO>". */
 function countingServer(options?: ServerOptions): { address: string; calls: () => number; server: Server } {
@@ -69,10 +56,6 @@ function countingServer(options?: ServerOptions): { address: string; calls: () =
   return { address: server.listen('127.0.0.1:0'), calls: () => calls, server };
 }
 
-function serve(app: App, options?: ServerOptions): string {
-  return track(new Server(app, options)).listen('127.0.0.1:0');
-}
-
 function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeUInt16LE(n);
@@ -80,7 +63,6 @@ function u16(n: number): Buffer {
 }
 
 const GET = rawVar('REQUEST_METHOD', 'GET');
-const PATH = rawVar('PATH_INFO', '/');
 
 /** A minimal request with `extra` vars after REQUEST_METHOD and PATH_INFO. */
 function minimal(extra: Array<[string, string]> = [], modifier1 = 0): Buffer {
@@ -190,10 +172,10 @@ describe('malformed uwsgi requests', () => {
           // A lingering close: the proxy reads the refusal, not a reset.
           expect(result.reset).toBe(false);
         }
-        const line = await waitFor(() => logs.find(fixture.log), { what: `a log line matching ${fixture.log}` });
+        const line = await waitFor(() => servers.logs.find(fixture.log), { what: `a log line matching ${fixture.log}` });
         expect(line.level).toBe('warn');
         // One line per refusal, and it echoes nothing from the request.
-        expect(logs.lines.filter((l) => l.line.startsWith('uwsgi') || l.line.startsWith('HTTP'))).toHaveLength(1);
+        expect(servers.logs.lines.filter((l) => l.line.startsWith('uwsgi') || l.line.startsWith('HTTP'))).toHaveLength(1);
         expect(line.line).not.toMatch(/Host: localhost|cccc|hello world/);
         expect(calls()).toBe(0);
         await expectStillServing(address, calls, 0);
@@ -382,7 +364,7 @@ describe('the request body', () => {
     expect(partial).toBeLessThanOrEqual(4);
     await client.whenClosed;
     expect(client.data.toString()).not.toContain('must not be sent');
-    await waitFor(() => logs.find(/peer closed with 6 body bytes missing; request aborted/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/peer closed with 6 body bytes missing; request aborted/), { what: 'the log line' });
   });
 
   it('U19: read() pending when the peer half-closes rejects with TSGI_ERR_BODY_TRUNCATED', async () => {
@@ -465,7 +447,7 @@ describe('the request body', () => {
     expect(data.length).toBe(0);
     await waitFor(() => readError !== undefined, { what: 'read() to reject' });
     expect(readError).toBeInstanceOf(TsgiError);
-    await waitFor(() => logs.find(/request body stalled for socket-timeout 0.3 s with 7 bytes missing/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/request body stalled for socket-timeout 0.3 s with 7 bytes missing/), { what: 'the log line' });
   });
 });
 
@@ -483,7 +465,7 @@ describe('U27: head timeout', () => {
     expect(data.length).toBe(0);
     expect(elapsed).toBeGreaterThanOrEqual(400);
     expect(elapsed).toBeLessThan(2500);
-    await waitFor(() => logs.find(/no complete request head within socket-timeout 0.5 s \(2 bytes received\); closed \(raise --socket-timeout\)/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/no complete request head within socket-timeout 0.5 s \(2 bytes received\); closed \(raise --socket-timeout\)/), { what: 'the log line' });
     expect(calls()).toBe(0);
     await expectStillServing(address, calls, 0);
   });
