@@ -3,7 +3,7 @@
  * body iteration, close(), errors and aborts. Protocol-neutral except for the head,
  * which `Transport.serializeHead` writes.
  */
-import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type Headers, type StartResponse, type Write } from './app.js';
+import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type StartResponse, type Write } from './app.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { createEnviron, type EnvironSource } from './environ.js';
 import { BodyInput, abortError } from './input.js';
@@ -39,7 +39,6 @@ export interface ExchangeContext {
 const ERROR_BODY = 'Internal Server Error\n';
 const ERROR_HEAD = `500 Internal Server Error`;
 const HTTP_VERSION = /^HTTP\/1\.[01]$/;
-const EMPTY_HEADERS: Headers = [];
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
@@ -387,7 +386,7 @@ export class Exchange implements EnvironSource {
   private serializeHead(): string {
     const head = this.head!;
     let text = `${this.protocol()} ${head.status}\r\n`;
-    for (const [name, value] of head.headers ?? EMPTY_HEADERS) text += `${name}: ${value}\r\n`;
+    for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
     if (head.contentLength < 0 && this.knownLength >= 0 && !isBodiless(head.code)) {
       text += `Content-Length: ${this.knownLength}\r\n`;
     }
