@@ -9,7 +9,7 @@
  */
 import { findNginx, nginxVersion } from '../../bench/lib/nginx.mjs';
 
-export { findNginx, freePort, renderConfig, startNginx, stopProcess, testConfig, uwsgiParams, waitForPort } from '../../bench/lib/nginx.mjs';
+export { fastcgiParams, findNginx, freePort, renderConfig, startNginx, stopProcess, testConfig, uwsgiParams, waitForPort } from '../../bench/lib/nginx.mjs';
 export type { Nginx, NginxLocation, NginxOptions } from '../../bench/lib/nginx.mjs';
 
 /** The nginx binary, or null. */

@@ -6,6 +6,11 @@ export interface NginxLocation {
   path: string;
   /** The uwsgi upstream: `HOST:PORT` or `unix:/path`. */
   uwsgiPass?: string;
+  /** The FastCGI upstream: `HOST:PORT` or `unix:/path` (then `fastcgi_params` is included). */
+  fastcgiPass?: string;
+  /** FastCGI only: keep up to this many idle connections per nginx worker (`upstream { keepalive N; }`
+   * with `fastcgi_keep_conn on`); default: a connection per request. */
+  keepalive?: number;
   /** More directives for the location block, e.g. `uwsgi_buffering off;`. */
   extra?: string | string[];
 }
@@ -70,6 +75,7 @@ export function waitForPort(
 ): Promise<void>;
 export function stopProcess(child: ChildProcess | undefined | null, options?: { signal?: NodeJS.Signals; graceMs?: number; group?: boolean }): Promise<void>;
 export function uwsgiParams(): { text: string; source: string };
+export function fastcgiParams(): { text: string; source: string };
 export function renderConfig(prefix: string, port: number, options?: NginxOptions): string;
 export function testConfig(bin: string, prefix: string, conf: string): { ok: boolean; output: string };
 export function startNginx(options?: NginxOptions): Promise<Nginx>;

@@ -1,7 +1,7 @@
 /**
  * A private nginx for tests, benchmarks and the example: its own prefix in a temp dir,
  * its own nginx.conf, one `server` on 127.0.0.1 and a free port whose locations
- * `uwsgi_pass` to the upstreams you name. Plain ESM so bench scripts run without a build;
+ * `uwsgi_pass` or `fastcgi_pass` to the upstreams you name. Plain ESM so bench scripts run without a build;
  * __test__/helpers/nginx.ts wraps it for vitest (types: ./nginx.d.mts).
  *
  *   const nginx = await startNginx({ locations: [{ path: '/tcp/', uwsgiPass: '127.0.0.1:3031' }] });
@@ -20,6 +20,9 @@ import path from 'node:path';
 /** Where nginx's uwsgi_params usually lives; the first one found is copied into the prefix. */
 const UWSGI_PARAMS_CANDIDATES = ['/etc/nginx/uwsgi_params', '/usr/local/nginx/conf/uwsgi_params', '/usr/local/etc/nginx/uwsgi_params', '/opt/homebrew/etc/nginx/uwsgi_params'];
 
+/** Where nginx's fastcgi_params usually lives. */
+const FASTCGI_PARAMS_CANDIDATES = UWSGI_PARAMS_CANDIDATES.map((file) => file.replace(/uwsgi_params$/, 'fastcgi_params'));
+
 /** nginx's stock uwsgi_params, for installs that do not ship the file where we look. */
 const STOCK_UWSGI_PARAMS = `uwsgi_param  QUERY_STRING       $query_string;
 uwsgi_param  REQUEST_METHOD     $request_method;
@@ -37,6 +40,15 @@ uwsgi_param  REMOTE_ADDR        $remote_addr;
 uwsgi_param  REMOTE_PORT        $remote_port;
 uwsgi_param  SERVER_PORT        $server_port;
 uwsgi_param  SERVER_NAME        $server_name;
+`;
+
+/** nginx's stock fastcgi_params, for installs that do not ship the file where we look. */
+const STOCK_FASTCGI_PARAMS = `${STOCK_UWSGI_PARAMS.replaceAll('uwsgi_param ', 'fastcgi_param')}
+fastcgi_param  SCRIPT_NAME        $fastcgi_script_name;
+fastcgi_param  DOCUMENT_URI       $document_uri;
+fastcgi_param  GATEWAY_INTERFACE  CGI/1.1;
+fastcgi_param  SERVER_SOFTWARE    nginx/$nginx_version;
+fastcgi_param  SERVER_ADDR        $server_addr;
 `;
 
 const SEARCH_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin', '/sbin', '/opt/homebrew/bin'];
@@ -178,10 +190,19 @@ export async function stopProcess(child, { signal = 'SIGTERM', graceMs = 5_000, 
 
 /** The contents of uwsgi_params: the system's copy if there is one, else nginx's stock list. */
 export function uwsgiParams() {
-  for (const file of UWSGI_PARAMS_CANDIDATES) {
+  return paramsFile('uwsgi_params', UWSGI_PARAMS_CANDIDATES, STOCK_UWSGI_PARAMS);
+}
+
+/** The contents of fastcgi_params: the system's copy if there is one, else nginx's stock list. */
+export function fastcgiParams() {
+  return paramsFile('fastcgi_params', FASTCGI_PARAMS_CANDIDATES, STOCK_FASTCGI_PARAMS);
+}
+
+function paramsFile(name, candidates, stock) {
+  for (const file of candidates) {
     if (existsSync(file)) return { text: readFileSync(file, 'utf8'), source: file };
   }
-  return { text: STOCK_UWSGI_PARAMS, source: 'built-in copy of the stock uwsgi_params' };
+  return { text: stock, source: `built-in copy of the stock ${name}` };
 }
 
 /**
@@ -200,9 +221,23 @@ export function renderConfig(prefix, port, options = {}) {
   } = options;
   const p = (name) => path.join(prefix, name);
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const blocks = locations.map((location) => {
-    const lines = [`include ${p('uwsgi_params')};`];
-    if (location.uwsgiPass) lines.push(`uwsgi_pass ${location.uwsgiPass};`);
+  const upstreams = [];
+  const blocks = locations.map((location, index) => {
+    const lines = [];
+    if (location.fastcgiPass) {
+      let target = location.fastcgiPass;
+      if (location.keepalive) {
+        // Kept-alive FastCGI connections need an upstream block and fastcgi_keep_conn.
+        target = `fastcgi_keepalive_${index}`;
+        upstreams.push(`  upstream ${target} {\n    server ${location.fastcgiPass};\n    keepalive ${location.keepalive};\n  }`);
+        lines.push('fastcgi_keep_conn on;');
+      }
+      lines.unshift(`include ${p('fastcgi_params')};`);
+      lines.push(`fastcgi_pass ${target};`);
+    } else {
+      lines.push(`include ${p('uwsgi_params')};`);
+      if (location.uwsgiPass) lines.push(`uwsgi_pass ${location.uwsgiPass};`);
+    }
     if (location.extra) lines.push(...[].concat(location.extra));
     return `    location ${location.path} {\n${lines.map((line) => `      ${line}`).join('\n')}\n    }`;
   });
@@ -227,7 +262,7 @@ http {
   client_max_body_size 0;
   default_type application/octet-stream;
   keepalive_requests 100000;
-${httpExtra ? `  ${httpExtra}\n` : ''}
+${httpExtra ? `  ${httpExtra}\n` : ''}${upstreams.length ? `${upstreams.join('\n')}\n` : ''}
   server {
     listen ${host}:${port} backlog=4096;
     server_name localhost;
@@ -297,6 +332,7 @@ async function startOnce(bin, port, options) {
   try {
     for (const dir of ['logs', 'temp', 'conf']) mkdirSync(path.join(prefix, dir), { recursive: true });
     writeFileSync(path.join(prefix, 'uwsgi_params'), uwsgiParams().text);
+    writeFileSync(path.join(prefix, 'fastcgi_params'), fastcgiParams().text);
     const conf = path.join(prefix, 'conf/nginx.conf');
     const configText = renderConfig(prefix, port, options);
     writeFileSync(conf, configText);
