@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The command line: options → app → a server on each --socket.
+ * The command line: options → app → a server on each --socket and --fastcgi-socket.
  *
  * One process for now; the master and its workers come with their own issue.
  */
@@ -10,7 +10,7 @@ import { TsgiError } from './errors.js';
 import { exampleApp } from './example-app.js';
 import { loadApp } from './load-app.js';
 import { log } from './log.js';
-import { loadNative } from './native.js';
+import { loadNative, type WireProtocol } from './native.js';
 import { Server } from './server.js';
 
 const DEFAULT_SOCKET = '127.0.0.1:3031';
@@ -40,17 +40,25 @@ async function main(argv: readonly string[]): Promise<void> {
     maxVars: config['max-vars'],
     limitPost: config['limit-post'],
     socketTimeout: config['socket-timeout'],
+    maxConns: config['max-conns'],
+    fastcgiMaxReqs: config['fastcgi-max-reqs'],
+    fastcgiMultiplex: config['fastcgi-multiplex'],
   });
-  const sockets = config.socket.length > 0 ? config.socket : [DEFAULT_SOCKET];
-  for (const socket of sockets) {
+  const listeners: Array<[WireProtocol, string]> = [
+    ...config.socket.map((socket): [WireProtocol, string] => ['uwsgi', socket]),
+    ...config['fastcgi-socket'].map((socket): [WireProtocol, string] => ['fastcgi', socket]),
+  ];
+  if (listeners.length === 0) listeners.push(['uwsgi', DEFAULT_SOCKET]);
+  for (const [protocol, socket] of listeners) {
     let bound: string;
     try {
-      bound = server.listen(socket, { mode: config['chmod-socket'], backlog: config.listen });
+      bound = server.listen(socket, { protocol, mode: config['chmod-socket'], backlog: config.listen });
     } catch (error) {
       server.close();
-      throw new TsgiError((error as TsgiError).code, `--socket ${(error as Error).message}`);
+      const option = protocol === 'uwsgi' ? '--socket' : '--fastcgi-socket';
+      throw new TsgiError((error as TsgiError).code, `${option} ${(error as Error).message}`);
     }
-    log.info(`serving ${config.module ?? 'the built-in example app'} over uwsgi on ${bound}`);
+    log.info(`serving ${config.module ?? 'the built-in example app'} over ${protocol === 'uwsgi' ? 'uwsgi' : 'FastCGI'} on ${bound}`);
   }
   // A promise the app forgot to handle is the app's bug, not a reason to drop every
   // request in flight: log it and keep serving.

@@ -6,7 +6,7 @@
  */
 import { ErrorCodes, TsgiError } from './errors.js';
 
-type OptionType = 'string' | 'integer' | 'seconds' | 'octal' | 'flag';
+type OptionType = 'string' | 'integer' | 'seconds' | 'octal' | 'boolean' | 'flag';
 
 interface OptionSpec {
   readonly name: string;
@@ -22,20 +22,25 @@ interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'socket', short: 's', aliases: ['uwsgi-socket'], type: 'string', repeatable: true, help: 'serve uwsgi on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
+  { name: 'fastcgi-socket', type: 'string', repeatable: true, help: 'serve FastCGI (responder role) on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
   { name: 'module', short: 'w', aliases: ['wsgi-file', 'file'], type: 'string', help: 'the app: a JavaScript module exporting it as default or application (default: the built-in example app)' },
   { name: 'callable', type: 'string', default: 'application', help: 'the name of the export to serve when it is not the default export' },
   { name: 'chmod-socket', type: 'octal', default: 0o660, min: 0, max: 0o777, help: 'file mode of Unix sockets, octal' },
   { name: 'listen', short: 'l', type: 'integer', default: 1024, min: 1, max: 65535, help: 'listen queue length of each socket (the kernel caps it at net.core.somaxconn)' },
-  { name: 'buffer-size', short: 'b', type: 'integer', default: 65535, min: 4, max: 65535, help: 'largest uwsgi vars block (request head), bytes; over it: 431' },
-  { name: 'max-vars', type: 'integer', default: 1000, min: 1, max: 65535, help: 'most vars in one uwsgi request; over it: 400' },
+  { name: 'buffer-size', short: 'b', type: 'integer', default: 65535, min: 4, max: 1048576, help: 'largest request head (uwsgi vars block, at most 65535 whatever the value; FastCGI params stream), bytes; over it: 431' },
+  { name: 'max-vars', type: 'integer', default: 1000, min: 1, max: 65535, help: 'most vars (uwsgi) or params (FastCGI) in one request; over it: 400' },
   { name: 'limit-post', type: 'integer', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
   { name: 'socket-timeout', type: 'seconds', default: 10, min: 0.001, max: 86400, help: 'seconds a peer may take to send the request head, or idle while sending the body or reading the response' },
+  { name: 'max-conns', type: 'integer', default: 10000, min: 1, max: 1000000, help: 'most open connections; at it, accepting pauses until one closes (FastCGI FCGI_MAX_CONNS)' },
+  { name: 'fastcgi-max-reqs', type: 'integer', default: 100, min: 1, max: 65535, help: 'most requests at once on one FastCGI connection; over it: FCGI_OVERLOADED (FCGI_MAX_REQS)' },
+  { name: 'fastcgi-multiplex', type: 'boolean', default: true, help: 'let one FastCGI connection carry several requests at once; if false, a second gets FCGI_CANT_MPX_CONN (FCGI_MPXS_CONNS)' },
   { name: 'help', short: 'h', type: 'flag', help: 'show this help' },
   { name: 'version', short: 'v', type: 'flag', help: 'show the version and which native binding loaded' },
 ];
 
 export interface Config {
   socket: string[];
+  'fastcgi-socket': string[];
   module?: string;
   callable: string;
   'chmod-socket': number;
@@ -44,6 +49,9 @@ export interface Config {
   'max-vars': number;
   'limit-post': number;
   'socket-timeout': number;
+  'max-conns': number;
+  'fastcgi-max-reqs': number;
+  'fastcgi-multiplex': boolean;
   help: boolean;
   version: boolean;
 }
@@ -92,7 +100,7 @@ export function parseArgs(argv: readonly string[]): Config {
   return config as unknown as Config;
 }
 
-function convert(spec: OptionSpec, raw: string, flag: string): string | number {
+function convert(spec: OptionSpec, raw: string, flag: string): string | number | boolean {
   const bad = (why: string) => new TsgiError(ErrorCodes.INVALID_OPTION, `${flag} ${JSON.stringify(raw)}: ${why}`);
   let value: number;
   switch (spec.type) {
@@ -107,6 +115,10 @@ function convert(spec: OptionSpec, raw: string, flag: string): string | number {
       if (!/^[0-9]+(\.[0-9]+)?$/.test(raw)) throw bad('expected a number of seconds');
       value = Number(raw);
       break;
+    case 'boolean':
+      if (/^(true|yes|on|1)$/i.test(raw)) return true;
+      if (/^(false|no|off|0)$/i.test(raw)) return false;
+      throw bad('expected true or false');
     case 'octal':
       if (!/^[0-7]{1,4}$/.test(raw)) throw bad('expected an octal file mode such as 660');
       value = parseInt(raw, 8);

@@ -1,17 +1,18 @@
 /**
  * One request and its response: startResponse, the deferred head, Content-Length, the
- * body iteration, close(), errors and aborts. Protocol-neutral except for the head,
- * which `Transport.serializeHead` writes.
+ * body iteration, close(), errors and aborts. Protocol-neutral except for the status
+ * line of the head (HTTP for uwsgi, a CGI `Status:` header for FastCGI) and where
+ * `tsgi.errors` goes.
  */
-import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type StartResponse, type Write } from './app.js';
+import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from './app.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { createEnviron, type EnvironSource } from './environ.js';
 import { BodyInput, abortError } from './input.js';
 import { KeyId } from './codec/keys.js';
-import { RequestFlags, type RequestRecord } from './request.js';
+import { Protocol, RequestFlags, type RequestRecord } from './request.js';
 import { log } from './log.js';
 import { fileWrapper } from './file-wrapper.js';
-import { errorStream } from './error-stream.js';
+import { createErrorStream, errorStream } from './error-stream.js';
 
 /** What an exchange needs from the connection layer. */
 export interface Transport {
@@ -19,8 +20,10 @@ export interface Transport {
   write(token: number, head: string | null, body: Chunk | null, end: boolean): number;
   /** Stops or resumes reading the request body. */
   pause(token: number, paused: boolean): void;
-  /** Resets the connection: the response cannot be completed. */
+  /** Ends the request abnormally: the response cannot be completed. */
   abort(token: number): void;
+  /** Sends text to the web server's error log (FastCGI STDERR); false if there is no such channel. */
+  writeError(token: number, text: string): boolean;
 }
 
 /** Server-wide settings an exchange reads. */
@@ -50,7 +53,7 @@ function byteLength(chunk: Chunk): number {
 
 export class Exchange implements EnvironSource {
   readonly token: number;
-  readonly errors = errorStream;
+  readonly errors: ErrorStream;
   readonly fileWrapper = fileWrapper;
   private head: CheckedHead | null = null;
   private headersSent = false;
@@ -75,6 +78,7 @@ export class Exchange implements EnvironSource {
     private readonly context: ExchangeContext,
   ) {
     this.token = record.token;
+    this.errors = record.protocol === Protocol.FASTCGI ? createErrorStream((text) => context.transport.writeError(this.token, text)) : errorStream;
     this.headRequest = record.get(KeyId.REQUEST_METHOD) === 'HEAD';
   }
 
@@ -350,9 +354,8 @@ export class Exchange implements EnvironSource {
       this.finish();
       return;
     }
-    const protocol = this.protocol();
     const body = this.headRequest ? '' : ERROR_BODY;
-    const head = `${protocol} ${ERROR_HEAD}\r\nContent-Type: text/plain\r\nContent-Length: ${ERROR_BODY.length}\r\n\r\n`;
+    const head = `${this.statusLine(ERROR_HEAD)}\r\nContent-Type: text/plain\r\nContent-Length: ${ERROR_BODY.length}\r\n\r\n`;
     this.headersSent = true;
     this.context.transport.write(this.token, head, body, true);
     this.finish();
@@ -378,14 +381,16 @@ export class Exchange implements EnvironSource {
     }
   }
 
-  private protocol(): string {
+  /** The first line of the head: `HTTP/1.1 200 OK`, or for FastCGI `Status: 200 OK`. */
+  private statusLine(status: string): string {
+    if (this.record.protocol === Protocol.FASTCGI) return `Status: ${status}`;
     const version = this.record.get(KeyId.SERVER_PROTOCOL);
-    return version !== undefined && HTTP_VERSION.test(version) ? version : 'HTTP/1.0';
+    return `${version !== undefined && HTTP_VERSION.test(version) ? version : 'HTTP/1.0'} ${status}`;
   }
 
   private serializeHead(): string {
     const head = this.head!;
-    let text = `${this.protocol()} ${head.status}\r\n`;
+    let text = `${this.statusLine(head.status)}\r\n`;
     for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
     if (head.contentLength < 0 && this.knownLength >= 0 && !isBodiless(head.code)) {
       text += `Content-Length: ${this.knownLength}\r\n`;

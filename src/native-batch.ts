@@ -2,7 +2,7 @@
  * Reads the batches the native reactor writes (layout: crates/tsgi-reactor/src/batch.rs)
  * and turns each event into a call on a `BatchSink`.
  */
-import { RequestFlags, RequestRecord } from './request.js';
+import { Protocol, RequestFlags, RequestRecord } from './request.js';
 
 /** Event kinds and layout constants; a test checks them against the binding's. */
 export const Layout = {
@@ -14,7 +14,8 @@ export const Layout = {
   LOG: 6,
   REQUEST_HEADER_WORDS: 9,
   VAR_WORDS: 5,
-  PROTOCOL_UWSGI: 1,
+  PROTOCOL_UWSGI: Protocol.UWSGI,
+  PROTOCOL_FASTCGI: Protocol.FASTCGI,
   FLAG_BODY_COMPLETE: RequestFlags.BODY_COMPLETE,
   FLAG_MANAGE_PATH_INFO: RequestFlags.MANAGE_PATH_INFO,
 } as const;

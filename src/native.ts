@@ -16,13 +16,20 @@ export interface NativeReactorOptions {
   socketTimeoutMs?: number;
   writeHighWater?: number;
   lingerMs?: number;
+  maxConns?: number;
+  fastcgiMaxReqs?: number;
+  fastcgiMultiplex?: boolean;
 }
+
+/** The wire protocols a listener speaks. */
+export type WireProtocol = 'uwsgi' | 'fastcgi';
 
 /** The reactor class of the binding. */
 export interface NativeReactor {
-  listen(address: string, protocol: 'uwsgi', backlog: number, mode: number): string;
-  adopt(fd: number, protocol: 'uwsgi'): void;
+  listen(address: string, protocol: WireProtocol, backlog: number, mode: number): string;
+  adopt(fd: number, protocol: WireProtocol): void;
   write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
+  writeError(token: number, text: Uint8Array | string): boolean;
   pause(token: number, paused: boolean): void;
   abort(token: number): void;
   stopListening(): void;

@@ -9,6 +9,13 @@
  */
 import { KEY_IDS, KNOWN_KEYS } from './codec/keys.js';
 
+/** The `protocol` word of a record: which wire protocol carried the request. */
+export const Protocol = {
+  UWSGI: 1,
+  /** FastCGI: the response is a CGI response, its status in a `Status:` header. */
+  FASTCGI: 2,
+} as const;
+
 /** Bits of a record's `flags` (the REQUEST event's flags word). */
 export const RequestFlags = {
   /** No body follows: CONTENT_LENGTH was 0 or absent. */

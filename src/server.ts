@@ -5,7 +5,7 @@
 import type { App } from './app.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
-import { loadNative, type NativeReactor } from './native.js';
+import { loadNative, type NativeReactor, type WireProtocol } from './native.js';
 import { AbortReason, decodeBatch, type BatchSink } from './native-batch.js';
 import type { RequestRecord } from './request.js';
 import { log } from './log.js';
@@ -22,6 +22,12 @@ export interface ServerOptions {
   socketTimeout?: number;
   /** Whether several worker processes serve the app (`tsgi.multiprocess`). */
   multiprocess?: boolean;
+  /** Most open connections; at it, accepting pauses until one closes (`--max-conns`). */
+  maxConns?: number;
+  /** Most requests at once on one FastCGI connection (`--fastcgi-max-reqs`). */
+  fastcgiMaxReqs?: number;
+  /** Whether a FastCGI connection may carry several requests at once (`--fastcgi-multiplex`). */
+  fastcgiMultiplex?: boolean;
 }
 
 /** Options of one listening socket. */
@@ -30,6 +36,8 @@ export interface ListenOptions {
   mode?: number;
   /** Listen queue length (`--listen`). */
   backlog?: number;
+  /** The wire protocol: `uwsgi` (default) or `fastcgi`. */
+  protocol?: WireProtocol;
 }
 
 const ARENA_BYTES = 4 * 1024 * 1024;
@@ -66,14 +74,17 @@ export class Server implements BatchSink, ExchangeContext {
       limitPost: options.limitPost,
       socketTimeoutMs: options.socketTimeout === undefined ? undefined : Math.round(options.socketTimeout * 1000),
       writeHighWater: WRITE_HIGH_WATER,
+      maxConns: options.maxConns,
+      fastcgiMaxReqs: options.fastcgiMaxReqs,
+      fastcgiMultiplex: options.fastcgiMultiplex,
     });
     this.transport = this.reactor;
   }
 
-  /** Binds `address` (HOST:PORT, :PORT or a socket path) for uwsgi; returns the bound address. */
+  /** Binds `address` (HOST:PORT, :PORT or a socket path); returns the bound address. */
   listen(address: string, options: ListenOptions = {}): string {
     try {
-      return this.reactor.listen(address, 'uwsgi', options.backlog ?? 1024, options.mode ?? 0o660);
+      return this.reactor.listen(address, options.protocol ?? 'uwsgi', options.backlog ?? 1024, options.mode ?? 0o660);
     } catch (error) {
       throw new TsgiError(ErrorCodes.LISTEN, `${address}: ${(error as Error).message}`, { cause: error });
     }

@@ -43,6 +43,12 @@ pub struct BindingReactorOptions {
     pub write_high_water: Option<u32>,
     /// Longest lingering close, ms. @default 5000
     pub linger_ms: Option<u32>,
+    /// Most open connections; at it, accepting stops until one closes (`max-conns`). @default 10000
+    pub max_conns: Option<u32>,
+    /// Most requests at once on one FastCGI connection (`fastcgi-max-reqs`). @default 100
+    pub fastcgi_max_reqs: Option<u32>,
+    /// Whether a FastCGI connection may carry several requests at once (`fastcgi-multiplex`). @default true
+    pub fastcgi_multiplex: Option<bool>,
 }
 
 impl BindingReactorOptions {
@@ -50,12 +56,24 @@ impl BindingReactorOptions {
         let mut config = Config::default();
         if let Some(v) = self.buffer_size {
             config.uwsgi.max_vars_block = v.min(u32::from(u16::MAX)) as u16;
+            config.fastcgi.max_params_bytes = v;
         }
         if let Some(v) = self.max_vars {
             config.uwsgi.max_vars = v;
+            config.fastcgi.max_vars = v;
         }
         if let Some(v) = self.limit_post {
             config.uwsgi.max_body = v.max(0.0) as u64;
+            config.fastcgi.max_body = v.max(0.0) as u64;
+        }
+        if let Some(v) = self.max_conns {
+            config.max_conns = v.max(1) as usize;
+        }
+        if let Some(v) = self.fastcgi_max_reqs {
+            config.fastcgi_max_reqs = v.max(1) as usize;
+        }
+        if let Some(v) = self.fastcgi_multiplex {
+            config.fastcgi_multiplex = v;
         }
         if let Some(v) = self.socket_timeout_ms {
             config.socket_timeout_ms = u64::from(v);
@@ -285,11 +303,24 @@ impl BindingReactor {
         let mut reactor = self.shared.reactor.borrow_mut();
         let Some(out) = reactor.output(token) else { return Ok(-1) };
         // SAFETY: values of this call, on the JS thread.
-        unsafe {
-            append_value(env, out, head.raw(), Encoding::Latin1)?;
-            append_value(env, out, body.raw(), Encoding::Utf8)?;
+        let appended = unsafe { append_value(env, out, head.raw(), Encoding::Latin1).and_then(|()| append_value(env, out, body.raw(), Encoding::Utf8)) };
+        if let Err(error) = appended {
+            reactor.cancel_write(token);
+            return Err(error);
         }
         Ok(reactor.commit_write(token, end))
+    }
+
+    /// Sends `text` (a string or Uint8Array) to the web server's error log with the
+    /// request `token` (FastCGI STDERR). Returns false where the protocol has no such
+    /// channel (uwsgi) or the request is gone: the caller logs it itself.
+    #[napi(catch_unwind)]
+    pub fn write_error(&self, token: u32, text: Unknown) -> Result<bool> {
+        let env = self.shared.env;
+        let mut bytes = Vec::new();
+        // SAFETY: a value of this call, on the JS thread.
+        unsafe { append_value(env, &mut bytes, text.raw(), Encoding::Utf8)? };
+        Ok(self.shared.reactor.borrow_mut().write_error(token, &bytes))
     }
 
     /// Stops (`true`) or resumes reading the body of `token`.
@@ -339,6 +370,7 @@ impl BindingReactor {
 fn parse_protocol(name: &str) -> Result<Protocol> {
     match name {
         "uwsgi" => Ok(Protocol::Uwsgi),
+        "fastcgi" => Ok(Protocol::Fastcgi),
         other => Err(Error::new(Status::InvalidArg, format!("unknown protocol {other:?}"))),
     }
 }
@@ -447,6 +479,7 @@ pub fn batch_layout() -> std::collections::HashMap<&'static str, u32> {
         ("REQUEST_HEADER_WORDS", batch::REQUEST_HEADER_WORDS as u32),
         ("VAR_WORDS", batch::VAR_WORDS as u32),
         ("PROTOCOL_UWSGI", batch::PROTOCOL_UWSGI),
+        ("PROTOCOL_FASTCGI", batch::PROTOCOL_FASTCGI),
         ("FLAG_BODY_COMPLETE", batch::FLAG_BODY_COMPLETE),
         ("FLAG_MANAGE_PATH_INFO", batch::FLAG_MANAGE_PATH_INFO),
     ]

@@ -39,6 +39,8 @@ pub const VAR_WORDS: usize = 5;
 
 /// `protocol` word of a [`REQUEST`]: uwsgi.
 pub const PROTOCOL_UWSGI: u32 = 1;
+/// `protocol` word of a [`REQUEST`]: FastCGI (the response is a CGI response: `Status:`).
+pub const PROTOCOL_FASTCGI: u32 = 2;
 
 /// `flags` bit: the body is already complete (no [`BODY`]/[`BODY_END`] events follow).
 pub const FLAG_BODY_COMPLETE: u32 = 1;

@@ -5,28 +5,31 @@ use std::os::fd::RawFd;
 use tsgi_wire::uwsgi;
 
 use crate::outbuf::OutBuf;
+use crate::reactor::Protocol;
 
 /// Where the read side of a connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadState {
-    /// Waiting for the packet header and vars block.
+    /// uwsgi: waiting for the packet header and vars block.
     Head,
-    /// The vars block is over `buffer-size` (U4): its bytes are read and thrown away,
-    /// then `error` is answered, so the proxy gets a response instead of a reset.
+    /// uwsgi: the vars block is over `buffer-size` (U4): its bytes are read and thrown
+    /// away, then `error` is answered, so the proxy gets a response instead of a reset.
     DiscardVars {
         /// Vars bytes still to throw away.
         remaining: usize,
         /// The refusal to answer once they are gone.
         error: uwsgi::Error,
     },
-    /// Streaming the body to JavaScript.
+    /// uwsgi: streaming the body to JavaScript.
     Body {
         /// Body bytes still expected.
         remaining: u64,
     },
-    /// The request is fully read; reading now only notices the peer leaving (and throws
-    /// away anything sent after the body, which is never parsed: U20).
+    /// uwsgi: the request is fully read; reading now only notices the peer leaving (and
+    /// throws away anything sent after the body, which is never parsed: U20).
     Done,
+    /// FastCGI: reading records, for any number of requests (`crate::fastcgi`).
+    Records,
     /// A refusal is being sent; whatever else the peer sends is read and dropped, never
     /// parsed.
     Refused,
@@ -38,15 +41,20 @@ pub enum ReadState {
     },
 }
 
-/// A connection.
+/// A connection. What belongs to one request (its token, whether JavaScript has it,
+/// whether its response ended) is in its [`crate::stream::Stream`]; a uwsgi connection
+/// carries one, a FastCGI connection any number at once.
 pub struct Conn {
     /// The socket.
     pub fd: RawFd,
-    /// Slot and generation, as JavaScript knows the request on this connection.
+    /// Slot and generation: names the connection in the epoll set.
     pub token: u32,
+    /// The protocol of the listener that accepted it.
+    pub protocol: Protocol,
     /// Read-side state.
     pub state: ReadState,
-    /// Head bytes received so far, when the head did not arrive in one read.
+    /// Bytes received and not yet parsed: a uwsgi head that did not arrive in one read,
+    /// or the start of a FastCGI record.
     pub head: Vec<u8>,
     /// Response bytes not yet sent.
     pub out: OutBuf,
@@ -54,15 +62,15 @@ pub struct Conn {
     pub interest: u32,
     /// Monotonic ms at which the current timeout fires; 0 for none.
     pub deadline: u64,
-    /// JavaScript asked to stop reading the body (its input buffer is full).
+    /// Stream slots of the requests on this connection, oldest first.
+    pub streams: Vec<u32>,
+    /// Reading stops: a request's JavaScript input buffer is full.
     pub paused: bool,
-    /// The request was handed to JavaScript and its response is not finished: an abort
-    /// must be reported if the connection ends now.
-    pub in_app: bool,
-    /// The response is complete (from JavaScript, or a static refusal).
-    pub ended: bool,
-    /// A write reported the queue over its high-water mark; report DRAIN when it empties.
-    pub want_drain: bool,
+    /// Close (or linger) once the queued output is sent: the last response ended and the
+    /// connection is not kept alive.
+    pub closing: bool,
+    /// FastCGI: a request without `FCGI_KEEP_CONN` began; close once no request is left.
+    pub close_when_idle: bool,
     /// Waiting in the reactor's list of connections with output queued during a batch.
     pub dirty: bool,
     /// Waiting in the reactor's list of connections to add to the epoll set when the
@@ -70,26 +78,30 @@ pub struct Conn {
     pub unregistered: bool,
     /// Bytes thrown away after the request (U20); past a bound, reading stops.
     pub discarded: usize,
-    /// When the connection was accepted (monotonic ms); the head must arrive within
+    /// When the connection was accepted (monotonic ms); the first head must arrive within
     /// `socket-timeout` of it.
     pub accepted_at: u64,
 }
 
 impl Conn {
     /// A freshly accepted connection.
-    pub fn new(fd: RawFd, token: u32, now: u64) -> Self {
+    pub fn new(fd: RawFd, token: u32, protocol: Protocol, now: u64) -> Self {
         Conn {
             fd,
             token,
-            state: ReadState::Head,
+            protocol,
+            state: match protocol {
+                Protocol::Uwsgi => ReadState::Head,
+                Protocol::Fastcgi => ReadState::Records,
+            },
             head: Vec::new(),
             out: OutBuf::default(),
             interest: 0,
             deadline: 0,
+            streams: Vec::new(),
             paused: false,
-            in_app: false,
-            ended: false,
-            want_drain: false,
+            closing: false,
+            close_when_idle: false,
             dirty: false,
             unregistered: false,
             discarded: 0,

@@ -8,9 +8,12 @@
 
 pub mod batch;
 mod conn;
+mod fastcgi;
 pub mod listen;
 mod outbuf;
 mod reactor;
+mod refusal;
+mod stream;
 mod sys;
 mod uwsgi;
 

@@ -16,12 +16,14 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
+use tsgi_wire::fastcgi::{self, ParamsDecoder};
 use tsgi_wire::uwsgi;
 
 use crate::batch::{AbortReason, Batch, Level, VarSpan};
 use crate::conn::{Conn, ReadState};
 use crate::listen::{self, Address};
 use crate::outbuf::Flushed;
+use crate::stream::{Phase, Streams};
 use crate::sys;
 
 /// Settings of one reactor. Every limit is a server option; see `Config::default` for
@@ -30,6 +32,17 @@ use crate::sys;
 pub struct Config {
     /// uwsgi parsing limits (`buffer-size`, `max-vars`, `limit-post`).
     pub uwsgi: uwsgi::Limits,
+    /// FastCGI parsing limits (the same options).
+    pub fastcgi: fastcgi::Limits,
+    /// `max-conns`: at this many open connections the worker stops accepting until one
+    /// closes (the rest wait in the listen queue). Reported as `FCGI_MAX_CONNS`.
+    pub max_conns: usize,
+    /// `fastcgi-max-reqs`: most requests at once on one FastCGI connection; over it a
+    /// `BEGIN_REQUEST` is answered `FCGI_OVERLOADED`. Reported as `FCGI_MAX_REQS`.
+    pub fastcgi_max_reqs: usize,
+    /// `fastcgi-multiplex`: whether one FastCGI connection may carry several requests at
+    /// once; if not, a second is answered `FCGI_CANT_MPX_CONN`. `FCGI_MPXS_CONNS`.
+    pub fastcgi_multiplex: bool,
     /// `socket-timeout`: the head must arrive within it of the accept; the body and a
     /// stalled response may idle for at most this long. Milliseconds.
     pub socket_timeout_ms: u64,
@@ -44,6 +57,10 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             uwsgi: uwsgi::Limits::default(),
+            fastcgi: fastcgi::Limits::default(),
+            max_conns: 10_000,
+            fastcgi_max_reqs: 100,
+            fastcgi_multiplex: true,
             socket_timeout_ms: 10_000,
             write_high_water: 256 * 1024,
             linger_ms: 5_000,
@@ -59,7 +76,7 @@ const EVENTS_PER_POLL: usize = 256;
 /// share a listening socket).
 const ACCEPTS_PER_POLL: usize = 64;
 /// Bytes after a complete request that are read and dropped before reading stops (U20).
-const MAX_DISCARD: usize = 64 * 1024;
+pub(crate) const MAX_DISCARD: usize = 64 * 1024;
 /// Resolution of timeouts. The timer runs only while connections exist.
 const TICK_MS: u64 = 100;
 /// After EMFILE/ENFILE on accept, the listener rests this long instead of spinning.
@@ -78,10 +95,13 @@ const KIND_WAKE: u64 = 3;
 pub enum Protocol {
     /// The uwsgi binary protocol.
     Uwsgi,
+    /// FastCGI 1.0, responder role.
+    Fastcgi,
 }
 
 struct Listener {
     fd: RawFd,
+    protocol: Protocol,
     /// Set while accepting rests after EMFILE; monotonic ms.
     resting_until: u64,
     /// The Unix socket file this reactor created, removed on close.
@@ -94,9 +114,22 @@ struct Slot {
     conn: Option<Conn>,
 }
 
+/// How a request ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamEnd {
+    /// Its response is complete.
+    Complete,
+    /// It stops short (aborted by the web server, or the app failed mid-response): for
+    /// FastCGI, `END_REQUEST` with `app_status` and no end of the STDOUT stream.
+    Cut {
+        /// The `appStatus` to report.
+        app_status: u32,
+    },
+}
+
 /// Something to tell JavaScript in the next batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Notice {
+pub(crate) enum Notice {
     Abort(u32, AbortReason),
     Drain(u32),
     Log(Level, String),
@@ -113,6 +146,12 @@ pub struct Reactor {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
+    /// Accepting stopped at `max-conns`.
+    accept_paused: bool,
+    pub(crate) streams: Streams,
+    /// Spare FastCGI params decoders, so a request does not allocate one.
+    #[allow(clippy::vec_box)] // boxes move between here and `Phase::Params` without a copy
+    pub(crate) decoders: Vec<Box<ParamsDecoder>>,
     pub(crate) scratch: Box<[u8]>,
     pub(crate) vars: Vec<uwsgi::Var>,
     pub(crate) spans: Vec<VarSpan>,
@@ -155,6 +194,9 @@ impl Reactor {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
+            accept_paused: false,
+            streams: Streams::default(),
+            decoders: Vec::new(),
             scratch: vec![0u8; 64 * 1024].into_boxed_slice(),
             vars: Vec::with_capacity(64),
             spans: Vec::with_capacity(64),
@@ -203,7 +245,7 @@ impl Reactor {
         self.add_listener(fd, protocol, None)
     }
 
-    fn add_listener(&mut self, fd: RawFd, _protocol: Protocol, unlink: Option<PathBuf>) -> io::Result<()> {
+    fn add_listener(&mut self, fd: RawFd, protocol: Protocol, unlink: Option<PathBuf>) -> io::Result<()> {
         // Responses go out whole; Nagle would only delay the last segment of a streamed
         // one. Linux copies the option to every accepted socket, so it is set once here
         // (it fails harmlessly on Unix sockets).
@@ -213,7 +255,7 @@ impl Reactor {
             sys::close(fd);
             return Err(e);
         }
-        self.listeners.push(Listener { fd, resting_until: 0, unlink });
+        self.listeners.push(Listener { fd, protocol, resting_until: 0, unlink });
         Ok(())
     }
 
@@ -256,7 +298,7 @@ impl Reactor {
         for slot in std::mem::take(&mut self.dirty) {
             if let Some(conn) = self.conn_mut(slot) {
                 conn.dirty = false;
-                let _ = self.flush_conn(slot, true);
+                let _ = self.flush_conn(slot);
             }
         }
         self.in_batch = false;
@@ -272,71 +314,116 @@ impl Reactor {
     }
 
     /// The output queue of the request `token`, to append response bytes to; `None` if
-    /// the request is gone (the peer left, or the response already ended).
+    /// the request is gone (the peer left, or the response already ended). Follow with
+    /// [`Reactor::commit_write`], or [`Reactor::cancel_write`] if appending failed.
     pub fn output(&mut self, token: u32) -> Option<&mut Vec<u8>> {
-        self.conn_by_token(token).filter(|c| !c.ended).map(|c| c.out.tail())
+        let slot = self.streams.slot_of(token)?;
+        let conn_slot = self.streams.get(slot)?.conn;
+        let conn = self.slots.get_mut(conn_slot as usize)?.conn.as_mut()?;
+        let fastcgi = conn.protocol == Protocol::Fastcgi;
+        let out = conn.out.tail();
+        let stream = self.streams.get_mut(slot)?;
+        stream.write_start = out.len();
+        if fastcgi {
+            // The STDOUT record header, filled in by `commit_write` once the length is known.
+            out.extend_from_slice(&[0; fastcgi::HEADER_LEN]);
+        }
+        Some(out)
     }
 
-    /// Call after appending to [`Reactor::output`]: flushes unless corked, ends the
-    /// response if `end`. Returns the bytes still queued, or -1 if the request is gone
-    /// (JavaScript then treats it as aborted; no ABORT event follows).
+    /// Undoes an [`Reactor::output`] whose appending failed.
+    pub fn cancel_write(&mut self, token: u32) {
+        let Some((slot, conn)) = self.stream_conn(token) else { return };
+        let start = self.streams.get(slot).map_or(0, |s| s.write_start);
+        if let Some(conn) = self.conn_mut(conn) {
+            conn.out.tail().truncate(start);
+        }
+    }
+
+    /// Call after appending to [`Reactor::output`]: frames the bytes for the protocol,
+    /// flushes unless corked, ends the response if `end`. Returns the bytes still queued,
+    /// or -1 if the request is gone (JavaScript then treats it as aborted; no ABORT event
+    /// follows).
     pub fn commit_write(&mut self, token: u32, end: bool) -> i64 {
         let hwm = self.config.write_high_water;
-        let in_batch = self.in_batch;
-        let slot = token & SLOT_MASK;
-        let Some(conn) = self.conn_by_token(token) else { return -1 };
-        if conn.ended {
-            return -1;
+        let Some((slot, conn_slot)) = self.stream_conn(token) else { return -1 };
+        let stream = self.streams.get_mut(slot).expect("found above");
+        let (id, start) = (stream.id, stream.write_start);
+        let conn = self.slots[conn_slot as usize].conn.as_mut().expect("found above");
+        if conn.protocol == Protocol::Fastcgi {
+            fastcgi::encode::frame_in_place(conn.out.tail(), fastcgi::RecordType::Stdout, id, start);
         }
+        let wrote = conn.out.tail().len() > start;
+        let stream = self.streams.get_mut(slot).expect("found above");
+        stream.wrote |= wrote;
         if end {
-            conn.ended = true;
-            conn.in_app = false;
+            self.end_stream(slot, StreamEnd::Complete);
         }
-        if in_batch {
-            if !conn.dirty {
-                conn.dirty = true;
-                self.dirty.push(slot);
-            }
-        } else if self.flush_conn(slot, false).is_err() {
+        if self.in_batch {
+            self.mark_dirty(conn_slot);
+        } else if self.flush_conn(conn_slot).is_err() {
             return -1;
         }
-        match self.conn_mut(slot) {
-            Some(conn) => {
-                let queued = conn.out.queued();
-                if queued > hwm && !conn.ended {
-                    conn.want_drain = true;
-                }
-                queued as i64
-            }
+        let queued = match self.conn_mut(conn_slot) {
+            Some(conn) => conn.out.queued(),
             // Ended and fully flushed: the connection is already closed.
-            None => 0,
+            None => return 0,
+        };
+        if queued > hwm {
+            if let Some(stream) = self.streams.get_mut(slot) {
+                stream.want_drain = true;
+            }
         }
+        queued as i64
+    }
+
+    /// Sends `text` to the web server's error log with the request `token`: a FastCGI
+    /// STDERR record. Returns `false` if the protocol has no such channel (uwsgi) or the
+    /// request is gone; the caller then logs it itself.
+    pub fn write_error(&mut self, token: u32, text: &[u8]) -> bool {
+        let Some((slot, conn_slot)) = self.stream_conn(token) else { return false };
+        let id = self.streams.get(slot).expect("found above").id;
+        let conn = self.slots[conn_slot as usize].conn.as_mut().expect("found above");
+        if conn.protocol != Protocol::Fastcgi {
+            return false;
+        }
+        fastcgi::encode::stderr(conn.out.tail(), id, text);
+        if self.in_batch {
+            self.mark_dirty(conn_slot);
+        } else {
+            let _ = self.flush_conn(conn_slot);
+        }
+        true
     }
 
     /// Stops (`true`) or restarts reading the request body of `token`: JavaScript's
-    /// input buffer is full, or has room again.
+    /// input buffer is full, or has room again. On a FastCGI connection this stops
+    /// reading for all its requests: their records share the socket.
     pub fn pause(&mut self, token: u32, paused: bool) {
-        let slot = token & SLOT_MASK;
-        let timeout = self.config.socket_timeout_ms;
-        if let Some(conn) = self.conn_by_token(token) {
-            if conn.paused != paused {
-                conn.paused = paused;
-                if let ReadState::Body { .. } = conn.state {
-                    conn.deadline = if paused { 0 } else { sys::now_ms() + timeout };
-                }
-                self.update_interest(slot);
-            }
-        }
+        let Some((slot, conn_slot)) = self.stream_conn(token) else { return };
+        self.streams.get_mut(slot).expect("found above").paused = paused;
+        self.refresh_paused(conn_slot);
     }
 
-    /// Ends the request `token` abortively (RST): JavaScript found it cannot complete
-    /// the response (the app failed after headers were sent, or sent less than its
-    /// Content-Length), and a clean close would pass a truncated body as complete.
+    /// Ends the request `token` abnormally: JavaScript found it cannot complete the
+    /// response (the app failed after headers were sent, or sent less than its
+    /// Content-Length), and a clean end would pass a truncated body as complete. The
+    /// connection is reset, unless other FastCGI requests share it: then this one alone
+    /// ends, with `appStatus` 1.
     pub fn abort(&mut self, token: u32) {
-        let slot = token & SLOT_MASK;
-        if let Some(conn) = self.conn_by_token(token) {
-            conn.in_app = false;
-            self.close_conn(slot, true, AbortReason::Internal);
+        let Some((slot, conn_slot)) = self.stream_conn(token) else { return };
+        let shared = self.conn_mut(conn_slot).is_some_and(|c| c.protocol == Protocol::Fastcgi && c.streams.len() > 1);
+        if let Some(stream) = self.streams.get_mut(slot) {
+            stream.in_app = false;
+        }
+        if shared {
+            self.end_stream(slot, StreamEnd::Cut { app_status: 1 });
+            self.mark_dirty(conn_slot);
+            if !self.in_batch {
+                let _ = self.flush_conn(conn_slot);
+            }
+        } else {
+            self.close_conn(conn_slot, true, AbortReason::Internal);
         }
     }
 
@@ -367,19 +454,118 @@ impl Reactor {
         self.slots.get_mut(slot as usize).and_then(|s| s.conn.as_mut())
     }
 
+    pub(crate) fn conn(&self, slot: u32) -> Option<&Conn> {
+        self.slots.get(slot as usize).and_then(|s| s.conn.as_ref())
+    }
+
+    /// The stream slot of the request with FastCGI id `id` (0: the uwsgi request) on the
+    /// connection in `slot`.
+    pub(crate) fn find_stream(&self, slot: u32, id: u16) -> Option<u32> {
+        let conn = self.conn(slot)?;
+        conn.streams.iter().copied().find(|&s| self.streams.get(s).is_some_and(|s| s.id == id))
+    }
+
     fn conn_by_token(&mut self, token: u32) -> Option<&mut Conn> {
         self.conn_mut(token & SLOT_MASK).filter(|c| c.token == token)
     }
 
+    /// The stream slot and connection slot of the live request `token`.
+    fn stream_conn(&self, token: u32) -> Option<(u32, u32)> {
+        let slot = self.streams.slot_of(token)?;
+        Some((slot, self.streams.get(slot)?.conn))
+    }
+
+    /// A new stream on the connection in `conn_slot`; `None` (logged) if there is no room.
+    pub(crate) fn open_stream(&mut self, conn_slot: u32, id: u16, keep_conn: bool, phase: Phase) -> Option<u32> {
+        let Some(slot) = self.streams.open(conn_slot, id, keep_conn, phase) else {
+            self.log(Level::Error, "too many requests in one worker; connection closed".to_string());
+            self.close_conn(conn_slot, true, AbortReason::Internal);
+            return None;
+        };
+        self.conn_mut(conn_slot).expect("caller checked").streams.push(slot);
+        Some(slot)
+    }
+
+    /// The request in stream `slot` is over. For FastCGI, `END_REQUEST` is queued: after
+    /// the empty STDOUT record that closes the response ([`StreamEnd::Complete`]), or alone
+    /// ([`StreamEnd::Cut`]). The connection closes once its output is sent, unless it is
+    /// kept alive for more requests.
+    pub(crate) fn end_stream(&mut self, slot: u32, end: StreamEnd) {
+        let Some(stream) = self.streams.close(slot) else { return };
+        if let Phase::Params(decoder) = stream.phase {
+            self.decoders.push(decoder);
+        }
+        let Some(conn) = self.slots.get_mut(stream.conn as usize).and_then(|s| s.conn.as_mut()) else { return };
+        conn.streams.retain(|&s| s != slot);
+        match conn.protocol {
+            Protocol::Uwsgi => conn.closing = true,
+            Protocol::Fastcgi => {
+                let out = conn.out.tail();
+                let app_status = match end {
+                    StreamEnd::Complete => {
+                        fastcgi::encode::end_stream(out, fastcgi::RecordType::Stdout, stream.id);
+                        0
+                    }
+                    StreamEnd::Cut { app_status } => app_status,
+                };
+                fastcgi::encode::end_request(out, stream.id, app_status, fastcgi::ProtocolStatus::RequestComplete);
+                conn.close_when_idle |= !stream.keep_conn;
+                if conn.streams.is_empty() && conn.close_when_idle {
+                    conn.closing = true;
+                }
+            }
+        }
+        if stream.paused {
+            // It may have been the request that paused reading.
+            self.refresh_paused(stream.conn);
+        }
+    }
+
+    /// Recomputes whether the connection in `conn_slot` reads: not while any of its
+    /// requests has asked to pause.
+    fn refresh_paused(&mut self, conn_slot: u32) {
+        let Some(conn) = self.slots.get(conn_slot as usize).and_then(|s| s.conn.as_ref()) else { return };
+        let paused = conn.streams.iter().any(|&s| self.streams.get(s).is_some_and(|s| s.paused));
+        let timeout = self.config.socket_timeout_ms;
+        let conn = self.conn_mut(conn_slot).expect("checked above");
+        if conn.paused == paused {
+            return;
+        }
+        conn.paused = paused;
+        if let ReadState::Body { .. } = conn.state {
+            conn.deadline = if paused { 0 } else { sys::now_ms() + timeout };
+        }
+        if !paused && !conn.head.is_empty() {
+            // Records read before the pause wait in the buffer: parse them now.
+            self.retry_later(conn_slot);
+            self.ring();
+        }
+        self.update_interest(conn_slot);
+    }
+
+    /// Queues the connection for the flush after the batch.
+    pub(crate) fn mark_dirty(&mut self, slot: u32) {
+        if let Some(conn) = self.conn_mut(slot) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
     fn accept(&mut self, index: usize, batch: &mut Batch) {
         let Some(listener) = self.listeners.get(index) else { return };
-        let fd = listener.fd;
+        let (fd, protocol) = (listener.fd, listener.protocol);
         for _ in 0..ACCEPTS_PER_POLL {
+            if self.live >= self.config.max_conns {
+                self.pause_accepting();
+                return;
+            }
             match sys::accept(fd) {
                 Ok(conn_fd) => {
                     // A proxy writes its request as soon as it is connected, so it is
                     // usually there already: read it now rather than after an epoll round.
-                    if let Some(slot) = self.add_conn(conn_fd) {
+                    if let Some(slot) = self.add_conn(conn_fd, protocol) {
                         self.guarded(slot, batch, |r, b| r.on_readable(slot, b));
                     }
                 }
@@ -402,7 +588,31 @@ impl Reactor {
         }
     }
 
-    fn add_conn(&mut self, fd: RawFd) -> Option<u32> {
+    /// At `max-conns`: the listeners leave the epoll set, so new connections wait in the
+    /// kernel's listen queue (or go to another worker) until one of ours closes.
+    fn pause_accepting(&mut self) {
+        if self.accept_paused {
+            return;
+        }
+        self.accept_paused = true;
+        for listener in &self.listeners {
+            let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
+        }
+        let max = self.config.max_conns;
+        self.log(Level::Warn, format!("max-conns {max} connections open; not accepting until one closes (raise --max-conns)"));
+    }
+
+    fn resume_accepting(&mut self) {
+        self.accept_paused = false;
+        for (index, listener) in self.listeners.iter().enumerate() {
+            if listener.resting_until == 0 {
+                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
+                let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
+            }
+        }
+    }
+
+    fn add_conn(&mut self, fd: RawFd, protocol: Protocol) -> Option<u32> {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None if self.slots.len() < SLOT_MASK as usize => {
@@ -419,7 +629,7 @@ impl Reactor {
         entry.generation = entry.generation.wrapping_add(1);
         let token = ((entry.generation & 0xfff) << SLOT_BITS) | slot;
         let now = sys::now_ms();
-        let mut conn = Conn::new(fd, token, now);
+        let mut conn = Conn::new(fd, token, protocol, now);
         conn.deadline = now + self.config.socket_timeout_ms;
         entry.conn = Some(conn);
         self.live += 1;
@@ -434,7 +644,7 @@ impl Reactor {
         let in_batch = self.in_batch;
         let Some(conn) = self.conn_mut(slot) else { return };
         let reading = match conn.state {
-            ReadState::Body { .. } => !conn.paused,
+            ReadState::Body { .. } | ReadState::Records => !conn.paused,
             ReadState::Done => conn.discarded < MAX_DISCARD,
             _ => true,
         };
@@ -475,7 +685,7 @@ impl Reactor {
         if self.conn_by_token(token).is_none() {
             return; // closed earlier in this round; the slot may hold a newer connection
         }
-        if events & libc::EPOLLOUT as u32 != 0 && self.flush_conn(slot, true) != Ok(true) {
+        if events & libc::EPOLLOUT as u32 != 0 && self.flush_conn(slot) != Ok(true) {
             return;
         }
         if events & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
@@ -484,8 +694,8 @@ impl Reactor {
     }
 
     /// Runs `f` for one connection so that a panic costs that connection only: it is
-    /// logged, the connection reset, and the request (if any) aborted. A panic must never
-    /// unwind into Node.
+    /// logged, the connection reset, and its requests aborted. A panic must never unwind
+    /// into Node.
     fn guarded(&mut self, slot: u32, batch: &mut Batch, f: impl FnOnce(&mut Reactor, &mut Batch)) {
         let outcome = catch_unwind(AssertUnwindSafe(|| f(self, batch)));
         if let Err(panic) = outcome {
@@ -505,25 +715,53 @@ impl Reactor {
         if self.panic_on_request {
             panic!("injected for a test");
         }
-        self.uwsgi_readable(slot, batch);
+        match self.conn_mut(slot).map(|c| c.protocol) {
+            Some(Protocol::Uwsgi) => self.uwsgi_readable(slot, batch),
+            Some(Protocol::Fastcgi) => self.fastcgi_readable(slot, batch),
+            None => {}
+        }
     }
 
-    /// Sends queued output. `Err` if the connection failed (and is now closed); `Ok(false)`
-    /// if it was closed because the response is complete; `Ok(true)` if it is still open.
-    /// `in_poll` says whether a failure is to be reported as an ABORT notice (a write from
-    /// JavaScript outside a batch learns it from the return value instead).
-    pub(crate) fn flush_conn(&mut self, slot: u32, in_poll: bool) -> Result<bool, ()> {
+    /// Reads and drops what the peer sends once its request is read (uwsgi, U20) or our
+    /// answer is out (a refusal, a lingering close), watching for it to leave.
+    pub(crate) fn drain_readable(&mut self, slot: u32) {
+        let Some(conn) = self.conn_mut(slot) else { return };
+        let fd = conn.fd;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        match sys::read_some(fd, &mut scratch) {
+            sys::Read::Data(n) => {
+                let conn = self.conn_mut(slot).expect("checked above");
+                conn.discarded += n;
+                self.update_interest(slot);
+            }
+            // Done: the peer left (nginx closes the upstream when its client goes), so an
+            // unfinished request is aborted. Refused, Linger: it has our answer.
+            sys::Read::Eof => self.close_conn(slot, false, AbortReason::PeerGone),
+            sys::Read::WouldBlock => {}
+            sys::Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
+        }
+        self.scratch = scratch;
+    }
+
+    /// Sends queued output. `Err` if the connection failed (and is now closed, its
+    /// requests aborted); `Ok(false)` if it was closed because its last response is
+    /// complete; `Ok(true)` if it is still open.
+    pub(crate) fn flush_conn(&mut self, slot: u32) -> Result<bool, ()> {
         let timeout = self.config.socket_timeout_ms;
         let Some(conn) = self.conn_mut(slot) else { return Ok(false) };
         match conn.out.flush(conn.fd) {
             Ok(Flushed::All) => {
-                if conn.want_drain {
-                    conn.want_drain = false;
-                    let token = conn.token;
-                    self.push_notice(Notice::Drain(token));
+                for index in 0..conn.streams.len() {
+                    let stream_slot = self.slots[slot as usize].conn.as_ref().expect("checked above").streams[index];
+                    let Some(stream) = self.streams.get_mut(stream_slot) else { continue };
+                    if stream.want_drain {
+                        stream.want_drain = false;
+                        let token = stream.token;
+                        self.push_notice(Notice::Drain(token));
+                    }
                 }
                 let conn = self.conn_mut(slot).expect("checked above");
-                if conn.ended {
+                if conn.closing {
                     return Ok(self.finish(slot));
                 }
                 self.refresh_deadline(slot);
@@ -536,16 +774,13 @@ impl Reactor {
                 Ok(true)
             }
             Err(_) => {
-                if !in_poll {
-                    conn.in_app = false;
-                }
                 self.close_conn(slot, true, AbortReason::PeerGone);
                 Err(())
             }
         }
     }
 
-    /// The response is fully sent: close now if the request was read to its end, or
+    /// The last response is fully sent: close now if the request was read to its end, or
     /// shut our side and drain the rest (lingering close). Returns `false` if closed.
     fn finish(&mut self, slot: u32) -> bool {
         let linger = self.config.linger_ms;
@@ -570,18 +805,23 @@ impl Reactor {
     /// Sets the deadline the connection's state calls for.
     pub(crate) fn refresh_deadline(&mut self, slot: u32) {
         let timeout = self.config.socket_timeout_ms;
-        let Some(conn) = self.conn_mut(slot) else { return };
-        conn.deadline = match conn.state {
+        let Some(conn) = self.slots.get(slot as usize).and_then(|s| s.conn.as_ref()) else { return };
+        let deadline = match conn.state {
             ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
             ReadState::Linger { until } => until,
             ReadState::Body { .. } if !conn.paused => sys::now_ms() + timeout,
             _ if conn.out.queued() > 0 => sys::now_ms() + timeout,
+            // FastCGI: idle between requests, or a request still sending its input.
+            ReadState::Records if !conn.paused && (conn.streams.is_empty() || conn.streams.iter().any(|&s| self.streams.get(s).is_some_and(|s| !matches!(s.phase, Phase::Complete)))) => {
+                sys::now_ms() + timeout
+            }
             _ => 0,
         };
+        self.conn_mut(slot).expect("checked above").deadline = deadline;
     }
 
-    /// Closes a connection. If its request is with JavaScript and unfinished, an ABORT
-    /// with `reason` is queued. `reset` sends RST instead of FIN.
+    /// Closes a connection. Its requests that JavaScript has and has not finished get an
+    /// ABORT with `reason`. `reset` sends RST instead of FIN.
     pub(crate) fn close_conn(&mut self, slot: u32, reset: bool, reason: AbortReason) {
         let Some(conn) = self.slots.get_mut(slot as usize).and_then(|s| s.conn.take()) else { return };
         if reset {
@@ -590,8 +830,17 @@ impl Reactor {
         sys::close(conn.fd); // also removes it from the epoll set
         self.free.push(slot);
         self.live -= 1;
-        if conn.in_app {
-            self.push_notice(Notice::Abort(conn.token, reason));
+        for stream_slot in conn.streams {
+            let Some(stream) = self.streams.close(stream_slot) else { continue };
+            if stream.in_app {
+                self.push_notice(Notice::Abort(stream.token, reason));
+            }
+            if let Phase::Params(decoder) = stream.phase {
+                self.decoders.push(decoder);
+            }
+        }
+        if self.accept_paused && self.live < self.config.max_conns {
+            self.resume_accepting();
         }
     }
 
@@ -641,6 +890,15 @@ impl Reactor {
                     self.close_conn(slot, true, AbortReason::Timeout);
                 }
                 ReadState::Refused => self.close_conn(slot, false, AbortReason::Timeout),
+                ReadState::Records => {
+                    let (got, busy, stalled_out) = (conn.head.len(), !conn.streams.is_empty(), conn.out.queued() > 0);
+                    if got > 0 || busy {
+                        let what = if stalled_out { "peer read nothing of the response" } else { "no FastCGI record arrived" };
+                        self.log(Level::Warn, format!("fastcgi: {what} for socket-timeout {timeout_s} s ({got} bytes of a record pending); closed (raise --socket-timeout)"));
+                    }
+                    // An idle kept-alive connection just closes: the web server opens another.
+                    self.close_conn(slot, busy, AbortReason::Timeout);
+                }
                 ReadState::Done => {
                     self.log(Level::Warn, format!("uwsgi: peer read nothing of the response for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
@@ -655,14 +913,14 @@ impl Reactor {
         self.push_notice(Notice::Log(level, text));
     }
 
-    fn push_notice(&mut self, notice: Notice) {
+    pub(crate) fn push_notice(&mut self, notice: Notice) {
         self.notices.push_back(notice);
         if !self.in_batch {
             self.ring();
         }
     }
 
-    fn ring(&self) {
+    pub(crate) fn ring(&self) {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writes 8 bytes from a live buffer to our eventfd.
         unsafe { libc::write(self.wakefd, one.as_ptr().cast(), 8) };

@@ -130,3 +130,28 @@ pub fn now_ms() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
+
+/// What one read of a non-blocking socket gave.
+pub enum Read {
+    /// This many bytes.
+    Data(usize),
+    /// The peer closed.
+    Eof,
+    /// Nothing yet.
+    WouldBlock,
+    /// The connection failed (reset).
+    Failed,
+}
+
+/// Reads what is there, retrying on EINTR.
+pub fn read_some(fd: i32, buf: &mut [u8]) -> Read {
+    loop {
+        return match read(fd, buf) {
+            Ok(0) => Read::Eof,
+            Ok(n) => Read::Data(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => Read::Failed,
+        };
+    }
+}

@@ -4,49 +4,18 @@
 //! do about it (reliability.md §2.1): hand the request to JavaScript, stream the body,
 //! refuse with a static response and a lingering close, or close at once.
 
-use std::io;
-
 use tsgi_wire::keys;
 use tsgi_wire::uwsgi::{self, Error};
 
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
 use crate::conn::ReadState;
 use crate::reactor::Reactor;
-use crate::sys;
-
-/// What one read gave.
-enum Read {
-    Data(usize),
-    Eof,
-    WouldBlock,
-    Failed,
-}
-
-fn read(fd: i32, buf: &mut [u8]) -> Read {
-    loop {
-        return match sys::read(fd, buf) {
-            Ok(0) => Read::Eof,
-            Ok(n) => Read::Data(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::WouldBlock,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => Read::Failed,
-        };
-    }
-}
+use crate::refusal;
+use crate::stream::Phase;
+use crate::sys::{read_some as read, Read};
 
 /// The answer to a ping: the header of a pong (modifier1 100, datasize 0, modifier2 1).
 const PONG: [u8; 4] = [uwsgi::MODIFIER_PING, 0, 0, 1];
-
-/// The static response for a refusal. The body never echoes request data.
-pub fn static_response(status: u16) -> &'static [u8] {
-    match status {
-        400 => b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Request\n",
-        413 => b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nContent Too Large\n",
-        431 => b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nContent-Length: 32\r\nConnection: close\r\n\r\nRequest Header Fields Too Large\n",
-        501 => b"HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: close\r\n\r\nNot Implemented\n",
-        _ => b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 22\r\nConnection: close\r\n\r\nInternal Server Error\n",
-    }
-}
 
 impl Reactor {
     pub(crate) fn uwsgi_readable(&mut self, slot: u32, batch: &mut Batch) {
@@ -82,7 +51,8 @@ impl Reactor {
                 if conn.paused {
                     return;
                 }
-                let token = conn.token;
+                // None once the response ended early: the rest of the body is read and dropped.
+                let token = self.find_stream(slot, 0).and_then(|s| self.streams.get(s)).map(|s| s.token);
                 let max = remaining.min(crate::reactor::READ_CHUNK as u64) as usize;
                 let space = batch.body_space(max);
                 if space.is_empty() {
@@ -91,13 +61,17 @@ impl Reactor {
                 }
                 match read(fd, space) {
                     Read::Data(n) => {
-                        batch.commit_body(token, n);
+                        if let Some(token) = token {
+                            batch.commit_body(token, n);
+                        }
                         let remaining = remaining - n as u64;
                         let conn = self.conn_mut(slot).expect("checked above");
                         if remaining == 0 {
                             conn.state = ReadState::Done;
-                            batch.body_end(token);
-                            if conn.ended && conn.out.queued() == 0 {
+                            if let Some(token) = token {
+                                batch.body_end(token);
+                            }
+                            if conn.closing && conn.out.queued() == 0 {
                                 // The response went out before the body was read whole.
                                 self.close_conn(slot, false, AbortReason::PeerGone);
                                 return;
@@ -116,22 +90,7 @@ impl Reactor {
                     Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
                 }
             }
-            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } => {
-                let mut scratch = std::mem::take(&mut self.scratch);
-                match read(fd, &mut scratch) {
-                    Read::Data(n) => {
-                        let conn = self.conn_mut(slot).expect("checked above");
-                        conn.discarded += n;
-                        self.update_interest(slot);
-                    }
-                    // Done: the peer left (nginx closes the upstream when its client goes),
-                    // so an unfinished request is aborted. Refused, Linger: it has our answer.
-                    Read::Eof => self.close_conn(slot, false, AbortReason::PeerGone),
-                    Read::WouldBlock => {}
-                    Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
-                }
-                self.scratch = scratch;
-            }
+            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } | ReadState::Records => self.drain_readable(slot),
         }
     }
 
@@ -180,7 +139,9 @@ impl Reactor {
                 } else if !buffered {
                     head.extend_from_slice(input);
                 }
-                self.conn_mut(slot).expect("caller checked").head = head;
+                if let Some(conn) = self.conn_mut(slot) {
+                    conn.head = head;
+                }
             }
             Err(Error::VarsTooLarge { size, limit }) => {
                 let already = buf.len().saturating_sub(uwsgi::HEADER_LEN);
@@ -239,8 +200,11 @@ impl Reactor {
             }
             return false;
         }
+        let Some(stream) = self.open_stream(slot, 0, false, Phase::Complete) else { return true };
+        let stream = self.streams.get_mut(stream).expect("just opened");
+        stream.in_app = true;
+        let token = stream.token;
         let conn = self.conn_mut(slot).expect("caller checked");
-        let token = conn.token;
         let mut flags = 0;
         if info.content_length == 0 {
             flags |= batch::FLAG_BODY_COMPLETE;
@@ -256,7 +220,6 @@ impl Reactor {
         if info.content_length > 0 && remaining == 0 {
             batch.body_end(token);
         }
-        conn.in_app = true;
         conn.discarded = after.len() - body_now;
         conn.state = if remaining > 0 { ReadState::Body { remaining } } else { ReadState::Done };
         self.spans = spans;
@@ -270,7 +233,7 @@ impl Reactor {
     fn refuse(&mut self, slot: u32, error: Error) {
         let status = error.status().unwrap_or(400);
         self.log(Level::Warn, format!("uwsgi: {error}; answered {status}"));
-        self.answer(slot, static_response(status));
+        self.answer(slot, &refusal::http(status));
     }
 
     /// Answers from the reactor itself (a refusal, a pong), then closes with a lingering
@@ -278,9 +241,8 @@ impl Reactor {
     fn answer(&mut self, slot: u32, response: &[u8]) {
         let Some(conn) = self.conn_mut(slot) else { return };
         conn.out.tail().extend_from_slice(response);
-        conn.ended = true;
-        conn.in_app = false;
+        conn.closing = true;
         conn.state = ReadState::Refused;
-        let _ = self.flush_conn(slot, true);
+        let _ = self.flush_conn(slot);
     }
 }

@@ -817,6 +817,34 @@ pub mod encode {
         }
     }
 
+    /// Frames data already appended to `out` as [`stream`] would, without copying it in
+    /// the usual case: the caller reserved [`HEADER_LEN`] bytes at `start`, appended the
+    /// data after them, and this fills in the header. Empty data removes the reserved bytes
+    /// (F26); data over 65535 bytes is re-cut into several records.
+    ///
+    /// ```
+    /// use tsgi_wire::fastcgi::{encode, RecordType, HEADER_LEN};
+    ///
+    /// let mut out = vec![0; HEADER_LEN];
+    /// out.extend_from_slice(b"hi");
+    /// encode::frame_in_place(&mut out, RecordType::Stdout, 1, 0);
+    /// assert_eq!(out, b"\x01\x06\x00\x01\x00\x02\x00\x00hi");
+    /// ```
+    pub fn frame_in_place(out: &mut Vec<u8>, record_type: RecordType, request_id: u16, start: usize) {
+        let len = out.len() - start - HEADER_LEN;
+        if len == 0 {
+            out.truncate(start);
+        } else if len <= MAX_CONTENT_LEN {
+            let [id_hi, id_lo] = request_id.to_be_bytes();
+            let [len_hi, len_lo] = (len as u16).to_be_bytes();
+            out[start..start + HEADER_LEN].copy_from_slice(&[VERSION_1, record_type.as_u8(), id_hi, id_lo, len_hi, len_lo, 0, 0]);
+        } else {
+            let data = out.split_off(start + HEADER_LEN);
+            out.truncate(start);
+            stream(out, record_type, request_id, &data);
+        }
+    }
+
     /// [`stream`] on STDOUT: part of the CGI response.
     pub fn stdout(out: &mut Vec<u8>, request_id: u16, data: &[u8]) {
         stream(out, RecordType::Stdout, request_id, data);
