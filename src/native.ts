@@ -35,6 +35,7 @@ export interface NativeReactor {
   stopListening(): void;
   close(): void;
   readonly connections: number;
+  readonly accepted: number;
 }
 
 /** What the binding exports. */

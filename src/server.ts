@@ -95,6 +95,11 @@ export class Server implements BatchSink, ExchangeContext {
     return this.reactor.connections;
   }
 
+  /** Connections accepted since the server started. */
+  get acceptedConnections(): number {
+    return this.reactor.accepted;
+  }
+
   /** Requests being served. */
   get activeRequests(): number {
     return this.exchanges.size;

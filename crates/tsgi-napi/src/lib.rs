@@ -342,6 +342,12 @@ impl BindingReactor {
     }
 
     /// Open connections.
+    /// Connections accepted since the reactor started.
+    #[napi(getter)]
+    pub fn accepted(&self) -> f64 {
+        self.shared.reactor.borrow().accepted() as f64
+    }
+
     #[napi(getter)]
     pub fn connections(&self) -> u32 {
         self.shared.reactor.borrow().connections() as u32

@@ -146,6 +146,8 @@ pub struct Reactor {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
+    /// Connections accepted since the start.
+    accepted: u64,
     /// Accepting stopped at `max-conns`.
     accept_paused: bool,
     pub(crate) streams: Streams,
@@ -194,6 +196,7 @@ impl Reactor {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
+            accepted: 0,
             accept_paused: false,
             streams: Streams::default(),
             decoders: Vec::new(),
@@ -219,6 +222,11 @@ impl Reactor {
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.live
+    }
+
+    /// Connections accepted since the reactor started.
+    pub fn accepted(&self) -> u64 {
+        self.accepted
     }
 
     /// Binds `spec` (see [`Address::parse`]) and starts accepting on it.
@@ -633,6 +641,7 @@ impl Reactor {
         conn.deadline = now + self.config.socket_timeout_ms;
         entry.conn = Some(conn);
         self.live += 1;
+        self.accepted += 1;
         self.arm_timer(true);
         self.update_interest(slot);
         Some(slot)
