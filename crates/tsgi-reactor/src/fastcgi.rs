@@ -267,7 +267,10 @@ impl Reactor {
         };
         match parsed {
             Ok(Status::Partial) => Flow::Go,
-            Ok(Status::Complete(info)) => self.deliver_fastcgi(stream_slot, info.content_length, batch),
+            Ok(Status::Complete(info)) => {
+                let declared = decoder.vars().iter().any(|v| v.key_id == keys::id::CONTENT_LENGTH && v.value_len > 0);
+                self.deliver_fastcgi(stream_slot, info.content_length, declared, batch)
+            }
             Err(error) if error.status().is_some() => {
                 let status = error.status().unwrap_or(400);
                 self.log(Level::Warn, format!("fastcgi: {error}; answered {status}"));
@@ -278,10 +281,17 @@ impl Reactor {
         }
     }
 
-    /// Hands a request whose params are complete to JavaScript.
-    fn deliver_fastcgi(&mut self, stream_slot: u32, content_length: u64, batch: &mut Batch) -> Flow {
+    /// Hands a request whose params are complete to JavaScript. Without a declared
+    /// `CONTENT_LENGTH`, the body is what STDIN carries, up to `limit-post`.
+    fn deliver_fastcgi(&mut self, stream_slot: u32, content_length: u64, declared: bool, batch: &mut Batch) -> Flow {
+        let next = if declared {
+            Phase::Stdin { remaining: content_length, until_end: false }
+        } else {
+            let limit = self.config.fastcgi.max_body;
+            Phase::Stdin { remaining: if limit == 0 { u64::MAX } else { limit }, until_end: true }
+        };
         let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let Phase::Params(decoder) = std::mem::replace(&mut stream.phase, Phase::Stdin { remaining: content_length }) else {
+        let Phase::Params(decoder) = std::mem::replace(&mut stream.phase, next) else {
             unreachable!("caller matched Phase::Params");
         };
         let token = stream.token;
@@ -294,7 +304,7 @@ impl Reactor {
             value_off: v.value_offset,
             value_len: u32::from(v.value_len),
         }));
-        let flags = if content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
+        let flags = if declared && content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
         let delivered = batch.request(token, batch::PROTOCOL_FASTCGI, content_length, flags, decoder.block(), &spans);
         self.spans = spans;
         let stream = self.streams.get_mut(stream_slot).expect("caller found it");
@@ -321,42 +331,56 @@ impl Reactor {
 
     fn stdin(&mut self, slot: u32, stream_slot: u32, content: &[u8], batch: &mut Batch) -> Flow {
         let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let remaining = match stream.phase {
+        let (remaining, until_end) = match stream.phase {
             Phase::Params(_) => return self.protocol_error(slot, "FastCGI STDIN before the end of PARAMS (F19)"),
             Phase::Complete => return self.protocol_error(slot, "FastCGI STDIN after the end of STDIN (F22)"),
-            Phase::Stdin { remaining } => remaining,
+            Phase::Stdin { remaining, until_end } => (remaining, until_end),
         };
         let token = stream.token;
         if content.is_empty() {
-            if remaining > 0 {
+            if until_end {
+                if !batch.fits(2, 0) {
+                    return self.batch_too_small(slot, batch);
+                }
+                batch.body_end(token);
+            } else if remaining > 0 {
                 let why = format!("FastCGI STDIN ended with {remaining} bytes of CONTENT_LENGTH missing (F21)");
-                return self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated);
+                return self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 400);
             }
+            let stream = self.streams.get_mut(stream_slot).expect("caller found it");
             stream.phase = Phase::Complete;
             return Flow::Go;
         }
         if content.len() as u64 > remaining {
-            let why = format!("FastCGI STDIN carried more than CONTENT_LENGTH ({} bytes over, F20)", content.len() as u64 - remaining);
-            return self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated);
+            return if until_end {
+                let limit = self.config.fastcgi.max_body;
+                let why = format!("FastCGI request body is over limit-post {limit} bytes (raise --limit-post)");
+                self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 413)
+            } else {
+                let why = format!("FastCGI STDIN carried more than CONTENT_LENGTH ({} bytes over, F20)", content.len() as u64 - remaining);
+                self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 400)
+            };
         }
         let remaining = remaining - content.len() as u64;
         if !batch.fits(4 + 2, content.len()) {
             return self.batch_too_small(slot, batch);
         }
         batch.body(token, content);
-        if remaining == 0 {
+        if remaining == 0 && !until_end {
             // The body is whole; the empty STDIN record that must follow is awaited
             // without holding the app up.
             batch.body_end(token);
         }
-        stream.phase = Phase::Stdin { remaining };
+        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
+        stream.phase = Phase::Stdin { remaining, until_end };
         Flow::Go
     }
 
-    /// The body does not match its `CONTENT_LENGTH` (F20, F21): the request is aborted.
-    /// The web server gets a 400 if nothing of the response went out yet; otherwise only
-    /// closing the connection tells it the response is not complete.
-    fn fail_request(&mut self, slot: u32, stream_slot: u32, why: &str, reason: AbortReason) -> Flow {
+    /// The body does not match its `CONTENT_LENGTH` (F20, F21) or is over `limit-post`:
+    /// the request is aborted. The web server gets `status` if nothing of the response
+    /// went out yet; otherwise only closing the connection tells it the response is not
+    /// complete.
+    fn fail_request(&mut self, slot: u32, stream_slot: u32, why: &str, reason: AbortReason, status: u16) -> Flow {
         let stream = self.streams.get_mut(stream_slot).expect("caller found it");
         let (token, in_app, wrote) = (stream.token, stream.in_app, stream.wrote);
         stream.in_app = false;
@@ -368,8 +392,8 @@ impl Reactor {
             self.close_conn(slot, true, reason);
             return Flow::Closed;
         }
-        self.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered 400"));
-        self.refuse_stream(stream_slot, 400);
+        self.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered {status}"));
+        self.refuse_stream(stream_slot, status);
         Flow::Go
     }
 

@@ -14,10 +14,13 @@ const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 pub enum Phase {
     /// Reading the PARAMS stream.
     Params(Box<ParamsDecoder>),
-    /// Reading the STDIN stream; `remaining` of `CONTENT_LENGTH` still expected.
+    /// Reading the STDIN stream.
     Stdin {
-        /// Body bytes still expected.
+        /// Body bytes still expected; with `until_end`, still allowed by `limit-post`.
         remaining: u64,
+        /// No `CONTENT_LENGTH` (or an empty one, which is what nginx sends for a chunked
+        /// body it does not buffer): the body is whatever STDIN carries until its end.
+        until_end: bool,
     },
     /// All input arrived (the empty STDIN record, or the whole uwsgi body).
     Complete,
