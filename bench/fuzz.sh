@@ -43,25 +43,45 @@ else
   mapfile -t targets < <("${cargo[@]}" list)
 fi
 
-# Seed each corpus with the protocol notes' worked example (GET with REQUEST_METHOD only),
-# so the fuzzer starts from a valid packet instead of having to find the framing itself.
+# Seed each corpus with a valid input (the protocol notes' worked example, GET with
+# REQUEST_METHOD only), so the fuzzer starts from the framing instead of having to find it.
+# The seeds are rewritten on every run; what the fuzzer adds next to them is kept.
+seed() { printf '%b' "$2" >"fuzz/corpus/$1/$3"; }
 for t in "${targets[@]}"; do
-  dir="fuzz/corpus/$t"
-  mkdir -p "$dir"
-  if [ -z "$(ls -A "$dir")" ]; then
-    if [ "$t" = uwsgi_vars ]; then
-      printf '\x0e\x00REQUEST_METHOD\x03\x00GET' >"$dir/seed-get"
-    else
-      printf '\x00\x15\x00\x00\x0e\x00REQUEST_METHOD\x03\x00GET' >"$dir/seed-get"
-    fi
-  fi
+  mkdir -p "fuzz/corpus/$t"
+  case "$t" in
+    uwsgi_vars) seed "$t" '\x0e\x00REQUEST_METHOD\x03\x00GET' seed-get ;;
+    uwsgi_request) seed "$t" '\x00\x15\x00\x00\x0e\x00REQUEST_METHOD\x03\x00GET' seed-get ;;
+    fastcgi_records)
+      # A u16 LE cut point, then BEGIN_REQUEST (id 1, responder), the PARAMS stream in one
+      # padded record, the empty PARAMS, STDIN (the body, padded) and the empty STDIN.
+      begin='\x01\x01\x00\x01\x00\x08\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00'
+      params_end='\x01\x04\x00\x01\x00\x00\x00\x00'
+      stdin_end='\x01\x05\x00\x01\x00\x00\x00\x00'
+      seed "$t" "\x1c\x00$begin"'\x01\x04\x00\x01\x00\x13\x05\x00\x0e\x03REQUEST_METHODGET\x00\x00\x00\x00\x00'"$params_end$stdin_end" seed-get
+      seed "$t" "\x30\x00$begin"'\x01\x04\x00\x01\x00\x25\x03\x00\x0e\x04REQUEST_METHODPOST\x0e\x01CONTENT_LENGTH5\x00\x00\x00'"$params_end"'\x01\x05\x00\x01\x00\x05\x03\x00hello\x00\x00\x00'"$stdin_end" seed-post
+      ;;
+    fastcgi_params)
+      # A limits byte (0: the defaults), three u16 LE cut points (5, 15, 17), then the stream.
+      seed "$t" '\x00\x05\x00\x0f\x00\x11\x00\x0e\x03REQUEST_METHODGET' seed-get ;;
+  esac
 done
+
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
 
 echo "fuzz.sh: toolchain: $how"
 echo "fuzz.sh: targets: ${targets[*]}, ${secs}s each"
 for t in "${targets[@]}"; do
   echo "fuzz.sh: running $t for ${secs}s"
   start=$(date +%s)
-  "${cargo[@]}" run "$t" -- -max_total_time="$secs" -print_final_stats=1
+  "${cargo[@]}" run "$t" -- -max_total_time="$secs" -print_final_stats=1 2>&1 | tee "$logs/$t"
   echo "fuzz.sh: $t done, no crash, $(( $(date +%s) - start ))s wall (including build)"
+done
+
+echo "fuzz.sh: summary (libFuzzer's final stats)"
+for t in "${targets[@]}"; do
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t" | tail -n 1)
+  took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$logs/$t" | tail -n 1)
+  echo "  $t: ${runs:-?} runs in ${took:-?}s, no crash"
 done

@@ -21,7 +21,18 @@ fn records(buf: &[u8]) -> Vec<(RecordHeader, Vec<u8>)> {
 
 #[test]
 fn stdout_round_trips_at_the_record_boundaries() {
-    for size in [0usize, 1, 65534, 65535, 65536, 131071, 131072] {
+    // (data length, the content length of each record): full records, then the rest.
+    let cases: [(usize, &[usize]); 8] = [
+        (0, &[]),
+        (1, &[1]),
+        (65534, &[65534]),
+        (65535, &[65535]),
+        (65536, &[65535, 1]),
+        (131070, &[65535, 65535]),
+        (131071, &[65535, 65535, 1]),
+        (131072, &[65535, 65535, 2]),
+    ];
+    for (size, lens) in cases {
         let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
         for (write, t) in [(encode::stdout as fn(&mut Vec<u8>, u16, &[u8]), RecordType::Stdout), (encode::stderr, RecordType::Stderr)] {
             let mut out = b"prefix".to_vec();
@@ -31,7 +42,7 @@ fn stdout_round_trips_at_the_record_boundaries() {
             let recs = records(&out[6..]);
             let (last, body) = recs.split_last().unwrap();
             assert_eq!((last.0.record_type, last.0.content_length, last.1.len()), (t, 0, 0), "end marker");
-            assert_eq!(body.len(), size.div_ceil(65535), "size {size}");
+            assert_eq!(body.iter().map(|(h, _)| usize::from(h.content_length)).collect::<Vec<_>>(), lens, "size {size}");
             let mut joined = Vec::new();
             for (h, content) in body {
                 assert_eq!((h.record_type, h.request_id, h.padding_length), (t, 0x0102, 0));
