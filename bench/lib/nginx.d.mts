@@ -11,6 +11,9 @@ export interface NginxLocation {
   /** FastCGI only: keep up to this many idle connections per nginx worker (`upstream { keepalive N; }`
    * with `fastcgi_keep_conn on`); default: a connection per request. */
   keepalive?: number;
+  /** FastCGI with `keepalive` only: requests per upstream connection before nginx closes it
+   * (`keepalive_requests`; nginx's default is 1000). */
+  keepaliveRequests?: number;
   /** More directives for the location block, e.g. `uwsgi_buffering off;`. */
   extra?: string | string[];
 }

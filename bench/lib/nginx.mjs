@@ -229,7 +229,8 @@ export function renderConfig(prefix, port, options = {}) {
       if (location.keepalive) {
         // Kept-alive FastCGI connections need an upstream block and fastcgi_keep_conn.
         target = `fastcgi_keepalive_${index}`;
-        upstreams.push(`  upstream ${target} {\n    server ${location.fastcgiPass};\n    keepalive ${location.keepalive};\n  }`);
+        const requests = location.keepaliveRequests ? `\n    keepalive_requests ${location.keepaliveRequests};` : '';
+        upstreams.push(`  upstream ${target} {\n    server ${location.fastcgiPass};\n    keepalive ${location.keepalive};${requests}\n  }`);
         lines.push('fastcgi_keep_conn on;');
       }
       lines.unshift(`include ${p('fastcgi_params')};`);

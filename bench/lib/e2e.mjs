@@ -1,0 +1,376 @@
+/**
+ * What the end-to-end benchmarks (bench/e2e-uwsgi.mjs, bench/e2e-fastcgi.mjs) share:
+ * option parsing, backend processes, the check request, wrk runs and their parsing,
+ * interleaved rounds, CPU time from /proc, medians and the report. Plain ESM, like
+ * ./nginx.mjs, so the bench scripts run without a build.
+ *
+ * A script describes its contenders as "setups": { key, name, label, backend, url, cpu? }
+ * (key: the --only name and the nginx location, name: short, for ratios, label: with the
+ * version, for the table; backend: what startBackend returned). runRounds() fills
+ * setup.runs, summarize() the medians.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { nginxVersion, stopProcess, waitForPort } from './nginx.mjs';
+
+// ---- options ----------------------------------------------------------------------------
+
+/**
+ * The command line of a bench script. `spec`:
+ *   script:   'e2e-uwsgi' (error messages and usage),
+ *   defaults: { duration: 10, ..., only: '' } (every numeric option, in usage order; `only`
+ *             if the script has --only),
+ *   only:     the setup keys --only accepts (one, or several separated by commas),
+ *   flags:    boolean options without a value, e.g. ['json'],
+ *   minimums: { warmup: 0 } (numeric options may not go below these; default 1).
+ */
+export function optionParser(spec) {
+  const { script, defaults, only: choices = [], flags = [], minimums = {} } = spec;
+  const metavar = (name) => (name === 'duration' || name === 'warmup' ? 'SECONDS' : 'N');
+  const usage = () => {
+    const parts = Object.keys(defaults).map((name) => (name === 'only' ? `[--only ${choices.join('|')}]` : `[--${name} ${metavar(name)}]`));
+    parts.push(...flags.map((flag) => `[--${flag}]`));
+    return `usage: node bench/${script}.mjs ${parts.join(' ')}
+defaults: ${Object.entries(defaults)
+      .filter(([, v]) => v !== '')
+      .map(([k, v]) => `--${k} ${v}`)
+      .join(' ')}\n`;
+  };
+  const fail = (message, withUsage = false) => {
+    process.stderr.write(`${script}: ${message}\n${withUsage ? usage() : ''}`);
+    process.exit(2);
+  };
+  const listChoices = (list) => (list.length <= 2 ? list.join(' or ') : `${list.slice(0, -1).join(', ')} or ${list.at(-1)}`);
+
+  /** Parses argv; `options.only` is the list of wanted keys ([]: all). Exits on --help and mistakes. */
+  const parse = (argv) => {
+    const options = { ...defaults, only: [] };
+    for (const flag of flags) options[flag] = false;
+    for (let i = 0; i < argv.length; i++) {
+      const match = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+      if (argv[i] === '--help' || argv[i] === '-h') {
+        process.stdout.write(usage());
+        process.exit(0);
+      }
+      if (match && flags.includes(match[1]) && match[2] === undefined) {
+        options[match[1]] = true;
+        continue;
+      }
+      if (!match || !(match[1] in defaults)) fail(`unknown argument ${argv[i]}`, true);
+      const value = match[2] ?? argv[++i];
+      if (value === undefined) fail(`--${match[1]} needs a value`);
+      if (match[1] === 'only') {
+        const keys = value.split(',');
+        if (keys.some((key) => !choices.includes(key))) fail(`--only takes ${listChoices(choices)}, got ${value}`);
+        options.only = keys;
+        continue;
+      }
+      const n = Number(value);
+      const min = minimums[match[1]] ?? 1;
+      if (!Number.isInteger(n) || n < min) fail(`--${match[1]} must be a whole number >= ${min}, got ${value}`);
+      options[match[1]] = n;
+    }
+    if (options.threads > options.connections) options.threads = options.connections;
+    return options;
+  };
+  return { parse, usage };
+}
+
+/** Whether setup `key` is to run under `options.only`. */
+export const wanted = (options, key) => options.only.length === 0 || options.only.includes(key);
+
+// ---- processes -----------------------------------------------------------------------------
+
+/** Every child still running (backends, wrk); killAll() is the last resort on a crash. */
+export const children = new Set();
+
+export function killAll() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** The last `lines` lines of `text`, trimmed. */
+export const tail = (text, lines) => text.trim().split('\n').slice(-lines).join('\n');
+
+/**
+ * Starts a backend and waits for its TCP port; returns { name, child, output() } or throws
+ * with its output. `spawnOptions`: cwd, env (as for child_process.spawn).
+ */
+export async function startBackend(name, command, args, port, spawnOptions = {}) {
+  const child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let output = '';
+  const keep = (d) => {
+    output += d;
+    if (output.length > 64 * 1024) output = output.slice(-32 * 1024);
+  };
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  const spawnFailed = new Promise((_, reject) => child.once('error', (e) => reject(new Error(`${command}: ${e.message}`))));
+  spawnFailed.catch(() => {});
+  try {
+    await Promise.race([waitForPort(port, { child, timeoutMs: 15_000, describe: () => `${name} output:\n${tail(output, 25) || '(none)'}` }), spawnFailed]);
+  } catch (error) {
+    await stopProcess(child, { signal: 'SIGINT', graceMs: 2_000 });
+    throw error;
+  }
+  return { name, child, output: () => output };
+}
+
+/** Whether `child` has exited. */
+export const exited = (child) => child.exitCode !== null || child.signalCode !== null;
+
+/** GET `url`: { status, headers, body }. On a fresh connection (`Connection: close`) unless
+ * `agent` is given, e.g. a keep-alive http.Agent. */
+export function get(url, { agent = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error(`${url}: no response within 5 s`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Checks that `setup.url` answers 200 with `expectedBody`; resolves with the reply, or
+ * rejects with the backend's and nginx's last log lines.
+ */
+export async function checkSetup(setup, nginx, expectedBody) {
+  try {
+    const reply = await get(setup.url);
+    if (reply.status !== 200 || reply.body !== expectedBody) throw new Error(`expected 200 ${JSON.stringify(expectedBody)}, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 200))}`);
+    return reply;
+  } catch (error) {
+    throw new Error(`check request through nginx failed: ${error.message}\n${tail(setup.backend.output(), 15)}\nnginx error.log:\n${tail(nginx.errorLog(), 10)}`);
+  }
+}
+
+export function somaxconn() {
+  try {
+    return Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim()) || 128;
+  } catch {
+    return 128;
+  }
+}
+
+// ---- CPU time ------------------------------------------------------------------------------
+
+let clockTicks;
+/** Clock ticks per second of /proc/PID/stat's times (getconf CLK_TCK; 100 on Linux). */
+function ticksPerSecond() {
+  if (clockTicks === undefined) {
+    const result = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    clockTicks = Number(result.stdout?.trim()) || 100;
+  }
+  return clockTicks;
+}
+
+/** { pid, ppid, ticks } from /proc/PID/stat, ticks = utime + stime + cutime + cstime
+ * (cutime/cstime: children already reaped, so a worker that exits is still counted). */
+function readStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+    return { pid, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return null; // gone, or no /proc
+  }
+}
+
+/**
+ * CPU seconds (user + system) used so far by process `rootPid` and its descendants, or NaN
+ * without /proc. Take it before and after a run; the difference is the run's cost.
+ */
+export function treeCpuSeconds(rootPid) {
+  if (rootPid === undefined || !readStat(rootPid)) return NaN;
+  let entries;
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return NaN;
+  }
+  const stats = entries.map(readStat).filter(Boolean);
+  const byParent = new Map();
+  for (const stat of stats) {
+    if (!byParent.has(stat.ppid)) byParent.set(stat.ppid, []);
+    byParent.get(stat.ppid).push(stat);
+  }
+  let ticks = 0;
+  const queue = [stats.find((s) => s.pid === String(rootPid)) ?? readStat(rootPid)];
+  while (queue.length) {
+    const stat = queue.pop();
+    ticks += stat.ticks;
+    queue.push(...(byParent.get(Number(stat.pid)) ?? []));
+  }
+  return ticks / ticksPerSecond();
+}
+
+// ---- wrk ------------------------------------------------------------------------------------
+
+/** Milliseconds from wrk's "1.23ms" / "456.00us" / "1.02s" / "2.00m". */
+export function toMs(text) {
+  const m = /^([0-9.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) return NaN;
+  const factor = { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2]];
+  return Number(m[1]) * factor;
+}
+
+export function parseWrk(text) {
+  const number = (re) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]) : NaN;
+  };
+  const latency = (pct) => {
+    const m = new RegExp(`^\\s*${pct}%\\s+([0-9.]+(?:us|ms|s|m))\\s*$`, 'm').exec(text);
+    return m ? toMs(m[1]) : NaN;
+  };
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  return {
+    rps: number(/^Requests\/sec:\s+([0-9.]+)/m),
+    requests: number(/^\s*(\d+) requests in/m),
+    p50: latency(50),
+    p99: latency(99),
+    non2xx: number(/Non-2xx or 3xx responses: (\d+)/) || 0,
+    socketErrors: socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+    socketErrorText: socket ? socket[0] : '',
+  };
+}
+
+export function runWrk(wrk, url, { threads, connections, duration }) {
+  return new Promise((resolve, reject) => {
+    const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', url];
+    const child = spawn(wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      if (code !== 0) return reject(new Error(`wrk ${args.join(' ')} exited with ${signal ?? code}:\n${out}`));
+      const result = parseWrk(out);
+      if (!Number.isFinite(result.rps)) return reject(new Error(`could not read wrk's output:\n${out}`));
+      resolve({ ...result, raw: out });
+    });
+  });
+}
+
+// ---- rounds --------------------------------------------------------------------------------
+
+/**
+ * Warm-up (options.warmup seconds each), then options.rounds rounds of one wrk run per
+ * setup, the order rotated every round (a, b, c; b, c, a; …) so drifting machine noise
+ * hits every setup alike. Fills setup.runs; one progress line per run on stderr.
+ *
+ * With `cpu: { nginxPid }`, each run also records the CPU seconds per request of the
+ * setup's backend (setup.cpuPids(): the root pids whose process trees make the backend)
+ * and of nginx (master and workers), from /proc: run.backendCpuUs, run.nginxCpuUs.
+ * Stops early when `isInterrupted()`; throws if a backend dies.
+ */
+export async function runRounds(measured, options, wrk, { cpu, isInterrupted = () => false } = {}) {
+  if (options.warmup > 0) {
+    for (const setup of measured) await runWrk(wrk, setup.url, { ...options, duration: options.warmup });
+  }
+  const cpuOf = (pids) => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  for (const setup of measured) setup.runs = [];
+  for (let round = 0; round < options.rounds && !isInterrupted(); round++) {
+    const shift = round % measured.length;
+    const order = [...measured.slice(shift), ...measured.slice(0, shift)];
+    for (const setup of order) {
+      const before = cpu && { backend: cpuOf(setup.cpuPids()), nginx: treeCpuSeconds(cpu.nginxPid) };
+      const run = await runWrk(wrk, setup.url, options);
+      if (cpu) {
+        const perRequestUs = (seconds) => (run.requests > 0 ? (seconds * 1e6) / run.requests : NaN);
+        run.backendCpuUs = perRequestUs(cpuOf(setup.cpuPids()) - before.backend);
+        run.nginxCpuUs = perRequestUs(treeCpuSeconds(cpu.nginxPid) - before.nginx);
+      }
+      setup.runs.push(run);
+      const cpuText = cpu ? `, CPU/req: backend ${fmtUs(run.backendCpuUs)}, nginx ${fmtUs(run.nginxCpuUs)}` : '';
+      process.stderr.write(
+        `round ${round + 1}/${options.rounds} ${setup.key}: ${fmtRps(run.rps)} req/s, p50 ${fmtMs(run.p50)}, p99 ${fmtMs(run.p99)}${cpuText}${run.non2xx || run.socketErrors ? `, ERRORS: ${run.non2xx} non-2xx, ${run.socketErrorText}` : ''}\n`,
+      );
+      if (exited(setup.backend.child)) {
+        throw new Error(`${setup.label} died during the run:\n${tail(setup.backend.output(), 20)}`);
+      }
+    }
+  }
+}
+
+// ---- statistics and output -------------------------------------------------------------------
+
+export function median(values) {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export const fmtRps = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+export const fmtMs = (n) => (Number.isFinite(n) ? `${n < 1 ? n.toFixed(3) : n.toFixed(2)} ms` : 'n/a');
+export const fmtUs = (n) => (Number.isFinite(n) ? `${n < 10 ? n.toFixed(1) : Math.round(n)} µs` : 'n/a');
+export const fmtRatio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a');
+
+/** Medians of each setup's runs: setup.rps, .p50, .p99, .errors (and .backendCpuUs, .nginxCpuUs). */
+export function summarize(measured) {
+  for (const setup of measured) {
+    const of = (field) => median(setup.runs.map((r) => r[field]));
+    setup.rps = of('rps');
+    setup.p50 = of('p50');
+    setup.p99 = of('p99');
+    setup.backendCpuUs = of('backendCpuUs');
+    setup.nginxCpuUs = of('nginxCpuUs');
+    setup.errors = setup.runs.reduce((sum, r) => sum + r.non2xx + r.socketErrors, 0);
+  }
+}
+
+/** The line that says where and how the numbers were taken. */
+export function environmentLine(nginxBin, options, wrkArgs = `-t${options.threads} -c${options.connections} -d${options.duration}s --latency`) {
+  const cpus = os.cpus();
+  return `${nginxVersion(nginxBin)} (${options['nginx-workers']} worker), wrk ${wrkArgs}, ${options.rounds} round(s) interleaved, ${options.warmup}s warm-up; ${cpus.length} CPUs (${cpus[0]?.model?.trim() ?? '?'}), ${os.platform()} ${os.release()}`;
+}
+
+/** The summary table (markdown), as lines; `cpu` adds the CPU-per-request columns. */
+export function tableLines(measured, { cpu = false } = {}) {
+  const lines = [];
+  if (cpu) {
+    lines.push('| server | req/s (median) | p50 latency | p99 latency | backend CPU/req | nginx CPU/req | req/s per round | errors |');
+    lines.push('|---|---:|---:|---:|---:|---:|---|---:|');
+  } else {
+    lines.push('| server | req/s (median) | p50 latency | p99 latency | req/s per round | errors |');
+    lines.push('|---|---:|---:|---:|---|---:|');
+  }
+  for (const s of measured) {
+    const cpuCells = cpu ? ` ${fmtUs(s.backendCpuUs)} | ${fmtUs(s.nginxCpuUs)} |` : '';
+    lines.push(`| ${s.label} | ${fmtRps(s.rps)} | ${fmtMs(s.p50)} | ${fmtMs(s.p99)} |${cpuCells} ${s.runs.map((r) => fmtRps(r.rps)).join(', ')} | ${s.errors} |`);
+  }
+  return lines;
+}
+
+/**
+ * "tsgi / uWSGI (median req/s): **1.23×**", or why there is no ratio. `subject` and
+ * `baseline` are setups (undefined when skipped) or { name } placeholders.
+ */
+export function ratioLine(subject, baseline, names) {
+  if (subject?.runs && baseline?.runs) return `${names[0]} / ${names[1]} (median req/s): **${(subject.rps / baseline.rps).toFixed(2)}×**`;
+  const missing = [!subject?.runs && names[0], !baseline?.runs && names[1]].filter(Boolean);
+  return `${names[0]} / ${names[1]}: n/a (${missing.join(' and ')} ${missing.length > 1 ? 'were' : 'was'} skipped, see above)`;
+}
+
+/** The warning about errors during the runs, as lines (none if there were none). */
+export function errorWarningLines(measured, nginx) {
+  const withErrors = measured.filter((s) => s.runs.some((r) => r.non2xx || r.socketErrors));
+  if (!withErrors.length) return [];
+  return ['', `WARNING: errors during the runs (${withErrors.map((s) => s.key).join(', ')}); nginx error.log:\n${tail(nginx.errorLog(), 10)}`];
+}
