@@ -7,7 +7,7 @@
  * app may set and delete keys as on any object. A var named `__proto__` is plain data.
  */
 import type { Environ } from './app.js';
-import { RequestFlags, type RequestRecord } from './request.js';
+import { Protocol, RequestFlags, type RequestRecord } from './request.js';
 import { KeyId } from './codec/keys.js';
 
 /** Per-request values the server supplies for the `tsgi.*` keys. */
@@ -170,12 +170,29 @@ function hostName(record: RequestRecord): string | undefined {
 function scriptName(record: RequestRecord): string {
   const name = record.get(KeyId.SCRIPT_NAME) ?? '';
   // PEP 3333: SCRIPT_NAME is "" for the root, never "/".
-  return name === '/' ? '' : name;
+  if (name === '/') return '';
+  if (record.protocol === Protocol.FASTCGI && record.get(KeyId.PATH_INFO) === undefined) {
+    // nginx's stock fastcgi_params sends SCRIPT_NAME as the whole path ($fastcgi_script_name,
+    // a PHP notion) and no PATH_INFO. For an app container that is no mount point: only a
+    // proper prefix of the path, at a segment boundary, is taken as one.
+    return mountPrefix(name, pathOfUri(record.get(KeyId.REQUEST_URI) ?? ''));
+  }
+  return name;
+}
+
+/** `script` if it is a proper prefix of `path` at a path-segment boundary, else "". */
+function mountPrefix(script: string, path: string): string {
+  const prefix = script.replace(/\/+$/, '');
+  return prefix !== '' && path.startsWith(prefix + '/') ? prefix : '';
 }
 
 function pathInfo(record: RequestRecord): string {
   let path = record.get(KeyId.PATH_INFO);
-  if (path === undefined) path = pathOfUri(record.get(KeyId.REQUEST_URI) ?? '');
+  if (path === undefined) {
+    path = pathOfUri(record.get(KeyId.REQUEST_URI) ?? '');
+    // CGI: the path is SCRIPT_NAME + PATH_INFO (FastCGI, where SCRIPT_NAME may be a mount point).
+    if (record.protocol === Protocol.FASTCGI) path = path.slice(scriptName(record).length);
+  }
   // uwsgi modifier1 30: the server strips SCRIPT_NAME from the front of PATH_INFO, at a
   // path-segment boundary only ("/app" is not a prefix of "/application").
   if (record.flags & RequestFlags.MANAGE_PATH_INFO) {

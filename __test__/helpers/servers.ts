@@ -4,12 +4,12 @@
  */
 import { afterEach, beforeEach } from 'vitest';
 import type { App } from '../../src/app.js';
-import { Server, type ServerOptions } from '../../src/server.js';
+import { Server, type ListenOptions, type ServerOptions } from '../../src/server.js';
 import { captureLogs } from './uwsgi.js';
 
 export interface TestServers {
-  /** Starts a server for `app`; returns its address. */
-  serve(app: App, options?: ServerOptions): string;
+  /** Starts a server for `app` on 127.0.0.1:0 (with `listen`'s options); returns its address. */
+  serve(app: App, options?: ServerOptions, listen?: ListenOptions): string;
   /** Closes `server` after the test. */
   track(server: Server): Server;
   /** Servers started in this test, oldest first. */
@@ -31,7 +31,7 @@ export function useTestServers(): TestServers {
   });
   const track = (server: Server): Server => (started.push(server), server);
   return {
-    serve: (app, options) => track(new Server(app, options)).listen('127.0.0.1:0'),
+    serve: (app, options, listen) => track(new Server(app, options)).listen('127.0.0.1:0', listen),
     track,
     started,
     get logs() {
