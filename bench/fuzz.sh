@@ -64,6 +64,11 @@ for t in "${targets[@]}"; do
     fastcgi_params)
       # A limits byte (0: the defaults), three u16 LE cut points (5, 15, 17), then the stream.
       seed "$t" '\x00\x05\x00\x0f\x00\x11\x00\x0e\x03REQUEST_METHODGET' seed-get ;;
+    http_request)
+      # A limits byte (0: the defaults), a u16 LE cut point (70, inside the body), then a
+      # chunked POST with an extension and a trailer; a GET with a Content-Length body.
+      seed "$t" '\x00\x46\x00POST /a%20b?q HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x="y"\r\nhello\r\n0\r\nT: 1\r\n\r\n' seed-chunked
+      seed "$t" '\x00\x10\x00GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi' seed-get ;;
   esac
 done
 

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod fastcgi;
+pub mod http;
 pub mod keys;
 mod request;
 pub mod uwsgi;
