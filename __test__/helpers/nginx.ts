@@ -8,31 +8,29 @@
  *   await nginx.stop();
  */
 import { findNginx, nginxVersion } from '../../bench/lib/nginx.mjs';
+import { announcePeer, findPeer } from './peers.js';
 
 export { fastcgiParams, findNginx, freePort, renderConfig, startNginx, stopProcess, testConfig, uwsgiParams, waitForPort } from '../../bench/lib/nginx.mjs';
 export type { Nginx, NginxLocation, NginxOptions } from '../../bench/lib/nginx.mjs';
 
+const peer = findPeer('nginx', findNginx(), 'apt-get install nginx, or set NGINX=/path/to/nginx');
+
 /** The nginx binary, or null. */
-export const nginxBin: string | null = findNginx();
+export const nginxBin: string | null = peer.bin;
 
 /** Whether a real nginx can be started. */
 export const hasNginx: boolean = nginxBin !== null;
 
 /** Why nginx tests skip, or null when they run. */
-export const nginxSkipReason: string | null = hasNginx
-  ? null
-  : 'nginx is not installed (not on PATH nor in /usr/sbin): the nginx integration tests are SKIPPED. Install it (apt-get install nginx) or set NGINX=/path/to/nginx.';
+export const nginxSkipReason: string | null = peer.skipReason;
 
 /**
  * Call at the top of an nginx test file: prints the skip reason where the run shows it,
- * and fails instead when skipping is not allowed (CI=true or TSGI_REQUIRE_NGINX=1), so a CI
- * machine without nginx cannot pass by skipping.
+ * and fails instead when skipping is not allowed (CI=true, TSGI_REQUIRE_PEERS=1 or
+ * TSGI_REQUIRE_NGINX=1), so a CI machine without nginx cannot pass by skipping.
  */
 export function announceNginx(): void {
-  if (hasNginx) return;
-  const required = process.env.TSGI_REQUIRE_NGINX === '1' || /^(1|true)$/i.test(process.env.CI ?? '');
-  if (required) throw new Error(`${nginxSkipReason} (not allowed here: CI or TSGI_REQUIRE_NGINX=1 is set)`);
-  console.warn(`\n*** ${nginxSkipReason}\n`);
+  announcePeer(peer);
 }
 
 /** `nginx -v`, for test names and messages. */
