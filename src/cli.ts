@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The command line: options → app → a server on each --socket and --fastcgi-socket.
+ * The command line: options → app → a server on each --socket, --fastcgi-socket and --http-socket.
  *
  * One process for now; the master and its workers come with their own issue.
  */
@@ -47,6 +47,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const listeners: Array<[WireProtocol, string]> = [
     ...config.socket.map((socket): [WireProtocol, string] => ['uwsgi', socket]),
     ...config['fastcgi-socket'].map((socket): [WireProtocol, string] => ['fastcgi', socket]),
+    ...config['http-socket'].map((socket): [WireProtocol, string] => ['http', socket]),
   ];
   if (listeners.length === 0) listeners.push(['uwsgi', DEFAULT_SOCKET]);
   for (const [protocol, socket] of listeners) {
@@ -55,10 +56,10 @@ async function main(argv: readonly string[]): Promise<void> {
       bound = server.listen(socket, { protocol, mode: config['chmod-socket'], backlog: config.listen });
     } catch (error) {
       server.close();
-      const option = protocol === 'uwsgi' ? '--socket' : '--fastcgi-socket';
+      const option = { uwsgi: '--socket', fastcgi: '--fastcgi-socket', http: '--http-socket' }[protocol];
       throw new TsgiError((error as TsgiError).code, `${option} ${(error as Error).message}`);
     }
-    log.info(`serving ${config.module ?? 'the built-in example app'} over ${protocol === 'uwsgi' ? 'uwsgi' : 'FastCGI'} on ${bound}`);
+    log.info(`serving ${config.module ?? 'the built-in example app'} over ${{ uwsgi: 'uwsgi', fastcgi: 'FastCGI', http: 'HTTP' }[protocol]} on ${bound}`);
   }
   // A promise the app forgot to handle is the app's bug, not a reason to drop every
   // request in flight: log it and keep serving.

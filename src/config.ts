@@ -22,6 +22,7 @@ interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'socket', short: 's', aliases: ['uwsgi-socket'], type: 'string', repeatable: true, help: 'serve uwsgi on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
+  { name: 'http-socket', aliases: ['http'], type: 'string', repeatable: true, help: 'serve HTTP/1.1 straight to clients (keep-alive, pipelining, chunked) on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
   { name: 'fastcgi-socket', type: 'string', repeatable: true, help: 'serve FastCGI (responder role) on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
   { name: 'module', short: 'w', aliases: ['wsgi-file', 'file'], type: 'string', help: 'the app: a JavaScript module exporting it as default or application (default: the built-in example app)' },
   { name: 'callable', type: 'string', default: 'application', help: 'the name of the export to serve when it is not the default export' },
@@ -41,6 +42,7 @@ export const OPTIONS: readonly OptionSpec[] = [
 export interface Config {
   socket: string[];
   'fastcgi-socket': string[];
+  'http-socket': string[];
   module?: string;
   callable: string;
   'chmod-socket': number;

@@ -13,6 +13,7 @@ import { Protocol, RequestFlags, type RequestRecord } from './request.js';
 import { log } from './log.js';
 import { fileWrapper } from './file-wrapper.js';
 import { createErrorStream, errorStream } from './error-stream.js';
+import { byteLength, chunkFrame, serializeHead } from './response-head.js';
 
 /** What an exchange needs from the connection layer. */
 export interface Transport {
@@ -22,6 +23,8 @@ export interface Transport {
   pause(token: number, paused: boolean): void;
   /** Ends the request abnormally: the response cannot be completed. */
   abort(token: number): void;
+  /** HTTP: the connection closes after this response. */
+  closeAfter(token: number): void;
   /** Sends text to the web server's error log (FastCGI STDERR); false if there is no such channel. */
   writeError(token: number, text: string): boolean;
 }
@@ -40,16 +43,12 @@ export interface ExchangeContext {
 }
 
 const ERROR_BODY = 'Internal Server Error\n';
-const ERROR_HEAD = `500 Internal Server Error`;
-const HTTP_VERSION = /^HTTP\/1\.[01]$/;
+const ERROR_HEAD = checkHead('500 Internal Server Error', [['Content-Type', 'text/plain']]);
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
-function byteLength(chunk: Chunk): number {
-  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-}
 
 export class Exchange implements EnvironSource {
   readonly token: number;
@@ -61,6 +60,9 @@ export class Exchange implements EnvironSource {
   private sent = 0;
   /** Total body length when known before sending (an array body), else -1. */
   private knownLength = -1;
+  /** HTTP: the body goes in chunks; `chunkOpen` once one was sent (its CRLF is still due). */
+  private chunked = false;
+  private chunkOpen = false;
   private aborted = false;
   private finished = false;
   private bodyInput: BodyInput | null = null;
@@ -306,7 +308,7 @@ export class Exchange implements EnvironSource {
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
     if (head !== null) this.headersSent = true;
-    const queued = this.context.transport.write(this.token, head, body, end);
+    const queued = this.chunked ? this.writeChunk(head, body, end) : this.context.transport.write(this.token, head, body, end);
     if (queued < 0) {
       this.onAbort(false);
       return false;
@@ -320,6 +322,17 @@ export class Exchange implements EnvironSource {
       return false;
     }
     return true;
+  }
+
+  /** HTTP chunked: one piece of body with its chunk framing (two writes when it ends the body). */
+  private writeChunk(head: string | null, body: Chunk | null, end: boolean): number {
+    const length = body === null ? 0 : byteLength(body);
+    const frame = chunkFrame(length, this.chunkOpen, end);
+    this.chunkOpen = frame.open;
+    const before = (head ?? '') + frame.before;
+    if (length === 0) return this.context.transport.write(this.token, before + frame.after, null, end);
+    const queued = this.context.transport.write(this.token, before, body, false);
+    return queued < 0 || !end ? queued : this.context.transport.write(this.token, frame.after, null, true);
   }
 
   /** The body is complete: send what is still due and end the response. */
@@ -355,9 +368,10 @@ export class Exchange implements EnvironSource {
       return;
     }
     const body = this.headRequest ? '' : ERROR_BODY;
-    const head = `${this.statusLine(ERROR_HEAD)}\r\nContent-Type: text/plain\r\nContent-Length: ${ERROR_BODY.length}\r\n\r\n`;
+    const head = serializeHead(this.record, ERROR_HEAD, ERROR_BODY.length, this.headRequest);
+    if (head.close) this.context.transport.closeAfter(this.token);
     this.headersSent = true;
-    this.context.transport.write(this.token, head, body, true);
+    this.context.transport.write(this.token, head.text, body, true);
     this.finish();
   }
 
@@ -381,21 +395,12 @@ export class Exchange implements EnvironSource {
     }
   }
 
-  /** The first line of the head: `HTTP/1.1 200 OK`, or for FastCGI `Status: 200 OK`. */
-  private statusLine(status: string): string {
-    if (this.record.protocol === Protocol.FASTCGI) return `Status: ${status}`;
-    const version = this.record.get(KeyId.SERVER_PROTOCOL);
-    return `${version !== undefined && HTTP_VERSION.test(version) ? version : 'HTTP/1.0'} ${status}`;
-  }
-
+  /** The head, once: it also decides how the body is framed (HTTP). */
   private serializeHead(): string {
-    const head = this.head!;
-    let text = `${this.statusLine(head.status)}\r\n`;
-    for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
-    if (head.contentLength < 0 && this.knownLength >= 0 && !isBodiless(head.code)) {
-      text += `Content-Length: ${this.knownLength}\r\n`;
-    }
-    return text + '\r\n';
+    const framing = serializeHead(this.record, this.head!, this.knownLength, this.headRequest);
+    this.chunked = framing.chunked;
+    if (framing.close) this.context.transport.closeAfter(this.token);
+    return framing.text;
   }
 
   private describeRequest(): string {

@@ -16,6 +16,8 @@ export const Layout = {
   VAR_WORDS: 5,
   PROTOCOL_UWSGI: Protocol.UWSGI,
   PROTOCOL_FASTCGI: Protocol.FASTCGI,
+  PROTOCOL_HTTP: Protocol.HTTP,
+  FLAG_KEEP_ALIVE: RequestFlags.KEEP_ALIVE,
   FLAG_BODY_COMPLETE: RequestFlags.BODY_COMPLETE,
   FLAG_MANAGE_PATH_INFO: RequestFlags.MANAGE_PATH_INFO,
 } as const;

@@ -22,7 +22,7 @@ export interface NativeReactorOptions {
 }
 
 /** The wire protocols a listener speaks. */
-export type WireProtocol = 'uwsgi' | 'fastcgi';
+export type WireProtocol = 'uwsgi' | 'fastcgi' | 'http';
 
 /** The reactor class of the binding. */
 export interface NativeReactor {
@@ -30,6 +30,7 @@ export interface NativeReactor {
   adopt(fd: number, protocol: WireProtocol): void;
   write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
   writeError(token: number, text: Uint8Array | string): boolean;
+  closeAfter(token: number): void;
   pause(token: number, paused: boolean): void;
   abort(token: number): void;
   stopListening(): void;

@@ -14,6 +14,8 @@ export const Protocol = {
   UWSGI: 1,
   /** FastCGI: the response is a CGI response, its status in a `Status:` header. */
   FASTCGI: 2,
+  /** HTTP/1.1: the server frames the response itself (length, chunks, keep-alive). */
+  HTTP: 3,
 } as const;
 
 /** Bits of a record's `flags` (the REQUEST event's flags word). */
@@ -22,6 +24,8 @@ export const RequestFlags = {
   BODY_COMPLETE: 1,
   /** uwsgi modifier1 30: strip SCRIPT_NAME from the front of PATH_INFO. */
   MANAGE_PATH_INFO: 2,
+  /** HTTP: the client allows another request on the connection after this one. */
+  KEEP_ALIVE: 4,
 } as const;
 
 const H_TOKEN = 1;

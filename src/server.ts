@@ -36,7 +36,7 @@ export interface ListenOptions {
   mode?: number;
   /** Listen queue length (`--listen`). */
   backlog?: number;
-  /** The wire protocol: `uwsgi` (default) or `fastcgi`. */
+  /** The wire protocol: `uwsgi` (default), `fastcgi` or `http`. */
   protocol?: WireProtocol;
 }
 

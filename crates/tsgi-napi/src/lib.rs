@@ -65,6 +65,7 @@ impl BindingReactorOptions {
         if let Some(v) = self.limit_post {
             config.uwsgi.max_body = v.max(0.0) as u64;
             config.fastcgi.max_body = v.max(0.0) as u64;
+            config.http.max_body = v.max(0.0) as u64;
         }
         if let Some(v) = self.max_conns {
             config.max_conns = v.max(1) as usize;
@@ -323,6 +324,12 @@ impl BindingReactor {
         Ok(self.shared.reactor.borrow_mut().write_error(token, &bytes))
     }
 
+    /// HTTP: closes the connection after the response of `token`.
+    #[napi(catch_unwind)]
+    pub fn close_after(&self, token: u32) {
+        self.shared.reactor.borrow_mut().close_after(token);
+    }
+
     /// Stops (`true`) or resumes reading the body of `token`.
     #[napi(catch_unwind)]
     pub fn pause(&self, token: u32, paused: bool) {
@@ -377,6 +384,7 @@ fn parse_protocol(name: &str) -> Result<Protocol> {
     match name {
         "uwsgi" => Ok(Protocol::Uwsgi),
         "fastcgi" => Ok(Protocol::Fastcgi),
+        "http" => Ok(Protocol::Http),
         other => Err(Error::new(Status::InvalidArg, format!("unknown protocol {other:?}"))),
     }
 }
@@ -486,6 +494,8 @@ pub fn batch_layout() -> std::collections::HashMap<&'static str, u32> {
         ("VAR_WORDS", batch::VAR_WORDS as u32),
         ("PROTOCOL_UWSGI", batch::PROTOCOL_UWSGI),
         ("PROTOCOL_FASTCGI", batch::PROTOCOL_FASTCGI),
+        ("PROTOCOL_HTTP", batch::PROTOCOL_HTTP),
+        ("FLAG_KEEP_ALIVE", batch::FLAG_KEEP_ALIVE),
         ("FLAG_BODY_COMPLETE", batch::FLAG_BODY_COMPLETE),
         ("FLAG_MANAGE_PATH_INFO", batch::FLAG_MANAGE_PATH_INFO),
     ]

@@ -41,11 +41,15 @@ pub const VAR_WORDS: usize = 5;
 pub const PROTOCOL_UWSGI: u32 = 1;
 /// `protocol` word of a [`REQUEST`]: FastCGI (the response is a CGI response: `Status:`).
 pub const PROTOCOL_FASTCGI: u32 = 2;
+/// `protocol` word of a [`REQUEST`]: HTTP/1.1 (the response is HTTP, framed by JavaScript).
+pub const PROTOCOL_HTTP: u32 = 3;
 
 /// `flags` bit: the body is already complete (no [`BODY`]/[`BODY_END`] events follow).
 pub const FLAG_BODY_COMPLETE: u32 = 1;
 /// `flags` bit: strip `SCRIPT_NAME` from the front of `PATH_INFO` (uwsgi modifier1 30).
 pub const FLAG_MANAGE_PATH_INFO: u32 = 2;
+/// `flags` bit: HTTP: the client allows another request on the connection after this one.
+pub const FLAG_KEEP_ALIVE: u32 = 4;
 
 /// Why a request was aborted (the `reason` word of an [`ABORT`] event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

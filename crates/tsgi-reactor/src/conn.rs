@@ -30,6 +30,8 @@ pub enum ReadState {
     Done,
     /// FastCGI: reading records, for any number of requests (`crate::fastcgi`).
     Records,
+    /// HTTP: streaming a chunked body to JavaScript (the decoder is [`Conn::chunked`]).
+    Chunked,
     /// A refusal is being sent; whatever else the peer sends is read and dropped, never
     /// parsed.
     Refused,
@@ -78,9 +80,13 @@ pub struct Conn {
     pub unregistered: bool,
     /// Bytes thrown away after the request (U20); past a bound, reading stops.
     pub discarded: usize,
-    /// When the connection was accepted (monotonic ms); the first head must arrive within
-    /// `socket-timeout` of it.
+    /// When the connection was accepted, or (HTTP keep-alive) when it went back to waiting
+    /// for a head (monotonic ms); the head must arrive within `socket-timeout` of it.
     pub accepted_at: u64,
+    /// HTTP: both socket addresses, for REMOTE_ADDR and SERVER_PORT.
+    pub addresses: Option<Box<crate::http::Addresses>>,
+    /// HTTP: the chunked body decoder, kept for the connection's next requests.
+    pub chunked: Option<Box<tsgi_wire::http::ChunkedDecoder>>,
 }
 
 impl Conn {
@@ -91,7 +97,7 @@ impl Conn {
             token,
             protocol,
             state: match protocol {
-                Protocol::Uwsgi => ReadState::Head,
+                Protocol::Uwsgi | Protocol::Http => ReadState::Head,
                 Protocol::Fastcgi => ReadState::Records,
             },
             head: Vec::new(),
@@ -106,6 +112,8 @@ impl Conn {
             unregistered: false,
             discarded: 0,
             accepted_at: now,
+            addresses: None,
+            chunked: None,
         }
     }
 }

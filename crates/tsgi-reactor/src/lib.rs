@@ -9,6 +9,7 @@
 pub mod batch;
 mod conn;
 mod fastcgi;
+mod http;
 pub mod listen;
 mod outbuf;
 mod reactor;

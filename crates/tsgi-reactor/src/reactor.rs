@@ -17,6 +17,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use tsgi_wire::fastcgi::{self, ParamsDecoder};
+use tsgi_wire::http;
 use tsgi_wire::uwsgi;
 
 use crate::batch::{AbortReason, Batch, Level, VarSpan};
@@ -34,6 +35,8 @@ pub struct Config {
     pub uwsgi: uwsgi::Limits,
     /// FastCGI parsing limits (the same options).
     pub fastcgi: fastcgi::Limits,
+    /// HTTP parsing limits.
+    pub http: http::Limits,
     /// `max-conns`: at this many open connections the worker stops accepting until one
     /// closes (the rest wait in the listen queue). Reported as `FCGI_MAX_CONNS`.
     pub max_conns: usize,
@@ -58,6 +61,7 @@ impl Default for Config {
         Config {
             uwsgi: uwsgi::Limits::default(),
             fastcgi: fastcgi::Limits::default(),
+            http: http::Limits::default(),
             max_conns: 10_000,
             fastcgi_max_reqs: 100,
             fastcgi_multiplex: true,
@@ -97,6 +101,19 @@ pub enum Protocol {
     Uwsgi,
     /// FastCGI 1.0, responder role.
     Fastcgi,
+    /// HTTP/1.1, straight from clients or an HTTP proxy.
+    Http,
+}
+
+impl Protocol {
+    /// The name log lines start with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Uwsgi => "uwsgi",
+            Protocol::Fastcgi => "fastcgi",
+            Protocol::Http => "http",
+        }
+    }
 }
 
 struct Listener {
@@ -154,6 +171,8 @@ pub struct Reactor {
     /// Spare FastCGI params decoders, so a request does not allocate one.
     #[allow(clippy::vec_box)] // boxes move between here and `Phase::Params` without a copy
     pub(crate) decoders: Vec<Box<ParamsDecoder>>,
+    /// The vars of the HTTP head being parsed, reused.
+    pub(crate) http_vars: http::HeadVars,
     pub(crate) scratch: Box<[u8]>,
     pub(crate) vars: Vec<uwsgi::Var>,
     pub(crate) spans: Vec<VarSpan>,
@@ -200,6 +219,7 @@ impl Reactor {
             accept_paused: false,
             streams: Streams::default(),
             decoders: Vec::new(),
+            http_vars: http::HeadVars::new(),
             scratch: vec![0u8; 64 * 1024].into_boxed_slice(),
             vars: Vec::with_capacity(64),
             spans: Vec::with_capacity(64),
@@ -385,6 +405,14 @@ impl Reactor {
         queued as i64
     }
 
+    /// HTTP: the connection closes after the response of `token` (a close-delimited body,
+    /// or `Connection: close` from the app), whatever the request asked for.
+    pub fn close_after(&mut self, token: u32) {
+        if let Some(slot) = self.streams.slot_of(token) {
+            self.streams.get_mut(slot).expect("found").keep_conn = false;
+        }
+    }
+
     /// Sends `text` to the web server's error log with the request `token`: a FastCGI
     /// STDERR record. Returns `false` if the protocol has no such channel (uwsgi) or the
     /// request is gone; the caller then logs it itself.
@@ -505,8 +533,10 @@ impl Reactor {
         }
         let Some(conn) = self.slots.get_mut(stream.conn as usize).and_then(|s| s.conn.as_mut()) else { return };
         conn.streams.retain(|&s| s != slot);
+        let conn_slot = stream.conn;
         match conn.protocol {
             Protocol::Uwsgi => conn.closing = true,
+            Protocol::Http => self.http_response_ended(conn_slot, stream.keep_conn && end == StreamEnd::Complete),
             Protocol::Fastcgi => {
                 let out = conn.out.tail();
                 let app_status = match end {
@@ -638,6 +668,9 @@ impl Reactor {
         let token = ((entry.generation & 0xfff) << SLOT_BITS) | slot;
         let now = sys::now_ms();
         let mut conn = Conn::new(fd, token, protocol, now);
+        if protocol == Protocol::Http {
+            conn.addresses = Some(Box::new(crate::http::Addresses::of(fd)));
+        }
         conn.deadline = now + self.config.socket_timeout_ms;
         entry.conn = Some(conn);
         self.live += 1;
@@ -653,7 +686,8 @@ impl Reactor {
         let in_batch = self.in_batch;
         let Some(conn) = self.conn_mut(slot) else { return };
         let reading = match conn.state {
-            ReadState::Body { .. } | ReadState::Records => !conn.paused,
+            ReadState::Body { .. } | ReadState::Records | ReadState::Chunked => !conn.paused,
+            ReadState::Done if conn.protocol == Protocol::Http => conn.head.len() < crate::http::MAX_PIPELINED,
             ReadState::Done => conn.discarded < MAX_DISCARD,
             _ => true,
         };
@@ -727,6 +761,7 @@ impl Reactor {
         match self.conn_mut(slot).map(|c| c.protocol) {
             Some(Protocol::Uwsgi) => self.uwsgi_readable(slot, batch),
             Some(Protocol::Fastcgi) => self.fastcgi_readable(slot, batch),
+            Some(Protocol::Http) => self.http_readable(slot, batch),
             None => {}
         }
     }
@@ -818,7 +853,7 @@ impl Reactor {
         let deadline = match conn.state {
             ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
             ReadState::Linger { until } => until,
-            ReadState::Body { .. } if !conn.paused => sys::now_ms() + timeout,
+            ReadState::Body { .. } | ReadState::Chunked if !conn.paused => sys::now_ms() + timeout,
             _ if conn.out.queued() > 0 => sys::now_ms() + timeout,
             // FastCGI: idle between requests, or a request still sending its input.
             ReadState::Records if !conn.paused && (conn.streams.is_empty() || conn.streams.iter().any(|&s| self.streams.get(s).is_some_and(|s| !matches!(s.phase, Phase::Complete)))) => {
@@ -887,15 +922,20 @@ impl Reactor {
             }
             match conn.state {
                 ReadState::Head | ReadState::DiscardVars { .. } => {
-                    let got = conn.head.len();
+                    let (got, name) = (conn.head.len(), conn.protocol.name());
                     if got > 0 {
-                        self.log(Level::Warn, format!("uwsgi: no complete request head within socket-timeout {timeout_s} s ({got} bytes received); closed (raise --socket-timeout)"));
+                        self.log(Level::Warn, format!("{name}: no complete request head within socket-timeout {timeout_s} s ({got} bytes received); closed (raise --socket-timeout)"));
                     }
                     self.close_conn(slot, false, AbortReason::Timeout);
                 }
                 ReadState::Linger { .. } => self.close_conn(slot, false, AbortReason::Timeout),
+                ReadState::Chunked => {
+                    self.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                    self.close_conn(slot, true, AbortReason::Timeout);
+                }
                 ReadState::Body { remaining } => {
-                    self.log(Level::Warn, format!("uwsgi: request body stalled for socket-timeout {timeout_s} s with {remaining} bytes missing; aborted (raise --socket-timeout)"));
+                    let name = conn.protocol.name();
+                    self.log(Level::Warn, format!("{name}: request body stalled for socket-timeout {timeout_s} s with {remaining} bytes missing; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
                 }
                 ReadState::Refused => self.close_conn(slot, false, AbortReason::Timeout),

@@ -6,7 +6,10 @@
 fn status_line(status: u16) -> (u16, &'static str) {
     match status {
         400 => (400, "Bad Request"),
+        408 => (408, "Request Timeout"),
         413 => (413, "Content Too Large"),
+        414 => (414, "URI Too Long"),
+        417 => (417, "Expectation Failed"),
         431 => (431, "Request Header Fields Too Large"),
         501 => (501, "Not Implemented"),
         _ => (500, "Internal Server Error"),

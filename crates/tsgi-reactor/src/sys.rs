@@ -155,3 +155,31 @@ pub fn read_some(fd: i32, buf: &mut [u8]) -> Read {
         };
     }
 }
+
+/// The peer's (`peer = true`) or our own address of a TCP socket; `None` for a Unix socket.
+pub fn socket_addr(fd: RawFd, peer: bool) -> Option<std::net::SocketAddr> {
+    // SAFETY: a zeroed sockaddr_storage is a valid out-buffer of the length we pass.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let ptr = (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
+    // SAFETY: `ptr` and `len` describe `storage`, which outlives the call.
+    let rc = unsafe { if peer { libc::getpeername(fd, ptr, &mut len) } else { libc::getsockname(fd, ptr, &mut len) } };
+    if rc != 0 {
+        return None;
+    }
+    match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin = unsafe { &*(&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(std::net::SocketAddr::new(ip.into(), u16::from_be(sin.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe { &*(&storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(std::net::SocketAddr::new(ip.into(), u16::from_be(sin6.sin6_port)))
+        }
+        _ => None,
+    }
+}

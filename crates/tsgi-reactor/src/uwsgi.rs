@@ -90,7 +90,7 @@ impl Reactor {
                     Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
                 }
             }
-            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } | ReadState::Records => self.drain_readable(slot),
+            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } | ReadState::Records | ReadState::Chunked => self.drain_readable(slot),
         }
     }
 
@@ -238,7 +238,7 @@ impl Reactor {
 
     /// Answers from the reactor itself (a refusal, a pong), then closes with a lingering
     /// close; the app never sees the request.
-    fn answer(&mut self, slot: u32, response: &[u8]) {
+    pub(crate) fn answer(&mut self, slot: u32, response: &[u8]) {
         let Some(conn) = self.conn_mut(slot) else { return };
         conn.out.tail().extend_from_slice(response);
         conn.closing = true;

@@ -1,0 +1,101 @@
+/**
+ * The response head on the wire, per protocol: the status line, and for HTTP/1.1 the
+ * headers a server adds (`Date`, `Server`) and the framing (`Content-Length`, chunked, or a
+ * close-delimited body) with `Connection` to match. uwsgi and FastCGI peers (nginx) frame
+ * the response to their client themselves, so they get only what the app gave, plus a
+ * `Content-Length` when the body is known whole.
+ */
+import { isBodiless, type CheckedHead, type Chunk } from './app.js';
+import { KeyId } from './codec/keys.js';
+import { Protocol, RequestFlags, type RequestRecord } from './request.js';
+
+const HTTP_VERSION = /^HTTP\/1\.[01]$/;
+
+/** How the body of a response travels. */
+export interface Framing {
+  /** The head, ready for the wire. */
+  readonly text: string;
+  /** HTTP: the body goes in chunks (see `chunk`). */
+  readonly chunked: boolean;
+  /** HTTP: the connection closes after this response. */
+  readonly close: boolean;
+}
+
+let dateSecond = -1;
+let dateText = '';
+
+/** The `Date` header value, made once a second. */
+function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/**
+ * The head for `head`. `knownLength` is the body length when the whole body is in hand
+ * (else -1); `headRequest` says the method was HEAD (the headers describe a body not sent).
+ */
+export function serializeHead(record: RequestRecord, head: CheckedHead, knownLength: number, headRequest: boolean): Framing {
+  const protocol = record.protocol;
+  let text = `${statusLine(record, protocol)} ${head.status}\r\n`;
+  let hasDate = false;
+  let hasServer = false;
+  for (const [name, value] of head.headers) {
+    text += `${name}: ${value}\r\n`;
+    if (protocol === Protocol.HTTP) {
+      const lower = name.toLowerCase();
+      hasDate ||= lower === 'date';
+      hasServer ||= lower === 'server';
+    }
+  }
+  const bodiless = isBodiless(head.code);
+  let lengthKnown = head.contentLength >= 0;
+  if (!lengthKnown && knownLength >= 0 && !bodiless) {
+    text += `Content-Length: ${knownLength}\r\n`;
+    lengthKnown = true;
+  }
+  if (protocol !== Protocol.HTTP) return { text: text + '\r\n', chunked: false, close: false };
+
+  if (!hasDate) text += `Date: ${httpDate()}\r\n`;
+  if (!hasServer) text += 'Server: tsgi\r\n';
+  const http11 = record.get(KeyId.SERVER_PROTOCOL) === 'HTTP/1.1';
+  const framed = lengthKnown || bodiless || headRequest;
+  const chunked = !framed && http11;
+  if (chunked) text += 'Transfer-Encoding: chunked\r\n';
+  // Without a length or chunks, only the close tells the client where the body ends.
+  const close = !(record.flags & RequestFlags.KEEP_ALIVE) || (!framed && !chunked);
+  if (close) text += 'Connection: close\r\n';
+  else if (!http11) text += 'Connection: keep-alive\r\n';
+  return { text: text + '\r\n', chunked, close };
+}
+
+/** `HTTP/1.1` or the request's version (uwsgi), `Status:` (FastCGI's CGI response). */
+function statusLine(record: RequestRecord, protocol: number): string {
+  if (protocol === Protocol.FASTCGI) return 'Status:';
+  if (protocol === Protocol.HTTP) return 'HTTP/1.1';
+  const version = record.get(KeyId.SERVER_PROTOCOL);
+  return version !== undefined && HTTP_VERSION.test(version) ? version : 'HTTP/1.0';
+}
+
+/** Byte length of a chunk. */
+export function byteLength(chunk: Chunk): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+}
+
+/**
+ * The framing around one piece of a chunked body: what goes before it (the CRLF that ends
+ * the previous chunk, the size line) and, at the end, the last chunk. `open` says a chunk
+ * was sent before; returns the text before `body` and the text after it.
+ */
+export function chunkFrame(bodyLength: number, open: boolean, end: boolean): { before: string; after: string; open: boolean } {
+  let before = '';
+  if (bodyLength > 0) {
+    before = `${open ? '\r\n' : ''}${bodyLength.toString(16)}\r\n`;
+    open = true;
+  }
+  const after = end ? `${open ? '\r\n' : ''}0\r\n\r\n` : '';
+  return { before, after, open };
+}
