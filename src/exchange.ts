@@ -63,6 +63,8 @@ export class Exchange implements EnvironSource {
   /** HTTP: the body goes in chunks; `chunkOpen` once one was sent (its CRLF is still due). */
   private chunked = false;
   private chunkOpen = false;
+  /** The app asked for the body (for `Expect: 100-continue`, the 100 went out). */
+  private bodyAskedFor = false;
   private aborted = false;
   private finished = false;
   private bodyInput: BodyInput | null = null;
@@ -93,7 +95,15 @@ export class Exchange implements EnvironSource {
   input(): BodyInput {
     if (!this.bodyInput) {
       // Made on first use: most requests (a GET) have no body and never ask.
-      this.bodyInput = new BodyInput(this.context.inputHighWater, (paused) => this.context.transport.pause(this.token, paused));
+      const held = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0;
+      this.bodyInput = new BodyInput(
+        this.context.inputHighWater,
+        (paused) => {
+          if (!paused) this.bodyAskedFor = true;
+          this.context.transport.pause(this.token, paused);
+        },
+        held,
+      );
       if (this.record.flags & RequestFlags.BODY_COMPLETE) this.bodyInput.end();
     }
     return this.bodyInput;
@@ -397,7 +407,10 @@ export class Exchange implements EnvironSource {
 
   /** The head, once: it also decides how the body is framed (HTTP). */
   private serializeHead(): string {
-    const framing = serializeHead(this.record, this.head!, this.knownLength, this.headRequest);
+    // A body the client holds back (Expect: 100-continue, never asked for) cannot be
+    // skipped to reach a next request: the connection closes after this response.
+    const bodyHeldBack = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0 && !this.bodyAskedFor;
+    const framing = serializeHead(this.record, this.head!, this.knownLength, this.headRequest, bodyHeldBack);
     this.chunked = framing.chunked;
     if (framing.close) this.context.transport.closeAfter(this.token);
     return framing.text;

@@ -21,10 +21,17 @@ export class BodyInput implements Input {
   private paused = false;
   private wake: (() => void) | null = null;
 
+  /**
+   * `startPaused`: the server holds the body back until the app first wants it (HTTP
+   * `Expect: 100-continue`); the first read unpauses, which sends `100 Continue`.
+   */
   constructor(
     private readonly highWater: number,
     private readonly onPressure: (paused: boolean) => void,
-  ) {}
+    startPaused = false,
+  ) {
+    this.paused = startPaused;
+  }
 
   /** Server side: a chunk arrived. */
   push(chunk: Buffer): void {

@@ -26,6 +26,8 @@ export const RequestFlags = {
   MANAGE_PATH_INFO: 2,
   /** HTTP: the client allows another request on the connection after this one. */
   KEEP_ALIVE: 4,
+  /** HTTP `Expect: 100-continue`: reading starts paused; the first unpause sends `100 Continue`. */
+  AWAITING_CONTINUE: 8,
 } as const;
 
 const H_TOKEN = 1;

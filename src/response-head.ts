@@ -36,9 +36,10 @@ function httpDate(): string {
 
 /**
  * The head for `head`. `knownLength` is the body length when the whole body is in hand
- * (else -1); `headRequest` says the method was HEAD (the headers describe a body not sent).
+ * (else -1); `headRequest` says the method was HEAD (the headers describe a body not sent);
+ * `closing` that the connection cannot carry another request whatever the client asked.
  */
-export function serializeHead(record: RequestRecord, head: CheckedHead, knownLength: number, headRequest: boolean): Framing {
+export function serializeHead(record: RequestRecord, head: CheckedHead, knownLength: number, headRequest: boolean, closing = false): Framing {
   const protocol = record.protocol;
   let text = `${statusLine(record, protocol)} ${head.status}\r\n`;
   let hasDate = false;
@@ -66,7 +67,7 @@ export function serializeHead(record: RequestRecord, head: CheckedHead, knownLen
   const chunked = !framed && http11;
   if (chunked) text += 'Transfer-Encoding: chunked\r\n';
   // Without a length or chunks, only the close tells the client where the body ends.
-  const close = !(record.flags & RequestFlags.KEEP_ALIVE) || (!framed && !chunked);
+  const close = closing || !(record.flags & RequestFlags.KEEP_ALIVE) || (!framed && !chunked);
   if (close) text += 'Connection: close\r\n';
   else if (!http11) text += 'Connection: keep-alive\r\n';
   return { text: text + '\r\n', chunked, close };

@@ -496,6 +496,7 @@ pub fn batch_layout() -> std::collections::HashMap<&'static str, u32> {
         ("PROTOCOL_FASTCGI", batch::PROTOCOL_FASTCGI),
         ("PROTOCOL_HTTP", batch::PROTOCOL_HTTP),
         ("FLAG_KEEP_ALIVE", batch::FLAG_KEEP_ALIVE),
+        ("FLAG_AWAITING_CONTINUE", batch::FLAG_AWAITING_CONTINUE),
         ("FLAG_BODY_COMPLETE", batch::FLAG_BODY_COMPLETE),
         ("FLAG_MANAGE_PATH_INFO", batch::FLAG_MANAGE_PATH_INFO),
     ]

@@ -50,6 +50,8 @@ pub const FLAG_BODY_COMPLETE: u32 = 1;
 pub const FLAG_MANAGE_PATH_INFO: u32 = 2;
 /// `flags` bit: HTTP: the client allows another request on the connection after this one.
 pub const FLAG_KEEP_ALIVE: u32 = 4;
+/// `flags` bit: HTTP `Expect: 100-continue`: the body comes once JavaScript first unpauses.
+pub const FLAG_AWAITING_CONTINUE: u32 = 8;
 
 /// Why a request was aborted (the `reason` word of an [`ABORT`] event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

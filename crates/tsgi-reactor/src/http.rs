@@ -28,7 +28,7 @@ use crate::sys::{self, read_some, Read};
 pub(crate) const MAX_PIPELINED: usize = 64 * 1024;
 
 /// `100 Continue`, sent before the body of a request that asked for it.
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The socket addresses of an HTTP connection, for the vars a proxy would otherwise send.
 pub struct Addresses {
@@ -175,7 +175,16 @@ impl Reactor {
             BodyFraming::Length(n) => (n, ReadState::Body { remaining: n }),
             BodyFraming::Chunked => (0, ReadState::Chunked),
         };
+        let awaiting_continue = head.expect_continue && next != ReadState::Done;
+        if awaiting_continue {
+            // The body is not read (nor asked for) until the app wants it.
+            stream.awaiting_continue = true;
+            stream.paused = true;
+        }
         let mut flags = 0;
+        if awaiting_continue {
+            flags |= batch::FLAG_AWAITING_CONTINUE;
+        }
         if next == ReadState::Done {
             flags |= batch::FLAG_BODY_COMPLETE;
         }
@@ -194,11 +203,7 @@ impl Reactor {
         }
         conn.head.drain(..head.len);
         conn.state = next;
-        if head.expect_continue && next != ReadState::Done {
-            // The client waits for this before sending the body.
-            conn.out.tail().extend_from_slice(CONTINUE);
-            self.mark_dirty(slot);
-        }
+        conn.paused |= awaiting_continue;
         true
     }
 

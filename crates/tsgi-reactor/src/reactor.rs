@@ -437,7 +437,19 @@ impl Reactor {
     /// reading for all its requests: their records share the socket.
     pub fn pause(&mut self, token: u32, paused: bool) {
         let Some((slot, conn_slot)) = self.stream_conn(token) else { return };
-        self.streams.get_mut(slot).expect("found above").paused = paused;
+        let stream = self.streams.get_mut(slot).expect("found above");
+        stream.paused = paused;
+        if !paused && stream.awaiting_continue {
+            // The app wants the body of an `Expect: 100-continue` request: now ask for it.
+            stream.awaiting_continue = false;
+            if let Some(conn) = self.conn_mut(conn_slot) {
+                conn.out.tail().extend_from_slice(crate::http::CONTINUE);
+            }
+            self.mark_dirty(conn_slot);
+            if !self.in_batch {
+                let _ = self.flush_conn(conn_slot);
+            }
+        }
         self.refresh_paused(conn_slot);
     }
 
@@ -536,7 +548,8 @@ impl Reactor {
         let conn_slot = stream.conn;
         match conn.protocol {
             Protocol::Uwsgi => conn.closing = true,
-            Protocol::Http => self.http_response_ended(conn_slot, stream.keep_conn && end == StreamEnd::Complete),
+            // A body the client never sent (no 100 Continue was asked for) cannot be skipped.
+            Protocol::Http => self.http_response_ended(conn_slot, stream.keep_conn && end == StreamEnd::Complete && !stream.awaiting_continue),
             Protocol::Fastcgi => {
                 let out = conn.out.tail();
                 let app_status = match end {

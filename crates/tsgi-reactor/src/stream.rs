@@ -47,6 +47,9 @@ pub struct Stream {
     pub want_drain: bool,
     /// Response bytes were queued: a refusal can no longer be sent in their place.
     pub wrote: bool,
+    /// HTTP `Expect: 100-continue`: the client waits for `100 Continue`, sent when the app
+    /// first wants the body (its first unpause); until then the body is not read.
+    pub awaiting_continue: bool,
     /// Where the write in progress starts in the connection's queue (FastCGI frames it
     /// into STDOUT records when it is committed).
     pub write_start: usize,
@@ -89,6 +92,7 @@ impl Streams {
             paused: false,
             want_drain: false,
             wrote: false,
+            awaiting_continue: false,
             write_start: 0,
         });
         Some(slot)
