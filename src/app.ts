@@ -125,7 +125,8 @@ export function checkHead(status: unknown, headers: unknown): CheckedHead {
       throw new TsgiError(ErrorCodes.INVALID_HEADER, `invalid value for header ${name}: must be a latin-1 string without CR, LF or other control characters`);
     }
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
+    // A 101 names the protocol switched to: there Upgrade and Connection are the app's.
+    if (HOP_BY_HOP.has(lower) && !(status.startsWith('101') && (lower === 'upgrade' || lower === 'connection'))) {
       throw new TsgiError(ErrorCodes.HOP_BY_HOP_HEADER, `header ${name} is hop-by-hop; the server sets it`);
     }
     if (lower === 'status') {

@@ -25,6 +25,8 @@ export interface Transport {
   abort(token: number): void;
   /** HTTP: the connection closes after this response. */
   closeAfter(token: number): void;
+  /** HTTP: the app answers 101: the connection becomes a tunnel. False if it cannot. */
+  upgrade(token: number): boolean;
   /** Sends text to the web server's error log (FastCGI STDERR); false if there is no such channel. */
   writeError(token: number, text: string): boolean;
 }
@@ -65,6 +67,8 @@ export class Exchange implements EnvironSource {
   private chunkOpen = false;
   /** The app asked for the body (for `Expect: 100-continue`, the 100 went out). */
   private bodyAskedFor = false;
+  /** An upgrade request answered without switching: its input has nothing more. */
+  private inputOver = false;
   private aborted = false;
   private finished = false;
   private bodyInput: BodyInput | null = null;
@@ -104,7 +108,7 @@ export class Exchange implements EnvironSource {
         },
         held,
       );
-      if (this.record.flags & RequestFlags.BODY_COMPLETE) this.bodyInput.end();
+      if (this.record.flags & RequestFlags.BODY_COMPLETE || this.inputOver) this.bodyInput.end();
     }
     return this.bodyInput;
   }
@@ -171,6 +175,11 @@ export class Exchange implements EnvironSource {
       throw new TsgiError(ErrorCodes.START_RESPONSE_TWICE, 'startResponse() called a second time without excInfo');
     }
     this.head = checkHead(status, headers);
+    if (this.head.code === 101 && this.record.flags & RequestFlags.UPGRADE && !this.headersSent) {
+      // Switching protocols cannot be taken back, and the client says nothing in the new
+      // protocol before it has the 101: it goes out now, not with the first chunk.
+      this.transmit(this.serializeHead(), null, false);
+    }
     return this.write;
   };
 
@@ -294,7 +303,8 @@ export class Exchange implements EnvironSource {
     if (chunk.length === 0) return true;
     const head = this.head;
     if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body produced data before startResponse() was called');
-    if (this.headRequest || isBodiless(head.code)) {
+    // A 101's "body" is the tunnel's output: it goes out unframed.
+    if ((this.headRequest || isBodiless(head.code)) && head.code !== 101) {
       // No body on the wire, but the head goes out now, as it would with one.
       if (!this.headersSent) this.transmit(this.serializeHead(), null, last);
       return true;
@@ -410,7 +420,19 @@ export class Exchange implements EnvironSource {
     // A body the client holds back (Expect: 100-continue, never asked for) cannot be
     // skipped to reach a next request: the connection closes after this response.
     const bodyHeldBack = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0 && !this.bodyAskedFor;
-    const framing = serializeHead(this.record, this.head!, this.knownLength, this.headRequest, bodyHeldBack);
+    const head = this.head!;
+    if ((this.record.flags & RequestFlags.UPGRADE) !== 0) {
+      if (head.code === 101) {
+        if (!this.context.transport.upgrade(this.token)) throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols, but the connection cannot switch');
+      } else {
+        // Not switching: the client's input is over (the connection closes after this).
+        this.inputOver = true;
+        this.bodyInput?.end();
+      }
+    } else if (head.code === 101) {
+      throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols answers an HTTP upgrade request only');
+    }
+    const framing = serializeHead(this.record, head, this.knownLength, this.headRequest, bodyHeldBack);
     this.chunked = framing.chunked;
     if (framing.close) this.context.transport.closeAfter(this.token);
     return framing.text;

@@ -31,6 +31,7 @@ export interface NativeReactor {
   write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
   writeError(token: number, text: Uint8Array | string): boolean;
   closeAfter(token: number): void;
+  upgrade(token: number): boolean;
   pause(token: number, paused: boolean): void;
   abort(token: number): void;
   stopListening(): void;

@@ -62,6 +62,8 @@ export function serializeHead(record: RequestRecord, head: CheckedHead, knownLen
 
   if (!hasDate) text += `Date: ${httpDate()}\r\n`;
   if (!hasServer) text += 'Server: tsgi\r\n';
+  // 101: the app's Upgrade and Connection say it all; the bytes after are unframed.
+  if (head.code === 101) return { text: text + '\r\n', chunked: false, close: false };
   const http11 = record.get(KeyId.SERVER_PROTOCOL) === 'HTTP/1.1';
   const framed = lengthKnown || bodiless || headRequest;
   const chunked = !framed && http11;

@@ -324,6 +324,13 @@ impl BindingReactor {
         Ok(self.shared.reactor.borrow_mut().write_error(token, &bytes))
     }
 
+    /// HTTP: the app answers 101 to the upgrade request `token`: from now on the bytes of
+    /// the connection are the app's both ways. False if the request is gone or not one.
+    #[napi(catch_unwind)]
+    pub fn upgrade(&self, token: u32) -> bool {
+        self.shared.reactor.borrow_mut().upgrade(token)
+    }
+
     /// HTTP: closes the connection after the response of `token`.
     #[napi(catch_unwind)]
     pub fn close_after(&self, token: u32) {
@@ -497,6 +504,7 @@ pub fn batch_layout() -> std::collections::HashMap<&'static str, u32> {
         ("PROTOCOL_HTTP", batch::PROTOCOL_HTTP),
         ("FLAG_KEEP_ALIVE", batch::FLAG_KEEP_ALIVE),
         ("FLAG_AWAITING_CONTINUE", batch::FLAG_AWAITING_CONTINUE),
+        ("FLAG_UPGRADE", batch::FLAG_UPGRADE),
         ("FLAG_BODY_COMPLETE", batch::FLAG_BODY_COMPLETE),
         ("FLAG_MANAGE_PATH_INFO", batch::FLAG_MANAGE_PATH_INFO),
     ]

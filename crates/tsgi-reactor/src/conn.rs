@@ -32,6 +32,11 @@ pub enum ReadState {
     Records,
     /// HTTP: streaming a chunked body to JavaScript (the decoder is [`Conn::chunked`]).
     Chunked,
+    /// HTTP after `101 Switching Protocols`: the bytes both ways are the app's, unframed.
+    Tunnel {
+        /// The client closed its side (its bytes ended; ours may go on).
+        eof: bool,
+    },
     /// A refusal is being sent; whatever else the peer sends is read and dropped, never
     /// parsed.
     Refused,

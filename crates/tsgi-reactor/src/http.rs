@@ -63,7 +63,8 @@ impl Reactor {
         let Some(conn) = self.conn_mut(slot) else { return };
         match conn.state {
             ReadState::Refused | ReadState::Linger { .. } => return self.drain_readable(slot),
-            ReadState::Body { .. } | ReadState::Chunked if conn.paused => return,
+            ReadState::Body { .. } | ReadState::Chunked | ReadState::Tunnel { .. } if conn.paused => return,
+            ReadState::Tunnel { eof: true } => return,
             ReadState::Done if conn.head.len() >= MAX_PIPELINED => return,
             _ => {}
         }
@@ -77,7 +78,8 @@ impl Reactor {
         match read {
             Read::Data(_) => self.http_process(slot, batch),
             Read::Eof => self.http_eof(slot),
-            Read::WouldBlock => {}
+            // Woken for bytes already buffered (pipelined, or before a pause or an upgrade).
+            Read::WouldBlock => self.http_process(slot, batch),
             Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
         }
     }
@@ -98,6 +100,17 @@ impl Reactor {
                 self.log(Level::Warn, "http: peer closed inside a chunked body; request aborted".to_string());
                 AbortReason::BodyTruncated
             }
+            ReadState::Tunnel { .. } => {
+                // The client is done sending; the app may still be.
+                if let Some(token) = self.http_token(slot) {
+                    self.push_notice(crate::reactor::Notice::BodyEnd(token));
+                    let conn = self.conn_mut(slot).expect("checked above");
+                    conn.state = ReadState::Tunnel { eof: true };
+                    self.update_interest(slot);
+                    return;
+                }
+                AbortReason::PeerGone
+            }
             _ => AbortReason::PeerGone,
         };
         self.close_conn(slot, false, reason);
@@ -111,6 +124,7 @@ impl Reactor {
                 ReadState::Head if !conn.head.is_empty() => self.http_head(slot, batch),
                 ReadState::Body { remaining } if !conn.head.is_empty() => self.http_body(slot, remaining, batch),
                 ReadState::Chunked if !conn.head.is_empty() => self.http_chunks(slot, batch),
+                ReadState::Tunnel { .. } if !conn.head.is_empty() => self.http_tunnel(slot, batch),
                 _ => false,
             };
             if !progressed {
@@ -163,7 +177,9 @@ impl Reactor {
             }
             return false;
         }
-        let Some(stream) = self.open_stream(slot, 0, head.keep_alive, Phase::Complete) else {
+        // After an upgrade request the client may already speak the new protocol: no next
+        // request is parsed, whatever the answer.
+        let Some(stream) = self.open_stream(slot, 0, head.keep_alive && !head.upgrade, Phase::Complete) else {
             self.spans = spans;
             return false;
         };
@@ -182,13 +198,17 @@ impl Reactor {
             stream.paused = true;
         }
         let mut flags = 0;
+        if head.upgrade {
+            flags |= batch::FLAG_UPGRADE;
+        }
         if awaiting_continue {
             flags |= batch::FLAG_AWAITING_CONTINUE;
         }
-        if next == ReadState::Done {
+        // An upgrade request's input stays open: it may go on as the tunnel.
+        if next == ReadState::Done && !head.upgrade {
             flags |= batch::FLAG_BODY_COMPLETE;
         }
-        if head.keep_alive {
+        if head.keep_alive && !head.upgrade {
             flags |= batch::FLAG_KEEP_ALIVE;
         }
         batch.request(token, batch::PROTOCOL_HTTP, length, flags, &vars.block, &spans);
@@ -326,6 +346,41 @@ impl Reactor {
                 false
             }
         }
+    }
+
+    /// Hands tunnelled bytes to the app as they are.
+    fn http_tunnel(&mut self, slot: u32, batch: &mut Batch) -> bool {
+        let Some(token) = self.http_token(slot) else {
+            self.conn_mut(slot).expect("caller checked").head.clear();
+            return false;
+        };
+        let conn = self.conn_mut(slot).expect("caller checked");
+        if !batch.fits(4, conn.head.len()) {
+            self.retry_later(slot);
+            return false;
+        }
+        batch.body(token, &conn.head);
+        conn.head.clear();
+        false
+    }
+
+    /// The app answered 101 to the upgrade request `token`: the connection becomes a
+    /// tunnel. Bytes already buffered after the request are the first tunnelled ones.
+    pub fn upgrade(&mut self, token: u32) -> bool {
+        let Some(stream_slot) = self.streams.slot_of(token) else { return false };
+        let slot = self.streams.get(stream_slot).expect("found").conn;
+        let Some(conn) = self.conn_mut(slot) else { return false };
+        if conn.protocol != crate::reactor::Protocol::Http || conn.state != ReadState::Done {
+            return false;
+        }
+        conn.state = ReadState::Tunnel { eof: false };
+        if !conn.head.is_empty() {
+            self.retry_later(slot);
+            self.ring();
+        }
+        self.refresh_deadline(slot);
+        self.update_interest(slot);
+        true
     }
 
     /// The body cannot be read on: the request is aborted; the client gets `status` if

@@ -148,6 +148,7 @@ pub(crate) enum StreamEnd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Notice {
     Abort(u32, AbortReason),
+    BodyEnd(u32),
     Drain(u32),
     Log(Level, String),
 }
@@ -699,7 +700,8 @@ impl Reactor {
         let in_batch = self.in_batch;
         let Some(conn) = self.conn_mut(slot) else { return };
         let reading = match conn.state {
-            ReadState::Body { .. } | ReadState::Records | ReadState::Chunked => !conn.paused,
+            ReadState::Body { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { eof: false } => !conn.paused,
+            ReadState::Tunnel { eof: true } => false,
             ReadState::Done if conn.protocol == Protocol::Http => conn.head.len() < crate::http::MAX_PIPELINED,
             ReadState::Done => conn.discarded < MAX_DISCARD,
             _ => true,
@@ -942,6 +944,10 @@ impl Reactor {
                     self.close_conn(slot, false, AbortReason::Timeout);
                 }
                 ReadState::Linger { .. } => self.close_conn(slot, false, AbortReason::Timeout),
+                ReadState::Tunnel { .. } => {
+                    self.log(Level::Warn, format!("http: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                    self.close_conn(slot, true, AbortReason::Timeout);
+                }
                 ReadState::Chunked => {
                     self.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
@@ -993,6 +999,7 @@ impl Reactor {
             let fits = match notice {
                 Notice::Abort(token, reason) => batch.abort(*token, *reason),
                 Notice::Drain(token) => batch.drain(*token),
+                Notice::BodyEnd(token) => batch.body_end(*token),
                 Notice::Log(level, text) => batch.log(*level, text),
             };
             if !fits {

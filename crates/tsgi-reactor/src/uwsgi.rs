@@ -90,7 +90,7 @@ impl Reactor {
                     Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
                 }
             }
-            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } | ReadState::Records | ReadState::Chunked => self.drain_readable(slot),
+            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { .. } => self.drain_readable(slot),
         }
     }
 
