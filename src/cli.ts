@@ -40,6 +40,7 @@ async function main(argv: readonly string[]): Promise<void> {
     maxVars: config['max-vars'],
     limitPost: config['limit-post'],
     socketTimeout: config['socket-timeout'],
+    keepaliveTimeout: config['http-keepalive-timeout'],
     maxConns: config['max-conns'],
     fastcgiMaxReqs: config['fastcgi-max-reqs'],
     fastcgiMultiplex: config['fastcgi-multiplex'],

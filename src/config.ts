@@ -32,6 +32,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'max-vars', type: 'integer', default: 1000, min: 1, max: 65535, help: 'most vars (uwsgi) or params (FastCGI) in one request; over it: 400' },
   { name: 'limit-post', type: 'integer', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
   { name: 'socket-timeout', type: 'seconds', default: 10, min: 0.001, max: 86400, help: 'seconds a peer may take to send the request head, or idle while sending the body or reading the response' },
+  { name: 'http-keepalive-timeout', type: 'seconds', default: 65, min: 0.001, max: 86400, help: 'seconds a kept-alive HTTP connection may wait for its next request; keep it above the idle timeout of a proxy in front' },
   { name: 'max-conns', type: 'integer', default: 10000, min: 1, max: 1000000, help: 'most open connections; at it, accepting pauses until one closes (FastCGI FCGI_MAX_CONNS)' },
   { name: 'fastcgi-max-reqs', type: 'integer', default: 100, min: 1, max: 65535, help: 'most requests at once on one FastCGI connection; over it: FCGI_OVERLOADED (FCGI_MAX_REQS)' },
   { name: 'fastcgi-multiplex', type: 'boolean', default: true, help: 'let one FastCGI connection carry several requests at once; if false, a second gets FCGI_CANT_MPX_CONN (FCGI_MPXS_CONNS)' },
@@ -51,6 +52,7 @@ export interface Config {
   'max-vars': number;
   'limit-post': number;
   'socket-timeout': number;
+  'http-keepalive-timeout': number;
   'max-conns': number;
   'fastcgi-max-reqs': number;
   'fastcgi-multiplex': boolean;

@@ -14,6 +14,7 @@ export interface NativeReactorOptions {
   maxVars?: number;
   limitPost?: number;
   socketTimeoutMs?: number;
+  keepaliveTimeoutMs?: number;
   writeHighWater?: number;
   lingerMs?: number;
   maxConns?: number;

@@ -22,6 +22,8 @@ export interface ServerOptions {
   socketTimeout?: number;
   /** Whether several worker processes serve the app (`tsgi.multiprocess`). */
   multiprocess?: boolean;
+  /** Idle time between requests on a kept-alive HTTP connection, seconds (`--http-keepalive-timeout`). */
+  keepaliveTimeout?: number;
   /** Most open connections; at it, accepting pauses until one closes (`--max-conns`). */
   maxConns?: number;
   /** Most requests at once on one FastCGI connection (`--fastcgi-max-reqs`). */
@@ -73,6 +75,7 @@ export class Server implements BatchSink, ExchangeContext {
       maxVars: options.maxVars,
       limitPost: options.limitPost,
       socketTimeoutMs: options.socketTimeout === undefined ? undefined : Math.round(options.socketTimeout * 1000),
+      keepaliveTimeoutMs: options.keepaliveTimeout === undefined ? undefined : Math.round(options.keepaliveTimeout * 1000),
       writeHighWater: WRITE_HIGH_WATER,
       maxConns: options.maxConns,
       fastcgiMaxReqs: options.fastcgiMaxReqs,

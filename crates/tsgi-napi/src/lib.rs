@@ -39,6 +39,8 @@ pub struct BindingReactorOptions {
     pub limit_post: Option<f64>,
     /// Head, body-idle and write-stall timeout, ms (`socket-timeout`). @default 10000
     pub socket_timeout_ms: Option<u32>,
+    /// Idle time allowed between requests on a kept-alive HTTP connection, ms (`http-keepalive-timeout`). @default 65000
+    pub keepalive_timeout_ms: Option<u32>,
     /// Queue size above which `write` asks for a DRAIN before more, bytes. @default 262144
     pub write_high_water: Option<u32>,
     /// Longest lingering close, ms. @default 5000
@@ -78,6 +80,9 @@ impl BindingReactorOptions {
         }
         if let Some(v) = self.socket_timeout_ms {
             config.socket_timeout_ms = u64::from(v);
+        }
+        if let Some(v) = self.keepalive_timeout_ms {
+            config.keepalive_timeout_ms = u64::from(v);
         }
         if let Some(v) = self.write_high_water {
             config.write_high_water = v as usize;

@@ -88,6 +88,9 @@ pub struct Conn {
     /// When the connection was accepted, or (HTTP keep-alive) when it went back to waiting
     /// for a head (monotonic ms); the head must arrive within `socket-timeout` of it.
     pub accepted_at: u64,
+    /// HTTP: kept alive after a response, no byte of the next request yet: the idle
+    /// timeout (`http-keepalive-timeout`) applies, not the head timeout.
+    pub idle: bool,
     /// HTTP: both socket addresses, for REMOTE_ADDR and SERVER_PORT.
     pub addresses: Option<Box<crate::http::Addresses>>,
     /// HTTP: the chunked body decoder, kept for the connection's next requests.
@@ -117,6 +120,7 @@ impl Conn {
             unregistered: false,
             discarded: 0,
             accepted_at: now,
+            idle: false,
             addresses: None,
             chunked: None,
         }

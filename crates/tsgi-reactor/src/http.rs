@@ -72,7 +72,13 @@ impl Reactor {
         let mut scratch = std::mem::take(&mut self.scratch);
         let read = read_some(fd, &mut scratch);
         if let Read::Data(n) = read {
-            self.conn_mut(slot).expect("checked above").head.extend_from_slice(&scratch[..n]);
+            let conn = self.conn_mut(slot).expect("checked above");
+            if conn.idle {
+                // The next request began: from now its head has socket-timeout to arrive.
+                conn.idle = false;
+                conn.accepted_at = sys::now_ms();
+            }
+            conn.head.extend_from_slice(&scratch[..n]);
         }
         self.scratch = scratch;
         match read {
@@ -432,6 +438,7 @@ impl Reactor {
         }
         conn.state = ReadState::Head;
         conn.accepted_at = sys::now_ms();
+        conn.idle = conn.head.is_empty();
         if !conn.head.is_empty() {
             self.retry_later(slot);
             self.ring();

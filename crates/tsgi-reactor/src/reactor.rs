@@ -49,6 +49,10 @@ pub struct Config {
     /// `socket-timeout`: the head must arrive within it of the accept; the body and a
     /// stalled response may idle for at most this long. Milliseconds.
     pub socket_timeout_ms: u64,
+    /// `http-keepalive-timeout`: how long a kept-alive HTTP connection may wait for its
+    /// next request. Longer than a proxy's idle upstream timeout, so the proxy closes first
+    /// (else it may send a request on a connection we are closing). Milliseconds.
+    pub keepalive_timeout_ms: u64,
     /// A write that leaves more than this queued asks JavaScript to wait for DRAIN.
     pub write_high_water: usize,
     /// How long a closing connection drains unread bytes, so the peer reads our
@@ -66,6 +70,7 @@ impl Default for Config {
             fastcgi_max_reqs: 100,
             fastcgi_multiplex: true,
             socket_timeout_ms: 10_000,
+            keepalive_timeout_ms: 65_000,
             write_high_water: 256 * 1024,
             linger_ms: 5_000,
         }
@@ -866,6 +871,7 @@ impl Reactor {
         let timeout = self.config.socket_timeout_ms;
         let Some(conn) = self.slots.get(slot as usize).and_then(|s| s.conn.as_ref()) else { return };
         let deadline = match conn.state {
+            ReadState::Head if conn.idle => conn.accepted_at + self.config.keepalive_timeout_ms,
             ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
             ReadState::Linger { until } => until,
             ReadState::Body { .. } | ReadState::Chunked if !conn.paused => sys::now_ms() + timeout,
