@@ -33,6 +33,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'limit-post', type: 'integer', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
   { name: 'socket-timeout', type: 'seconds', default: 10, min: 0.001, max: 86400, help: 'seconds a peer may take to send the request head, or idle while sending the body or reading the response' },
   { name: 'http-keepalive-timeout', type: 'seconds', default: 65, min: 0.001, max: 86400, help: 'seconds a kept-alive HTTP connection may wait for its next request; keep it above the idle timeout of a proxy in front' },
+  { name: 'http-max-request-line', type: 'integer', default: 8192, min: 16, max: 1048576, help: 'longest HTTP request line, bytes; over it: 414' },
+  { name: 'http-max-head', type: 'integer', default: 16384, min: 64, max: 1048576, help: 'largest HTTP request head (and trailer section), bytes; over it: 431' },
+  { name: 'http-max-headers', type: 'integer', default: 100, min: 1, max: 10000, help: 'most header fields in an HTTP request; over it: 431' },
+  { name: 'http-max-chunk-extension', type: 'integer', default: 4096, min: 0, max: 1048576, help: 'most chunk-extension bytes on one chunk-size line of a chunked HTTP body; over it: 413' },
   { name: 'max-conns', type: 'integer', default: 10000, min: 1, max: 1000000, help: 'most open connections; at it, accepting pauses until one closes (FastCGI FCGI_MAX_CONNS)' },
   { name: 'fastcgi-max-reqs', type: 'integer', default: 100, min: 1, max: 65535, help: 'most requests at once on one FastCGI connection; over it: FCGI_OVERLOADED (FCGI_MAX_REQS)' },
   { name: 'fastcgi-multiplex', type: 'boolean', default: true, help: 'let one FastCGI connection carry several requests at once; if false, a second gets FCGI_CANT_MPX_CONN (FCGI_MPXS_CONNS)' },
@@ -53,6 +57,10 @@ export interface Config {
   'limit-post': number;
   'socket-timeout': number;
   'http-keepalive-timeout': number;
+  'http-max-request-line': number;
+  'http-max-head': number;
+  'http-max-headers': number;
+  'http-max-chunk-extension': number;
   'max-conns': number;
   'fastcgi-max-reqs': number;
   'fastcgi-multiplex': boolean;

@@ -17,6 +17,10 @@ export interface NativeReactorOptions {
   keepaliveTimeoutMs?: number;
   writeHighWater?: number;
   lingerMs?: number;
+  httpMaxRequestLine?: number;
+  httpMaxHead?: number;
+  httpMaxHeaders?: number;
+  httpMaxChunkExtension?: number;
   maxConns?: number;
   fastcgiMaxReqs?: number;
   fastcgiMultiplex?: boolean;

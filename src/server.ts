@@ -24,6 +24,14 @@ export interface ServerOptions {
   multiprocess?: boolean;
   /** Idle time between requests on a kept-alive HTTP connection, seconds (`--http-keepalive-timeout`). */
   keepaliveTimeout?: number;
+  /** Longest HTTP request line, bytes (`--http-max-request-line`); over it: 414. */
+  httpMaxRequestLine?: number;
+  /** Largest HTTP head (and trailer section), bytes (`--http-max-head`); over it: 431. */
+  httpMaxHead?: number;
+  /** Most HTTP header fields (`--http-max-headers`); over it: 431. */
+  httpMaxHeaders?: number;
+  /** Most chunk-extension bytes on one chunk-size line (`--http-max-chunk-extension`); over it: 413. */
+  httpMaxChunkExtension?: number;
   /** Most open connections; at it, accepting pauses until one closes (`--max-conns`). */
   maxConns?: number;
   /** Most requests at once on one FastCGI connection (`--fastcgi-max-reqs`). */
@@ -77,6 +85,10 @@ export class Server implements BatchSink, ExchangeContext {
       socketTimeoutMs: options.socketTimeout === undefined ? undefined : Math.round(options.socketTimeout * 1000),
       keepaliveTimeoutMs: options.keepaliveTimeout === undefined ? undefined : Math.round(options.keepaliveTimeout * 1000),
       writeHighWater: WRITE_HIGH_WATER,
+      httpMaxRequestLine: options.httpMaxRequestLine,
+      httpMaxHead: options.httpMaxHead,
+      httpMaxHeaders: options.httpMaxHeaders,
+      httpMaxChunkExtension: options.httpMaxChunkExtension,
       maxConns: options.maxConns,
       fastcgiMaxReqs: options.fastcgiMaxReqs,
       fastcgiMultiplex: options.fastcgiMultiplex,

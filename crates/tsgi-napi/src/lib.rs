@@ -45,6 +45,14 @@ pub struct BindingReactorOptions {
     pub write_high_water: Option<u32>,
     /// Longest lingering close, ms. @default 5000
     pub linger_ms: Option<u32>,
+    /// Longest HTTP request line, bytes (`http-max-request-line`). @default 8192
+    pub http_max_request_line: Option<u32>,
+    /// Largest HTTP head, bytes (`http-max-head`). @default 16384
+    pub http_max_head: Option<u32>,
+    /// Most HTTP header fields (`http-max-headers`). @default 100
+    pub http_max_headers: Option<u32>,
+    /// Most chunk-extension bytes on one chunk-size line (`http-max-chunk-extension`). @default 4096
+    pub http_max_chunk_extension: Option<u32>,
     /// Most open connections; at it, accepting stops until one closes (`max-conns`). @default 10000
     pub max_conns: Option<u32>,
     /// Most requests at once on one FastCGI connection (`fastcgi-max-reqs`). @default 100
@@ -68,6 +76,18 @@ impl BindingReactorOptions {
             config.uwsgi.max_body = v.max(0.0) as u64;
             config.fastcgi.max_body = v.max(0.0) as u64;
             config.http.max_body = v.max(0.0) as u64;
+        }
+        if let Some(v) = self.http_max_request_line {
+            config.http.max_request_line = v;
+        }
+        if let Some(v) = self.http_max_head {
+            config.http.max_head_bytes = v;
+        }
+        if let Some(v) = self.http_max_headers {
+            config.http.max_headers = v;
+        }
+        if let Some(v) = self.http_max_chunk_extension {
+            config.http.max_chunk_extension = v;
         }
         if let Some(v) = self.max_conns {
             config.max_conns = v.max(1) as usize;
