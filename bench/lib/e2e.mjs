@@ -1,5 +1,6 @@
 /**
- * What the end-to-end benchmarks (bench/e2e-uwsgi.mjs, bench/e2e-fastcgi.mjs) share:
+ * What the end-to-end benchmarks (bench/e2e-uwsgi.mjs, bench/e2e-fastcgi.mjs,
+ * bench/e2e-http.mjs) share:
  * option parsing, backend processes, the check request, wrk runs and their parsing,
  * interleaved rounds, CPU time from /proc, medians and the report. Plain ESM, like
  * ./nginx.mjs, so the bench scripts run without a build.
@@ -145,7 +146,8 @@ export function get(url, { agent = false } = {}) {
 
 /**
  * Checks that `setup.url` answers 200 with `expectedBody`; resolves with the reply, or
- * rejects with the backend's and nginx's last log lines.
+ * rejects with the backend's and nginx's last log lines (`nginx`: null when the backend is
+ * asked directly).
  */
 export async function checkSetup(setup, nginx, expectedBody) {
   try {
@@ -153,7 +155,45 @@ export async function checkSetup(setup, nginx, expectedBody) {
     if (reply.status !== 200 || reply.body !== expectedBody) throw new Error(`expected 200 ${JSON.stringify(expectedBody)}, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 200))}`);
     return reply;
   } catch (error) {
-    throw new Error(`check request through nginx failed: ${error.message}\n${tail(setup.backend.output(), 15)}\nnginx error.log:\n${tail(nginx.errorLog(), 10)}`);
+    const nginxLog = nginx ? `\nnginx error.log:\n${tail(nginx.errorLog(), 10)}` : '';
+    throw new Error(`check request${nginx ? ' through nginx' : ''} failed: ${error.message}\n${tail(setup.backend.output(), 15)}${nginxLog}`);
+  }
+}
+
+/**
+ * How many TCP connections `requests` sequential GETs of `url` took on one keep-alive
+ * http.Agent, as a client that keeps connections does: 1 when the server keeps the
+ * connection, `requests` when it closes it after each response.
+ */
+export async function connectionsForSequentialRequests(url, requests = 3) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let opened = 0;
+  const createConnection = agent.createConnection.bind(agent);
+  agent.createConnection = (...args) => {
+    opened++;
+    return createConnection(...args);
+  };
+  try {
+    for (let i = 0; i < requests; i++) {
+      // A pause, so that a server's close after the response is seen before the next request.
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      await get(url, { agent });
+    }
+    return opened;
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The count of TCP connections this machine has accepted so far (all ports: PassiveOpens
+ * in /proc/net/snmp), or NaN without /proc. Take it before and after a run. */
+export function tcpPassiveOpens() {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((line) => line.startsWith('Tcp:'));
+    const names = lines[0].split(/\s+/);
+    return Number(lines[1].split(/\s+/)[names.indexOf('PassiveOpens')]);
+  } catch {
+    return NaN;
   }
 }
 
@@ -277,9 +317,13 @@ export function runWrk(wrk, url, { threads, connections, duration }) {
  * With `cpu: { nginxPid }`, each run also records the CPU seconds per request of the
  * setup's backend (setup.cpuPids(): the root pids whose process trees make the backend)
  * and of nginx (master and workers), from /proc: run.backendCpuUs, run.nginxCpuUs.
+ * Without a `cpu.nginxPid` (no nginx in front), only the backend's. With `countAccepts`,
+ * run.accepts is the number of TCP connections the machine accepted during the run (a
+ * system-wide count: wrk's connections, plus one per request when the server does not
+ * keep them).
  * Stops early when `isInterrupted()`; throws if a backend dies.
  */
-export async function runRounds(measured, options, wrk, { cpu, isInterrupted = () => false } = {}) {
+export async function runRounds(measured, options, wrk, { cpu, countAccepts = false, isInterrupted = () => false } = {}) {
   if (options.warmup > 0) {
     for (const setup of measured) await runWrk(wrk, setup.url, { ...options, duration: options.warmup });
   }
@@ -290,16 +334,20 @@ export async function runRounds(measured, options, wrk, { cpu, isInterrupted = (
     const order = [...measured.slice(shift), ...measured.slice(0, shift)];
     for (const setup of order) {
       const before = cpu && { backend: cpuOf(setup.cpuPids()), nginx: treeCpuSeconds(cpu.nginxPid) };
+      const acceptsBefore = countAccepts ? tcpPassiveOpens() : NaN;
       const run = await runWrk(wrk, setup.url, options);
+      if (countAccepts) run.accepts = tcpPassiveOpens() - acceptsBefore;
       if (cpu) {
         const perRequestUs = (seconds) => (run.requests > 0 ? (seconds * 1e6) / run.requests : NaN);
         run.backendCpuUs = perRequestUs(cpuOf(setup.cpuPids()) - before.backend);
         run.nginxCpuUs = perRequestUs(treeCpuSeconds(cpu.nginxPid) - before.nginx);
       }
       setup.runs.push(run);
-      const cpuText = cpu ? `, CPU/req: backend ${fmtUs(run.backendCpuUs)}, nginx ${fmtUs(run.nginxCpuUs)}` : '';
+      const nginxCpuText = cpu?.nginxPid !== undefined ? `, nginx ${fmtUs(run.nginxCpuUs)}` : '';
+      const cpuText = cpu ? `, CPU/req: backend ${fmtUs(run.backendCpuUs)}${nginxCpuText}` : '';
+      const acceptsText = countAccepts ? `, ${run.accepts} TCP connections accepted` : '';
       process.stderr.write(
-        `round ${round + 1}/${options.rounds} ${setup.key}: ${fmtRps(run.rps)} req/s, p50 ${fmtMs(run.p50)}, p99 ${fmtMs(run.p99)}${cpuText}${run.non2xx || run.socketErrors ? `, ERRORS: ${run.non2xx} non-2xx, ${run.socketErrorText}` : ''}\n`,
+        `round ${round + 1}/${options.rounds} ${setup.key}: ${fmtRps(run.rps)} req/s, p50 ${fmtMs(run.p50)}, p99 ${fmtMs(run.p99)}${cpuText}${acceptsText}${run.non2xx || run.socketErrors ? `, ERRORS: ${run.non2xx} non-2xx, ${run.socketErrorText}` : ''}\n`,
       );
       if (exited(setup.backend.child)) {
         throw new Error(`${setup.label} died during the run:\n${tail(setup.backend.output(), 20)}`);
@@ -335,25 +383,29 @@ export function summarize(measured) {
   }
 }
 
-/** The line that says where and how the numbers were taken. */
+/** The line that says where and how the numbers were taken (`nginxBin` null: no nginx). */
 export function environmentLine(nginxBin, options, wrkArgs = `-t${options.threads} -c${options.connections} -d${options.duration}s --latency`) {
   const cpus = os.cpus();
-  return `${nginxVersion(nginxBin)} (${options['nginx-workers']} worker), wrk ${wrkArgs}, ${options.rounds} round(s) interleaved, ${options.warmup}s warm-up; ${cpus.length} CPUs (${cpus[0]?.model?.trim() ?? '?'}), ${os.platform()} ${os.release()}`;
+  const nginx = nginxBin === null ? '' : `${nginxVersion(nginxBin)} (${options['nginx-workers']} worker), `;
+  return `${nginx}wrk ${wrkArgs}, ${options.rounds} round(s) interleaved, ${options.warmup}s warm-up; ${cpus.length} CPUs (${cpus[0]?.model?.trim() ?? '?'}), ${os.platform()} ${os.release()}`;
 }
 
-/** The summary table (markdown), as lines; `cpu` adds the CPU-per-request columns. */
-export function tableLines(measured, { cpu = false } = {}) {
+/**
+ * The summary table (markdown), as lines; `cpu` adds the CPU-per-request columns (`nginxCpu`
+ * false: the backend's only), `extra` more columns before the per-round req/s:
+ * [{ header, cell: (setup) => text }] (right-aligned).
+ */
+export function tableLines(measured, { cpu = false, nginxCpu = cpu, extra = [] } = {}) {
+  const columns = [
+    ...(cpu ? [{ header: 'backend CPU/req', cell: (s) => fmtUs(s.backendCpuUs) }] : []),
+    ...(cpu && nginxCpu ? [{ header: 'nginx CPU/req', cell: (s) => fmtUs(s.nginxCpuUs) }] : []),
+    ...extra,
+  ];
   const lines = [];
-  if (cpu) {
-    lines.push('| server | req/s (median) | p50 latency | p99 latency | backend CPU/req | nginx CPU/req | req/s per round | errors |');
-    lines.push('|---|---:|---:|---:|---:|---:|---|---:|');
-  } else {
-    lines.push('| server | req/s (median) | p50 latency | p99 latency | req/s per round | errors |');
-    lines.push('|---|---:|---:|---:|---|---:|');
-  }
+  lines.push(`| server | req/s (median) | p50 latency | p99 latency |${columns.map((c) => ` ${c.header} |`).join('')} req/s per round | errors |`);
+  lines.push(`|---|---:|---:|---:|${columns.map(() => '---:|').join('')}---|---:|`);
   for (const s of measured) {
-    const cpuCells = cpu ? ` ${fmtUs(s.backendCpuUs)} | ${fmtUs(s.nginxCpuUs)} |` : '';
-    lines.push(`| ${s.label} | ${fmtRps(s.rps)} | ${fmtMs(s.p50)} | ${fmtMs(s.p99)} |${cpuCells} ${s.runs.map((r) => fmtRps(r.rps)).join(', ')} | ${s.errors} |`);
+    lines.push(`| ${s.label} | ${fmtRps(s.rps)} | ${fmtMs(s.p50)} | ${fmtMs(s.p99)} |${columns.map((c) => ` ${c.cell(s)} |`).join('')} ${s.runs.map((r) => fmtRps(r.rps)).join(', ')} | ${s.errors} |`);
   }
   return lines;
 }

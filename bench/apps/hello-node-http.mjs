@@ -1,0 +1,31 @@
+// Hello world on Node's own http.createServer, a baseline for bench/e2e-http.mjs: the same
+// status, Content-Type, Content-Length and body as hello.mjs (node:http adds its Date,
+// Connection and Keep-Alive headers). One process, like tsgi.
+//
+//   node bench/apps/hello-node-http.mjs [PORT [HOST]]   (or PORT=8080 HOST=127.0.0.1)
+//
+// Listens on HOST:PORT (default 127.0.0.1:8080); SIGTERM and SIGINT close it.
+import http from 'node:http';
+
+const BODY = Buffer.from('Hello, World!\n');
+const HEADERS = { 'Content-Type': 'text/plain', 'Content-Length': String(BODY.length) };
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+const host = process.argv[3] ?? process.env.HOST ?? '127.0.0.1';
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  process.stderr.write(`hello-node-http: bad port ${process.argv[2] ?? process.env.PORT}\n`);
+  process.exit(2);
+}
+
+const server = http.createServer((req, res) => {
+  res.writeHead(200, HEADERS);
+  res.end(BODY);
+});
+server.listen(port, host, () => process.stderr.write(`hello-node-http: listening on ${host}:${port}\n`));
+
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
