@@ -8,10 +8,13 @@ export interface NginxLocation {
   uwsgiPass?: string;
   /** The FastCGI upstream: `HOST:PORT` or `unix:/path` (then `fastcgi_params` is included). */
   fastcgiPass?: string;
-  /** FastCGI only: keep up to this many idle connections per nginx worker (`upstream { keepalive N; }`
-   * with `fastcgi_keep_conn on`); default: a connection per request. */
+  /** The HTTP upstream (`proxy_pass http://...`): `HOST:PORT` or `unix:/path`. */
+  proxyPass?: string;
+  /** FastCGI or HTTP: keep up to this many idle connections per nginx worker (`upstream { keepalive N; }`
+   * with `fastcgi_keep_conn on`, or `proxy_http_version 1.1` and an empty `Connection`); default: a
+   * connection per request. */
   keepalive?: number;
-  /** FastCGI with `keepalive` only: requests per upstream connection before nginx closes it
+  /** With `keepalive` only: requests per upstream connection before nginx closes it
    * (`keepalive_requests`; nginx's default is 1000). */
   keepaliveRequests?: number;
   /** More directives for the location block, e.g. `uwsgi_buffering off;`. */

@@ -1,7 +1,7 @@
 /**
  * A private nginx for tests, benchmarks and the example: its own prefix in a temp dir,
  * its own nginx.conf, one `server` on 127.0.0.1 and a free port whose locations
- * `uwsgi_pass` or `fastcgi_pass` to the upstreams you name. Plain ESM so bench scripts run without a build;
+ * `uwsgi_pass`, `fastcgi_pass` or `proxy_pass` to the upstreams you name. Plain ESM so bench scripts run without a build;
  * __test__/helpers/nginx.ts wraps it for vitest (types: ./nginx.d.mts).
  *
  *   const nginx = await startNginx({ locations: [{ path: '/tcp/', uwsgiPass: '127.0.0.1:3031' }] });
@@ -222,19 +222,27 @@ export function renderConfig(prefix, port, options = {}) {
   const p = (name) => path.join(prefix, name);
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const upstreams = [];
+  // Kept-alive upstream connections need an upstream block: its name, else the address.
+  const upstream = (kind, address, location, index) => {
+    if (!location.keepalive) return address;
+    const name = `${kind}_keepalive_${index}`;
+    const requests = location.keepaliveRequests ? `\n    keepalive_requests ${location.keepaliveRequests};` : '';
+    upstreams.push(`  upstream ${name} {\n    server ${address};\n    keepalive ${location.keepalive};${requests}\n  }`);
+    return name;
+  };
   const blocks = locations.map((location, index) => {
     const lines = [];
     if (location.fastcgiPass) {
-      let target = location.fastcgiPass;
-      if (location.keepalive) {
-        // Kept-alive FastCGI connections need an upstream block and fastcgi_keep_conn.
-        target = `fastcgi_keepalive_${index}`;
-        const requests = location.keepaliveRequests ? `\n    keepalive_requests ${location.keepaliveRequests};` : '';
-        upstreams.push(`  upstream ${target} {\n    server ${location.fastcgiPass};\n    keepalive ${location.keepalive};${requests}\n  }`);
-        lines.push('fastcgi_keep_conn on;');
-      }
-      lines.unshift(`include ${p('fastcgi_params')};`);
+      const target = upstream('fastcgi', location.fastcgiPass, location, index);
+      lines.push(`include ${p('fastcgi_params')};`);
+      if (location.keepalive) lines.push('fastcgi_keep_conn on;');
       lines.push(`fastcgi_pass ${target};`);
+    } else if (location.proxyPass) {
+      const target = upstream('http', location.proxyPass, location, index);
+      // ... and HTTP/1.1 without `Connection: close` (nginx's default is HTTP/1.0).
+      if (location.keepalive) lines.push('proxy_http_version 1.1;', 'proxy_set_header Connection "";');
+      // A Unix socket without an upstream block is written `http://unix:/path:`.
+      lines.push(`proxy_pass http://${target === location.proxyPass && target.startsWith('unix:') ? `${target}:` : target};`);
     } else {
       lines.push(`include ${p('uwsgi_params')};`);
       if (location.uwsgiPass) lines.push(`uwsgi_pass ${location.uwsgiPass};`);
@@ -302,7 +310,8 @@ function tail(text, lines = 40) {
 
 /**
  * Starts a private nginx. Options:
- *   locations: [{ path: '/tcp/', uwsgiPass: '127.0.0.1:3031' | 'unix:/path', extra?: string | string[] }]
+ *   locations: [{ path: '/tcp/', uwsgiPass | fastcgiPass | proxyPass: '127.0.0.1:3031' | 'unix:/path',
+ *                 keepalive?: N (fastcgiPass, proxyPass), extra?: string | string[] }]
  *   port (default: a free one), host ('127.0.0.1'), workerProcesses (1),
  *   workerConnections (4096), errorLogLevel ('info'), accessLog (true),
  *   httpExtra / serverExtra (raw directives), nginx (the binary), startTimeoutMs (10000).

@@ -393,7 +393,7 @@ impl Reactor {
     /// nothing of the response went out yet, else a reset.
     fn http_fail(&mut self, slot: u32, status: u16) {
         let Some(stream_slot) = self.find_stream(slot, 0) else {
-            self.answer(slot, &refusal::http(status));
+            self.answer(slot, b""); // the response already ended: close after it, never a second one
             return;
         };
         let stream = self.streams.get_mut(stream_slot).expect("found");
