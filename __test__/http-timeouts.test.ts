@@ -68,3 +68,27 @@ describe('HTTP timeouts', () => {
     expect(servers.logs.find(/request body stalled for socket-timeout 0\.3 s with 7 bytes missing/)).toBeDefined();
   });
 });
+
+describe('HTTP request deadline', () => {
+  it('a body trickling in steadily is cut at http-request-timeout: 408 before the app answers', async () => {
+    let aborted = false;
+    const app: App = async (environ, start) => {
+      environ['tsgi.signal'].addEventListener('abort', () => (aborted = true));
+      for await (const _ of environ['tsgi.input']);
+      start('200 OK', []);
+      return [];
+    };
+    const address = serve(app, { socketTimeout: 0.4, requestTimeout: 0.8 }, HTTP);
+    const client = new RawClient(address);
+    await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n');
+    // One byte every 100 ms: never idle for socket-timeout, never done either.
+    for (let i = 0; i < 30 && !client.closed; i++) {
+      await client.write('a').catch(() => undefined);
+      await delay(100);
+    }
+    await client.whenClosed;
+    expect(client.data.toString('latin1')).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    await waitFor(() => aborted);
+    expect(servers.logs.find(/http-request-timeout 0\.8 s; .*--http-request-timeout/)).toBeDefined();
+  });
+});

@@ -41,6 +41,7 @@ async function main(argv: readonly string[]): Promise<void> {
     limitPost: config['limit-post'],
     socketTimeout: config['socket-timeout'],
     keepaliveTimeout: config['http-keepalive-timeout'],
+    requestTimeout: config['http-request-timeout'],
     httpMaxRequestLine: config['http-max-request-line'],
     httpMaxHead: config['http-max-head'],
     httpMaxHeaders: config['http-max-headers'],

@@ -33,6 +33,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'limit-post', type: 'integer', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
   { name: 'socket-timeout', type: 'seconds', default: 10, min: 0.001, max: 86400, help: 'seconds a peer may take to send the request head, or idle while sending the body or reading the response' },
   { name: 'http-keepalive-timeout', type: 'seconds', default: 65, min: 0.001, max: 86400, help: 'seconds a kept-alive HTTP connection may wait for its next request; keep it above the idle timeout of a proxy in front' },
+  { name: 'http-request-timeout', type: 'seconds', default: 300, min: 0.001, max: 86400, help: 'seconds an HTTP request, head and body, may take to arrive whole from its first byte, however steadily it trickles; over it: 408' },
   { name: 'http-max-request-line', type: 'integer', default: 8192, min: 16, max: 1048576, help: 'longest HTTP request line, bytes; over it: 414' },
   { name: 'http-max-head', type: 'integer', default: 16384, min: 64, max: 1048576, help: 'largest HTTP request head (and trailer section), bytes; over it: 431' },
   { name: 'http-max-headers', type: 'integer', default: 100, min: 1, max: 10000, help: 'most header fields in an HTTP request; over it: 431' },
@@ -57,6 +58,7 @@ export interface Config {
   'limit-post': number;
   'socket-timeout': number;
   'http-keepalive-timeout': number;
+  'http-request-timeout': number;
   'http-max-request-line': number;
   'http-max-head': number;
   'http-max-headers': number;

@@ -15,6 +15,7 @@ export interface NativeReactorOptions {
   limitPost?: number;
   socketTimeoutMs?: number;
   keepaliveTimeoutMs?: number;
+  requestTimeoutMs?: number;
   writeHighWater?: number;
   lingerMs?: number;
   httpMaxRequestLine?: number;

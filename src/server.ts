@@ -24,6 +24,8 @@ export interface ServerOptions {
   multiprocess?: boolean;
   /** Idle time between requests on a kept-alive HTTP connection, seconds (`--http-keepalive-timeout`). */
   keepaliveTimeout?: number;
+  /** An HTTP request, head and body, must arrive whole within this many seconds of its first byte (`--http-request-timeout`). */
+  requestTimeout?: number;
   /** Longest HTTP request line, bytes (`--http-max-request-line`); over it: 414. */
   httpMaxRequestLine?: number;
   /** Largest HTTP head (and trailer section), bytes (`--http-max-head`); over it: 431. */
@@ -84,6 +86,7 @@ export class Server implements BatchSink, ExchangeContext {
       limitPost: options.limitPost,
       socketTimeoutMs: options.socketTimeout === undefined ? undefined : Math.round(options.socketTimeout * 1000),
       keepaliveTimeoutMs: options.keepaliveTimeout === undefined ? undefined : Math.round(options.keepaliveTimeout * 1000),
+      requestTimeoutMs: options.requestTimeout === undefined ? undefined : Math.round(options.requestTimeout * 1000),
       writeHighWater: WRITE_HIGH_WATER,
       httpMaxRequestLine: options.httpMaxRequestLine,
       httpMaxHead: options.httpMaxHead,

@@ -41,6 +41,8 @@ pub struct BindingReactorOptions {
     pub socket_timeout_ms: Option<u32>,
     /// Idle time allowed between requests on a kept-alive HTTP connection, ms (`http-keepalive-timeout`). @default 65000
     pub keepalive_timeout_ms: Option<u32>,
+    /// An HTTP request must arrive whole within this of its first byte, ms (`http-request-timeout`). @default 300000
+    pub request_timeout_ms: Option<u32>,
     /// Queue size above which `write` asks for a DRAIN before more, bytes. @default 262144
     pub write_high_water: Option<u32>,
     /// Longest lingering close, ms. @default 5000
@@ -103,6 +105,9 @@ impl BindingReactorOptions {
         }
         if let Some(v) = self.keepalive_timeout_ms {
             config.keepalive_timeout_ms = u64::from(v);
+        }
+        if let Some(v) = self.request_timeout_ms {
+            config.request_timeout_ms = u64::from(v);
         }
         if let Some(v) = self.write_high_water {
             config.write_high_water = v as usize;

@@ -91,6 +91,9 @@ pub struct Conn {
     /// HTTP: kept alive after a response, no byte of the next request yet: the idle
     /// timeout (`http-keepalive-timeout`) applies, not the head timeout.
     pub idle: bool,
+    /// HTTP: when the request being read must be whole (`http-request-timeout` from the
+    /// first byte of its head), monotonic ms; 0 when no body is being read.
+    pub request_deadline: u64,
     /// HTTP: both socket addresses, for REMOTE_ADDR and SERVER_PORT.
     pub addresses: Option<Box<crate::http::Addresses>>,
     /// HTTP: the chunked body decoder, kept for the connection's next requests.
@@ -121,6 +124,7 @@ impl Conn {
             discarded: 0,
             accepted_at: now,
             idle: false,
+            request_deadline: 0,
             addresses: None,
             chunked: None,
         }

@@ -220,6 +220,7 @@ impl Reactor {
         batch.request(token, batch::PROTOCOL_HTTP, length, flags, &vars.block, &spans);
         self.spans = spans;
         let limits = self.config.http;
+        let request_timeout = self.config.request_timeout_ms;
         let conn = self.conn_mut(slot).expect("caller checked");
         if next == ReadState::Chunked {
             match conn.chunked.as_mut() {
@@ -229,6 +230,7 @@ impl Reactor {
         }
         conn.head.drain(..head.len);
         conn.state = next;
+        conn.request_deadline = if next == ReadState::Done { 0 } else { conn.accepted_at + request_timeout };
         conn.paused |= awaiting_continue;
         true
     }
@@ -272,6 +274,7 @@ impl Reactor {
         if remaining == 0 {
             batch.body_end(token);
             conn.state = ReadState::Done;
+            conn.request_deadline = 0;
         } else {
             conn.state = ReadState::Body { remaining };
         }
@@ -336,6 +339,7 @@ impl Reactor {
             Ok(true) => {
                 conn.chunked = Some(decoder);
                 conn.state = ReadState::Done;
+                conn.request_deadline = 0;
                 if token.is_none() {
                     self.http_next(slot);
                 }
@@ -391,7 +395,7 @@ impl Reactor {
 
     /// The body cannot be read on: the request is aborted; the client gets `status` if
     /// nothing of the response went out yet, else a reset.
-    fn http_fail(&mut self, slot: u32, status: u16) {
+    pub(crate) fn http_fail(&mut self, slot: u32, status: u16) {
         let Some(stream_slot) = self.find_stream(slot, 0) else {
             self.answer(slot, b""); // the response already ended: close after it, never a second one
             return;
@@ -437,6 +441,7 @@ impl Reactor {
             return; // the response has not ended yet, or the connection is closing
         }
         conn.state = ReadState::Head;
+        conn.request_deadline = 0;
         conn.accepted_at = sys::now_ms();
         conn.idle = conn.head.is_empty();
         if !conn.head.is_empty() {

@@ -53,6 +53,9 @@ pub struct Config {
     /// next request. Longer than a proxy's idle upstream timeout, so the proxy closes first
     /// (else it may send a request on a connection we are closing). Milliseconds.
     pub keepalive_timeout_ms: u64,
+    /// `http-request-timeout`: an HTTP request, head and body, must arrive whole within
+    /// this of its first byte, however steadily it trickles (408). Milliseconds.
+    pub request_timeout_ms: u64,
     /// A write that leaves more than this queued asks JavaScript to wait for DRAIN.
     pub write_high_water: usize,
     /// How long a closing connection drains unread bytes, so the peer reads our
@@ -71,6 +74,7 @@ impl Default for Config {
             fastcgi_multiplex: true,
             socket_timeout_ms: 10_000,
             keepalive_timeout_ms: 65_000,
+            request_timeout_ms: 300_000,
             write_high_water: 256 * 1024,
             linger_ms: 5_000,
         }
@@ -874,6 +878,8 @@ impl Reactor {
             ReadState::Head if conn.idle => conn.accepted_at + self.config.keepalive_timeout_ms,
             ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
             ReadState::Linger { until } => until,
+            // A body must keep coming, and (HTTP) be whole by the request's deadline.
+            ReadState::Body { .. } | ReadState::Chunked if !conn.paused && conn.request_deadline != 0 => (sys::now_ms() + timeout).min(conn.request_deadline),
             ReadState::Body { .. } | ReadState::Chunked if !conn.paused => sys::now_ms() + timeout,
             _ if conn.out.queued() > 0 => sys::now_ms() + timeout,
             // FastCGI: idle between requests, or a request still sending its input.
@@ -939,6 +945,13 @@ impl Reactor {
         for slot in 0..self.slots.len() as u32 {
             let Some(conn) = self.conn_mut(slot) else { continue };
             if conn.deadline == 0 || conn.deadline > now {
+                continue;
+            }
+            let reading_body = matches!(conn.state, ReadState::Body { .. } | ReadState::Chunked);
+            if reading_body && conn.request_deadline != 0 && conn.request_deadline <= now {
+                let limit_s = self.config.request_timeout_ms as f64 / 1000.0;
+                self.log(Level::Warn, format!("http: request not received whole within http-request-timeout {limit_s} s; aborted (raise --http-request-timeout)"));
+                self.http_fail(slot, 408);
                 continue;
             }
             match conn.state {
