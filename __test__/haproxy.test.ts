@@ -9,12 +9,11 @@
  * unchanged and records the FastCGI records, to see the GET_VALUES exchange and which
  * request ids were in flight at once on one connection.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App, Environ } from '../src/app.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server } from '../src/server.js';
 import { validate } from '../src/validate.js';
 import { ProtocolStatus } from './helpers/fastcgi.js';
@@ -22,14 +21,10 @@ import { describeTap, endStatuses, protocolViolations, getValuesExchange, startT
 import { haproxyVersion, startHaproxy, type Haproxy } from './helpers/haproxy.js';
 import { disconnectAfterFirstPiece, request, type Reply } from './helpers/http.js';
 import { requirePeer } from './helpers/peers.js';
+import { createProxyApp, json, readAll, sha256, sleep, waitFor, within } from './helpers/proxy-apps.js';
+import { describeProxyBehaviour, showLogsOnFailure } from './helpers/proxy-behaviour.js';
 
 const haproxyPeer = requirePeer('HAProxy', process.env.HAPROXY ?? 'haproxy', 'apt-get install haproxy, or set HAPROXY=/path/to/haproxy');
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 // ---- the app --------------------------------------------------------------------------
 
@@ -95,57 +90,11 @@ function hold(name: string, size: number): Promise<void> {
   });
 }
 
-/** Slow streams, by id: when tsgi.signal fired, when close() ran. */
-const slow = new Map<string, { chunks: number; closedAt?: number; aborted: Promise<number> }>();
-
-function slowStream(environ: Environ, id: string, count: number) {
-  const signal = environ['tsgi.signal'];
-  let fired!: (at: number) => void;
-  const record: { chunks: number; closedAt?: number; aborted: Promise<number> } = { chunks: 0, aborted: new Promise<number>((resolve) => (fired = resolve)) };
-  slow.set(id, record);
-  signal.addEventListener('abort', () => fired(Date.now()));
-  async function* gen(): AsyncGenerator<string> {
-    for (let i = 0; i < count && !signal.aborted; i++) {
-      if (i > 0) await sleep(100);
-      record.chunks++;
-      yield `slow ${i}\n`;
-    }
-  }
-  return Object.assign(gen(), {
-    close() {
-      record.closedAt = Date.now();
-    },
-  });
-}
-
-async function readAll(environ: Environ): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of environ['tsgi.input']) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
-function json(start: Parameters<App>[1], value: unknown) {
-  start('200 OK', [['Content-Type', 'application/json']]);
-  return [JSON.stringify(value)];
-}
-
-const ECHOED = ['REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'GATEWAY_INTERFACE', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_FOO', 'tsgi.url_scheme'];
-
-const app: App = async (environ, start) => {
-  // The path is /<backend>/<route>: route on the rest.
-  const url = new URL(String(environ.REQUEST_URI ?? '/'), 'http://x');
-  const route = url.pathname.replace(/^\/[^/]+/, '');
-  const q = url.searchParams;
-  switch (route.startsWith('/echo') ? '/echo' : route) {
-    case '/echo': {
-      const body = (await readAll(environ)).toString();
-      return json(start, { ...Object.fromEntries(ECHOED.filter((k) => environ[k] !== undefined).map((k) => [k, environ[k]])), body });
-    }
-    case '/sha256': {
-      const body = await readAll(environ);
-      return json(start, { sha256: sha256(body), bytes: body.length, CONTENT_LENGTH: environ.CONTENT_LENGTH });
-    }
-    case '/held': {
+const proxied = createProxyApp({
+  echoed: ['REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'GATEWAY_INTERFACE', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_FOO', 'tsgi.url_scheme'],
+  echoBody: true,
+  routes: {
+    '/held': async (environ, start, q) => {
       // The request body is read whole before holding, the response is sent after.
       const body = await readAll(environ);
       await hold(q.get('group')!, Number(q.get('n')));
@@ -164,34 +113,14 @@ const app: App = async (environ, start) => {
           await sleep(0);
         }
       })();
-    }
-    case '/errors':
+    },
+    '/errors': async (environ, start, q) => {
       environ['tsgi.errors'].write(`stderr marker ${q.get('id')}\n`);
       return json(start, { ok: true });
-    case '/throw':
-      throw new Error('boom (thrown on purpose by the test app)');
-    case '/slow':
-      start('200 OK', [['Content-Type', 'text/plain']]);
-      return slowStream(environ, q.get('id')!, Number(q.get('n') ?? 200));
-    default:
-      start('404 Not Found', [['Content-Type', 'text/plain']]);
-      return [`no route ${route}\n`];
-  }
-};
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+    },
+  },
+});
+const { app, slow } = proxied;
 
 /** Every held reply is a 200 carrying its own id and an intact body. */
 function expectOwnReplies(replies: Reply[], ids: number[]): void {
@@ -292,47 +221,34 @@ ${backend('direct', 'tsgi', tcp)}${backend('unix', 'tsgi', unix)}${backend('lear
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  beforeEach((context) => {
-    const mark = haproxy.output().length;
-    context.onTestFailed(() => {
-      const lines = haproxy.output().slice(mark).trim().split('\n').slice(-60).join('\n');
-      console.error(`--- HAProxy output during "${context.task.name}" ---\n${lines || '(nothing)'}\n--- config: ${haproxy.cfg} ---`);
-    });
-  });
+  showLogsOnFailure([{ label: 'HAProxy output', text: () => haproxy.output(), tail: 60 }], () => `--- config: ${haproxy.cfg} ---`);
 
-  for (const via of ['direct', 'unix'] as const) {
-    it(`GET over ${via === 'direct' ? 'TCP' : 'a Unix socket'}: the environ the app sees`, async () => {
-      const reply = await request(haproxy.url(`/${via}/echo/a%20b?x=1&y=a%20b`), { headers: { Host: 'example.test', 'X-Foo': 'bar' } });
-      expect(reply.status).toBe(200);
-      expect(JSON.parse(reply.body.toString())).toMatchObject({
-        REQUEST_METHOD: 'GET',
-        REQUEST_URI: `/${via}/echo/a%20b?x=1&y=a%20b`,
-        SCRIPT_NAME: '',
-        PATH_INFO: `/${via}/echo/a b`,
-        QUERY_STRING: 'x=1&y=a%20b',
-        SERVER_PROTOCOL: 'HTTP/1.1',
-        REMOTE_ADDR: '127.0.0.1',
-        GATEWAY_INTERFACE: 'CGI/1.1',
-        HTTP_HOST: 'example.test',
-        HTTP_X_FOO: 'bar',
-        'tsgi.url_scheme': 'http',
-        body: '',
-      });
-    });
-  }
-
-  it('POST of 4 MiB: the app hashes tsgi.input; CONTENT_TYPE and CONTENT_LENGTH arrive', async () => {
-    const body = randomBytes(4 * 1024 * 1024);
-    const reply = await request(haproxy.url('/direct/sha256'), { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body });
-    expect(reply.status).toBe(200);
-    expect(JSON.parse(reply.body.toString())).toEqual({ sha256: sha256(body), bytes: body.length, CONTENT_LENGTH: String(body.length) });
-  });
-
-  it('an app that throws gives a 500', async () => {
-    const reply = await request(haproxy.url('/direct/throw'));
-    expect(reply.status).toBe(500);
-    expect(reply.body.toString()).toBe('Internal Server Error\n');
-  });
+  describeProxyBehaviour(
+    { url: (p) => haproxy.url(p), server: () => server, proxied },
+    {
+      echo: {
+        vias: ['direct', 'unix'],
+        name: (via) => `GET over ${via === 'direct' ? 'TCP' : 'a Unix socket'}: the environ the app sees`,
+        path: (via) => `/${via}/echo/a%20b?x=1&y=a%20b`,
+        expected: (via) => ({
+          REQUEST_METHOD: 'GET',
+          REQUEST_URI: `/${via}/echo/a%20b?x=1&y=a%20b`,
+          SCRIPT_NAME: '',
+          PATH_INFO: `/${via}/echo/a b`,
+          QUERY_STRING: 'x=1&y=a%20b',
+          SERVER_PROTOCOL: 'HTTP/1.1',
+          REMOTE_ADDR: '127.0.0.1',
+          GATEWAY_INTERFACE: 'CGI/1.1',
+          HTTP_HOST: 'example.test',
+          HTTP_X_FOO: 'bar',
+          'tsgi.url_scheme': 'http',
+          body: '',
+        }),
+      },
+      post: { vias: ['direct'], size: 4 * 1024 * 1024 },
+      fails: { routes: ['throw'], vias: ['direct'] },
+    },
+  );
 
   it("tsgi.errors reaches HAProxy's log (FastCGI STDERR, log-stderr)", async () => {
     const id = randomBytes(4).toString('hex');

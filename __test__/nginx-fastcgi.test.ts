@@ -5,192 +5,51 @@
  * driven with node:http as a browser would drive it. Skips, saying why, when nginx is not
  * installed (CI installs it; with CI=true a missing nginx fails).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App, Environ } from '../src/app.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server } from '../src/server.js';
 import { validate } from '../src/validate.js';
-import { disconnectAfterFirstPiece, rawHeaderValues, request, type Reply } from './helpers/http.js';
+import { rawHeaderValues, request } from './helpers/http.js';
 import { announceNginx, hasNginx, nginxVersionText, startNginx, type Nginx } from './helpers/nginx.js';
+import { createProxyApp, json, waitFor } from './helpers/proxy-apps.js';
+import { describeProxyBehaviour, showLogsOnFailure } from './helpers/proxy-behaviour.js';
 
 announceNginx();
 
 // ---- the app --------------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-const BIG = randomBytes(8 * 1024 * 1024);
-const BIG_SHA256 = sha256(BIG);
-const BIG_PIECE = 64 * 1024;
-
-/** When each chunk of a streamed response was produced, by the `id` query parameter. */
-const produced = new Map<string, number[]>();
-/** Slow streams, by id: chunks produced, when tsgi.signal fired, when close() ran. */
-interface SlowRecord {
-  chunks: number;
-  closedAt?: number;
-  aborted: Promise<number>;
-}
-const slow = new Map<string, SlowRecord>();
-/** Requests inside the delayed echo at once: now, and the most seen. */
-const concurrency = { now: 0, peak: 0 };
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function json(start: Parameters<App>[1], value: unknown, status = '200 OK') {
-  start(status, [['Content-Type', 'application/json']]);
-  return [JSON.stringify(value)];
-}
-
-/** The environ keys the echo route reports, when present. */
-const ECHOED = [
-  'REQUEST_METHOD',
-  'REQUEST_URI',
-  'SCRIPT_NAME',
-  'PATH_INFO',
-  'QUERY_STRING',
-  'SERVER_PROTOCOL',
-  'SERVER_NAME',
-  'SERVER_PORT',
-  'REMOTE_ADDR',
-  'GATEWAY_INTERFACE',
-  'CONTENT_TYPE',
-  'CONTENT_LENGTH',
-  'HTTP_HOST',
-  'HTTP_X_FOO',
-  'HTTP_CONTENT_TYPE',
-  'HTTP_CONTENT_LENGTH',
-  'tsgi.url_scheme',
-];
-
-function slowStream(environ: Environ, id: string): AsyncGenerator<string> & { close(): void } {
-  const signal = environ['tsgi.signal'];
-  let fired!: (at: number) => void;
-  const record: SlowRecord = { chunks: 0, aborted: new Promise<number>((resolve) => (fired = resolve)) };
-  slow.set(id, record);
-  signal.addEventListener('abort', () => fired(Date.now()));
-  async function* gen(): AsyncGenerator<string> {
-    for (let i = 0; i < 200 && !signal.aborted; i++) {
-      if (i > 0) await sleep(100);
-      record.chunks++;
-      yield `slow ${i}\n`;
-    }
-  }
-  return Object.assign(gen(), {
-    close() {
-      record.closedAt = Date.now();
-    },
-  });
-}
-
-const app: App = async (environ, start) => {
-  // The request path is /<via>/<route>: route on the rest. (REQUEST_URI, not PATH_INFO:
-  // what PATH_INFO holds is one of the things under test.)
-  const url = new URL(String(environ.REQUEST_URI ?? '/'), 'http://x');
-  const route = url.pathname.replace(/^\/[^/]+/, '');
-  const q = url.searchParams;
-  switch (route.startsWith('/echo/') ? '/echo' : route) {
-    case '/echo': {
-      const delay = Number(q.get('delay') ?? 0);
-      if (delay > 0) {
-        concurrency.now++;
-        concurrency.peak = Math.max(concurrency.peak, concurrency.now);
-        await sleep(delay);
-        concurrency.now--;
-      }
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of environ['tsgi.input']) chunks.push(chunk);
-      const body = Buffer.concat(chunks).toString();
-      return json(start, { ...Object.fromEntries(ECHOED.filter((k) => environ[k] !== undefined).map((k) => [k, environ[k]])), body, i: q.get('i') });
-    }
-    case '/sha256': {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      for await (const chunk of environ['tsgi.input']) {
-        hash.update(chunk);
-        bytes += chunk.byteLength;
-      }
-      return json(start, { sha256: hash.digest('hex'), bytes, CONTENT_LENGTH: environ.CONTENT_LENGTH ?? null });
-    }
-    case '/stream': {
-      const id = q.get('id') ?? 'stream';
-      const count = Number(q.get('n') ?? 5);
-      const delay = Number(q.get('delay') ?? 200);
-      start('200 OK', [['Content-Type', 'text/plain'], ['X-Accel-Buffering', 'no']]);
-      return (async function* () {
-        const times: number[] = [];
-        produced.set(id, times);
-        for (let i = 0; i < count; i++) {
-          if (i > 0) await sleep(delay);
-          times.push(Date.now());
-          yield `chunk ${i}\n`;
-        }
-      })();
-    }
-    case '/big':
-      start('200 OK', [['Content-Type', 'application/octet-stream']]);
-      return Array.from({ length: BIG.length / BIG_PIECE }, (_, i) => BIG.subarray(i * BIG_PIECE, (i + 1) * BIG_PIECE));
-    case '/big-stream':
-      start('200 OK', [['Content-Type', 'application/octet-stream']]);
-      return (async function* () {
-        for (let at = 0; at < BIG.length; at += BIG_PIECE) yield BIG.subarray(at, at + BIG_PIECE);
-      })();
-    case '/missing':
-      start('404 Not Found', [
-        ['Content-Type', 'text/plain'],
-        ['X-Custom', 'custom value'],
-        ['Set-Cookie', 'a=1; Path=/'],
-        ['Set-Cookie', 'b=2; Path=/; HttpOnly'],
-      ]);
-      return ['not here\n'];
-    case '/redirect':
-      start('302 Found', [['Location', 'http://example.test/next?from=tsgi'], ['Content-Type', 'text/plain']]);
-      return ['see elsewhere\n'];
-    case '/errors': {
+const proxied = createProxyApp({
+  echoed: [
+    'REQUEST_METHOD',
+    'REQUEST_URI',
+    'SCRIPT_NAME',
+    'PATH_INFO',
+    'QUERY_STRING',
+    'SERVER_PROTOCOL',
+    'SERVER_NAME',
+    'SERVER_PORT',
+    'REMOTE_ADDR',
+    'GATEWAY_INTERFACE',
+    'CONTENT_TYPE',
+    'CONTENT_LENGTH',
+    'HTTP_HOST',
+    'HTTP_X_FOO',
+    'HTTP_CONTENT_TYPE',
+    'HTTP_CONTENT_LENGTH',
+    'tsgi.url_scheme',
+  ],
+  echoBody: true,
+  routes: {
+    '/errors': async (environ, start, q) => {
       environ['tsgi.errors'].write(`stderr marker ${q.get('id')}`);
       return json(start, { ok: true });
-    }
-    case '/throw':
-      throw new Error('boom (thrown on purpose by the test app)');
-    case '/reject':
-      await sleep(10);
-      throw new Error('async boom (on purpose)');
-    case '/throw-in-body':
-      start('200 OK', [['Content-Type', 'text/plain']]);
-      return (async function* () {
-        await sleep(10);
-        throw new Error('boom before the first chunk (on purpose)');
-      })();
-    case '/slow':
-      start('200 OK', [['Content-Type', 'text/plain'], ['X-Accel-Buffering', 'no']]);
-      return slowStream(environ, q.get('id') ?? 'slow');
-    case '/ok':
-      start('200 OK', [['Content-Type', 'text/plain']]);
-      return [`ok ${q.get('i')}`];
-    default:
-      start('404 Not Found', [['Content-Type', 'text/plain']]);
-      return [`no route ${route}\n`];
-  }
-};
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+    },
+  },
+});
+const app = proxied.app;
 
 /** `total` GETs of /<via>/ok with `workers` clients each sending one after another, over
  * node's fetch (kept-alive HTTP connections to nginx). Resolves with the bodies that were wrong. */
@@ -264,37 +123,39 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  beforeEach((context) => {
-    const mark = nginx.errorLog().length;
-    context.onTestFailed(() => {
-      const lines = nginx.errorLog().slice(mark).trim();
-      console.error(`--- nginx error.log during "${context.task.name}" ---\n${lines || '(nothing)'}\n--- config: ${nginx.conf} ---`);
-    });
-  });
+  showLogsOnFailure([{ label: 'nginx error.log', text: () => nginx.errorLog() }], () => `--- config: ${nginx.conf} ---`);
 
   for (const { via, what } of VIAS) {
     describe(`over ${what} (/${via}/)`, () => {
-      it('GET with a query string: the environ the app sees', async () => {
-        const reply = await request(nginx.url(`/${via}/echo?x=1&y=a%20b`), { headers: { Host: 'example.test', 'X-Foo': 'bar' } });
-        expect(reply.status).toBe(200);
-        const environ = JSON.parse(reply.body.toString());
-        expect(environ).toMatchObject({
-          REQUEST_METHOD: 'GET',
-          REQUEST_URI: `/${via}/echo?x=1&y=a%20b`,
-          SCRIPT_NAME: '',
-          PATH_INFO: `/${via}/echo`,
-          QUERY_STRING: 'x=1&y=a%20b',
-          SERVER_PROTOCOL: 'HTTP/1.1',
-          SERVER_NAME: 'localhost',
-          SERVER_PORT: String(nginx.port),
-          REMOTE_ADDR: '127.0.0.1',
-          GATEWAY_INTERFACE: 'CGI/1.1',
-          HTTP_HOST: 'example.test',
-          HTTP_X_FOO: 'bar',
-          'tsgi.url_scheme': 'http',
-          body: '',
-        });
-      });
+      describeProxyBehaviour(
+        { url: (p) => nginx.url(p), server: () => server, proxied },
+        {
+          echo: {
+            vias: [via],
+            expected: (via) => ({
+              REQUEST_METHOD: 'GET',
+              REQUEST_URI: `/${via}/echo?x=1&y=a%20b`,
+              SCRIPT_NAME: '',
+              PATH_INFO: `/${via}/echo`,
+              QUERY_STRING: 'x=1&y=a%20b',
+              SERVER_PROTOCOL: 'HTTP/1.1',
+              SERVER_NAME: 'localhost',
+              SERVER_PORT: String(nginx.port),
+              REMOTE_ADDR: '127.0.0.1',
+              GATEWAY_INTERFACE: 'CGI/1.1',
+              HTTP_HOST: 'example.test',
+              HTTP_X_FOO: 'bar',
+              'tsgi.url_scheme': 'http',
+              body: '',
+            }),
+          },
+          post: { vias: [via], size: 10 * 1024 * 1024 },
+          stream: { vias: [via] },
+          big: { cases: [['big', via], ['big-stream', via]] },
+          fails: { routes: ['throw', 'reject', 'throw-in-body'], vias: [via], after: (via) => `/${via}/ok?i=after`, afterBody: 'ok after' },
+          disconnect: { vias: [via] },
+        },
+      );
 
       it('POST with a small body: CONTENT_TYPE and CONTENT_LENGTH, no HTTP_CONTENT_*', async () => {
         const reply = await request(nginx.url(`/${via}/echo`), { method: 'POST', headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: Buffer.from('hello') });
@@ -304,33 +165,6 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
         expect(environ).not.toHaveProperty('HTTP_CONTENT_TYPE');
         expect(environ).not.toHaveProperty('HTTP_CONTENT_LENGTH');
       });
-
-      it('POST of 10 MiB: the app hashes tsgi.input', async () => {
-        const body = randomBytes(10 * 1024 * 1024);
-        const reply = await request(nginx.url(`/${via}/sha256`), { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body });
-        expect(reply.status).toBe(200);
-        expect(JSON.parse(reply.body.toString())).toEqual({ sha256: sha256(body), bytes: body.length, CONTENT_LENGTH: String(body.length) });
-      });
-
-      it('streams a response: every chunk arrives, the first before the last is produced', async () => {
-        const id = `stream-${via}`;
-        const reply = await request(nginx.url(`/${via}/stream?id=${id}&n=5&delay=200`));
-        expect(reply.status).toBe(200);
-        expect(reply.body.toString()).toBe('chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
-        const times = produced.get(id)!;
-        expect(times).toHaveLength(5);
-        expect(reply.pieces[0]!.at).toBeLessThan(times[4]!);
-        expect(reply.pieces.length).toBeGreaterThanOrEqual(3);
-      });
-
-      for (const route of ['big', 'big-stream'] as const) {
-        it(`sends an 8 MiB response (/${route}) intact`, async () => {
-          const reply = await request(nginx.url(`/${via}/${route}`));
-          expect(reply.status).toBe(200);
-          expect(reply.body.length).toBe(BIG.length);
-          expect(sha256(reply.body)).toBe(BIG_SHA256);
-        });
-      }
 
       it('passes status and headers through: a 404 with custom headers and two Set-Cookie', async () => {
         const reply = await request(nginx.url(`/${via}/missing`));
@@ -347,16 +181,6 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
         expect(reply.body.toString()).toBe('see elsewhere\n');
       });
 
-      for (const route of ['throw', 'reject', 'throw-in-body']) {
-        it(`an app that fails (/${route}) gives a 500, and the next request is served`, async () => {
-          const reply = await request(nginx.url(`/${via}/${route}`));
-          expect(reply.status).toBe(500);
-          expect(reply.body.toString()).toBe('Internal Server Error\n');
-          const after = await request(nginx.url(`/${via}/ok?i=after`));
-          expect([after.status, after.body.toString()]).toEqual([200, 'ok after']);
-        });
-      }
-
       it("tsgi.errors goes to nginx's error log (FastCGI STDERR)", async () => {
         const id = `${via}-${randomBytes(4).toString('hex')}`;
         const reply = await request(nginx.url(`/${via}/errors?id=${id}`));
@@ -365,21 +189,6 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
         expect(nginx.errorLog()).toMatch(new RegExp(`FastCGI sent in stderr: "stderr marker ${id}"`));
       });
 
-      it('a client that disconnects mid-response fires tsgi.signal, and the server keeps serving', async () => {
-        const id = `disconnect-${via}`;
-        const { status, destroyedAt } = await disconnectAfterFirstPiece(nginx.url(`/${via}/slow?id=${id}`));
-        expect(status).toBe(200);
-        const record = slow.get(id)!;
-        expect(record).toBeDefined();
-        const abortedAt = await within(record.aborted, 5_000, 'tsgi.signal after the client went away');
-        expect(abortedAt - destroyedAt).toBeLessThan(5_000);
-        await waitFor(() => record.closedAt !== undefined, 3_000, "the slow body's close()");
-        await waitFor(() => server.activeRequests === 0, 3_000, 'no active requests');
-        expect(record.chunks).toBeLessThan(60);
-        const after = await request(nginx.url(`/${via}/echo?after=1`));
-        expect(after.status).toBe(200);
-        expect(JSON.parse(after.body.toString())).toMatchObject({ QUERY_STRING: 'after=1' });
-      });
     });
   }
 
@@ -398,25 +207,10 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
     expect(JSON.parse(reply.body.toString())).toMatchObject({ SCRIPT_NAME: '/mounted', PATH_INFO: '/echo', QUERY_STRING: 'm=1', REQUEST_URI: '/mounted/echo?m=1' });
   });
 
-  it('serves 500 concurrent requests, none lost', async () => {
-    const count = 500;
-    concurrency.peak = 0;
-    const replies = await Promise.allSettled(
-      Array.from({ length: count }, (_, i) => request(nginx.url(`/${VIAS[i % VIAS.length]!.via}/echo?i=${i}&delay=50`), { timeoutMs: 25_000 })),
-    );
-    const failures = replies.flatMap((r, i) => (r.status === 'rejected' ? [`#${i}: ${String(r.reason)}`] : []));
-    expect(failures, failures.slice(0, 10).join('\n')).toEqual([]);
-    const statuses = new Map<number, number>();
-    replies.forEach((r, i) => {
-      const reply = (r as PromiseFulfilledResult<Reply>).value;
-      statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-      if (reply.status === 200) expect(JSON.parse(reply.body.toString())).toMatchObject({ i: String(i), QUERY_STRING: `i=${i}&delay=50` });
-    });
-    expect(Object.fromEntries(statuses)).toEqual({ 200: count });
-    // They really overlapped inside the app (each waits 50 ms there).
-    expect(concurrency.peak).toBeGreaterThanOrEqual(100);
-    await waitFor(() => server.activeRequests === 0, 3_000, 'no active requests');
-  });
+  describeProxyBehaviour(
+    { url: (p) => nginx.url(p), server: () => server, proxied },
+    { concurrent: { vias: VIAS.map(({ via }) => via), name: 'serves 500 concurrent requests, none lost' } },
+  );
 
   describe('connections', () => {
     it('10,000 requests over kept-alive connections (TCP) use at most 10 connections', async () => {
