@@ -1,8 +1,8 @@
 /**
  * Real HTTP clients against the HTTP/1.1 listener: curl (keep-alive across URLs, chunked
  * uploads, HTTP/1.0, Expect: 100-continue), Node's fetch (undici: connection reuse,
- * streamed bodies both ways), pipelining from a raw socket (undici is not a dependency of
- * this package, so `undici.Client({ pipelining })` is not used), wrk (keep-alive under
+ * streamed bodies both ways), undici's `Client` pipelining 10 deep, pipelining from a raw
+ * socket (mixed bodies, exact framing), wrk (keep-alive under
  * load, and pipelined through a Lua script), and 1,000 kept-alive connections held open
  * at once while new requests are served. curl and wrk are peers: missing, their tests skip
  * with the reason (and fail under CI=true).
@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { App, Environ } from '../src/app.js';
 import type { ServerOptions } from '../src/server.js';
@@ -208,6 +209,26 @@ describe('fetch (undici in Node)', () => {
 });
 
 // ---- pipelining ------------------------------------------------------------------------------
+
+describe('undici Client with pipelining: 10', () => {
+  it('200 requests, 10 in flight at a time on one connection, all answered in order', async () => {
+    const { address, server } = serveHttp();
+    const client = new Client(`http://${address}`, { pipelining: 10 });
+    try {
+      const bodies = await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const response = await client.request({ method: 'GET', path: `/hello/${i}` });
+          expect(response.statusCode).toBe(200);
+          return response.body.text();
+        }),
+      );
+      expect(bodies).toEqual(Array.from({ length: 200 }, (_, i) => `hello /hello/${i}`));
+      expect(server.acceptedConnections).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+});
 
 describe('pipelining from a raw socket (depth 10, as undici.Client({ pipelining: 10 }) would)', () => {
   it('500 mixed requests on one connection: all correct, in order', async () => {
