@@ -33,13 +33,15 @@ export type WireProtocol = 'uwsgi' | 'fastcgi' | 'http';
 /** The reactor class of the binding. */
 export interface NativeReactor {
   listen(address: string, protocol: WireProtocol, backlog: number, mode: number): string;
-  adopt(fd: number, protocol: WireProtocol): void;
+  /** Serves a socket bound by the master, listening on it with `backlog` if given. */
+  adopt(fd: number, protocol: WireProtocol, backlog?: number): void;
   write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
   writeError(token: number, text: Uint8Array | string): boolean;
   closeAfter(token: number): void;
   upgrade(token: number): boolean;
   pause(token: number, paused: boolean): void;
   abort(token: number): void;
+  /** A graceful stop: no new connections, kept-alive idle ones closed, the others closed after their current response. */
   stopListening(): void;
   close(): void;
   readonly connections: number;
@@ -56,6 +58,10 @@ export interface NativeBinding {
   ) => NativeReactor;
   knownKeys(): string[];
   batchLayout(): Record<string, number>;
+  /** Worker processes: the kernel sends `signal` when the parent (the master) dies. Native only. */
+  setParentDeathSignal?(signal: number): void;
+  /** Worker processes: `length` bytes of the file `fd` mapped shared (the scoreboard). Native only. */
+  mapShared?(fd: number, length: number): Buffer;
 }
 
 /** The outcome of loading. */

@@ -12,6 +12,7 @@
 //! panic there becomes a JavaScript exception.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod process;
 mod uv;
 
 use std::cell::{Cell, RefCell};
@@ -317,11 +318,12 @@ impl BindingReactor {
         Ok(info.local)
     }
 
-    /// Serves `protocol` on a listening socket inherited from the master process.
+    /// Serves `protocol` on a socket inherited from the master process, first listening
+    /// on it with `backlog` if given (the master binds without listening).
     #[napi(catch_unwind)]
-    pub fn adopt(&self, fd: i32, protocol: String) -> Result<()> {
+    pub fn adopt(&self, fd: i32, protocol: String, backlog: Option<u32>) -> Result<()> {
         let protocol = parse_protocol(&protocol)?;
-        self.shared.reactor.borrow_mut().adopt(fd, protocol).map_err(|e| Error::from_reason(io_error_message(&e)))
+        self.shared.reactor.borrow_mut().adopt(fd, protocol, backlog).map_err(|e| Error::from_reason(io_error_message(&e)))
     }
 
     /// Queues response bytes for request `token`: `head` (a latin-1 string, or null) and
@@ -379,7 +381,9 @@ impl BindingReactor {
         self.shared.reactor.borrow_mut().abort(token);
     }
 
-    /// Closes the listeners; open connections go on.
+    /// Stops taking new work (a graceful stop): closes the listeners and the kept-alive
+    /// connections waiting for a next request; the others close after their current
+    /// response.
     #[napi(catch_unwind)]
     pub fn stop_listening(&self) {
         self.shared.reactor.borrow_mut().stop_listening();

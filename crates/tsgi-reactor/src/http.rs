@@ -184,8 +184,9 @@ impl Reactor {
             return false;
         }
         // After an upgrade request the client may already speak the new protocol: no next
-        // request is parsed, whatever the answer.
-        let Some(stream) = self.open_stream(slot, 0, head.keep_alive && !head.upgrade, Phase::Complete) else {
+        // request is parsed, whatever the answer. A draining worker keeps no connection.
+        let keep_alive = head.keep_alive && !head.upgrade && !self.draining;
+        let Some(stream) = self.open_stream(slot, 0, keep_alive, Phase::Complete) else {
             self.spans = spans;
             return false;
         };
@@ -214,7 +215,7 @@ impl Reactor {
         if next == ReadState::Done && !head.upgrade {
             flags |= batch::FLAG_BODY_COMPLETE;
         }
-        if head.keep_alive && !head.upgrade {
+        if keep_alive {
             flags |= batch::FLAG_KEEP_ALIVE;
         }
         batch.request(token, batch::PROTOCOL_HTTP, length, flags, &vars.block, &spans);

@@ -177,6 +177,9 @@ pub struct Reactor {
     accepted: u64,
     /// Accepting stopped at `max-conns`.
     accept_paused: bool,
+    /// A graceful stop is under way ([`Reactor::stop_listening`]): no connection is kept
+    /// alive past its current request.
+    pub(crate) draining: bool,
     pub(crate) streams: Streams,
     /// Spare FastCGI params decoders, so a request does not allocate one.
     #[allow(clippy::vec_box)] // boxes move between here and `Phase::Params` without a copy
@@ -227,6 +230,7 @@ impl Reactor {
             live: 0,
             accepted: 0,
             accept_paused: false,
+            draining: false,
             streams: Streams::default(),
             decoders: Vec::new(),
             http_vars: http::HeadVars::new(),
@@ -271,13 +275,20 @@ impl Reactor {
         Ok(ListenerInfo { local: bound.local })
     }
 
-    /// Starts accepting on a listening socket bound elsewhere (by the master process).
-    pub fn adopt(&mut self, fd: RawFd, protocol: Protocol) -> io::Result<()> {
-        // SAFETY: fcntl on an fd the caller hands over.
+    /// Starts accepting on a socket bound elsewhere (by the master process), listening
+    /// on it with `backlog` if given: the master binds without listening, since a
+    /// listening socket in a process that never accepts would only fill its queue.
+    pub fn adopt(&mut self, fd: RawFd, protocol: Protocol, backlog: Option<u32>) -> io::Result<()> {
+        // SAFETY: fcntl and listen on an fd the caller hands over.
         unsafe {
             let flags = libc::fcntl(fd, libc::F_GETFL);
             if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
                 return Err(io::Error::last_os_error());
+            }
+            if let Some(backlog) = backlog {
+                if libc::listen(fd, backlog.min(i32::MAX as u32) as libc::c_int) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
         }
         self.add_listener(fd, protocol, None)
@@ -485,13 +496,41 @@ impl Reactor {
         }
     }
 
-    /// Closes every listener: new connections are refused, open ones go on (a graceful
-    /// shutdown). Unix socket files this reactor created are removed.
+    /// Stops taking new work, for a graceful stop: closes the listeners (Unix socket
+    /// files this reactor created are removed), closes kept-alive connections that wait
+    /// for a next request, and lets every other connection close after its current
+    /// response. Requests in progress go on.
     pub fn stop_listening(&mut self) {
         for listener in self.listeners.drain(..) {
+            // A listening socket inherited from the master stays open there: closing our
+            // fd would leave it in our epoll set (epoll forgets a file only when its last
+            // fd closes) and wake us for connections we no longer take.
+            let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
             sys::close(listener.fd);
             if let Some(path) = listener.unlink {
                 let _ = std::fs::remove_file(path);
+            }
+        }
+        self.draining = true;
+        for slot in 0..self.slots.len() as u32 {
+            let Some(conn) = self.conn_mut(slot) else { continue };
+            let idle = conn.streams.is_empty() && conn.head.is_empty();
+            match conn.protocol {
+                Protocol::Http if idle && conn.idle => self.close_conn(slot, false, AbortReason::PeerGone),
+                Protocol::Http => {
+                    for &stream in &conn.streams.clone() {
+                        if let Some(stream) = self.streams.get_mut(stream) {
+                            stream.keep_conn = false;
+                        }
+                    }
+                }
+                Protocol::Fastcgi => {
+                    conn.close_when_idle = true;
+                    if idle && conn.out.queued() == 0 {
+                        self.close_conn(slot, false, AbortReason::PeerGone);
+                    }
+                }
+                Protocol::Uwsgi => {}
             }
         }
     }

@@ -240,17 +240,66 @@ fn writes_past_the_high_water_mark_ask_for_drain() {
     assert_eq!(reader.join().unwrap(), 16 << 20);
 }
 
+/// A TCP socket bound to a loopback port and not listening, as the master hands it to
+/// its workers; returns the fd and the address.
+fn bound_not_listening() -> (i32, String) {
+    // SAFETY: plain socket calls on a socket this function owns; `addr` outlives them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&raw const addr).cast(), len), 0);
+        let mut bound: libc::sockaddr_in = std::mem::zeroed();
+        let mut bound_len = len;
+        assert_eq!(libc::getsockname(fd, (&raw mut bound).cast(), &mut bound_len), 0);
+        (fd, format!("127.0.0.1:{}", u16::from_be(bound.sin_port)))
+    }
+}
+
 #[test]
-fn an_adopted_listening_socket_is_served() {
-    // The master binds and the worker adopts the inherited fd.
-    let bound = crate::listen::bind(&crate::listen::Address::parse("127.0.0.1:0").unwrap(), 16, 0).unwrap();
+fn an_adopted_socket_is_listened_on_and_served() {
+    // The master binds, the worker listens on the inherited fd and serves it.
+    let (fd, address) = bound_not_listening();
     let mut h = Harness::new(Config::default());
-    h.reactor.adopt(bound.fd, Protocol::Uwsgi).unwrap();
-    let reply = client(&bound.local, packet(&[("REQUEST_METHOD", "GET")], b""));
+    h.reactor.adopt(fd, Protocol::Uwsgi, Some(16)).unwrap();
+    let reply = client(&address, packet(&[("REQUEST_METHOD", "GET")], b""));
     let events = h.poll_until(|e| !e.is_empty());
     h.respond(token_of(&events), b"HTTP/1.1 200 OK\r\n\r\n");
     h.reactor.flush_corked();
     assert_eq!(reply.join().unwrap(), b"HTTP/1.1 200 OK\r\n\r\n");
+}
+
+#[test]
+fn a_shared_listener_given_up_no_longer_wakes_the_reactor() {
+    // The worker's fd is a copy: the master (here `kept`) still holds the socket, so its
+    // connections must stay in the queue for others and never reach this reactor.
+    let (fd, address) = bound_not_listening();
+    // SAFETY: dup of an fd this test owns.
+    let kept = unsafe { libc::dup(fd) };
+    let mut h = Harness::new(Config::default());
+    h.reactor.adopt(fd, Protocol::Uwsgi, Some(16)).unwrap();
+    h.reactor.stop_listening();
+    let connection = TcpStream::connect(&address).unwrap();
+    thread::sleep(Duration::from_millis(20));
+    // Node polls the reactor's epoll fd: were the listener still in the set, it would be
+    // readable for as long as the connection waits, and Node would spin.
+    let mut pollfd = libc::pollfd { fd: h.reactor.fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd that lives across the call.
+    assert_eq!(unsafe { libc::poll(&mut pollfd, 1, 0) }, 0, "the reactor is woken for a connection it does not take");
+    let mut batch = Batch::new(&mut h.arena, &mut h.index);
+    h.reactor.poll(&mut batch);
+    assert!(batch.is_empty());
+    h.reactor.flush_corked();
+    assert_eq!(h.reactor.accepted(), 0);
+    // SAFETY: accept on the copy this test kept; the connection is waiting in its queue.
+    let accepted = unsafe { libc::accept(kept, std::ptr::null_mut(), std::ptr::null_mut()) };
+    assert!(accepted >= 0, "the connection waited for another process");
+    crate::sys::close(accepted);
+    crate::sys::close(kept);
+    drop(connection);
 }
 
 #[test]
