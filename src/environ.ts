@@ -16,11 +16,33 @@ export interface EnvironSource {
   readonly multiprocess: boolean;
   input(): unknown;
   signal(): AbortSignal;
+  /** Calls `listener` once if the client goes away before the response ends. */
+  onClientGone(listener: () => void): void;
   errors: unknown;
   fileWrapper: unknown;
 }
 
 const VERSION = Object.freeze([1, 0] as const);
+
+/**
+ * `environ[CLIENT_GONE]` is the server's `{ onClientGone(listener) }`: what the adapters
+ * (src/adapters/) use to learn of a disconnect. `tsgi.signal` says the same, but an
+ * AbortController and its listener cost microseconds per request; this costs a push.
+ * Absent from environs made elsewhere (then the adapters fall back to tsgi.signal).
+ */
+export const CLIENT_GONE: unique symbol = Symbol('tsgi.clientGone');
+
+/** What `environ[CLIENT_GONE]` holds. */
+export interface ClientGoneHook {
+  onClientGone(listener: () => void): void;
+}
+
+/** Calls `listener` once if the client of `environ`'s request goes away before its response ends. */
+export function onClientGone(environ: Environ, listener: () => void): void {
+  const hook = (environ as unknown as Record<symbol, ClientGoneHook | undefined>)[CLIENT_GONE];
+  if (hook) hook.onClientGone(listener);
+  else environ['tsgi.signal'].addEventListener('abort', listener, { once: true });
+}
 
 /** The keys every environ has even when the proxy did not send them (PEP 3333 §environ). */
 const DERIVED = ['SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL'];
@@ -51,6 +73,7 @@ class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
 
   get(target: Record<string, unknown>, key: string | symbol): unknown {
     if (typeof key === 'string') this.settle(target, key);
+    else if (key === CLIENT_GONE) return this.source;
     return target[key as string];
   }
 

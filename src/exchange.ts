@@ -41,11 +41,13 @@ export interface ExchangeContext {
   /** Above this many unread body bytes, reading the socket pauses. */
   readonly inputHighWater: number;
   /** Called once when the exchange is over (response ended or aborted). */
-  done(token: number): void;
+  done(exchange: Exchange): void;
 }
 
 const ERROR_BODY = 'Internal Server Error\n';
 const ERROR_HEAD = checkHead('500 Internal Server Error', [['Content-Type', 'text/plain']]);
+const TIMEOUT_BODY = 'Gateway Timeout\n';
+const TIMEOUT_HEAD = checkHead('504 Gateway Timeout', [['Content-Type', 'text/plain']]);
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
@@ -75,11 +77,23 @@ export class Exchange implements EnvironSource {
   private controller: AbortController | null = null;
   private abortReason: TsgiError | null = null;
   private wakeOnDrain: (() => void) | null = null;
+  private goneListeners: Array<() => void> | null = null;
   /** The last write left the connection's queue over its high-water mark. */
   private queuedOver = false;
   private body: Body | null = null;
   private bodyClosed = false;
   private readonly headRequest: boolean;
+
+  // What the request log and the stats read once the exchange is done.
+  /** When the request reached the app (`performance.now()`). */
+  readonly startedAt = performance.now();
+  /** The status code sent; 0 until a head goes out (and if none ever does). */
+  status = 0;
+  /** The response head as sent ('' until it is), and the body bytes handed to the connection. */
+  headText = '';
+  bodyBytes = 0;
+  /** The app threw or broke the contract (a 500 or a reset followed). */
+  failed = false;
 
   constructor(
     readonly record: RequestRecord,
@@ -121,6 +135,11 @@ export class Exchange implements EnvironSource {
     return this.controller.signal;
   }
 
+  onClientGone(listener: () => void): void {
+    if (this.aborted) queueMicrotask(listener);
+    else if (!this.finished) (this.goneListeners ??= []).push(listener);
+  }
+
   // ---- events from the connection ---------------------------------------------------
 
   onBody(chunk: Buffer): void {
@@ -144,6 +163,13 @@ export class Exchange implements EnvironSource {
     this.abortReason = abortError(truncated);
     this.bodyInput?.fail(this.abortReason);
     this.controller?.abort(this.abortReason);
+    for (const listener of this.goneListeners ?? []) {
+      try {
+        listener();
+      } catch (error) {
+        log.error(`${this.describeRequest()}: error in a client-gone listener: ${describe(error)}`);
+      }
+    }
     this.onDrain();
     this.finish();
   }
@@ -327,7 +353,12 @@ export class Exchange implements EnvironSource {
   }
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
-    if (head !== null) this.headersSent = true;
+    if (head !== null) {
+      this.headersSent = true;
+      this.status = this.head!.code;
+      this.headText = head;
+    }
+    if (body !== null) this.bodyBytes += byteLength(body);
     const queued = this.chunked ? this.writeChunk(head, body, end) : this.context.transport.write(this.token, head, body, end);
     if (queued < 0) {
       this.onAbort(false);
@@ -382,23 +413,50 @@ export class Exchange implements EnvironSource {
       return;
     }
     log.error(`${this.describeRequest()}: app error: ${describe(error)}`);
+    this.failed = true;
+    this.endWith(ERROR_HEAD, ERROR_BODY);
+  }
+
+  /**
+   * Harakiri: the request ran longer than `seconds`. Its signal fires and its input fails
+   * (the app should stop), its body is closed when the app lets go of it, and the client
+   * gets a `504` if nothing was sent yet, else a reset. Returns whether the 504 went out.
+   */
+  expire(seconds: number): boolean {
+    if (this.finished) return false;
+    const answered = !this.headersSent;
+    this.aborted = true;
+    this.abortReason = new TsgiError(ErrorCodes.HARAKIRI, `the request ran longer than --harakiri ${seconds} s`);
+    this.bodyInput?.fail(this.abortReason);
+    this.controller?.abort(this.abortReason);
+    this.endWith(TIMEOUT_HEAD, TIMEOUT_BODY);
+    this.onDrain();
+    return answered;
+  }
+
+  /** Ends the response with a static one (`head`, `text`) if nothing was sent yet, else
+   * by resetting the connection: never a fake complete response. */
+  private endWith(head: CheckedHead, text: string): void {
     if (this.headersSent) {
       this.context.transport.abort(this.token);
       this.finish();
       return;
     }
-    const body = this.headRequest ? '' : ERROR_BODY;
-    const head = serializeHead(this.record, ERROR_HEAD, ERROR_BODY.length, this.headRequest);
-    if (head.close) this.context.transport.closeAfter(this.token);
+    const body = this.headRequest ? '' : text;
+    const framing = serializeHead(this.record, head, text.length, this.headRequest);
+    if (framing.close) this.context.transport.closeAfter(this.token);
     this.headersSent = true;
-    this.context.transport.write(this.token, head.text, body, true);
+    this.status = head.code;
+    this.headText = framing.text;
+    this.bodyBytes += body.length;
+    this.context.transport.write(this.token, framing.text, body, true);
     this.finish();
   }
 
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.context.done(this.token);
+    this.context.done(this);
   }
 
   /** Calls the body's close() once, whatever happened. */
@@ -438,7 +496,8 @@ export class Exchange implements EnvironSource {
     return framing.text;
   }
 
-  private describeRequest(): string {
+  /** `METHOD URI`, for log lines. */
+  describeRequest(): string {
     const method = this.record.get(KeyId.REQUEST_METHOD) ?? '?';
     const uri = this.record.get(KeyId.REQUEST_URI) ?? this.record.get(KeyId.PATH_INFO) ?? '?';
     return `${method} ${uri}`;

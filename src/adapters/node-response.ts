@@ -1,0 +1,380 @@
+/**
+ * The `res` a Node-style handler gets, and the socket under it.
+ *
+ * `res` is a genuine `http.ServerResponse`: Express re-roots its prototype onto Node's own,
+ * so Node's methods (setHeader, writeHead, write, end, flushHeaders...) are what run, and
+ * they write to `res.socket`. That socket is a `ResponseSocket`: a stand-in for the
+ * connection that carries this one request. The head Node serializes (`res._header`) is
+ * parsed back into a TSGI status and header list; the body chunks wait in a queue that
+ * the TSGI body drains as the server sends them. A write returns `false` once 64 KiB
+ * wait, and `res` emits `'drain'` when the server has taken them: Node's backpressure,
+ * carried through tsgi's own.
+ */
+import { EventEmitter } from 'node:events';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import { OutgoingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Chunk, Environ, Headers, StartResponse } from '../app.js';
+import { onClientGone } from '../environ.js';
+import { endUnreadBody } from './node-request.js';
+
+/** Queued body bytes above which `res.write()` returns false (a socket's default). */
+const HIGH_WATER = 64 * 1024;
+
+/** Headers Node adds for its own connection handling; tsgi or the protocol does that. */
+const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'te', 'trailer', 'upgrade']);
+
+/**
+ * Node's own flag for "a write returned false, emit 'drain' when the socket drains". Its
+ * server clears it on the socket's drain; this socket does the same, or `writableNeedDrain`
+ * stays true and a later `pipe()` into `res` waits forever.
+ */
+const kNeedDrain = Object.getOwnPropertySymbols(new OutgoingMessage()).find((symbol) => symbol.description === 'kNeedDrain');
+
+type WriteCallback = (error?: Error | null) => void;
+/** The fields of Node's ServerResponse this module reads and sets beyond its typings. */
+type InternalResponse = ServerResponse & { _header: string | null; chunkedEncoding: boolean; _closed: boolean } & Record<symbol, unknown>;
+
+/** The `res` of one request, writing to `socket`. */
+export function createServerResponse(req: IncomingMessage, socket: ResponseSocket): ServerResponse {
+  const res = new ServerResponse(req) as InternalResponse;
+  // The server adds Date where the protocol wants it (HTTP); nginx adds its own.
+  res.sendDate = false;
+  res.writeHead = writeHeadUnframed as InternalResponse['writeHead'];
+  res.assignSocket(socket as unknown as Socket);
+  res.on('prefinish', () => socket.responseEnded());
+  return res;
+}
+
+/**
+ * `res.writeHead`, as an own property (it survives Express's prototype swap). tsgi frames
+ * the body itself (Content-Length, chunks, or the end of the connection), so Node must
+ * write it as it is: its `Transfer-Encoding: chunked` is dropped from the head, and its
+ * chunk framing turned off.
+ */
+function writeHeadUnframed(this: InternalResponse, ...args: unknown[]): ServerResponse {
+  (ServerResponse.prototype.writeHead as (...args: unknown[]) => ServerResponse).apply(this, args);
+  this.chunkedEncoding = false;
+  return this;
+}
+
+/** The error Node's server gives a request whose client went away. */
+function connectionReset(): Error {
+  return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+}
+
+/**
+ * One request's connection, as `req.socket` and `res.socket` see it, and the TSGI body
+ * that sends what `res` wrote to it.
+ */
+export class ResponseSocket extends EventEmitter implements AsyncIterableIterator<Chunk> {
+  // ---- what Node's ServerResponse and apps read off a net.Socket ---------------------------
+  readable = true;
+  writable = true;
+  destroyed = false;
+  closed = false;
+  connecting = false;
+  readonly readableHighWaterMark = HIGH_WATER;
+  readonly writableHighWaterMark = HIGH_WATER;
+  _httpMessage: ServerResponse | null = null;
+  _hadError = false;
+  /** `res.end()` sets `corked` to 1 here before its last uncork. */
+  readonly _writableState = { corked: 0 };
+
+  // ---- the response, as written -------------------------------------------------------
+  private res: InternalResponse | null = null;
+  private req: IncomingMessage | null = null;
+  private status: string | null = null;
+  private headers: Headers | null = null;
+  private started = false;
+  private readonly chunks: Chunk[] = [];
+  private readonly callbacks: Array<WriteCallback | undefined> = [];
+  private taken = 0;
+  private queuedBytes = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  private wake: (() => void) | null = null;
+  private firstOutput: (() => void) | null = null;
+
+  constructor(
+    private readonly environ: Environ,
+    private readonly startResponse: StartResponse,
+  ) {
+    super();
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.environ.REMOTE_ADDR;
+  }
+
+  get remotePort(): number | undefined {
+    const port = this.environ.REMOTE_PORT;
+    return typeof port === 'string' && port !== '' ? Number(port) : undefined;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.environ.REMOTE_ADDR?.includes(':') ? 'IPv6' : 'IPv4';
+  }
+
+  get localAddress(): string | undefined {
+    const address = this.environ.SERVER_ADDR;
+    return typeof address === 'string' ? address : undefined;
+  }
+
+  get localPort(): number {
+    return Number(this.environ.SERVER_PORT);
+  }
+
+  /** What `tls.TLSSocket` says and Express, Koa and Fastify read for `req.protocol`. */
+  get encrypted(): true | undefined {
+    return this.environ['tsgi.url_scheme'] === 'https' ? true : undefined;
+  }
+
+  get writableLength(): number {
+    return this.queuedBytes;
+  }
+
+  get writableCorked(): number {
+    return this._writableState.corked;
+  }
+
+  address(): { address?: string; port: number; family?: string } {
+    return { address: this.localAddress, port: this.localPort, family: this.localAddress?.includes(':') ? 'IPv6' : 'IPv4' };
+  }
+
+  cork(): void {
+    this._writableState.corked++;
+  }
+
+  uncork(): void {
+    if (this._writableState.corked > 0) this._writableState.corked--;
+  }
+
+  // Timeouts and socket options are the server's (--socket-timeout): accepted, no effect.
+  setTimeout(): this {
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  pause(): this {
+    return this;
+  }
+
+  resume(): this {
+    return this;
+  }
+
+  // ---- the handler's side ----------------------------------------------------------------
+
+  /** Binds the request and response; called once, before the handler runs. */
+  attach(req: IncomingMessage, res: ServerResponse): void {
+    this.req = req;
+    this.res = res as InternalResponse;
+  }
+
+  write(data: string | Uint8Array, encoding?: BufferEncoding | WriteCallback | null, callback?: WriteCallback): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    if (this.destroyed) {
+      if (callback) process.nextTick(callback, new Error('write after the connection was closed'));
+      return false;
+    }
+    let body: string | Uint8Array = data;
+    if (this.status === null) {
+      const head = this.res?._header;
+      if (typeof head !== 'string' || typeof data !== 'string' || !data.startsWith(head)) {
+        // An interim response (writeContinue, writeEarlyHints): the server has its own 100.
+        if (callback) process.nextTick(callback);
+        return true;
+      }
+      this.parseHead(head);
+      body = data.length === head.length ? '' : data.slice(head.length);
+    }
+    const chunk = typeof body === 'string' && body !== '' && encoding && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(body, encoding) : body;
+    this.chunks.push(chunk);
+    this.callbacks.push(callback);
+    this.queuedBytes += chunk.length;
+    this.notify();
+    return this.queuedBytes < HIGH_WATER;
+  }
+
+  /** `res.end()` ran: everything it will write is queued. */
+  responseEnded(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  /** The handler (or Node) closes the connection: the response cannot be completed. */
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.failure = error ?? new Error('the app destroyed the response before it ended');
+    this.close(true, error);
+    return this;
+  }
+
+  end(): this {
+    return this.destroy();
+  }
+
+  /** The handler failed (a thrown error, a rejected promise). */
+  fail(error: unknown): void {
+    if (this.destroyed || (this.ended && this.taken === this.chunks.length)) return;
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.close(true, this.failure);
+  }
+
+  // ---- the server's side --------------------------------------------------------------
+
+  /**
+   * The TSGI body, once the handler has run: the chunks in an array if the response is
+   * already complete (the server then sends it in one write, with its length), else this
+   * socket, which yields them as they come.
+   */
+  body(): Chunk[] | Promise<Chunk[] | this> | this {
+    if (this.ended && this.status !== null) return this.takeAll();
+    this.watchClient();
+    if (this.failure || this.status !== null) return this;
+    // Wait for the first output: a response that is whole by then still goes out whole.
+    return new Promise<void>((resolve) => (this.firstOutput = resolve)).then(() => (this.ended && this.status !== null && !this.failure ? this.takeAll() : this));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Chunk>> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.taken < this.chunks.length) {
+        const chunk = this.take();
+        if (chunk.length === 0) continue;
+        this.start();
+        return { value: chunk, done: false };
+      }
+      if (this.ended) {
+        this.start();
+        this.finished();
+        return { value: undefined, done: true };
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** The server is done with the body: at its end, after an error, or when the client went away. */
+  close(hadError = false, error?: Error): void {
+    if (this.closed) return;
+    if (!hadError && this.ended && this.taken === this.chunks.length) return;
+    // Torn down before the response ended: as Node does when the connection closes early.
+    this.closed = true;
+    this.destroyed = true;
+    this.readable = this.writable = false;
+    this.notify();
+    for (let i = this.taken; i < this.callbacks.length; i++) this.callbacks[i]?.(error ?? connectionReset());
+    this.emit('close', hadError);
+    const req = this.req;
+    if (req && !(req.complete && req.readableEnded) && !req.destroyed) req.destroy(connectionReset());
+  }
+
+  private watchClient(): void {
+    onClientGone(this.environ, () => {
+      if (this.closed) return;
+      this.failure = connectionReset();
+      this.close(true, this.failure);
+    });
+  }
+
+  private takeAll(): Chunk[] {
+    this.start();
+    const chunks: Chunk[] = [];
+    while (this.taken < this.chunks.length) {
+      const chunk = this.take();
+      if (chunk.length > 0) chunks.push(chunk);
+    }
+    this.finished();
+    return chunks;
+  }
+
+  /** The next queued chunk; its write callback runs once the server has it. */
+  private take(): Chunk {
+    const i = this.taken++;
+    const chunk = this.chunks[i]!;
+    const callback = this.callbacks[i];
+    this.chunks[i] = '';
+    this.queuedBytes -= chunk.length;
+    if (callback) process.nextTick(callback);
+    const res = this.res;
+    if (kNeedDrain && res?.[kNeedDrain] && this.queuedBytes < HIGH_WATER / 2 && !this.ended) {
+      res[kNeedDrain] = false;
+      process.nextTick(() => res.emit('drain'));
+    }
+    return chunk;
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.startResponse(this.status!, this.headers!);
+  }
+
+  /** The whole response went to the server: 'finish' (by the last write's callback), then 'close'. */
+  private finished(): void {
+    const res = this.res!;
+    const req = this.req!;
+    process.nextTick(() => {
+      // As Node's server does after 'finish'.
+      res.detachSocket(this as unknown as Socket);
+      endUnreadBody(req);
+      if (!res._closed) {
+        res._closed = true;
+        res.destroyed = true;
+        res.emit('close');
+      }
+    });
+  }
+
+  private notify(): void {
+    const first = this.firstOutput;
+    if (first) {
+      this.firstOutput = null;
+      first();
+    }
+    const wake = this.wake;
+    if (wake) {
+      this.wake = null;
+      wake();
+    }
+  }
+
+  /** `res._header` → the TSGI status and headers, less what only concerns the connection. */
+  private parseHead(head: string): void {
+    let at = head.indexOf('\r\n');
+    // "HTTP/1.1 200 OK": Node always writes HTTP/1.1 and a reason.
+    this.status = head.slice(9, at);
+    const headers: Headers = [];
+    for (at += 2; at < head.length - 2; ) {
+      const end = head.indexOf('\r\n', at);
+      const colon = head.indexOf(':', at);
+      const name = head.slice(at, colon);
+      if (!CONNECTION_HEADERS.has(name.toLowerCase())) headers.push([name, head.slice(colon + 2, end)]);
+      at = end + 2;
+    }
+    this.headers = headers;
+  }
+}
