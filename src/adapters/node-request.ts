@@ -8,7 +8,7 @@
 import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Environ, Input } from '../app.js';
-import { headerList, headerValue } from './header-names.js';
+import { headerList, headerValue, requestTarget } from './request-parts.js';
 
 /** Bytes asked of tsgi.input per read (Node's own socket reads are 64 KiB). */
 const READ_SIZE = 64 * 1024;
@@ -57,14 +57,6 @@ export function endUnreadBody(req: IncomingMessage): void {
   // As Node's server does once a response is finished: dump a body no one consumed, so
   // the request ends and closes.
   if (!(req as TsgiIncomingMessage)._consuming) (req as TsgiIncomingMessage)._dump();
-}
-
-/** The request target as Node has it: path and query, undecoded. */
-function requestTarget(environ: Environ): string {
-  const uri = environ.REQUEST_URI;
-  if (typeof uri === 'string' && uri !== '') return uri;
-  const path = encodeURI(environ.SCRIPT_NAME + environ.PATH_INFO) || '/';
-  return environ.QUERY_STRING ? `${path}?${environ.QUERY_STRING}` : path;
 }
 
 function hasBody(environ: Environ): boolean {

@@ -1,6 +1,7 @@
 /**
- * Request headers between their two spellings: CGI vars (`HTTP_X_FOO`, `CONTENT_TYPE`) in
- * an environ, and lowercase field names (`x-foo`, `content-type`) in Node and fetch.
+ * The HTTP request an environ describes, as Node and fetch spell it: the request target
+ * and URL, and the headers between their two spellings, CGI vars (`HTTP_X_FOO`,
+ * `CONTENT_TYPE`) and lowercase field names (`x-foo`, `content-type`).
  */
 import type { Environ } from '../app.js';
 
@@ -38,4 +39,25 @@ export function headerList(environ: Environ): Array<[string, string]> {
     if (name !== undefined && typeof value === 'string' && value !== '') list.push([name, value]);
   }
   return list;
+}
+
+/** The request target as the client sent it: path and query, undecoded (Node's `req.url`). */
+export function requestTarget(environ: Environ): string {
+  const uri = environ.REQUEST_URI;
+  if (typeof uri === 'string' && uri !== '') return uri;
+  const path = encodeURI(environ.SCRIPT_NAME + environ.PATH_INFO) || '/';
+  return environ.QUERY_STRING ? `${path}?${environ.QUERY_STRING}` : path;
+}
+
+/** The absolute URL of the request (fetch's `request.url`): scheme, Host (else the server's name and port), target. */
+export function requestUrl(environ: Environ): string {
+  const scheme = environ['tsgi.url_scheme'];
+  let host = environ.HTTP_HOST as string | undefined;
+  if (!host) {
+    const port = environ.SERVER_PORT;
+    host = port === (scheme === 'https' ? '443' : '80') ? environ.SERVER_NAME : `${environ.SERVER_NAME}:${port}`;
+  }
+  const target = requestTarget(environ);
+  // An absolute-form target (a request to a proxy) is the URL already.
+  return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(target) ? target : `${scheme}://${host}${target}`;
 }

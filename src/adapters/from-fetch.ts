@@ -1,0 +1,38 @@
+/**
+ * `fromFetch(handler)`: a fetch-style handler (`(request) => Response`, the `fetch` of
+ * Hono, itty-router, Elysia, Cloudflare and Bun apps) as a TSGI app.
+ */
+import type { App, Environ } from '../app.js';
+import { log } from '../log.js';
+import { createRequest } from './fetch-request.js';
+import { sendResponse } from './fetch-response.js';
+
+/** What fetch hosts pass as the third argument (Cloudflare's ExecutionContext). */
+export interface ExecutionContext {
+  /** Lets `promise` run on after the response; its failure is logged. */
+  waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
+}
+
+/** A fetch handler. tsgi passes the request's environ as `env`. */
+export type FetchHandler = (request: Request, env: Environ, ctx: ExecutionContext) => Response | Promise<Response>;
+
+const executionContext: ExecutionContext = {
+  waitUntil(promise) {
+    Promise.resolve(promise).catch((error: unknown) => log.error(`a waitUntil() promise failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
+  },
+  passThroughOnException() {},
+};
+
+/**
+ * Runs `handler` for each request with a standard Request (method, URL, headers, the body
+ * streamed from tsgi.input, a signal that fires when the client goes away) and sends the
+ * Response it returns. A handler that throws or rejects gets a 500.
+ */
+export function fromFetch(handler: FetchHandler): App {
+  return function fetchApp(environ, startResponse) {
+    const result = handler(createRequest(environ), environ, executionContext);
+    if (result instanceof Response) return sendResponse(result, environ, startResponse);
+    return Promise.resolve(result).then((response) => sendResponse(response, environ, startResponse));
+  };
+}
