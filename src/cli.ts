@@ -34,7 +34,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(version());
     return;
   }
-  const app = config.module ? await loadApp(config.module, config.callable) : exampleApp;
+  const app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
   const server = new Server(app, {
     bufferSize: config['buffer-size'],
     maxVars: config['max-vars'],

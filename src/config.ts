@@ -4,6 +4,7 @@
  * environment variables come with the configuration issue; keep everything in this table
  * so they can be derived from it too.)
  */
+import { ADAPTERS, type AdapterName } from './adapters/adapter-names.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 
 type OptionType = 'string' | 'integer' | 'seconds' | 'octal' | 'boolean' | 'flag';
@@ -17,6 +18,8 @@ interface OptionSpec {
   readonly repeatable?: boolean;
   readonly min?: number;
   readonly max?: number;
+  /** The values a string option takes (anything else is refused). */
+  readonly choices?: readonly string[];
   readonly help: string;
 }
 
@@ -26,6 +29,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'fastcgi-socket', type: 'string', repeatable: true, help: 'serve FastCGI (responder role) on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
   { name: 'module', short: 'w', aliases: ['wsgi-file', 'file'], type: 'string', help: 'the app: a JavaScript module exporting it as default or application (default: the built-in example app)' },
   { name: 'callable', type: 'string', default: 'application', help: 'the name of the export to serve when it is not the default export' },
+  { name: 'adapter', type: 'string', default: 'auto', choices: ADAPTERS, help: 'what the export is: tsgi (app(environ, startResponse)), fetch ((request) => Response, or { fetch }), node ((req, res), or an Express, Koa, Fastify app); auto tells by its shape' },
   { name: 'chmod-socket', type: 'octal', default: 0o660, min: 0, max: 0o777, help: 'file mode of Unix sockets, octal' },
   { name: 'listen', short: 'l', type: 'integer', default: 1024, min: 1, max: 65535, help: 'listen queue length of each socket (the kernel caps it at net.core.somaxconn)' },
   { name: 'buffer-size', short: 'b', type: 'integer', default: 65535, min: 4, max: 1048576, help: 'largest request head (uwsgi vars block, at most 65535 whatever the value; FastCGI params stream), bytes; over it: 431' },
@@ -51,6 +55,7 @@ export interface Config {
   'http-socket': string[];
   module?: string;
   callable: string;
+  adapter: AdapterName;
   'chmod-socket': number;
   listen: number;
   'buffer-size': number;
@@ -120,6 +125,7 @@ function convert(spec: OptionSpec, raw: string, flag: string): string | number |
   switch (spec.type) {
     case 'string':
       if (raw === '') throw bad('must not be empty');
+      if (spec.choices && !spec.choices.includes(raw)) throw bad(`expected one of ${spec.choices.join(', ')}`);
       return raw;
     case 'integer':
       if (!/^[0-9]+$/.test(raw)) throw bad('expected a whole number');

@@ -1,10 +1,16 @@
-/** Loads the app named by --module and --callable, with errors that name the option. */
+/**
+ * Loads the app named by --module and --callable, with errors that name the option, and
+ * makes it a TSGI app as --adapter says (src/adapters/detect.ts).
+ */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from './app.js';
+import type { AdapterName } from './adapters/adapter-names.js';
+import { adapt } from './adapters/detect.js';
 import { ErrorCodes, TsgiError } from './errors.js';
+import { log } from './log.js';
 
-export async function loadApp(module: string, callable: string): Promise<App> {
+export async function loadApp(module: string, callable: string, adapter: AdapterName = 'auto'): Promise<App> {
   const file = path.resolve(module);
   let namespace: Record<string, unknown>;
   try {
@@ -18,10 +24,12 @@ export async function loadApp(module: string, callable: string): Promise<App> {
   for (const name of names) {
     const candidate = namespace[name];
     if (candidate === undefined) continue;
-    if (typeof candidate !== 'function') {
-      throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" is not a function (it is ${candidate === null ? 'null' : typeof candidate}); export the app as default or as ${callable}`);
+    const adapted = await adapt(candidate, adapter);
+    if (typeof adapted === 'string') {
+      throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" ${adapted}; export the app as default or as ${callable}`);
     }
-    return candidate as App;
+    log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}`);
+    return adapted.app;
   }
   throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: exports no app; export a function as default or as "${names.at(-1)}" (--callable sets the name)`);
 }

@@ -1,0 +1,70 @@
+/**
+ * What a module exports, made a TSGI app: a TSGI function as it is, a fetch handler
+ * through `fromFetch`, a Node handler (Express, Connect, Koa, Fastify, an http.Server)
+ * through `fromNode`. `--adapter` says which; `auto` tells by the export's shape.
+ */
+import { Server as HttpServer } from 'node:http';
+import type { App } from '../app.js';
+import type { AdapterName } from './adapter-names.js';
+import { fromFetch, type FetchHandler } from './from-fetch.js';
+import { fromNode, type NodeHandler } from './from-node.js';
+
+
+/** An app, and what it was recognised as (for the start-up log line). */
+export interface AdaptedApp {
+  app: App;
+  kind: string;
+}
+
+type Shape = { [key: string]: unknown };
+
+const isFunction = (value: unknown): value is (...args: never[]) => unknown => typeof value === 'function';
+
+/** A `{ fetch }` object: Hono, Elysia, itty-router's and Cloudflare's and Bun's module shape. */
+const fetchObject = (value: Shape) => isFunction(value.fetch);
+/** Fastify: its routing function is the request handler, once the app is ready. */
+const fastify = (value: Shape) => isFunction(value.routing) && isFunction(value.ready) && isFunction(value.register);
+/** Koa: callback() makes the request handler. */
+const koa = (value: Shape) => isFunction(value.callback) && isFunction(value.use) && Array.isArray(value.middleware);
+/** Express and Connect apps are request handlers with handle() and use(). */
+const expressLike = (value: Shape) => isFunction(value.handle) && isFunction(value.use);
+
+/**
+ * `exported` as a TSGI app, or a string saying why it is none (the caller words the error).
+ * Fastify apps are made ready first (their plugins load).
+ */
+export async function adapt(exported: unknown, adapter: AdapterName): Promise<AdaptedApp | string> {
+  const what = exported === null ? 'null' : typeof exported;
+  if (exported === null || (typeof exported !== 'object' && typeof exported !== 'function')) return `is not a function (it is ${what})`;
+  const shape = exported as Shape;
+  switch (adapter) {
+    case 'tsgi':
+      return isFunction(exported) ? { app: exported as unknown as App, kind: 'TSGI app' } : `is not a function (it is ${what}); --adapter tsgi wants app(environ, startResponse)`;
+    case 'fetch':
+      if (fetchObject(shape)) return fromFetchObject(shape);
+      return isFunction(exported) ? { app: fromFetch(exported as unknown as FetchHandler), kind: 'fetch handler' } : `has no fetch() (it is ${what}); --adapter fetch wants (request) => Response or an object with fetch()`;
+    case 'node':
+      return (await nodeApp(shape)) ?? (isFunction(exported) ? { app: fromNode(exported as unknown as NodeHandler), kind: 'Node handler' } : `is no Node handler (it is ${what}); --adapter node wants (req, res) => void, or an Express, Koa, Fastify app or http.Server`);
+    case 'auto':
+      if (fetchObject(shape)) return fromFetchObject(shape);
+      return (await nodeApp(shape)) ?? (isFunction(exported) ? { app: exported as unknown as App, kind: 'TSGI app' } : `is not an app (it is ${what} without fetch(), routing() or callback()); export a TSGI function, a { fetch } object, or an Express, Koa or Fastify app`);
+  }
+}
+
+function fromFetchObject(shape: Shape): AdaptedApp {
+  const fetch = shape.fetch as FetchHandler;
+  return { app: fromFetch((request, env, ctx) => fetch.call(shape, request, env, ctx)), kind: 'fetch handler ({ fetch })' };
+}
+
+/** The Node frameworks' app objects, as Node handlers; undefined for anything else. */
+async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
+  if (fastify(shape)) {
+    await (shape.ready as () => Promise<unknown>)();
+    const routing = shape.routing as NodeHandler;
+    return { app: fromNode((req, res) => routing.call(shape, req, res)), kind: 'Fastify app' };
+  }
+  if (koa(shape)) return { app: fromNode((shape.callback as () => NodeHandler).call(shape)), kind: 'Koa app' };
+  if (shape instanceof HttpServer) return { app: fromNode((req, res) => shape.emit('request', req, res)), kind: 'http.Server' };
+  if (isFunction(shape) && expressLike(shape)) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Express/Connect app' };
+  return undefined;
+}
