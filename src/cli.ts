@@ -10,7 +10,7 @@ import { TsgiError } from './errors.js';
 import { exampleApp } from './example-app.js';
 import { loadApp } from './load-app.js';
 import { log } from './log.js';
-import { loadNative, type WireProtocol } from './native.js';
+import { describeNative, type WireProtocol } from './native.js';
 import { Server } from './server.js';
 
 const DEFAULT_SOCKET = '127.0.0.1:3031';
@@ -19,9 +19,7 @@ const SHUTDOWN_GRACE_MS = 30_000;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  const native = loadNative();
-  const binding = native.binding ? `native binding: ${native.kind} (${native.file})` : `native binding: none (${native.failures.join('; ')})`;
-  return `tsgi ${pkg.version}\nnode ${process.version}\n${binding}\n`;
+  return `tsgi ${pkg.version}\nnode ${process.version}\n${describeNative()}\n`;
 }
 
 async function main(argv: readonly string[]): Promise<void> {

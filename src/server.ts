@@ -6,6 +6,7 @@ import type { App } from './app.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
 import { loadNative, type NativeReactor, type WireProtocol } from './native.js';
+import { PureReactor } from './pure/reactor.js';
 import { AbortReason, decodeBatch, type BatchSink } from './native-batch.js';
 import type { RequestRecord } from './request.js';
 import { log } from './log.js';
@@ -72,15 +73,14 @@ export class Server implements BatchSink, ExchangeContext {
   private closed = false;
 
   constructor(app: App, options: ServerOptions = {}) {
-    const native = loadNative();
-    if (!native.binding) {
-      throw new TsgiError(ErrorCodes.NATIVE_UNAVAILABLE, `the native binding could not be loaded: ${native.failures.join('; ')}`);
-    }
+    // The native reactor when a binding loads, else the pure-TypeScript one: same interface,
+    // same batches, same behaviour (the test matrix runs every protocol test on both).
+    const Reactor = loadNative().binding?.Reactor ?? PureReactor;
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
     this.arena = Buffer.alloc(ARENA_BYTES);
     this.index = new Uint32Array(INDEX_WORDS);
-    this.reactor = new native.binding.Reactor((words) => this.onBatch(words), this.arena, this.index, {
+    this.reactor = new Reactor((words) => this.onBatch(words), this.arena, this.index, {
       bufferSize: options.bufferSize,
       maxVars: options.maxVars,
       limitPost: options.limitPost,

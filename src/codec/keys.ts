@@ -62,6 +62,7 @@ export const KeyId = {
   PATH_INFO: 3,
   QUERY_STRING: 4,
   SCRIPT_NAME: 5,
+  CONTENT_LENGTH: 7,
   SERVER_NAME: 8,
   SERVER_PORT: 9,
   SERVER_PROTOCOL: 10,
@@ -69,4 +70,21 @@ export const KeyId = {
   HTTPS: 18,
   HTTP_HOST: 22,
   HTTP_COOKIE: 28,
+  HTTP_CONTENT_LENGTH: 41,
+  HTTP_CONTENT_TYPE: 42,
+  HTTP_PROXY: 44,
 } as const;
+
+/** Lengths of the known names: a key of another length is not looked up at all. */
+const KNOWN_LENGTHS = new Set(KNOWN_KEYS.map((name) => name.length));
+
+/** The id of the key `buf[offset..offset+length]` (latin-1), or 0. */
+export function lookupKey(buf: Buffer, offset: number, length: number): number {
+  if (!KNOWN_LENGTHS.has(length)) return 0;
+  return KEY_IDS.get(buf.toString('latin1', offset, offset + length)) ?? 0;
+}
+
+/** Vars the codecs never hand over: PEP 3333 forbids the first two, httpoxy the third. */
+export function isDropped(id: number): boolean {
+  return id === KeyId.HTTP_CONTENT_LENGTH || id === KeyId.HTTP_CONTENT_TYPE || id === KeyId.HTTP_PROXY;
+}
