@@ -287,9 +287,10 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     this.readable = this.writable = false;
     this.notify();
     for (let i = this.taken; i < this.callbacks.length; i++) this.callbacks[i]?.(error ?? connectionReset());
-    this.emit('close', hadError);
+    // Node's order: the request is aborted first, then res hears the socket close.
     const req = this.req;
     if (req && !(req.complete && req.readableEnded) && !req.destroyed) req.destroy(connectionReset());
+    this.emit('close', hadError);
   }
 
   private watchClient(): void {
