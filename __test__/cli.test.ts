@@ -11,6 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';
 
 const CLI = path.resolve('dist/cli.js');
+/** tsgi refuses to run workers as root without leave; CI runs as root. */
+const AS_ROOT = process.getuid?.() === 0 ? ['--allow-root'] : [];
 let children: ChildProcess[] = [];
 let dirs: string[] = [];
 
@@ -38,7 +40,7 @@ async function freePort(): Promise<number> {
 /** Runs the CLI to completion (for the error cases). */
 function run(args: string[]): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args]);
+    const child = spawn(process.execPath, [CLI, ...AS_ROOT, ...args]);
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -49,7 +51,7 @@ function run(args: string[]): Promise<{ code: number | null; stderr: string; std
 
 /** Starts the CLI and waits for its "serving" line. */
 async function start(args: string[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, ...args]);
+  const child = spawn(process.execPath, [CLI, ...AS_ROOT, ...args]);
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

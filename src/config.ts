@@ -31,7 +31,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'callable', type: 'string', default: 'application', help: 'the name of the export to serve when it is not the default export' },
   { name: 'adapter', type: 'string', default: 'auto', choices: ADAPTERS, help: 'what the export is: tsgi (app(environ, startResponse)), fetch ((request) => Response, or { fetch }), node ((req, res), or an Express, Koa, Fastify app); auto tells by its shape' },
   { name: 'chmod-socket', type: 'octal', default: 0o660, min: 0, max: 0o777, help: 'file mode of Unix sockets, octal' },
-  { name: 'listen', short: 'l', type: 'integer', default: 1024, min: 1, max: 65535, help: 'listen queue length of each socket (the kernel caps it at net.core.somaxconn)' },
+  { name: 'listen', short: 'l', type: 'integer', min: 1, max: 65535, help: "listen queue length of each socket (default: the kernel's net.core.somaxconn, which also caps it)" },
   { name: 'buffer-size', short: 'b', type: 'integer', default: 65535, min: 4, max: 1048576, help: 'largest request head (uwsgi vars block, at most 65535 whatever the value; FastCGI params stream), bytes; over it: 431' },
   { name: 'max-vars', type: 'integer', default: 1000, min: 1, max: 65535, help: 'most vars (uwsgi) or params (FastCGI) in one request; over it: 400' },
   { name: 'limit-post', type: 'integer', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
@@ -45,6 +45,33 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'max-conns', type: 'integer', default: 10000, min: 1, max: 1000000, help: 'most open connections; at it, accepting pauses until one closes (FastCGI FCGI_MAX_CONNS)' },
   { name: 'fastcgi-max-reqs', type: 'integer', default: 100, min: 1, max: 65535, help: 'most requests at once on one FastCGI connection; over it: FCGI_OVERLOADED (FCGI_MAX_REQS)' },
   { name: 'fastcgi-multiplex', type: 'boolean', default: true, help: 'let one FastCGI connection carry several requests at once; if false, a second gets FCGI_CANT_MPX_CONN (FCGI_MPXS_CONNS)' },
+  { name: 'master', short: 'M', type: 'boolean', default: true, help: 'run a master process that binds the sockets and supervises the workers (false: one process serves alone, with no respawn, reload or harakiri)' },
+  { name: 'processes', short: 'p', aliases: ['workers'], type: 'integer', default: 1, min: 1, max: 1024, help: 'worker processes serving the app' },
+  { name: 'need-app', type: 'boolean', default: true, help: 'stop at start-up when the app cannot be loaded (false: keep retrying with backoff)' },
+  { name: 'harakiri', short: 't', type: 'seconds', default: 0, min: 0, max: 86400, help: 'end a request running longer (its abort signal fires, the client gets 504); 0: off' },
+  { name: 'harakiri-graceful-timeout', type: 'seconds', default: 1, min: 0, max: 3600, help: 'after --harakiri, seconds a worker whose event loop stays blocked (a busy loop) gets before it is killed and replaced' },
+  { name: 'max-requests', short: 'R', type: 'integer', default: 0, min: 0, help: 'recycle a worker after this many requests (replacement first, in-flight requests finish); 0: never' },
+  { name: 'max-requests-delta', type: 'integer', default: 0, min: 0, help: 'add worker id × this to --max-requests, so workers do not recycle together' },
+  { name: 'max-worker-lifetime', type: 'seconds', default: 0, min: 0, help: 'recycle a worker after this many seconds; 0: never' },
+  { name: 'reload-on-rss', type: 'integer', default: 0, min: 0, help: 'recycle a worker whose resident memory exceeds this many MB (it finishes its requests first); 0: never' },
+  { name: 'worker-reload-mercy', type: 'seconds', default: 60, min: 0, max: 86400, help: 'seconds a worker being reloaded or recycled gets to finish its requests before it is killed' },
+  { name: 'reload-mercy', type: 'seconds', default: 30, min: 0, max: 86400, help: 'seconds the workers get to finish their requests on SIGTERM before they are killed' },
+  { name: 'chain-reload', type: 'boolean', default: false, help: 'reload one worker at a time (the next when the new one accepts) instead of all at once' },
+  { name: 'touch-reload', type: 'string', repeatable: true, help: 'reload gracefully when this file is touched (its modification time changes; repeatable)' },
+  { name: 'pidfile', type: 'string', help: "write the master's pid to this file (before dropping privileges); removed on exit" },
+  { name: 'uid', type: 'string', help: 'user (name or number) the master and workers run as, after binding the sockets' },
+  { name: 'gid', type: 'string', help: 'group (name or number) the master and workers run as, after binding the sockets' },
+  { name: 'allow-root', type: 'boolean', default: false, help: 'let workers run as root (refused otherwise: give --uid/--gid)' },
+  { name: 'vacuum', type: 'boolean', default: true, help: 'remove the Unix socket files and the pidfile on exit' },
+  { name: 'stats', type: 'string', help: 'serve stats on HOST:PORT or a Unix socket path: uWSGI-compatible JSON (uwsgitop); :PORT means 127.0.0.1' },
+  { name: 'stats-http', type: 'boolean', default: false, help: 'speak HTTP on the stats socket: the JSON at /, Prometheus text at /metrics' },
+  { name: 'disable-logging', short: 'L', type: 'boolean', default: false, help: 'no request log lines (except those --log-4xx, --log-5xx and --log-slow ask for)' },
+  { name: 'log-4xx', type: 'boolean', default: false, help: 'log requests answered 4xx even with --disable-logging' },
+  { name: 'log-5xx', type: 'boolean', default: false, help: 'log requests answered 5xx even with --disable-logging' },
+  { name: 'log-slow', type: 'integer', default: 0, min: 0, help: 'log requests slower than this many milliseconds even with --disable-logging; 0: off' },
+  { name: 'log-format', aliases: ['logformat'], type: 'string', help: "request log line template with uWSGI's %(var) names: method, uri, status, size, msecs, addr, pid, wid, ..." },
+  { name: 'log-json', type: 'boolean', default: false, help: 'request log lines as JSON objects' },
+  { name: 'logto', type: 'string', help: 'write every log line to this file instead of stderr; SIGUSR1 reopens it (for logrotate)' },
   { name: 'help', short: 'h', type: 'flag', help: 'show this help' },
   { name: 'version', short: 'v', type: 'flag', help: 'show the version and which native binding loaded' },
 ];
@@ -57,7 +84,8 @@ export interface Config {
   callable: string;
   adapter: AdapterName;
   'chmod-socket': number;
-  listen: number;
+  /** Unset: the kernel's somaxconn. */
+  listen?: number;
   'buffer-size': number;
   'max-vars': number;
   'limit-post': number;
@@ -71,6 +99,33 @@ export interface Config {
   'max-conns': number;
   'fastcgi-max-reqs': number;
   'fastcgi-multiplex': boolean;
+  master: boolean;
+  processes: number;
+  'need-app': boolean;
+  harakiri: number;
+  'harakiri-graceful-timeout': number;
+  'max-requests': number;
+  'max-requests-delta': number;
+  'max-worker-lifetime': number;
+  'reload-on-rss': number;
+  'worker-reload-mercy': number;
+  'reload-mercy': number;
+  'chain-reload': boolean;
+  'touch-reload': string[];
+  pidfile?: string;
+  uid?: string;
+  gid?: string;
+  'allow-root': boolean;
+  vacuum: boolean;
+  stats?: string;
+  'stats-http': boolean;
+  'disable-logging': boolean;
+  'log-4xx': boolean;
+  'log-5xx': boolean;
+  'log-slow': number;
+  'log-format'?: string;
+  'log-json': boolean;
+  logto?: string;
   help: boolean;
   version: boolean;
 }
@@ -104,6 +159,10 @@ export function parseArgs(argv: readonly string[]): Config {
       values.set(spec.name, true);
       continue;
     }
+    if (raw === undefined && spec.type === 'boolean') {
+      // uWSGI's switches are bare (`--vacuum`); a following true/false is their value.
+      raw = BOOLEAN_WORD.test(argv[i + 1] ?? '') ? argv[++i] : 'true';
+    }
     if (raw === undefined) {
       raw = argv[++i];
       if (raw === undefined) throw new TsgiError(ErrorCodes.INVALID_OPTION, `${flag} needs a value`);
@@ -118,6 +177,8 @@ export function parseArgs(argv: readonly string[]): Config {
   }
   return config as unknown as Config;
 }
+
+const BOOLEAN_WORD = /^(true|yes|on|1|false|no|off|0)$/i;
 
 function convert(spec: OptionSpec, raw: string, flag: string): string | number | boolean {
   const bad = (why: string) => new TsgiError(ErrorCodes.INVALID_OPTION, `${flag} ${JSON.stringify(raw)}: ${why}`);

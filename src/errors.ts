@@ -32,6 +32,8 @@ export const ErrorCodes = {
   LISTEN: 'TSGI_ERR_LISTEN',
   /** An option is unknown, or its value is invalid. */
   INVALID_OPTION: 'TSGI_ERR_INVALID_OPTION',
+  /** The request ran longer than --harakiri (the reason of its tsgi.signal). */
+  HARAKIRI: 'TSGI_ERR_HARAKIRI',
   /** The native binding could not be loaded. */
   NATIVE_UNAVAILABLE: 'TSGI_ERR_NATIVE_UNAVAILABLE',
 } as const;

@@ -12,6 +12,11 @@ const toStderr: LogSink = (_level, line) => {
 
 let sink: LogSink = toStderr;
 
+/** Routes log lines, prefixed as on stderr, to `writer` (a process's LogWriter). */
+export function logThrough(writer: { line(text: string): void }): void {
+  sink = (_level, line) => writer.line(`tsgi[${process.pid}]: ${line}`);
+}
+
 /** Routes log lines to `next` (or back to stderr when omitted). Returns the previous sink. */
 export function setLogSink(next?: LogSink): LogSink {
   const previous = sink;

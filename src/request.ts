@@ -72,6 +72,12 @@ export class RequestRecord {
     this.varsAt = at + HEADER_WORDS;
   }
 
+  /** Bytes of the request head as the proxy sent it (the uwsgi vars block, the FastCGI
+   * params, the HTTP head as vars). */
+  get headSize(): number {
+    return this.blockLen;
+  }
+
   /** Copies the record's bytes and words out of the shared buffers. */
   detach(): void {
     if (this.detached) return;

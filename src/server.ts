@@ -43,6 +43,16 @@ export interface ServerOptions {
   fastcgiMultiplex?: boolean;
 }
 
+/** Watches requests come and go: the worker's request log, stats and harakiri. */
+export interface RequestObserver {
+  /** Before the app is called. */
+  started(exchange: Exchange): void;
+  /** The app's first call returned (the rest of the request, if any, is asynchronous). */
+  returned(exchange: Exchange): void;
+  /** The exchange is over: its response ended, or it was aborted. */
+  finished(exchange: Exchange): void;
+}
+
 /** Options of one listening socket. */
 export interface ListenOptions {
   /** Unix socket file mode (`--chmod-socket`), e.g. 0o660. */
@@ -71,6 +81,8 @@ export class Server implements BatchSink, ExchangeContext {
   /** Records delivered in the current batch, to detach if their request outlives it. */
   private readonly fresh: RequestRecord[] = [];
   private closed = false;
+  /** Set by the worker process; a server used from code has none. */
+  observer: RequestObserver | null = null;
 
   constructor(app: App, options: ServerOptions = {}) {
     // The native reactor when a binding loads, else the pure-TypeScript one: same interface,
@@ -106,6 +118,21 @@ export class Server implements BatchSink, ExchangeContext {
     } catch (error) {
       throw new TsgiError(ErrorCodes.LISTEN, `${address}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** Serves a socket bound by another process (the master), listening on it with
+   * `backlog` first (the master binds without listening). */
+  adopt(fd: number, protocol: WireProtocol, backlog?: number): void {
+    try {
+      this.reactor.adopt(fd, protocol, backlog);
+    } catch (error) {
+      throw new TsgiError(ErrorCodes.LISTEN, `fd ${fd}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** The requests being served, oldest first. */
+  inFlight(): IterableIterator<Exchange> {
+    return this.exchanges.values();
   }
 
   /** Open connections. */
@@ -149,8 +176,9 @@ export class Server implements BatchSink, ExchangeContext {
     for (const exchange of [...this.exchanges.values()]) exchange.onAbort(false);
   }
 
-  done(token: number): void {
-    this.exchanges.delete(token);
+  done(exchange: Exchange): void {
+    this.exchanges.delete(exchange.token);
+    this.observer?.finished(exchange);
   }
 
   private onBatch(words: number): void {
@@ -168,7 +196,14 @@ export class Server implements BatchSink, ExchangeContext {
     const exchange = new Exchange(record, this);
     this.exchanges.set(record.token, exchange);
     this.fresh.push(record);
-    exchange.run();
+    const observer = this.observer;
+    if (observer) {
+      observer.started(exchange);
+      exchange.run();
+      observer.returned(exchange);
+    } else {
+      exchange.run();
+    }
   }
 
   body(token: number, chunk: Buffer): void {

@@ -1,0 +1,47 @@
+/**
+ * `--master false`: one process binds its sockets and serves alone. Nothing respawns,
+ * reloads or recycles it, a request that blocks the event loop is not cut short
+ * (harakiri still ends requests that run long while the loop turns), and it cannot drop
+ * privileges (it would load the app first).
+ */
+import type { Config } from './config.js';
+import { ErrorCodes, TsgiError } from './errors.js';
+import { exampleApp } from './example-app.js';
+import { loadApp } from './load-app.js';
+import { log, logThrough } from './log.js';
+import { fdBackend, LogWriter } from './log-writer.js';
+import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
+import type { Listener } from './sockets.js';
+import { logUnhandledRejections, Worker } from './worker.js';
+
+export async function serveAlone(config: Config, listeners: readonly Listener[], backlog: number): Promise<void> {
+  if (config.uid !== undefined || config.gid !== undefined) {
+    // The app would be loaded before the drop: only the master drops privileges safely.
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, '--uid and --gid need the master (leave out --master false)');
+  }
+  const logs = new LogWriter(fdBackend(2));
+  logThrough(logs);
+  logUnhandledRejections();
+  const app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
+  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, (message) => {
+    if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
+  });
+  for (const { protocol, name, option } of listeners) {
+    try {
+      const bound = worker.server.listen(name, { protocol, mode: config['chmod-socket'], backlog });
+      log.info(`serving ${config.module ?? 'the built-in example app'} over ${protocol} on ${bound} (no master)`);
+    } catch (error) {
+      worker.close();
+      throw new TsgiError((error as TsgiError).code, `${option} ${(error as Error).message}`);
+    }
+  }
+  process.once('SIGTERM', () => {
+    log.info(`SIGTERM: no longer accepting; finishing ${worker.server.activeRequests} request(s) in flight (up to ${config['reload-mercy']} s)`);
+    void worker.stop(config['reload-mercy'] * 1000).then((aborted) => process.exit(aborted > 0 ? 1 : 0));
+  });
+  process.once('SIGINT', () => {
+    log.info('SIGINT: closing now');
+    worker.close();
+    void logs.flushed().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,557 @@
+/**
+ * The master: spawns the workers on the sockets the CLI bound, and keeps them serving.
+ * It respawns a worker that dies (at once, or with backoff when one dies again and again
+ * soon after starting), reloads them gracefully (new workers accepting before old ones
+ * stop), recycles them (--max-requests, --max-worker-lifetime, --reload-on-rss: a
+ * replacement first), kills one whose event loop stays blocked past --harakiri, stops
+ * them on SIGTERM, serves stats and routes their logs.
+ *
+ * It never loads the app nor the native reactor (it imports neither native.ts nor
+ * server.ts), so a crash in either costs a worker, never the master.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { Config } from './config.js';
+import { ErrorCodes, TsgiError, type ErrorCode } from './errors.js';
+import { log } from './log.js';
+import { LineSplitter, type LogWriter } from './log-writer.js';
+import { listenQueues, memoryOf } from './proc.js';
+import { Scoreboard, monotonicMs } from './scoreboard.js';
+import type { BoundSocket } from './sockets.js';
+import type { StatsSnapshot, WorkerStats } from './stats.js';
+import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
+
+const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
+/** How often the master looks at its workers (harakiri precision), ms. */
+const TICK_MS = 200;
+/** Memory, lifetimes, touch files: every this many ticks. */
+const SLOW_EVERY = 5;
+/** A worker not ready this long after its spawn is killed (counted as a failed start). */
+const START_TIMEOUT_MS = 60_000;
+/** A worker that lived this long after becoming ready did not die "soon after start". */
+const STABLE_MS = 10_000;
+/** Respawn backoff after deaths soon after start: 0.1 s, doubling, at most 30 s. */
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 30_000;
+/** A worker asked to stop within a grace is killed this long after the grace, if alive. */
+const KILL_MARGIN_MS = 1000;
+/** Deaths in a row soon after start that make a crash loop (logged, in the stats). */
+const CRASH_LOOP = 3;
+
+type WorkerState = 'starting' | 'ready' | 'stopping';
+
+/** One worker process. */
+class WorkerProcess {
+  state: WorkerState = 'starting';
+  /** performance.now() when it became ready. */
+  readyAt = 0;
+  readonly spawnedAt = Date.now();
+  /** Why the app could not be loaded, as the worker said. */
+  failure: { code: ErrorCode; message: string } | null = null;
+  /** Set when a limit asks for a replacement; `recycling` while one starts. */
+  recycleWanted: string | null = null;
+  recycling = false;
+  /** Killed by the master for --harakiri. */
+  harakiried = false;
+  killTimer: NodeJS.Timeout | undefined;
+  memory = { rss: 0, vsz: 0 };
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  /** Resolves true once the worker is ready, false if it exits first. */
+  readonly ready: Promise<boolean>;
+  private settle!: (ready: boolean) => void;
+
+  constructor(
+    readonly wid: number,
+    readonly slot: number,
+    readonly child: ChildProcess,
+  ) {
+    this.ready = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  get name(): string {
+    return `worker ${this.wid} (pid ${this.pid})`;
+  }
+
+  markReady(): void {
+    this.state = 'ready';
+    this.readyAt = performance.now();
+    this.settle(true);
+  }
+
+  markExited(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exit = { code, signal };
+    this.settle(false);
+  }
+
+  /** "exited with code 1" / "killed by SIGKILL". */
+  describeExit(): string {
+    if (!this.exit) return 'is running';
+    return this.exit.signal ? `killed by ${this.exit.signal}` : `exited with code ${this.exit.code}`;
+  }
+
+  send(message: unknown): void {
+    try {
+      this.child.send(message as object);
+    } catch {
+      // The channel is already closed: the exit handler takes over.
+    }
+  }
+}
+
+/** A worker place (1..processes) and what outlives its processes. */
+class Place {
+  respawns = 0;
+  harakiri = 0;
+  /** Deaths in a row soon after start. */
+  failures = 0;
+  /** performance.now() before which no respawn happens (backoff). */
+  retryAt = 0;
+  pending: NodeJS.Timeout | undefined;
+  /** Requests counted at the previous stats snapshot, for delta_requests. */
+  lastRequests = 0;
+
+  constructor(readonly wid: number) {}
+}
+
+export interface MasterOptions {
+  config: Config;
+  sockets: readonly BoundSocket[];
+  /** The listen queue length workers listen with. */
+  backlog: number;
+  /** Where log lines go (stderr, or --logto), and the apps' stdout. */
+  logs: LogWriter;
+  stdout: LogWriter;
+  version: string;
+  /** Called once the master is done (every worker gone), with the exit code it asks for. */
+  onExit: (code: number) => void;
+  /** Called when the workers cannot start (--need-app): the error to report. */
+  onFatal: (error: TsgiError) => void;
+}
+
+export class Master {
+  private readonly config: Config;
+  private readonly workers = new Set<WorkerProcess>();
+  private readonly places: Place[];
+  private readonly scoreboard: Scoreboard;
+  private readonly freeSlots: number[];
+  private readonly touched = new Map<string, number>();
+  private readonly ticker: NodeJS.Timeout;
+  private ticks = 0;
+  /** Every place has had a ready worker at once: start-up is over. */
+  private booted = false;
+  private reloading = false;
+  private reloadAgain = false;
+  private stopping: { graceful: boolean } | null = null;
+  /** Some worker had to be killed or abort requests while stopping: exit 1. */
+  private stoppedUnclean = false;
+  private readonly bootListeners: Array<() => void> = [];
+
+  constructor(private readonly options: MasterOptions) {
+    this.config = options.config;
+    this.places = Array.from({ length: this.config.processes }, (_, i) => new Place(i + 1));
+    // Room for a whole reload (old and new side by side) and a replacement per worker.
+    const slots = 3 * this.config.processes + 2;
+    this.scoreboard = new Scoreboard(slots);
+    this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /** Spawns the workers; resolves once every place has a ready worker. */
+  async start(): Promise<void> {
+    for (const file of this.config['touch-reload']) this.touched.set(file, await mtime(file));
+    for (const place of this.places) this.spawn(place.wid);
+    await new Promise<void>((resolve) => this.bootListeners.push(resolve));
+  }
+
+  /** Workers alive now. */
+  get pids(): number[] {
+    return [...this.workers].map((w) => w.pid);
+  }
+
+  // ---- spawning and deaths ---------------------------------------------------------
+
+  private spawn(wid: number): WorkerProcess {
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new Error('tsgi: no free scoreboard slot (a bug: more workers alive than planned)');
+    this.scoreboard.reset(slot);
+    const { sockets } = this.options;
+    const child = fork(WORKER_MAIN, [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe', this.scoreboard.fd, ...sockets.map((s) => s.fd)],
+      execArgv: [],
+      serialization: 'json',
+    });
+    const worker = new WorkerProcess(wid, slot, child);
+    this.workers.add(worker);
+    this.route(child.stdout!, this.options.stdout);
+    this.route(child.stderr!, this.options.logs);
+    this.route(child.stdio[4] as NodeJS.ReadableStream, this.options.logs);
+    child.on('message', (message: FromWorker) => this.onMessage(worker, message));
+    child.on('exit', (code, signal) => this.onExit(worker, code, signal));
+    child.on('error', (error) => log.error(`${worker.name}: ${error.message}`));
+    const start: WorkerStart = {
+      kind: 'start',
+      config: this.config,
+      wid,
+      slot,
+      scoreboardBytes: this.scoreboard.bytes,
+      masterPid: process.pid,
+      backlog: this.options.backlog,
+      sockets: sockets.map((s) => ({ name: s.name, protocol: s.protocol })),
+    };
+    worker.send(start);
+    worker.killTimer = setTimeout(() => {
+      if (worker.state !== 'starting') return;
+      log.error(`${worker.name} not ready ${START_TIMEOUT_MS / 1000} s after it started; killed`);
+      child.kill('SIGKILL');
+    }, START_TIMEOUT_MS);
+    return worker;
+  }
+
+  /** Copies a worker's output to `to`, whole lines at a time. */
+  private route(from: NodeJS.ReadableStream, to: LogWriter): void {
+    const lines = new LineSplitter();
+    from.setEncoding('utf8');
+    from.on('data', (chunk: string) => {
+      const text = lines.push(chunk);
+      if (text) to.write(text);
+    });
+    from.on('end', () => {
+      const rest = lines.end();
+      if (rest) to.write(rest);
+    });
+  }
+
+  private onMessage(worker: WorkerProcess, message: FromWorker): void {
+    switch (message.kind) {
+      case 'ready':
+        clearTimeout(worker.killTimer);
+        worker.markReady();
+        if (this.stopping) this.retire(worker, 0, 'shutting down');
+        this.checkBooted();
+        break;
+      case 'failed':
+        worker.failure = { code: message.code, message: message.message };
+        break;
+      case 'recycle':
+        worker.recycleWanted ??= message.reason;
+        break;
+    }
+  }
+
+  private onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(worker);
+    this.freeSlots.push(worker.slot);
+    clearTimeout(worker.killTimer);
+    const wasStarting = worker.state === 'starting';
+    worker.markExited(code, signal);
+    if (this.stopping) {
+      if (code !== 0) this.stoppedUnclean = true;
+      this.finishIfDone();
+      return;
+    }
+    const place = this.places[worker.wid - 1]!;
+    if (worker.state === 'stopping') {
+      if (code !== 0) log.warn(`${worker.name} ${worker.describeExit()} while stopping`);
+      this.reconcile();
+      return;
+    }
+    if (wasStarting && code === EXIT_APP_LOAD && this.config['need-app'] && !this.booted) {
+      // Nothing was ever served: a module that cannot load is a mistake to report, not
+      // a crash to retry (gunicorn's APP_LOAD_ERROR, uWSGI's need-app).
+      this.fatal(new TsgiError(worker.failure?.code ?? ErrorCodes.MODULE_LOAD, worker.failure?.message ?? `${worker.name} could not load the app`));
+      return;
+    }
+    const soon = wasStarting || performance.now() - worker.readyAt < STABLE_MS;
+    if (worker.harakiried || !soon) {
+      place.failures = 0;
+      place.retryAt = 0;
+    } else {
+      place.failures++;
+      place.retryAt = performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (place.failures - 1));
+    }
+    let text = `${worker.name} ${worker.describeExit()}${wasStarting ? ' before it was ready' : ''}`;
+    if (worker.failure) text += `: ${worker.failure.message}`;
+    if (signal === 'SIGKILL' && !worker.harakiried) text += ' (killed from outside: out of memory?)';
+    if (place.failures >= 2) {
+      const wait = ((place.retryAt - performance.now()) / 1000).toFixed(1);
+      text += `; ${place.failures} times in a row soon after start${place.failures >= CRASH_LOOP ? ' (a crash loop)' : ''}, next try in ${wait} s`;
+    } else {
+      text += '; respawning';
+    }
+    log.error(text);
+    this.reconcile();
+  }
+
+  /** Gives every place without a live worker a new one, after its backoff. */
+  private reconcile(): void {
+    if (this.stopping) return;
+    for (const place of this.places) {
+      if (place.pending || this.liveIn(place.wid).length > 0) continue;
+      place.pending = setTimeout(
+        () => {
+          place.pending = undefined;
+          if (this.stopping || this.liveIn(place.wid).length > 0) return;
+          place.respawns++;
+          this.spawn(place.wid);
+        },
+        Math.max(0, place.retryAt - performance.now()),
+      );
+    }
+  }
+
+  /** The place's workers that are not stopping. */
+  private liveIn(wid: number): WorkerProcess[] {
+    return [...this.workers].filter((w) => w.wid === wid && w.state !== 'stopping');
+  }
+
+  private checkBooted(): void {
+    if (this.booted || !this.places.every((p) => this.liveIn(p.wid).some((w) => w.state === 'ready'))) return;
+    this.booted = true;
+    for (const listener of this.bootListeners.splice(0)) listener();
+  }
+
+  /** Asks a worker to stop within `graceMs`, and kills it if it has not soon after. */
+  private retire(worker: WorkerProcess, graceMs: number, reason: string): void {
+    if (worker.state === 'stopping') return;
+    if (worker.state === 'starting') {
+      worker.state = 'stopping';
+      worker.child.kill('SIGKILL');
+      return;
+    }
+    worker.state = 'stopping';
+    worker.send({ kind: 'stop', graceMs });
+    clearTimeout(worker.killTimer);
+    worker.killTimer = setTimeout(() => {
+      log.warn(`${worker.name} still running ${(graceMs + KILL_MARGIN_MS) / 1000} s after it was asked to stop (${reason}); killed`);
+      worker.child.kill('SIGKILL');
+    }, graceMs + KILL_MARGIN_MS);
+  }
+
+  // ---- reloads and recycling -----------------------------------------------------------
+
+  /** A graceful reload (SIGHUP, --touch-reload): new workers, then the old ones stop.
+   * Requests arriving during one are coalesced into one more after it. */
+  async reload(why: string): Promise<boolean> {
+    if (this.stopping) return false;
+    if (!this.booted) {
+      // Nothing serves yet (a crash loop, say): no overlap to arrange, start afresh now.
+      log.info(`reload (${why}): workers are not up yet; starting them again without waiting`);
+      for (const place of this.places) {
+        place.failures = 0;
+        place.retryAt = 0;
+        clearTimeout(place.pending);
+        place.pending = undefined;
+      }
+      this.reconcile();
+      return true;
+    }
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return false;
+    }
+    this.reloading = true;
+    const started = performance.now();
+    const chain = this.config['chain-reload'];
+    log.info(`reload (${why}): starting ${this.places.length} new worker(s)${chain ? ', one at a time' : ''}`);
+    const ok = chain ? await this.chainReload() : await this.wholeReload();
+    if (ok) log.info(`reload (${why}): done in ${Math.round(performance.now() - started)} ms; the old workers finish their requests`);
+    this.reloading = false;
+    if (this.reloadAgain) {
+      this.reloadAgain = false;
+      void this.reload('asked again during the last one');
+    }
+    return ok;
+  }
+
+  private async wholeReload(): Promise<boolean> {
+    const old = [...this.workers].filter((w) => w.state !== 'stopping');
+    const fresh = this.places.map((p) => this.spawn(p.wid));
+    const ready = await Promise.all(fresh.map((w) => w.ready));
+    const failed = fresh.find((_, i) => !ready[i]);
+    if (failed) {
+      for (const w of fresh) this.retire(w, 0, 'reload failed');
+      log.error(`reload failed: the new ${failed.name} ${failed.describeExit()}${failed.failure ? `: ${failed.failure.message}` : ''}; the old workers go on serving`);
+      return false;
+    }
+    const mercy = this.config['worker-reload-mercy'] * 1000;
+    for (const w of old) this.retire(w, mercy, 'reload');
+    return true;
+  }
+
+  private async chainReload(): Promise<boolean> {
+    const mercy = this.config['worker-reload-mercy'] * 1000;
+    for (const place of this.places) {
+      const old = this.liveIn(place.wid);
+      const fresh = this.spawn(place.wid);
+      if (!(await fresh.ready)) {
+        log.error(`chain reload stopped at worker ${place.wid}: the new ${fresh.name} ${fresh.describeExit()}${fresh.failure ? `: ${fresh.failure.message}` : ''}; workers ${place.wid} to ${this.places.length} keep the old version`);
+        return false;
+      }
+      for (const w of old) this.retire(w, mercy, 'chain reload');
+    }
+    return true;
+  }
+
+  /** Replaces a worker a limit caught: the replacement first, then it stops. */
+  private async recycle(worker: WorkerProcess): Promise<void> {
+    worker.recycling = true;
+    log.info(`${worker.name}: ${worker.recycleWanted}; replacing it`);
+    const fresh = this.spawn(worker.wid);
+    if (await fresh.ready) {
+      this.retire(worker, this.config['worker-reload-mercy'] * 1000, worker.recycleWanted ?? 'recycled');
+    } else {
+      worker.recycling = false; // tried again after the place's backoff
+    }
+  }
+
+  // ---- the periodic look --------------------------------------------------------------------
+
+  private tick(): void {
+    this.ticks++;
+    if (this.config.harakiri > 0) this.checkHarakiri();
+    if (this.ticks % SLOW_EVERY === 0) void this.slowTick();
+  }
+
+  /** A worker whose loop has not turned for --harakiri plus its grace is stuck (a busy
+   * loop never lets the worker end the request itself): it is killed and replaced. */
+  private checkHarakiri(): void {
+    const limitMs = (this.config.harakiri + this.config['harakiri-graceful-timeout']) * 1000;
+    this.scoreboard.refresh();
+    const now = monotonicMs();
+    for (const worker of this.workers) {
+      if (worker.state === 'starting' || worker.harakiried) continue;
+      const slot = this.scoreboard.slot(worker.slot);
+      if (slot.loopTick === 0 || now - slot.loopTick <= limitMs) continue;
+      worker.harakiried = true;
+      this.places[worker.wid - 1]!.harakiri++;
+      const blocked = ((now - slot.loopTick) / 1000).toFixed(1);
+      const where = slot.current.since > 0 ? `in ${slot.current.request} for ${((now - slot.current.since) / 1000).toFixed(1)} s` : slot.oldest.since > 0 ? `outside an app call; oldest request in flight: ${slot.oldest.request}` : 'with no request in flight';
+      log.error(`harakiri: ${worker.name}: event loop blocked for ${blocked} s ${where} (--harakiri ${this.config.harakiri} + --harakiri-graceful-timeout ${this.config['harakiri-graceful-timeout']}); killed, replacing it`);
+      worker.child.kill('SIGKILL');
+    }
+  }
+
+  private async slowTick(): Promise<void> {
+    const now = performance.now();
+    for (const place of this.places) {
+      // A worker up long enough ends its place's run of early deaths.
+      if (place.failures > 0 && this.liveIn(place.wid).some((w) => w.state === 'ready' && now - w.readyAt >= STABLE_MS)) {
+        place.failures = 0;
+        place.retryAt = 0;
+      }
+    }
+    await Promise.all([...this.workers].map(async (w) => (w.memory = await memoryOf(w.pid))));
+    const rssLimit = this.config['reload-on-rss'] * 1024 * 1024;
+    const lifetime = this.config['max-worker-lifetime'] * 1000;
+    for (const worker of this.workers) {
+      if (worker.state !== 'ready') continue;
+      if (rssLimit > 0 && worker.memory.rss > rssLimit) worker.recycleWanted ??= `resident memory ${Math.round(worker.memory.rss / 1048576)} MB over --reload-on-rss ${this.config['reload-on-rss']}`;
+      if (lifetime > 0 && now - worker.readyAt > lifetime) worker.recycleWanted ??= `--max-worker-lifetime ${this.config['max-worker-lifetime']} s reached`;
+      const place = this.places[worker.wid - 1]!;
+      if (worker.recycleWanted && !worker.recycling && !this.reloading && !this.stopping && now >= place.retryAt) void this.recycle(worker);
+    }
+    for (const [file, seen] of this.touched) {
+      const current = await mtime(file);
+      if (current !== seen) {
+        this.touched.set(file, current);
+        void this.reload(`${file} touched`);
+      }
+    }
+  }
+
+  // ---- stopping -----------------------------------------------------------------------------
+
+  /**
+   * Stops every worker: gracefully (they stop accepting and finish their requests within
+   * --reload-mercy) or at once. `onExit` follows once they are all gone.
+   */
+  shutdown(graceful: boolean): void {
+    if (this.stopping && (!graceful || !this.stopping.graceful)) {
+      if (!graceful) for (const w of this.workers) w.child.kill('SIGKILL');
+      return;
+    }
+    this.stopping = { graceful };
+    for (const place of this.places) clearTimeout(place.pending);
+    const mercy = this.config['reload-mercy'] * 1000;
+    for (const worker of this.workers) {
+      if (graceful) this.retire(worker, mercy, 'shutting down');
+      else worker.child.kill('SIGKILL');
+    }
+    this.finishIfDone();
+  }
+
+  private finishIfDone(): void {
+    if (!this.stopping || this.workers.size > 0) return;
+    clearInterval(this.ticker);
+    this.scoreboard.close();
+    this.options.onExit(this.stopping.graceful && this.stoppedUnclean ? 1 : 0);
+  }
+
+  private fatal(error: TsgiError): void {
+    this.stopping = { graceful: false };
+    clearInterval(this.ticker);
+    for (const worker of this.workers) worker.child.kill('SIGKILL');
+    this.options.onFatal(error);
+  }
+
+  // ---- stats ----------------------------------------------------------------------------------
+
+  async snapshot(): Promise<StatsSnapshot> {
+    this.scoreboard.refresh();
+    const queues = await listenQueues(this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port])));
+    const workers = this.places.map((place): WorkerStats => {
+      const live = this.liveIn(place.wid);
+      const worker = live.find((w) => w.state === 'ready') ?? live[0];
+      const slot = worker ? this.scoreboard.slot(worker.slot) : null;
+      const requests = slot?.requests ?? 0;
+      const delta = Math.max(0, requests - place.lastRequests);
+      place.lastRequests = requests;
+      const status = !worker ? 'respawning' : worker.state === 'starting' ? 'starting' : slot!.inFlight > 0 ? 'busy' : 'idle';
+      return {
+        id: place.wid,
+        pid: worker?.pid ?? 0,
+        accepting: worker?.state === 'ready',
+        status,
+        requests,
+        delta_requests: delta,
+        exceptions: slot?.exceptions ?? 0,
+        harakiri_count: place.harakiri + (slot?.harakiri ?? 0),
+        in_flight: slot?.inFlight ?? 0,
+        rss: worker?.memory.rss ?? 0,
+        vsz: worker?.memory.vsz ?? 0,
+        running_time: Math.round(slot?.responseTimeUs ?? 0),
+        avg_rt: requests > 0 ? Math.round(slot!.responseTimeUs / requests) : 0,
+        tx: slot?.tx ?? 0,
+        last_spawn: worker ? Math.floor(worker.spawnedAt / 1000) : 0,
+        respawn_count: place.respawns,
+        failures: place.failures,
+      };
+    });
+    const sockets = this.options.sockets.map((s) => {
+      const queue = s.port === undefined ? 0 : (queues.get(s.port) ?? 0);
+      return { name: s.local, proto: s.protocol, queue, max_queue: this.options.backlog };
+    });
+    return {
+      version: this.options.version,
+      pid: process.pid,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      cwd: process.cwd(),
+      load: workers.reduce((sum, w) => sum + w.in_flight, 0),
+      listen_queue: sockets.reduce((sum, s) => sum + s.queue, 0),
+      crash_loop: this.places.some((p) => p.failures >= CRASH_LOOP),
+      sockets,
+      workers,
+    };
+  }
+}
+
+async function mtime(file: string): Promise<number> {
+  return (await stat(file).catch(() => null))?.mtimeMs ?? 0;
+}

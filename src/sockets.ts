@@ -1,0 +1,172 @@
+/**
+ * The master's listening sockets: bound once, before any privilege drop, and handed to
+ * every worker as inherited file descriptors. The master never listens on them itself (a
+ * listening socket in a process that never accepts would only fill its queue): each
+ * worker listens on its copy with the configured backlog, and the socket stays listening
+ * for as long as any process holds it, so reloads and respawns refuse no connection.
+ *
+ * Node has no public call that binds a socket without accepting on it. `net` exports the
+ * one node:cluster uses for exactly this (`_createServerHandle`: a bound, not listening
+ * handle), stable since Node 0.x; it is the only internal this module relies on.
+ */
+import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import util from 'node:util';
+import { ErrorCodes, TsgiError } from './errors.js';
+import type { WireProtocol } from './native.js';
+
+/** A socket to serve, as the options name it. */
+export interface Listener {
+  readonly protocol: WireProtocol;
+  /** The address as the user wrote it. */
+  readonly name: string;
+  /** The option that named it (`--socket`), for error messages. */
+  readonly option: string;
+}
+
+const OPTION_OF: Record<WireProtocol, string> = { uwsgi: '--socket', fastcgi: '--fastcgi-socket', http: '--http-socket' };
+
+/** The sockets the options ask for (`--socket`, `--fastcgi-socket`, `--http-socket`), or
+ * `fallback` for uwsgi when none. */
+export function listenersOf(config: { socket: string[]; 'fastcgi-socket': string[]; 'http-socket': string[] }, fallback: string): Listener[] {
+  const listeners: Listener[] = [
+    ...config.socket.map((name) => ({ protocol: 'uwsgi' as const, name, option: OPTION_OF.uwsgi })),
+    ...config['fastcgi-socket'].map((name) => ({ protocol: 'fastcgi' as const, name, option: OPTION_OF.fastcgi })),
+    ...config['http-socket'].map((name) => ({ protocol: 'http' as const, name, option: OPTION_OF.http })),
+  ];
+  return listeners.length > 0 ? listeners : [{ protocol: 'uwsgi', name: fallback, option: OPTION_OF.uwsgi }];
+}
+
+/** A bound socket the workers inherit. */
+export interface BoundSocket {
+  /** The address as the user wrote it (`--socket VALUE`). */
+  readonly name: string;
+  readonly protocol: WireProtocol;
+  /** The descriptor in the master. */
+  readonly fd: number;
+  /** The address as bound: `127.0.0.1:3031` (the real port for port 0) or the socket path. */
+  readonly local: string;
+  /** A Unix socket's path (removed on exit with --vacuum). */
+  readonly path?: string;
+  /** TCP: the bound port (for finding its listen queue). */
+  readonly port?: number;
+}
+
+/** What `net._createServerHandle` returns: a libuv handle, or a negative errno. */
+interface ServerHandle {
+  readonly fd: number;
+  getsockname(out: { address?: string; port?: number }): number;
+  close(): void;
+}
+type CreateServerHandle = (address: string, port: number, addressType: number) => ServerHandle | number;
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+
+/** Handles stay referenced here: a collected handle would close its descriptor. */
+const handles = new Map<number, ServerHandle>();
+
+/** `address already in use (EADDRINUSE)`, as the native binding words it. */
+function describeErrno(errno: number): string {
+  const [name, text] = util.getSystemErrorMap().get(errno) ?? [`errno ${errno}`, 'cannot bind'];
+  return `${text} (${name})`;
+}
+
+/** Where to bind: uWSGI's address forms (`HOST:PORT`, `[V6]:PORT`, `:PORT` for every IPv4
+ * interface, a path with `/` or `unix:PATH`). `defaultHost` replaces an empty host. */
+export async function parseAddress(spec: string, defaultHost = '0.0.0.0'): Promise<{ path: string } | { host: string; port: number; family: 4 | 6 }> {
+  if (spec.startsWith('unix:')) return { path: spec.slice(5) };
+  if (spec.includes('/')) return { path: spec };
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec);
+  if (!match || Number(match[3]) > 65535) {
+    throw new TsgiError(ErrorCodes.LISTEN, `${JSON.stringify(spec)}: expected HOST:PORT, :PORT or a socket path containing '/'`);
+  }
+  const port = Number(match[3]);
+  const host = match[1] ?? (match[2] || defaultHost);
+  if (net.isIP(host)) return { host, port, family: net.isIP(host) as 4 | 6 };
+  try {
+    const resolved = await lookup(host);
+    return { host: resolved.address, port, family: resolved.family as 4 | 6 };
+  } catch (error) {
+    throw new TsgiError(ErrorCodes.LISTEN, `${JSON.stringify(spec)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** A socket file left by a server that died is removed; one that answers belongs to a live
+ * server, and binding over it would steal its address. */
+export async function removeStaleSocket(path: string): Promise<void> {
+  const stats = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw error;
+  });
+  if (!stats) return;
+  if (!stats.isSocket()) throw new TsgiError(ErrorCodes.LISTEN, 'the path exists and is not a socket');
+  const live = await new Promise<boolean>((resolve, reject) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNREFUSED' ? resolve(false) : reject(error)));
+  });
+  if (live) throw new TsgiError(ErrorCodes.LISTEN, 'another server is listening on this socket (EADDRINUSE)');
+  await unlink(path);
+}
+
+/** Binds a listener; a Unix socket gets `mode` (set through the umask at bind time, so it
+ * is never more open than asked, then exactly). Errors name the option and address. */
+export async function bindSocket(listener: Listener, mode: number): Promise<BoundSocket> {
+  try {
+    return await bind(listener, mode);
+  } catch (error) {
+    const code = error instanceof TsgiError ? error.code : ErrorCodes.LISTEN;
+    throw new TsgiError(code, `${listener.option} ${listener.name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function bind({ name, protocol }: Listener, mode: number): Promise<BoundSocket> {
+  const address = await parseAddress(name);
+  let handle: ServerHandle | number;
+  if ('path' in address) {
+    await removeStaleSocket(address.path);
+    const previous = process.umask(~mode & 0o777);
+    try {
+      handle = createServerHandle(address.path, -1, -1);
+    } finally {
+      process.umask(previous);
+    }
+    if (typeof handle === 'number') throw new TsgiError(ErrorCodes.LISTEN, describeErrno(handle));
+    await chmod(address.path, mode);
+    handles.set(handle.fd, handle);
+    return { name, protocol, fd: handle.fd, local: address.path, path: address.path };
+  }
+  handle = createServerHandle(address.host, address.port, address.family);
+  if (typeof handle === 'number') throw new TsgiError(ErrorCodes.LISTEN, describeErrno(handle));
+  // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now.
+  const bound: { address?: string; port?: number } = {};
+  const status = handle.getsockname(bound);
+  if (status !== 0) {
+    handle.close();
+    throw new TsgiError(ErrorCodes.LISTEN, describeErrno(status));
+  }
+  handles.set(handle.fd, handle);
+  const host = address.family === 6 ? `[${bound.address}]` : bound.address;
+  return { name, protocol, fd: handle.fd, local: `${host}:${bound.port}`, port: bound.port };
+}
+
+/**
+ * Closes the master's copies: the sockets close (new connections are refused) once every
+ * worker has closed its own. Unix socket files are removed, as `--vacuum` asks; without
+ * it they are left open until the process exits, since libuv removes the file of a Unix
+ * socket handle it closes.
+ */
+export async function closeSockets(sockets: readonly BoundSocket[], vacuum: boolean): Promise<void> {
+  for (const socket of sockets) {
+    if (socket.path && !vacuum) continue;
+    handles.get(socket.fd)?.close();
+    handles.delete(socket.fd);
+    if (socket.path) await unlink(socket.path).catch(() => {});
+  }
+}
+
+/** The kernel's cap on listen queues (`net.core.somaxconn`), or 4096 if unreadable. */
+export async function somaxconn(): Promise<number> {
+  const text = await readFile('/proc/sys/net/core/somaxconn', 'utf8').catch(() => '4096');
+  return Number.parseInt(text, 10) || 4096;
+}

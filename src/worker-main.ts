@@ -1,0 +1,70 @@
+/**
+ * The entry of a worker process, forked by the master: waits for its start message,
+ * arranges to die with the master, loads the app and serves the inherited sockets.
+ */
+import net from 'node:net';
+import os from 'node:os';
+import { loadApp } from './load-app.js';
+import { ErrorCodes, TsgiError } from './errors.js';
+import { exampleApp } from './example-app.js';
+import { logThrough } from './log.js';
+import { LogWriter } from './log-writer.js';
+import { loadNative } from './native.js';
+import { WorkerSlot } from './scoreboard.js';
+import { logUnhandledRejections, Worker } from './worker.js';
+import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+/** A SIGKILLed master takes its workers along: the kernel's parent-death signal where the
+ * native binding can set it, and the IPC channel closing in every case. */
+function dieWithMaster(masterPid: number): void {
+  loadNative().binding?.setParentDeathSignal?.(os.constants.signals.SIGKILL);
+  // The master may have died before the signal was armed.
+  if (process.ppid !== masterPid) process.exit(1);
+  process.on('disconnect', () => process.exit(1));
+}
+
+async function start(message: WorkerStart): Promise<void> {
+  const { config } = message;
+  dieWithMaster(message.masterPid);
+  const pipe = new net.Socket({ fd: WorkerFd.LOG, readable: false, writable: true });
+  pipe.on('error', () => {}); // the master is gone: 'disconnect' ends the process
+  const logs = new LogWriter((text, done) => pipe.write(text, () => done()));
+  logThrough(logs);
+  logUnhandledRejections();
+
+  let app;
+  try {
+    app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
+  } catch (error) {
+    send({ kind: 'failed', code: error instanceof TsgiError ? error.code : ErrorCodes.MODULE_LOAD, message: (error as Error).message });
+    await logs.flushed();
+    process.exit(EXIT_APP_LOAD);
+  }
+  const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
+  const worker = new Worker(app, config, { wid: message.wid, pid: process.pid }, slot, logs, send);
+  message.sockets.forEach((socket, i) => worker.server.adopt(WorkerFd.FIRST_SOCKET + i, socket.protocol, message.backlog));
+
+  const stop = (graceMs: number) => void worker.stop(graceMs).then((aborted) => process.exit(aborted > 0 ? 1 : 0));
+  process.on('message', (next: ToWorker) => {
+    if (next.kind === 'stop') stop(next.graceMs);
+  });
+  // systemd and `kill 0` signal every process of the group, not only the master: a
+  // worker treats SIGTERM as the master would (graceful) and SIGINT as fast.
+  process.on('SIGTERM', () => stop(config['reload-mercy'] * 1000));
+  process.on('SIGINT', () => (worker.close(), process.exit(0)));
+  process.on('SIGHUP', () => {}); // the master's to act on
+  send({ kind: 'ready' });
+}
+
+process.once('message', (message: ToWorker) => {
+  if (message.kind === 'start') {
+    start(message).catch((error: unknown) => {
+      process.stderr.write(`tsgi[${process.pid}]: worker failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    });
+  }
+});

@@ -1,0 +1,166 @@
+/**
+ * A worker: the app, a Server on the sockets, and what the master watches through the
+ * scoreboard (requests, response times, the request whose app call is running, the
+ * event loop's heartbeat). It logs each request, ends requests that outrun --harakiri,
+ * asks to be recycled at --max-requests, and stops gracefully when told.
+ *
+ * Run under a master (`worker-main.ts`, the usual case), or alone with `--master false`,
+ * where it binds its sockets itself and nobody restarts it.
+ */
+import { performance } from 'node:perf_hooks';
+import type { App } from './app.js';
+import type { Config } from './config.js';
+import type { Exchange } from './exchange.js';
+import { log } from './log.js';
+import { LogWriter } from './log-writer.js';
+import { requestLogger, type LoggedRequest } from './request-log.js';
+import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
+import { Server, type RequestObserver, type ServerOptions } from './server.js';
+import type { FromWorker } from './worker-protocol.js';
+
+/** How often the worker's loop reports in and sweeps for --harakiri, ms. */
+export const WORKER_TICK_MS = 200;
+
+/** The server options the config asks for. */
+export function serverOptions(config: Config): ServerOptions {
+  return {
+    bufferSize: config['buffer-size'],
+    maxVars: config['max-vars'],
+    limitPost: config['limit-post'],
+    socketTimeout: config['socket-timeout'],
+    keepaliveTimeout: config['http-keepalive-timeout'],
+    requestTimeout: config['http-request-timeout'],
+    httpMaxRequestLine: config['http-max-request-line'],
+    httpMaxHead: config['http-max-head'],
+    httpMaxHeaders: config['http-max-headers'],
+    httpMaxChunkExtension: config['http-max-chunk-extension'],
+    maxConns: config['max-conns'],
+    fastcgiMaxReqs: config['fastcgi-max-reqs'],
+    fastcgiMultiplex: config['fastcgi-multiplex'],
+    multiprocess: config.master && config.processes > 1,
+  };
+}
+
+/** A promise the app forgot to handle is the app's bug, not a reason to drop every
+ * request in flight: it is logged and the worker goes on. */
+export function logUnhandledRejections(): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error(`unhandled promise rejection in the app: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+  });
+}
+
+/** Who the worker is. */
+export interface WorkerIdentity {
+  /** 1..processes (0 without a master). */
+  readonly wid: number;
+  readonly pid: number;
+}
+
+export class Worker implements RequestObserver {
+  readonly server: Server;
+  private readonly line: (r: LoggedRequest) => string | null;
+  private readonly harakiriMs: number;
+  /** Added to `performance.now()` to get the scoreboard's clock. */
+  private readonly toMonotonic = monotonicMs() - performance.now();
+  /** The request count at which to ask for recycling (0: never). */
+  private readonly recycleAt: number;
+  private readonly ticker: NodeJS.Timeout;
+  private stopping: Promise<number> | null = null;
+
+  constructor(
+    app: App,
+    private readonly config: Config,
+    private readonly identity: WorkerIdentity,
+    private readonly slot: WorkerSlot,
+    private readonly logs: LogWriter,
+    private readonly report: (message: FromWorker) => void,
+  ) {
+    this.line = requestLogger(config);
+    this.harakiriMs = config.harakiri * 1000;
+    this.recycleAt = config['max-requests'] > 0 ? config['max-requests'] + identity.wid * config['max-requests-delta'] : 0;
+    this.server = new Server(app, serverOptions(config));
+    this.server.observer = this;
+    this.ticker = setInterval(() => this.tick(), WORKER_TICK_MS);
+    this.slot.tick();
+  }
+
+  // ---- RequestObserver -----------------------------------------------------------------
+
+  started(exchange: Exchange): void {
+    this.slot.fields[Field.IN_FLIGHT]!++;
+    // Named only when someone may ask: the master, if this call never returns.
+    if (this.harakiriMs > 0) this.slot.enter(exchange.describeRequest());
+  }
+
+  returned(): void {
+    if (this.harakiriMs > 0) this.slot.leave();
+  }
+
+  finished(exchange: Exchange): void {
+    const f = this.slot.fields;
+    const msecs = performance.now() - exchange.startedAt;
+    f[Field.IN_FLIGHT]!--;
+    const requests = ++f[Field.REQUESTS]!;
+    f[Field.RESPONSE_TIME_US]! += msecs * 1000;
+    f[Field.TX]! += exchange.headText.length + exchange.bodyBytes;
+    if (exchange.failed) f[Field.EXCEPTIONS]!++;
+    const text = this.line({
+      exchange,
+      msecs,
+      startedAtEpoch: performance.timeOrigin + exchange.startedAt,
+      pid: this.identity.pid,
+      wid: this.identity.wid,
+      workerRequests: requests,
+      totalRequests: this.slot.totalRequests(),
+    });
+    if (text !== null) this.logs.line(text);
+    if (requests === this.recycleAt) this.report({ kind: 'recycle', reason: `--max-requests ${this.recycleAt} reached` });
+  }
+
+  // ---- the loop's heartbeat --------------------------------------------------------------
+
+  /** Ends requests past --harakiri, then tells the master the loop is alive. */
+  private tick(): void {
+    const now = performance.now();
+    let oldest: Exchange | undefined;
+    // Oldest first: the sweep stops at the first request still within its time.
+    for (const exchange of this.server.inFlight()) {
+      if (this.harakiriMs === 0 || now - exchange.startedAt <= this.harakiriMs) {
+        oldest = exchange;
+        break;
+      }
+      this.harakiri(exchange, now);
+    }
+    this.slot.tick(oldest && { request: oldest.describeRequest(), since: oldest.startedAt + this.toMonotonic });
+  }
+
+  private harakiri(exchange: Exchange, now: number): void {
+    const request = exchange.describeRequest();
+    const answered = exchange.expire(this.config.harakiri);
+    this.slot.fields[Field.HARAKIRI]!++;
+    const seconds = ((now - exchange.startedAt) / 1000).toFixed(1);
+    const outcome = answered ? 'answered 504' : 'connection reset (its response had begun)';
+    log.warn(`harakiri: worker ${this.identity.wid} (pid ${this.identity.pid}): ${request} ran for ${seconds} s (--harakiri ${this.config.harakiri}); aborted, ${outcome}`);
+  }
+
+  // ---- stopping ----------------------------------------------------------------------------
+
+  /** Stops accepting, lets requests in flight finish within `graceMs` (then aborts them),
+   * flushes the logs. Resolves with the number of requests that had to be aborted. */
+  stop(graceMs: number): Promise<number> {
+    this.stopping ??= (async () => {
+      const aborted = await this.server.shutdown(graceMs);
+      clearInterval(this.ticker);
+      if (aborted > 0) log.warn(`worker ${this.identity.wid} (pid ${this.identity.pid}): aborted ${aborted} request(s) still running after ${graceMs / 1000} s`);
+      await this.logs.flushed();
+      return aborted;
+    })();
+    return this.stopping;
+  }
+
+  /** Closes at once: requests still running are aborted. */
+  close(): void {
+    clearInterval(this.ticker);
+    this.server.close();
+  }
+}
