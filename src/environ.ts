@@ -230,7 +230,7 @@ function pathInfo(record: RequestRecord): string {
  * PATH_INFO: the query is cut off, an absolute form (`http://host/x`) loses its scheme and
  * authority, and `*` (OPTIONS *) or an empty target is the root.
  */
-function pathOfUri(uri: string): string {
+export function pathOfUri(uri: string): string {
   const q = uri.indexOf('?');
   let path = q === -1 ? uri : uri.slice(0, q);
   const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);

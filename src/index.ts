@@ -5,6 +5,10 @@ export type { App, Body, Chunk, Environ, ErrorStream, FileWrapper, Headers, Inpu
 export { ErrorCodes, TsgiError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { Server } from './server.js';
+export { fromFetch, type ExecutionContext, type FetchHandler } from './adapters/from-fetch.js';
+export { fromNode, type NodeHandler } from './adapters/from-node.js';
+export { toFetchHandler } from './adapters/to-fetch.js';
+export { toNodeHandler } from './adapters/to-node.js';
 export type { ListenOptions, ServerOptions } from './server.js';
 export { loadNative } from './native.js';
 export { setLogSink } from './log.js';
