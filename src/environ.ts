@@ -16,8 +16,9 @@ export interface EnvironSource {
   readonly multiprocess: boolean;
   input(): unknown;
   signal(): AbortSignal;
-  /** Calls `listener` once if the client goes away before the response ends. */
+  /** See ServerHooks. */
   onClientGone(listener: () => void): void;
+  sendHead(): void;
   errors: unknown;
   fileWrapper: unknown;
 }
@@ -25,22 +26,31 @@ export interface EnvironSource {
 const VERSION = Object.freeze([1, 0] as const);
 
 /**
- * `environ[CLIENT_GONE]` is the server's `{ onClientGone(listener) }`: what the adapters
- * (src/adapters/) use to learn of a disconnect. `tsgi.signal` says the same, but an
- * AbortController and its listener cost microseconds per request; this costs a push.
- * Absent from environs made elsewhere (then the adapters fall back to tsgi.signal).
+ * `environ[SERVER_HOOKS]` is the server's side of the request, for the adapters
+ * (src/adapters/) to do what Node's and fetch's objects promise but TSGI has no words for.
+ * Absent from environs made elsewhere: the adapters then do without (or fall back to
+ * `tsgi.signal`).
  */
-export const CLIENT_GONE: unique symbol = Symbol('tsgi.clientGone');
+export const SERVER_HOOKS: unique symbol = Symbol('tsgi.serverHooks');
 
-/** What `environ[CLIENT_GONE]` holds. */
-export interface ClientGoneHook {
+export interface ServerHooks {
+  /** Calls `listener` once if the client goes away before the response ends: what
+   * `tsgi.signal` says, without an AbortController and listener (microseconds a request). */
   onClientGone(listener: () => void): void;
+  /** Sends the head now, before any body (Node's `res.flushHeaders()`), if startResponse
+   * was called and nothing has gone out yet. */
+  sendHead(): void;
+}
+
+/** The server's hooks of `environ`'s request, if it came through tsgi's server. */
+export function serverHooks(environ: Environ): ServerHooks | undefined {
+  return (environ as unknown as Record<symbol, ServerHooks | undefined>)[SERVER_HOOKS];
 }
 
 /** Calls `listener` once if the client of `environ`'s request goes away before its response ends. */
 export function onClientGone(environ: Environ, listener: () => void): void {
-  const hook = (environ as unknown as Record<symbol, ClientGoneHook | undefined>)[CLIENT_GONE];
-  if (hook) hook.onClientGone(listener);
+  const hooks = serverHooks(environ);
+  if (hooks) hooks.onClientGone(listener);
   else environ['tsgi.signal'].addEventListener('abort', listener, { once: true });
 }
 
@@ -73,7 +83,7 @@ class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
 
   get(target: Record<string, unknown>, key: string | symbol): unknown {
     if (typeof key === 'string') this.settle(target, key);
-    else if (key === CLIENT_GONE) return this.source;
+    else if (key === SERVER_HOOKS) return this.source;
     return target[key as string];
   }
 

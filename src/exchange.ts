@@ -140,6 +140,10 @@ export class Exchange implements EnvironSource {
     else if (!this.finished) (this.goneListeners ??= []).push(listener);
   }
 
+  sendHead(): void {
+    if (this.head && !this.headersSent && !this.finished) this.transmit(this.serializeHead(), null, false);
+  }
+
   // ---- events from the connection ---------------------------------------------------
 
   onBody(chunk: Buffer): void {

@@ -15,7 +15,7 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import { OutgoingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Chunk, Environ, Headers, StartResponse } from '../app.js';
-import { onClientGone } from '../environ.js';
+import { onClientGone, serverHooks } from '../environ.js';
 import { endUnreadBody } from './node-request.js';
 
 /** Queued body bytes above which `res.write()` returns false (a socket's default). */
@@ -272,6 +272,12 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
         this.start();
         this.finished();
         return { value: undefined, done: true };
+      }
+      if (this.status !== null && !this.started) {
+        // Node has written its head and nothing more yet (flushHeaders, a writeHead before
+        // a slow body): with Node it would be on the wire now, so it goes now.
+        this.start();
+        serverHooks(this.environ)?.sendHead();
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
