@@ -97,6 +97,7 @@ export class PureReactor implements NativeReactor {
   private readonly dirty: Conn[] = [];
   private inBatch = false;
   private ringing = false;
+  private flushing = false;
   private timer: NodeJS.Timeout | null = null;
   private shut = false;
 
@@ -228,13 +229,21 @@ export class PureReactor implements NativeReactor {
     } while (this.retry.size > 0 || this.notices.length > 0);
   }
 
+  /** Native batches run the microtasks they cause before their writes are flushed (an async
+   * app that answers at once answers within its batch): here the flush waits for the loop's
+   * check phase, after every microtask and every socket event of this turn. */
   private flushCorked(): void {
     this.inBatch = false;
-    for (const conn of this.dirty.splice(0)) {
-      conn.dirty = false;
-      conn.socket.uncork();
-      if (!conn.closed) this.flushConn(conn);
-    }
+    if (this.dirty.length === 0 || this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      this.flushing = false;
+      for (const conn of this.dirty.splice(0)) {
+        conn.dirty = false;
+        conn.socket.uncork();
+        if (!conn.closed) this.flushConn(conn);
+      }
+    });
   }
 
   /** Something is due outside a batch: a batch comes on the next turn of the loop. */
@@ -348,27 +357,31 @@ export class PureReactor implements NativeReactor {
 
   // ---- writing -------------------------------------------------------------------------
 
-  /** Writes made during a batch are corked until it ends, then sent together. */
-  private touch(conn: Conn): void {
-    if (this.inBatch) {
-      if (!conn.dirty) {
-        conn.dirty = true;
-        conn.socket.cork();
-        this.dirty.push(conn);
-      }
-    } else {
-      this.flushConn(conn);
+  /** Before writing: during a batch the socket is corked until the batch ends, so what
+   * JavaScript writes goes out together; outside one, until `endWrite`. */
+  private beginWrite(conn: Conn): void {
+    if (!this.inBatch) {
+      conn.socket.cork();
+    } else if (!conn.dirty) {
+      conn.dirty = true;
+      conn.socket.cork();
+      this.dirty.push(conn);
     }
+  }
+
+  /** After writing: outside a batch, the bytes go out now. */
+  private endWrite(conn: Conn): void {
+    if (this.inBatch) return;
+    conn.socket.uncork();
+    if (!conn.closed) this.flushConn(conn);
   }
 
   /** Queues bytes the reactor sends itself. */
   send(conn: Conn, ...pieces: Buffer[]): void {
     if (conn.closed || conn.socket.destroyed) return;
-    const corked = !this.inBatch;
-    if (corked) conn.socket.cork();
+    this.beginWrite(conn);
     for (const piece of pieces) if (piece.length > 0) conn.socket.write(piece);
-    if (corked) conn.socket.uncork();
-    this.touch(conn);
+    this.endWrite(conn);
   }
 
   /** Output went out as far as it goes now: a connection whose last response ended closes. */
@@ -410,7 +423,7 @@ export class PureReactor implements NativeReactor {
     conn.state = ReadState.Refused;
     conn.pending = EMPTY;
     this.send(conn, response);
-    if (this.inBatch) this.flushConn(conn);
+    this.flushConn(conn);
   }
 
   // ---- the transport JavaScript writes through -------------------------------------------
@@ -424,8 +437,7 @@ export class PureReactor implements NativeReactor {
       this.closeConn(conn, true, AbortReason.PEER_GONE);
       return -1;
     }
-    const corked = !this.inBatch;
-    if (corked) socket.cork();
+    this.beginWrite(conn);
     let wrote = false;
     if (conn.protocol === 'fastcgi') {
       const parts = [head ? Buffer.from(head, 'latin1') : EMPTY, body === null ? EMPTY : typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
@@ -439,10 +451,9 @@ export class PureReactor implements NativeReactor {
       if (body !== null && body.length > 0) socket.write(body);
       wrote = (head?.length ?? 0) > 0 || (body?.length ?? 0) > 0;
     }
-    if (corked) socket.uncork();
     stream.wrote ||= wrote;
     if (end) this.endStream(stream, COMPLETE);
-    this.touch(conn);
+    this.endWrite(conn);
     if (conn.closed) return 0;
     const queued = conn.queued;
     if (queued > this.config.writeHighWater && this.streams.has(token)) stream.wantDrain = true;
@@ -498,7 +509,6 @@ export class PureReactor implements NativeReactor {
     if (conn.protocol === 'fastcgi' && conn.streams.length > 1) {
       // Other requests share the connection: this one alone ends, with appStatus 1.
       this.endStream(stream, { complete: false, appStatus: 1 });
-      this.touch(conn);
     } else {
       this.closeConn(conn, true, AbortReason.INTERNAL);
     }
@@ -556,7 +566,8 @@ export class PureReactor implements NativeReactor {
       if (conn.streams.length === 0 && conn.closeWhenIdle) conn.closing = true;
     }
     if (stream.paused) this.refreshPaused(conn);
-    this.touch(conn);
+    if (this.inBatch) this.beginWrite(conn);
+    else this.flushConn(conn);
   }
 
   /** A connection reads unless one of its requests asked to pause. */
@@ -579,7 +590,7 @@ export class PureReactor implements NativeReactor {
     this.retry.delete(conn);
     this.live--;
     const socket = conn.socket;
-    if (reset) socket.resetAndDestroy();
+    if (reset) resetSocket(socket);
     else if (graceful) socket.destroySoon();
     else socket.destroy();
     for (const stream of conn.streams.splice(0)) {
@@ -687,6 +698,15 @@ export class PureReactor implements NativeReactor {
         this.log(Level.WARN, `uwsgi: peer read nothing of the response for socket-timeout ${seconds} s; aborted (raise --socket-timeout)`);
         this.closeConn(conn, true, AbortReason.TIMEOUT);
     }
+  }
+}
+
+/** Closes with RST (a TCP socket; a Unix socket has none, and just closes). */
+function resetSocket(socket: net.Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }
 
