@@ -128,12 +128,12 @@ export interface Outcome {
 
 /**
  * Requests at a constant rate through one URL prefix, whatever happens to the server:
- * every one is recorded with its start, end and outcome. Kept-alive connections to nginx,
- * as a browser's.
+ * every one is recorded with its start, end and outcome. Kept-alive connections, as a
+ * browser's, unless `keepAlive: false` (a connection per request).
  */
 export class Load {
   readonly outcomes: Outcome[] = [];
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly agent: http.Agent;
   private timer: NodeJS.Timeout | undefined;
   private pending = new Set<Promise<void>>();
 
@@ -141,7 +141,10 @@ export class Load {
     private readonly url: (path: string) => string,
     private readonly perSecond: number,
     private readonly path = '/ok',
-  ) {}
+    { keepAlive = true } = {},
+  ) {
+    this.agent = new http.Agent({ keepAlive, maxSockets: 256 });
+  }
 
   start(): this {
     const begun = Date.now();
