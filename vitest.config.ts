@@ -24,7 +24,6 @@ const servingTests = [
   'cli',
   'master',
   'chaos',
-  'loader',
 ].map((name) => `__test__/${name}.test.ts`);
 
 export default defineConfig({

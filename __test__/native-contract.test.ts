@@ -10,9 +10,9 @@ import { Layout } from '../src/native-batch.js';
 const native = loadNative();
 
 describe('the native contract', () => {
-  it('loads the locally built binding', () => {
-    expect(native.failures).toEqual([]);
-    expect(native.kind).toBe(process.env.TSGI_NATIVE_PATH ? 'env' : 'local');
+  it('loads the binding the build placed in prebuilds/ (or TSGI_NATIVE_PATH)', () => {
+    expect(native.kind).toBe(process.env.TSGI_NATIVE_PATH ? 'env' : 'prebuild');
+    expect(native.file).toMatch(process.env.TSGI_NATIVE_PATH ? /\.node$/ : /prebuilds\/linux-x64\/tsgi\.napi\.glibc\.node$/);
   });
 
   it('has the same known keys, in the same order', () => {
