@@ -64,6 +64,7 @@ import {
   startBackend,
   summarize,
   tableLines,
+  tsgiBenchFlags,
   wanted,
 } from './lib/e2e.mjs';
 import { findExecutable, findNginx, freePort, nginxVersion, startNginx, stopProcess } from './lib/nginx.mjs';
@@ -242,7 +243,7 @@ async function main() {
       const port = await freePort();
       try {
         if (setup.key === 'tsgi') {
-          setup.backend = await startBackend('tsgi', process.execPath, [cli, '--fastcgi-socket', `127.0.0.1:${port}`, '--module', path.join(root, 'bench/apps/hello.mjs')], port, { cwd: root });
+          setup.backend = await startBackend('tsgi', process.execPath, [cli, '--fastcgi-socket', `127.0.0.1:${port}`, '--module', path.join(root, 'bench/apps/hello.mjs'), ...tsgiBenchFlags()], port, { cwd: root });
         } else if (setup.key === 'php-fpm') {
           phpDir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-php-fpm-'));
           const php = preparePhpFpm(phpFpmBin, port, phpDir, options['php-children']);

@@ -39,6 +39,7 @@ import {
   startBackend,
   summarize,
   tableLines,
+  tsgiBenchFlags,
   wanted,
 } from './lib/e2e.mjs';
 import { findExecutable, findNginx, freePort, startNginx, stopProcess } from './lib/nginx.mjs';
@@ -105,7 +106,7 @@ async function main() {
       const port = await freePort();
       try {
         if (setup.key === 'tsgi') {
-          setup.backend = await startBackend('tsgi', process.execPath, [cli, '--socket', `127.0.0.1:${port}`, '--module', path.join(root, 'bench/apps/hello.mjs')], port);
+          setup.backend = await startBackend('tsgi', process.execPath, [cli, '--socket', `127.0.0.1:${port}`, '--module', path.join(root, 'bench/apps/hello.mjs'), ...tsgiBenchFlags()], port);
         } else {
           const listen = Math.min(1024, somaxconn());
           setup.backend = await startBackend(

@@ -104,6 +104,15 @@ export const tail = (text, lines) => text.trim().split('\n').slice(-lines).join(
  * Starts a backend and waits for its TCP port; returns { name, child, output() } or throws
  * with its output. `spawnOptions`: cwd, env (as for child_process.spawn).
  */
+/**
+ * What every benchmark adds to tsgi's command line: no request log (uWSGI runs with
+ * --disable-logging too, so neither pays for one), and leave to run as root where the
+ * benchmark runs as root (tsgi refuses otherwise).
+ */
+export function tsgiBenchFlags() {
+  return ['--disable-logging', ...(process.getuid?.() === 0 ? ['--allow-root'] : [])];
+}
+
 export async function startBackend(name, command, args, port, spawnOptions = {}) {
   const child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
