@@ -6,11 +6,13 @@
  *   npm run build && npm run bench:http
  *   node bench/e2e-http.mjs [--duration 10] [--connections 50] [--threads 2] [--rounds 3]
  *                           [--warmup 2] [--uwsgi-threads 0]
- *                           [--only tsgi,node-http,uwsgi-http11,uwsgi-http] [--json]
+ *                           [--only tsgi,tsgi-pure,node-http,uwsgi-http11,uwsgi-http] [--json]
  *
  * What it measures: wrk (keep-alive HTTP/1.1, `-t2 -c50 -d10s` by default) against each
  * server's own port, one hello world each, serving from one process:
  *   tsgi:         node dist/cli.js --http-socket 127.0.0.1:PORT --module bench/apps/hello.mjs
+ *   tsgi-pure:    the same with TSGI_NATIVE=0: the pure-TypeScript reactor (node:net and
+ *                 the TypeScript codecs), the fallback where no binary fits
  *   node-http:    node bench/apps/hello-node-http.mjs PORT 127.0.0.1 (http.createServer)
  *   uwsgi-http11: uwsgi --plugin python3 --http11-socket 127.0.0.1:PORT --wsgi-file
  *                 bench/apps/hello.py --processes 1 --master --disable-logging --need-app
@@ -65,17 +67,18 @@ import {
   startBackend,
   summarize,
   tableLines,
+  tsgiBenchFlags,
   wanted,
 } from './lib/e2e.mjs';
 import { findExecutable, freePort, stopProcess } from './lib/nginx.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPECTED_BODY = 'Hello, World!\n';
-const KEYS = ['tsgi', 'node-http', 'uwsgi-http11', 'uwsgi-http'];
+const KEYS = ['tsgi', 'tsgi-pure', 'node-http', 'uwsgi-http11', 'uwsgi-http'];
 /** Short names, for the ratios. */
-const NAMES = { tsgi: 'tsgi', 'node-http': 'node:http', 'uwsgi-http11': 'uWSGI http11-socket', 'uwsgi-http': 'uWSGI http-socket' };
+const NAMES = { tsgi: 'tsgi', 'tsgi-pure': 'tsgi pure-TypeScript', 'node-http': 'node:http', 'uwsgi-http11': 'uWSGI http11-socket', 'uwsgi-http': 'uWSGI http-socket' };
 /** Whether the setup is meant to keep connections. */
-const KEEPS = { tsgi: true, 'node-http': true, 'uwsgi-http11': true, 'uwsgi-http': false };
+const KEEPS = { tsgi: true, 'tsgi-pure': true, 'node-http': true, 'uwsgi-http11': true, 'uwsgi-http': false };
 
 const { parse: parseOptions } = optionParser({
   script: 'e2e-http',
@@ -90,7 +93,7 @@ const uwsgiVersion = (bin) => (spawnSync(bin, ['--version'], { encoding: 'utf8' 
 /** The command line of each setup: [command, args]. */
 function commandOf(setup, port, options, bins) {
   const addr = `127.0.0.1:${port}`;
-  if (setup.key === 'tsgi') return [process.execPath, [bins.cli, '--http-socket', addr, '--module', path.join(root, 'bench/apps/hello.mjs')]];
+  if (setup.key.startsWith('tsgi')) return [process.execPath, [bins.cli, '--http-socket', addr, '--module', path.join(root, 'bench/apps/hello.mjs'), ...tsgiBenchFlags()]];
   if (setup.key === 'node-http') return [process.execPath, [path.join(root, 'bench/apps/hello-node-http.mjs'), String(port), '127.0.0.1']];
   const http11 = setup.key === 'uwsgi-http11';
   const args = ['--plugin', 'python3', http11 ? '--http11-socket' : '--http-socket', addr, '--wsgi-file', path.join(root, 'bench/apps/hello.py')];
@@ -120,7 +123,8 @@ async function main() {
   const uwsgiThreads = options['uwsgi-threads'] || options.connections;
   const uwsgiLabel = bins.uwsgi && `uWSGI ${uwsgiVersion(bins.uwsgi)} (python3)`;
   const candidates = {
-    tsgi: [existsSync(bins.cli) && existsSync(path.join(root, 'native')) ? true : 'dist/cli.js or native/ missing: run npm run build first', `tsgi (node ${process.version})`],
+    tsgi: [existsSync(bins.cli) && existsSync(path.join(root, 'prebuilds')) ? true : 'dist/cli.js or prebuilds/ missing: run npm run build first', `tsgi, native reactor (node ${process.version})`],
+    'tsgi-pure': [existsSync(bins.cli) ? true : 'dist/cli.js missing: run npm run build first', `tsgi, pure-TypeScript reactor, TSGI_NATIVE=0 (node ${process.version})`],
     'node-http': [true, `node:http (node ${process.version})`],
     'uwsgi-http11': [bins.uwsgi ? true : 'uwsgi not installed (apt-get install uwsgi uwsgi-plugin-python3)', `${uwsgiLabel}, --http11-socket, ${uwsgiThreads} thread${uwsgiThreads > 1 ? 's' : ''}`],
     'uwsgi-http': [bins.uwsgi ? true : 'uwsgi not installed (apt-get install uwsgi uwsgi-plugin-python3)', `${uwsgiLabel}, --http-socket (no keep-alive, Connection: close)`],
@@ -150,7 +154,8 @@ async function main() {
       const [command, args] = commandOf(setup, port, options, bins);
       setup.command = [command === process.execPath ? 'node' : command, ...args.map((a) => (path.isAbsolute(a) && a.startsWith(root) ? path.relative(root, a) : / /.test(a) ? `'${a}'` : a))].join(' ');
       try {
-        setup.backend = await startBackend(setup.name, command, args, port, { cwd: root });
+        const env = { ...process.env, TSGI_NATIVE: setup.key === 'tsgi-pure' ? '0' : '' };
+        setup.backend = await startBackend(setup.name, command, args, port, { cwd: root, env });
         setup.cpuPids = () => [setup.backend.child.pid];
         setup.url = `http://127.0.0.1:${port}/`;
         const reply = await checkSetup(setup, null, EXPECTED_BODY);
@@ -158,7 +163,7 @@ async function main() {
         setup.response = `${reply.status}, Content-Type: ${reply.headers['content-type'] ?? '(none)'}, ${length !== undefined ? `Content-Length: ${length}` : `no Content-Length (${reply.headers['transfer-encoding'] ?? '?'})`}`;
         setup.connectionsFor3 = await connectionsForSequentialRequests(setup.url, 3);
       } catch (error) {
-        const reason = setup.key === 'tsgi' && /unknown option --http-socket/.test(error.message) ? `this build of tsgi has no --http-socket (npm run build):\n${error.message}` : error.message;
+        const reason = setup.key.startsWith('tsgi') && /unknown option --http-socket/.test(error.message) ? `this build of tsgi has no --http-socket (npm run build):\n${error.message}` : error.message;
         skipped.push([setup.label, `did not start or answer: ${reason}`]);
         setup.failed = true;
       }
