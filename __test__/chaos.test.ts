@@ -219,18 +219,20 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     const { tsgi, nginx, port } = await stack(['--processes', '3', '--stats', `:${statsPort}`]);
     const load = new Load(nginx.url, 0);
     for (let i = 0; i < 30; i++) await load.fire('/ok?secret=hunter2');
+    for (let i = 0; i < 2; i++) await load.fire('/throw');
     const { sent, failed } = await load.stop();
-    expect(failed).toEqual([]);
+    expect(failed.map((f) => [f.path, f.status])).toEqual([['/throw', 500], ['/throw', 500]]);
     await sleep(300); // the last request's counters reach the scoreboard
     const stats = await readStats(statsPort);
     expect(stats.pid).toBe(tsgi.pid);
     expect(stats.workers.map((w: { pid: number }) => w.pid).sort((a: number, b: number) => a - b)).toEqual(childrenOf(tsgi.pid));
     expect(stats.workers.map((w: { id: number }) => w.id)).toEqual([1, 2, 3]);
     expect(stats.workers.every((w: { accepting: number; status: string }) => w.accepting === 1 && w.status === 'idle')).toBe(true);
-    expect(stats.workers.reduce((n: number, w: { requests: number }) => n + w.requests, 0)).toBe(30);
+    expect(stats.workers.reduce((n: number, w: { requests: number }) => n + w.requests, 0)).toBe(32);
+    expect(stats.workers.reduce((n: number, w: { exceptions: number }) => n + w.exceptions, 0)).toBe(2);
     expect(stats.sockets).toEqual([expect.objectContaining({ name: `127.0.0.1:${port}`, proto: 'uwsgi', queue: 0 })]);
     expect(JSON.stringify(stats)).not.toContain('hunter2');
-    rows.push({ scenario: 'stats against the live processes (3 workers)', sent, failed: failed.length, recovery: 'pids, request counts and sockets match' });
+    rows.push({ scenario: 'stats against the live processes (3 workers)', sent, failed: failed.length, recovery: 'pids, requests, exceptions (the 2 failures are the app throwing on purpose) and sockets match' });
 
     // The same over HTTP, with the Prometheus exposition.
     const httpTsgi = await startTsgi(['--socket', '127.0.0.1:0', '--module', APP, '--processes', '2', '--stats', `127.0.0.1:${httpStatsPort}`, '--stats-http']);

@@ -216,6 +216,40 @@ describe('harakiri and stopping', () => {
   });
 });
 
+describe('storms and stalls', () => {
+  it('a storm of SIGHUPs is coalesced: a reload or two, the right number of workers, no zombie', async () => {
+    const master = await tsgi(['--socket', '127.0.0.1:0', '--module', APP, '--processes', '2']);
+    for (let i = 0; i < 50; i++) process.kill(master.pid, 'SIGHUP');
+    await master.line(/reload \(SIGHUP\): done/, 10_000);
+    await sleep(1500);
+    const reloads = master.lines.filter((l) => /reload \(.*\): done/.test(l.text)).length;
+    expect(reloads).toBeGreaterThanOrEqual(1);
+    expect(reloads).toBeLessThanOrEqual(3);
+    await until(() => master.workers().length === 2, 'two workers, and no more');
+    for (const pid of master.workers()) expect(alive(pid)).toBe(true); // no zombie among them
+  });
+
+  it('a log destination that stops reading costs dropped lines, counted, never a request', async () => {
+    const port = await freePort();
+    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP]);
+    // Nobody reads tsgi's stderr from now on: the pipe fills, then the master's queue.
+    master.child.stderr!.pause();
+    master.child.stderr!.removeAllListeners('data');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    cleanups.push(() => agent.destroy());
+    const long = `/ok?${'x'.repeat(8000)}`; // 8 KB lines: 5 MB of log in 650 requests
+    const started = Date.now();
+    const replies = await Promise.all(Array.from({ length: 650 }, () => get(port, long, agent)));
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // Reading again, the log says what it had to drop.
+    let text = '';
+    master.child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
+    master.child.stderr!.resume();
+    await until(() => /tsgi: \d+ log line\(s\) dropped: the log destination did not keep up/.test(text), 'the drop count', 10_000);
+  });
+});
+
 describe('the request log', () => {
   it("logs each request in uWSGI's shape by default", async () => {
     const port = await freePort();
