@@ -156,12 +156,13 @@ export function compileFormat(template: string): (r: LoggedRequest) => string {
   };
 }
 
-/** The request log as the options ask: `line(r)` is the text to log, or null for none. */
-export function requestLogger(options: RequestLogOptions): (r: LoggedRequest) => string | null {
+/** The request log as the options ask: `line(r)` is the text to log, or null for none;
+ * no logger at all when no request is ever logged (the worker then skips the work). */
+export function requestLogger(options: RequestLogOptions): ((r: LoggedRequest) => string | null) | null {
   const format = options['log-json'] ? jsonLine : options['log-format'] !== undefined ? compileFormat(options['log-format']) : defaultLine;
   if (!options['disable-logging']) return format;
   const { 'log-4xx': log4xx, 'log-5xx': log5xx, 'log-slow': slowMs } = options;
-  if (!log4xx && !log5xx && slowMs === 0) return () => null;
+  if (!log4xx && !log5xx && slowMs === 0) return null;
   return (r) => {
     const status = r.exchange.status;
     const wanted = (log4xx && status >= 400 && status < 500) || (log5xx && status >= 500) || (slowMs > 0 && r.msecs >= slowMs);

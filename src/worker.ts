@@ -58,7 +58,7 @@ export interface WorkerIdentity {
 
 export class Worker implements RequestObserver {
   readonly server: Server;
-  private readonly line: (r: LoggedRequest) => string | null;
+  private readonly line: ((r: LoggedRequest) => string | null) | null;
   private readonly harakiriMs: number;
   /** Added to `performance.now()` to get the scoreboard's clock. */
   private readonly toMonotonic = monotonicMs() - performance.now();
@@ -104,16 +104,18 @@ export class Worker implements RequestObserver {
     f[Field.RESPONSE_TIME_US]! += msecs * 1000;
     f[Field.TX]! += exchange.headText.length + exchange.bodyBytes;
     if (exchange.failed) f[Field.EXCEPTIONS]!++;
-    const text = this.line({
-      exchange,
-      msecs,
-      startedAtEpoch: performance.timeOrigin + exchange.startedAt,
-      pid: this.identity.pid,
-      wid: this.identity.wid,
-      workerRequests: requests,
-      totalRequests: this.slot.totalRequests(),
-    });
-    if (text !== null) this.logs.line(text);
+    if (this.line) {
+      const text = this.line({
+        exchange,
+        msecs,
+        startedAtEpoch: performance.timeOrigin + exchange.startedAt,
+        pid: this.identity.pid,
+        wid: this.identity.wid,
+        workerRequests: requests,
+        totalRequests: this.slot.totalRequests(),
+      });
+      if (text !== null) this.logs.line(text);
+    }
     if (requests === this.recycleAt) this.report({ kind: 'recycle', reason: `--max-requests ${this.recycleAt} reached` });
   }
 
