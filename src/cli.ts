@@ -116,7 +116,7 @@ async function runMaster(config: Config): Promise<void> {
       master.shutdown(false);
     });
   }
-  process.on('SIGHUP', () => void master.reload('SIGHUP'));
+  process.on('SIGHUP', () => master.background(master.reload('SIGHUP')));
   process.on('SIGUSR1', () => output.reopen());
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
   await master.start();

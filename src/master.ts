@@ -155,8 +155,10 @@ export class Master {
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
     this.places = Array.from({ length: this.config.processes }, (_, i) => new Place(i + 1));
-    // Room for a whole reload (old and new side by side) and a replacement per worker.
-    const slots = 3 * this.config.processes + 2;
+    // Room for a whole reload (old and new side by side), a replacement per worker, and
+    // workers still finishing their requests after being replaced. Past that, a spawn
+    // waits for one to exit (spawn() returns null).
+    const slots = 4 * this.config.processes + 4;
     this.scoreboard = new Scoreboard(slots);
     this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
     this.ticker = setInterval(() => this.tick(), TICK_MS);
@@ -176,9 +178,14 @@ export class Master {
 
   // ---- spawning and deaths ---------------------------------------------------------
 
-  private spawn(wid: number): WorkerProcess {
+  /** A new worker for place `wid`, or null when every scoreboard slot is taken by a
+   * worker still alive (replaced ones finishing their requests). */
+  private spawn(wid: number): WorkerProcess | null {
     const slot = this.freeSlots.pop();
-    if (slot === undefined) throw new Error('tsgi: no free scoreboard slot (a bug: more workers alive than planned)');
+    if (slot === undefined) {
+      log.warn(`no room for another worker: ${this.workers.size} are still alive (replaced ones finishing their requests); trying again when one exits`);
+      return null;
+    }
     this.scoreboard.reset(slot);
     const { sockets } = this.options;
     const child = fork(WORKER_MAIN, [], {
@@ -232,7 +239,7 @@ export class Master {
       case 'ready':
         clearTimeout(worker.killTimer);
         worker.markReady();
-        if (this.stopping) this.retire(worker, 0, 'shutting down');
+        if (this.stopping) this.retire(worker, this.config['reload-mercy'] * 1000, 'shutting down');
         this.checkBooted();
         break;
       case 'failed':
@@ -297,12 +304,17 @@ export class Master {
         () => {
           place.pending = undefined;
           if (this.stopping || this.liveIn(place.wid).length > 0) return;
-          place.respawns++;
-          this.spawn(place.wid);
+          if (this.spawn(place.wid)) place.respawns++;
+          else this.reconcileSoon();
         },
         Math.max(0, place.retryAt - performance.now()),
       );
     }
+  }
+
+  /** Reconciles again in a second (a spawn found no free slot). */
+  private reconcileSoon(): void {
+    setTimeout(() => this.reconcile(), 1000).unref();
   }
 
   /** The place's workers that are not stopping. */
@@ -364,22 +376,25 @@ export class Master {
     this.reloading = false;
     if (this.reloadAgain) {
       this.reloadAgain = false;
-      void this.reload('asked again during the last one');
+      this.background(this.reload('asked again during the last one'));
     }
     return ok;
   }
 
   private async wholeReload(): Promise<boolean> {
     const old = [...this.workers].filter((w) => w.state !== 'stopping');
-    const fresh = this.places.map((p) => this.spawn(p.wid));
+    const mercy = this.config['worker-reload-mercy'] * 1000;
+    const spawned = this.places.map((p) => this.spawn(p.wid));
+    const fresh = spawned.filter((w): w is WorkerProcess => w !== null);
     const ready = await Promise.all(fresh.map((w) => w.ready));
     const failed = fresh.find((_, i) => !ready[i]);
-    if (failed) {
-      for (const w of fresh) this.retire(w, 0, 'reload failed');
-      log.error(`reload failed: the new ${failed.name} ${failed.describeExit()}${failed.failure ? `: ${failed.failure.message}` : ''}; the old workers go on serving`);
+    if (failed || fresh.length < spawned.length) {
+      // New workers that did start may already hold requests: they finish them.
+      for (const w of fresh) this.retire(w, mercy, 'reload failed');
+      const why = failed ? `the new ${failed.name} ${failed.describeExit()}${failed.failure ? `: ${failed.failure.message}` : ''}` : 'no room for the new workers';
+      log.error(`reload failed: ${why}; the old workers go on serving`);
       return false;
     }
-    const mercy = this.config['worker-reload-mercy'] * 1000;
     for (const w of old) this.retire(w, mercy, 'reload');
     return true;
   }
@@ -389,8 +404,9 @@ export class Master {
     for (const place of this.places) {
       const old = this.liveIn(place.wid);
       const fresh = this.spawn(place.wid);
-      if (!(await fresh.ready)) {
-        log.error(`chain reload stopped at worker ${place.wid}: the new ${fresh.name} ${fresh.describeExit()}${fresh.failure ? `: ${fresh.failure.message}` : ''}; workers ${place.wid} to ${this.places.length} keep the old version`);
+      if (!fresh || !(await fresh.ready)) {
+        const why = fresh ? `the new ${fresh.name} ${fresh.describeExit()}${fresh.failure ? `: ${fresh.failure.message}` : ''}` : 'no room for a new worker';
+        log.error(`chain reload stopped at worker ${place.wid}: ${why}; workers ${place.wid} to ${this.places.length} keep the old version`);
         return false;
       }
       for (const w of old) this.retire(w, mercy, 'chain reload');
@@ -403,11 +419,17 @@ export class Master {
     worker.recycling = true;
     log.info(`${worker.name}: ${worker.recycleWanted}; replacing it`);
     const fresh = this.spawn(worker.wid);
-    if (await fresh.ready) {
+    if (fresh && (await fresh.ready)) {
       this.retire(worker, this.config['worker-reload-mercy'] * 1000, worker.recycleWanted ?? 'recycled');
     } else {
       worker.recycling = false; // tried again after the place's backoff
     }
+  }
+
+  /** Runs work the master does not wait for; a failure in it is a bug, logged, and the
+   * master goes on supervising. */
+  background(work: Promise<unknown>): void {
+    work.catch((error: unknown) => log.error(`master: unexpected error (a bug; the master goes on): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
   }
 
   // ---- the periodic look --------------------------------------------------------------------
@@ -415,7 +437,7 @@ export class Master {
   private tick(): void {
     this.ticks++;
     if (this.config.harakiri > 0) this.checkHarakiri();
-    if (this.ticks % SLOW_EVERY === 0) void this.slowTick();
+    if (this.ticks % SLOW_EVERY === 0) this.background(this.slowTick());
   }
 
   /** A worker whose loop has not turned for --harakiri plus its grace is stuck (a busy
@@ -454,13 +476,13 @@ export class Master {
       if (rssLimit > 0 && worker.memory.rss > rssLimit) worker.recycleWanted ??= `resident memory ${Math.round(worker.memory.rss / 1048576)} MB over --reload-on-rss ${this.config['reload-on-rss']}`;
       if (lifetime > 0 && now - worker.readyAt > lifetime) worker.recycleWanted ??= `--max-worker-lifetime ${this.config['max-worker-lifetime']} s reached`;
       const place = this.places[worker.wid - 1]!;
-      if (worker.recycleWanted && !worker.recycling && !this.reloading && !this.stopping && now >= place.retryAt) void this.recycle(worker);
+      if (worker.recycleWanted && !worker.recycling && !this.reloading && !this.stopping && now >= place.retryAt) this.background(this.recycle(worker));
     }
     for (const [file, seen] of this.touched) {
       const current = await mtime(file);
       if (current !== seen) {
         this.touched.set(file, current);
-        void this.reload(`${file} touched`);
+        this.background(this.reload(`${file} touched`));
       }
     }
   }
