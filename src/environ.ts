@@ -19,6 +19,7 @@ export interface EnvironSource {
   /** See ServerHooks. */
   onClientGone(listener: () => void): void;
   sendHead(): void;
+  varNames(): string[];
   errors: unknown;
   fileWrapper: unknown;
 }
@@ -40,6 +41,10 @@ export interface ServerHooks {
   /** Sends the head now, before any body (Node's `res.flushHeaders()`), if startResponse
    * was called and nothing has gone out yet. */
   sendHead(): void;
+  /** The names of the vars the request came with, in their order: what enumerating the
+   * environ would list of them, without making every `tsgi.*` value (an AbortController,
+   * the input stream) as enumerating does. */
+  varNames(): string[];
 }
 
 /** The server's hooks of `environ`'s request, if it came through tsgi's server. */

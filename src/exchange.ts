@@ -140,6 +140,10 @@ export class Exchange implements EnvironSource {
     else if (!this.finished) (this.goneListeners ??= []).push(listener);
   }
 
+  varNames(): string[] {
+    return this.record.names();
+  }
+
   sendHead(): void {
     if (this.head && !this.headersSent && !this.finished) this.transmit(this.serializeHead(), null, false);
   }

@@ -6,9 +6,7 @@
 //
 // Listens on HOST:PORT (default 127.0.0.1:8080); SIGTERM and SIGINT close it.
 import http from 'node:http';
-
-const BODY = Buffer.from('Hello, World!\n');
-const HEADERS = { 'Content-Type': 'text/plain', 'Content-Length': String(BODY.length) };
+import hello from './hello-node-handler.mjs';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
 const host = process.argv[3] ?? process.env.HOST ?? '127.0.0.1';
@@ -17,10 +15,7 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.exit(2);
 }
 
-const server = http.createServer((req, res) => {
-  res.writeHead(200, HEADERS);
-  res.end(BODY);
-});
+const server = http.createServer(hello);
 server.listen(port, host, () => process.stderr.write(`hello-node-http: listening on ${host}:${port}\n`));
 
 const stop = () => {

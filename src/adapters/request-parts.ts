@@ -4,6 +4,7 @@
  * `CONTENT_TYPE`) and lowercase field names (`x-foo`, `content-type`).
  */
 import type { Environ } from '../app.js';
+import { serverHooks } from '../environ.js';
 
 /** The environ key a lowercase header name is found under, or undefined if none can hold it. */
 export function environKey(name: string): string | undefined {
@@ -33,7 +34,9 @@ export function headerValue(environ: Environ, name: string): string | undefined 
 /** Every request header of `environ`, in its order, as [lowercase name, value] pairs. */
 export function headerList(environ: Environ): Array<[string, string]> {
   const list: Array<[string, string]> = [];
-  for (const key of Object.keys(environ)) {
+  // The server's environ lists its vars without making every tsgi.* value.
+  const keys = serverHooks(environ)?.varNames() ?? Object.keys(environ);
+  for (const key of keys) {
     const name = headerName(key);
     const value = environ[key];
     if (name !== undefined && typeof value === 'string' && value !== '') list.push([name, value]);

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * What each adapter costs per request, without sockets: the dispatch of bench/dispatch.mjs
+ * (a batch of nginx-like GETs decoded as the reactor lays them out, one Exchange each,
+ * writes counted and dropped) with the same hello response served by a plain TSGI app,
+ * fromFetch, fromNode, and Express, Fastify, Koa and Hono through them. Asynchronous
+ * answers are awaited batch by batch. The numbers are wall time per request on one core,
+ * in one process: the cost the adapter adds is the difference to plain TSGI.
+ *
+ *   npm run build && node bench/adapters-dispatch.mjs [--seconds 2] [--only plain,node,...]
+ */
+import { decodeBatch } from '../dist/native-batch.js';
+import { Exchange } from '../dist/exchange.js';
+import { KEY_IDS } from '../dist/codec/keys.js';
+import { adapt } from '../dist/adapters/detect.js';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : args[i + 1];
+};
+const seconds = Number(option('seconds', 2));
+const only = option('only', '')?.split(',').filter(Boolean) ?? [];
+
+const BODY = 'Hello, World!\n';
+const HEADERS = [['Content-Type', 'text/plain'], ['Content-Length', '14']];
+const apps = {
+  plain: [(environ, start) => (start('200 OK', HEADERS), [BODY]), 'tsgi'],
+  'plain-async': [async (environ, start) => (start('200 OK', HEADERS), [BODY]), 'tsgi'],
+  fetch: [{ fetch: () => new Response(BODY, { headers: Object.fromEntries(HEADERS) }) }, 'auto'],
+  node: [(req, res) => (res.writeHead(200, Object.fromEntries(HEADERS)), res.end(BODY)), 'node'],
+  'node-async': [async (req, res) => (await null, res.writeHead(200, Object.fromEntries(HEADERS)), res.end(BODY)), 'node'],
+  express: [(await import('./apps/hello-express.mjs')).default, 'auto'],
+  fastify: [(await import('./apps/hello-fastify.mjs')).default, 'auto'],
+  hono: [(await import('./apps/hello-hono.mjs')).default, 'auto'],
+};
+
+// A batch of 16 GET /hello, as nginx's uwsgi_params sends them.
+const vars = { QUERY_STRING: '', REQUEST_METHOD: 'GET', CONTENT_TYPE: '', CONTENT_LENGTH: '', REQUEST_URI: '/hello', PATH_INFO: '/hello', DOCUMENT_ROOT: '/usr/share/nginx/html', SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_SCHEME: 'http', REMOTE_ADDR: '127.0.0.1', REMOTE_PORT: '5555', SERVER_PORT: '8080', SERVER_NAME: 'localhost', HTTP_HOST: '127.0.0.1:8080', HTTP_USER_AGENT: 'wrk', HTTP_ACCEPT: '*/*' };
+const arena = Buffer.alloc(1 << 20);
+const index = new Uint32Array(1 << 16);
+const N = 16;
+let off = 0;
+let words = 0;
+for (let r = 0; r < N; r++) {
+  const start = off;
+  const entries = [];
+  for (const [k, v] of Object.entries(vars)) {
+    const ko = off;
+    off += arena.write(k, off, 'latin1');
+    const vo = off;
+    off += arena.write(v, off, 'latin1');
+    entries.push([KEY_IDS.get(k) ?? 0, ko, k.length, vo, v.length]);
+  }
+  index.set([1, r, 1, entries.length, 0, 0, 1, start, off - start], words);
+  words += 9;
+  for (const e of entries) {
+    index.set(e, words);
+    words += 5;
+  }
+}
+
+async function measure(name, app) {
+  let done = 0;
+  let bytes = 0;
+  let wake = null;
+  const context = {
+    app,
+    transport: { write: (token, head, body) => ((bytes += (head?.length ?? 0) + (body?.length ?? 0)), 0), pause() {}, abort() {}, closeAfter() {}, upgrade: () => false, writeError: () => false },
+    multiprocess: false,
+    writeHighWater: 1 << 18,
+    inputHighWater: 1 << 18,
+    done(token) {
+      active.delete(token);
+      if (++done % N === 0) wake?.();
+    },
+  };
+  const fresh = [];
+  const active = new Set();
+  const sink = {
+    request(record) {
+      const exchange = new Exchange(record, context);
+      active.add(record.token);
+      fresh.push(record);
+      exchange.run();
+    },
+    body() {},
+    bodyEnd() {},
+    abort() {},
+    drain() {},
+    log() {},
+  };
+  const batch = async () => {
+    const target = done + N;
+    decodeBatch(words, arena, index, sink);
+    // As the server does: requests still running read their vars later, from a copy.
+    for (const record of fresh) if (active.has(record.token)) record.detach();
+    fresh.length = 0;
+    if (done < target) await new Promise((resolve) => (wake = resolve));
+  };
+  const run = async (ms) => {
+    const until = performance.now() + ms;
+    let requests = 0;
+    while (performance.now() < until) {
+      await batch();
+      requests += N;
+      // Back to the event loop, as the server is after each batch: process.nextTick work
+      // (Node's 'finish' and 'close') runs there, not after a whole run of microtasks.
+      await new Promise(setImmediate);
+    }
+    return requests;
+  };
+  await run(500);
+  const bytesBefore = bytes;
+  const t0 = performance.now();
+  const requests = await run(seconds * 1000);
+  const ns = ((performance.now() - t0) * 1e6) / requests;
+  if (bytes === bytesBefore) throw new Error(`${name}: nothing was written`);
+  return ns;
+}
+
+const results = [];
+for (const [name, [exported, adapter]] of Object.entries(apps)) {
+  if (only.length && !only.includes(name)) continue;
+  const adapted = await adapt(exported, adapter);
+  if (typeof adapted === 'string') throw new Error(`${name}: ${adapted}`);
+  results.push([name, adapted.kind, await measure(name, adapted.app)]);
+}
+const plain = results.find(([name]) => name === 'plain')?.[2];
+console.log(`# per-request dispatch cost, one process, no sockets (${N} requests a batch, ${seconds} s each)\n`);
+console.log('| app | served as | µs per request | over plain TSGI |');
+console.log('|---|---|---:|---:|');
+for (const [name, kind, ns] of results) {
+  console.log(`| ${name} | ${kind} | ${(ns / 1000).toFixed(2)} | ${plain ? `+${((ns - plain) / 1000).toFixed(2)} µs` : 'n/a'} |`);
+}
+process.exit(0);

@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+/**
+ * The apps people already have, under tsgi and under their own server: requests/s of the
+ * same hello route (GET /hello → 200 "Hello, World!\n", text/plain) in Express, Fastify
+ * and Hono, side by side in one run, and what each adapter costs per request against a
+ * plain TSGI app.
+ *
+ *   npm run build && npm run bench:adapters
+ *   node bench/e2e-adapters.mjs [--duration 5] [--connections 50] [--threads 2] [--rounds 2]
+ *                               [--warmup 2] [--nginx-workers 1] [--only KEY,...]
+ *
+ * Per framework F (bench/apps/hello-F.mjs, one process each):
+ *   F-own:         the framework's own node:http server (Express app.listen, Fastify
+ *                  listen(), Hono's @hono/node-server), wrk straight to it
+ *   F-tsgi-http:   tsgi --http-socket --module bench/apps/hello-F.mjs, wrk straight to it
+ *   F-own-nginx:   nginx proxy_pass (HTTP/1.1, kept-alive upstream connections) to F-own
+ *   F-tsgi-uwsgi:  nginx uwsgi_pass to tsgi --socket --module bench/apps/hello-F.mjs
+ * The adapter cost, over tsgi's HTTP listener, the same response each time:
+ *   plain-tsgi:    bench/apps/hello.mjs, a TSGI app
+ *   plain-fetch:   bench/apps/hello-fetch.mjs, { fetch: () => new Response(...) }
+ *   plain-node:    bench/apps/hello-node-handler.mjs, (req, res) => res.end(...), --adapter node
+ * Each nginx setup has its own nginx (one worker, no access log). wrk keeps its
+ * connections (-t2 -c50 by default); rounds are interleaved, the order rotating. The
+ * tables show medians of req/s, wrk's p50/p99 and the backend's CPU time per request (its
+ * process tree, from /proc); then, per framework, tsgi against the framework's own server
+ * (straight, and both behind nginx), and each adapter's CPU per request over plain TSGI.
+ * wrk, nginx and the servers share the machine's CPUs: compare ratios, not absolute numbers.
+ *
+ * tsgi runs as one process serving alone where its command line has a master (--master
+ * false, and --disable-logging, --allow-root as root), like the frameworks' own servers.
+ * A missing wrk or nginx, or an unbuilt dist/, is reported and those setups skipped.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  checkSetup,
+  children,
+  environmentLine,
+  fmtRatio,
+  fmtUs,
+  killAll,
+  optionParser,
+  ratioLine,
+  runRounds,
+  startBackend,
+  summarize,
+  tableLines,
+  wanted,
+} from './lib/e2e.mjs';
+import { findExecutable, findNginx, freePort, startNginx, stopProcess } from './lib/nginx.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const EXPECTED_BODY = 'Hello, World!\n';
+const FRAMEWORKS = { express: 'Express', fastify: 'Fastify', hono: 'Hono' };
+const VARIANTS = ['own', 'tsgi-http', 'own-nginx', 'tsgi-uwsgi'];
+const PLAIN = { 'plain-tsgi': ['hello.mjs', 'auto', 'TSGI app'], 'plain-fetch': ['hello-fetch.mjs', 'auto', 'fetch handler'], 'plain-node': ['hello-node-handler.mjs', 'node', 'Node handler'] };
+const KEYS = [...Object.keys(FRAMEWORKS).flatMap((f) => VARIANTS.map((v) => `${f}-${v}`)), ...Object.keys(PLAIN)];
+
+const { parse: parseOptions } = optionParser({
+  script: 'e2e-adapters',
+  defaults: { duration: 5, connections: 50, threads: 2, rounds: 2, warmup: 2, 'nginx-workers': 1, only: '' },
+  only: KEYS,
+  minimums: { warmup: 0 },
+});
+
+const packageVersion = (name) => {
+  try {
+    return JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+};
+
+/** Flags that make tsgi one process serving alone, where its command line has a master. */
+function aloneFlags(cli) {
+  const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' }).stdout ?? '';
+  const flags = [];
+  if (help.includes('--master')) flags.push('--master', 'false');
+  if (help.includes('--disable-logging')) flags.push('--disable-logging');
+  if (help.includes('--allow-root') && process.getuid?.() === 0) flags.push('--allow-root');
+  return flags;
+}
+
+/** What a setup runs: its backend command, and how clients reach it. */
+function planOf(key, cli, alone) {
+  const app = (file) => path.join(root, 'bench/apps', file);
+  if (key in PLAIN) {
+    const [file, adapter, what] = PLAIN[key];
+    return { label: `tsgi, ${what}`, via: 'http', args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', app(file), '--adapter', adapter, ...alone] };
+  }
+  const framework = key.slice(0, key.indexOf('-'));
+  const variant = key.slice(framework.length + 1);
+  const name = `${FRAMEWORKS[framework]} ${packageVersion(framework)}`;
+  const file = app(`hello-${framework}.mjs`);
+  switch (variant) {
+    case 'own':
+      return { label: `${name}, its own server`, via: 'http', args: (port) => [file, String(port)] };
+    case 'own-nginx':
+      return { label: `${name}, its own server behind nginx proxy_pass`, via: 'proxy', args: (port) => [file, String(port)] };
+    case 'tsgi-http':
+      return { label: `${name} on tsgi, HTTP listener`, via: 'http', args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', file, ...alone] };
+    default:
+      return { label: `${name} on tsgi behind nginx uwsgi_pass`, via: 'uwsgi', args: (port) => [cli, '--socket', `127.0.0.1:${port}`, '--module', file, ...alone] };
+  }
+}
+
+async function main() {
+  const options = parseOptions(process.argv.slice(2));
+  const say = (text) => process.stdout.write(`${text}\n`);
+  const skipped = [];
+  const wrk = findExecutable('wrk');
+  const nginxBin = findNginx();
+  const cli = path.join(root, 'dist/cli.js');
+  if (!wrk) {
+    say('e2e-adapters: SKIPPED every setup: wrk not installed (apt-get install wrk); nothing measured.');
+    process.exitCode = 1;
+    return;
+  }
+  const built = existsSync(cli) && existsSync(path.join(root, 'native'));
+  const alone = built ? aloneFlags(cli) : [];
+
+  const setups = [];
+  for (const key of KEYS) {
+    const plan = planOf(key, cli, alone);
+    if (!wanted(options, key)) continue;
+    if (plan.args(0)[0] === cli && !built) skipped.push([key, 'dist/cli.js or native/ missing: run npm run build first']);
+    else if (plan.via !== 'http' && !nginxBin) skipped.push([key, 'nginx not installed (apt-get install nginx)']);
+    else setups.push({ key, name: key, ...plan });
+  }
+
+  const cleanup = async () => {
+    for (const setup of setups) await setup.nginx?.stop().catch(() => {});
+    for (const setup of setups) if (setup.backend) await stopProcess(setup.backend.child, { signal: 'SIGINT', graceMs: 3_000 });
+    for (const child of children) await stopProcess(child, { signal: 'SIGINT', graceMs: 1_000 });
+  };
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    say('\ne2e-adapters: interrupted, stopping everything');
+    cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    for (const setup of setups) {
+      const port = await freePort();
+      const args = setup.args(port);
+      setup.command = ['node', ...args.map((a) => (path.isAbsolute(a) && a.startsWith(root) ? path.relative(root, a) : a))].join(' ');
+      try {
+        setup.backend = await startBackend(setup.key, process.execPath, args, port, { cwd: root });
+        setup.cpuPids = () => [setup.backend.child.pid];
+        if (setup.via === 'http') {
+          setup.url = `http://127.0.0.1:${port}/hello`;
+        } else {
+          const location = setup.via === 'uwsgi' ? { path: '/', uwsgiPass: `127.0.0.1:${port}` } : { path: '/', proxyPass: `127.0.0.1:${port}`, keepalive: 32 };
+          setup.nginx = await startNginx({ nginx: nginxBin, workerProcesses: options['nginx-workers'], workerConnections: Math.max(4096, options.connections * 4), errorLogLevel: 'warn', accessLog: false, locations: [location] });
+          setup.url = setup.nginx.url('/hello');
+        }
+        await checkSetup(setup, setup.nginx ?? null, EXPECTED_BODY);
+      } catch (error) {
+        skipped.push([setup.key, `did not start or answer: ${error.message}`]);
+        setup.failed = true;
+      }
+    }
+    const measured = setups.filter((s) => !s.failed);
+    for (const s of measured) s.label = `${s.key}: ${s.label}`;
+
+    say('# Express, Fastify and Hono under tsgi and under their own servers; the cost of each adapter');
+    say('');
+    say(environmentLine(nginxBin, options));
+    for (const [key, reason] of skipped) say(`SKIPPED ${key}: ${reason}`);
+    for (const s of measured) say(`${s.key}: ${s.command}${s.via === 'http' ? '' : ` (behind nginx ${s.via === 'uwsgi' ? 'uwsgi_pass' : 'proxy_pass, keepalive 32'})`}`);
+    say('');
+    if (measured.length === 0) {
+      say('nothing measured.');
+      process.exitCode = 1;
+      return;
+    }
+
+    await runRounds(measured, options, wrk, { cpu: {}, isInterrupted: () => interrupted });
+    summarize(measured);
+    for (const line of tableLines(measured, { cpu: true, nginxCpu: false })) say(line);
+    say('');
+
+    const find = (key) => measured.find((s) => s.key === key);
+    for (const [framework, name] of Object.entries(FRAMEWORKS)) {
+      const own = find(`${framework}-own`);
+      const pairs = [
+        [find(`${framework}-tsgi-http`), own, [`${name} on tsgi HTTP`, `${name}'s own server`]],
+        [find(`${framework}-tsgi-uwsgi`), find(`${framework}-own-nginx`), [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server behind nginx proxy_pass`]],
+        [find(`${framework}-tsgi-uwsgi`), own, [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server, straight`]],
+      ];
+      for (const [subject, baseline, names] of pairs) {
+        if (!subject && !baseline) continue;
+        const cpu = subject && baseline ? `; backend CPU/request ${fmtRatio(subject.backendCpuUs / baseline.backendCpuUs)}` : '';
+        say(`${ratioLine(subject, baseline, names)}${cpu}`);
+      }
+    }
+    const plain = find('plain-tsgi');
+    if (plain) {
+      say('');
+      say(`adapter cost per request, against plain TSGI (${fmtUs(plain.backendCpuUs)} backend CPU, ${Math.round(plain.rps).toLocaleString('en-US')} req/s):`);
+      for (const key of ['plain-fetch', 'plain-node']) {
+        const setup = find(key);
+        if (setup) say(`  ${key}: +${fmtUs(setup.backendCpuUs - plain.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)}), req/s ${fmtRatio(setup.rps / plain.rps)}`);
+      }
+      for (const framework of Object.keys(FRAMEWORKS)) {
+        const setup = find(`${framework}-tsgi-http`);
+        if (setup) say(`  ${framework}-tsgi-http: ${fmtUs(setup.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)} plain TSGI; the framework's own work included)`);
+      }
+    }
+    for (const s of measured) {
+      const errors = s.runs.filter((r) => r.non2xx || r.socketErrors);
+      if (errors.length) say(`\nWARNING: ${s.key}: errors seen by wrk (${errors.map((r) => `${r.non2xx} non-2xx, ${r.socketErrorText || 'no socket errors'}`).join('; ')})`);
+    }
+  } finally {
+    if (!interrupted) await cleanup();
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`e2e-adapters: ${error?.stack ?? error}\n`);
+  killAll();
+  process.exitCode = 1;
+});
