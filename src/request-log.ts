@@ -6,6 +6,7 @@
  * Lines never carry request bodies; a template may name any request var (`%(var.NAME)`),
  * which is the operator's choice.
  */
+import type { Config } from './config.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { KEY_IDS, KeyId } from './codec/keys.js';
 import type { Exchange } from './exchange.js';
@@ -25,15 +26,8 @@ export interface LoggedRequest {
   readonly totalRequests: number;
 }
 
-/** The options that shape the log (the option table's names). */
-export interface RequestLogOptions {
-  'disable-logging': boolean;
-  'log-4xx': boolean;
-  'log-5xx': boolean;
-  'log-slow': number;
-  'log-format'?: string;
-  'log-json': boolean;
-}
+/** The options that shape the log. */
+export type RequestLogOptions = Pick<Config, 'disable-logging' | 'log-4xx' | 'log-5xx' | 'log-slow' | 'log-format' | 'log-json'>;
 
 type Getter = (r: LoggedRequest) => string | number;
 
