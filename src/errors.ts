@@ -34,8 +34,6 @@ export const ErrorCodes = {
   INVALID_OPTION: 'TSGI_ERR_INVALID_OPTION',
   /** The request ran longer than --harakiri (the reason of its tsgi.signal). */
   HARAKIRI: 'TSGI_ERR_HARAKIRI',
-  /** The native binding could not be loaded. */
-  NATIVE_UNAVAILABLE: 'TSGI_ERR_NATIVE_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -5,7 +5,7 @@
  * the same data, end and error come out.
  */
 import { HttpErrors, type HttpLimits } from './http-errors.js';
-import { MAX_CONTENT_LENGTH, TOKEN, WireError } from './vars.js';
+import { MAX_CONTENT_LENGTH, TOKEN, WireError, hexDigit } from './vars.js';
 
 const enum S {
   SizeStart,
@@ -31,13 +31,6 @@ const enum S {
 
 const CR = 0x0d;
 const LF = 0x0a;
-
-function hexValue(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  if (b >= 0x61 && b <= 0x66) return b - 0x57;
-  if (b >= 0x41 && b <= 0x46) return b - 0x37;
-  return -1;
-}
 
 /** HTAB, SP..~, obs-text: the bytes of a quoted extension value or a trailer value. */
 function isText(b: number): boolean {
@@ -110,7 +103,7 @@ export class ChunkedDecoder {
     switch (this.state) {
       case S.SizeStart:
       case S.Size: {
-        const digit = hexValue(b);
+        const digit = hexDigit(b);
         if (digit >= 0) {
           const size = this.size * 16 + digit;
           if (size > MAX_CONTENT_LENGTH) return HttpErrors.chunkSizeOverflow();

@@ -11,7 +11,7 @@
  */
 import { HttpErrors, MAX_EMPTY_LINES, type HttpLimits } from './http-errors.js';
 import { lookupKey } from './keys.js';
-import { TOKEN, VarList, WireError, parseContentLength } from './vars.js';
+import { TOKEN, VarList, WireError, hexDigit, parseContentLength } from './vars.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -103,8 +103,8 @@ export class HeadVars {
         i++;
         continue;
       }
-      const hi = i + 1 < end ? hex(src[i + 1]!) : -1;
-      const lo = i + 2 < end ? hex(src[i + 2]!) : -1;
+      const hi = i + 1 < end ? hexDigit(src[i + 1]!) : -1;
+      const lo = i + 2 < end ? hexDigit(src[i + 2]!) : -1;
       if (hi < 0 || lo < 0 || (hi | lo) === 0) return HttpErrors.invalidPercentEncoding();
       this.block[this.length++] = (hi << 4) | lo;
       i += 3;
@@ -112,13 +112,6 @@ export class HeadVars {
     const done = this.finish(keyOffset, valueOffset);
     return done instanceof WireError ? done : null;
   }
-}
-
-function hex(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  if (b >= 0x61 && b <= 0x66) return b - 0x57;
-  if (b >= 0x41 && b <= 0x46) return b - 0x37;
-  return -1;
 }
 
 export type BodyFraming = 'none' | 'chunked' | number;

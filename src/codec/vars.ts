@@ -74,6 +74,14 @@ export function parseContentLength(buf: Buffer, start: number, end: number): num
 export const TOKEN = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 
+/** The value of a hex digit byte, or -1. */
+export function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  return -1;
+}
+
 /** Whether the start of a buffer is an HTTP request line: `[A-Z]{3}[A-Z ]`. */
 export function httpPrefix(buf: Buffer, start: number, end: number): 'http' | 'maybe' | 'no' {
   const n = Math.min(4, end - start);
