@@ -587,6 +587,40 @@ describe('listening', () => {
     expect((caught as TsgiError).message).toContain(address);
   });
 
+  it.each([
+    ['a host name', 'localhost:0', /^127\.0\.0\.1:[1-9][0-9]*$/],
+    ['an IPv6 literal', '[::1]:0', /^\[::1\]:[1-9][0-9]*$/],
+  ])('serves on %s (%s), bound at once', async (_what, spec, bound) => {
+    const server = track(
+      new Server((environ, start) => {
+        start('200 OK', []);
+        return [`at ${environ.PATH_INFO}`];
+      }),
+    );
+    const address = server.listen(spec);
+    expect(address).toMatch(bound);
+    const { data } = await exchange(address, packet(nginxVars('GET', '/named')));
+    expect(parseResponse(data).body.toString()).toBe('at /named');
+  });
+
+  it('serves on unix:PATH', async () => {
+    const path = join(tempDir(), 'prefixed.sock');
+    const server = track(
+      new Server((_environ, start) => {
+        start('200 OK', []);
+        return ['prefixed'];
+      }),
+    );
+    expect(server.listen(`unix:${path}`)).toBe(path);
+    const { data } = await exchange(path, packet(nginxVars('GET', '/')));
+    expect(parseResponse(data).body.toString()).toBe('prefixed');
+  });
+
+  it('a name that does not resolve throws TSGI_ERR_LISTEN', () => {
+    const server = track(new Server(() => []));
+    expect(() => server.listen('nosuchhost.invalid:3031')).toThrow(expect.objectContaining({ code: ErrorCodes.LISTEN, message: expect.stringMatching(/failed to lookup address information/) }));
+  });
+
   it('an address without a port throws TSGI_ERR_LISTEN', () => {
     const server = track(new Server(() => []));
     expect(() => server.listen('3031')).toThrow(expect.objectContaining({ code: ErrorCodes.LISTEN }));
