@@ -237,6 +237,29 @@ describe('limits at their edge', () => {
     expect(body).toBe('0123456789');
   });
 
+  it('max-conns: at the limit a new connection is not served until one closes; the log names the option', async () => {
+    // The native reactor leaves it in the listen queue; the pure one accepts it and holds
+    // it unread (Node cannot stop accepting): either way it waits, uncounted, unanswered.
+    const { address, calls, server } = countingServer({ maxConns: 2 });
+    const held = [new RawClient(address), new RawClient(address)];
+    await Promise.all(held.map((c) => c.connected));
+    await waitFor(() => server.connections === 2, { what: 'two connections' });
+    const third = new RawClient(address);
+    await third.connected;
+    await third.write(packet(nginxVars('GET', '/third')));
+    await waitFor(() => servers.logs.find(/max-conns 2 connections open; not accepting until one closes \(raise --max-conns\)/), { what: 'the log line' });
+    await delay(100);
+    expect(third.received).toBe(0);
+    expect(calls()).toBe(0);
+    expect(server.connections).toBe(2);
+    expect(server.acceptedConnections).toBe(2);
+    held[0]!.destroy();
+    const { data } = await third.whenClosed;
+    expect(parseResponse(data).body.toString()).toBe('ok /third');
+    expect(calls()).toBe(1);
+    held[1]!.destroy();
+  });
+
   it('U18: the app never runs when CONTENT_LENGTH is over limitPost, even without the body sent', async () => {
     const { address, calls } = countingServer({ limitPost: 1000 });
     const { data, reset } = await exchange(address, packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '1000000']]));
