@@ -516,6 +516,36 @@ describe('U27: head timeout', () => {
   });
 });
 
+describe('a peer that reads nothing of the response', () => {
+  it('is cut off after socketTimeout: the request is aborted (signal, close()), logged, the connection closed', async () => {
+    let aborted = false;
+    let closed = false;
+    const address = serve((environ, start) => {
+      const signal = environ['tsgi.signal'];
+      signal.addEventListener('abort', () => (aborted = true));
+      start('200 OK', [['Content-Type', 'application/octet-stream']]);
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      // Endless, with backpressure: it waits whenever the connection's queue is full.
+      const body = (function* () {
+        while (!signal.aborted) yield chunk;
+      })();
+      return Object.assign(body, { close: () => void (closed = true) });
+    }, { socketTimeout: 0.5 });
+    const client = new RawClient(address);
+    await client.connected;
+    await client.write(packet(nginxVars('GET', '/firehose')));
+    // Read a little, then nothing: the kernel's buffers fill and the response stalls.
+    await waitFor(() => client.received > 0, { what: 'the first bytes' });
+    client.socket.pause();
+    await waitFor(() => closed, { timeout: 10_000, what: 'close() after the stall' });
+    expect(aborted).toBe(true);
+    await waitFor(() => servers.logs.find(/uwsgi: peer read nothing of the response for socket-timeout 0.5 s; aborted \(raise --socket-timeout\)/), { what: 'the log line' });
+    // Closed (with a reset, which a client that stopped reading may see only as an end).
+    client.socket.resume();
+    await client.whenClosed;
+  });
+});
+
 // ---- listening ----------------------------------------------------------------------------------------
 
 describe('listening', () => {
