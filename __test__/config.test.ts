@@ -1,6 +1,9 @@
 /** The option table's command-line parsing: uWSGI's bare switches and their values. */
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../src/config.js';
+import { configFromCommandLine } from '../src/config.js';
+
+/** The command line alone, without the environment. */
+const parseArgs = (argv: string[]) => configFromCommandLine(argv, {}).config;
 
 describe('switches (boolean options)', () => {
   it('bare, they are true, and the next option is parsed as usual', () => {

@@ -4,14 +4,14 @@
  * (harakiri still ends requests that run long while the loop turns), and it cannot drop
  * privileges (it would load the app first).
  */
-import type { Config } from './config.js';
+import { environmentOf, type Config } from './config.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { exampleApp } from './example-app.js';
 import { loadApp } from './load-app.js';
 import { log, logThrough } from './log.js';
 import { fdBackend, LogWriter } from './log-writer.js';
 import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
-import type { Listener } from './sockets.js';
+import { warnIfExposed, type Listener } from './sockets.js';
 import { logUnhandledRejections, Worker } from './worker.js';
 
 export async function serveAlone(config: Config, listeners: readonly Listener[], backlog: number): Promise<void> {
@@ -22,13 +22,17 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
   const logs = new LogWriter(fdBackend(2));
   logThrough(logs);
   logUnhandledRejections();
+  // What the master gives its workers: this process is the worker.
+  Object.assign(process.env, environmentOf(config.env));
   const app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
   const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, (message) => {
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
   });
-  for (const { protocol, name, option } of listeners) {
+  for (const listener of listeners) {
+    const { protocol, name, option } = listener;
     try {
       const bound = worker.server.listen(name, { protocol, mode: config['chmod-socket'], backlog });
+      warnIfExposed(listener, bound);
       log.info(`serving ${config.module ?? 'the built-in example app'} over ${protocol} on ${bound} (no master)`);
     } catch (error) {
       worker.close();

@@ -13,3 +13,6 @@ export type { ListenOptions, ServerOptions } from './server.js';
 export { loadNative } from './native.js';
 export { setLogSink } from './log.js';
 export type { LogLevel, LogSink } from './log.js';
+export { serve, defineConfig, type ServeOptions } from './serve.js';
+export type { BoundAddress, Container } from './container.js';
+export type { Config, TsgiOptions } from './config.js';

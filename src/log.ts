@@ -12,9 +12,12 @@ const toStderr: LogSink = (_level, line) => {
 
 let sink: LogSink = toStderr;
 
-/** Routes log lines, prefixed as on stderr, to `writer` (a process's LogWriter). */
-export function logThrough(writer: { line(text: string): void }): void {
+/** Routes log lines, prefixed as on stderr, to `writer` (a process's LogWriter). Returns
+ * the previous sink. */
+export function logThrough(writer: { line(text: string): void }): LogSink {
+  const previous = sink;
   sink = (_level, line) => writer.line(`tsgi[${process.pid}]: ${line}`);
+  return previous;
 }
 
 /** Routes log lines to `next` (or back to stderr when omitted). Returns the previous sink. */

@@ -13,7 +13,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import type { Config } from './config.js';
+import { environmentOf, type Config } from './config.js';
 import { ErrorCodes, TsgiError, type ErrorCode } from './errors.js';
 import { log } from './log.js';
 import { LineSplitter, type LogWriter } from './log-writer.js';
@@ -192,6 +192,7 @@ export class Master {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe', this.scoreboard.fd, ...sockets.map((s) => s.fd)],
       execArgv: [],
       serialization: 'json',
+      env: { ...process.env, ...environmentOf(this.config.env) },
     });
     const worker = new WorkerProcess(wid, slot, child);
     this.workers.add(worker);

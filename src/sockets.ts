@@ -14,6 +14,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import util from 'node:util';
 import { ErrorCodes, TsgiError } from './errors.js';
+import { log } from './log.js';
 import type { WireProtocol } from './native.js';
 
 /** A socket to serve, as the options name it. */
@@ -71,11 +72,15 @@ function describeErrno(errno: number): string {
   return `${text} (${name})`;
 }
 
+/** Whether an address names a Unix socket: `unix:PATH`, or anything with a `/`. */
+function isUnixSocket(spec: string): boolean {
+  return spec.startsWith('unix:') || spec.includes('/');
+}
+
 /** Where to bind: uWSGI's address forms (`HOST:PORT`, `[V6]:PORT`, `:PORT` for every IPv4
  * interface, a path with `/` or `unix:PATH`). `defaultHost` replaces an empty host. */
 export async function parseAddress(spec: string, defaultHost = '0.0.0.0'): Promise<{ path: string } | { host: string; port: number; family: 4 | 6 }> {
-  if (spec.startsWith('unix:')) return { path: spec.slice(5) };
-  if (spec.includes('/')) return { path: spec };
+  if (isUnixSocket(spec)) return { path: spec.startsWith('unix:') ? spec.slice(5) : spec };
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec);
   if (!match || Number(match[3]) > 65535) {
     throw new TsgiError(ErrorCodes.LISTEN, `${JSON.stringify(spec)}: expected HOST:PORT, :PORT or a socket path containing '/'`);
@@ -169,4 +174,18 @@ export async function closeSockets(sockets: readonly BoundSocket[], vacuum: bool
 export async function somaxconn(): Promise<number> {
   const text = await readFile('/proc/sys/net/core/somaxconn', 'utf8').catch(() => '4096');
   return Number.parseInt(text, 10) || 4096;
+}
+
+/**
+ * Warns when a uwsgi or FastCGI socket is bound where other machines can reach it: those
+ * protocols carry no authentication, and whoever connects writes the request's vars
+ * itself (REMOTE_ADDR, HTTPS, SCRIPT_NAME...), so they belong on loopback or a Unix socket
+ * behind the web server. HTTP sockets are meant to be reached.
+ */
+export function warnIfExposed(listener: Listener, local: string): void {
+  if (listener.protocol === 'http' || isUnixSocket(listener.name)) return;
+  const host = local.slice(0, local.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  if (/^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host)) return;
+  const protocol = listener.protocol === 'uwsgi' ? 'uwsgi' : 'FastCGI';
+  log.warn(`${listener.option} ${listener.name}: bound to ${local}, which other machines can reach; the ${protocol} protocol has no authentication and lets whoever connects set any request var (REMOTE_ADDR, HTTPS, SCRIPT_NAME...): bind it to 127.0.0.1 or a Unix socket behind your web server, or firewall the port`);
 }

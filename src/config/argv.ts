@@ -1,0 +1,50 @@
+/**
+ * The command line as settings: `--name value`, `--name=value`, `-p 4`, bare switches
+ * (`--vacuum`, or followed by true/false), and one argument on its own: a config file.
+ */
+import { optionNamed, optionOfShortFlag, OPTION_NAMES, type OptionSpec } from './options.js';
+import { invalidOption, type Setting } from './origin.js';
+import { didYouMean } from './suggest.js';
+import { isBooleanWord } from './values.js';
+
+export interface CommandLine {
+  readonly settings: Setting[];
+  /** `tsgi app.ini`: a config file, its format told by its extension. */
+  readonly configFile?: string;
+}
+
+export function readArgv(argv: readonly string[]): CommandLine {
+  const settings: Setting[] = [];
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const match = /^(?:--([^=]+)|-([A-Za-z]))(?:=(.*))?$/.exec(arg);
+    if (!match) {
+      if (configFile === undefined && !arg.startsWith('-')) {
+        configFile = arg;
+        continue;
+      }
+      throw invalidOption(`unexpected argument ${JSON.stringify(arg)}; options start with --, and one config file may be named alone (tsgi app.ini)`);
+    }
+    const flag = arg.split('=')[0]!;
+    const spec: OptionSpec | undefined = match[1] !== undefined ? optionNamed(match[1]) : optionOfShortFlag(match[2]!);
+    if (!spec) throw invalidOption(`unknown option ${flag}${match[1] !== undefined ? didYouMean(match[1], OPTION_NAMES, (name) => `--${name}`) : ''}`);
+    const origin = { kind: 'flag', flag } as const;
+    let raw: string | undefined = match[3];
+    if (spec.type === 'flag') {
+      if (raw !== undefined) throw invalidOption(`${flag} takes no value`);
+      settings.push({ name: spec.name, raw: true, origin });
+      continue;
+    }
+    if (raw === undefined && spec.type === 'boolean') {
+      // uWSGI's switches are bare (`--vacuum`); a following true/false is their value.
+      raw = isBooleanWord(argv[i + 1] ?? '') ? argv[++i] : 'true';
+    }
+    if (raw === undefined) {
+      raw = argv[++i];
+      if (raw === undefined) throw invalidOption(`${flag} needs a value`);
+    }
+    settings.push({ name: spec.name, raw, origin });
+  }
+  return configFile === undefined ? { settings } : { settings, configFile };
+}

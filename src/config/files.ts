@@ -1,0 +1,181 @@
+/**
+ * Config files: INI, JSON, TOML and YAML, read with their own parsers into one form, the
+ * keys of one section with their values and lines.
+ *
+ * Every format has sections, as uWSGI's do: INI `[tsgi]`, TOML `[tsgi]`, a JSON `"tsgi"`
+ * object, a YAML `tsgi:` mapping. tsgi reads `tsgi`, else `uwsgi` (an existing uwsgi.ini),
+ * or the section named after the file (`app.ini:staging`).
+ *
+ * The parsers give values; lines come from YAML's node positions (JSON is read through it
+ * too, once JSON.parse has accepted it), and for INI and TOML, line-based formats, from
+ * the key lines of the section.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ini from 'ini';
+import { parse as parseToml } from 'smol-toml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import type { FileFormat } from './options.js';
+import { invalidOption } from './origin.js';
+
+/** One key of a section, as written. `line`: of the key (INI, TOML) or value (YAML, JSON);
+ * `itemLines`: of each item, when the value is a list and the format tells. */
+export interface FileEntry {
+  readonly key: string;
+  readonly value: unknown;
+  readonly line?: number;
+  readonly itemLines?: ReadonlyArray<number | undefined>;
+}
+
+export interface ConfigFile {
+  /** The path as named. */
+  readonly file: string;
+  readonly section: string;
+  readonly entries: readonly FileEntry[];
+}
+
+const DEFAULT_SECTIONS = ['tsgi', 'uwsgi'];
+
+const EXTENSIONS: Record<string, FileFormat> = { '.ini': 'ini', '.json': 'json', '.toml': 'toml', '.yaml': 'yaml', '.yml': 'yaml' };
+
+/** `app.ini:staging` → the file and the section asked for. */
+export function splitSection(spec: string): { file: string; section?: string } {
+  const match = /^(.+):([A-Za-z0-9_.-]+)$/.exec(spec);
+  return match ? { file: match[1]!, section: match[2]! } : { file: spec };
+}
+
+/** The format of a file named alone on the command line, by its extension. */
+export function formatOf(spec: string): FileFormat {
+  const { file } = splitSection(spec);
+  const format = EXTENSIONS[path.extname(file).toLowerCase()];
+  if (!format) throw invalidOption(`${file}: cannot tell its format from the extension (.ini, .json, .toml, .yaml or .yml); or name it with --ini, --json, --toml or --yaml`);
+  return format;
+}
+
+/** Reads `spec` (`FILE[:SECTION]`) as `format`; `namedBy` (`--ini`, `TSGI_INI`) starts
+ * the message when the file cannot be read. */
+export function readConfigFile(spec: string, format: FileFormat, namedBy: string): ConfigFile {
+  const { file, section: asked } = splitSection(spec);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw invalidOption(`${namedBy} ${file}: cannot read it: ${(error as Error).message}`);
+  }
+  const sections = READERS[format](text, file);
+  const section = asked ?? DEFAULT_SECTIONS.find((name) => sections.has(name));
+  const entries = section === undefined ? undefined : sections.get(section);
+  if (!entries) {
+    const wanted = asked === undefined ? DEFAULT_SECTIONS.map((name) => describeSection(format, name)).join(' or ') : describeSection(format, asked);
+    throw invalidOption(`${file}: no ${wanted} section`);
+  }
+  return { file, section: section!, entries };
+}
+
+function describeSection(format: FileFormat, name: string): string {
+  return format === 'ini' || format === 'toml' ? `[${name}]` : JSON.stringify(name);
+}
+
+type Sections = Map<string, FileEntry[]>;
+
+const READERS: Record<FileFormat, (text: string, file: string) => Sections> = { ini: readIni, toml: readToml, yaml: readYaml, json: readJson };
+
+function readIni(text: string): Sections {
+  // Repeated keys (several `socket` lines) become lists, as uWSGI reads them.
+  const data = ini.decode(text, { bracketedArray: false });
+  const lines = keyLines(text, /^\s*\[([^\]]*)\]\s*$/, /^\s*([^=;#[\s][^=]*?)\s*(?:=|$)/);
+  const sections: Sections = new Map();
+  for (const [name, body] of Object.entries(data)) {
+    if (!isPlainObject(body)) continue; // a key above every section
+    const at = lines.get(name);
+    const entries: FileEntry[] = [];
+    for (const [key, value] of Object.entries(body)) {
+      const seen = at?.get(key) ?? [];
+      // One entry per line: a key given twice is two settings, each with its line.
+      const values = Array.isArray(value) ? value : [value];
+      values.forEach((item, i) => entries.push(withLine({ key, value: item }, seen[i])));
+    }
+    sections.set(name, entries);
+  }
+  return sections;
+}
+
+function readToml(text: string, file: string): Sections {
+  let data: Record<string, unknown>;
+  try {
+    data = parseToml(text);
+  } catch (error) {
+    throw invalidOption(`${file}: not valid TOML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const lines = keyLines(text, /^\s*\[\s*([^[\]]+?)\s*\]\s*(?:#.*)?$/, /^\s*["']?([A-Za-z0-9_-]+)["']?\s*=/);
+  const sections: Sections = new Map();
+  for (const [name, body] of Object.entries(data)) {
+    if (!isPlainObject(body)) continue;
+    sections.set(
+      name,
+      Object.entries(body).map(([key, value]) => withLine({ key, value }, lines.get(name)?.get(key)?.[0])),
+    );
+  }
+  return sections;
+}
+
+function readJson(text: string, file: string): Sections {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    throw invalidOption(`${file}: not valid JSON: ${(error as Error).message}`);
+  }
+  return readYaml(text, file);
+}
+
+function readYaml(text: string, file: string): Sections {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter });
+  const [problem] = document.errors;
+  if (problem) throw invalidOption(`${file}: not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${problem.message.split('\n')[0]}`);
+  const lineOf = (node: unknown): number | undefined => ((node as Node | null)?.range ? lineCounter.linePos((node as Node).range![0]).line : undefined);
+  const data: unknown = document.toJS();
+  const sections: Sections = new Map();
+  if (!isMap(document.contents) || !isPlainObject(data)) return sections;
+  for (const pair of document.contents.items) {
+    const name = isScalar(pair.key) ? String(pair.key.value) : undefined;
+    const body = name === undefined ? undefined : data[name];
+    if (!isMap(pair.value) || !isPlainObject(body)) continue;
+    const entries: FileEntry[] = [];
+    for (const item of pair.value.items) {
+      if (!isScalar(item.key)) continue;
+      const key = String(item.key.value);
+      const itemLines = isSeq(item.value) ? item.value.items.map(lineOf) : undefined;
+      entries.push({ key, value: body[key], line: lineOf(item.value) ?? lineOf(item.key), ...(itemLines && { itemLines }) });
+    }
+    sections.set(name!, entries);
+  }
+  return sections;
+}
+
+/** For line-based formats: section → key → the lines it is on, in order. */
+function keyLines(text: string, header: RegExp, keyLine: RegExp): Map<string, Map<string, number[]>> {
+  const found = new Map<string, Map<string, number[]>>();
+  let section: Map<string, number[]> | undefined;
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (/^\s*[;#]/.test(line)) return;
+    const opened = header.exec(line);
+    if (opened) {
+      const name = opened[1]!.trim();
+      section = found.get(name) ?? new Map<string, number[]>();
+      found.set(name, section);
+      return;
+    }
+    const key = keyLine.exec(line)?.[1];
+    if (section && key) section.set(key, [...(section.get(key) ?? []), i + 1]);
+  });
+  return found;
+}
+
+function withLine(entry: { key: string; value: unknown }, line: number | undefined): FileEntry {
+  return line === undefined ? entry : { ...entry, line };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}

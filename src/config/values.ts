@@ -1,0 +1,102 @@
+/**
+ * One value checked against its option's type and range. Values arrive as text (command
+ * line, environment, INI) or typed (JSON, TOML, YAML, code); both take the same checks,
+ * and a refusal names the option, the value and where it came from.
+ */
+import type { OptionSpec } from './options.js';
+import { invalidOption, subject, type Raw, type Setting } from './origin.js';
+
+export type Value = string | number | boolean;
+
+const TRUE_WORD = /^(true|yes|on|1)$/i;
+const FALSE_WORD = /^(false|no|off|0)$/i;
+
+/** Whether `word` can be a switch's value (`--vacuum false`). */
+export function isBooleanWord(word: string): boolean {
+  return TRUE_WORD.test(word) || FALSE_WORD.test(word);
+}
+
+/** The value `setting` gives `spec`, checked. */
+export function convert(spec: OptionSpec, setting: Setting): Value {
+  const { raw } = setting;
+  const bad = (why: string) => invalidOption(`${subject(setting.origin, spec.name)} ${JSON.stringify(raw)}: ${why}`);
+  if (raw === null) throw bad('needs a value');
+  if (spec.type === 'boolean' || spec.type === 'flag') {
+    if (typeof raw === 'boolean') return raw;
+    const word = String(raw);
+    if (TRUE_WORD.test(word)) return true;
+    if (FALSE_WORD.test(word)) return false;
+    throw bad('expected true or false');
+  }
+  // A bare key in an INI file (`module` alone on its line) reads as true: not a value.
+  if (typeof raw === 'boolean') throw bad('needs a value, not true or false');
+  const text = String(raw);
+  let value: number;
+  switch (spec.type) {
+    case 'string':
+      if (text === '') throw bad('must not be empty');
+      if (spec.choices && !spec.choices.includes(text)) throw bad(`expected one of ${spec.choices.join(', ')}`);
+      return text;
+    case 'assignment':
+      if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(text)) throw bad('expected KEY=VALUE, KEY made of letters, digits and _');
+      return text;
+    case 'integer':
+      if (!/^[0-9]+$/.test(text)) throw bad('expected a whole number');
+      value = Number(text);
+      break;
+    case 'seconds':
+      if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) throw bad('expected a number of seconds');
+      value = Number(text);
+      break;
+    case 'octal':
+      if (typeof raw === 'number' && setting.origin.kind === 'code') {
+        // Code writes modes as numbers: `chmodSocket: 0o660`.
+        value = raw;
+        break;
+      }
+      // A number from JSON, TOML or YAML is read by its digits, as uWSGI reads `660`.
+      if (!/^[0-7]{1,4}$/.test(text)) throw bad('expected an octal file mode such as 660');
+      value = parseInt(text, 8);
+      break;
+  }
+  if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${spec.min}`);
+  if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${spec.max}`);
+  return value;
+}
+
+/** How `--print-config`, `--help` and the README write a value: modes in octal. */
+export function formatValue(spec: OptionSpec, value: Value): string {
+  return spec.type === 'octal' ? (value as number).toString(8) : String(value);
+}
+
+/** `--env` values (`KEY=VALUE`) as an environment: a later KEY replaces an earlier one. */
+export function environmentOf(assignments: readonly string[]): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const assignment of assignments) environment[assignmentKey(assignment)] = assignment.slice(assignment.indexOf('=') + 1);
+  return environment;
+}
+
+/** `KEY` of `KEY=VALUE`. */
+export function assignmentKey(assignment: string): string {
+  return assignment.slice(0, assignment.indexOf('='));
+}
+
+/** A file's or code's value for one option as a list of raw values: a list only where the
+ * option takes several. */
+export function rawValues(spec: OptionSpec, value: unknown, where: string): Raw[] {
+  const one = (item: unknown): Raw => {
+    if (item === null || ['string', 'number', 'boolean'].includes(typeof item)) return item as Raw;
+    throw invalidOption(`${where}: expected ${spec.repeatable ? 'a value or a list of values' : 'a single value'}, not ${describeShape(item)}`);
+  };
+  if (Array.isArray(value)) {
+    if (!spec.repeatable) throw invalidOption(`${where}: takes a single value, not a list`);
+    return value.map(one);
+  }
+  return [one(value)];
+}
+
+function describeShape(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  return typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
+}

@@ -1,0 +1,203 @@
+/**
+ * The container: sockets bound → pidfile written → privileges dropped → a master and its
+ * workers serving, with stats and logs. The command line runs it as its whole process;
+ * `serve()` runs it from code, inside the caller's process.
+ *
+ * It runs in the master's process, which never loads the app nor the native reactor
+ * (it imports neither native.ts nor server.ts): the workers do.
+ */
+import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Config } from './config.js';
+import type { TsgiError } from './errors.js';
+import { log, logThrough, setLogSink } from './log.js';
+import { fdBackend, LogWriter } from './log-writer.js';
+import { Master } from './master.js';
+import { checkNotRoot, dropPrivileges } from './privileges.js';
+import { compileFormat } from './request-log.js';
+import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, type BoundSocket } from './sockets.js';
+import { serveStats } from './stats.js';
+
+/** Where tsgi serves when no socket is named: loopback, never every interface. */
+export const DEFAULT_SOCKET = '127.0.0.1:3031';
+const PROTOCOL_NAMES = { uwsgi: 'uwsgi', fastcgi: 'FastCGI', http: 'HTTP' } as const;
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+export interface ContainerOptions {
+  /** Take the process's signals as uWSGI's master does: SIGTERM graceful shutdown,
+   * SIGINT/SIGQUIT fast, SIGHUP reload, SIGUSR1 reopen `--logto`. */
+  readonly handleSignals: boolean;
+  /** Send this process's own tsgi log lines through the container's log (to `--logto`,
+   * in order with the workers' lines), instead of the process's log sink. */
+  readonly ownLog: boolean;
+}
+
+/** A socket being served. */
+export interface BoundAddress {
+  readonly protocol: 'uwsgi' | 'fastcgi' | 'http';
+  /** As the options named it (`:0`, `/run/app.sock`). */
+  readonly name: string;
+  /** As bound: `127.0.0.1:41234` (the real port for port 0) or the socket path. */
+  readonly address: string;
+}
+
+/** A running container. */
+export interface Container {
+  readonly addresses: readonly BoundAddress[];
+  /** The worker processes now. */
+  readonly pids: readonly number[];
+  /** A graceful reload: new workers (re-importing the app) accept before the old ones stop.
+   * Resolves true once done, false if the new workers failed to start (the old ones
+   * serve on) or a reload is already running (one more is then done after it). */
+  reload(): Promise<boolean>;
+  /** Stops serving: gracefully (in-flight requests finish, up to `--reload-mercy`) or at
+   * once. Resolves, as `closed` does, with the exit code the CLI would use. */
+  close(options?: { graceful?: boolean }): Promise<number>;
+  /** Resolves once every worker is gone and the sockets are closed. */
+  readonly closed: Promise<number>;
+}
+
+/** The checks that need no socket: they fail before anything is bound. */
+export function checkStartable(config: Config): void {
+  checkNotRoot(config.uid, config['allow-root']);
+  // Mistakes in the log template are found now, not in every worker.
+  if (config['log-format'] !== undefined) compileFormat(config['log-format']);
+}
+
+/** The listen queue length: `--listen`, else the kernel's cap (warning if asked for more). */
+export async function backlogOf(config: Config): Promise<number> {
+  const cap = await somaxconn();
+  if (config.listen !== undefined && config.listen > cap) {
+    log.warn(`--listen ${config.listen}: the kernel caps listen queues at ${cap} (net.core.somaxconn); raise it with sysctl for a longer queue`);
+  }
+  return config.listen ?? cap;
+}
+
+/** Starts a master and its workers; resolves once every worker is ready. */
+export async function startContainer(config: Config, options: ContainerOptions): Promise<Container> {
+  checkStartable(config);
+  const output = openLogs(config.logto);
+  const previousSink = options.ownLog ? logThrough(output.logs) : null;
+  const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
+  const backlog = await backlogOf(config);
+  const sockets: BoundSocket[] = [];
+  try {
+    for (const listener of listenersOf(config, DEFAULT_SOCKET)) {
+      const socket = await bindSocket(listener, config['chmod-socket']);
+      sockets.push(socket);
+      warnIfExposed(listener, socket.local);
+    }
+    if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
+    dropPrivileges(config.uid, config.gid, config['allow-root']);
+  } catch (error) {
+    await closeSockets(sockets, true);
+    restoreLog();
+    throw error;
+  }
+  const stats = config.stats ? await serveStats(config.stats, config['stats-http'], () => master.snapshot()) : null;
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  const cleanup = async (): Promise<void> => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    stats?.close();
+    await closeSockets(sockets, config.vacuum);
+    if (config.pidfile && config.vacuum) {
+      try {
+        unlinkSync(config.pidfile);
+      } catch {
+        // already gone
+      }
+    }
+    await output.logs.flushed();
+    await output.stdout.flushed();
+    output.close();
+    restoreLog();
+  };
+  let settleClosed!: (code: number) => void;
+  const closed = new Promise<number>((resolve) => (settleClosed = resolve));
+  let failStart!: (error: TsgiError) => void;
+  const startFailed = new Promise<never>((_, reject) => (failStart = reject));
+  const master: Master = new Master({
+    config,
+    sockets,
+    backlog,
+    logs: output.logs,
+    stdout: output.stdout,
+    version: `tsgi ${packageVersion()}`,
+    onExit: (code) => void cleanup().then(() => settleClosed(code)),
+    // Only before every worker was ever ready (--need-app): the start fails with it.
+    onFatal: (error) => void cleanup().then(() => failStart(error)),
+  });
+  const shutdown = (graceful: boolean): void => {
+    master.shutdown(graceful);
+    // New connections are refused at once, not once the last worker has gone.
+    if (graceful) void closeSockets(sockets, config.vacuum);
+  };
+  if (options.handleSignals) {
+    // SIGTERM is a graceful shutdown (uWSGI 2.0 made it a reload, a classic trap): the
+    // workers stop accepting and finish their requests. SIGINT and SIGQUIT are fast.
+    handlers.set('SIGTERM', () => {
+      log.info(`SIGTERM: graceful shutdown; the workers finish their requests (up to --reload-mercy ${config['reload-mercy']} s)`);
+      shutdown(true);
+    });
+    for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
+      handlers.set(signal, () => {
+        log.info(`${signal}: fast shutdown`);
+        shutdown(false);
+      });
+    }
+    handlers.set('SIGHUP', () => master.background(master.reload('SIGHUP')));
+    handlers.set('SIGUSR1', () => output.reopen());
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+  }
+  if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
+  await Promise.race([master.start(), startFailed]);
+  for (const socket of sockets) log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}`);
+  log.info(`${config.processes} worker(s) ready (pid ${master.pids.join(', ')}); master pid ${process.pid}`);
+  return {
+    addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local })),
+    get pids() {
+      return master.pids;
+    },
+    reload: () => master.reload('reload()'),
+    close: ({ graceful = true } = {}) => {
+      shutdown(graceful);
+      return closed;
+    },
+    closed,
+  };
+}
+
+interface Logs {
+  readonly logs: LogWriter;
+  /** The apps' stdout. */
+  readonly stdout: LogWriter;
+  /** After logrotate moved `--logto`: write to a new file of that name. */
+  reopen(): void;
+  /** Closes the `--logto` file, once flushed. */
+  close(): void;
+}
+
+/** Where log lines go: stderr (the apps' stdout to stdout), or all to `--logto`. */
+function openLogs(logto: string | undefined): Logs {
+  if (logto === undefined) return { logs: new LogWriter(fdBackend(2)), stdout: new LogWriter(fdBackend(1)), reopen() {}, close() {} };
+  let fd = openSync(logto, 'a', 0o640);
+  const writer = new LogWriter(fdBackend(fd));
+  const reopen = (): void => {
+    let next: number;
+    try {
+      next = openSync(logto, 'a', 0o640);
+    } catch (error) {
+      log.error(`SIGUSR1: cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
+      return;
+    }
+    const old = fd;
+    fd = next;
+    writer.switchTo(fdBackend(next));
+    // A write still in flight finishes on the old file first.
+    setTimeout(() => closeSync(old), 1000).unref();
+    log.info(`SIGUSR1: reopened --logto ${logto}`);
+  };
+  return { logs: writer, stdout: writer, reopen, close: () => closeSync(fd) };
+}
