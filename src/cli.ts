@@ -7,7 +7,7 @@
  * This module runs in the master process, which never loads the app nor the native
  * reactor: what needs them (`--version`, `--master false`) is imported on demand.
  */
-import { configFromCommandLine, helpText, renderConfig } from './config.js';
+import { configFromCommandLine, helpText, renderConfig, subject, type Origin } from './config.js';
 import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContainer } from './container.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { listenersOf } from './sockets.js';
@@ -17,6 +17,16 @@ async function version(): Promise<string> {
   return `tsgi ${packageVersion()}\nnode ${process.version}\n${describeNative()}\n`;
 }
 
+/** `--chdir`, as uWSGI's: the whole process moves, and the workers start there. */
+function changeDirectory(directory: string, origin: Origin): void {
+  try {
+    process.chdir(directory);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (error as Error).message;
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, `${subject(origin, 'chdir')} ${JSON.stringify(directory)}: cannot change to it: ${why}`);
+  }
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const loaded = configFromCommandLine(argv, process.env);
   const { config } = loaded;
@@ -24,6 +34,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (config.version) return void process.stdout.write(await version());
   for (const warning of loaded.warnings) process.stderr.write(`tsgi: warning: ${warning}\n`);
   if (config['print-config']) return void process.stdout.write(renderConfig(loaded));
+  if (config.chdir !== undefined) changeDirectory(config.chdir, loaded.origins.get('chdir')![0]!);
   if (config.master) {
     const container = await startContainer(config, { handleSignals: true, ownLog: true });
     process.exit(await container.closed);

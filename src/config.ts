@@ -6,4 +6,5 @@ export { OPTIONS, environmentName, type Config, type OptionSpec, type TsgiOption
 export { configFromCode, configFromCommandLine, type LoadedConfig } from './config/load.js';
 export { helpText, renderConfig } from './config/print.js';
 export { environmentOf } from './config/values.js';
+export { subject, type Origin } from './config/origin.js';
 export { UWSGI_ONLY_OPTIONS } from './config/uwsgi-only.js';

@@ -16,7 +16,7 @@ import ini from 'ini';
 import { parse as parseToml } from 'smol-toml';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { FileFormat } from './options.js';
-import { invalidOption } from './origin.js';
+import { fileAndLine, invalidOption } from './origin.js';
 
 /** One key of a section, as written. `line`: of the key (INI, TOML) or value (YAML, JSON);
  * `itemLines`: of each item, when the value is a list and the format tells. */
@@ -60,7 +60,8 @@ export function readConfigFile(spec: string, format: FileFormat, namedBy: string
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw invalidOption(`${namedBy} ${file}: cannot read it: ${(error as Error).message}`);
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw invalidOption(`${namedBy} ${file}: cannot read it: ${why}`);
   }
   const sections = READERS[format](text, file);
   const section = asked ?? DEFAULT_SECTIONS.find((name) => sections.has(name));
@@ -105,7 +106,7 @@ function readToml(text: string, file: string): Sections {
   try {
     data = parseToml(text);
   } catch (error) {
-    throw invalidOption(`${file}: not valid TOML: ${(error as Error).message.split('\n')[0]}`);
+    throw syntaxError(file, 'TOML', (error as { line?: number }).line, (error as Error).message.replace(/^Invalid TOML document: /, ''));
   }
   const lines = keyLines(text, /^\s*\[\s*([^[\]]+?)\s*\]\s*(?:#.*)?$/, /^\s*["']?([A-Za-z0-9_-]+)["']?\s*=/);
   const sections: Sections = new Map();
@@ -123,7 +124,9 @@ function readJson(text: string, file: string): Sections {
   try {
     JSON.parse(text);
   } catch (error) {
-    throw invalidOption(`${file}: not valid JSON: ${(error as Error).message}`);
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+    const line = position === undefined ? undefined : text.slice(0, Number(position)).split('\n').length;
+    throw syntaxError(file, 'JSON', line, (error as Error).message.replace(/ in JSON at position \d+.*$/, ''));
   }
   return readYaml(text, file);
 }
@@ -132,7 +135,7 @@ function readYaml(text: string, file: string): Sections {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter });
   const [problem] = document.errors;
-  if (problem) throw invalidOption(`${file}: not valid ${path.extname(file) === '.json' ? 'JSON' : 'YAML'}: ${problem.message.split('\n')[0]}`);
+  if (problem) throw syntaxError(file, 'YAML', problem.linePos?.[0].line, problem.message.replace(/ at line \d+, column \d+:[^]*$/, ''));
   const lineOf = (node: unknown): number | undefined => ((node as Node | null)?.range ? lineCounter.linePos((node as Node).range![0]).line : undefined);
   const data: unknown = document.toJS();
   const sections: Sections = new Map();
@@ -170,6 +173,10 @@ function keyLines(text: string, header: RegExp, keyLine: RegExp): Map<string, Ma
     if (section && key) section.set(key, [...(section.get(key) ?? []), i + 1]);
   });
   return found;
+}
+
+function syntaxError(file: string, format: string, line: number | undefined, message: string): Error {
+  return invalidOption(`${fileAndLine({ file, line })}: not valid ${format}: ${message.split('\n')[0]}`);
 }
 
 function withLine(entry: { key: string; value: unknown }, line: number | undefined): FileEntry {

@@ -86,7 +86,7 @@ function fileSettings({ file, section, entries }: ConfigFile, env: NodeJS.Proces
       } else if (why !== undefined) {
         throw invalidOption(`${where}: a uWSGI option tsgi does not have (${why}); it is ignored only in a [${UWSGI_SECTION}] section, for uwsgi.ini files`);
       } else if (!referenced.has(entry.key)) {
-        throw invalidOption(`${where}: unknown option${didYouMean(entry.key, OPTION_NAMES)} (a key of your own must be used as %(${entry.key}) somewhere in the section)`);
+        throw invalidOption(`${where}: unknown option${didYouMean(entry.key, OPTION_NAMES)} (a key of your own must be used as %(${entry.key}))`);
       }
       continue;
     }
@@ -96,7 +96,7 @@ function fileSettings({ file, section, entries }: ConfigFile, env: NodeJS.Proces
       if (firstLine.has(spec.name)) throw invalidOption(`${where}: set again (first at ${at(firstLine.get(spec.name))}); ${spec.name} takes one value`);
       firstLine.set(spec.name, entry.line);
     }
-    rawValues(spec, entry.value, where).forEach((raw, i) => {
+    rawValues(spec, entry.value, (i) => `${at(entry.itemLines?.[i] ?? entry.line)}: ${entry.key}`).forEach((raw, i) => {
       const line = entry.itemLines?.[i] ?? entry.line;
       const origin: Origin = line === undefined ? { kind: 'file', file, section, key: entry.key } : { kind: 'file', file, section, key: entry.key, line };
       const value = typeof raw === 'string' ? expand(raw, scope, `${at(line)}: ${entry.key}`, spec.name === 'log-format', [entry.key]) : raw;
@@ -124,10 +124,10 @@ function codeSettings(options: Readonly<Record<string, unknown>>, caller: string
   const settings: Setting[] = [];
   for (const [key, value] of Object.entries(options)) {
     const spec = byCamelCase.get(key);
-    if (!spec) throw invalidOption(`${caller}: unknown option ${key}${didYouMean(key, byCamelCase.keys())}`);
+    if (!spec) throw invalidOption(`${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
     if (value === undefined) continue;
     const origin = { kind: 'code', caller, key } as const;
-    for (const raw of rawValues(spec, value, `${caller}: ${key}`)) settings.push({ name: spec.name, raw, origin });
+    for (const raw of rawValues(spec, value, () => `${caller}: ${key}`)) settings.push({ name: spec.name, raw, origin });
   }
   return settings;
 }

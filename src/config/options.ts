@@ -38,6 +38,7 @@ export const OPTIONS = [
   { name: 'http-socket', aliases: ['http'], type: 'string', arg: 'ADDRESS', repeatable: true, help: 'serve HTTP/1.1 straight to clients (keep-alive, pipelining, chunked) on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
   { name: 'fastcgi-socket', type: 'string', arg: 'ADDRESS', repeatable: true, help: 'serve FastCGI (responder role) on HOST:PORT, :PORT or a Unix socket path (repeatable)' },
   { name: 'module', short: 'w', aliases: ['wsgi-file', 'file'], type: 'string', arg: 'FILE', help: 'the app: a JavaScript module exporting it as default or application (default: the built-in example app)' },
+  { name: 'chdir', type: 'string', arg: 'DIR', help: 'change to this directory once the options are read, before binding and loading the app: relative paths (sockets, --module, --pidfile) are then relative to it' },
   { name: 'callable', type: 'string', arg: 'NAME', default: 'application', help: 'the name of the export to serve when it is not the default export' },
   { name: 'adapter', type: 'string', arg: 'KIND', default: 'auto', choices: ADAPTERS, help: 'what the export is: tsgi (app(environ, startResponse)), fetch ((request) => Response, or { fetch }), node ((req, res), or an Express, Koa, Fastify app); auto tells by its shape' },
   { name: 'env', type: 'assignment', arg: 'KEY=VALUE', repeatable: true, help: "set an environment variable in the workers (the app's process.env); repeatable" },

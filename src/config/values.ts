@@ -29,7 +29,7 @@ export function convert(spec: OptionSpec, setting: Setting): Value {
     throw bad('expected true or false');
   }
   // A bare key in an INI file (`module` alone on its line) reads as true: not a value.
-  if (typeof raw === 'boolean') throw bad('needs a value, not true or false');
+  if (typeof raw === 'boolean') throw invalidOption(`${subject(setting.origin, spec.name)}: needs a value`);
   const text = String(raw);
   let value: number;
   switch (spec.type) {
@@ -82,17 +82,17 @@ export function assignmentKey(assignment: string): string {
 }
 
 /** A file's or code's value for one option as a list of raw values: a list only where the
- * option takes several. */
-export function rawValues(spec: OptionSpec, value: unknown, where: string): Raw[] {
-  const one = (item: unknown): Raw => {
+ * option takes several. `where(i)` starts the message about item i (-1: the value). */
+export function rawValues(spec: OptionSpec, value: unknown, where: (item: number) => string): Raw[] {
+  const one = (item: unknown, i: number): Raw => {
     if (item === null || ['string', 'number', 'boolean'].includes(typeof item)) return item as Raw;
-    throw invalidOption(`${where}: expected ${spec.repeatable ? 'a value or a list of values' : 'a single value'}, not ${describeShape(item)}`);
+    throw invalidOption(`${where(i)}: expected ${i >= 0 ? 'a value' : spec.repeatable ? 'a value or a list of values' : 'a single value'}, not ${describeShape(item)}`);
   };
   if (Array.isArray(value)) {
-    if (!spec.repeatable) throw invalidOption(`${where}: takes a single value, not a list`);
+    if (!spec.repeatable) throw invalidOption(`${where(-1)}: takes a single value, not a list`);
     return value.map(one);
   }
-  return [one(value)];
+  return [one(value, -1)];
 }
 
 function describeShape(value: unknown): string {
