@@ -112,10 +112,9 @@ function listOf(value: unknown): unknown[] {
 
 // ---- code -----------------------------------------------------------------------------
 
-/** camelCase names (and aliases) → options; the flags of the command line are not here. */
+/** camelCase names (and aliases) → options. */
 const byCamelCase = new Map<string, OptionSpec>();
 for (const spec of OPTIONS as readonly OptionSpec[]) {
-  if (spec.type === 'flag') continue;
   for (const name of [spec.name, ...(spec.aliases ?? [])]) byCamelCase.set(camelCase(name), spec);
 }
 
@@ -125,6 +124,7 @@ function codeSettings(options: Readonly<Record<string, unknown>>, caller: string
   for (const [key, value] of Object.entries(options)) {
     const spec = byCamelCase.get(key);
     if (!spec) throw invalidOption(`${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
+    if (spec.type === 'flag') throw invalidOption(`${caller}: ${key}: --${spec.name} is for the command line only`);
     if (value === undefined) continue;
     const origin = { kind: 'code', caller, key } as const;
     for (const raw of rawValues(spec, value, () => `${caller}: ${key}`)) settings.push({ name: spec.name, raw, origin });
