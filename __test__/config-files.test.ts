@@ -3,19 +3,17 @@
  * app, run by the real CLI behind a real nginx; a mistake in a file as the CLI reports
  * it; and serve() from code answering, reloading and closing.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AS_ROOT, refused, startTsgi, until, type Tsgi } from './helpers/chaos.js';
+import { refused, startTsgi, until, type Tsgi } from './helpers/chaos.js';
 import { request } from './helpers/http.js';
 import { announceNginx, hasNginx, nginxVersionText, startNginx } from './helpers/nginx.js';
 
 announceNginx();
 
-const CLI = path.resolve('dist/cli.js');
 const isRoot = process.getuid?.() === 0;
 const cleanups: Array<() => unknown> = [];
 
@@ -40,16 +38,21 @@ function readmeUwsgiIni(): string {
 /** An app that shows what the configuration gave it: its environment and directory. */
 const APP = "export default (environ, start) => (start('200 OK', [['Content-Type', 'text/plain']]), [`${process.env.GREETING} (${process.env.NODE_ENV}) ${environ.PATH_INFO} in ${process.cwd()}\\n`]);\n";
 
-/** Runs the CLI to its end. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...AS_ROOT, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+/** Runs the CLI to its end; its output lines, stdout and stderr together. */
+async function run(args: string[]): Promise<{ code: number | null; lines: string[] }> {
+  const tsgi = await startTsgi(args, null);
+  const { code } = await tsgi.exited;
+  return { code, lines: tsgi.lines.map((l) => l.text) };
+}
+
+/** With `env` added to this process's environment, which the CLI inherits. */
+async function withEnv<T>(env: Record<string, string>, work: () => Promise<T>): Promise<T> {
+  Object.assign(process.env, env);
+  try {
+    return await work();
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+  }
 }
 
 /** The stats document on a Unix socket (uWSGI's: it is written on connect). */
@@ -105,9 +108,8 @@ describe('the command line with config files', () => {
   it('--print-config shows what the file, the environment and the flags gave', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'uwsgi.ini'), readmeUwsgiIni());
-    const { code, stdout } = await run([path.join(dir, 'uwsgi.ini'), '--harakiri', '60', '--print-config']);
+    const { code, lines: rows } = await run([path.join(dir, 'uwsgi.ini'), '--harakiri', '60', '--print-config']);
     expect(code).toBe(0);
-    const rows = stdout.split('\n');
     expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^max-requests = 1000 +; ${dir}/uwsgi\\.ini:12 \\[uwsgi\\]$`)));
     expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^buffer-size = 32768 +; ${dir}/uwsgi\\.ini:13 \\[uwsgi\\]$`)));
     expect(rows).toContainEqual(expect.stringMatching(/^harakiri = 60 +; --harakiri$/));
@@ -118,22 +120,19 @@ describe('the command line with config files', () => {
   it('a mistake in a file stops it before anything is bound: exit code 2, the file, the line, the value', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.ini'), `[tsgi]\nsocket = ${dir}/app.sock\nprocesses = many\n`);
-    const { code, stderr } = await run([path.join(dir, 'app.ini')]);
+    const { code, lines } = await run([path.join(dir, 'app.ini')]);
     expect(code).toBe(2);
-    expect(stderr).toBe(`tsgi: ${dir}/app.ini:3: processes "many": expected a whole number\n`);
+    expect(lines).toEqual([`tsgi: ${dir}/app.ini:3: processes "many": expected a whole number`]);
     expect(existsSync(path.join(dir, 'app.sock'))).toBe(false);
   });
 
   it('TSGI_* variables take precedence over the file, and the command line over them', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.yaml'), 'tsgi:\n  processes: 2\n  max-requests: 5\n  harakiri: 7\n');
-    const child = spawn(process.execPath, [CLI, path.join(dir, 'app.yaml'), '--harakiri', '9', '--print-config'], { env: { ...process.env, TSGI_PROCESSES: '3', TSGI_HARAKIRI: '8' } });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    await new Promise((resolve) => child.on('exit', resolve));
-    expect(stdout).toMatch(/^processes = 3 +; TSGI_PROCESSES$/m);
-    expect(stdout).toMatch(new RegExp(`^max-requests = 5 +; ${dir}/app\\.yaml:3 \\[tsgi\\]$`, 'm'));
-    expect(stdout).toMatch(/^harakiri = 9 +; --harakiri$/m);
+    const { lines } = await withEnv({ TSGI_PROCESSES: '3', TSGI_HARAKIRI: '8' }, () => run([path.join(dir, 'app.yaml'), '--harakiri', '9', '--print-config']));
+    expect(lines).toContainEqual(expect.stringMatching(/^processes = 3 +; TSGI_PROCESSES$/));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^max-requests = 5 +; ${dir}/app\\.yaml:3 \\[tsgi\\]$`)));
+    expect(lines).toContainEqual(expect.stringMatching(/^harakiri = 9 +; --harakiri$/));
   });
 });
 
