@@ -4,12 +4,13 @@
  *
  *   npm run build && npm run bench:uwsgi
  *   node bench/e2e-uwsgi.mjs [--duration 10] [--connections 50] [--threads 2] [--rounds 3]
- *                            [--warmup 2] [--nginx-workers 1] [--only tsgi|uwsgi]
+ *                            [--warmup 2] [--nginx-workers 1] [--only tsgi,tsgi-pure,uwsgi]
  *
  * What it measures: wrk (keep-alive HTTP/1.1, `-t2 -c50 -d10s` by default) against one
  * private nginx (bench/lib/nginx.mjs; one worker, access log off) whose `/tsgi/` and
  * `/uwsgi/` locations `uwsgi_pass` to, one process each:
  *   tsgi:  node dist/cli.js --socket 127.0.0.1:PORT --module bench/apps/hello.mjs
+ *   tsgi-pure: the same with TSGI_NATIVE=0: the pure-TypeScript reactor
  *   uWSGI: uwsgi --plugin python3 --socket 127.0.0.1:PORT --wsgi-file bench/apps/hello.py
  *          --processes 1 --master --disable-logging (+ --need-app --die-on-term --listen)
  * Both apps return the same 14-byte hello world with a Content-Length. nginx opens a new
@@ -50,7 +51,7 @@ const EXPECTED_BODY = 'Hello, World!\n';
 const { parse: parseOptions } = optionParser({
   script: 'e2e-uwsgi',
   defaults: { duration: 10, connections: 50, threads: 2, rounds: 3, warmup: 2, 'nginx-workers': 1, only: '' },
-  only: ['tsgi', 'uwsgi'],
+  only: ['tsgi', 'tsgi-pure', 'uwsgi'],
   minimums: { warmup: 0 },
 });
 
@@ -79,8 +80,11 @@ async function main() {
   const setups = [];
   const cli = path.join(root, 'dist/cli.js');
   if (!wanted(options, 'tsgi')) skipped.push(['tsgi', `--only ${options.only.join(',')}`]);
-  else if (!existsSync(cli) || !existsSync(path.join(root, 'native'))) skipped.push(['tsgi', `${path.relative(root, cli)} or native/ missing: run npm run build first`]);
-  else setups.push({ key: 'tsgi', label: `tsgi (node ${process.version})` });
+  else if (!existsSync(cli) || !existsSync(path.join(root, 'prebuilds'))) skipped.push(['tsgi', `${path.relative(root, cli)} or prebuilds/ missing: run npm run build first`]);
+  else setups.push({ key: 'tsgi', label: `tsgi, native reactor (node ${process.version})` });
+  if (!wanted(options, 'tsgi-pure')) skipped.push(['tsgi-pure', `--only ${options.only.join(',')}`]);
+  else if (!existsSync(cli)) skipped.push(['tsgi-pure', `${path.relative(root, cli)} missing: run npm run build first`]);
+  else setups.push({ key: 'tsgi-pure', label: `tsgi, pure-TypeScript reactor, TSGI_NATIVE=0 (node ${process.version})` });
   const uwsgiBin = findExecutable('uwsgi');
   if (!wanted(options, 'uwsgi')) skipped.push(['uwsgi', `--only ${options.only.join(',')}`]);
   else if (!uwsgiBin) skipped.push(['uWSGI', 'uwsgi not installed (apt-get install uwsgi uwsgi-plugin-python3)']);
@@ -105,8 +109,9 @@ async function main() {
     for (const setup of setups) {
       const port = await freePort();
       try {
-        if (setup.key === 'tsgi') {
-          setup.backend = await startBackend('tsgi', process.execPath, [cli, '--socket', `127.0.0.1:${port}`, '--module', path.join(root, 'bench/apps/hello.mjs'), ...tsgiBenchFlags()], port);
+        if (setup.key.startsWith('tsgi')) {
+          const env = { ...process.env, TSGI_NATIVE: setup.key === 'tsgi-pure' ? '0' : '' };
+          setup.backend = await startBackend(setup.key, process.execPath, [cli, '--socket', `127.0.0.1:${port}`, '--module', path.join(root, 'bench/apps/hello.mjs'), ...tsgiBenchFlags()], port, { env });
         } else {
           const listen = Math.min(1024, somaxconn());
           setup.backend = await startBackend(
@@ -164,7 +169,9 @@ async function main() {
     summarize(measured);
     for (const line of tableLines(measured)) say(line);
     say('');
-    say(ratioLine(measured.find((s) => s.key === 'tsgi'), measured.find((s) => s.key === 'uwsgi'), ['tsgi', 'uWSGI']));
+    const tsgi = measured.find((s) => s.key === 'tsgi');
+    say(ratioLine(tsgi, measured.find((s) => s.key === 'uwsgi'), ['tsgi', 'uWSGI']));
+    if (wanted(options, 'tsgi-pure')) say(ratioLine(tsgi, measured.find((s) => s.key === 'tsgi-pure'), ['tsgi', 'tsgi pure-TypeScript']));
     for (const line of errorWarningLines(measured, nginx)) say(line);
   } finally {
     if (!interrupted) await cleanup();
