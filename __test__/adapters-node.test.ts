@@ -192,6 +192,17 @@ describe('fromNode: res', () => {
     expect(servers.logs.text()).toMatch(/rejected/);
   });
 
+  it('a handler that throws after its response ended: the response stands, the error is logged', async () => {
+    const base = serve((req, res) => {
+      res.end('done');
+      throw new Error('too late');
+    });
+    const reply = await request(`${base}/`);
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toBe('done');
+    expect(servers.logs.text()).toMatch(/failed after its response ended: Error: too late/);
+  });
+
   it('res.destroy() after the head went out: the client never gets a complete response', async () => {
     let closed = false;
     const base = serve((req: IncomingMessage, res: ServerResponse) => {

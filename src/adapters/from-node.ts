@@ -14,7 +14,8 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown
 /**
  * Runs `handler` for each request, with a `req` and `res` that are Node's own
  * IncomingMessage and ServerResponse over a connection that is the TSGI request. A
- * handler that throws, or whose promise rejects, before it has answered gets a 500.
+ * handler that throws, or whose promise rejects, before it has answered gets a 500;
+ * after, the error is logged and the response stands.
  */
 export function fromNode(handler: NodeHandler): App {
   return function nodeApp(environ, startResponse) {
@@ -26,8 +27,9 @@ export function fromNode(handler: NodeHandler): App {
     try {
       result = handler(req, res);
     } catch (error) {
+      // The body fails with it (a 500 if nothing was sent), or it is logged if the
+      // response had ended.
       socket.fail(error);
-      throw error;
     }
     if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
       (result as PromiseLike<unknown>).then(undefined, (error: unknown) => socket.fail(error));

@@ -16,6 +16,7 @@ import { OutgoingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Chunk, Environ, Headers, StartResponse } from '../app.js';
 import { onClientGone, serverHooks } from '../environ.js';
+import { log } from '../log.js';
 import { endUnreadBody } from './node-request.js';
 
 /** Queued body bytes above which `res.write()` returns false (a socket's default). */
@@ -233,9 +234,14 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     return this.destroy();
   }
 
-  /** The handler failed (a thrown error, a rejected promise). */
+  /** The handler failed (a thrown error, a rejected promise): the response fails with it,
+   * unless it had already ended (then the error is only logged, as the response stands). */
   fail(error: unknown): void {
-    if (this.destroyed || (this.ended && this.taken === this.chunks.length)) return;
+    if (this.destroyed) return;
+    if (this.ended) {
+      log.error(`${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}: the handler failed after its response ended: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return;
+    }
     this.failure = error instanceof Error ? error : new Error(String(error));
     this.close(true, this.failure);
   }
