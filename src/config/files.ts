@@ -11,12 +11,18 @@
  * the key lines of the section.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import ini from 'ini';
-import { parse as parseToml } from 'smol-toml';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import type { Node } from 'yaml';
 import type { FileFormat } from './options.js';
 import { fileAndLine, invalidOption } from './origin.js';
+
+// The parsers load when a file is read, not with tsgi: an app that imports tsgi (for
+// validate(), Server...) starts about 50 ms sooner without them.
+const load = createRequire(import.meta.url);
+const iniParser = () => load('ini') as typeof import('ini');
+const tomlParser = () => load('smol-toml') as typeof import('smol-toml');
+const yamlParser = () => load('yaml') as typeof import('yaml');
 
 /** One key of a section, as written. `line`: of the key (INI, TOML) or value (YAML, JSON);
  * `itemLines`: of each item, when the value is a list and the format tells. */
@@ -83,7 +89,7 @@ const READERS: Record<FileFormat, (text: string, file: string) => Sections> = { 
 
 function readIni(text: string): Sections {
   // Repeated keys (several `socket` lines) become lists, as uWSGI reads them.
-  const data = ini.decode(text, { bracketedArray: false });
+  const data = iniParser().decode(text, { bracketedArray: false });
   const lines = keyLines(text, /^\s*\[([^\]]*)\]\s*$/, /^\s*([^=;#[\s][^=]*?)\s*(?:=|$)/);
   const sections: Sections = new Map();
   for (const [name, body] of Object.entries(data)) {
@@ -104,7 +110,7 @@ function readIni(text: string): Sections {
 function readToml(text: string, file: string): Sections {
   let data: Record<string, unknown>;
   try {
-    data = parseToml(text);
+    data = tomlParser().parse(text);
   } catch (error) {
     throw syntaxError(file, 'TOML', (error as { line?: number }).line, (error as Error).message.replace(/^Invalid TOML document: /, ''));
   }
@@ -132,6 +138,7 @@ function readJson(text: string, file: string): Sections {
 }
 
 function readYaml(text: string, file: string): Sections {
+  const { isMap, isScalar, isSeq, LineCounter, parseDocument } = yamlParser();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter });
   const [problem] = document.errors;
