@@ -24,6 +24,10 @@ const servingTests = [
   'cli',
   'master',
   'chaos',
+  'adapters-frameworks',
+  'adapters-node',
+  'adapters-fetch',
+  'adapters-load',
 ].map((name) => `__test__/${name}.test.ts`);
 
 export default defineConfig({
