@@ -23,7 +23,7 @@ announceNginx();
 
 const root = path.resolve(import.meta.dirname, '..');
 const triple = 'linux-x64-gnu';
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string; optionalDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string };
 const platformDir = path.join(root, 'npm', triple);
 const platformName = `${pkg.name}-${triple}`;
 
@@ -42,10 +42,18 @@ interface Packed {
   files: Array<{ path: string }>;
 }
 
-async function pack(dir: string, destination: string): Promise<Packed> {
-  // --ignore-scripts: `prepare` would rebuild; the test checks what the build left.
-  const { stdout } = await promisify(execFile)('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', destination], { cwd: dir, maxBuffer: 16 << 20 });
+const run = promisify(execFile);
+
+/** The platform package, packed as it is. --ignore-scripts: the test checks what the build left. */
+async function packPlatform(destination: string): Promise<Packed> {
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', destination], { cwd: platformDir, maxBuffer: 16 << 20 });
   return (JSON.parse(stdout) as Packed[])[0]!;
+}
+
+/** The main package, packed as a release publishes it (scripts/pack.mjs adds the optionalDependencies). */
+async function packMain(destination: string): Promise<Packed> {
+  const { stdout } = await run(process.execPath, [path.join(root, 'scripts', 'pack.mjs'), destination], { maxBuffer: 16 << 20 });
+  return JSON.parse(stdout) as Packed;
 }
 
 /** What the main tarball must hold: a compiled .js and .d.ts per source (.cjs and .d.cts
@@ -92,7 +100,7 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
       if (!existsSync(built)) throw new Error(`${path.relative(root, built)} is missing: run npm run build first`);
     }
     dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-packaging-'));
-    [main, platform] = await Promise.all([pack(root, dir), pack(platformDir, dir)]);
+    [main, platform] = await Promise.all([packMain(dir), packPlatform(dir)]);
     app = path.join(dir, 'app');
     mkdirSync(app);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
@@ -112,13 +120,19 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
     expect(platform.files.map((f) => f.path).sort()).toEqual(['README.md', `${pkg.name}.${triple}.node`, 'package.json'].sort());
   });
 
-  it('versions the platform packages with the main package, each an optional dependency', () => {
-    for (const target of readdirSync(path.join(root, 'npm'))) {
+  it('versions the platform packages with the main package, each an optional dependency of the packed one', async () => {
+    const { stdout } = await run('tar', ['-xOzf', path.join(dir, main.filename), 'package/package.json']);
+    const packed = JSON.parse(stdout) as { version: string; optionalDependencies: Record<string, string>; scripts?: Record<string, string> };
+    const targets = readdirSync(path.join(root, 'npm'));
+    expect(Object.keys(packed.optionalDependencies).sort()).toEqual(targets.map((t) => `${pkg.name}-${t}`).sort());
+    for (const target of targets) {
       const manifest = JSON.parse(readFileSync(path.join(root, 'npm', target, 'package.json'), 'utf8')) as { name: string; version: string };
       expect(manifest.name).toBe(`${pkg.name}-${target}`);
       expect(manifest.version).toBe(pkg.version);
-      expect(pkg.optionalDependencies[manifest.name]).toBe(pkg.version);
+      expect(packed.optionalDependencies[manifest.name]).toBe(pkg.version);
     }
+    // Nothing runs at install time.
+    for (const hook of ['preinstall', 'install', 'postinstall']) expect(packed.scripts?.[hook]).toBeUndefined();
   });
 
   it('installs both tarballs into an empty folder with no cargo or rustc on PATH', async () => {
