@@ -339,8 +339,10 @@ describe('uWSGI-only options', () => {
     expect(refusal(() => loadFile('a.ini', '[tsgi]\nenable-threads = true\n'))).toMatch(
       /a\.ini:2: enable-threads: a uWSGI option tsgi does not have \(Python's GIL switch; a Node app needs none\); it is ignored only in a \[uwsgi\] section, for uwsgi\.ini files$/,
     );
-    expect(refusal(() => parseArgs(['--enable-threads']))).toBe('unknown option --enable-threads');
-    expect(refusal(() => configFromCode({ lazyApps: true } as never, 'serve()', {}))).toBe('serve(): lazyApps: unknown option');
+    expect(refusal(() => parseArgs(['--enable-threads']))).toBe("--enable-threads: a uWSGI option tsgi does not have (Python's GIL switch; a Node app needs none); it is ignored only in a [uwsgi] section, for uwsgi.ini files");
+    expect(refusal(() => configFromCode({ lazyApps: true } as never, 'serve()', {}))).toBe(
+      'serve(): lazyApps: a uWSGI option tsgi does not have (each worker loads the app itself, after it starts, always); it is ignored only in a [uwsgi] section, for uwsgi.ini files',
+    );
   });
 
   it('any other unknown key in a [uwsgi] section is an error with the closest name', () => {

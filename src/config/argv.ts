@@ -5,6 +5,7 @@
 import { optionNamed, optionOfShortFlag, OPTION_NAMES, type OptionSpec } from './options.js';
 import { invalidOption, type Setting } from './origin.js';
 import { didYouMean } from './suggest.js';
+import { uwsgiOnlyRefusal } from './uwsgi-only.js';
 import { isBooleanWord } from './values.js';
 
 export interface CommandLine {
@@ -28,7 +29,10 @@ export function readArgv(argv: readonly string[]): CommandLine {
     }
     const flag = arg.split('=')[0]!;
     const spec: OptionSpec | undefined = match[1] !== undefined ? optionNamed(match[1]) : optionOfShortFlag(match[2]!);
-    if (!spec) throw invalidOption(`unknown option ${flag}${match[1] !== undefined ? didYouMean(match[1], OPTION_NAMES, (name) => `--${name}`) : ''}`);
+    if (!spec) {
+      const name = match[1] ?? '';
+      throw invalidOption(uwsgiOnlyRefusal(name, flag) ?? `unknown option ${flag}${name ? didYouMean(name, OPTION_NAMES, (known) => `--${known}`) : ''}`);
+    }
     const origin = { kind: 'flag', flag } as const;
     let raw: string | undefined = match[3];
     if (spec.type === 'flag') {

@@ -13,11 +13,11 @@
 import { readArgv } from './argv.js';
 import { readEnvironment } from './environment.js';
 import { formatOf, readConfigFile, type ConfigFile } from './files.js';
-import { camelCase, FILE_OPTIONS, optionNamed, OPTIONS, OPTION_NAMES, type Config, type FileFormat, type OptionSpec } from './options.js';
+import { camelCase, FILE_OPTIONS, kebabCase, optionNamed, OPTIONS, OPTION_NAMES, type Config, type FileFormat, type OptionSpec } from './options.js';
 import { fileAndLine, invalidOption, subject, type Origin, type Setting } from './origin.js';
 import { expand, referencedKeys, type PlaceholderScope } from './placeholders.js';
 import { didYouMean } from './suggest.js';
-import { UWSGI_ONLY_OPTIONS, UWSGI_SECTION } from './uwsgi-only.js';
+import { UWSGI_ONLY_OPTIONS, UWSGI_SECTION, uwsgiOnlyRefusal } from './uwsgi-only.js';
 import { assignmentKey, convert, rawValues, type Value } from './values.js';
 
 export interface LoadedConfig {
@@ -80,11 +80,12 @@ function fileSettings({ file, section, entries }: ConfigFile, env: NodeJS.Proces
     const spec = optionNamed(entry.key);
     if (!spec) {
       const why = UWSGI_ONLY_OPTIONS.get(entry.key);
+      const refusal = uwsgiOnlyRefusal(entry.key, where);
       if (why !== undefined && section === UWSGI_SECTION) {
         if (!warned.has(entry.key)) warnings.push(`${where}: a uWSGI option tsgi does not have, ignored: ${why}`);
         warned.add(entry.key);
-      } else if (why !== undefined) {
-        throw invalidOption(`${where}: a uWSGI option tsgi does not have (${why}); it is ignored only in a [${UWSGI_SECTION}] section, for uwsgi.ini files`);
+      } else if (refusal !== undefined) {
+        throw invalidOption(refusal);
       } else if (!referenced.has(entry.key)) {
         throw invalidOption(`${where}: unknown option${didYouMean(entry.key, OPTION_NAMES)} (a key of your own must be used as %(${entry.key}))`);
       }
@@ -123,7 +124,7 @@ function codeSettings(options: Readonly<Record<string, unknown>>, caller: string
   const settings: Setting[] = [];
   for (const [key, value] of Object.entries(options)) {
     const spec = byCamelCase.get(key);
-    if (!spec) throw invalidOption(`${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
+    if (!spec) throw invalidOption(uwsgiOnlyRefusal(kebabCase(key), `${caller}: ${key}`) ?? `${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
     if (spec.type === 'flag') throw invalidOption(`${caller}: ${key}: --${spec.name} is for the command line only`);
     if (value === undefined) continue;
     const origin = { kind: 'code', caller, key } as const;

@@ -119,6 +119,11 @@ export function camelCase(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
 }
 
+/** `lazyApps` → `lazy-apps`: back from camelCase, for names not in the table. */
+export function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
 /** `TSGI_MAX_REQUESTS` for `max-requests`. */
 export function environmentName(name: string): string {
   return `TSGI_${name.toUpperCase().replace(/-/g, '_')}`;

@@ -38,3 +38,10 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
 
 /** The section whose uWSGI-only options are ignored rather than refused. */
 export const UWSGI_SECTION = 'uwsgi';
+
+/** The refusal of a uWSGI-only option outside a [uwsgi] section, or undefined for a name
+ * that is not one. `where` starts the message (`--enable-threads`, `app.ini:3: lazy-apps`). */
+export function uwsgiOnlyRefusal(name: string, where: string): string | undefined {
+  const why = UWSGI_ONLY_OPTIONS.get(name);
+  return why === undefined ? undefined : `${where}: a uWSGI option tsgi does not have (${why}); it is ignored only in a [${UWSGI_SECTION}] section, for uwsgi.ini files`;
+}
