@@ -45,7 +45,7 @@ const DEFAULT_SECTIONS = ['tsgi', 'uwsgi'];
 const EXTENSIONS: Record<string, FileFormat> = { '.ini': 'ini', '.json': 'json', '.toml': 'toml', '.yaml': 'yaml', '.yml': 'yaml' };
 
 /** `app.ini:staging` → the file and the section asked for. */
-export function splitSection(spec: string): { file: string; section?: string } {
+function splitSection(spec: string): { file: string; section?: string } {
   const match = /^(.+):([A-Za-z0-9_.-]+)$/.exec(spec);
   return match ? { file: match[1]!, section: match[2]! } : { file: spec };
 }

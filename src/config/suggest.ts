@@ -1,7 +1,7 @@
 /** Did-you-mean: the closest known name to a mistyped one. */
 
 /** The closest of `known` to `given`, if close enough to be a typo of it. */
-export function closest(given: string, known: Iterable<string>): string | undefined {
+function closest(given: string, known: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const name of known) {
