@@ -126,6 +126,13 @@ describe('the command line with config files', () => {
     expect(existsSync(path.join(dir, 'app.sock'))).toBe(false);
   });
 
+  it('--chdir to a directory that is not there stops it, naming where the value came from', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'app.ini'), '[tsgi]\nchdir = %dgone\n');
+    expect(await run(['--chdir', path.join(dir, 'gone')])).toEqual({ code: 2, lines: [`tsgi: --chdir "${dir}/gone": cannot change to it: no such directory`] });
+    expect(await run([path.join(dir, 'app.ini')])).toEqual({ code: 2, lines: [`tsgi: ${dir}/app.ini:2: chdir "${dir}/gone": cannot change to it: no such directory`] });
+  });
+
   it('TSGI_* variables take precedence over the file, and the command line over them', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.yaml'), 'tsgi:\n  processes: 2\n  max-requests: 5\n  harakiri: 7\n');
@@ -189,6 +196,7 @@ describe('serve() from code', () => {
     const dir = tempDir();
     await expect(serve({ httpSocket: '127.0.0.1:0', module: path.join(dir, 'missing.mjs'), ...ROOT })).rejects.toMatchObject({ code: ErrorCodes.MODULE_LOAD });
     await expect(serve({ httpSocket: '127.0.0.1:0', maxRequest: 5 } as never)).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: 'serve(): maxRequest: unknown option; did you mean maxRequests?' });
-    await expect(serve({ master: false })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION });
+    await expect(serve({ master: false })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: 'serve(): master: serve() always runs a master; to serve in this process, use new Server(app)' });
+    await expect(serve({ chdir: dir })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: 'serve(): chdir: would move the whole host process; give absolute paths, or start the host process where it should run' });
   });
 });
