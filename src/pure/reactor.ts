@@ -291,8 +291,7 @@ export class PureReactor implements NativeReactor {
   private onData(conn: Conn, chunk: Buffer): void {
     if (conn.closed) return;
     if (this.drainsOnly(conn)) {
-      conn.discarded += chunk.length;
-      this.updateInterest(conn);
+      this.discard(conn, chunk.length);
       return;
     }
     if (conn.idle) {
@@ -302,6 +301,12 @@ export class PureReactor implements NativeReactor {
     }
     conn.pending = conn.pending.length === 0 ? chunk : Buffer.concat([conn.pending, chunk]);
     this.cycle(() => this.process(conn));
+  }
+
+  /** Drops `bytes` the peer sent; past a bound, reading stops (uwsgi U20). */
+  private discard(conn: Conn, bytes: number): void {
+    conn.discarded += bytes;
+    this.updateInterest(conn);
   }
 
   /** States in which what the peer sends is read and dropped, never parsed. */
@@ -314,6 +319,11 @@ export class PureReactor implements NativeReactor {
 
   /** Handles what is buffered, as the connection's protocol says. */
   private process(conn: Conn): void {
+    if (this.drainsOnly(conn)) {
+      this.discard(conn, conn.pending.length);
+      conn.pending = EMPTY;
+      return;
+    }
     if (conn.protocol === 'uwsgi') uwsgiProcess(this, conn);
     else if (conn.protocol === 'fastcgi') fastcgiProcess(this, conn);
     else httpProcess(this, conn);

@@ -13,6 +13,7 @@ const PONG = Buffer.from([MODIFIER_PING, 0, 0, 1]);
 
 const vars = new VarList();
 
+/** Handles what is buffered; the states that only drain never get here (PureReactor.process). */
 export function uwsgiProcess(r: PureReactor, conn: Conn): void {
   switch (conn.state) {
     case ReadState.Head:
@@ -26,10 +27,6 @@ export function uwsgiProcess(r: PureReactor, conn: Conn): void {
     }
     case ReadState.Body:
       return body(r, conn);
-    default:
-      conn.discarded += conn.pending.length;
-      conn.pending = EMPTY;
-      r.updateInterest(conn);
   }
 }
 
