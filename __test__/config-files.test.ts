@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { refused, startTsgi, until, type Tsgi } from './helpers/chaos.js';
 import { request } from './helpers/http.js';
-import { announceNginx, hasNginx, nginxVersionText, startNginx } from './helpers/nginx.js';
+import { announceNginx, freePort, hasNginx, nginxVersionText, startNginx } from './helpers/nginx.js';
 
 announceNginx();
 
@@ -124,6 +124,15 @@ describe('the command line with config files', () => {
     expect(code).toBe(2);
     expect(lines).toEqual([`tsgi: ${dir}/app.ini:3: processes "many": expected a whole number`]);
     expect(existsSync(path.join(dir, 'app.sock'))).toBe(false);
+  });
+
+  it('env reaches the app with --master false too, the process being its own worker', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'app.mjs'), APP);
+    const port = await freePort();
+    const tsgi = await startTsgi(['--master', 'false', '--http-socket', `127.0.0.1:${port}`, '--module', path.join(dir, 'app.mjs'), '--env', 'GREETING=alone', '--env', 'NODE_ENV=test'], /\(no master\)/);
+    cleanups.push(() => tsgi.kill());
+    expect((await request(`http://127.0.0.1:${port}/x`)).body.toString()).toBe(`alone (test) /x in ${process.cwd()}\n`);
   });
 
   it('--chdir to a directory that is not there stops it, naming where the value came from', async () => {
