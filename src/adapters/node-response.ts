@@ -11,8 +11,7 @@
  * carried through tsgi's own.
  */
 import { EventEmitter } from 'node:events';
-import { ServerResponse, type IncomingMessage } from 'node:http';
-import { OutgoingMessage } from 'node:http';
+import { OutgoingMessage, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Chunk, Environ, Headers, StartResponse } from '../app.js';
 import { onClientGone, serverHooks } from '../environ.js';
@@ -313,14 +312,19 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     });
   }
 
+  /** Every queued chunk of an ended response; their write callbacks run in finished()'s tick. */
   private takeAll(): Chunk[] {
     this.start();
     const chunks: Chunk[] = [];
-    while (this.taken < this.chunks.length) {
-      const chunk = this.take();
+    const callbacks: WriteCallback[] = [];
+    for (; this.taken < this.chunks.length; this.taken++) {
+      const chunk = this.chunks[this.taken]!;
+      const callback = this.callbacks[this.taken];
       if (chunk.length > 0) chunks.push(chunk);
+      if (callback) callbacks.push(callback);
     }
-    this.finished();
+    this.queuedBytes = 0;
+    this.finished(callbacks);
     return chunks;
   }
 
@@ -346,11 +350,13 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     this.startResponse(this.status!, this.headers!);
   }
 
-  /** The whole response went to the server: 'finish' (by the last write's callback), then 'close'. */
-  private finished(): void {
+  /** The whole response went to the server: 'finish' (by the last write's callback, among
+   * `callbacks` or already called), then 'close'. One tick for all of it. */
+  private finished(callbacks: WriteCallback[] = []): void {
     const res = this.res!;
     const req = this.req!;
     process.nextTick(() => {
+      for (const callback of callbacks) callback();
       // As Node's server does after 'finish'.
       res.detachSocket(this as unknown as Socket);
       endUnreadBody(req);
