@@ -148,10 +148,11 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
     expect(existsSync(path.join(app, 'node_modules', platformName, `${pkg.name}.${triple}.node`))).toBe(true);
   }, 120_000);
 
-  /** `tsgi --version` from the install, and a request through nginx to a server started from it. */
+  /** `npx tsgi --version` from the install, and a request through nginx to a server started from it. */
   async function route(): Promise<{ version: string; body: string }> {
     const bin = path.join(app, 'node_modules', '.bin', 'tsgi');
-    const version = spawnSync(bin, ['--version'], { cwd: app, env, encoding: 'utf8' });
+    // As a user would ask: npx, from the install (--no: never from the registry).
+    const version = spawnSync('npx', ['--no', '--', 'tsgi', '--version'], { cwd: app, env, encoding: 'utf8' });
     expect(version.status, version.stderr).toBe(0);
     const sock = path.join(dir, 'tsgi.sock');
     // CI runs as root, where workers need the operator's consent.
