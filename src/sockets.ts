@@ -12,10 +12,10 @@
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import util from 'node:util';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { log } from './log.js';
 import type { WireProtocol } from './native.js';
+import { createServerHandle, describeErrno, type ServerHandle } from './server-handle.js';
 
 /** A socket to serve, as the options name it. */
 export interface Listener {
@@ -54,23 +54,8 @@ export interface BoundSocket {
   readonly port?: number;
 }
 
-/** What `net._createServerHandle` returns: a libuv handle, or a negative errno. */
-interface ServerHandle {
-  readonly fd: number;
-  getsockname(out: { address?: string; port?: number }): number;
-  close(): void;
-}
-type CreateServerHandle = (address: string, port: number, addressType: number) => ServerHandle | number;
-const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
-
 /** Handles stay referenced here: a collected handle would close its descriptor. */
 const handles = new Map<number, ServerHandle>();
-
-/** `address already in use (EADDRINUSE)`, as the native binding words it. */
-function describeErrno(errno: number): string {
-  const [name, text] = util.getSystemErrorMap().get(errno) ?? [`errno ${errno}`, 'cannot bind'];
-  return `${text} (${name})`;
-}
 
 /** Whether an address names a Unix socket: `unix:PATH`, or anything with a `/`. */
 function isUnixSocket(spec: string): boolean {

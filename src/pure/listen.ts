@@ -5,15 +5,14 @@
  * thrown at once, worded as the binding words them ("address already in use (EADDRINUSE)").
  *
  * Node reports a failed bind only on a later tick (and looks up even an IP literal
- * before binding it), so errors are had from `net._createServerHandle`, the bound-handle
- * call node:cluster uses (stable since Node 0.x), which answers at once. Two questions Node can only
- * answer asynchronously (is a Unix socket file still served? what does a host name
- * resolve to?) are asked of a short-lived child process.
+ * before binding it), so TCP sockets are bound through src/server-handle.ts, which answers
+ * at once. Two questions Node can only answer asynchronously (is a Unix socket file still
+ * served? what does a host name resolve to?) are asked of a short-lived child process.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import util from 'node:util';
+import { createServerHandle, describeErrno } from '../server-handle.js';
 
 export type Address = { path: string } | { host: string; port: number };
 
@@ -41,19 +40,6 @@ function resolveSync(spec: string, host: string): string {
   if (status !== 0) throw new Error(`${JSON.stringify(spec)}: failed to lookup address information (${out || 'no answer'})`);
   return out;
 }
-
-/** "address already in use (EADDRINUSE)". */
-function describeErrno(errno: number): string {
-  const [name, text] = util.getSystemErrorMap().get(errno) ?? [`errno ${errno}`, 'cannot bind'];
-  return `${text} (${name})`;
-}
-
-interface ServerHandle {
-  getsockname(out: object): number;
-  close(): void;
-}
-type CreateServerHandle = (address: string, port: number, addressType: number) => ServerHandle | number;
-const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
 
 /** A socket file left by a dead server is removed; one a live server answers on is an error. */
 function removeStaleSocket(path: string): void {
