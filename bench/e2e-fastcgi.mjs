@@ -204,7 +204,7 @@ async function main() {
     else setups.push({ key, name: NAMES[key], label });
   };
   const cli = path.join(root, 'dist/cli.js');
-  add('tsgi', existsSync(cli) && existsSync(path.join(root, 'native')) ? true : `${path.relative(root, cli)} or native/ missing: run npm run build first`, `tsgi (node ${process.version})`);
+  add('tsgi', existsSync(cli) && existsSync(path.join(root, 'prebuilds')) ? true : `${path.relative(root, cli)} or prebuilds/ missing: run npm run build first`, `tsgi (node ${process.version})`);
   const phpFpmBin = findPhpFpm();
   const noPhpFpm = process.env.PHP_FPM
     ? `PHP_FPM=${process.env.PHP_FPM} does not exist`
