@@ -32,6 +32,9 @@ export const enum ReadState {
 
 export const EMPTY = Buffer.alloc(0);
 
+/** Log levels of LOG events. */
+export const Level = { WARN: 1, ERROR: 2 } as const;
+
 /** One request as JavaScript knows it (a uwsgi or HTTP connection has one at a time). */
 export interface Stream {
   readonly token: number;

@@ -25,8 +25,8 @@ import {
 import { KeyId } from '../codec/keys.js';
 import { VAR_WORDS, WireError } from '../codec/vars.js';
 import { AbortReason, Layout } from '../native-batch.js';
-import { cgiRefusal, type Conn, type Stream } from './conn.js';
-import { Level, type PureReactor } from './reactor.js';
+import { cgiRefusal, Level, type Conn, type Stream } from './conn.js';
+import type { PureReactor } from './reactor.js';
 
 /** What became of the connection: go on, the batch is full (retry), or it is closed. */
 const enum Flow {

@@ -6,8 +6,9 @@
  * Each socket event is one wake-up: the bytes are parsed by the TypeScript codecs, the
  * events written into the shared arena and index in the native layout, and JavaScript
  * called once with the batch. Writes made during the batch are corked and flushed
- * together when it returns. What happens outside a batch (a socket closing, a queue
- * draining, a timeout) becomes a notice for the next one, which comes at once.
+ * together in the loop's check phase, after the microtasks the batch caused. What happens
+ * outside a batch (a socket closing, a queue draining, a timeout) becomes a notice for the
+ * next one, which comes at once.
  *
  * The protocol state machines are in uwsgi.ts, fastcgi.ts and http.ts beside this file.
  */
@@ -18,14 +19,11 @@ import type { UwsgiLimits } from '../codec/uwsgi.js';
 import type { NativeReactor, NativeReactorOptions, WireProtocol } from '../native.js';
 import { AbortReason } from '../native-batch.js';
 import { BatchWriter } from './batch.js';
-import { Conn, EMPTY, ReadState, type Stream } from './conn.js';
+import { Conn, EMPTY, Level, ReadState, type Stream } from './conn.js';
 import { listenNow } from './listen.js';
 import { fastcgiEof, fastcgiProcess } from './fastcgi.js';
 import { httpEof, httpFail, httpProcess, httpResponseEnded } from './http.js';
 import { uwsgiEof, uwsgiProcess } from './uwsgi.js';
-
-/** Log levels of LOG events. */
-export const Level = { WARN: 1, ERROR: 2 } as const;
 
 /** Bytes after a complete uwsgi request read and dropped before reading stops (U20). */
 export const MAX_DISCARD = 64 * 1024;

@@ -5,8 +5,8 @@
 import { HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING, UwsgiErrors, parseRequest, type UwsgiHead } from '../codec/uwsgi.js';
 import { VAR_WORDS, VarList, WireError } from '../codec/vars.js';
 import { AbortReason, Layout } from '../native-batch.js';
-import { EMPTY, ReadState, httpRefusal, type Conn } from './conn.js';
-import { Level, type PureReactor } from './reactor.js';
+import { EMPTY, Level, ReadState, httpRefusal, type Conn } from './conn.js';
+import type { PureReactor } from './reactor.js';
 
 /** The answer to a ping: a pong header (modifier1 100, datasize 0, modifier2 1). */
 const PONG = Buffer.from([MODIFIER_PING, 0, 0, 1]);
