@@ -192,8 +192,15 @@ describe('the native and the pure-TypeScript reactor, side by side', () => {
       const [ours, theirs] = await Promise.all([exchange(native.addresses[protocol], data, endAfterMs), exchange(pure.addresses[protocol], data, endAfterMs)]);
       expect(theirs, `case ${i}: ${JSON.stringify(data.toString('latin1'))}`).toBe(ours);
     }
-    // Log lines come with the batches after the answers: give the last ones a moment.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Log lines come with the batches after the answers: wait until both sides have
+    // logged as many lines and stopped (3 s at most; then the comparison says what differs).
+    let last = '';
+    for (const deadline = Date.now() + 3000; Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const counts = `${native.logs.length - logsBefore[0]!}/${pure.logs.length - logsBefore[1]!}`;
+      if (counts === last && counts.split('/')[0] === counts.split('/')[1]) break;
+      last = counts;
+    }
     const sorted = (side: Side, from: number): string[] => side.logs.slice(from).sort();
     expect(sorted(pure, logsBefore[1]!)).toEqual(sorted(native, logsBefore[0]!));
   }, 120_000);
