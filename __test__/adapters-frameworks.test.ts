@@ -285,8 +285,9 @@ for (const transport of transports) {
         const record = piped.sends[before]!;
         // pipe() waited for 'drain': never more than a few reads (64 KiB each) queued.
         expect(record.mostQueued).toBeLessThan(512 * 1024);
+        // res closes; whether before 'finish' or after is the peer's: once it has the
+        // declared Content-Length it may hang up before pipe() has called res.end().
         await waitFor(() => record.closed !== null, 3_000, "res 'close'");
-        expect(record.closed).toEqual({ finished: true });
       });
 
       it('answers what the handler answers for anything else', async () => {
