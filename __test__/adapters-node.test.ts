@@ -116,7 +116,7 @@ describe('fromNode: res', () => {
     expect(reply.rawHeaders.filter((h) => h.toLowerCase() === 'transfer-encoding')).toHaveLength(1);
   });
 
-  it("flushHeaders sends the head before any body; 'finish' comes before 'close'", async () => {
+  it("flushHeaders sends the head before any body; 'finish' comes before 'close', and the socket closes last", async () => {
     const events: string[] = [];
     let flushedAt = 0;
     const base = serve((req, res) => {
@@ -126,6 +126,8 @@ describe('fromNode: res', () => {
       events.push(`headersSent ${res.headersSent}`);
       res.on('finish', () => events.push(`finish ${res.writableFinished}`));
       res.on('close', () => events.push(`close ${res.writableFinished}`));
+      // The connection Node's handler sees carried this request only: it closes after it.
+      req.socket.on('close', () => events.push(`socket close ${req.socket.destroyed}`));
       setTimeout(() => res.end('late'), 150);
     });
     const headAt = await new Promise<number>((resolve, reject) => {
@@ -135,8 +137,8 @@ describe('fromNode: res', () => {
       socket.on('close', () => undefined);
     });
     expect(headAt - flushedAt).toBeLessThan(100);
-    await waitFor(() => events.length === 3, 3_000, 'finish and close');
-    expect(events).toEqual(['headersSent true', 'finish true', 'close true']);
+    await waitFor(() => events.length === 4, 3_000, 'finish and close');
+    expect(events).toEqual(['headersSent true', 'finish true', 'close true', 'socket close true']);
   });
 
   it("res.write() returns false past 64 KiB queued and 'drain' follows: 8 MiB written that way arrive whole", async () => {

@@ -365,6 +365,11 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
         res.destroyed = true;
         res.emit('close');
       }
+      // This connection carried one request: it closes with it. Apps that track
+      // connections until their 'close' (Fastify's keep-alive set) let go of them here.
+      this.closed = this.destroyed = true;
+      this.readable = this.writable = false;
+      this.emit('close', false);
     });
   }
 
