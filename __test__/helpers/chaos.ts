@@ -106,7 +106,13 @@ export async function startTsgi(args: string[], ready: RegExp | null = /worker\(
     exited,
     workers: () => childrenOf(pid),
     kill: () => {
-      for (const worker of childrenOf(pid)) process.kill(worker, 'SIGKILL');
+      for (const worker of childrenOf(pid)) {
+        try {
+          process.kill(worker, 'SIGKILL');
+        } catch {
+          // exited between the listing and the kill
+        }
+      }
       child.kill('SIGKILL');
     },
   };
