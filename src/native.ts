@@ -61,6 +61,9 @@ export interface NativeBinding {
   ) => NativeReactor;
   knownKeys(): string[];
   batchLayout(): Record<string, number>;
+  /** For the codec micro-benchmarks only (bench/codec/): parses `count` requests laid end to
+   * end in `buffer`, each with its body; throws naming the first that is incomplete or refused. */
+  parseBatch(protocol: WireProtocol, buffer: Uint8Array, count: number): { requests: number; vars: number; bytes: number };
   /** Worker processes: the kernel sends `signal` when the parent (the master) dies. Native only. */
   setParentDeathSignal?(signal: number): void;
   /** Worker processes: `length` bytes of the file `fd` mapped shared (the scoreboard). Native only. */
