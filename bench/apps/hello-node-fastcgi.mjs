@@ -1,5 +1,5 @@
-// Hello world on node-fastcgi (npm), a baseline for bench/e2e-fastcgi.mjs: the same response
-// as hello.mjs, byte for byte.
+// The end-to-end benchmarks' app (hello-node-handler.mjs) on node-fastcgi (npm), a baseline
+// of bench/e2e.mjs: the same responses as hello.mjs, byte for byte.
 //
 //   node bench/apps/hello-node-fastcgi.mjs [PORT [HOST]]   (or PORT=9000 HOST=127.0.0.1)
 //
@@ -20,12 +20,7 @@
 // as published.
 import { createRequire } from 'node:module';
 import fcgi from 'node-fastcgi';
-
-const BODY = 'Hello, World!\n';
-const HEADERS = {
-  'Content-Type': 'text/plain',
-  'Content-Length': String(Buffer.byteLength(BODY)),
-};
+import hello from './hello-node-handler.mjs';
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 9000);
 const host = process.argv[3] ?? process.env.HOST ?? '127.0.0.1';
@@ -44,8 +39,7 @@ if (fix) {
 const server = fcgi.createServer((req, res) => {
   // 2. req.socket is node-fastcgi's Request; nothing is written to its stderr stream.
   if (fix && req.socket?.errorStream) req.socket.errorStream._finalized = true;
-  res.writeHead(200, HEADERS);
-  res.end(BODY);
+  hello(req, res);
 });
 if (fix) server.on('connection', (socket) => socket.setNoDelay(true)); // 3.
 server.on('error', (error) => {

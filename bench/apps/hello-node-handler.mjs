@@ -1,10 +1,21 @@
-// Hello world as a node:http request listener: the same response as hello.mjs. The
-// baseline server of bench/e2e-http.mjs runs it on node:http; bench/e2e-adapters.mjs runs
-// it on tsgi (--adapter node) for the cost of the Node adapter.
-const BODY = Buffer.from('Hello, World!\n');
-const HEADERS = { 'Content-Type': 'text/plain', 'Content-Length': String(BODY.length) };
+// The end-to-end benchmarks' app as a node:http request listener: the same responses as
+// hello.mjs (GET …/64k: 64 KiB; POST: "received N bytes\n"; else "Hello, World!\n"). The
+// node:http baseline runs it (hello-node-http.mjs), node-fastcgi too (hello-node-fastcgi.mjs),
+// and bench/e2e-adapters.mjs on tsgi (--adapter node) for the cost of the Node adapter.
+const HELLO = Buffer.from('Hello, World!\n');
+const BIG = Buffer.alloc(64 * 1024, 'x');
+
+function send(res, body) {
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) });
+  res.end(body);
+}
 
 export default function hello(req, res) {
-  res.writeHead(200, HEADERS);
-  res.end(BODY);
+  if (req.method === 'POST') {
+    let length = 0;
+    req.on('data', (chunk) => (length += chunk.length));
+    req.on('end', () => send(res, Buffer.from(`received ${length} bytes\n`)));
+    return;
+  }
+  send(res, req.url.endsWith('/64k') ? BIG : HELLO);
 }

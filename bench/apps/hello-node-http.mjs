@@ -1,6 +1,6 @@
-// Hello world on Node's own http.createServer, a baseline for bench/e2e-http.mjs: the same
-// status, Content-Type, Content-Length and body as hello.mjs (node:http adds its Date,
-// Connection and Keep-Alive headers). One process, like tsgi.
+// The end-to-end benchmarks' app (hello-node-handler.mjs) on Node's own http.createServer, a
+// baseline of bench/e2e.mjs: the same status, Content-Type, Content-Length and bodies as
+// hello.mjs (node:http adds its Date, Connection and Keep-Alive headers). One process, like tsgi.
 //
 //   node bench/apps/hello-node-http.mjs [PORT [HOST]]   (or PORT=8080 HOST=127.0.0.1)
 //

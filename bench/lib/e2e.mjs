@@ -1,14 +1,14 @@
 /**
- * What the end-to-end benchmarks (bench/e2e-uwsgi.mjs, bench/e2e-fastcgi.mjs,
- * bench/e2e-http.mjs) share:
+ * What the end-to-end benchmarks (bench/e2e.mjs, bench/e2e-adapters.mjs) share:
  * option parsing, backend processes, the check request, wrk runs and their parsing,
  * interleaved rounds, CPU time from /proc, medians and the report. Plain ESM, like
  * ./nginx.mjs, so the bench scripts run without a build.
  *
  * A script describes its contenders as "setups": { key, name, label, backend, url, cpu? }
  * (key: the --only name and the nginx location, name: short, for ratios, label: with the
- * version, for the table; backend: what startBackend returned). runRounds() fills
- * setup.runs, summarize() the medians.
+ * version, for the table; backend: what startBackend returned; optionally wrk: wrk options
+ * of its own, nginxPid: the nginx in front of it). runRounds() fills setup.runs,
+ * summarize() the medians.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -25,13 +25,16 @@ import { nginxVersion, stopProcess, waitForPort } from './nginx.mjs';
  *             if the script has --only),
  *   only:     the setup keys --only accepts (one, or several separated by commas),
  *   flags:    boolean options without a value, e.g. ['json'],
- *   minimums: { warmup: 0 } (numeric options may not go below these; default 1).
+ *   minimums: { warmup: 0 } (numeric options may not go below these; default 1),
+ *   lists:    { workloads: ['hello', 'post'], connections: null }: options that take a
+ *             comma-separated list, of these choices, or of whole numbers >= 1 (null); their
+ *             defaults are lists too.
  */
 export function optionParser(spec) {
-  const { script, defaults, only: choices = [], flags = [], minimums = {} } = spec;
+  const { script, defaults, only: choices = [], flags = [], minimums = {}, lists = {} } = spec;
   const metavar = (name) => (name === 'duration' || name === 'warmup' ? 'SECONDS' : 'N');
   const usage = () => {
-    const parts = Object.keys(defaults).map((name) => (name === 'only' ? `[--only ${choices.join('|')}]` : `[--${name} ${metavar(name)}]`));
+    const parts = Object.keys(defaults).map((name) => (name === 'only' ? `[--only ${choices.join('|')}]` : name in lists ? `[--${name} ${(lists[name] ?? ['N']).join('|')},...]` : `[--${name} ${metavar(name)}]`));
     parts.push(...flags.map((flag) => `[--${flag}]`));
     return `usage: node bench/${script}.mjs ${parts.join(' ')}
 defaults: ${Object.entries(defaults)
@@ -66,6 +69,14 @@ defaults: ${Object.entries(defaults)
         const keys = value.split(',');
         if (keys.some((key) => !choices.includes(key))) fail(`--only takes ${listChoices(choices)}, got ${value}`);
         options.only = keys;
+        continue;
+      }
+      if (match[1] in lists) {
+        const allowed = lists[match[1]];
+        const items = allowed ? value.split(',') : value.split(',').map(Number);
+        const bad = allowed ? items.some((item) => !allowed.includes(item)) : items.some((n) => !Number.isInteger(n) || n < 1);
+        if (bad) fail(`--${match[1]} takes ${allowed ? `a list of ${listChoices(allowed)}` : 'a list of whole numbers >= 1'}, got ${value}`);
+        options[match[1]] = items;
         continue;
       }
       const n = Number(value);
@@ -297,9 +308,10 @@ export function parseWrk(text) {
   };
 }
 
-export function runWrk(wrk, url, { threads, connections, duration }) {
+/** One wrk run; `script`: a Lua file (wrk -s), e.g. one that makes every request a POST. */
+export function runWrk(wrk, url, { threads, connections, duration, script }) {
   return new Promise((resolve, reject) => {
-    const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', url];
+    const args = [`-t${threads}`, `-c${connections}`, `-d${duration}s`, '--latency', ...(script ? ['-s', script] : []), url];
     const child = spawn(wrk, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let out = '';
@@ -323,10 +335,12 @@ export function runWrk(wrk, url, { threads, connections, duration }) {
  * setup, the order rotated every round (a, b, c; b, c, a; …) so drifting machine noise
  * hits every setup alike. Fills setup.runs; one progress line per run on stderr.
  *
+ * A setup's own `wrk` options (connections, threads, script) override `options`.
  * With `cpu: { nginxPid }`, each run also records the CPU seconds per request of the
- * setup's backend (setup.cpuPids(): the root pids whose process trees make the backend)
- * and of nginx (master and workers), from /proc: run.backendCpuUs, run.nginxCpuUs.
- * Without a `cpu.nginxPid` (no nginx in front), only the backend's. With `countAccepts`,
+ * setup's backend (setup.cpuPids(): the root pids whose process trees make the backend;
+ * none: NaN) and of nginx (master and workers; setup.nginxPid overrides cpu.nginxPid), from
+ * /proc: run.backendCpuUs, run.nginxCpuUs. Without an nginx pid (no nginx in front), only
+ * the backend's. With `countAccepts`,
  * run.accepts is the number of TCP connections the machine accepted during the run (a
  * system-wide count: wrk's connections, plus one per request when the server does not
  * keep them).
@@ -334,25 +348,26 @@ export function runWrk(wrk, url, { threads, connections, duration }) {
  */
 export async function runRounds(measured, options, wrk, { cpu, countAccepts = false, isInterrupted = () => false } = {}) {
   if (options.warmup > 0) {
-    for (const setup of measured) await runWrk(wrk, setup.url, { ...options, duration: options.warmup });
+    for (const setup of measured) await runWrk(wrk, setup.url, { ...options, ...setup.wrk, duration: options.warmup });
   }
-  const cpuOf = (pids) => pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const cpuOf = (pids) => (pids.length ? pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0) : NaN);
   for (const setup of measured) setup.runs = [];
   for (let round = 0; round < options.rounds && !isInterrupted(); round++) {
     const shift = round % measured.length;
     const order = [...measured.slice(shift), ...measured.slice(0, shift)];
     for (const setup of order) {
-      const before = cpu && { backend: cpuOf(setup.cpuPids()), nginx: treeCpuSeconds(cpu.nginxPid) };
+      const nginxPid = setup.nginxPid ?? cpu?.nginxPid;
+      const before = cpu && { backend: cpuOf(setup.cpuPids()), nginx: treeCpuSeconds(nginxPid) };
       const acceptsBefore = countAccepts ? tcpPassiveOpens() : NaN;
-      const run = await runWrk(wrk, setup.url, options);
+      const run = await runWrk(wrk, setup.url, { ...options, ...setup.wrk });
       if (countAccepts) run.accepts = tcpPassiveOpens() - acceptsBefore;
       if (cpu) {
         const perRequestUs = (seconds) => (run.requests > 0 ? (seconds * 1e6) / run.requests : NaN);
         run.backendCpuUs = perRequestUs(cpuOf(setup.cpuPids()) - before.backend);
-        run.nginxCpuUs = perRequestUs(treeCpuSeconds(cpu.nginxPid) - before.nginx);
+        run.nginxCpuUs = perRequestUs(treeCpuSeconds(nginxPid) - before.nginx);
       }
       setup.runs.push(run);
-      const nginxCpuText = cpu?.nginxPid !== undefined ? `, nginx ${fmtUs(run.nginxCpuUs)}` : '';
+      const nginxCpuText = nginxPid !== undefined ? `, nginx ${fmtUs(run.nginxCpuUs)}` : '';
       const cpuText = cpu ? `, CPU/req: backend ${fmtUs(run.backendCpuUs)}${nginxCpuText}` : '';
       const acceptsText = countAccepts ? `, ${run.accepts} TCP connections accepted` : '';
       process.stderr.write(

@@ -1,0 +1,207 @@
+/**
+ * The codecs the micro-benchmarks race, per protocol. Each contender is
+ * { key, label, prepare(packets) → run }: `run()` parses every packet once and answers how
+ * many vars (or header fields) it found, which the suite checks before timing (a codec that
+ * misreads the input is a failure, not a fast result) and which keeps the work from being
+ * optimised away.
+ *
+ * How each meets the bytes is how its server would on a kept-alive connection: one call
+ * per request, each request in a buffer of its own as a read delivers it. The native codec
+ * is the exception, and the reason it is measured at all: in the server the Rust reactor
+ * reads and parses without crossing into JavaScript per request, so here one parseBatch()
+ * call parses every packet laid end to end, and the crossing is paid once per batch.
+ * Node's llhttp pays its crossing per call, as node:http does on every read.
+ */
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(root, 'package.json'));
+const dist = (file) => import(path.join(root, 'dist', file));
+
+export const packageVersion = (name) => require(`${name}/package.json`).version;
+
+/** The limits the pure reactor parses with by default (src/pure/reactor.ts). */
+const UWSGI_LIMITS = { maxVarsBlock: 0xffff, maxVars: 1000, maxBody: 0 };
+const FASTCGI_LIMITS = { maxParamsBytes: 64 * 1024, maxVars: 1000, maxBody: 0 };
+const HTTP_LIMITS = { maxRequestLine: 8192, maxHeadBytes: 16384, maxHeaders: 100, maxBody: 0, maxChunkExtension: 4096 };
+
+/** tsgi's native codec (crates/tsgi-wire) through the binding's parseBatch. */
+async function native(protocol) {
+  const { loadNative } = await dist('native.js');
+  const { binding, failures } = loadNative();
+  if (!binding?.parseBatch) return { skip: `no native binding with parseBatch (${failures.join('; ') || 'npm run build'})` };
+  return {
+    label: 'tsgi native (Rust, tsgi-wire), one parseBatch call per batch',
+    prepare(packets) {
+      const batch = Buffer.concat(packets);
+      return () => binding.parseBatch(protocol, batch, packets.length).vars;
+    },
+  };
+}
+
+/** tsgi's pure-TypeScript codec (src/codec/), called as src/pure/ calls it. */
+async function pureTs(protocol) {
+  const label = 'tsgi pure-TypeScript (src/codec)';
+  if (protocol === 'uwsgi') {
+    const [{ parseRequest }, { VarList }] = await Promise.all([dist('codec/uwsgi.js'), dist('codec/vars.js')]);
+    const vars = new VarList();
+    return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseRequest(p, p.length, UWSGI_LIMITS, vars), n + vars.count), 0) };
+  }
+  if (protocol === 'http') {
+    const { HeadVars, parseHead } = await dist('codec/http-head.js');
+    const vars = new HeadVars();
+    return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseHead(p, p.length, HTTP_LIMITS, vars), n + vars.vars.count), 0) };
+  }
+  const { ParamsDecoder, RecordType, parseBeginRequest, parseRecord } = await dist('codec/fastcgi.js');
+  const params = new ParamsDecoder(FASTCGI_LIMITS);
+  // The records of one request, as src/pure/fastcgi.ts walks a read.
+  const parse = (data) => {
+    for (let pos = 0; pos < data.length; ) {
+      const record = parseRecord(data, pos, data.length);
+      const content = data.subarray(pos + 8, pos + 8 + record.contentLength);
+      if (record.type === RecordType.BEGIN_REQUEST) {
+        parseBeginRequest(content);
+        params.reset();
+      } else if (record.type === RecordType.PARAMS) params.feed(content);
+      pos += record.total;
+    }
+    return params.vars.count;
+  };
+  return { label, prepare: (packets) => () => packets.reduce((n, p) => n + parse(p), 0) };
+}
+
+/** A stand-in for the socket a FastCGI library reads: 'data' events, writes dropped. */
+function fakeSocket() {
+  const socket = new EventEmitter();
+  Object.assign(socket, { writable: false, destroyed: false, write: () => true, end() {}, setTimeout() {}, setNoDelay() {} });
+  return socket;
+}
+
+/** fastcgi-stream: the record parser node-fastcgi is built on; records → [name, value] strings. */
+function fastcgiStream() {
+  const { FastCGIStream, records } = require('fastcgi-stream');
+  return {
+    label: `fastcgi-stream ${packageVersion('fastcgi-stream')} (records, params as strings)`,
+    prepare(packets) {
+      const socket = fakeSocket();
+      let found = 0;
+      new FastCGIStream(socket).on('record', (id, record) => {
+        if (record.TYPE === records.Params.TYPE) found += record.params.length;
+      });
+      return () => {
+        found = 0;
+        for (const p of packets) socket.emit('data', p);
+        return found;
+      };
+    },
+  };
+}
+
+/**
+ * node-fastcgi: its own connection handler (lib/server.js) on a stand-in socket, up to the
+ * (req, res) it hands the app: fastcgi-stream's records, then its Request, params and
+ * http.IncomingMessage headers. That is how node-fastcgi parses a request: it has no parser
+ * of its own below fastcgi-stream. The request is then ended as its server ends one (the
+ * END_REQUEST write goes nowhere), so the request id is free for the next.
+ */
+function nodeFastcgi() {
+  const fcgi = require('node-fastcgi');
+  return {
+    label: `node-fastcgi ${packageVersion('node-fastcgi')} (fastcgi-stream, then its req.headers)`,
+    prepare(packets) {
+      let found = 0;
+      const server = fcgi.createServer((req) => {
+        found += Object.keys(req.headers).length;
+      });
+      const socket = fakeSocket();
+      server.emit('connection', socket);
+      return () => {
+        found = 0;
+        for (const p of packets) {
+          socket.emit('data', p);
+          socket.endRequest(1);
+        }
+        return found;
+      };
+    },
+  };
+}
+
+/** http-parser-js: the pure-JS HTTP parser (node:http's drop-in, used by http-proxy setups and others). */
+function httpParserJs() {
+  const { HTTPParser } = require('http-parser-js');
+  return {
+    label: `http-parser-js ${packageVersion('http-parser-js')}`,
+    prepare(packets) {
+      const parser = new HTTPParser(HTTPParser.REQUEST);
+      let found = 0;
+      parser[HTTPParser.kOnHeadersComplete] = (info) => {
+        found += info.headers.length / 2;
+      };
+      parser[HTTPParser.kOnMessageComplete] = () => {};
+      return () => {
+        found = 0;
+        for (const p of packets) parser.execute(p);
+        return found;
+      };
+    },
+  };
+}
+
+/** Node's llhttp, as node:http drives it: process.binding('http_parser'), one execute() per read. */
+function llhttp() {
+  const { HTTPParser } = process.binding('http_parser');
+  return {
+    label: `llhttp ${process.versions.llhttp} (Node ${process.version}'s, through process.binding('http_parser'))`,
+    prepare(packets) {
+      const parser = new HTTPParser();
+      parser.initialize(HTTPParser.REQUEST, {}, 0, 0);
+      let found = 0;
+      // Past 32 fields llhttp hands them over in kOnHeaders calls, the rest with the head.
+      parser[HTTPParser.kOnHeaders] = (headers) => {
+        found += headers.length / 2;
+      };
+      parser[HTTPParser.kOnHeadersComplete] = (major, minor, headers) => {
+        found += (headers?.length ?? 0) / 2;
+      };
+      parser[HTTPParser.kOnMessageComplete] = () => {};
+      return () => {
+        found = 0;
+        for (const p of packets) parser.execute(p);
+        return found;
+      };
+    },
+  };
+}
+
+/** What a contender finds per request: vars for tsgi's codecs, params or header fields for the others. */
+const UNIT = {
+  native: 'vars',
+  'pure-ts': 'vars',
+  'fastcgi-stream': 'params',
+  'node-fastcgi': 'headers',
+  'http-parser-js': 'header fields',
+  llhttp: 'header fields',
+};
+
+const BY_PROTOCOL = {
+  uwsgi: { native, 'pure-ts': pureTs },
+  fastcgi: { native, 'pure-ts': pureTs, 'fastcgi-stream': fastcgiStream, 'node-fastcgi': nodeFastcgi },
+  http: { native, 'pure-ts': pureTs, 'http-parser-js': httpParserJs, llhttp },
+};
+
+/** The contenders of `protocol`, resolved: [{ key, unit, label, prepare } | { key, skip }]. */
+export async function contendersOf(protocol) {
+  const out = [];
+  for (const [key, make] of Object.entries(BY_PROTOCOL[protocol])) {
+    try {
+      out.push({ key, unit: UNIT[key], ...(await make(protocol)) });
+    } catch (error) {
+      out.push({ key, skip: error.message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,15 @@
+/** Where a benchmark ran, for the results files: CPUs, kernel, Node. */
+import os from 'node:os';
+
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    model: cpus[0]?.model?.trim() ?? '?',
+    os: `${os.platform()} ${os.release()}`,
+    node: process.version,
+  };
+}
+
+/** "2 CPUs (AMD EPYC …), linux 6.1.0, Node v20.20.2". */
+export const machineLine = (m) => `${m.cpus} CPUs (${m.model}), ${m.os}, Node ${m.node}`;

@@ -1,0 +1,237 @@
+/**
+ * The benchmarks' results as Markdown and SVG: pure functions of the results files
+ * (bench/results/e2e.json, codec.json), so that bench/readme.mjs and the test that checks
+ * the README (__test__/bench-readme.test.ts) render exactly what the runs wrote.
+ */
+import { BASELINES } from '../e2e/setups.mjs';
+import { machineLine } from './machine.mjs';
+
+const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const fmtMs = (n) => (Number.isFinite(n) ? `${n < 1 ? n.toFixed(3) : n.toFixed(2)} ms` : 'n/a');
+const fmtUs = (n) => (Number.isFinite(n) ? `${n < 10 ? n.toFixed(1) : Math.round(n)} µs` : 'n/a');
+const fmtRatio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a');
+const num = (n) => (n === null || n === undefined ? NaN : n);
+
+// ---- end to end ----------------------------------------------------------------------------
+
+/** The cell of `setup` for a workload and a connection count, or undefined. */
+const cellOf = (results, setup, workload, connections) => results.cells.find((c) => c.setup === setup && c.workload === workload && c.connections === connections);
+
+/** rps of `a` over rps of `b` (or of `field`), same workload and connections; NaN if either is missing. */
+function ratio(results, a, b, workload, connections, field = 'rps') {
+  const x = cellOf(results, a, workload, connections);
+  const y = cellOf(results, b, workload, connections);
+  return x && y ? num(x[field]) / num(y[field]) : NaN;
+}
+
+/** The throughput scenario the targets are read at: hello, at the most connections run. */
+const headline = (results) => ({ workload: results.options.workloads.includes('hello') ? 'hello' : results.options.workloads[0], connections: Math.max(...results.options.connections) });
+
+/** The issue's targets, each { target, ratio, goal, lowerIsBetter? } (ratio NaN: not measured). */
+export function targets(results) {
+  const { workload, connections } = headline(results);
+  const r = (a, b, field) => ratio(results, a, b, workload, connections, field);
+  const rows = [
+    { target: 'uwsgi behind nginx: req/s ≥ uWSGI', ratio: r('tsgi-uwsgi', 'uwsgi'), goal: 1 },
+    { target: 'uwsgi behind nginx: backend CPU/request ≤ 0.5× uWSGI', ratio: r('tsgi-uwsgi', 'uwsgi', 'backendCpuUs'), goal: 0.5, lowerIsBetter: true },
+    { target: 'FastCGI keep-conn ≥ 1.2× nginx → node:http keepalive', ratio: r('tsgi-fastcgi', 'node-http-proxy'), goal: 1.2 },
+    { target: 'FastCGI keep-conn ≥ 8× node-fastcgi (as published)', ratio: r('tsgi-fastcgi', 'node-fastcgi'), goal: 8 },
+    { target: 'FastCGI keep-conn against node-fastcgi with keep-alive fixed (no target)', ratio: r('tsgi-fastcgi', 'node-fastcgi-fixed'), goal: NaN },
+    { target: 'HTTP direct, one worker ≥ 1.5× node:http', ratio: r('tsgi-http', 'node-http'), goal: 1.5 },
+  ];
+  for (const protocol of ['uwsgi', 'http']) rows.push({ target: `two workers ≥ 1.7× one (${protocol})`, ratio: r(`tsgi-${protocol}-2w`, `tsgi-${protocol}`), goal: 1.7 });
+  for (const protocol of ['uwsgi', 'uwsgi-unix', 'fastcgi', 'http', 'http-proxy']) {
+    rows.push({ target: `native ≥ 1.5× pure-TS (${protocol}), req/s`, ratio: r(`tsgi-${protocol}`, `pure-${protocol}`), goal: 1.5 });
+  }
+  return rows;
+}
+
+function targetLines(results) {
+  const { workload, connections } = headline(results);
+  const verdict = (t) => {
+    if (!Number.isFinite(t.ratio)) return 'not measured';
+    if (!Number.isFinite(t.goal)) return '';
+    return (t.lowerIsBetter ? t.ratio <= t.goal : t.ratio >= t.goal) ? 'met' : '**missed**';
+  };
+  return [
+    `| target (${workload}, ${connections} connections) | measured | |`,
+    '|---|---:|---|',
+    ...targets(results).map((t) => `| ${t.target} | ${fmtRatio(t.ratio)} | ${verdict(t)} |`),
+  ];
+}
+
+/** One table: every setup for a workload and a connection count, with the ratios beside tsgi's rows. */
+function cellTable(results, workload, connections, { perRound = true } = {}) {
+  const lines = [
+    `| setup | req/s | p50 | p99 | backend CPU/req | nginx CPU/req | ×uWSGI | ×node:http |${perRound ? ' req/s per round | errors |' : ''}`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|${perRound ? '---|---:|' : ''}`,
+  ];
+  for (const setup of results.setups) {
+    const cell = cellOf(results, setup.key, workload, connections);
+    if (!cell) continue;
+    const baseline = setup.group === 'tsgi' ? BASELINES[setup.via] : null;
+    const versus = (other) => (baseline ? fmtRatio(ratio(results, setup.key, other, workload, connections)) : '');
+    const name = setup.group === 'tsgi' ? `**${setup.label}**` : setup.label;
+    const rounds = perRound ? ` ${cell.runs.map(fmtInt).join(', ')} | ${cell.errors} |` : '';
+    lines.push(`| ${name} | ${fmtInt(num(cell.rps))} | ${fmtMs(num(cell.p50Ms))} | ${fmtMs(num(cell.p99Ms))} | ${fmtUs(num(cell.backendCpuUs))} | ${fmtUs(num(cell.nginxCpuUs))} | ${versus(baseline?.uwsgi)} | ${versus(baseline?.node)} |${rounds}`);
+  }
+  return lines;
+}
+
+const WORKLOAD_TITLES = { hello: 'hello world', '64k': '64 KiB response', post: '1 MiB POST' };
+
+/** "nginx 1.22.1 (1 worker), wrk 4.1.0, …": the versions line. */
+function versionsLine(results) {
+  const v = results.versions;
+  const o = results.options;
+  const parts = [
+    v.nginx && `nginx ${v.nginx} (${o.nginxWorkers} worker${o.nginxWorkers > 1 ? 's' : ''})`,
+    v.wrk && `wrk ${v.wrk}`,
+    v.uwsgi && `uWSGI ${v.uwsgi} (Python ${v.python})`,
+    v.phpFpm && `PHP-FPM ${v.phpFpm}`,
+    v.nodeFastcgi && `node-fastcgi ${v.nodeFastcgi}`,
+  ].filter(Boolean);
+  return `${parts.join(', ')}; wrk -d${o.duration}s (-t1 -c1, -t2 -c50), ${o.rounds} round${o.rounds > 1 ? 's' : ''} interleaved, medians`;
+}
+
+/** bench/results/e2e.md: every table of a run. */
+export function e2eMarkdown(results) {
+  const lines = [
+    `# tsgi end to end${results.options.quick ? ' (quick)' : ''}`,
+    '',
+    `${results.date.slice(0, 10)}: ${machineLine(results.machine)}; ${versionsLine(results)}.`,
+    'CPU/req: CPU time (user + system) of the process tree per request, from /proc. ×uWSGI and ×node:http: req/s against the same server reached the same way (behind nginx: uWSGI over uwsgi, node:http behind proxy_pass; direct: uWSGI --http-socket, node:http).',
+    '',
+  ];
+  for (const s of results.skipped) lines.push(`- SKIPPED ${s.setup}: ${s.reason.split('\n')[0]}`);
+  if (results.skipped.length) lines.push('');
+  lines.push('## Targets', '', ...targetLines(results), '');
+  for (const workload of results.options.workloads) {
+    for (const connections of results.options.connections) {
+      lines.push(`## ${WORKLOAD_TITLES[workload]}, ${connections} connection${connections > 1 ? 's' : ''}`, '', ...cellTable(results, workload, connections), '');
+    }
+  }
+  return lines.join('\n').trimEnd();
+}
+
+// ---- SVG chart -------------------------------------------------------------------------------
+
+const COLORS = { native: '#1f6feb', pure: '#8fb8f5', workers: '#0b3d91', peer: '#9a9a9a', ceiling: '#d0d0d0' };
+
+function colorOf(setup) {
+  if (setup.group === 'ceiling') return COLORS.ceiling;
+  if (setup.group !== 'tsgi') return COLORS.peer;
+  if (setup.key.startsWith('pure-')) return COLORS.pure;
+  return setup.key.endsWith('w') ? COLORS.workers : COLORS.native;
+}
+
+const escapeXml = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** bench/results/e2e.svg: req/s per setup, one panel per workload, at the most connections run. */
+export function e2eSvg(results) {
+  const { connections } = headline(results);
+  const width = 860;
+  const labelWidth = 330;
+  const barMax = width - labelWidth - 90;
+  const rowHeight = 17;
+  const parts = [];
+  let y = 24;
+  parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">tsgi end to end: requests/s, ${connections} connections (${escapeXml(results.date.slice(0, 10))}, ${results.machine.cpus} CPUs)</text>`);
+  y += 12;
+  for (const workload of results.options.workloads) {
+    const rows = results.setups.map((setup) => ({ setup, cell: cellOf(results, setup.key, workload, connections) })).filter((r) => r.cell);
+    if (!rows.length) continue;
+    const top = Math.max(...rows.map((r) => num(r.cell.rps)).filter(Number.isFinite), 1);
+    y += 22;
+    parts.push(`<text x="10" y="${y}" font-size="13" font-weight="bold">${escapeXml(WORKLOAD_TITLES[workload])}</text>`);
+    y += 6;
+    for (const { setup, cell } of rows) {
+      const rps = num(cell.rps);
+      const w = Number.isFinite(rps) ? Math.max(1, Math.round((rps / top) * barMax)) : 0;
+      parts.push(
+        `<text x="${labelWidth - 6}" y="${y + 12}" font-size="11" text-anchor="end">${escapeXml(setup.name)}</text>`,
+        `<rect x="${labelWidth}" y="${y + 2}" width="${w}" height="${rowHeight - 4}" fill="${colorOf(setup)}"/>`,
+        `<text x="${labelWidth + w + 4}" y="${y + 12}" font-size="11">${fmtInt(rps)}</text>`,
+      );
+      y += rowHeight;
+    }
+  }
+  y += 28;
+  const legend = [
+    ['tsgi native', COLORS.native],
+    ['tsgi, 2 workers', COLORS.workers],
+    ['tsgi pure-TS', COLORS.pure],
+    ['others', COLORS.peer],
+    ['nginx alone', COLORS.ceiling],
+  ];
+  legend.forEach(([text, color], i) => parts.push(`<rect x="${10 + i * 150}" y="${y - 10}" width="12" height="12" fill="${color}"/><text x="${26 + i * 150}" y="${y}" font-size="11">${text}</text>`));
+  y += 12;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+${parts.join('\n')}
+</svg>
+`;
+}
+
+// ---- codec -----------------------------------------------------------------------------------
+
+/** The rows of the codec table for `suites`: per suite, each contender with its ratio to pure-TS. */
+function codecRows(suites) {
+  const lines = ['| protocol | request | codec | packets/s | MB/s | ×pure-TS |', '|---|---|---|---:|---:|---:|'];
+  for (const suite of suites) {
+    const pure = suite.results.find((r) => r.key === 'pure-ts');
+    for (const r of suite.results) {
+      const what = `${suite.protocol} | ${suite.request} (${suite.packetBytes} B)`;
+      if (r.skipped) lines.push(`| ${what} | ${r.key} | skipped: ${r.skipped} | | |`);
+      else lines.push(`| ${what} | ${r.label} | ${fmtInt(r.packetsPerSecond)} | ${fmtInt(r.mbPerSecond)} | ${fmtRatio(r.packetsPerSecond / num(pure?.packetsPerSecond))} |`);
+    }
+  }
+  return lines;
+}
+
+/** bench/results/codec.md. */
+export function codecMarkdown(results) {
+  return [
+    '# tsgi codec micro-benchmarks',
+    '',
+    `${results.date.slice(0, 10)}: ${machineLine(results.machine)}; benchmark.js, ${results.maxTime} s per codec, batches of ${results.batch} requests, one process per suite.`,
+    'Each codec parses the same requests (bench/codec/requests.mjs) as its server meets them, one call per request; tsgi native in one parseBatch call per batch, as its reactor parses without crossing into JavaScript.',
+    '',
+    ...codecRows(results.suites),
+  ].join('\n');
+}
+
+// ---- the README section ----------------------------------------------------------------------
+
+export const README_START = '<!-- bench:start (generated by node bench/readme.mjs from bench/results/; do not edit) -->';
+export const README_END = '<!-- bench:end -->';
+
+/** The README's performance section, from the committed results. */
+export function readmeSection(e2e, codec) {
+  const { workload, connections } = headline(e2e);
+  return [
+    README_START,
+    `\`npm run bench:e2e\` on ${e2e.date.slice(0, 10)}: ${machineLine(e2e.machine)}; ${versionsLine(e2e)}. wrk, nginx and the servers share the machine's cores: compare the ratios, measured in the same run, more than the absolute numbers. Every table of the run (the 64 KiB response, the 1 MiB POST, 1 connection): [bench/results/e2e.md](bench/results/e2e.md).`,
+    '',
+    '![requests/s per setup](bench/results/e2e.svg)',
+    '',
+    `${WORKLOAD_TITLES[workload]}, ${connections} connections:`,
+    '',
+    ...cellTable(e2e, workload, connections, { perRound: false }),
+    '',
+    ...targetLines(e2e),
+    '',
+    `Codecs alone (\`npm run bench:codec\`, ${codec.date.slice(0, 10)}), the 40-var browser request; every request size: [bench/results/codec.md](bench/results/codec.md):`,
+    '',
+    ...codecRows(codec.suites.filter((s) => s.request === 'browser-40')),
+    README_END,
+  ].join('\n');
+}
+
+/** `readme` with its section between the markers replaced by `section`; throws without markers. */
+export function replaceReadmeSection(readme, section) {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} markers`);
+  return readme.slice(0, start) + section + readme.slice(end + README_END.length);
+}
