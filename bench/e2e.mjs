@@ -21,7 +21,8 @@
  * Missing peers are installed (apt-get: nginx, wrk, uwsgi + uwsgi-plugin-python3, php-fpm;
  * npm: node-fastcgi) unless --no-install or --quick; a setup that still cannot run is
  * listed as SKIPPED with the reason, never dropped silently. The full run writes
- * bench/results/e2e.json, e2e.md and e2e.svg (not with --quick, --only or --no-write), and
+ * bench/results/e2e.json, e2e.md and e2e.svg (not with --quick, --no-write, nor when
+ * --only, --workloads or --connections narrow it), and
  * `node bench/readme.mjs` puts them into the README. --quick never fails: it is a regression
  * guard for CI that prints the ratios, not a gate.
  */
@@ -80,7 +81,9 @@ async function main() {
   let options = parseOptions(process.argv.slice(2));
   const quick = options.quick;
   if (quick) options = quickOptions(options);
-  const writeResults = !quick && !options['no-write'] && process.argv.every((arg) => !arg.startsWith('--only'));
+  // Only a run of every setup, workload and connection count replaces the committed results.
+  const narrowed = process.argv.some((arg) => /^--(only|workloads|connections)\b/.test(arg));
+  const writeResults = !quick && !narrowed && !options['no-write'];
   const peers = ensurePeers(root, { install: !quick && !options['no-install'] });
   const skipped = []; // { setup, reason }
   if (peers.missing.wrk) {

@@ -1,33 +1,42 @@
 #!/usr/bin/env node
 /**
- * Rewrites the README's performance section (between the bench markers) from the committed
- * results, bench/results/e2e.json and codec.json.
+ * Renders what the committed results say, from bench/results/e2e.json and codec.json: the
+ * README's Performance section (between the bench markers), bench/results/e2e.md, e2e.svg
+ * and codec.md. The benchmarks call the same renderers when they write the results, so
+ * this matters after a change to the renderers (bench/lib/report.mjs).
  *
- *   node bench/readme.mjs           # rewrite README.md
- *   node bench/readme.mjs --check   # exit 1 if README.md is not what it would write
+ *   node bench/readme.mjs           # rewrite them
+ *   node bench/readme.mjs --check   # exit 1 if any differs from what it would write
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readmeSection, replaceReadmeSection } from './lib/report.mjs';
+import { codecMarkdown, e2eMarkdown, e2eSvg, readmeSection, replaceReadmeSection } from './lib/report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const read = (file) => readFileSync(path.join(root, file), 'utf8');
 
-/** README.md as this script would leave it. */
-export function renderedReadme() {
-  const section = readmeSection(JSON.parse(read('bench/results/e2e.json')), JSON.parse(read('bench/results/codec.json')));
-  return replaceReadmeSection(read('README.md'), section);
+/** { file: text } of everything rendered from the results files. */
+export function rendered() {
+  const e2e = JSON.parse(read('bench/results/e2e.json'));
+  const codec = JSON.parse(read('bench/results/codec.json'));
+  return {
+    'README.md': replaceReadmeSection(read('README.md'), readmeSection(e2e, codec)),
+    'bench/results/e2e.md': `${e2eMarkdown(e2e)}\n`,
+    'bench/results/e2e.svg': e2eSvg(e2e),
+    'bench/results/codec.md': `${codecMarkdown(codec)}\n`,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const readme = renderedReadme();
-  if (process.argv.includes('--check')) {
-    if (readme !== read('README.md')) {
-      process.stderr.write('README.md: the performance section differs from bench/results/; run node bench/readme.mjs\n');
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(path.join(root, 'README.md'), readme);
+  const stale = [];
+  for (const [file, text] of Object.entries(rendered())) {
+    if (text === read(file)) continue;
+    stale.push(file);
+    if (!process.argv.includes('--check')) writeFileSync(path.join(root, file), text);
+  }
+  if (process.argv.includes('--check') && stale.length) {
+    process.stderr.write(`${stale.join(', ')}: not what bench/results/*.json give; run node bench/readme.mjs\n`);
+    process.exit(1);
   }
 }
