@@ -182,7 +182,8 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     const { sent, failed } = await load.stop();
     expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
     const recycled = tsgi.lines.filter((l) => /--max-requests 1[24]0 reached; replacing it/.test(l.text));
-    expect(recycled.length).toBeGreaterThanOrEqual(4);
+    // Each place reached its limit at least once (how often depends on the machine's pace).
+    expect(new Set(recycled.map((l) => /--max-requests (\d+)/.exec(l.text)![1]))).toEqual(new Set(['120', '140']));
     const served = new Set(load.outcomes.map((o) => o.pid));
     // Replacements served (those made in the run's last moments may not have yet).
     expect(served.size).toBeGreaterThan(2);
