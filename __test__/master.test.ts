@@ -190,6 +190,25 @@ describe('harakiri and stopping', () => {
     expect((await get(port, '/next')).pid).toBe(worker);
   });
 
+  it('a request past --harakiri whose response had begun is cut with a reset, never completed', async () => {
+    const dir = tempDir();
+    const module = path.join(dir, 'app.mjs');
+    writeFileSync(module, "export default (e, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return (async function* () { yield 'first\\n'; await new Promise(() => {}); })(); };\n");
+    const port = await freePort();
+    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', module, '--harakiri', '1']);
+    const outcome = await new Promise<string>((resolve) => {
+      http.get({ host: '127.0.0.1', port, path: '/stuck', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(`complete: ${body}`));
+        res.on('error', () => resolve(`cut after: ${body}`));
+        res.on('aborted', () => resolve(`cut after: ${body}`));
+      }).on('error', () => {}); // the reset, once the response has been cut
+    });
+    expect(outcome).toBe('cut after: first\n');
+    expect((await master.line(/harakiri: worker 1/)).text).toMatch(/GET \/stuck ran for 1\.\d s \(--harakiri 1\); aborted, connection reset \(its response had begun\)/);
+  });
+
   it('SIGINT is a fast shutdown: requests in flight are cut, tsgi exits at once', async () => {
     const port = await freePort();
     const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP]);
