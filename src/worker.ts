@@ -19,10 +19,10 @@ import { Server, type RequestObserver, type ServerOptions } from './server.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** How often the worker's loop reports in and sweeps for --harakiri, ms. */
-export const WORKER_TICK_MS = 200;
+const WORKER_TICK_MS = 200;
 
 /** The server options the config asks for. */
-export function serverOptions(config: Config): ServerOptions {
+function serverOptions(config: Config): ServerOptions {
   return {
     bufferSize: config['buffer-size'],
     maxVars: config['max-vars'],
