@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapt } from '../src/adapters/detect.js';
-import { Server } from '../src/server.js';
+import { Server } from '../src/server/server.js';
 import { disconnectAfterFirstPiece, request, type Reply } from './helpers/http.js';
 import { announceNginx, hasNginx, nginxVersionText, startNginx, type Nginx } from './helpers/nginx.js';
 import { sha256, waitFor } from './helpers/proxy-apps.js';

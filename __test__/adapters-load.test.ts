@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AdapterName } from '../src/adapters/adapter-names.js';
-import { loadApp } from '../src/load-app.js';
+import { loadApp } from '../src/process/load-app.js';
 import { request } from './helpers/http.js';
 import { useTestServers } from './helpers/servers.js';
 

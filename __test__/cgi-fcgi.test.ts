@@ -13,8 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App, Environ } from '../src/app.js';
-import { Server } from '../src/server.js';
+import type { App, Environ } from '../src/app/contract.js';
+import { Server } from '../src/server/server.js';
 import { requirePeer } from './helpers/peers.js';
 import { useTestServers } from './helpers/servers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compose, type App, type Chunk, type Environ, type Middleware, type StartResponse } from '../src/app.js';
-import { validate } from '../src/validate.js';
+import { compose, type App, type Chunk, type Environ, type Middleware, type StartResponse } from '../src/app/contract.js';
+import { validate } from '../src/app/validate.js';
 
 function makeEnviron(path = '/'): Environ {
   return {

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configFromCode, configFromCommandLine, helpText, renderConfig, type LoadedConfig } from '../src/config.js';
+import { configFromCode, configFromCommandLine, helpText, renderConfig, type LoadedConfig } from '../src/config/index.js';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
 import { setLogSink } from '../src/log.js';
 import { defineConfig } from '../src/serve.js';
-import { warnIfExposed } from '../src/sockets.js';
+import { warnIfExposed } from '../src/net/sockets.js';
 
 /** The command line alone, without the environment. */
 const parseArgs = (argv: string[]) => configFromCommandLine(argv, {}).config;

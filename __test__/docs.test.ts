@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../src/errors.js';
-import { OPTIONS, UWSGI_ONLY_OPTIONS, type OptionSpec } from '../src/config.js';
+import { OPTIONS, UWSGI_ONLY_OPTIONS, type OptionSpec } from '../src/config/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { App, Body, Chunk, Environ, Headers, StartResponse } from '../src/app.js';
+import type { App, Body, Chunk, Environ, Headers, StartResponse } from '../src/app/contract.js';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
-import { Server, type ListenOptions, type ServerOptions } from '../src/server.js';
+import { Server, type ListenOptions, type ServerOptions } from '../src/server/server.js';
 import {
   FCGI,
   FcgiClient,

@@ -8,9 +8,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { App, Environ } from '../src/app.js';
-import type { ServerOptions } from '../src/server.js';
-import { validate } from '../src/validate.js';
+import type { App, Environ } from '../src/app/contract.js';
+import type { ServerOptions } from '../src/server/server.js';
+import { validate } from '../src/app/validate.js';
 import { useTestServers } from './helpers/servers.js';
 import { delay, exchangeSlowly, waitFor, type RawResult } from './helpers/uwsgi.js';
 import { Events, chunked, deferred, maskDate, oneShot, open, refusal, req, res, type HttpClient } from './helpers/http-raw.js';

@@ -4,7 +4,7 @@
  * hold a connection), and a stalled body is aborted.
  */
 import { describe, expect, it } from 'vitest';
-import type { App } from '../src/app.js';
+import type { App } from '../src/app/contract.js';
 import { useTestServers } from './helpers/servers.js';
 import { RawClient, delay, waitFor } from './helpers/uwsgi.js';
 

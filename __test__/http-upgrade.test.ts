@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { App, Environ } from '../src/app.js';
+import type { App, Environ } from '../src/app/contract.js';
 import { useTestServers } from './helpers/servers.js';
 import { RawClient, waitFor } from './helpers/uwsgi.js';
 

@@ -1,6 +1,6 @@
 /** Log output that never blocks: batching, the bound with its drop count, whole lines. */
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, LogWriter } from '../src/log-writer.js';
+import { LineSplitter, LogWriter } from '../src/observe/log-writer.js';
 
 /** A destination that completes writes only when told. */
 function slowBackend() {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KNOWN_KEYS } from '../src/codec/keys.js';
-import { loadNative } from '../src/native.js';
-import { Layout } from '../src/native-batch.js';
+import { loadNative } from '../src/native/load.js';
+import { Layout } from '../src/native/batch.js';
 
 const native = loadNative();
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Server } from '../src/server.js';
+import { Server } from '../src/server/server.js';
 import { rawHeaderValues, request } from './helpers/http.js';
 import { announceNginx, hasNginx, nginxVersionText, startNginx, type Nginx } from './helpers/nginx.js';
 import { createProxyApp, sha256 } from './helpers/proxy-apps.js';

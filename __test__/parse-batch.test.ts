@@ -10,7 +10,7 @@ import { HeadVars, parseHead } from '../src/codec/http-head.js';
 import { ParamsDecoder, RecordType, parseRecord, type RecordHead } from '../src/codec/fastcgi.js';
 import { parseRequest } from '../src/codec/uwsgi.js';
 import { VarList } from '../src/codec/vars.js';
-import { loadNative } from '../src/native.js';
+import { loadNative } from '../src/native/load.js';
 
 const binding = loadNative().binding!;
 const protocols = PROTOCOLS as Array<'uwsgi' | 'fastcgi' | 'http'>;

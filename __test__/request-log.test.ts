@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KEY_IDS } from '../src/codec/keys.js';
-import type { Exchange } from '../src/exchange.js';
-import { compileFormat, LOG_VARIABLES, requestLogger, type LoggedRequest, type RequestLogOptions } from '../src/request-log.js';
+import type { Exchange } from '../src/server/exchange.js';
+import { compileFormat, LOG_VARIABLES, requestLogger, type LoggedRequest, type RequestLogOptions } from '../src/observe/request-log.js';
 
 const VARS: Record<string, string> = {
   REQUEST_METHOD: 'POST',

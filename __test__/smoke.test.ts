@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server } from '../src/server.js';
+import { Server } from '../src/server/server.js';
 import { connect, exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';
 
 describe('a uwsgi request end to end', () => {

@@ -1,6 +1,6 @@
 /** The stats documents: uWSGI's JSON shape (what uwsgitop reads) and the Prometheus text. */
 import { describe, expect, it } from 'vitest';
-import { prometheusText, statsJson, type StatsSnapshot } from '../src/stats.js';
+import { prometheusText, statsJson, type StatsSnapshot } from '../src/observe/stats.js';
 
 const snapshot: StatsSnapshot = {
   version: 'tsgi 0.1.0',

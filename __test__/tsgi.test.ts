@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { App, Body, Chunk, Environ, Headers } from '../src/app.js';
+import type { App, Body, Chunk, Environ, Headers } from '../src/app/contract.js';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
 import { useTestServers } from './helpers/servers.js';
 import { RawClient, delay, exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
-import { Server, type ServerOptions } from '../src/server.js';
+import { Server, type ServerOptions } from '../src/server/server.js';
 import { useTestServers } from './helpers/servers.js';
 import {
   RawClient,

@@ -1,12 +1,12 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { App, Body, Chunk, Environ, ErrorStream, Input, StartResponse } from '../src/app.js';
+import type { App, Body, Chunk, Environ, ErrorStream, Input, StartResponse } from '../src/app/contract.js';
 import { ErrorCodes, TsgiError } from '../src/errors.js';
-import { BodyInput } from '../src/input.js';
+import { BodyInput } from '../src/app/input.js';
 import { setLogSink, type LogLevel } from '../src/log.js';
-import { Server } from '../src/server.js';
-import { validate, type ValidatedBody, type ValidatedErrorStream, type ValidatedInput, type ValidateOptions } from '../src/validate.js';
+import { Server } from '../src/server/server.js';
+import { validate, type ValidatedBody, type ValidatedErrorStream, type ValidatedInput, type ValidateOptions } from '../src/app/validate.js';
 import { exchange, nginxVars, packet, parseResponse } from './helpers/uwsgi.js';
 
 // ---- fixtures ---------------------------------------------------------------------------------

@@ -14,8 +14,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { decodeBatch } from '../dist/native-batch.js';
-import { Exchange } from '../dist/exchange.js';
+import { decodeBatch } from '../dist/native/batch.js';
+import { Exchange } from '../dist/server/exchange.js';
 import { KEY_IDS } from '../dist/codec/keys.js';
 import { adapt } from '../dist/adapters/detect.js';
 

@@ -2,8 +2,8 @@
 // decode a batch of 16 nginx-like GETs laid out as the reactor lays them out, and run a
 // hello-world app against a transport that only counts writes. Run: node bench/dispatch.mjs
 // (after npm run build). Measured on the development machine: ~600 ns per request.
-import { decodeBatch } from '../dist/native-batch.js';
-import { Exchange } from '../dist/exchange.js';
+import { decodeBatch } from '../dist/native/batch.js';
+import { Exchange } from '../dist/server/exchange.js';
 import { KEY_IDS } from '../dist/codec/keys.js';
 const vars = { QUERY_STRING: '', REQUEST_METHOD: 'GET', CONTENT_TYPE: '', CONTENT_LENGTH: '', REQUEST_URI: '/', PATH_INFO: '/', DOCUMENT_ROOT: '/usr/share/nginx/html', SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_SCHEME: 'http', REMOTE_ADDR: '127.0.0.1', REMOTE_PORT: '5555', SERVER_PORT: '8080', SERVER_NAME: 'localhost', HTTP_HOST: '127.0.0.1:8080' };
 const arena = Buffer.alloc(1 << 20), index = new Uint32Array(1 << 16);

@@ -7,13 +7,13 @@
  * This module runs in the master process, which never loads the app nor the native
  * reactor: what needs them (`--version`, `--master false`) is imported on demand.
  */
-import { configFromCommandLine, helpText, renderConfig, subject, type Origin } from './config.js';
-import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContainer } from './container.js';
+import { configFromCommandLine, helpText, renderConfig, subject, type Origin } from './config/index.js';
+import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContainer } from './process/container.js';
 import { ErrorCodes, TsgiError } from './errors.js';
-import { listenersOf } from './sockets.js';
+import { listenersOf } from './net/sockets.js';
 
 async function version(): Promise<string> {
-  const { describeNative } = await import('./native.js');
+  const { describeNative } = await import('./native/load.js');
   return `tsgi ${packageVersion()}\nnode ${process.version}\n${describeNative()}\n`;
 }
 
@@ -40,7 +40,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(await container.closed);
   }
   checkStartable(config);
-  const { serveAlone } = await import('./alone.js');
+  const { serveAlone } = await import('./process/alone.js');
   return serveAlone(config, listenersOf(config, DEFAULT_SOCKET), await backlogOf(config));
 }
 

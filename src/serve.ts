@@ -7,8 +7,8 @@
  * A library should not take its host's process over: `serve()` leaves the host's signal
  * handlers and log sink alone unless asked (`handleSignals`; `logto`).
  */
-import { configFromCode, type TsgiOptions } from './config.js';
-import { startContainer, type Container } from './container.js';
+import { configFromCode, type TsgiOptions } from './config/index.js';
+import { startContainer, type Container } from './process/container.js';
 import { ErrorCodes, TsgiError } from './errors.js';
 import { log } from './log.js';
 

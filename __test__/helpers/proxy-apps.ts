@@ -14,7 +14,7 @@
  * /slow (a stream that stops when tsgi.signal fires, recorded in `slow`), and `routes`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { App, Environ } from '../../src/app.js';
+import type { App, Environ } from '../../src/app/contract.js';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

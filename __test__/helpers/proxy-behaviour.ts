@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { beforeEach, expect, it } from 'vitest';
-import type { Server } from '../../src/server.js';
+import type { Server } from '../../src/server/server.js';
 import { disconnectAfterFirstPiece, request, type Reply } from './http.js';
 import { BIG, BIG_SHA256, sha256, waitFor, within, type ProxyApp } from './proxy-apps.js';
 

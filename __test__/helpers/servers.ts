@@ -3,8 +3,8 @@
  * every server started in a test is closed, and the log sink restored, after it.
  */
 import { afterEach, beforeEach } from 'vitest';
-import type { App } from '../../src/app.js';
-import { Server, type ListenOptions, type ServerOptions } from '../../src/server.js';
+import type { App } from '../../src/app/contract.js';
+import { Server, type ListenOptions, type ServerOptions } from '../../src/server/server.js';
 import { captureLogs } from './uwsgi.js';
 
 export interface TestServers {

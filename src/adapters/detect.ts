@@ -4,7 +4,7 @@
  * through `fromNode`. `--adapter` says which; `auto` tells by the export's shape.
  */
 import { Server as HttpServer } from 'node:http';
-import type { App } from '../app.js';
+import type { App } from '../app/contract.js';
 import type { AdapterName } from './adapter-names.js';
 import { fromFetch, type FetchHandler } from './from-fetch.js';
 import { fromNode, type NodeHandler } from './from-node.js';

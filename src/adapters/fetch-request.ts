@@ -11,8 +11,8 @@
  * the real one too: the internal symbols its methods and `new Request(request)` read
  * (undici's state, headers and signal) are forwarded to it.
  */
-import type { Environ, Input } from '../app.js';
-import { onClientGone } from '../environ.js';
+import type { Environ, Input } from '../app/contract.js';
+import { onClientGone } from '../server/environ.js';
 import { headerList, requestUrl } from './request-parts.js';
 
 /** Bytes asked of tsgi.input per pull of the body stream. */

@@ -4,8 +4,8 @@
  * connection takes more: backpressure), and cancelled if the client goes away.
  */
 import { STATUS_CODES } from 'node:http';
-import type { Body, Chunk, Environ, Headers as HeaderList, StartResponse } from '../app.js';
-import { onClientGone } from '../environ.js';
+import type { Body, Chunk, Environ, Headers as HeaderList, StartResponse } from '../app/contract.js';
+import { onClientGone } from '../server/environ.js';
 
 /** Headers about the connection, not the response: the server owns them. */
 const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'te', 'trailer', 'upgrade']);

@@ -2,7 +2,7 @@
  * `fromFetch(handler)`: a fetch-style handler (`(request) => Response`, the `fetch` of
  * Hono, itty-router, Elysia, Cloudflare and Bun apps) as a TSGI app.
  */
-import type { App, Environ } from '../app.js';
+import type { App, Environ } from '../app/contract.js';
 import { log } from '../log.js';
 import { createRequest } from './fetch-request.js';
 import { sendResponse } from './fetch-response.js';

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { App } from '../app.js';
+import type { App } from '../app/contract.js';
 import { createIncomingMessage } from './node-request.js';
 import { ResponseSocket, createServerResponse } from './node-response.js';
 

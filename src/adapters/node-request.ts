@@ -7,7 +7,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Environ, Input } from '../app.js';
+import type { Environ, Input } from '../app/contract.js';
 import { headerList, headerValue, requestTarget } from './request-parts.js';
 
 /** Bytes asked of tsgi.input per read (Node's own socket reads are 64 KiB). */

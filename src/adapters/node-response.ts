@@ -13,8 +13,8 @@
 import { EventEmitter } from 'node:events';
 import { OutgoingMessage, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Chunk, Environ, Headers, StartResponse } from '../app.js';
-import { onClientGone, serverHooks } from '../environ.js';
+import type { Chunk, Environ, Headers, StartResponse } from '../app/contract.js';
+import { onClientGone, serverHooks } from '../server/environ.js';
 import { log } from '../log.js';
 import { endUnreadBody } from './node-request.js';
 

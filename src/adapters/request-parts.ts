@@ -3,8 +3,8 @@
  * and URL, and the headers between their two spellings, CGI vars (`HTTP_X_FOO`,
  * `CONTENT_TYPE`) and lowercase field names (`x-foo`, `content-type`).
  */
-import type { Environ } from '../app.js';
-import { serverHooks } from '../environ.js';
+import type { Environ } from '../app/contract.js';
+import { serverHooks } from '../server/environ.js';
 
 /** The environ key a lowercase header name is found under, or undefined if none can hold it. */
 export function environKey(name: string): string | undefined {

@@ -3,11 +3,11 @@
  * toFetchHandler): a plain object with the CGI keys a proxy would have sent and the
  * `tsgi.*` entries, made from the request's parts.
  */
-import type { Environ, Input } from '../app.js';
-import { pathOfUri } from '../environ.js';
-import { errorStream } from '../error-stream.js';
-import { fileWrapper } from '../file-wrapper.js';
-import { BodyInput } from '../input.js';
+import type { Environ, Input } from '../app/contract.js';
+import { pathOfUri } from '../server/environ.js';
+import { errorStream } from '../app/error-stream.js';
+import { fileWrapper } from '../app/file-wrapper.js';
+import { BodyInput } from '../app/input.js';
 
 /** Unread body bytes above which reading the source pauses (as in the server). */
 export const INPUT_HIGH_WATER = 256 * 1024;

@@ -4,9 +4,9 @@
  * The Response comes once the head is known; its body streams from the app, a chunk per
  * pull (backpressure), and cancelling it closes the app's body.
  */
-import type { App, Chunk } from '../app.js';
+import type { App, Chunk } from '../app/contract.js';
 import { TsgiError, ErrorCodes } from '../errors.js';
-import { abortError } from '../input.js';
+import { abortError } from '../app/input.js';
 import { pausableInput, splitHost, standaloneEnviron } from './standalone-environ.js';
 import { drive } from './tsgi-driver.js';
 

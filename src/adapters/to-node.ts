@@ -4,8 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { App } from '../app.js';
-import { abortError } from '../input.js';
+import type { App } from '../app/contract.js';
+import { abortError } from '../app/input.js';
 import { pausableInput, splitHost, standaloneEnviron } from './standalone-environ.js';
 import { drive, type ResponseSink } from './tsgi-driver.js';
 

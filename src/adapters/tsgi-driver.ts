@@ -5,7 +5,7 @@
  * (no more bytes than declared; fewer is an aborted response), no body for HEAD, 1xx, 204
  * and 304, and the body's close() called once, whatever happens. A host supplies a sink.
  */
-import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type Environ, type StartResponse } from '../app.js';
+import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type Environ, type StartResponse } from '../app/contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 

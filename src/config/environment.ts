@@ -12,7 +12,7 @@ import { didYouMean } from './suggest.js';
 
 const PREFIX = 'TSGI_';
 
-/** tsgi's variables that are not options: the native loader's (src/native.ts). */
+/** tsgi's variables that are not options: the native loader's (src/native/load.ts). */
 const OTHER_VARIABLES = new Set(['TSGI_NATIVE', 'TSGI_NATIVE_PATH']);
 
 const VARIABLE_NAMES = (OPTIONS as readonly OptionSpec[]).filter((spec) => spec.type !== 'flag').map((spec) => environmentName(spec.name));

@@ -1,11 +1,11 @@
 /**
  * Fills the shared arena and index with one batch, in the layout the native reactor
- * writes (crates/tsgi-reactor/src/batch.rs), so src/native-batch.ts decodes both the same.
+ * writes (crates/tsgi-reactor/src/batch.rs), so src/native/batch.ts decodes both the same.
  * An event is written only if it fits whole.
  */
 import { isDropped } from '../codec/keys.js';
 import { VAR_WORDS, type VarList } from '../codec/vars.js';
-import { Layout } from '../native-batch.js';
+import { Layout } from '../native/batch.js';
 
 export class BatchWriter {
   private arenaLength = 0;

@@ -24,7 +24,7 @@ import {
 } from '../codec/fastcgi.js';
 import { KeyId } from '../codec/keys.js';
 import { VAR_WORDS, WireError } from '../codec/vars.js';
-import { AbortReason, Layout } from '../native-batch.js';
+import { AbortReason, Layout } from '../native/batch.js';
 import { cgiRefusal, Level, type Conn, type Stream } from './conn.js';
 import type { PureReactor } from './reactor.js';
 

@@ -7,7 +7,7 @@
 import { ChunkedDecoder } from '../codec/http-chunked.js';
 import { HeadVars, parseHead, type Head } from '../codec/http-head.js';
 import { VAR_WORDS, WireError } from '../codec/vars.js';
-import { AbortReason, Layout } from '../native-batch.js';
+import { AbortReason, Layout } from '../native/batch.js';
 import { EMPTY, Level, ReadState, httpRefusal, type Conn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 

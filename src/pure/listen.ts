@@ -5,14 +5,14 @@
  * thrown at once, worded as the binding words them ("address already in use (EADDRINUSE)").
  *
  * Node reports a failed bind only on a later tick (and looks up even an IP literal
- * before binding it), so TCP sockets are bound through src/server-handle.ts, which answers
+ * before binding it), so TCP sockets are bound through src/net/server-handle.ts, which answers
  * at once. Two questions Node can only answer asynchronously (is a Unix socket file still
  * served? what does a host name resolve to?) are asked of a short-lived child process.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { createServerHandle, describeErrno } from '../server-handle.js';
+import { createServerHandle, describeErrno } from '../net/server-handle.js';
 
 export type Address = { path: string } | { host: string; port: number };
 

@@ -4,7 +4,7 @@
  */
 import { HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING, UwsgiErrors, parseRequest, type UwsgiHead } from '../codec/uwsgi.js';
 import { VAR_WORDS, VarList, WireError } from '../codec/vars.js';
-import { AbortReason, Layout } from '../native-batch.js';
+import { AbortReason, Layout } from '../native/batch.js';
 import { EMPTY, Level, ReadState, httpRefusal, type Conn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 

@@ -546,7 +546,7 @@ pub fn known_keys() -> Vec<&'static str> {
     tsgi_wire::keys::KNOWN_KEYS.to_vec()
 }
 
-/// The batch layout constants; `src/native-batch.ts` must match (a test compares them).
+/// The batch layout constants; `src/native/batch.ts` must match (a test compares them).
 #[napi]
 pub fn batch_layout() -> std::collections::HashMap<&'static str, u32> {
     [

@@ -14,7 +14,7 @@
 //! | [`DRAIN`] | `kind, token` (the response queue emptied after a write reported it full) |
 //! | [`LOG`] | `kind, level, off, len` (UTF-8 text in `arena`) |
 //!
-//! `src/native-batch.ts` reads the same layout; keep the two in step.
+//! `src/native/batch.ts` reads the same layout; keep the two in step.
 //!
 //! An event is committed only once it is written whole, so a panic half-way through
 //! writing one leaves the batch as it was before it.

@@ -28,7 +28,7 @@ use crate::stream::{Phase, Streams};
 use crate::sys;
 
 /// Settings of one reactor. Every limit is a server option; see `Config::default` for
-/// the defaults and `src/config.ts` for the option names.
+/// the defaults and `src/config/options.ts` for the option names.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// uwsgi parsing limits (`buffer-size`, `max-vars`, `limit-post`).

@@ -6,10 +6,10 @@
  * Lines never carry request bodies; a template may name any request var (`%(var.NAME)`),
  * which is the operator's choice.
  */
-import type { Config } from './config.js';
-import { ErrorCodes, TsgiError } from './errors.js';
-import { KEY_IDS, KeyId } from './codec/keys.js';
-import type { Exchange } from './exchange.js';
+import type { Config } from '../config/index.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
+import { KEY_IDS, KeyId } from '../codec/keys.js';
+import type { Exchange } from '../server/exchange.js';
 
 /** A finished request, and the worker it ran in. */
 export interface LoggedRequest {

@@ -6,9 +6,9 @@
  * own property) the first time it is read, enumerating materialises everything, and the
  * app may set and delete keys as on any object. A var named `__proto__` is plain data.
  */
-import type { Environ } from './app.js';
-import { Protocol, RequestFlags, type RequestRecord } from './request.js';
-import { KeyId } from './codec/keys.js';
+import type { Environ } from '../app/contract.js';
+import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
+import { KeyId } from '../codec/keys.js';
 
 /** Per-request values the server supplies for the `tsgi.*` keys. */
 export interface EnvironSource {

@@ -4,7 +4,7 @@
  */
 import { close, open, read } from 'node:fs';
 import { promisify } from 'node:util';
-import type { Body, FileWrapper } from './app.js';
+import type { Body, FileWrapper } from './contract.js';
 
 const DEFAULT_BLOCK = 64 * 1024;
 const openAsync = promisify(open);

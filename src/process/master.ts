@@ -6,21 +6,21 @@
  * replacement first), kills one whose event loop stays blocked past --harakiri, stops
  * them on SIGTERM, serves stats and routes their logs.
  *
- * It never loads the app nor the native reactor (it imports neither native.ts nor
- * server.ts), so a crash in either costs a worker, never the master.
+ * It never loads the app nor the native reactor (it imports nothing from native/ or
+ * server/), so a crash in either costs a worker, never the master.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { environmentOf, type Config } from './config.js';
-import { ErrorCodes, TsgiError, type ErrorCode } from './errors.js';
-import { log } from './log.js';
-import { LineSplitter, type LogWriter } from './log-writer.js';
+import { environmentOf, type Config } from '../config/index.js';
+import { ErrorCodes, TsgiError, type ErrorCode } from '../errors.js';
+import { log } from '../log.js';
+import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
 import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
-import type { BoundSocket } from './sockets.js';
-import type { StatsSnapshot, WorkerStats } from './stats.js';
+import type { BoundSocket } from '../net/sockets.js';
+import type { StatsSnapshot, WorkerStats } from '../observe/stats.js';
 import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));

@@ -4,14 +4,14 @@
  * (harakiri still ends requests that run long while the loop turns), and it cannot drop
  * privileges (it would load the app first).
  */
-import { environmentOf, type Config } from './config.js';
-import { ErrorCodes, TsgiError } from './errors.js';
-import { exampleApp } from './example-app.js';
+import { environmentOf, type Config } from '../config/index.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
+import { exampleApp } from '../app/example.js';
 import { loadApp } from './load-app.js';
-import { log, logThrough } from './log.js';
-import { fdBackend, LogWriter } from './log-writer.js';
+import { log, logThrough } from '../log.js';
+import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
-import { warnIfExposed, type Listener } from './sockets.js';
+import { warnIfExposed, type Listener } from '../net/sockets.js';
 import { logUnhandledRejections, Worker } from './worker.js';
 
 export async function serveAlone(config: Config, listeners: readonly Listener[], backlog: number): Promise<void> {

@@ -7,7 +7,7 @@
  * chunk, so an app can still turn a 200 into a 500 until then; it always calls the body's
  * `close()`. Middleware is an app that wraps an app (see `compose`).
  */
-import { ErrorCodes, TsgiError } from './errors.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 
 /** A piece of a response body. Strings are encoded as UTF-8. */
 export type Chunk = Uint8Array | string;

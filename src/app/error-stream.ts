@@ -2,7 +2,7 @@
  * `tsgi.errors`. What the app writes goes to the web server's error log where the
  * protocol has a channel for it (FastCGI STDERR), else to the worker's stderr, unchanged.
  */
-import type { ErrorStream } from './app.js';
+import type { ErrorStream } from './contract.js';
 
 /** Sends text on the request's own channel; false if it has none (or is gone). */
 export type ErrorChannel = (text: string) => boolean;

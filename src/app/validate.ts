@@ -8,9 +8,9 @@
  * What is suspicious but allowed (an unknown method, a missing QUERY_STRING, a status
  * without a reason phrase) goes to `onWarning` instead.
  */
-import { checkHead, type App, type Body, type Chunk, type Environ, type ErrorStream, type Headers, type Input, type StartResponse, type Write } from './app.js';
-import { ErrorCodes, TsgiError } from './errors.js';
-import { log } from './log.js';
+import { checkHead, type App, type Body, type Chunk, type Environ, type ErrorStream, type Headers, type Input, type StartResponse, type Write } from './contract.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
+import { log } from '../log.js';
 
 export interface ValidateOptions {
   /** Receives the warnings. Defaults to the worker's log (`log.warn`). */

@@ -6,8 +6,8 @@
  */
 import { chmod } from 'node:fs/promises';
 import net from 'node:net';
-import { parseAddress, removeStaleSocket } from './sockets.js';
-import { log } from './log.js';
+import { parseAddress, removeStaleSocket } from '../net/sockets.js';
+import { log } from '../log.js';
 
 /** One worker place as the stats show it. */
 export interface WorkerStats {

@@ -5,7 +5,7 @@
  * `--allow-root` says so.
  */
 import { readFileSync } from 'node:fs';
-import { ErrorCodes, TsgiError } from './errors.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 
 /** A name or a number, as a number if it is one. */
 function id(value: string): string | number {

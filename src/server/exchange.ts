@@ -4,15 +4,15 @@
  * line of the head (HTTP for uwsgi, a CGI `Status:` header for FastCGI) and where
  * `tsgi.errors` goes.
  */
-import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from './app.js';
-import { ErrorCodes, TsgiError } from './errors.js';
+import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 import { createEnviron, type EnvironSource } from './environ.js';
-import { BodyInput, abortError } from './input.js';
-import { KeyId } from './codec/keys.js';
-import { Protocol, RequestFlags, type RequestRecord } from './request.js';
-import { log } from './log.js';
-import { fileWrapper } from './file-wrapper.js';
-import { createErrorStream, errorStream } from './error-stream.js';
+import { BodyInput, abortError } from '../app/input.js';
+import { KeyId } from '../codec/keys.js';
+import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
+import { log } from '../log.js';
+import { fileWrapper } from '../app/file-wrapper.js';
+import { createErrorStream, errorStream } from '../app/error-stream.js';
 import { byteLength, chunkFrame, serializeHead } from './response-head.js';
 
 /** What an exchange needs from the connection layer. */

@@ -3,7 +3,7 @@
  * `GET /` shows the environ, `POST /` (any path) echoes the body back, and
  * `GET /stream` streams ten chunks, one every 100 ms.
  */
-import type { App, Environ } from './app.js';
+import type { App, Environ } from './contract.js';
 
 const TEXT = 'text/plain; charset=utf-8';
 

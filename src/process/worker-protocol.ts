@@ -3,9 +3,9 @@
  * process's descriptors are laid out. Messages are rare (start, ready, stop, recycle):
  * per-request state goes through the scoreboard, log lines through a pipe.
  */
-import type { Config } from './config.js';
-import type { ErrorCode } from './errors.js';
-import type { WireProtocol } from './native.js';
+import type { Config } from '../config/index.js';
+import type { ErrorCode } from '../errors.js';
+import type { WireProtocol } from '../native/load.js';
 
 /** Descriptors of a worker process: 0 is /dev/null, 1 and 2 the app's stdout and stderr
  * (pipes to the master), 3 the IPC channel, then these. */

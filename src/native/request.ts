@@ -7,7 +7,7 @@
  * detaches only the requests still running when the batch returns, so a synchronous app
  * never pays for the copy.
  */
-import { KEY_IDS, KNOWN_KEYS } from './codec/keys.js';
+import { KEY_IDS, KNOWN_KEYS } from '../codec/keys.js';
 
 /** The `protocol` word of a record: which wire protocol carried the request. */
 export const Protocol = {

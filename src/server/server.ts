@@ -2,14 +2,14 @@
  * The worker side: a native reactor, the batches it delivers, and one Exchange per
  * request.
  */
-import type { App } from './app.js';
-import { ErrorCodes, TsgiError } from './errors.js';
+import type { App } from '../app/contract.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
-import { loadNative, type NativeReactor, type WireProtocol } from './native.js';
-import { PureReactor } from './pure/reactor.js';
-import { AbortReason, decodeBatch, type BatchSink } from './native-batch.js';
-import type { RequestRecord } from './request.js';
-import { log } from './log.js';
+import { loadNative, type NativeReactor, type WireProtocol } from '../native/load.js';
+import { PureReactor } from '../pure/reactor.js';
+import { AbortReason, decodeBatch, type BatchSink } from '../native/batch.js';
+import type { RequestRecord } from '../native/request.js';
+import { log } from '../log.js';
 
 /** Limits and timeouts of a server; the CLI fills them from options. */
 export interface ServerOptions {

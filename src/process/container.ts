@@ -4,25 +4,25 @@
  * `serve()` runs it from code, inside the caller's process.
  *
  * It runs in the master's process, which never loads the app nor the native reactor
- * (it imports neither native.ts nor server.ts): the workers do.
+ * (it imports nothing from native/ or server/): the workers do.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { Config } from './config.js';
-import type { TsgiError } from './errors.js';
-import { log, logThrough, setLogSink } from './log.js';
-import { fdBackend, LogWriter } from './log-writer.js';
+import type { Config } from '../config/index.js';
+import type { TsgiError } from '../errors.js';
+import { log, logThrough, setLogSink } from '../log.js';
+import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
 import { checkNotRoot, dropPrivileges } from './privileges.js';
-import { compileFormat } from './request-log.js';
-import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, type BoundSocket } from './sockets.js';
-import { serveStats } from './stats.js';
+import { compileFormat } from '../observe/request-log.js';
+import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, type BoundSocket } from '../net/sockets.js';
+import { serveStats } from '../observe/stats.js';
 
 /** Where tsgi serves when no socket is named: loopback, never every interface. */
 export const DEFAULT_SOCKET = '127.0.0.1:3031';
 const PROTOCOL_NAMES = { uwsgi: 'uwsgi', fastcgi: 'FastCGI', http: 'HTTP' } as const;
 
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 export interface ContainerOptions {

@@ -7,8 +7,8 @@
  * `read()` of the whole body, a long line). Ends at CONTENT_LENGTH; fails with CLIENT_GONE / BODY_TRUNCATED if the request
  * is aborted first.
  */
-import type { Input } from './app.js';
-import { ErrorCodes, TsgiError } from './errors.js';
+import type { Input } from './contract.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 
 const EMPTY = new Uint8Array(0);
 const NEWLINE = 0x0a;

@@ -5,11 +5,11 @@
 import net from 'node:net';
 import os from 'node:os';
 import { loadApp } from './load-app.js';
-import { ErrorCodes, TsgiError } from './errors.js';
-import { exampleApp } from './example-app.js';
-import { logThrough } from './log.js';
-import { LogWriter } from './log-writer.js';
-import { loadNative } from './native.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
+import { exampleApp } from '../app/example.js';
+import { logThrough } from '../log.js';
+import { LogWriter } from '../observe/log-writer.js';
+import { loadNative } from '../native/load.js';
 import { WorkerSlot } from './scoreboard.js';
 import { logUnhandledRejections, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';

@@ -87,7 +87,7 @@ export interface NativeLoad {
 }
 
 const require = createRequire(import.meta.url);
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const packageJson = require(path.join(packageRoot, 'package.json')) as { name: string; version: string };
 
 /** The napi-rs name of this platform (`linux-x64-gnu`, `darwin-arm64`, `win32-x64-msvc`). */

@@ -8,14 +8,14 @@
  * where it binds its sockets itself and nobody restarts it.
  */
 import { performance } from 'node:perf_hooks';
-import type { App } from './app.js';
-import type { Config } from './config.js';
-import type { Exchange } from './exchange.js';
-import { log } from './log.js';
-import { LogWriter } from './log-writer.js';
-import { requestLogger, type LoggedRequest } from './request-log.js';
+import type { App } from '../app/contract.js';
+import type { Config } from '../config/index.js';
+import type { Exchange } from '../server/exchange.js';
+import { log } from '../log.js';
+import { LogWriter } from '../observe/log-writer.js';
+import { requestLogger, type LoggedRequest } from '../observe/request-log.js';
 import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
-import { Server, type RequestObserver, type ServerOptions } from './server.js';
+import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
 
 /** How often the worker's loop reports in and sweeps for --harakiri, ms. */

@@ -4,11 +4,11 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { App } from './app.js';
-import type { AdapterName } from './adapters/adapter-names.js';
-import { adapt } from './adapters/detect.js';
-import { ErrorCodes, TsgiError } from './errors.js';
-import { log } from './log.js';
+import type { App } from '../app/contract.js';
+import type { AdapterName } from '../adapters/adapter-names.js';
+import { adapt } from '../adapters/detect.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
+import { log } from '../log.js';
 
 export async function loadApp(module: string, callable: string, adapter: AdapterName = 'auto'): Promise<App> {
   const file = path.resolve(module);

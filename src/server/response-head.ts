@@ -5,9 +5,9 @@
  * the response to their client themselves, so they get only what the app gave, plus a
  * `Content-Length` when the body is known whole.
  */
-import { isBodiless, type CheckedHead, type Chunk } from './app.js';
-import { KeyId } from './codec/keys.js';
-import { Protocol, RequestFlags, type RequestRecord } from './request.js';
+import { isBodiless, type CheckedHead, type Chunk } from '../app/contract.js';
+import { KeyId } from '../codec/keys.js';
+import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
 
 const HTTP_VERSION = /^HTTP\/1\.[01]$/;
 

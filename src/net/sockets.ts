@@ -12,9 +12,9 @@
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { ErrorCodes, TsgiError } from './errors.js';
-import { log } from './log.js';
-import type { WireProtocol } from './native.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
+import { log } from '../log.js';
+import type { WireProtocol } from '../native/load.js';
 import { createServerHandle, describeErrno, type ServerHandle } from './server-handle.js';
 
 /** A socket to serve, as the options name it. */
