@@ -57,7 +57,14 @@ describe('fromFetch: the Request', () => {
       return Response.json({ text, fromClone, url: copy.url, method: copy.method, type: copy.headers.get('content-type'), used: copy.bodyUsed });
     });
     const reply = await request(`${base}/echo`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"a":[1,2]}') });
-    expect(JSON.parse(reply.body.toString())).toEqual({ text: '{"a":[1,2]}', fromClone: { a: [1, 2] }, url: `${base}/echo`, method: 'PUT', type: 'application/json', used: true });
+    expect(JSON.parse(reply.body.toString())).toEqual({
+      text: '{"a":[1,2]}',
+      fromClone: { a: [1, 2] },
+      url: `${base}/echo`,
+      method: 'PUT',
+      type: 'application/json',
+      used: true,
+    });
   });
 
   it('streams a large body: request.body is read as it arrives', async () => {

@@ -75,7 +75,8 @@ for (const transport of transports) {
   describe.skipIf(transport.skip)(`frameworks through ${transport.name}`, () => {
     const url = transport.url;
     const get = (p: string, headers?: Record<string, string>) => request(url(p), { headers });
-    const post = (p: string, body: Buffer | string, type: string) => request(url(p), { method: 'POST', headers: { 'Content-Type': type }, body: Buffer.from(body) });
+    const post = (p: string, body: Buffer | string, type: string) =>
+      request(url(p), { method: 'POST', headers: { 'Content-Type': type }, body: Buffer.from(body) });
 
     describe('Express', () => {
       it('routes with a query string; Express sets its headers (ETag, X-Powered-By) and sees the client address', async () => {

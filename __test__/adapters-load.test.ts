@@ -47,13 +47,18 @@ describe('--adapter auto', () => {
   });
 
   it('takes any other function for a TSGI app', async () => {
-    const module = writeModule('tsgi.mjs', "export default (environ, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return ['tsgi ' + environ.PATH_INFO]; };");
+    const module = writeModule(
+      'tsgi.mjs',
+      "export default (environ, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return ['tsgi ' + environ.PATH_INFO]; };",
+    );
     expect((await serveModule(module, 'auto', '/x')).body.toString()).toBe('tsgi /x');
   });
 
   it('refuses an object it does not know, naming what it takes', async () => {
     const module = writeModule('object.mjs', 'export default { handler() {} };');
-    await expect(loadApp(module, 'application', 'auto')).rejects.toThrow(/export "default" is not an app \(it is object without fetch\(\), routing\(\) or callback\(\)\); export a TSGI function, a \{ fetch \} object, or an Express, Koa or Fastify app/);
+    await expect(loadApp(module, 'application', 'auto')).rejects.toThrow(
+      /export "default" is not an app \(it is object without fetch\(\), routing\(\) or callback\(\)\); export a TSGI function, a \{ fetch \} object, or an Express, Koa or Fastify app/,
+    );
   });
 });
 
@@ -70,7 +75,10 @@ describe('--adapter fetch, node, tsgi', () => {
   });
 
   it('node: an http.Server export is served through its request listeners', async () => {
-    const module = writeModule('server.mjs', "import http from 'node:http'; export default http.createServer((req, res) => res.end('from the server ' + req.url));");
+    const module = writeModule(
+      'server.mjs',
+      "import http from 'node:http'; export default http.createServer((req, res) => res.end('from the server ' + req.url));",
+    );
     expect((await serveModule(module, 'node', '/z')).body.toString()).toBe('from the server /z');
   });
 
@@ -79,7 +87,10 @@ describe('--adapter fetch, node, tsgi', () => {
     ['fetch', 'koa-app.mjs', /export "default" has no fetch\(\) \(it is object\); --adapter fetch wants/],
     ['node', 'fetch-object.mjs', /export "default" is no Node handler \(it is object\); --adapter node wants/],
   ] as const)('--adapter %s refuses what it cannot serve (%s)', async (adapter, file, message) => {
-    await expect(loadApp(fixture(file), 'application', adapter)).rejects.toMatchObject({ code: 'TSGI_ERR_NOT_AN_APP', message: expect.stringMatching(message) });
+    await expect(loadApp(fixture(file), 'application', adapter)).rejects.toMatchObject({
+      code: 'TSGI_ERR_NOT_AN_APP',
+      message: expect.stringMatching(message),
+    });
   });
 });
 
@@ -89,7 +100,9 @@ describe('the command line', () => {
     // Where workers refuse to run as root unless told (tsgi's master mode), say so.
     const help = await run(cli, ['--help']);
     const asRoot = help.stdout.includes('--allow-root') && process.getuid?.() === 0 ? ['--allow-root'] : [];
-    const child = spawn(process.execPath, [cli, '--http-socket', '127.0.0.1:0', '--module', fixture('node-handler.mjs'), '--adapter', 'node', ...asRoot], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, '--http-socket', '127.0.0.1:0', '--module', fixture('node-handler.mjs'), '--adapter', 'node', ...asRoot], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (data: Buffer) => (stderr += data));
     try {
@@ -105,7 +118,9 @@ describe('the command line', () => {
         child.once('exit', (code) => reject(new Error(`exited ${code}:\n${stderr}`)));
       });
       // A TSGI app would have failed on (req, res): the handler's own 404 proves the adapter.
-      await expect.poll(async () => (await request(`http://${address}/node/other`).catch(() => null))?.body.toString(), { timeout: 10_000 }).toBe('no /node/other\n');
+      await expect
+        .poll(async () => (await request(`http://${address}/node/other`).catch(() => null))?.body.toString(), { timeout: 10_000 })
+        .toBe('no /node/other\n');
       expect(stderr).toContain('is served as a Node handler');
     } finally {
       child.kill('SIGTERM');

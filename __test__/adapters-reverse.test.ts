@@ -65,7 +65,10 @@ const app: App = async (environ: Environ, start) => {
       })();
     }
     case '/too-long':
-      start('200 OK', [['Content-Type', 'text/plain'], ['Content-Length', '5']]);
+      start('200 OK', [
+        ['Content-Type', 'text/plain'],
+        ['Content-Length', '5'],
+      ]);
       return ['12345', '6789'];
     case '/slow': {
       const id = String(environ.QUERY_STRING);

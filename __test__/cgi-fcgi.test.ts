@@ -38,7 +38,11 @@ function runCgiFcgi(address: string, env: Record<string, string>, stdin: Buffer 
     child.stderr.setEncoding('latin1').on('data', (data: string) => (stderr += data));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`cgi-fcgi did not finish within ${timeoutMs} ms; stdout so far: ${JSON.stringify(Buffer.concat(out).toString('latin1'))}, stderr: ${JSON.stringify(stderr)}`));
+      reject(
+        new Error(
+          `cgi-fcgi did not finish within ${timeoutMs} ms; stdout so far: ${JSON.stringify(Buffer.concat(out).toString('latin1'))}, stderr: ${JSON.stringify(stderr)}`,
+        ),
+      );
     }, timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -65,7 +69,22 @@ interface Seen {
 }
 const seen: Seen[] = [];
 
-const CGI_KEYS = ['REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'SERVER_PROTOCOL', 'SERVER_NAME', 'SERVER_PORT', 'REMOTE_ADDR', 'HTTP_HOST', 'HTTP_X_TRACE', 'tsgi.url_scheme'];
+const CGI_KEYS = [
+  'REQUEST_METHOD',
+  'REQUEST_URI',
+  'SCRIPT_NAME',
+  'PATH_INFO',
+  'QUERY_STRING',
+  'CONTENT_TYPE',
+  'CONTENT_LENGTH',
+  'SERVER_PROTOCOL',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'REMOTE_ADDR',
+  'HTTP_HOST',
+  'HTTP_X_TRACE',
+  'tsgi.url_scheme',
+];
 
 async function readAll(environ: Environ): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
@@ -194,14 +213,20 @@ describe.skipIf(!cgiFcgi.bin)(`cgi-fcgi (${cgiFcgi.bin ?? 'not installed'}) as t
         const from = seen.length;
         const run = await runCgiFcgi(address, cgiEnv('GET', '/missing'));
         expect(run.exit).toBe(0);
-        expect(run.stdout.toString('latin1')).toBe(`Status: 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_FOUND.length}\r\n\r\n${NOT_FOUND}`);
+        expect(run.stdout.toString('latin1')).toBe(
+          `Status: 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: ${NOT_FOUND.length}\r\n\r\n${NOT_FOUND}`,
+        );
         expect(seen.slice(from).map((s) => [s.environ.REQUEST_METHOD, s.environ.CONTENT_LENGTH, s.body.length])).toEqual([['GET', undefined, 0]]);
       });
 
       it('a 1 MiB body arrives whole (the app hashes it)', async () => {
         const address = serve(via);
         const body = randomBytes(1024 * 1024);
-        const run = await runCgiFcgi(address, cgiEnv('POST', '/sha256', { CONTENT_TYPE: 'application/octet-stream', CONTENT_LENGTH: String(body.length) }), body);
+        const run = await runCgiFcgi(
+          address,
+          cgiEnv('POST', '/sha256', { CONTENT_TYPE: 'application/octet-stream', CONTENT_LENGTH: String(body.length) }),
+          body,
+        );
         expect(run.exit).toBe(0);
         const text = `${sha256(body)} ${body.length}\n`;
         expect(run.stdout.toString('latin1')).toBe(`Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
@@ -235,7 +260,9 @@ describe.skipIf(!cgiFcgi.bin)(`cgi-fcgi (${cgiFcgi.bin ?? 'not installed'}) as t
       it('an app that throws: a 500, and the error logged', async () => {
         const run = await runCgiFcgi(serve(via), cgiEnv('GET', '/throw'));
         expect(run.exit).toBe(0);
-        expect(run.stdout.toString('latin1')).toBe(`Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: ${'Internal Server Error\n'.length}\r\n\r\nInternal Server Error\n`);
+        expect(run.stdout.toString('latin1')).toBe(
+          `Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: ${'Internal Server Error\n'.length}\r\n\r\nInternal Server Error\n`,
+        );
         expect(servers.logs.find(/GET \/throw: app error: Error: boom/)).toBeDefined();
       });
     });
@@ -246,7 +273,9 @@ describe.skipIf(!cgiFcgi.bin)(`cgi-fcgi (${cgiFcgi.bin ?? 'not installed'}) as t
     const server = servers.started.at(-1)!;
     const runs = [];
     for (let i = 0; i < 5; i++) runs.push(await runCgiFcgi(address, cgiEnv('GET', `/stream?i=${i}`)));
-    expect(runs.map((r) => [r.exit, r.stdout.toString('latin1')])).toEqual(runs.map(() => [0, 'Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npart 0\npart 1\npart 2\n']));
+    expect(runs.map((r) => [r.exit, r.stdout.toString('latin1')])).toEqual(
+      runs.map(() => [0, 'Status: 200 OK\r\nContent-Type: text/plain\r\n\r\npart 0\npart 1\npart 2\n']),
+    );
     // cgi-fcgi does not ask to keep the connection (FCGI_KEEP_CONN 0): tsgi closes each.
     expect(server.acceptedConnections).toBe(5);
     const deadline = Date.now() + 3_000;

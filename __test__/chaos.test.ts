@@ -49,7 +49,12 @@ function tempDir(): string {
 function readStats(port: number): Promise<Record<string, any>> {
   return new Promise((resolve, reject) => {
     let text = '';
-    net.connect(port, '127.0.0.1').setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve(JSON.parse(text))).on('error', reject);
+    net
+      .connect(port, '127.0.0.1')
+      .setEncoding('utf8')
+      .on('data', (d: string) => (text += d))
+      .on('end', () => resolve(JSON.parse(text)))
+      .on('error', reject);
   });
 }
 
@@ -79,7 +84,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     const recovery = firstServed - killedAt;
     expect(recovery).toBeLessThan(2000); // 1 s, plus the app's start, plus a loaded CI machine
     expect((await tsgi.line(/worker \d \(pid \d+\) killed by SIGKILL \(killed from outside: out of memory\?\); respawning/)).text).toContain(String(victim));
-    rows.push({ scenario: 'worker SIGKILL mid-request (2 workers)', sent: results.reduce((n, r) => n + r.sent, 0), failed: failed.length, recovery: `replacement served ${recovery} ms after the kill; failures: only requests in flight` });
+    rows.push({
+      scenario: 'worker SIGKILL mid-request (2 workers)',
+      sent: results.reduce((n, r) => n + r.sent, 0),
+      failed: failed.length,
+      recovery: `replacement served ${recovery} ms after the kill; failures: only requests in flight`,
+    });
   });
 
   it('10 SIGHUP reloads during 30 s of load: no request fails', async () => {
@@ -101,7 +111,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     expect(after).toHaveLength(2);
     for (const pid of after) expect(before).not.toContain(pid);
     const times = done.map((l) => Number(/done in (\d+) ms/.exec(l.text)![1]));
-    rows.push({ scenario: '10 SIGHUP reloads in 30 s (2 workers)', sent: results.reduce((n, r) => n + r.sent, 0), failed: failed.length, recovery: `new workers accepting ${median(times)} ms after each SIGHUP (median; max ${Math.max(...times)} ms)` });
+    rows.push({
+      scenario: '10 SIGHUP reloads in 30 s (2 workers)',
+      sent: results.reduce((n, r) => n + r.sent, 0),
+      failed: failed.length,
+      recovery: `new workers accepting ${median(times)} ms after each SIGHUP (median; max ${Math.max(...times)} ms)`,
+    });
   }, 60_000);
 
   it('SIGTERM with 50 slow requests in flight: all complete, new connections are refused, exit 0', async () => {
@@ -119,7 +134,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     expect(sent).toBe(50);
     const exit = await tsgi.exited;
     expect(exit).toEqual({ code: 0, signal: null });
-    rows.push({ scenario: 'SIGTERM with 50 slow requests in flight', sent, failed: failed.length, recovery: `refusing new connections after ${refusedAfter} ms; all answered; exit 0` });
+    rows.push({
+      scenario: 'SIGTERM with 50 slow requests in flight',
+      sent,
+      failed: failed.length,
+      recovery: `refusing new connections after ${refusedAfter} ms; all answered; exit 0`,
+    });
   });
 
   it('a busy-looping request under --harakiri 2 is killed within 2-4 s, logged with its URI; other requests are not affected', async () => {
@@ -141,13 +161,18 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     const others = failed.filter((o) => o !== spin);
     for (const o of others) expect(Math.abs(o.start - spinStart), JSON.stringify(o)).toBeLessThan(100);
     await until(() => tsgi.workers().length === 2, 'the replacement');
-    rows.push({ scenario: 'busy loop under --harakiri 2 (2 workers)', sent, failed: failed.length, recovery: `stuck worker killed ${killedAfter} ms after the request began; ${others.length} other request(s) failed` });
+    rows.push({
+      scenario: 'busy loop under --harakiri 2 (2 workers)',
+      sent,
+      failed: failed.length,
+      recovery: `stuck worker killed ${killedAfter} ms after the request began; ${others.length} other request(s) failed`,
+    });
   });
 
   it('an app that crashes at start: backoff, the master stays up, the stats show the crash loop; a fixed app and SIGHUP recover', async () => {
     const dir = tempDir();
     const module = path.join(dir, 'app.mjs');
-    writeFileSync(module, "process.exit(3); // crashes as it starts\n");
+    writeFileSync(module, 'process.exit(3); // crashes as it starts\n');
     const statsPort = await freePort();
     const { tsgi, nginx } = await stack(['--module', module, '--processes', '1', '--stats', `127.0.0.1:${statsPort}`], /stats on/);
     await tsgi.line(/\(a crash loop\), next try in/, 10_000);
@@ -172,7 +197,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     const { sent, failed } = await load.stop();
     expect(failed).toEqual([]);
     expect((await readStats(statsPort)).crash_loop).toBe(false);
-    rows.push({ scenario: 'app crashing at start', sent, failed: failed.length, recovery: `${attempts.length} attempts in ${((attempts.at(-1)!.at - attempts[0]!.at) / 1000).toFixed(1)} s, waits ${waits.filter(Boolean).join(', ')} s; master up; serving ${servedAfter} ms after the fix's SIGHUP` });
+    rows.push({
+      scenario: 'app crashing at start',
+      sent,
+      failed: failed.length,
+      recovery: `${attempts.length} attempts in ${((attempts.at(-1)!.at - attempts[0]!.at) / 1000).toFixed(1)} s, waits ${waits.filter(Boolean).join(', ')} s; master up; serving ${servedAfter} ms after the fix's SIGHUP`,
+    });
   });
 
   it('--max-requests 100 under load: workers recycle, no request fails', async () => {
@@ -188,7 +218,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     // Replacements served (those made in the run's last moments may not have yet).
     expect(served.size).toBeGreaterThan(2);
     expect(served.size).toBeGreaterThanOrEqual(recycled.length);
-    rows.push({ scenario: '--max-requests 100 (delta 20, 2 workers)', sent, failed: failed.length, recovery: `${recycled.length} recycles, ${served.size} worker processes served` });
+    rows.push({
+      scenario: '--max-requests 100 (delta 20, 2 workers)',
+      sent,
+      failed: failed.length,
+      recovery: `${recycled.length} recycles, ${served.size} worker processes served`,
+    });
   });
 
   it('a master killed with SIGKILL takes its workers along within a second and leaves the socket free', async () => {
@@ -202,7 +237,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     // The last holder's exit closes the socket a moment after the process is gone.
     await until(() => refused(port), 'the port to refuse connections', 1000, 5);
     const free = Date.now() - killedAt;
-    rows.push({ scenario: 'master SIGKILL (2 workers)', sent: 0, failed: 0, recovery: `workers gone ${gone} ms after; the port refuses connections after ${free} ms` });
+    rows.push({
+      scenario: 'master SIGKILL (2 workers)',
+      sent: 0,
+      failed: 0,
+      recovery: `workers gone ${gone} ms after; the port refuses connections after ${free} ms`,
+    });
   });
 
   it('a worker growing past --reload-on-rss is recycled; no request fails', async () => {
@@ -224,7 +264,10 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     for (let i = 0; i < 30; i++) await load.fire('/ok?secret=hunter2');
     for (let i = 0; i < 2; i++) await load.fire('/throw');
     const { sent, failed } = await load.stop();
-    expect(failed.map((f) => [f.path, f.status])).toEqual([['/throw', 500], ['/throw', 500]]);
+    expect(failed.map((f) => [f.path, f.status])).toEqual([
+      ['/throw', 500],
+      ['/throw', 500],
+    ]);
     await sleep(300); // the last request's counters reach the scoreboard
     const stats = await readStats(statsPort);
     expect(stats.pid).toBe(tsgi.pid);
@@ -235,7 +278,12 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     expect(stats.workers.reduce((n: number, w: { exceptions: number }) => n + w.exceptions, 0)).toBe(2);
     expect(stats.sockets).toEqual([expect.objectContaining({ name: `127.0.0.1:${port}`, proto: 'uwsgi', queue: 0 })]);
     expect(JSON.stringify(stats)).not.toContain('hunter2');
-    rows.push({ scenario: 'stats against the live processes (3 workers)', sent, failed: failed.length, recovery: 'pids, requests, exceptions (the 2 failures are the app throwing on purpose) and sockets match' });
+    rows.push({
+      scenario: 'stats against the live processes (3 workers)',
+      sent,
+      failed: failed.length,
+      recovery: 'pids, requests, exceptions (the 2 failures are the app throwing on purpose) and sockets match',
+    });
 
     // The same over HTTP, with the Prometheus exposition.
     const httpTsgi = await startTsgi(['--socket', '127.0.0.1:0', '--module', APP, '--processes', '2', '--stats', `127.0.0.1:${httpStatsPort}`, '--stats-http']);

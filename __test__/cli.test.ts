@@ -69,9 +69,7 @@ describe('the command line', () => {
     expect(home.statusLine).toBe('HTTP/1.1 200 OK');
     expect(home.body.toString()).toContain('Hello from tsgi.');
     expect(home.body.toString()).toContain('QUERY_STRING = "a=1"');
-    const echo = parseResponse(
-      (await exchange(address, packet(nginxVars('POST', '/', { CONTENT_LENGTH: '5', CONTENT_TYPE: 'text/x-test' }), 'hello'))).data,
-    );
+    const echo = parseResponse((await exchange(address, packet(nginxVars('POST', '/', { CONTENT_LENGTH: '5', CONTENT_TYPE: 'text/x-test' }), 'hello'))).data);
     expect(echo.headers).toContainEqual(['Content-Type', 'text/x-test']);
     expect(echo.body.toString()).toBe('hello');
     const stream = parseResponse((await exchange(address, packet(nginxVars('GET', '/stream')))).data);
@@ -91,7 +89,12 @@ describe('the command line', () => {
 
   it.each([
     ['a missing module', (dir: string) => ['--module', path.join(dir, 'nope.mjs')], /^tsgi: --module .*nope\.mjs: cannot load/, 1],
-    ['an export that is not a function', (dir: string) => ['--module', writeModule(dir, 'export default 42;')], /^tsgi: --module .*: export "default" is not a function \(it is number\)/, 1],
+    [
+      'an export that is not a function',
+      (dir: string) => ['--module', writeModule(dir, 'export default 42;')],
+      /^tsgi: --module .*: export "default" is not a function \(it is number\)/,
+      1,
+    ],
     ['a module without an app', (dir: string) => ['--module', writeModule(dir, 'export const x = 1;')], /^tsgi: --module .*: exports no app/, 1],
     ['a mistyped option', () => ['--sokcet', '127.0.0.1:3031'], /^tsgi: unknown option --sokcet; did you mean --socket\?/, 2],
     ['a bad value', () => ['--chmod-socket', '999'], /^tsgi: --chmod-socket "999": expected an octal file mode/, 2],

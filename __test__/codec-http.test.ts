@@ -18,7 +18,18 @@ import { VAR_WORDS, WireError } from '../src/codec/vars.js';
 interface Case {
   name: string;
   request: string;
-  llhttp: { accepted: boolean; head_len?: number; method?: string; url?: string; version?: string; headers?: Array<[string, string]>; upgrade?: boolean; keep_alive?: boolean; body?: string; end?: number };
+  llhttp: {
+    accepted: boolean;
+    head_len?: number;
+    method?: string;
+    url?: string;
+    version?: string;
+    headers?: Array<[string, string]>;
+    upgrade?: boolean;
+    keep_alive?: boolean;
+    body?: string;
+    end?: number;
+  };
   stricter?: string;
   looser?: boolean;
 }

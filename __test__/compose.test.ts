@@ -64,7 +64,16 @@ describe('compose', () => {
     };
     const { heads, text } = await call(compose(tracer('a', trace), tracer('b', trace))(app));
     expect(trace).toEqual(['a: request', 'b: request', 'app: request (a=true, b=true)', 'b: startResponse', 'a: startResponse', 'b: body', 'a: body']);
-    expect(heads).toEqual([{ status: '200 OK', headers: [['Content-Type', 'text/plain'], ['X-Via', 'b'], ['X-Via', 'a']] }]);
+    expect(heads).toEqual([
+      {
+        status: '200 OK',
+        headers: [
+          ['Content-Type', 'text/plain'],
+          ['X-Via', 'b'],
+          ['X-Via', 'a'],
+        ],
+      },
+    ]);
     expect(text).toBe('a(b(hi))');
   });
 
@@ -108,7 +117,15 @@ describe('compose', () => {
     // validate() composes like any middleware, on both sides of the rewrite.
     const stack = compose(validate, mount, validate)(app);
     const hit = await call(stack, makeEnviron('/api/users'));
-    expect(hit.heads).toEqual([{ status: '200 OK', headers: [['Content-Type', 'text/plain'], ['X-Mounted', '/api']] }]);
+    expect(hit.heads).toEqual([
+      {
+        status: '200 OK',
+        headers: [
+          ['Content-Type', 'text/plain'],
+          ['X-Mounted', '/api'],
+        ],
+      },
+    ]);
     expect(hit.text).toBe('/api|/users');
     const miss = await call(stack, makeEnviron('/api/nope'));
     expect(miss.heads[0]!.status).toBe('410 Gone');

@@ -36,7 +36,8 @@ function readmeUwsgiIni(): string {
 }
 
 /** An app that shows what the configuration gave it: its environment and directory. */
-const APP = "export default (environ, start) => (start('200 OK', [['Content-Type', 'text/plain']]), [`${process.env.GREETING} (${process.env.NODE_ENV}) ${environ.PATH_INFO} in ${process.cwd()}\\n`]);\n";
+const APP =
+  "export default (environ, start) => (start('200 OK', [['Content-Type', 'text/plain']]), [`${process.env.GREETING} (${process.env.NODE_ENV}) ${environ.PATH_INFO} in ${process.cwd()}\\n`]);\n";
 
 /** Runs the CLI to its end; its output lines, stdout and stderr together. */
 async function run(args: string[]): Promise<{ code: number | null; lines: string[] }> {
@@ -130,7 +131,10 @@ describe('the command line with config files', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.mjs'), APP);
     const port = await freePort();
-    const tsgi = await startTsgi(['--master', 'false', '--http-socket', `127.0.0.1:${port}`, '--module', path.join(dir, 'app.mjs'), '--env', 'GREETING=alone', '--env', 'NODE_ENV=test'], /\(no master\)/);
+    const tsgi = await startTsgi(
+      ['--master', 'false', '--http-socket', `127.0.0.1:${port}`, '--module', path.join(dir, 'app.mjs'), '--env', 'GREETING=alone', '--env', 'NODE_ENV=test'],
+      /\(no master\)/,
+    );
     cleanups.push(() => tsgi.kill());
     expect((await request(`http://127.0.0.1:${port}/x`)).body.toString()).toBe(`alone (test) /x in ${process.cwd()}\n`);
   });
@@ -139,7 +143,10 @@ describe('the command line with config files', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'app.ini'), '[tsgi]\nchdir = %dgone\n');
     expect(await run(['--chdir', path.join(dir, 'gone')])).toEqual({ code: 2, lines: [`tsgi: --chdir "${dir}/gone": cannot change to it: no such directory`] });
-    expect(await run([path.join(dir, 'app.ini')])).toEqual({ code: 2, lines: [`tsgi: ${dir}/app.ini:2: chdir "${dir}/gone": cannot change to it: no such directory`] });
+    expect(await run([path.join(dir, 'app.ini')])).toEqual({
+      code: 2,
+      lines: [`tsgi: ${dir}/app.ini:2: chdir "${dir}/gone": cannot change to it: no such directory`],
+    });
   });
 
   it('TSGI_* variables take precedence over the file, and the command line over them', async () => {
@@ -204,8 +211,17 @@ describe('serve() from code', () => {
     const { serve, ErrorCodes } = await import('../dist/index.js');
     const dir = tempDir();
     await expect(serve({ httpSocket: '127.0.0.1:0', module: path.join(dir, 'missing.mjs'), ...ROOT })).rejects.toMatchObject({ code: ErrorCodes.MODULE_LOAD });
-    await expect(serve({ httpSocket: '127.0.0.1:0', maxRequest: 5 } as never)).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: 'serve(): maxRequest: unknown option; did you mean maxRequests?' });
-    await expect(serve({ master: false })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: 'serve(): master: serve() always runs a master; to serve in this process, use new Server(app)' });
-    await expect(serve({ chdir: dir })).rejects.toMatchObject({ code: ErrorCodes.INVALID_OPTION, message: 'serve(): chdir: would move the whole host process; give absolute paths, or start the host process where it should run' });
+    await expect(serve({ httpSocket: '127.0.0.1:0', maxRequest: 5 } as never)).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_OPTION,
+      message: 'serve(): maxRequest: unknown option; did you mean maxRequests?',
+    });
+    await expect(serve({ master: false })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_OPTION,
+      message: 'serve(): master: serve() always runs a master; to serve in this process, use new Server(app)',
+    });
+    await expect(serve({ chdir: dir })).rejects.toMatchObject({
+      code: ErrorCodes.INVALID_OPTION,
+      message: 'serve(): chdir: would move the whole host process; give absolute paths, or start the host process where it should run',
+    });
   });
 });

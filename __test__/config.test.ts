@@ -127,7 +127,9 @@ describe('the command line', () => {
   it('takes one config file on its own, anywhere, its format told by the extension', () => {
     const dir = folder({ 'app.toml': '[tsgi]\nprocesses = 3\n' });
     expect(configFromCommandLine(['--allow-root', path.join(dir, 'app.toml')], {}).config.processes).toBe(3);
-    expect(refusal(() => configFromCommandLine([path.join(dir, 'app.toml'), 'two.ini'], {}))).toBe('unexpected argument "two.ini"; options start with --, and one config file may be named alone (tsgi app.ini)');
+    expect(refusal(() => configFromCommandLine([path.join(dir, 'app.toml'), 'two.ini'], {}))).toBe(
+      'unexpected argument "two.ini"; options start with --, and one config file may be named alone (tsgi app.ini)',
+    );
   });
 
   it('refuses unknown options with the closest name', () => {
@@ -196,7 +198,10 @@ describe('config files', () => {
   });
 
   it('JSON, TOML and YAML: typed values, lists for options that take several, lines from the parser', () => {
-    const json = loadFile('app.json', '{\n  "tsgi": {\n    "socket": ["/tmp/a.sock", ":3031"],\n    "processes": 2,\n    "master": true,\n    "chmod-socket": 600\n  }\n}\n');
+    const json = loadFile(
+      'app.json',
+      '{\n  "tsgi": {\n    "socket": ["/tmp/a.sock", ":3031"],\n    "processes": 2,\n    "master": true,\n    "chmod-socket": 600\n  }\n}\n',
+    );
     expect(json.config.socket).toEqual(['/tmp/a.sock', ':3031']);
     expect([json.config.processes, json.config.master, json.config['chmod-socket']]).toEqual([2, true, 0o600]);
     expect(json.origins.get('processes')).toEqual([expect.objectContaining({ kind: 'file', key: 'processes', line: 4 })]);
@@ -224,7 +229,10 @@ describe('precedence', () => {
       'a.ini': '[tsgi]\nprocesses = 2\nharakiri = 5\nmax-requests = 7\nlog-slow = 9\n',
       'b.json': '{"tsgi": {"harakiri": 6, "max-requests": 8}}',
     });
-    const { config, origins } = configFromCommandLine(['--ini', path.join(dir, 'a.ini'), '--json', path.join(dir, 'b.json'), '-R', '100'], { TSGI_MAX_REQUESTS: '50', TSGI_LOG_SLOW: '70' });
+    const { config, origins } = configFromCommandLine(['--ini', path.join(dir, 'a.ini'), '--json', path.join(dir, 'b.json'), '-R', '100'], {
+      TSGI_MAX_REQUESTS: '50',
+      TSGI_LOG_SLOW: '70',
+    });
     expect([config.processes, config.harakiri, config['log-slow'], config['max-requests'], config['buffer-size']]).toEqual([2, 6, 70, 100, 65535]);
     expect(origins.get('processes')).toEqual([expect.objectContaining({ kind: 'file', file: path.join(dir, 'a.ini') })]);
     expect(origins.get('harakiri')).toEqual([expect.objectContaining({ kind: 'file', file: path.join(dir, 'b.json') })]);
@@ -251,7 +259,9 @@ describe('precedence', () => {
   });
 
   it('every value is checked, even one a higher source overrides', () => {
-    expect(refusal(() => loadFile('a.ini', '[tsgi]\nprocesses = lots\n', ['--processes', '2']))).toMatch(/a\.ini:2: processes "lots": expected a whole number$/);
+    expect(refusal(() => loadFile('a.ini', '[tsgi]\nprocesses = lots\n', ['--processes', '2']))).toMatch(
+      /a\.ini:2: processes "lots": expected a whole number$/,
+    );
   });
 });
 
@@ -263,7 +273,13 @@ describe('the environment', () => {
   });
 
   it("warns about a TSGI_ variable that names no option, suggesting one; the loader's own are not options", () => {
-    const { warnings } = configFromCommandLine([], { TSGI_PROCESES: '3', TSGI_NATIVE: '0', TSGI_NATIVE_PATH: '/x.node', TSGI_PRINT_CONFIG: '1', TSGI_ZZZZZZZZ: '1' });
+    const { warnings } = configFromCommandLine([], {
+      TSGI_PROCESES: '3',
+      TSGI_NATIVE: '0',
+      TSGI_NATIVE_PATH: '/x.node',
+      TSGI_PRINT_CONFIG: '1',
+      TSGI_ZZZZZZZZ: '1',
+    });
     expect(warnings).toEqual([
       'environment variable TSGI_PROCESES ignored: no option is called that; did you mean TSGI_PROCESSES?',
       'environment variable TSGI_PRINT_CONFIG ignored: --print-config is for the command line only',
@@ -313,8 +329,12 @@ describe('placeholders', () => {
   });
 
   it('are refused when they name nothing, or loop', () => {
-    expect(refusal(() => load(['base = /srv', 'module = %(base)/a.mjs', 'socket = %(bsae)/x.sock']))).toMatch(/site\.ini:4: socket: %\(bsae\) names no key of this section; did you mean %\(base\)\?$/);
-    expect(refusal(() => load(['module = $(TSGI_TEST_UNSET_VARIABLE)/a.mjs']))).toMatch(/site\.ini:2: module: \$\(TSGI_TEST_UNSET_VARIABLE\): no such environment variable$/);
+    expect(refusal(() => load(['base = /srv', 'module = %(base)/a.mjs', 'socket = %(bsae)/x.sock']))).toMatch(
+      /site\.ini:4: socket: %\(bsae\) names no key of this section; did you mean %\(base\)\?$/,
+    );
+    expect(refusal(() => load(['module = $(TSGI_TEST_UNSET_VARIABLE)/a.mjs']))).toMatch(
+      /site\.ini:2: module: \$\(TSGI_TEST_UNSET_VARIABLE\): no such environment variable$/,
+    );
     expect(refusal(() => load(['a = %(b)', 'b = %(a)', 'module = %(a)']))).toMatch(/site\.ini:4: module: %\(a\) refers to itself \(module → a → b → a\)$/);
   });
 
@@ -325,7 +345,10 @@ describe('placeholders', () => {
 
 describe('uWSGI-only options', () => {
   it('are ignored in a [uwsgi] section, with one warning each', () => {
-    const { config, warnings } = loadFile('uwsgi.ini', '[uwsgi]\nenable-threads = true\nplugins = python3\nplugin = router\nplugins = logfile\ndie-on-term\nprocesses = 2\n');
+    const { config, warnings } = loadFile(
+      'uwsgi.ini',
+      '[uwsgi]\nenable-threads = true\nplugins = python3\nplugin = router\nplugins = logfile\ndie-on-term\nprocesses = 2\n',
+    );
     expect(config.processes).toBe(2);
     expect(warnings).toEqual([
       expect.stringMatching(/uwsgi\.ini:2: enable-threads: a uWSGI option tsgi does not have, ignored: Python's GIL switch; a Node app needs none$/),
@@ -339,14 +362,18 @@ describe('uWSGI-only options', () => {
     expect(refusal(() => loadFile('a.ini', '[tsgi]\nenable-threads = true\n'))).toMatch(
       /a\.ini:2: enable-threads: a uWSGI option tsgi does not have \(Python's GIL switch; a Node app needs none\); it is ignored only in a \[uwsgi\] section, for uwsgi\.ini files$/,
     );
-    expect(refusal(() => parseArgs(['--enable-threads']))).toBe("--enable-threads: a uWSGI option tsgi does not have (Python's GIL switch; a Node app needs none); it is ignored only in a [uwsgi] section, for uwsgi.ini files");
+    expect(refusal(() => parseArgs(['--enable-threads']))).toBe(
+      "--enable-threads: a uWSGI option tsgi does not have (Python's GIL switch; a Node app needs none); it is ignored only in a [uwsgi] section, for uwsgi.ini files",
+    );
     expect(refusal(() => configFromCode({ lazyApps: true } as never, 'serve()', {}))).toBe(
       'serve(): lazyApps: a uWSGI option tsgi does not have (each worker loads the app itself, after it starts, always); it is ignored only in a [uwsgi] section, for uwsgi.ini files',
     );
   });
 
   it('any other unknown key in a [uwsgi] section is an error with the closest name', () => {
-    expect(refusal(() => loadFile('uwsgi.ini', '[uwsgi]\nproceses = 4\n'))).toMatch(/uwsgi\.ini:2: proceses: unknown option; did you mean processes\? \(a key of your own must be used as %\(proceses\)\)$/);
+    expect(refusal(() => loadFile('uwsgi.ini', '[uwsgi]\nproceses = 4\n'))).toMatch(
+      /uwsgi\.ini:2: proceses: unknown option; did you mean processes\? \(a key of your own must be used as %\(proceses\)\)$/,
+    );
   });
 });
 
@@ -367,7 +394,7 @@ describe('refusals from files name the file and line', () => {
     ['a.toml', '[tsgi]\nstarted = 1979-05-27\n', 'a.toml:2: started: unknown option (a key of your own must be used as %(started))'],
     ['a.toml', '[tsgi]\nmodule = 1979-05-27\n', 'a.toml:2: module: expected a single value, not a date'],
     ['a.json', '{"tsgi": {"harakiri": -1}}', 'a.json:1: harakiri -1: expected a number of seconds'],
-    ['a.json', '{\n"tsgi": {\n"processes": 2\n"x": 1}}', 'a.json:4: not valid JSON: Expected \',\' or \'}\' after property value'],
+    ['a.json', '{\n"tsgi": {\n"processes": 2\n"x": 1}}', "a.json:4: not valid JSON: Expected ',' or '}' after property value"],
     ['a.json', '{"tsgi": 3}', 'a.json: no "tsgi" or "uwsgi" section'],
   ];
   it.each(cases)('%s: %j', (name, text, expected) => {
@@ -380,7 +407,9 @@ describe('refusals from files name the file and line', () => {
     expect(refusal(() => configFromCommandLine(['nothere.ini'], {}))).toBe('config file nothere.ini: cannot read it: no such file');
     expect(refusal(() => configFromCommandLine(['--ini', 'nothere.ini'], {}))).toBe('--ini nothere.ini: cannot read it: no such file');
     expect(refusal(() => configFromCommandLine([], { TSGI_YAML: 'nothere.yaml' }))).toBe('TSGI_YAML nothere.yaml: cannot read it: no such file');
-    expect(refusal(() => configFromCommandLine(['app.conf'], {}))).toBe('app.conf: cannot tell its format from the extension (.ini, .json, .toml, .yaml or .yml); or name it with --ini, --json, --toml or --yaml');
+    expect(refusal(() => configFromCommandLine(['app.conf'], {}))).toBe(
+      'app.conf: cannot tell its format from the extension (.ini, .json, .toml, .yaml or .yml); or name it with --ini, --json, --toml or --yaml',
+    );
     const dir = folder({ 'a.ini': '[tsgi]\nprocesses = 2\n' });
     expect(refusal(() => configFromCommandLine([`${path.join(dir, 'a.ini')}:prod`], {}))).toBe(`${path.join(dir, 'a.ini')}: no [prod] section`);
   });
@@ -388,7 +417,11 @@ describe('refusals from files name the file and line', () => {
 
 describe('from code', () => {
   it('camelCase names, typed values, a list or one value where several are taken', () => {
-    const { config, origins } = configFromCode({ httpSocket: '127.0.0.1:0', socket: ['/tmp/a.sock', ':1'], maxRequests: 10, log4xx: true, chmodSocket: 0o600, wsgiFile: 'app.mjs' }, 'serve()', {});
+    const { config, origins } = configFromCode(
+      { httpSocket: '127.0.0.1:0', socket: ['/tmp/a.sock', ':1'], maxRequests: 10, log4xx: true, chmodSocket: 0o600, wsgiFile: 'app.mjs' },
+      'serve()',
+      {},
+    );
     expect(config['http-socket']).toEqual(['127.0.0.1:0']);
     expect(config.socket).toEqual(['/tmp/a.sock', ':1']);
     expect([config['max-requests'], config['log-4xx'], config['chmod-socket'], config.module]).toEqual([10, true, 0o600, 'app.mjs']);
@@ -397,7 +430,9 @@ describe('from code', () => {
 
   it('refuses unknown names and bad values, naming the caller and the key', () => {
     expect(refusal(() => configFromCode({ maxRequest: 1 } as never, 'serve()', {}))).toBe('serve(): maxRequest: unknown option; did you mean maxRequests?');
-    expect(refusal(() => configFromCode({ 'max-requests': 1 } as never, 'serve()', {}))).toBe('serve(): max-requests: unknown option; did you mean maxRequests?');
+    expect(refusal(() => configFromCode({ 'max-requests': 1 } as never, 'serve()', {}))).toBe(
+      'serve(): max-requests: unknown option; did you mean maxRequests?',
+    );
     expect(refusal(() => configFromCode({ processes: 0 }, 'serve()', {}))).toBe('serve(): processes 0: must be at least 1');
     expect(refusal(() => configFromCode({ processes: [1, 2] } as never, 'serve()', {}))).toBe('serve(): processes: takes a single value, not a list');
     expect(refusal(() => configFromCode({ module: { path: 'x' } } as never, 'serve()', {}))).toBe('serve(): module: expected a single value, not a mapping');
@@ -423,7 +458,9 @@ describe('from code', () => {
 
 describe('--print-config', () => {
   it('shows each value with its origin, and is itself a config file giving the same values', () => {
-    const dir = folder({ 'uwsgi.ini': '[uwsgi]\nsocket = /tmp/a.sock\nsocket = /tmp/b.sock\nlog-format = %(method) %(uri); "%(status)"\nchmod-socket = 600\nenv = A=1\n' });
+    const dir = folder({
+      'uwsgi.ini': '[uwsgi]\nsocket = /tmp/a.sock\nsocket = /tmp/b.sock\nlog-format = %(method) %(uri); "%(status)"\nchmod-socket = 600\nenv = A=1\n',
+    });
     const loaded = configFromCommandLine([path.join(dir, 'uwsgi.ini'), '--harakiri', '30'], { TSGI_PROCESSES: '4' });
     const text = renderConfig(loaded);
     const lines = text.split('\n');

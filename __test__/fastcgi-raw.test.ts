@@ -271,7 +271,8 @@ function fcgiServer(routes: Record<string, Route> = {}, options?: ServerOptions)
       p.calls++;
       environ['tsgi.signal'].addEventListener('abort', () => p.aborts++);
       const route = all[path];
-      const counted = (body: Body): Body => (typeof body === 'object' && body !== null && !('close' in body) ? Object.assign(body, { close: () => void p.closes++ }) : body);
+      const counted = (body: Body): Body =>
+        typeof body === 'object' && body !== null && !('close' in body) ? Object.assign(body, { close: () => void p.closes++ }) : body;
       if (!route) {
         start('200 OK', TEXT);
         return counted([`ok ${path}`]);
@@ -311,19 +312,41 @@ interface Fixture {
   large?: boolean;
 }
 
-const closes = (id: string, name: string, bytes: Buffer, extra: Partial<Fixture> = {}): Fixture => ({ id, name, bytes, expect: 'close', outcome: 'closed without a reply', ...extra });
-const answers = (id: string, name: string, bytes: Buffer, expected: Buffer, outcome: string, extra: Partial<Fixture> = {}): Fixture => ({ id, name, bytes, expect: expected, outcome, ...extra });
-const refuses = (id: string, name: string, bytes: Buffer, status: keyof typeof STATIC, extra: Partial<Fixture> = {}): Fixture => answers(id, name, bytes, refusal(1, status), String(status), extra);
+const closes = (id: string, name: string, bytes: Buffer, extra: Partial<Fixture> = {}): Fixture => ({
+  id,
+  name,
+  bytes,
+  expect: 'close',
+  outcome: 'closed without a reply',
+  ...extra,
+});
+const answers = (id: string, name: string, bytes: Buffer, expected: Buffer, outcome: string, extra: Partial<Fixture> = {}): Fixture => ({
+  id,
+  name,
+  bytes,
+  expect: expected,
+  outcome,
+  ...extra,
+});
+const refuses = (id: string, name: string, bytes: Buffer, status: keyof typeof STATIC, extra: Partial<Fixture> = {}): Fixture =>
+  answers(id, name, bytes, refusal(1, status), String(status), extra);
 
 /** BEGIN_REQUEST for 1, and a PARAMS record that does not end the stream. */
 const BEGUN = cat(beginRequest(1), params(1, [['REQUEST_METHOD', 'GET']]));
 const HTTP_LOG = /HTTP request sent to a FastCGI socket|looks like HTTP/i;
 const BEGIN_BODY = Buffer.from([0, 1, 0, 0, 0, 0, 0, 0, 0]);
-const manyVars = (n: number): Array<[string, string]> => [['REQUEST_METHOD', 'GET'], ...Array.from({ length: n - 1 }, (_, i): [string, string] => [`X_VAR_${i}`, 'v'])];
+const manyVars = (n: number): Array<[string, string]> => [
+  ['REQUEST_METHOD', 'GET'],
+  ...Array.from({ length: n - 1 }, (_, i): [string, string] => [`X_VAR_${i}`, 'v']),
+];
 /** A params stream of exactly `size` bytes: REQUEST_METHOD, PATH_INFO /edge, a cookie to fill. */
 const paramsOfSize = (size: number): Array<[string, string]> => vars('/edge', [['HTTP_COOKIE', 'c'.repeat(size - 19 - 16 - 13)]]);
 const F16_STREAM = nameValues(vars('/split', [['HTTP_X_CUT', 'value cut across records']]));
-const FOUR_BYTE_PAIRS = cat(nameValue('REQUEST_METHOD', 'GET', { fourByte: true }), nameValue('PATH_INFO', '/four', { fourByte: true }), nameValue(`HTTP_${'N'.repeat(150)}`, 'v'.repeat(300)));
+const FOUR_BYTE_PAIRS = cat(
+  nameValue('REQUEST_METHOD', 'GET', { fourByte: true }),
+  nameValue('PATH_INFO', '/four', { fourByte: true }),
+  nameValue(`HTTP_${'N'.repeat(150)}`, 'v'.repeat(300)),
+);
 
 const fixtures: Fixture[] = [
   // F1: version ≠ 1
@@ -344,22 +367,48 @@ const fixtures: Fixture[] = [
   answers(
     'F3',
     'padding 1, 7, 255 and 3 (of non-zero bytes) on every record',
-    cat(beginRequest(1, { padding: 1 }), record(FCGI.PARAMS, 1, nameValues(vars('/padded')), 7, 0xff), record(FCGI.PARAMS, 1, '', 255, 0xff), record(FCGI.STDIN, 1, '', 3, 0xab)),
+    cat(
+      beginRequest(1, { padding: 1 }),
+      record(FCGI.PARAMS, 1, nameValues(vars('/padded')), 7, 0xff),
+      record(FCGI.PARAMS, 1, '', 255, 0xff),
+      record(FCGI.STDIN, 1, '', 3, 0xab),
+    ),
     reply(1, ok('/padded')),
     'served',
     { calls: 1 },
   ),
-  answers('F3', 'a body in padded 4-byte STDIN records', post('/echo', 'hello there', { padding: 5, stdinRecord: 4 }), reply(1, cgi('echo hello there')), 'served', { calls: 1 }),
+  answers(
+    'F3',
+    'a body in padded 4-byte STDIN records',
+    post('/echo', 'hello there', { padding: 5, stdinRecord: 4 }),
+    reply(1, cgi('echo hello there')),
+    'served',
+    { calls: 1 },
+  ),
   // F4: unknown management types
   ...[0, 10, 11, 12, 128, 255].map((type) =>
-    answers('F4', `management type ${type}, then a request`, cat(record(type, 0, 'xyz', 5), get('/f4')), cat(unknownType(type), reply(1, ok('/f4'))), `UNKNOWN_TYPE ${type}, then served`, { calls: 1 }),
+    answers(
+      'F4',
+      `management type ${type}, then a request`,
+      cat(record(type, 0, 'xyz', 5), get('/f4')),
+      cat(unknownType(type), reply(1, ok('/f4'))),
+      `UNKNOWN_TYPE ${type}, then served`,
+      { calls: 1 },
+    ),
   ),
   // F5: GET_VALUES
   answers(
     'F5',
     'GET_VALUES for the three standard names, then a request',
     cat(getValues(['FCGI_MAX_CONNS', 'FCGI_MAX_REQS', 'FCGI_MPXS_CONNS']), get('/f5')),
-    cat(valuesResult([['FCGI_MAX_CONNS', '10000'], ['FCGI_MAX_REQS', '100'], ['FCGI_MPXS_CONNS', '1']]), reply(1, ok('/f5'))),
+    cat(
+      valuesResult([
+        ['FCGI_MAX_CONNS', '10000'],
+        ['FCGI_MAX_REQS', '100'],
+        ['FCGI_MPXS_CONNS', '1'],
+      ]),
+      reply(1, ok('/f5')),
+    ),
     'the defaults, then served',
     { calls: 1 },
   ),
@@ -367,7 +416,14 @@ const fixtures: Fixture[] = [
     'F5',
     'GET_VALUES in another order with unknown names, maxConns 50 and fastcgiMaxReqs 7',
     cat(getValues(['FCGI_MAX_REQS', 'FCGI_UNKNOWN', 'FCGI_MAX_CONNS', 'X', 'FCGI_MPXS_CONNS']), get('/f5')),
-    cat(valuesResult([['FCGI_MAX_REQS', '7'], ['FCGI_MAX_CONNS', '50'], ['FCGI_MPXS_CONNS', '1']]), reply(1, ok('/f5'))),
+    cat(
+      valuesResult([
+        ['FCGI_MAX_REQS', '7'],
+        ['FCGI_MAX_CONNS', '50'],
+        ['FCGI_MPXS_CONNS', '1'],
+      ]),
+      reply(1, ok('/f5')),
+    ),
     'known names in the order asked, then served',
     { calls: 1, options: { maxConns: 50, fastcgiMaxReqs: 7 } },
   ),
@@ -375,11 +431,24 @@ const fixtures: Fixture[] = [
     'F5',
     'GET_VALUES with fastcgiMultiplex false and fastcgiMaxReqs 7',
     cat(getValues(['FCGI_MPXS_CONNS', 'FCGI_MAX_REQS']), get('/f5')),
-    cat(valuesResult([['FCGI_MPXS_CONNS', '0'], ['FCGI_MAX_REQS', '1']]), reply(1, ok('/f5'))),
+    cat(
+      valuesResult([
+        ['FCGI_MPXS_CONNS', '0'],
+        ['FCGI_MAX_REQS', '1'],
+      ]),
+      reply(1, ok('/f5')),
+    ),
     'FCGI_MPXS_CONNS 0, and FCGI_MAX_REQS 1: without multiplexing a connection carries one request at a time',
     { calls: 1, options: { fastcgiMaxReqs: 7, fastcgiMultiplex: false } },
   ),
-  answers('F5', 'GET_VALUES for unknown names only', cat(getValues(['FCGI_NOPE']), get('/f5')), cat(valuesResult([]), reply(1, ok('/f5'))), 'an empty result, then served', { calls: 1 }),
+  answers(
+    'F5',
+    'GET_VALUES for unknown names only',
+    cat(getValues(['FCGI_NOPE']), get('/f5')),
+    cat(valuesResult([]), reply(1, ok('/f5'))),
+    'an empty result, then served',
+    { calls: 1 },
+  ),
   answers(
     'F5',
     'GET_VALUES between the PARAMS and the STDIN of a request',
@@ -389,14 +458,20 @@ const fixtures: Fixture[] = [
     { calls: 1 },
   ),
   // F6: application types with id 0, management types with an id
-  ...[1, 2, 3, 4, 5, 6, 7, 8].map((type) => closes('F6', `type ${type} with request id 0`, record(type, 0, type === 1 || type === 3 ? BEGIN_BODY.subarray(0, 8) : 'xyz'))),
+  ...[1, 2, 3, 4, 5, 6, 7, 8].map((type) =>
+    closes('F6', `type ${type} with request id 0`, record(type, 0, type === 1 || type === 3 ? BEGIN_BODY.subarray(0, 8) : 'xyz')),
+  ),
   closes('F6', 'GET_VALUES with request id 1', record(FCGI.GET_VALUES, 1, nameValues([['FCGI_MAX_CONNS', '']]))),
   // F7: types no responder may receive, for an active id
-  ...[0, 12, 255, FCGI.DATA, FCGI.END_REQUEST, FCGI.STDOUT, FCGI.STDERR].map((type) => closes('F7', `type ${type} for an active id`, cat(BEGUN, record(type, 1, 'xyz')))),
+  ...[0, 12, 255, FCGI.DATA, FCGI.END_REQUEST, FCGI.STDOUT, FCGI.STDERR].map((type) =>
+    closes('F7', `type ${type} for an active id`, cat(BEGUN, record(type, 1, 'xyz'))),
+  ),
   closes('F7', 'DATA for a request the app holds', cat(held(1), record(FCGI.DATA, 1, 'xyz'))),
   // F8: records for an id never begun are ignored
   ...[FCGI.ABORT_REQUEST, FCGI.END_REQUEST, FCGI.PARAMS, FCGI.STDIN, FCGI.STDOUT, FCGI.STDERR, FCGI.DATA, 0, 12, 255].map((type) =>
-    answers('F8', `type ${type} for id 9 (never begun), then a request`, cat(record(type, 9, 'xyz'), get('/f8')), reply(1, ok('/f8')), 'ignored, then served', { calls: 1 }),
+    answers('F8', `type ${type} for id 9 (never begun), then a request`, cat(record(type, 9, 'xyz'), get('/f8')), reply(1, ok('/f8')), 'ignored, then served', {
+      calls: 1,
+    }),
   ),
   answers(
     'F8',
@@ -413,7 +488,13 @@ const fixtures: Fixture[] = [
   closes('F10', 'BEGIN_REQUEST again for a request the app holds', cat(held(1), beginRequest(1))),
   // F11: roles other than RESPONDER
   ...[Role.AUTHORIZER, Role.FILTER, 0, 1000].map((role) =>
-    answers('F11', `role ${role} (with its params and stdin)`, request(1, vars('/role'), '', { role }), endRequest(1, 0, ProtocolStatus.UNKNOWN_ROLE), 'END_REQUEST UNKNOWN_ROLE'),
+    answers(
+      'F11',
+      `role ${role} (with its params and stdin)`,
+      request(1, vars('/role'), '', { role }),
+      endRequest(1, 0, ProtocolStatus.UNKNOWN_ROLE),
+      'END_REQUEST UNKNOWN_ROLE',
+    ),
   ),
   answers(
     'F11',
@@ -452,44 +533,94 @@ const fixtures: Fixture[] = [
     { calls: 2, options: { fastcgiMaxReqs: 2 } },
   ),
   // F14: 4-byte lengths, also for short names and values
-  answers('F14', '4-byte lengths for short pairs, and a 150-byte name with a 300-byte value', request(1, FOUR_BYTE_PAIRS), reply(1, ok('/four')), 'served', { calls: 1 }),
+  answers('F14', '4-byte lengths for short pairs, and a 150-byte name with a 300-byte value', request(1, FOUR_BYTE_PAIRS), reply(1, ok('/four')), 'served', {
+    calls: 1,
+  }),
   // F15: lengths running past limits or the stream
   refuses('F15', 'a name length of 2^31 - 1', request(1, cat(nameValues(vars('/x')), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01]), 'N')), 431),
   refuses('F15', 'a value length of 2^31 - 1', request(1, cat(nameValues(vars('/x')), Buffer.from([0x01, 0xff, 0xff, 0xff, 0xff]), 'N')), 431),
   refuses('F15', 'a name and value running past the end of the stream', request(1, cat(nameValues(vars('/x')), Buffer.from([4, 10]), 'NAMEval')), 400),
   refuses('F15', 'a 4-byte length cut by the end of the stream', request(1, cat(nameValues(vars('/x')), Buffer.from([0x80, 0]))), 400),
   // F16: the params stream cut anywhere
-  answers('F16', 'params in 7-byte PARAMS records (pairs cut across records)', request(1, F16_STREAM, '', { paramsRecord: 7 }), reply(1, ok('/split')), 'served', { calls: 1 }),
+  answers(
+    'F16',
+    'params in 7-byte PARAMS records (pairs cut across records)',
+    request(1, F16_STREAM, '', { paramsRecord: 7 }),
+    reply(1, ok('/split')),
+    'served',
+    { calls: 1 },
+  ),
   answers('F16', 'params in 1-byte PARAMS records', request(1, F16_STREAM, '', { paramsRecord: 1 }), reply(1, ok('/split')), 'served', { calls: 1 }),
   answers(
     'F16',
     '4-byte length fields cut across PARAMS records',
-    cat(beginRequest(1), params(1, FOUR_BYTE_PAIRS.subarray(0, 2)), params(1, FOUR_BYTE_PAIRS.subarray(2, 27)), params(1, FOUR_BYTE_PAIRS.subarray(27)), params(1, EMPTY), stdin(1, '')),
+    cat(
+      beginRequest(1),
+      params(1, FOUR_BYTE_PAIRS.subarray(0, 2)),
+      params(1, FOUR_BYTE_PAIRS.subarray(2, 27)),
+      params(1, FOUR_BYTE_PAIRS.subarray(27)),
+      params(1, EMPTY),
+      stdin(1, ''),
+    ),
     reply(1, ok('/four')),
     'served',
     { calls: 1 },
   ),
   // F17: params over bufferSize, more than maxVars
-  refuses('F17', 'params over bufferSize 100', request(1, vars('/x', [['HTTP_COOKIE', 'c'.repeat(120)]])), 431, { options: { bufferSize: 100 }, log: /buffer-size 100\b.*--buffer-size/ }),
-  refuses('F17', 'params over bufferSize 100 in 30-byte records', request(1, vars('/x', [['HTTP_COOKIE', 'c'.repeat(120)]]), '', { paramsRecord: 30 }), 431, { options: { bufferSize: 100 }, log: /buffer-size 100\b.*--buffer-size/ }),
-  refuses('F17', 'params of bufferSize 100 + 1 bytes', request(1, paramsOfSize(101)), 431, { options: { bufferSize: 100 } }),
-  answers('F17', 'params of exactly bufferSize 100 bytes', request(1, paramsOfSize(100)), reply(1, ok('/edge')), 'served', { calls: 1, options: { bufferSize: 100 } }),
-  refuses('F17', '5 params over maxVars 4', request(1, manyVars(5)), 400, { options: { maxVars: 4 }, log: /max-vars 4\b.*--max-vars/ }),
-  answers('F17', 'exactly maxVars 4 params', request(1, vars('/four-vars', [['X_A', 'a'], ['X_B', 'b']])), reply(1, ok('/four-vars')), 'served', { calls: 1, options: { maxVars: 4 } }),
-  refuses('F17', '1001 params over the default maxVars 1000', request(1, manyVars(1001)), 400, { log: /max-vars 1000\b.*--max-vars/, large: true }),
-  refuses('F17', 'params over bufferSize 100 with KEEP_CONN, then a request', cat(request(1, vars('/x', [['HTTP_COOKIE', 'c'.repeat(120)]]), '', { keepConn: true }), get('/next')), 431, {
+  refuses('F17', 'params over bufferSize 100', request(1, vars('/x', [['HTTP_COOKIE', 'c'.repeat(120)]])), 431, {
     options: { bufferSize: 100 },
-    expect: cat(refusal(1, 431), reply(1, ok('/next'))),
-    outcome: '431, then served',
-    calls: 1,
+    log: /buffer-size 100\b.*--buffer-size/,
   }),
+  refuses('F17', 'params over bufferSize 100 in 30-byte records', request(1, vars('/x', [['HTTP_COOKIE', 'c'.repeat(120)]]), '', { paramsRecord: 30 }), 431, {
+    options: { bufferSize: 100 },
+    log: /buffer-size 100\b.*--buffer-size/,
+  }),
+  refuses('F17', 'params of bufferSize 100 + 1 bytes', request(1, paramsOfSize(101)), 431, { options: { bufferSize: 100 } }),
+  answers('F17', 'params of exactly bufferSize 100 bytes', request(1, paramsOfSize(100)), reply(1, ok('/edge')), 'served', {
+    calls: 1,
+    options: { bufferSize: 100 },
+  }),
+  refuses('F17', '5 params over maxVars 4', request(1, manyVars(5)), 400, { options: { maxVars: 4 }, log: /max-vars 4\b.*--max-vars/ }),
+  answers(
+    'F17',
+    'exactly maxVars 4 params',
+    request(
+      1,
+      vars('/four-vars', [
+        ['X_A', 'a'],
+        ['X_B', 'b'],
+      ]),
+    ),
+    reply(1, ok('/four-vars')),
+    'served',
+    { calls: 1, options: { maxVars: 4 } },
+  ),
+  refuses('F17', '1001 params over the default maxVars 1000', request(1, manyVars(1001)), 400, { log: /max-vars 1000\b.*--max-vars/, large: true }),
+  refuses(
+    'F17',
+    'params over bufferSize 100 with KEEP_CONN, then a request',
+    cat(request(1, vars('/x', [['HTTP_COOKIE', 'c'.repeat(120)]]), '', { keepConn: true }), get('/next')),
+    431,
+    {
+      options: { bufferSize: 100 },
+      expect: cat(refusal(1, 431), reply(1, ok('/next'))),
+      outcome: '431, then served',
+      calls: 1,
+    },
+  ),
   // F18: empty names
   refuses('F18', 'an empty name after the first pair', request(1, cat(nameValues(vars('/x')), Buffer.from([0, 1]), 'x')), 400),
   refuses('F18', 'an empty name first', request(1, cat(Buffer.from([0, 1]), 'x', nameValues(vars('/x')))), 400),
   // the request checks uwsgi makes too
   refuses('params', 'no REQUEST_METHOD', request(1, [['PATH_INFO', '/']]), 400),
-  refuses('params', 'CONTENT_LENGTH 11 over limitPost 10, body sent', post('/x', 'hello world'), 413, { options: { limitPost: 10 }, log: /limit-post 10\b.*--limit-post/ }),
-  answers('params', 'CONTENT_LENGTH of exactly limitPost 10', post('/echo', '0123456789'), reply(1, cgi('echo 0123456789')), 'served', { calls: 1, options: { limitPost: 10 } }),
+  refuses('params', 'CONTENT_LENGTH 11 over limitPost 10, body sent', post('/x', 'hello world'), 413, {
+    options: { limitPost: 10 },
+    log: /limit-post 10\b.*--limit-post/,
+  }),
+  answers('params', 'CONTENT_LENGTH of exactly limitPost 10', post('/echo', '0123456789'), reply(1, cgi('echo 0123456789')), 'served', {
+    calls: 1,
+    options: { limitPost: 10 },
+  }),
   refuses('params', 'CONTENT_LENGTH over limitPost with KEEP_CONN, then a request', cat(post('/x', 'hello world', { keepConn: true }), get('/next')), 413, {
     options: { limitPost: 10 },
     expect: cat(refusal(1, 413), reply(1, ok('/next'))),
@@ -501,7 +632,9 @@ const fixtures: Fixture[] = [
     outcome: '400, then served',
     calls: 1,
   }),
-  ...['-1', '+5', ' 5', '1e3', '0x10', '5,5'].map((value) => refuses('params', `CONTENT_LENGTH ${JSON.stringify(value)}`, request(1, vars('/x', [['CONTENT_LENGTH', value]])), 400)),
+  ...['-1', '+5', ' 5', '1e3', '0x10', '5,5'].map((value) =>
+    refuses('params', `CONTENT_LENGTH ${JSON.stringify(value)}`, request(1, vars('/x', [['CONTENT_LENGTH', value]])), 400),
+  ),
   // F19: STDIN before the params stream ended
   closes('F19', 'STDIN right after BEGIN_REQUEST', cat(beginRequest(1), stdin(1, 'abc'))),
   closes('F19', 'STDIN inside the params stream', cat(BEGUN, stdin(1, 'abc'))),
@@ -569,14 +702,22 @@ describe('responses', () => {
   it('a one-chunk body is one STDOUT record (head and body), the empty STDOUT, END_REQUEST, then the close', async () => {
     const address = serve(
       (_environ, start) => {
-        start('201 Created', [['Content-Type', 'text/plain'], ['X-Order', '1'], ['Set-Cookie', 'a=1'], ['Set-Cookie', 'b=2']]);
+        start('201 Created', [
+          ['Content-Type', 'text/plain'],
+          ['X-Order', '1'],
+          ['Set-Cookie', 'a=1'],
+          ['Set-Cookie', 'b=2'],
+        ]);
         return ['hello'];
       },
       undefined,
       FASTCGI,
     );
     const result = await fcgiExchange(address, request(1, nginxParams('GET', '/one')));
-    expectBytes(result.data, reply(1, 'Status: 201 Created\r\nContent-Type: text/plain\r\nX-Order: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\nhello'));
+    expectBytes(
+      result.data,
+      reply(1, 'Status: 201 Created\r\nContent-Type: text/plain\r\nX-Order: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 5\r\n\r\nhello'),
+    );
     expect(result.ended).toBe(true);
     expect(result.reset).toBe(false);
   });
@@ -592,22 +733,71 @@ describe('responses', () => {
     await waitFor(() => servers.logs.find(/boom-before-output/), { what: 'the log line' });
   });
 
-  const text = (status: string, headers: Headers, body: () => Body): App => (_environ, start) => {
-    start(status, headers);
-    return body();
-  };
+  const text =
+    (status: string, headers: Headers, body: () => Body): App =>
+    (_environ, start) => {
+      start(status, headers);
+      return body();
+    };
   it.each<[string, string, App]>([
     ['an array of one chunk', 'GET', text('200 OK', TEXT, () => ['hello'])],
     ['an array of several chunks, UTF-8', 'GET', text('200 OK', TEXT, () => ['h\u00e9', 'llo ', Buffer.from('w\u00f6rld')])],
     ['an empty array', 'GET', text('200 OK', TEXT, () => [])],
     ['an empty generator', 'GET', text('200 OK', TEXT, () => (function* () {})())],
-    ['a generator of several chunks', 'GET', text('200 OK', TEXT, () => (function* () { yield 'one '; yield ''; yield 'two'; })())],
-    ['an async generator', 'GET', text('200 OK', TEXT, () => (async function* () { yield 'a'; await delay(5); yield 'b'; })())],
-    ['a declared Content-Length with a generator', 'GET', text('200 OK', [['Content-Length', '5'], ['Content-Type', 'text/plain']], () => (function* () { yield 'he'; yield 'llo'; })())],
+    [
+      'a generator of several chunks',
+      'GET',
+      text('200 OK', TEXT, () =>
+        (function* () {
+          yield 'one ';
+          yield '';
+          yield 'two';
+        })(),
+      ),
+    ],
+    [
+      'an async generator',
+      'GET',
+      text('200 OK', TEXT, () =>
+        (async function* () {
+          yield 'a';
+          await delay(5);
+          yield 'b';
+        })(),
+      ),
+    ],
+    [
+      'a declared Content-Length with a generator',
+      'GET',
+      text(
+        '200 OK',
+        [
+          ['Content-Length', '5'],
+          ['Content-Type', 'text/plain'],
+        ],
+        () =>
+          (function* () {
+            yield 'he';
+            yield 'llo';
+          })(),
+      ),
+    ],
     ['HEAD with an array body', 'HEAD', text('200 OK', TEXT, () => ['hello'])],
     ['204', 'GET', text('204 No Content', [['X-A', 'b']], () => [])],
     ['304', 'GET', text('304 Not Modified', [['ETag', '"x"']], () => [])],
-    ['404 with repeated headers in order', 'GET', text('404 Not Found', [['Set-Cookie', 'a=1'], ['Content-Type', 'text/html'], ['Set-Cookie', 'b=2']], () => ['<h1>no</h1>'])],
+    [
+      '404 with repeated headers in order',
+      'GET',
+      text(
+        '404 Not Found',
+        [
+          ['Set-Cookie', 'a=1'],
+          ['Content-Type', 'text/html'],
+          ['Set-Cookie', 'b=2'],
+        ],
+        () => ['<h1>no</h1>'],
+      ),
+    ],
   ])('%s: STDOUT is the uwsgi response with a Status: line', async (_name, method, app) => {
     const uwsgi = serve(app);
     const fcgi = serve(app, undefined, FASTCGI);
@@ -717,7 +907,9 @@ describe('F24 FCGI_KEEP_CONN', () => {
 describe('environ', () => {
   /** The environ as comparable data: strings and scalars as they are, objects by their type. */
   function snapshot(environ: Environ): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(environ).map(([k, v]) => [k, (typeof v === 'object' && v !== null && !Array.isArray(v)) || typeof v === 'function' ? `<${typeof v}>` : v]));
+    return Object.fromEntries(
+      Object.entries(environ).map(([k, v]) => [k, (typeof v === 'object' && v !== null && !Array.isArray(v)) || typeof v === 'function' ? `<${typeof v}>` : v]),
+    );
   }
 
   const body = 'a=1&b=2';
@@ -726,12 +918,18 @@ describe('environ', () => {
   // send the whole path as SCRIPT_NAME), so the stock params give the root mount.
   const cases: Array<[string, Vars, Record<string, string>?]> = [
     ['nginx fastcgi_params, a GET with a query', nginxParams('GET', '/p/a?x=1&y=2', { HTTP_USER_AGENT: 'raw-test' }), { SCRIPT_NAME: '', PATH_INFO: '/p/a' }],
-    ['nginx fastcgi_params with SCRIPT_NAME a mount point', { ...nginxParams('GET', '/app/x/y'), SCRIPT_NAME: '/app' }, { SCRIPT_NAME: '/app', PATH_INFO: '/x/y' }],
+    [
+      'nginx fastcgi_params with SCRIPT_NAME a mount point',
+      { ...nginxParams('GET', '/app/x/y'), SCRIPT_NAME: '/app' },
+      { SCRIPT_NAME: '/app', PATH_INFO: '/x/y' },
+    ],
     ['nginx uwsgi_params, a GET', nginxVars('GET', '/u/path?q=1')],
     [
       'a POST with repeated, excluded, long and non-UTF-8 params',
       [
-        ...Object.entries(nginxParams('POST', '/form?z', { CONTENT_LENGTH: String(body.length), CONTENT_TYPE: 'application/x-www-form-urlencoded', HTTPS: 'on' })),
+        ...Object.entries(
+          nginxParams('POST', '/form?z', { CONTENT_LENGTH: String(body.length), CONTENT_TYPE: 'application/x-www-form-urlencoded', HTTPS: 'on' }),
+        ),
         ['SCRIPT_NAME', '/'],
         ['PATH_INFO', Buffer.from([0x2f, 0xff, 0xfe, 0xc3, 0x28])],
         ['HTTP_COOKIE', 'a=1'],
@@ -1081,7 +1279,12 @@ describe('F23 ABORT_REQUEST', () => {
   it('during STDIN: after the app read part of the body', async () => {
     const { address, probe } = fcgiServer();
     const p = probe('/read');
-    await abortAfter(address, cat(head(1, vars('/read', [['CONTENT_LENGTH', '10']], 'POST'), { keepConn: true }), stdin(1, 'abc')), () => p.got.length === 1, p);
+    await abortAfter(
+      address,
+      cat(head(1, vars('/read', [['CONTENT_LENGTH', '10']], 'POST'), { keepConn: true }), stdin(1, 'abc')),
+      () => p.got.length === 1,
+      p,
+    );
     expect(Buffer.concat(p.got).toString()).toBe('abc');
     expect(p.inputError).toBeInstanceOf(TsgiError);
   });

@@ -91,7 +91,21 @@ function hold(name: string, size: number): Promise<void> {
 }
 
 const proxied = createProxyApp({
-  echoed: ['REQUEST_METHOD', 'REQUEST_URI', 'SCRIPT_NAME', 'PATH_INFO', 'QUERY_STRING', 'SERVER_PROTOCOL', 'REMOTE_ADDR', 'GATEWAY_INTERFACE', 'CONTENT_TYPE', 'CONTENT_LENGTH', 'HTTP_HOST', 'HTTP_X_FOO', 'tsgi.url_scheme'],
+  echoed: [
+    'REQUEST_METHOD',
+    'REQUEST_URI',
+    'SCRIPT_NAME',
+    'PATH_INFO',
+    'QUERY_STRING',
+    'SERVER_PROTOCOL',
+    'REMOTE_ADDR',
+    'GATEWAY_INTERFACE',
+    'CONTENT_TYPE',
+    'CONTENT_LENGTH',
+    'HTTP_HOST',
+    'HTTP_X_FOO',
+    'tsgi.url_scheme',
+  ],
   echoBody: true,
   routes: {
     '/held': async (environ, start, q) => {
@@ -318,7 +332,9 @@ ${backend('direct', 'tsgi', tcp)}${backend('unix', 'tsgi', unix)}${backend('lear
     expect(serverTap.connections.flatMap(protocolViolations)).toEqual([]);
     await waitFor(() => server.activeRequests === 0, 3_000, 'no active requests');
     const after = await Promise.all(Array.from({ length: 5 }, (_, i) => request(haproxy.url(`/tapped/echo?after=${i}`))));
-    expect(after.map((reply) => [reply.status, JSON.parse(reply.body.toString()).QUERY_STRING])).toEqual(Array.from({ length: 5 }, (_, i) => [200, `after=${i}`]));
+    expect(after.map((reply) => [reply.status, JSON.parse(reply.body.toString()).QUERY_STRING])).toEqual(
+      Array.from({ length: 5 }, (_, i) => [200, `after=${i}`]),
+    );
   });
 
   /**
@@ -341,7 +357,10 @@ ${backend('direct', 'tsgi', tcp)}${backend('unix', 'tsgi', unix)}${backend('lear
     // done, goes back to HAProxy's pool with room for more streams.
     expect((await request(haproxy.url('/learner/echo'))).status).toBe(200);
     const replies = await staggered('learner', 'learner', N);
-    expectOwnReplies(replies, Array.from({ length: N }, (_, i) => i));
+    expectOwnReplies(
+      replies,
+      Array.from({ length: N }, (_, i) => i),
+    );
 
     const connections = learnerTap.connections;
     // HAProxy asked, and tsgi answered, on every connection.
@@ -358,7 +377,10 @@ ${backend('direct', 'tsgi', tcp)}${backend('unix', 'tsgi', unix)}${backend('lear
   it(`stops multiplexing when tsgi answers FCGI_MPXS_CONNS=0 (fastcgiMultiplex: false), "option mpxs-conns" notwithstanding: ${N} requests, ${N} connections`, async () => {
     const before = single.acceptedConnections;
     const replies = await staggered('single', 'single', N);
-    expectOwnReplies(replies, Array.from({ length: N }, (_, i) => i));
+    expectOwnReplies(
+      replies,
+      Array.from({ length: N }, (_, i) => i),
+    );
 
     expect(single.acceptedConnections - before).toBe(N);
     const connections = singleTap.connections;

@@ -127,15 +127,21 @@ describe.skipIf(!curl.bin)('curl', () => {
   it('--http1.0: the response says Connection: close, a streamed body is close-delimited and whole', async () => {
     const { url } = serveHttp();
     const known = await run(curl.bin!, ['-sS', '--http1.0', '-D', '-', url('/hello/x')]);
-    expect(known.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 14\r\nDate: .+ GMT\r\nServer: tsgi\r\nConnection: close\r\n\r\nhello \/hello\/x$/);
+    expect(known.stdout).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 14\r\nDate: .+ GMT\r\nServer: tsgi\r\nConnection: close\r\n\r\nhello \/hello\/x$/,
+    );
     const streamed = await run(curl.bin!, ['-sS', '--http1.0', '-D', '-', url('/stream')]);
-    expect(streamed.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nDate: .+ GMT\r\nServer: tsgi\r\nConnection: close\r\n\r\nline 0\nline 1\nline 2\nline 3\nline 4\n$/);
+    expect(streamed.stdout).toMatch(
+      /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nDate: .+ GMT\r\nServer: tsgi\r\nConnection: close\r\n\r\nline 0\nline 1\nline 2\nline 3\nline 4\n$/,
+    );
   });
 
   it('a chunked response on HTTP/1.1, and HEAD (-I), on one connection', async () => {
     const { url, server } = serveHttp();
     const result = await run(curl.bin!, ['-sS', '-D', '-', url('/stream'), '-w', '|%{num_connects}\\n', url('/hello/again')]);
-    expect(result.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n.*Transfer-Encoding: chunked\r\n\r\nline 0\nline 1\nline 2\nline 3\nline 4\n\|1\nHTTP\/1\.1 200 OK\r\n.*\r\n\r\nhello \/hello\/again\|0\n$/s);
+    expect(result.stdout).toMatch(
+      /^HTTP\/1\.1 200 OK\r\n.*Transfer-Encoding: chunked\r\n\r\nline 0\nline 1\nline 2\nline 3\nline 4\n\|1\nHTTP\/1\.1 200 OK\r\n.*\r\n\r\nhello \/hello\/again\|0\n$/s,
+    );
     const head = await run(curl.bin!, ['-sS', '-I', url('/hello/head')]);
     expect(head.stdout).toMatch(/^HTTP\/1\.1 200 OK\r\nContent-Type: text\/plain\r\nContent-Length: 17\r\nDate: .+ GMT\r\nServer: tsgi\r\n\r\n$/);
     expect(server.acceptedConnections).toBe(2);
@@ -167,10 +173,12 @@ describe('fetch (undici in Node)', () => {
   it('50 concurrent requests, then 50 more: all correct, the second wave reuses the connections', async () => {
     const { url, server } = serveHttp();
     const wave = async (base: number) =>
-      Promise.all(Array.from({ length: 50 }, async (_, i) => {
-        const response = await fetch(url(`/hello/${base + i}`));
-        return `${response.status} ${await response.text()}`;
-      }));
+      Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const response = await fetch(url(`/hello/${base + i}`));
+          return `${response.status} ${await response.text()}`;
+        }),
+      );
     expect(await wave(0)).toEqual(Array.from({ length: 50 }, (_, i) => `200 hello /hello/${i}`));
     const afterFirst = server.acceptedConnections;
     expect(afterFirst).toBeLessThanOrEqual(50);
@@ -249,7 +257,10 @@ describe('pipelining from a raw socket (depth 10, as undici.Client({ pipelining:
         default: {
           const body = randomBytes(10 + i);
           bodies.set(i, body);
-          return req('POST', '/sha256', { headers: [['Transfer-Encoding', 'chunked']], body: Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) });
+          return req('POST', '/sha256', {
+            headers: [['Transfer-Encoding', 'chunked']],
+            body: Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]),
+          });
         }
       }
     });

@@ -82,12 +82,12 @@ const app: App = async (environ, start) => {
   }
   if (path.startsWith('/environ')) {
     // The server's environ goes through validate(): the contract's checks on it.
-      return validate((env, start2) => {
-        const seen: Record<string, string> = {};
-        for (const key of ENVIRON_KEYS) if (typeof env[key] === 'string') seen[key] = env[key] as string;
-        start2('200 OK', [['Content-Type', 'application/json']]);
-        return [JSON.stringify(seen)];
-      })(environ, start);
+    return validate((env, start2) => {
+      const seen: Record<string, string> = {};
+      for (const key of ENVIRON_KEYS) if (typeof env[key] === 'string') seen[key] = env[key] as string;
+      start2('200 OK', [['Content-Type', 'application/json']]);
+      return [JSON.stringify(seen)];
+    })(environ, start);
   }
   switch (path) {
     case '/':
@@ -217,7 +217,9 @@ function serveHttp(options?: ServerOptions): string {
 /** The JSON of /environ: validate() wraps the body, so it comes chunked, in one chunk. */
 async function jsonBody(client: HttpClient): Promise<Record<string, string>> {
   await client.until((d) => d.toString('latin1').endsWith('}\r\n0\r\n\r\n'), 'the JSON');
-  expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json\r\nDate: <date>\r\nServer: tsgi\r\nTransfer-Encoding: chunked\r\n\r\n[0-9a-f]+\r\n\{/);
+  expect(client.text()).toMatch(
+    /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json\r\nDate: <date>\r\nServer: tsgi\r\nTransfer-Encoding: chunked\r\n\r\n[0-9a-f]+\r\n\{/,
+  );
   return JSON.parse(/\{.*\}/s.exec(client.data.toString('latin1'))![0]);
 }
 
@@ -284,10 +286,18 @@ describe('responses, byte for byte', () => {
     client.destroy();
   });
 
-  it('PATH_INFO is percent-decoded; REQUEST_URI is not; no Host port: SERVER_PORT is the socket\'s', async () => {
+  it("PATH_INFO is percent-decoded; REQUEST_URI is not; no Host port: SERVER_PORT is the socket's", async () => {
     const address = serveHttp();
     const client = await open(address);
-    await client.write(req('POST', '/environ/a%20b%2Fc?q=%41', { headers: [['Host', 'h.test'], ['Content-Type', 'text/x'], ['Content-Length', '0']] }));
+    await client.write(
+      req('POST', '/environ/a%20b%2Fc?q=%41', {
+        headers: [
+          ['Host', 'h.test'],
+          ['Content-Type', 'text/x'],
+          ['Content-Length', '0'],
+        ],
+      }),
+    );
     const environ = await jsonBody(client);
     expect(environ).toMatchObject({
       PATH_INFO: '/environ/a b/c',
@@ -342,7 +352,7 @@ describe('responses, byte for byte', () => {
     client.destroy();
   });
 
-  it("write() before the body: chunked, each write its own chunk", async () => {
+  it('write() before the body: chunked, each write its own chunk', async () => {
     const address = serveHttp();
     const client = await open(address);
     const expected = res('200 OK', { chunked: true, body: chunked(['x', 'yz']) });
@@ -437,7 +447,10 @@ describe('HTTP/1.0, HEAD, 204/304, Connection: close', () => {
 
   it('Connection: close in a pipeline: requests after it are never read', async () => {
     const address = serveHttp();
-    const { text } = await oneShot(address, Buffer.concat([req('GET', '/ok/1'), req('GET', '/ok/2', { headers: [['Connection', 'close']] }), req('GET', '/ok/3')]));
+    const { text } = await oneShot(
+      address,
+      Buffer.concat([req('GET', '/ok/1'), req('GET', '/ok/2', { headers: [['Connection', 'close']] }), req('GET', '/ok/3')]),
+    );
     expect(text).toBe(OK('/ok/1') + OK('/ok/2', 'close'));
     expect(calls).toEqual(['GET /ok/1', 'GET /ok/2']);
   });
@@ -511,7 +524,13 @@ describe('request bodies', () => {
   it('a 1 MiB Content-Length body sent in 37 pieces: sha256 matches', async () => {
     const address = serveHttp();
     const body = randomBytes(1 << 20);
-    const request = req('POST', '/sha256', { headers: [['Content-Length', String(body.length)], ['Connection', 'close']], body });
+    const request = req('POST', '/sha256', {
+      headers: [
+        ['Content-Length', String(body.length)],
+        ['Connection', 'close'],
+      ],
+      body,
+    });
     const result = await exchangeSlowly(address, request, { split: 37, delayMs: 1 });
     expect(maskDate(result.data)).toBe(res('200 OK', { body: `${body.length} ${sha256(body)}`, connection: 'close' }));
   });
@@ -524,7 +543,13 @@ describe('request bodies', () => {
   ] as const) {
     it(`a chunked body with extensions and trailers, sent ${mode}, reaches the app whole (no CONTENT_LENGTH)`, async () => {
       const address = serveHttp();
-      const request = req('POST', '/echo', { headers: [['Transfer-Encoding', 'chunked'], ['Connection', 'close']], body: CHUNKED_BODY });
+      const request = req('POST', '/echo', {
+        headers: [
+          ['Transfer-Encoding', 'chunked'],
+          ['Connection', 'close'],
+        ],
+        body: CHUNKED_BODY,
+      });
       const result = await exchangeSlowly(address, request, { split, delayMs: 0 });
       expect(maskDate(result.data)).toBe(res('200 OK', { body: '- 11:hello world', connection: 'close' }));
       expect(result.reset).toBe(false);
@@ -544,11 +569,13 @@ describe('request bodies', () => {
     const address = serveHttp();
     const client = await open(address);
     const ignored = res('200 OK', { body: 'ignored' });
-    await client.write(Buffer.concat([
-      req('POST', '/ignore-body', { headers: [['Content-Length', '10']], body: '0123456789' }),
-      req('POST', '/ignore-body', { headers: [['Transfer-Encoding', 'chunked']], body: chunked(['abc', 'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n']) }),
-      req('GET', '/ok/3'),
-    ]));
+    await client.write(
+      Buffer.concat([
+        req('POST', '/ignore-body', { headers: [['Content-Length', '10']], body: '0123456789' }),
+        req('POST', '/ignore-body', { headers: [['Transfer-Encoding', 'chunked']], body: chunked(['abc', 'GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n']) }),
+        req('GET', '/ok/3'),
+      ]),
+    );
     const expected = ignored + ignored + OK('/ok/3');
     expect(await client.untilText(expected)).toBe(expected);
     expect(calls).toEqual(['POST /ignore-body', 'POST /ignore-body', 'GET /ok/3']);
@@ -571,7 +598,12 @@ describe('request bodies', () => {
     const body = randomBytes(256 * 1024);
     const pieces = Array.from({ length: 256 }, (_, i) => body.subarray(i * 1024, (i + 1) * 1024));
     const request = Buffer.concat([
-      req('POST', '/sha256', { headers: [['Transfer-Encoding', 'chunked'], ['Connection', 'close']] }),
+      req('POST', '/sha256', {
+        headers: [
+          ['Transfer-Encoding', 'chunked'],
+          ['Connection', 'close'],
+        ],
+      }),
       ...pieces.flatMap((p) => [Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from('\r\n')]),
       Buffer.from('0\r\n\r\n'),
     ]);
@@ -588,7 +620,14 @@ describe('Expect: 100-continue', () => {
   it('no 100 Continue before the app reads; when it reads: 100, then the body, then the response', async () => {
     const address = serveHttp();
     const client = await open(address);
-    await client.write(req('POST', '/gate?id=c1', { headers: [['Content-Length', '5'], ['Expect', '100-continue']] }));
+    await client.write(
+      req('POST', '/gate?id=c1', {
+        headers: [
+          ['Content-Length', '5'],
+          ['Expect', '100-continue'],
+        ],
+      }),
+    );
     await events.when('entered c1');
     // The app runs and has not read the body: nothing was sent.
     await delay(50);
@@ -597,7 +636,14 @@ describe('Expect: 100-continue', () => {
     gate('c1').resolve();
 
     const client2 = await open(address);
-    await client2.write(req('POST', '/echo', { headers: [['Content-Length', '5'], ['Expect', '100-continue']] }));
+    await client2.write(
+      req('POST', '/echo', {
+        headers: [
+          ['Content-Length', '5'],
+          ['Expect', '100-continue'],
+        ],
+      }),
+    );
     await client2.until((d) => d.toString('latin1') === CONTINUE, 'the 100 Continue');
     const expected = res('200 OK', { body: '5 5:hello' });
     expect(await client2.exchange('hello', expected)).toBe(expected);
@@ -609,7 +655,15 @@ describe('Expect: 100-continue', () => {
 
   it('an app that answers without reading: no 100 Continue, and Connection: close (the body is never sent)', async () => {
     const address = serveHttp();
-    const { text, reset } = await oneShot(address, req('POST', '/ignore-body', { headers: [['Content-Length', '5'], ['Expect', '100-continue']] }));
+    const { text, reset } = await oneShot(
+      address,
+      req('POST', '/ignore-body', {
+        headers: [
+          ['Content-Length', '5'],
+          ['Expect', '100-continue'],
+        ],
+      }),
+    );
     expect(text).toBe(res('200 OK', { body: 'ignored', connection: 'close' }));
     expect(reset).toBe(false);
   });
@@ -618,7 +672,18 @@ describe('Expect: 100-continue', () => {
     const address = serveHttp();
     const client = await open(address);
     const expected = res('200 OK', { body: '5 5:hello' });
-    await client.write(Buffer.concat([req('POST', '/echo', { headers: [['Content-Length', '5'], ['Expect', '100-continue']], body: 'hello' }), req('GET', '/ok/2')]));
+    await client.write(
+      Buffer.concat([
+        req('POST', '/echo', {
+          headers: [
+            ['Content-Length', '5'],
+            ['Expect', '100-continue'],
+          ],
+          body: 'hello',
+        }),
+        req('GET', '/ok/2'),
+      ]),
+    );
     const text = await client.untilText(CONTINUE + expected + OK('/ok/2'));
     expect(text).toBe(CONTINUE + expected + OK('/ok/2'));
     client.destroy();
@@ -626,7 +691,17 @@ describe('Expect: 100-continue', () => {
 
   it('HTTP/1.0 ignores Expect: no 100 Continue', async () => {
     const address = serveHttp();
-    const { text } = await oneShot(address, req('POST', '/echo', { version: 'HTTP/1.0', headers: [['Content-Length', '5'], ['Expect', '100-continue']], body: 'hello' }));
+    const { text } = await oneShot(
+      address,
+      req('POST', '/echo', {
+        version: 'HTTP/1.0',
+        headers: [
+          ['Content-Length', '5'],
+          ['Expect', '100-continue'],
+        ],
+        body: 'hello',
+      }),
+    );
     expect(text).toBe(res('200 OK', { body: '5 5:hello', connection: 'close' }));
   });
 });
@@ -637,13 +712,15 @@ describe('pipelining', () => {
   it('5 requests in one write are answered in order, byte for byte', async () => {
     const address = serveHttp();
     const client = await open(address);
-    await client.write(Buffer.concat([
-      req('GET', '/ok/1'),
-      req('POST', '/echo', { headers: [['Content-Length', '5']], body: 'hello' }),
-      req('GET', '/stream'),
-      req('HEAD', '/'),
-      req('POST', '/echo', { headers: [['Transfer-Encoding', 'chunked']], body: chunked(['ab', 'c']) }),
-    ]));
+    await client.write(
+      Buffer.concat([
+        req('GET', '/ok/1'),
+        req('POST', '/echo', { headers: [['Content-Length', '5']], body: 'hello' }),
+        req('GET', '/stream'),
+        req('HEAD', '/'),
+        req('POST', '/echo', { headers: [['Transfer-Encoding', 'chunked']], body: chunked(['ab', 'c']) }),
+      ]),
+    );
     const expected =
       OK('/ok/1') +
       res('200 OK', { body: '5 5:hello' }) +
@@ -676,7 +753,11 @@ describe('pipelining', () => {
     const address = serveHttp();
     const client = await open(address);
     await client.write(Buffer.concat([req('GET', '/big'), req('GET', '/ok/2'), req('GET', '/big'), req('GET', '/ok/4')]));
-    const big = res('200 OK', { headers: [['Content-Type', 'application/octet-stream']], chunked: true, body: chunked(Array.from({ length: 64 }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(64 * 1024))) });
+    const big = res('200 OK', {
+      headers: [['Content-Type', 'application/octet-stream']],
+      chunked: true,
+      body: chunked(Array.from({ length: 64 }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(64 * 1024))),
+    });
     const expected = big + OK('/ok/2') + big + OK('/ok/4');
     const text = await client.untilText(expected, 20_000);
     expect(text.length).toBe(expected.length);
@@ -701,7 +782,15 @@ describe('pipelining', () => {
     it(`a malformed request ${k} of 4: responses 1..${k - 1}, then the 400, then close; nothing after it reaches the app`, async () => {
       const address = serveHttp();
       const pipeline = [1, 2, 3, 4].map((i) =>
-        i === k ? req('POST', '/smuggle', { headers: [['Content-Length', '5'], ['Transfer-Encoding', 'chunked']], body: '0\r\n\r\n' }) : req('GET', `/ok/${i}`),
+        i === k
+          ? req('POST', '/smuggle', {
+              headers: [
+                ['Content-Length', '5'],
+                ['Transfer-Encoding', 'chunked'],
+              ],
+              body: '0\r\n\r\n',
+            })
+          : req('GET', `/ok/${i}`),
       );
       const { text, reset } = await oneShot(address, Buffer.concat(pipeline));
       const before = Array.from({ length: k - 1 }, (_, i) => OK(`/ok/${i + 1}`)).join('');
@@ -732,8 +821,16 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { name: 'CL + TE (llhttp "POST with Transfer-Encoding and Content-Length")', bytes: post('Transfer-Encoding: chunked\r\nContent-Length: 5\r\n', '0\r\n\r\n'), status: 400 },
-  { name: 'CL then TE (gunicorn rfc9112_smuggle_cl_te_chunked_01)', bytes: post('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n'), status: 400 },
+  {
+    name: 'CL + TE (llhttp "POST with Transfer-Encoding and Content-Length")',
+    bytes: post('Transfer-Encoding: chunked\r\nContent-Length: 5\r\n', '0\r\n\r\n'),
+    status: 400,
+  },
+  {
+    name: 'CL then TE (gunicorn rfc9112_smuggle_cl_te_chunked_01)',
+    bytes: post('Content-Length: 5\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n'),
+    status: 400,
+  },
   { name: 'duplicate Content-Length, same value', bytes: post('Content-Length: 5\r\nContent-Length: 5\r\n', 'hello'), status: 400 },
   { name: 'duplicate Content-Length, different values', bytes: post('Content-Length: 5\r\nContent-Length: 6\r\n', 'hello!'), status: 400 },
   { name: 'Content-Length 1 2 (CVE-2018-7159)', bytes: post('Content-Length: 1 2\r\n', 'hello'), status: 400 },
@@ -767,10 +864,21 @@ const rows: Row[] = [
   { name: '101 header fields (over 100)', bytes: get(Array.from({ length: 100 }, (_, i) => `X-H${i}: v\r\n`).join('')), status: 431, large: true },
   { name: 'chunk extension over 4096 bytes', bytes: chunkedPost(`5;a=${'x'.repeat(5000)}\r\nhello\r\n0\r\n\r\n`), status: 413, body: true, large: true },
   // The limits are options: each at a small value.
-  { name: 'request line of 25 bytes over httpMaxRequestLine 24', bytes: 'GET /0123456789a HTTP/1.1\r\nHost: a\r\n\r\n', status: 414, options: { httpMaxRequestLine: 24 } },
+  {
+    name: 'request line of 25 bytes over httpMaxRequestLine 24',
+    bytes: 'GET /0123456789a HTTP/1.1\r\nHost: a\r\n\r\n',
+    status: 414,
+    options: { httpMaxRequestLine: 24 },
+  },
   { name: 'head over httpMaxHead 64', bytes: get(`X-Big: ${'b'.repeat(40)}\r\n`), status: 431, options: { httpMaxHead: 64 } },
   { name: '3 header fields over httpMaxHeaders 2', bytes: get('X-A: 1\r\nX-B: 2\r\n'), status: 431, options: { httpMaxHeaders: 2 } },
-  { name: 'chunk extension over httpMaxChunkExtension 4', bytes: chunkedPost('5;abcd=e\r\nhello\r\n0\r\n\r\n'), status: 413, options: { httpMaxChunkExtension: 4 }, body: true },
+  {
+    name: 'chunk extension over httpMaxChunkExtension 4',
+    bytes: chunkedPost('5;abcd=e\r\nhello\r\n0\r\n\r\n'),
+    status: 413,
+    options: { httpMaxChunkExtension: 4 },
+    body: true,
+  },
   { name: 'Content-Length 11 over limitPost 10', bytes: post('Content-Length: 11\r\n', 'hello world'), status: 413, options: { limitPost: 10 } },
   { name: 'chunked body over limitPost 10', bytes: chunkedPost('5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n'), status: 413, options: { limitPost: 10 }, body: true },
 ];
@@ -813,7 +921,10 @@ describe('malformed and smuggling requests: the static refusal, then close; the 
   it('several bad connections at once, then a good one: all refused, the good one served', async () => {
     const address = serveHttp();
     const bad = rows.filter((r) => !r.large && !r.options).slice(0, 12);
-    const results = await Promise.all([...bad.map((r) => oneShot(address, r.bytes + SMUGGLED)), oneShot(address, req('GET', '/ok/good', { headers: [['Connection', 'close']] }))]);
+    const results = await Promise.all([
+      ...bad.map((r) => oneShot(address, r.bytes + SMUGGLED)),
+      oneShot(address, req('GET', '/ok/good', { headers: [['Connection', 'close']] })),
+    ]);
     expect(results.slice(0, -1).map((r) => r.text)).toEqual(bad.map((r) => refusal(r.status)));
     expect(results.at(-1)!.text).toBe(OK('/ok/good', 'close'));
     expect(calls).toEqual(['GET /ok/good']);
@@ -829,7 +940,9 @@ describe('malformed and smuggling requests: the static refusal, then close; the 
       const address = serveHttp({ limitPost: 10 });
       const client = await open(address);
       const ignored = res('200 OK', { body: 'ignored' });
-      expect(await client.exchange(req('POST', '/ignore-body', { headers: [['Transfer-Encoding', 'chunked']], body: '5\r\nhello\r\n' }), ignored)).toBe(ignored);
+      expect(await client.exchange(req('POST', '/ignore-body', { headers: [['Transfer-Encoding', 'chunked']], body: '5\r\nhello\r\n' }), ignored)).toBe(
+        ignored,
+      );
       await client.write(rest + SMUGGLED);
       const { data, reset } = await client.whenClosed;
       expect(maskDate(data)).toBe(ignored);

@@ -17,7 +17,11 @@ function echoApp(seen: { inputEnded?: boolean } = {}): App {
   return async function* (environ: Environ, start) {
     const key = environ.HTTP_SEC_WEBSOCKET_KEY as string;
     const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    start('101 Switching Protocols', [['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Accept', accept]]);
+    start('101 Switching Protocols', [
+      ['Upgrade', 'websocket'],
+      ['Connection', 'Upgrade'],
+      ['Sec-WebSocket-Accept', accept],
+    ]);
     let pending = Buffer.alloc(0);
     for await (const data of environ['tsgi.input']) {
       pending = Buffer.concat([pending, data]);
@@ -70,7 +74,9 @@ describe('HTTP upgrade', () => {
     };
     void client.write(
       Buffer.concat([
-        Buffer.from('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'),
+        Buffer.from(
+          'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
         frame('early'),
       ]),
     );
@@ -78,7 +84,9 @@ describe('HTTP upgrade', () => {
       const got = client.data.toString('latin1');
       return got.includes('echo early') ? got : null;
     });
-    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\nDate: [^\r]+\r\nServer: tsgi\r\n\r\n\x81\x0aecho early$/);
+    expect(text).toMatch(
+      /^HTTP\/1\.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\nDate: [^\r]+\r\nServer: tsgi\r\n\r\n\x81\x0aecho early$/,
+    );
     client.destroy();
   });
 
@@ -116,10 +124,17 @@ describe('HTTP upgrade', () => {
   });
 
   it('a 101 to a request that did not ask to upgrade is an app error: 500', async () => {
-    const address = serve((_environ, start) => {
-      start('101 Switching Protocols', [['Upgrade', 'websocket'], ['Connection', 'Upgrade']]);
-      return [];
-    }, undefined, HTTP);
+    const address = serve(
+      (_environ, start) => {
+        start('101 Switching Protocols', [
+          ['Upgrade', 'websocket'],
+          ['Connection', 'Upgrade'],
+        ]);
+        return [];
+      },
+      undefined,
+      HTTP,
+    );
     const client = new RawClient(address);
     void client.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await waitFor(() => client.closed);

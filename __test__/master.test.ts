@@ -14,7 +14,8 @@ import { alive, Load, refused, startTsgi, until, type Tsgi } from './helpers/cha
 import { freePort } from './helpers/nginx.js';
 
 const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
-const HELLO = "export default (e, start) => (start('200 OK', [['Content-Type', 'text/plain'], ['X-Pid', String(process.pid)]]), ['hello ' + e.PATH_INFO + '\\n']);\n";
+const HELLO =
+  "export default (e, start) => (start('200 OK', [['Content-Type', 'text/plain'], ['X-Pid', String(process.pid)]]), ['hello ' + e.PATH_INFO + '\\n']);\n";
 const isRoot = process.getuid?.() === 0;
 const cleanups: Array<() => void> = [];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -143,7 +144,9 @@ describe('reloads', () => {
     writeFileSync(module, 'export default ;;; this is not JavaScript\n');
     process.kill(master.pid, 'SIGHUP');
     const failed = await master.line(/reload failed/, 10_000);
-    expect(failed.text).toMatch(/reload failed: the new worker \d \(pid \d+\) exited with code 4: --module .*app\.mjs: cannot load .*; the old workers go on serving/);
+    expect(failed.text).toMatch(
+      /reload failed: the new worker \d \(pid \d+\) exited with code 4: --module .*app\.mjs: cannot load .*; the old workers go on serving/,
+    );
     await sleep(300);
     expect(master.workers()).toEqual(before);
     const reply = await get(port, '/still');
@@ -193,20 +196,27 @@ describe('harakiri and stopping', () => {
   it('a request past --harakiri whose response had begun is cut with a reset, never completed', async () => {
     const dir = tempDir();
     const module = path.join(dir, 'app.mjs');
-    writeFileSync(module, "export default (e, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return (async function* () { yield 'first\\n'; await new Promise(() => {}); })(); };\n");
+    writeFileSync(
+      module,
+      "export default (e, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return (async function* () { yield 'first\\n'; await new Promise(() => {}); })(); };\n",
+    );
     const port = await freePort();
     const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', module, '--harakiri', '1']);
     const outcome = await new Promise<string>((resolve) => {
-      http.get({ host: '127.0.0.1', port, path: '/stuck', agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve(`complete: ${body}`));
-        res.on('error', () => resolve(`cut after: ${body}`));
-        res.on('aborted', () => resolve(`cut after: ${body}`));
-      }).on('error', () => {}); // the reset, once the response has been cut
+      http
+        .get({ host: '127.0.0.1', port, path: '/stuck', agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(`complete: ${body}`));
+          res.on('error', () => resolve(`cut after: ${body}`));
+          res.on('aborted', () => resolve(`cut after: ${body}`));
+        })
+        .on('error', () => {}); // the reset, once the response has been cut
     });
     expect(outcome).toBe('cut after: first\n');
-    expect((await master.line(/harakiri: worker 1/)).text).toMatch(/GET \/stuck ran for 1\.\d s \(--harakiri 1\); aborted, connection reset \(its response had begun\)/);
+    expect((await master.line(/harakiri: worker 1/)).text).toMatch(
+      /GET \/stuck ran for 1\.\d s \(--harakiri 1\); aborted, connection reset \(its response had begun\)/,
+    );
   });
 
   it('SIGINT is a fast shutdown: requests in flight are cut, tsgi exits at once', async () => {
@@ -275,12 +285,21 @@ describe('the request log', () => {
     const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP]);
     await get(port, '/ok?x=1');
     const line = await master.line(/^\[pid: /);
-    expect(line.text).toMatch(/^\[pid: \d+\|app: 0\|req: 1\/1\] 127\.0\.0\.1 \(\) \{\d+ vars in \d+ bytes\} \[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] GET \/ok\?x=1 => generated \d+ bytes in \d+ msecs \(HTTP\/1\.1 200\) \d+ headers in \d+ bytes \(1 switches on core 0\)$/);
+    expect(line.text).toMatch(
+      /^\[pid: \d+\|app: 0\|req: 1\/1\] 127\.0\.0\.1 \(\) \{\d+ vars in \d+ bytes\} \[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] GET \/ok\?x=1 => generated \d+ bytes in \d+ msecs \(HTTP\/1\.1 200\) \d+ headers in \d+ bytes \(1 switches on core 0\)$/,
+    );
   });
 
   it('--log-format with %(var) names, and --log-json', async () => {
     const port = await freePort();
-    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--log-format', '%(addr) "%(method) %(uri) %(proto)" %(status) %(rsize) wid=%(wid) ua=%(var.HTTP_USER_AGENT)']);
+    const master = await tsgi([
+      '--http-socket',
+      `127.0.0.1:${port}`,
+      '--module',
+      APP,
+      '--log-format',
+      '%(addr) "%(method) %(uri) %(proto)" %(status) %(rsize) wid=%(wid) ua=%(var.HTTP_USER_AGENT)',
+    ]);
     await new Promise<void>((resolve) => http.get({ port, path: '/ok', headers: { 'User-Agent': 'chaos/1' } }, (res) => res.resume().on('end', resolve)));
     expect((await master.line(/^127\.0\.0\.1 "/)).text).toMatch(/^127\.0\.0\.1 "GET \/ok HTTP\/1\.1" 200 \d+ wid=1 ua=chaos\/1$/);
 
@@ -316,7 +335,10 @@ describe('the request log', () => {
   it('--disable-logging keeps only what --log-4xx, --log-5xx and --log-slow ask for', async () => {
     const dir = tempDir();
     const module = path.join(dir, 'app.mjs');
-    writeFileSync(module, "export default async (e, start) => { const code = e.PATH_INFO.slice(1); if (code === 'slow') await new Promise((r) => setTimeout(r, 150)); start(code === 'slow' ? '200 OK' : `${code} X`, [['Content-Type', 'text/plain']]); return ['x']; };\n");
+    writeFileSync(
+      module,
+      "export default async (e, start) => { const code = e.PATH_INFO.slice(1); if (code === 'slow') await new Promise((r) => setTimeout(r, 150)); start(code === 'slow' ? '200 OK' : `${code} X`, [['Content-Type', 'text/plain']]); return ['x']; };\n",
+    );
     const port = await freePort();
     const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', module, '--disable-logging', '--log-4xx', '--log-slow', '100']);
     for (const code of ['200', '404', '503', 'slow']) await get(port, `/${code}`);

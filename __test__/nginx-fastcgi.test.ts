@@ -151,14 +151,23 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
           },
           post: { vias: [via], size: 10 * 1024 * 1024 },
           stream: { vias: [via] },
-          big: { cases: [['big', via], ['big-stream', via]] },
+          big: {
+            cases: [
+              ['big', via],
+              ['big-stream', via],
+            ],
+          },
           fails: { routes: ['throw', 'reject', 'throw-in-body'], vias: [via], after: (via) => `/${via}/ok?i=after`, afterBody: 'ok after' },
           disconnect: { vias: [via] },
         },
       );
 
       it('POST with a small body: CONTENT_TYPE and CONTENT_LENGTH, no HTTP_CONTENT_*', async () => {
-        const reply = await request(nginx.url(`/${via}/echo`), { method: 'POST', headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: Buffer.from('hello') });
+        const reply = await request(nginx.url(`/${via}/echo`), {
+          method: 'POST',
+          headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+          body: Buffer.from('hello'),
+        });
         expect(reply.status).toBe(200);
         const environ = JSON.parse(reply.body.toString());
         expect(environ).toMatchObject({ REQUEST_METHOD: 'POST', CONTENT_TYPE: 'text/plain; charset=utf-8', CONTENT_LENGTH: '5', body: 'hello' });
@@ -188,7 +197,6 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
         // nginx logs a STDERR record when it reads it, before it passes the response on.
         expect(nginx.errorLog()).toMatch(new RegExp(`FastCGI sent in stderr: "stderr marker ${id}"`));
       });
-
     });
   }
 
@@ -204,7 +212,12 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
   it('an app mounted with fastcgi_split_path_info: SCRIPT_NAME is the mount point, PATH_INFO the rest', async () => {
     const reply = await request(nginx.url('/mounted/echo?m=1'));
     expect(reply.status).toBe(200);
-    expect(JSON.parse(reply.body.toString())).toMatchObject({ SCRIPT_NAME: '/mounted', PATH_INFO: '/echo', QUERY_STRING: 'm=1', REQUEST_URI: '/mounted/echo?m=1' });
+    expect(JSON.parse(reply.body.toString())).toMatchObject({
+      SCRIPT_NAME: '/mounted',
+      PATH_INFO: '/echo',
+      QUERY_STRING: 'm=1',
+      REQUEST_URI: '/mounted/echo?m=1',
+    });
   });
 
   describeProxyBehaviour(

@@ -21,7 +21,21 @@ import { captureLogs } from './helpers/uwsgi.js';
 announceNginx();
 
 const proxied = createProxyApp({
-  echoed: ['REQUEST_METHOD', 'REQUEST_URI', 'PATH_INFO', 'QUERY_STRING', 'SERVER_PROTOCOL', 'SERVER_NAME', 'HTTP_HOST', 'HTTP_CONNECTION', 'HTTP_X_FOO', 'HTTP_COOKIE', 'CONTENT_LENGTH', 'HTTP_TRANSFER_ENCODING', 'REMOTE_ADDR'],
+  echoed: [
+    'REQUEST_METHOD',
+    'REQUEST_URI',
+    'PATH_INFO',
+    'QUERY_STRING',
+    'SERVER_PROTOCOL',
+    'SERVER_NAME',
+    'HTTP_HOST',
+    'HTTP_CONNECTION',
+    'HTTP_X_FOO',
+    'HTTP_COOKIE',
+    'CONTENT_LENGTH',
+    'HTTP_TRANSFER_ENCODING',
+    'REMOTE_ADDR',
+  ],
   sha256Keys: ['HTTP_TRANSFER_ENCODING'],
 });
 
@@ -82,7 +96,9 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
   it('the generated config: proxy_pass, and for keep-alive an upstream block, HTTP/1.1 and an empty Connection', () => {
     expect(nginx.configText).toContain(`proxy_pass http://unix:${path.join(dir, 'tsgi.sock')}:;`);
     expect(nginx.configText).toMatch(/upstream http_keepalive_2 \{\n\s+server 127\.0\.0\.1:\d+;\n\s+keepalive 16;\n\s+\}/);
-    expect(nginx.configText).toMatch(/location \/keep\/ \{\n\s+proxy_http_version 1\.1;\n\s+proxy_set_header Connection "";\n\s+proxy_pass http:\/\/http_keepalive_2;\n\s+\}/);
+    expect(nginx.configText).toMatch(
+      /location \/keep\/ \{\n\s+proxy_http_version 1\.1;\n\s+proxy_set_header Connection "";\n\s+proxy_pass http:\/\/http_keepalive_2;\n\s+\}/,
+    );
   });
 
   describeProxyBehaviour(
@@ -132,7 +148,10 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
       },
       failsMidBody: { vias: ['keep', 'plain'] },
       disconnect: { vias: ['unbuffered', 'plain'] },
-      concurrent: { vias: ['keep', 'plain', 'unix', 'unbuffered'], name: '500 concurrent requests through nginx (kept-alive and per-request upstreams), none lost' },
+      concurrent: {
+        vias: ['keep', 'plain', 'unix', 'unbuffered'],
+        name: '500 concurrent requests through nginx (kept-alive and per-request upstreams), none lost',
+      },
     },
   );
 
@@ -140,12 +159,22 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in fr
     const body = randomBytes(10 * 1024 * 1024);
     const pieces = Array.from({ length: 10 }, (_, i) => body.subarray(i * 1024 * 1024, (i + 1) * 1024 * 1024));
     const buffered = await request(nginx.url('/keep/sha256'), { method: 'POST', body: pieces });
-    expect(JSON.parse(buffered.body.toString())).toEqual({ sha256: sha256(body), bytes: body.length, CONTENT_LENGTH: String(body.length), HTTP_TRANSFER_ENCODING: null });
+    expect(JSON.parse(buffered.body.toString())).toEqual({
+      sha256: sha256(body),
+      bytes: body.length,
+      CONTENT_LENGTH: String(body.length),
+      HTTP_TRANSFER_ENCODING: null,
+    });
     const unbuffered = await request(nginx.url('/unbuffered/sha256'), { method: 'POST', body: pieces });
-    expect(JSON.parse(unbuffered.body.toString())).toEqual({ sha256: sha256(body), bytes: body.length, CONTENT_LENGTH: null, HTTP_TRANSFER_ENCODING: 'chunked' });
+    expect(JSON.parse(unbuffered.body.toString())).toEqual({
+      sha256: sha256(body),
+      bytes: body.length,
+      CONTENT_LENGTH: null,
+      HTTP_TRANSFER_ENCODING: 'chunked',
+    });
   });
 
-  it('repeated response headers stay separate (two Set-Cookie); tsgi\'s Server header is replaced by nginx\'s', async () => {
+  it("repeated response headers stay separate (two Set-Cookie); tsgi's Server header is replaced by nginx's", async () => {
     const reply = await request(nginx.url('/keep/cookies'));
     expect(rawHeaderValues(reply, 'Set-Cookie')).toEqual(['a=1; Path=/', 'b=2; Path=/; HttpOnly']);
     expect(rawHeaderValues(reply, 'Server')).toHaveLength(1);

@@ -74,9 +74,17 @@ function expectedMainFiles(): string[] {
 
 /** Resolves once `sock` accepts a connection; fails if `child` exits first or after 10 s. */
 async function waitForSocket(sock: string, child: ChildProcess): Promise<void> {
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
     if (child.exitCode !== null) throw new Error(`tsgi exited with ${child.exitCode} before listening on ${sock}`);
-    const up = await new Promise<boolean>((resolve) => net.connect(sock).on('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).on('error', () => resolve(false)));
+    const up = await new Promise<boolean>((resolve) =>
+      net
+        .connect(sock)
+        .on('connect', function (this: net.Socket) {
+          this.destroy();
+          resolve(true);
+        })
+        .on('error', () => resolve(false)),
+    );
     if (up) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -104,7 +112,10 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
     app = path.join(dir, 'app');
     mkdirSync(app);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-    writeFileSync(path.join(app, 'app.mjs'), "export default (environ, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return [`hello from ${environ.PATH_INFO}`]; };\n");
+    writeFileSync(
+      path.join(app, 'app.mjs'),
+      "export default (environ, start) => { start('200 OK', [['Content-Type', 'text/plain']]); return [`hello from ${environ.PATH_INFO}`]; };\n",
+    );
     const sock = path.join(dir, 'tsgi.sock');
     nginx = await startNginx({ locations: [{ path: '/', uwsgiPass: `unix:${sock}` }] });
   }, 120_000);
@@ -115,7 +126,9 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
   });
 
   it('packs the files the sources call for, and nothing else', () => {
-    console.log(`packed: ${main.filename} ${kib(main.size)} (${kib(main.unpackedSize)} unpacked, ${main.files.length} files); ${platform.filename} ${kib(platform.size)} (${kib(platform.unpackedSize)} unpacked)`);
+    console.log(
+      `packed: ${main.filename} ${kib(main.size)} (${kib(main.unpackedSize)} unpacked, ${main.files.length} files); ${platform.filename} ${kib(platform.size)} (${kib(platform.unpackedSize)} unpacked)`,
+    );
     expect(main.files.map((f) => f.path).sort()).toEqual(expectedMainFiles());
     expect(platform.files.map((f) => f.path).sort()).toEqual(['README.md', `${pkg.name}.${triple}.node`, 'package.json'].sort());
   });
@@ -140,7 +153,11 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
     const started = Date.now();
     // Offline first: node-gyp-build comes from the npm cache; the platform packages of
     // other machines are looked up, found missing, and skipped, as optional ones are.
-    const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, main.filename), path.join(dir, platform.filename)], { cwd: app, env, encoding: 'utf8' });
+    const result = spawnSync(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, main.filename), path.join(dir, platform.filename)],
+      { cwd: app, env, encoding: 'utf8' },
+    );
     const seconds = (Date.now() - started) / 1000;
     expect(result.status, result.stderr).toBe(0);
     console.log(`installed in ${seconds.toFixed(1)} s: ${result.stdout.trim()}`);
@@ -171,7 +188,9 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
   it('loads the prebuild inside the package, and serves through nginx', async () => {
     const { version, body } = await route();
     console.log(`route 1:\n${version}`);
-    expect(version).toContain(`native binding: prebuild (${path.join(app, 'node_modules', pkg.name, 'prebuilds', 'linux-x64', `${pkg.name}.napi.glibc.node`)})`);
+    expect(version).toContain(
+      `native binding: prebuild (${path.join(app, 'node_modules', pkg.name, 'prebuilds', 'linux-x64', `${pkg.name}.napi.glibc.node`)})`,
+    );
     expect(body).toBe('hello from /packaged');
   }, 60_000);
 

@@ -28,7 +28,7 @@ function pureVars(protocol: string, packet: Buffer): number {
     return out.vars.count;
   }
   const params = new ParamsDecoder({ maxParamsBytes: 65536, maxVars: 1000, maxBody: 0 });
-  for (let pos = 0; pos < packet.length; ) {
+  for (let pos = 0; pos < packet.length;) {
     const record = parseRecord(packet, pos, packet.length) as RecordHead;
     if (record.type === RecordType.PARAMS) params.feed(packet.subarray(pos + 8, pos + 8 + record.contentLength));
     pos += record.total;

@@ -80,7 +80,11 @@ function exchange(address: string, data: Buffer, endAfterMs: number): Promise<st
     socket.on('close', () => {
       clearTimeout(timer);
       // The Date header is the one byte range that may differ between two answers.
-      resolve(Buffer.concat(chunks).toString('latin1').replace(/\r\nDate: [^\r]*/g, '\r\nDate: *'));
+      resolve(
+        Buffer.concat(chunks)
+          .toString('latin1')
+          .replace(/\r\nDate: [^\r]*/g, '\r\nDate: *'),
+      );
     });
   });
 }
@@ -182,26 +186,33 @@ describe('the native and the pure-TypeScript reactor, side by side', () => {
     pure?.child.stdin!.end();
   });
 
-  it.each(['uwsgi', 'fastcgi', 'http'] as const)(`answer %s requests mutated at random (seed ${SEED}, ${CASES} cases) alike, and log alike`, async (protocol) => {
-    const rand = random(SEED + protocol.length);
-    const sources = bases(protocol);
-    const cases = [...sources, ...Array.from({ length: CASES }, () => mutate(rand, pick(rand, sources), protocol))];
-    const logsBefore = [native.logs.length, pure.logs.length];
-    for (const [i, data] of cases.entries()) {
-      const endAfterMs = protocol === 'http' ? 20 : 0;
-      const [ours, theirs] = await Promise.all([exchange(native.addresses[protocol], data, endAfterMs), exchange(pure.addresses[protocol], data, endAfterMs)]);
-      expect(theirs, `case ${i}: ${JSON.stringify(data.toString('latin1'))}`).toBe(ours);
-    }
-    // Log lines come with the batches after the answers: wait until both sides have
-    // logged as many lines and stopped (3 s at most; then the comparison says what differs).
-    let last = '';
-    for (const deadline = Date.now() + 3000; Date.now() < deadline; ) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const counts = `${native.logs.length - logsBefore[0]!}/${pure.logs.length - logsBefore[1]!}`;
-      if (counts === last && counts.split('/')[0] === counts.split('/')[1]) break;
-      last = counts;
-    }
-    const sorted = (side: Side, from: number): string[] => side.logs.slice(from).sort();
-    expect(sorted(pure, logsBefore[1]!)).toEqual(sorted(native, logsBefore[0]!));
-  }, 120_000);
+  it.each(['uwsgi', 'fastcgi', 'http'] as const)(
+    `answer %s requests mutated at random (seed ${SEED}, ${CASES} cases) alike, and log alike`,
+    async (protocol) => {
+      const rand = random(SEED + protocol.length);
+      const sources = bases(protocol);
+      const cases = [...sources, ...Array.from({ length: CASES }, () => mutate(rand, pick(rand, sources), protocol))];
+      const logsBefore = [native.logs.length, pure.logs.length];
+      for (const [i, data] of cases.entries()) {
+        const endAfterMs = protocol === 'http' ? 20 : 0;
+        const [ours, theirs] = await Promise.all([
+          exchange(native.addresses[protocol], data, endAfterMs),
+          exchange(pure.addresses[protocol], data, endAfterMs),
+        ]);
+        expect(theirs, `case ${i}: ${JSON.stringify(data.toString('latin1'))}`).toBe(ours);
+      }
+      // Log lines come with the batches after the answers: wait until both sides have
+      // logged as many lines and stopped (3 s at most; then the comparison says what differs).
+      let last = '';
+      for (const deadline = Date.now() + 3000; Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const counts = `${native.logs.length - logsBefore[0]!}/${pure.logs.length - logsBefore[1]!}`;
+        if (counts === last && counts.split('/')[0] === counts.split('/')[1]) break;
+        last = counts;
+      }
+      const sorted = (side: Side, from: number): string[] => side.logs.slice(from).sort();
+      expect(sorted(pure, logsBefore[1]!)).toEqual(sorted(native, logsBefore[0]!));
+    },
+    120_000,
+  );
 });

@@ -34,12 +34,21 @@ function finished(status = 201, msecs = 12.5): LoggedRequest {
   return { exchange, msecs, startedAtEpoch: Date.UTC(2026, 11, 2, 18, 6, 6, 250), pid: 4242, wid: 3, workerRequests: 7, totalRequests: 19 };
 }
 
-const options = (more: Partial<RequestLogOptions> = {}): RequestLogOptions => ({ 'disable-logging': false, 'log-4xx': false, 'log-5xx': false, 'log-slow': 0, 'log-json': false, ...more });
+const options = (more: Partial<RequestLogOptions> = {}): RequestLogOptions => ({
+  'disable-logging': false,
+  'log-4xx': false,
+  'log-5xx': false,
+  'log-slow': 0,
+  'log-json': false,
+  ...more,
+});
 
 describe('the request log line', () => {
   it("is uWSGI's default shape", () => {
     const line = requestLogger(options())!(finished())!;
-    expect(line).toMatch(/^\[pid: 4242\|app: 0\|req: 7\/19\] 10\.0\.0\.7 \(ann\) \{10 vars in 321 bytes\} \[Wed Dec  2 \d\d:\d\d:06 2026\] POST \/submit\?x=1 => generated 74 bytes in 13 msecs \(HTTP\/1\.1 201\) 2 headers in 69 bytes \(1 switches on core 0\)$/);
+    expect(line).toMatch(
+      /^\[pid: 4242\|app: 0\|req: 7\/19\] 10\.0\.0\.7 \(ann\) \{10 vars in 321 bytes\} \[Wed Dec  2 \d\d:\d\d:06 2026\] POST \/submit\?x=1 => generated 74 bytes in 13 msecs \(HTTP\/1\.1 201\) 2 headers in 69 bytes \(1 switches on core 0\)$/,
+    );
   });
 
   it('fills every --log-format variable', () => {

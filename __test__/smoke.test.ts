@@ -15,7 +15,10 @@ describe('a uwsgi request end to end', () => {
     const { data } = await exchange(address, packet(nginxVars('GET', '/hello?x=1')));
     const response = parseResponse(data);
     expect(response.statusLine).toBe('HTTP/1.1 200 OK');
-    expect(response.headers).toEqual([['Content-Type', 'text/plain'], ['Content-Length', '14']]);
+    expect(response.headers).toEqual([
+      ['Content-Type', 'text/plain'],
+      ['Content-Length', '14'],
+    ]);
     expect(response.body.toString()).toBe('GET /hello x=1');
   });
 });

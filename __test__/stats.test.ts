@@ -38,7 +38,26 @@ describe('the stats JSON', () => {
     const json = JSON.parse(statsJson(snapshot));
     expect(json).toMatchObject({ version: 'tsgi 0.1.0', listen_queue: 3, listen_queue_errors: 0, load: 2, pid: 100, locks: [] });
     expect(json.sockets[0]).toEqual({ name: '/run/app "a".sock', proto: 'uwsgi', queue: 3, max_queue: 4096, shared: 0, can_offload: 0 });
-    expect(json.workers[0]).toMatchObject({ id: 1, pid: 101, accepting: 1, status: 'busy', requests: 10, delta_requests: 1, exceptions: 1, harakiri_count: 0, rss: 50e6, vsz: 1e9, running_time: 25_000, avg_rt: 2500, tx: 4096, last_spawn: 1_800_000_000, respawn_count: 0, signals: 0, apps: [], cores: [] });
+    expect(json.workers[0]).toMatchObject({
+      id: 1,
+      pid: 101,
+      accepting: 1,
+      status: 'busy',
+      requests: 10,
+      delta_requests: 1,
+      exceptions: 1,
+      harakiri_count: 0,
+      rss: 50e6,
+      vsz: 1e9,
+      running_time: 25_000,
+      avg_rt: 2500,
+      tx: 4096,
+      last_spawn: 1_800_000_000,
+      respawn_count: 0,
+      signals: 0,
+      apps: [],
+      cores: [],
+    });
     expect(json.workers[1].accepting).toBe(0);
   });
 });
@@ -52,6 +71,10 @@ describe('the Prometheus exposition', () => {
     expect(text).toContain('tsgi_worker_response_time_seconds_total{worker="1"} 0.025');
     expect(text).toContain('tsgi_listen_queue{socket="/run/app \\"a\\".sock",proto="uwsgi"} 3');
     // Every sample line is `name{labels} value` or `name value`.
-    for (const line of text.trim().split('\n').filter((l) => !l.startsWith('#'))) expect(line).toMatch(/^[a-z_]+(\{.*\})? [\d.e+]+$/);
+    for (const line of text
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('#')))
+      expect(line).toMatch(/^[a-z_]+(\{.*\})? [\d.e+]+$/);
   });
 });

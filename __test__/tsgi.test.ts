@@ -487,7 +487,14 @@ describe('startResponse and excInfo', () => {
     const address = serve((_environ, start) => {
       start('200 OK', [...TEXT, ['X-First', '1']]);
       try {
-        start('503 Service Unavailable', [['Content-Type', 'text/plain'], ['Retry-After', '5']], new Error('upstream down'));
+        start(
+          '503 Service Unavailable',
+          [
+            ['Content-Type', 'text/plain'],
+            ['Retry-After', '5'],
+          ],
+          new Error('upstream down'),
+        );
       } catch {
         threw = true;
       }
@@ -612,7 +619,14 @@ describe('invalid status lines and headers throw at call time', () => {
     ['value outside latin-1', [['X-Ok', 'caf\u0113']], ErrorCodes.INVALID_HEADER],
     ['a Status header', [['Status', '200 OK']], ErrorCodes.INVALID_HEADER],
     ['a non-numeric Content-Length', [['Content-Length', '12abc']], ErrorCodes.INVALID_HEADER],
-    ['conflicting Content-Lengths', [['Content-Length', '1'], ['Content-Length', '2']], ErrorCodes.INVALID_HEADER],
+    [
+      'conflicting Content-Lengths',
+      [
+        ['Content-Length', '1'],
+        ['Content-Length', '2'],
+      ],
+      ErrorCodes.INVALID_HEADER,
+    ],
     ['a pair of three', [['X-Ok', 'v', 'w']], ErrorCodes.INVALID_HEADER],
     ['headers not an array', { 'X-Ok': 'v' }, ErrorCodes.INVALID_HEADER],
     ['Connection', [['Connection', 'close']], ErrorCodes.HOP_BY_HOP_HEADER],
@@ -756,10 +770,14 @@ describe('response bodies and framing', () => {
 
   it.each([
     ['array', (): Body => ['hello world']],
-    ['generator', (): Body => (function* () {
-      yield 'hello ';
-      yield 'world';
-    })()],
+    [
+      'generator',
+      (): Body =>
+        (function* () {
+          yield 'hello ';
+          yield 'world';
+        })(),
+    ],
   ])('HEAD gets the head but no body (%s)', async (_name, make) => {
     const address = serve((_environ, start) => {
       start('200 OK', [...TEXT, ['X-Head', 'yes']]);
@@ -1187,7 +1205,17 @@ describe('environ', () => {
       expect(keys).not.toContain(key);
       expect(seen[key]).toBeUndefined();
     }
-    for (const key of ['tsgi.version', 'tsgi.url_scheme', 'tsgi.input', 'tsgi.errors', 'tsgi.multithread', 'tsgi.multiprocess', 'tsgi.run_once', 'tsgi.signal', 'tsgi.file_wrapper']) {
+    for (const key of [
+      'tsgi.version',
+      'tsgi.url_scheme',
+      'tsgi.input',
+      'tsgi.errors',
+      'tsgi.multithread',
+      'tsgi.multiprocess',
+      'tsgi.run_once',
+      'tsgi.signal',
+      'tsgi.file_wrapper',
+    ]) {
       expect(keys).toContain(key);
     }
     expect(typeof (seen['tsgi.input'] as { read?: unknown }).read).toBe('function');
@@ -1216,7 +1244,15 @@ describe('environ', () => {
       return [];
     });
     await request(address, { REQUEST_METHOD: 'GET' });
-    expect(seen).toMatchObject({ REQUEST_METHOD: 'GET', SCRIPT_NAME: '', PATH_INFO: '/', QUERY_STRING: '', SERVER_PROTOCOL: 'HTTP/1.0', SERVER_NAME: 'localhost', SERVER_PORT: '80' });
+    expect(seen).toMatchObject({
+      REQUEST_METHOD: 'GET',
+      SCRIPT_NAME: '',
+      PATH_INFO: '/',
+      QUERY_STRING: '',
+      SERVER_PROTOCOL: 'HTTP/1.0',
+      SERVER_NAME: 'localhost',
+      SERVER_PORT: '80',
+    });
     expect(seen.CONTENT_LENGTH).toBeUndefined();
   });
 
@@ -1267,7 +1303,12 @@ describe('environ', () => {
       start('200 OK', TEXT);
       return [];
     });
-    const vars: Array<[string, string]> = [...Object.entries(nginxVars('GET', '/')), ['__proto__', 'polluted=1'], ['constructor', 'ctor'], ['hasOwnProperty', 'own']];
+    const vars: Array<[string, string]> = [
+      ...Object.entries(nginxVars('GET', '/')),
+      ['__proto__', 'polluted=1'],
+      ['constructor', 'ctor'],
+      ['hasOwnProperty', 'own'],
+    ];
     await exchange(address, packet(vars));
     expect(seen).toEqual(['polluted=1', null, 'ctor', 'own', undefined, true, true]);
     expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(before);
@@ -1360,9 +1401,7 @@ describe('environ', () => {
       start('200 OK', TEXT);
       return [String(environ.HTTP_X_ID)];
     });
-    const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => request(address, nginxVars('GET', `/r${i}`, { HTTP_X_ID: `id-${i}` }))),
-    );
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => request(address, nginxVars('GET', `/r${i}`, { HTTP_X_ID: `id-${i}` }))));
     results.forEach((r, i) => expect(r.body.toString()).toBe(`id-${i}`));
     expect(seen[2]).toBe(true);
   });

@@ -72,7 +72,14 @@ function minimal(extra: Array<[string, string]> = [], modifier1 = 0): Buffer {
 /** A good request must still be served. */
 async function expectStillServing(address: string, calls: () => number, before: number): Promise<void> {
   // Small enough for every fixture's limits (bufferSize 100, maxVars 4).
-  const { data, reset } = await exchange(address, packet([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/after'], ['SERVER_PROTOCOL', 'HTTP/1.1']]));
+  const { data, reset } = await exchange(
+    address,
+    packet([
+      ['REQUEST_METHOD', 'GET'],
+      ['PATH_INFO', '/after'],
+      ['SERVER_PROTOCOL', 'HTTP/1.1'],
+    ]),
+  );
   const response = parseResponse(data);
   expect(response.statusLine).toBe('HTTP/1.1 200 OK');
   expect(response.body.toString()).toBe('ok /after');
@@ -96,60 +103,220 @@ interface Fixture {
   large?: boolean;
 }
 
-const manyVars = (n: number): Array<[string, string]> => [['REQUEST_METHOD', 'GET'], ...Array.from({ length: n - 1 }, (_, i): [string, string] => [`X_VAR_${i}`, 'v'])];
+const manyVars = (n: number): Array<[string, string]> => [
+  ['REQUEST_METHOD', 'GET'],
+  ...Array.from({ length: n - 1 }, (_, i): [string, string] => [`X_VAR_${i}`, 'v']),
+];
 
 const fixtures: Fixture[] = [
-  { id: 'U1', name: 'EOF after 1 header byte', bytes: Buffer.from([0]), end: true, expect: 'close', log: /truncated header\) \(peer closed after 1 bytes\); closed/ },
-  { id: 'U1', name: 'EOF after 2 header bytes', bytes: Buffer.from([0, 20]), end: true, expect: 'close', log: /truncated header\) \(peer closed after 2 bytes\); closed/ },
-  { id: 'U1', name: 'EOF after 3 header bytes', bytes: Buffer.from([0, 20, 0]), end: true, expect: 'close', log: /truncated header\) \(peer closed after 3 bytes\); closed/ },
-  { id: 'U2', name: 'EOF inside the vars block', bytes: Buffer.concat([header(0, 40), GET]), end: true, expect: 'close', log: /truncated vars\) \(peer closed after 25 bytes\); closed/ },
+  {
+    id: 'U1',
+    name: 'EOF after 1 header byte',
+    bytes: Buffer.from([0]),
+    end: true,
+    expect: 'close',
+    log: /truncated header\) \(peer closed after 1 bytes\); closed/,
+  },
+  {
+    id: 'U1',
+    name: 'EOF after 2 header bytes',
+    bytes: Buffer.from([0, 20]),
+    end: true,
+    expect: 'close',
+    log: /truncated header\) \(peer closed after 2 bytes\); closed/,
+  },
+  {
+    id: 'U1',
+    name: 'EOF after 3 header bytes',
+    bytes: Buffer.from([0, 20, 0]),
+    end: true,
+    expect: 'close',
+    log: /truncated header\) \(peer closed after 3 bytes\); closed/,
+  },
+  {
+    id: 'U2',
+    name: 'EOF inside the vars block',
+    bytes: Buffer.concat([header(0, 40), GET]),
+    end: true,
+    expect: 'close',
+    log: /truncated vars\) \(peer closed after 25 bytes\); closed/,
+  },
   { id: 'U2', name: 'EOF right after the header', bytes: header(0, 40), end: true, expect: 'close', log: /truncated vars/ },
   { id: 'U3', name: 'datasize 0', bytes: header(0, 0), expect: 400, log: /datasize 0.*; answered 400/ },
   {
     id: 'U4',
     name: 'datasize over bufferSize 100',
-    bytes: packet([['REQUEST_METHOD', 'GET'], ['HTTP_COOKIE', 'c'.repeat(120)]]),
+    bytes: packet([
+      ['REQUEST_METHOD', 'GET'],
+      ['HTTP_COOKIE', 'c'.repeat(120)],
+    ]),
     options: { bufferSize: 100 },
     expect: 431,
     log: /vars block of 156 bytes is over buffer-size 100 \(raise --buffer-size\); answered 431/,
   },
-  { id: 'U5', name: 'key length past the block', bytes: rawPacket(Buffer.concat([GET, u16(50), Buffer.from('PATH_INFO')])), expect: 400, log: /key length runs past the end of the vars block; answered 400/ },
+  {
+    id: 'U5',
+    name: 'key length past the block',
+    bytes: rawPacket(Buffer.concat([GET, u16(50), Buffer.from('PATH_INFO')])),
+    expect: 400,
+    log: /key length runs past the end of the vars block; answered 400/,
+  },
   { id: 'U5', name: 'one byte of a key length left', bytes: rawPacket(Buffer.concat([GET, Buffer.from([5])])), expect: 400, log: /key length runs past/ },
-  { id: 'U5', name: 'key length 0xffff (a 16-bit wrap)', bytes: rawPacket(Buffer.concat([GET, u16(0xffff), Buffer.from('X')])), expect: 400, log: /key length runs past/ },
-  { id: 'U6', name: 'value length past the block', bytes: rawPacket(Buffer.concat([u16(14), Buffer.from('REQUEST_METHOD'), u16(100), Buffer.from('GET')])), expect: 400, log: /value length runs past the end of the vars block; answered 400/ },
-  { id: 'U6', name: 'value length field cut in half', bytes: rawPacket(Buffer.concat([GET, u16(9), Buffer.from('PATH_INFO'), Buffer.from([1])])), expect: 400, log: /value length runs past/ },
-  { id: 'U6', name: 'no value length after a key', bytes: rawPacket(Buffer.concat([GET, u16(9), Buffer.from('PATH_INFO')])), expect: 400, log: /value length runs past/ },
-  { id: 'U7', name: 'empty key', bytes: rawPacket(Buffer.concat([GET, u16(0), u16(1), Buffer.from('x')])), expect: 400, log: /var with an empty key; answered 400/ },
-  { id: 'U9', name: '5 vars over maxVars 4', bytes: packet(manyVars(5)), options: { maxVars: 4 }, expect: 400, log: /more than max-vars 4 vars \(raise --max-vars\); answered 400/ },
+  {
+    id: 'U5',
+    name: 'key length 0xffff (a 16-bit wrap)',
+    bytes: rawPacket(Buffer.concat([GET, u16(0xffff), Buffer.from('X')])),
+    expect: 400,
+    log: /key length runs past/,
+  },
+  {
+    id: 'U6',
+    name: 'value length past the block',
+    bytes: rawPacket(Buffer.concat([u16(14), Buffer.from('REQUEST_METHOD'), u16(100), Buffer.from('GET')])),
+    expect: 400,
+    log: /value length runs past the end of the vars block; answered 400/,
+  },
+  {
+    id: 'U6',
+    name: 'value length field cut in half',
+    bytes: rawPacket(Buffer.concat([GET, u16(9), Buffer.from('PATH_INFO'), Buffer.from([1])])),
+    expect: 400,
+    log: /value length runs past/,
+  },
+  {
+    id: 'U6',
+    name: 'no value length after a key',
+    bytes: rawPacket(Buffer.concat([GET, u16(9), Buffer.from('PATH_INFO')])),
+    expect: 400,
+    log: /value length runs past/,
+  },
+  {
+    id: 'U7',
+    name: 'empty key',
+    bytes: rawPacket(Buffer.concat([GET, u16(0), u16(1), Buffer.from('x')])),
+    expect: 400,
+    log: /var with an empty key; answered 400/,
+  },
+  {
+    id: 'U9',
+    name: '5 vars over maxVars 4',
+    bytes: packet(manyVars(5)),
+    options: { maxVars: 4 },
+    expect: 400,
+    log: /more than max-vars 4 vars \(raise --max-vars\); answered 400/,
+  },
   { id: 'U9', name: '1001 vars over the default 1000', bytes: packet(manyVars(1001)), expect: 400, log: /more than max-vars 1000 vars/, large: true },
-  { id: 'U11', name: 'CONTENT_LENGTH 5 and 05', bytes: minimal([['CONTENT_LENGTH', '5'], ['CONTENT_LENGTH', '05']]), expect: 400, log: /CONTENT_LENGTH given twice with different values; answered 400/ },
-  { id: 'U11', name: 'CONTENT_LENGTH 5 and empty', bytes: minimal([['CONTENT_LENGTH', '5'], ['CONTENT_LENGTH', '']]), expect: 400, log: /CONTENT_LENGTH given twice/ },
+  {
+    id: 'U11',
+    name: 'CONTENT_LENGTH 5 and 05',
+    bytes: minimal([
+      ['CONTENT_LENGTH', '5'],
+      ['CONTENT_LENGTH', '05'],
+    ]),
+    expect: 400,
+    log: /CONTENT_LENGTH given twice with different values; answered 400/,
+  },
+  {
+    id: 'U11',
+    name: 'CONTENT_LENGTH 5 and empty',
+    bytes: minimal([
+      ['CONTENT_LENGTH', '5'],
+      ['CONTENT_LENGTH', ''],
+    ]),
+    expect: 400,
+    log: /CONTENT_LENGTH given twice/,
+  },
   { id: 'U11', name: 'REQUEST_METHOD GET and POST', bytes: minimal([['REQUEST_METHOD', 'POST']]), expect: 400, log: /REQUEST_METHOD given twice/ },
-  { id: 'U11', name: 'REQUEST_URI twice, different', bytes: minimal([['REQUEST_URI', '/a'], ['REQUEST_URI', '/b']]), expect: 400, log: /REQUEST_URI given twice/ },
-  ...['-1', '+5', ' 5', '5 ', '1e3', '0x10', '5,5', '12abc', '\u00b2'].map(
-    (value): Fixture => ({ id: 'U16', name: `CONTENT_LENGTH ${JSON.stringify(value)}`, bytes: minimal([['CONTENT_LENGTH', value]]), expect: 400, log: /CONTENT_LENGTH is not plain ASCII digits; answered 400/ }),
-  ),
-  ...['9007199254740992', '18446744073709551616', '99999999999999999999999'].map(
-    (value): Fixture => ({ id: 'U17', name: `CONTENT_LENGTH ${value}`, bytes: minimal([['CONTENT_LENGTH', value]]), expect: 400, log: /CONTENT_LENGTH is over 9007199254740991 \(2\^53 - 1\); answered 400/ }),
-  ),
+  {
+    id: 'U11',
+    name: 'REQUEST_URI twice, different',
+    bytes: minimal([
+      ['REQUEST_URI', '/a'],
+      ['REQUEST_URI', '/b'],
+    ]),
+    expect: 400,
+    log: /REQUEST_URI given twice/,
+  },
+  ...['-1', '+5', ' 5', '5 ', '1e3', '0x10', '5,5', '12abc', '\u00b2'].map((value): Fixture => ({
+    id: 'U16',
+    name: `CONTENT_LENGTH ${JSON.stringify(value)}`,
+    bytes: minimal([['CONTENT_LENGTH', value]]),
+    expect: 400,
+    log: /CONTENT_LENGTH is not plain ASCII digits; answered 400/,
+  })),
+  ...['9007199254740992', '18446744073709551616', '99999999999999999999999'].map((value): Fixture => ({
+    id: 'U17',
+    name: `CONTENT_LENGTH ${value}`,
+    bytes: minimal([['CONTENT_LENGTH', value]]),
+    expect: 400,
+    log: /CONTENT_LENGTH is over 9007199254740991 \(2\^53 - 1\); answered 400/,
+  })),
   {
     id: 'U18',
     name: 'CONTENT_LENGTH 11 over limitPost 10 (body sent too)',
-    bytes: packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '11']], 'hello world'),
+    bytes: packet(
+      [
+        ['REQUEST_METHOD', 'POST'],
+        ['CONTENT_LENGTH', '11'],
+      ],
+      'hello world',
+    ),
     options: { limitPost: 10 },
     expect: 413,
     log: /request body of 11 bytes is over limit-post 10 \(raise --limit-post\); answered 413/,
   },
   { id: 'U22', name: 'modifier1 5', bytes: minimal([], 5), expect: 501, log: /modifier1 5 is not served \(only 0, 30 and ping 100 are\); answered 501/ },
   { id: 'U22', name: 'modifier1 255', bytes: minimal([], 255), expect: 501, log: /modifier1 255 is not served/ },
-  { id: 'U23', name: 'an HTTP GET', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'), expect: 'close', log: /HTTP request sent to a uwsgi socket/ },
-  { id: 'U23', name: 'an HTTP POST', bytes: Buffer.from('POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\na=b'), expect: 'close', log: /HTTP request sent to a uwsgi socket/ },
-  { id: 'U23', name: 'the HTTP/2 preface', bytes: Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), expect: 'close', log: /HTTP request sent to a uwsgi socket/ },
+  {
+    id: 'U23',
+    name: 'an HTTP GET',
+    bytes: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+    expect: 'close',
+    log: /HTTP request sent to a uwsgi socket/,
+  },
+  {
+    id: 'U23',
+    name: 'an HTTP POST',
+    bytes: Buffer.from('POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\na=b'),
+    expect: 'close',
+    log: /HTTP request sent to a uwsgi socket/,
+  },
+  {
+    id: 'U23',
+    name: 'the HTTP/2 preface',
+    bytes: Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+    expect: 'close',
+    log: /HTTP request sent to a uwsgi socket/,
+  },
   { id: 'U24', name: 'no REQUEST_METHOD', bytes: packet({ PATH_INFO: '/', QUERY_STRING: '' }), expect: 400, log: /has no REQUEST_METHOD var; answered 400/ },
-  { id: 'U24', name: 'a method with a space', bytes: packet({ REQUEST_METHOD: 'GET X', PATH_INFO: '/' }), expect: 400, log: /REQUEST_METHOD is empty or not an HTTP token; answered 400/ },
-  { id: 'U24', name: 'an empty method', bytes: packet({ REQUEST_METHOD: '', PATH_INFO: '/' }), expect: 400, log: /REQUEST_METHOD is empty or not an HTTP token/ },
-  { id: 'U24', name: 'a method with CR LF', bytes: packet({ REQUEST_METHOD: 'GET\r\n', PATH_INFO: '/' }), expect: 400, log: /REQUEST_METHOD is empty or not an HTTP token/ },
-  { id: 'U24', name: 'a method with NUL', bytes: packet({ REQUEST_METHOD: 'GET\0', PATH_INFO: '/' }), expect: 400, log: /REQUEST_METHOD is empty or not an HTTP token/ },
+  {
+    id: 'U24',
+    name: 'a method with a space',
+    bytes: packet({ REQUEST_METHOD: 'GET X', PATH_INFO: '/' }),
+    expect: 400,
+    log: /REQUEST_METHOD is empty or not an HTTP token; answered 400/,
+  },
+  {
+    id: 'U24',
+    name: 'an empty method',
+    bytes: packet({ REQUEST_METHOD: '', PATH_INFO: '/' }),
+    expect: 400,
+    log: /REQUEST_METHOD is empty or not an HTTP token/,
+  },
+  {
+    id: 'U24',
+    name: 'a method with CR LF',
+    bytes: packet({ REQUEST_METHOD: 'GET\r\n', PATH_INFO: '/' }),
+    expect: 400,
+    log: /REQUEST_METHOD is empty or not an HTTP token/,
+  },
+  {
+    id: 'U24',
+    name: 'a method with NUL',
+    bytes: packet({ REQUEST_METHOD: 'GET\0', PATH_INFO: '/' }),
+    expect: 400,
+    log: /REQUEST_METHOD is empty or not an HTTP token/,
+  },
 ];
 
 const modes: Array<{ name: string; send: (address: string, f: Fixture) => Promise<RawResult>; small?: boolean }> = [
@@ -198,7 +365,10 @@ describe('malformed uwsgi requests', () => {
 describe('limits at their edge', () => {
   it('U4: a vars block of exactly bufferSize is served', async () => {
     const value = 'c'.repeat(100 - (2 + 14 + 2 + 3) - (2 + 11 + 2));
-    const bytes = packet([['REQUEST_METHOD', 'GET'], ['HTTP_COOKIE', value]]);
+    const bytes = packet([
+      ['REQUEST_METHOD', 'GET'],
+      ['HTTP_COOKIE', value],
+    ]);
     expect(bytes.length - 4).toBe(100);
     const { address, calls } = countingServer({ bufferSize: 100 });
     const response = parseResponse((await exchange(address, bytes)).data);
@@ -227,12 +397,24 @@ describe('limits at their edge', () => {
 
   it('U18: a body of exactly limitPost is served, and the app sees it', async () => {
     let body = '';
-    const address = serve(async (environ, start) => {
-      body = Buffer.from(await environ['tsgi.input'].read()).toString();
-      start('200 OK', []);
-      return ['ok'];
-    }, { limitPost: 10 });
-    const { data } = await exchange(address, packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '10']], '0123456789'));
+    const address = serve(
+      async (environ, start) => {
+        body = Buffer.from(await environ['tsgi.input'].read()).toString();
+        start('200 OK', []);
+        return ['ok'];
+      },
+      { limitPost: 10 },
+    );
+    const { data } = await exchange(
+      address,
+      packet(
+        [
+          ['REQUEST_METHOD', 'POST'],
+          ['CONTENT_LENGTH', '10'],
+        ],
+        '0123456789',
+      ),
+    );
     expect(parseResponse(data).statusLine).toBe('HTTP/1.0 200 OK');
     expect(body).toBe('0123456789');
   });
@@ -262,7 +444,13 @@ describe('limits at their edge', () => {
 
   it('U18: the app never runs when CONTENT_LENGTH is over limitPost, even without the body sent', async () => {
     const { address, calls } = countingServer({ limitPost: 1000 });
-    const { data, reset } = await exchange(address, packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '1000000']]));
+    const { data, reset } = await exchange(
+      address,
+      packet([
+        ['REQUEST_METHOD', 'POST'],
+        ['CONTENT_LENGTH', '1000000'],
+      ]),
+    );
     expect(data.toString('latin1')).toBe(STATIC[413]);
     expect(reset).toBe(false);
     expect(calls()).toBe(0);
@@ -287,19 +475,38 @@ describe('accepted inputs', () => {
   }
 
   it('U8: empty values, including the last var and CONTENT_LENGTH/CONTENT_TYPE as nginx sends them', async () => {
-    const { seen, data } = await environOf(packet([['REQUEST_METHOD', 'GET'], ['CONTENT_LENGTH', ''], ['CONTENT_TYPE', ''], ['HTTP_X_EMPTY', '']]), ['CONTENT_LENGTH', 'CONTENT_TYPE', 'HTTP_X_EMPTY']);
+    const { seen, data } = await environOf(
+      packet([
+        ['REQUEST_METHOD', 'GET'],
+        ['CONTENT_LENGTH', ''],
+        ['CONTENT_TYPE', ''],
+        ['HTTP_X_EMPTY', ''],
+      ]),
+      ['CONTENT_LENGTH', 'CONTENT_TYPE', 'HTTP_X_EMPTY'],
+    );
     expect(parseResponse(data).statusLine).toBe('HTTP/1.0 200 OK');
     expect(seen).toEqual({ CONTENT_LENGTH: '', CONTENT_TYPE: '', HTTP_X_EMPTY: '' });
   });
 
   it('U10: framing vars repeated with the same value are accepted', async () => {
-    const { seen, data } = await environOf(minimal([['CONTENT_LENGTH', '0'], ['CONTENT_LENGTH', '0'], ['REQUEST_METHOD', 'GET']]), ['CONTENT_LENGTH', 'REQUEST_METHOD']);
+    const { seen, data } = await environOf(
+      minimal([
+        ['CONTENT_LENGTH', '0'],
+        ['CONTENT_LENGTH', '0'],
+        ['REQUEST_METHOD', 'GET'],
+      ]),
+      ['CONTENT_LENGTH', 'REQUEST_METHOD'],
+    );
     expect(parseResponse(data).statusLine).toBe('HTTP/1.0 200 OK');
     expect(seen).toEqual({ CONTENT_LENGTH: '0', REQUEST_METHOD: 'GET' });
   });
 
   it('U13: non-UTF-8 bytes come through as latin-1', async () => {
-    const bytes = packet([['REQUEST_METHOD', 'GET'], ['PATH_INFO', Buffer.from([0x2f, 0xff, 0xfe, 0xc3, 0x28])], [Buffer.from([0x48, 0x54, 0x54, 0x50, 0x5f, 0x58, 0xe9]).toString('latin1'), 'v']]);
+    const bytes = packet([
+      ['REQUEST_METHOD', 'GET'],
+      ['PATH_INFO', Buffer.from([0x2f, 0xff, 0xfe, 0xc3, 0x28])],
+      [Buffer.from([0x48, 0x54, 0x54, 0x50, 0x5f, 0x58, 0xe9]).toString('latin1'), 'v'],
+    ]);
     const { seen, data } = await environOf(bytes, ['PATH_INFO', 'HTTP_X\xe9']);
     expect(parseResponse(data).statusLine).toBe('HTTP/1.0 200 OK');
     expect(seen).toEqual({ PATH_INFO: '/\xff\xfe\xc3(', 'HTTP_X\xe9': 'v' });
@@ -376,7 +583,16 @@ describe('the request body', () => {
     });
     const client = new RawClient(address, { allowHalfOpen: true });
     await client.connected;
-    await client.write(packet([['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/up'], ['CONTENT_LENGTH', '10']], 'abcd'));
+    await client.write(
+      packet(
+        [
+          ['REQUEST_METHOD', 'POST'],
+          ['PATH_INFO', '/up'],
+          ['CONTENT_LENGTH', '10'],
+        ],
+        'abcd',
+      ),
+    );
     await delay(20);
     client.end();
     await waitFor(() => settled, { what: 'the app to see the abort' });
@@ -403,7 +619,12 @@ describe('the request body', () => {
     });
     const client = new RawClient(address, { allowHalfOpen: true });
     await client.connected;
-    await client.write(packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '100']]));
+    await client.write(
+      packet([
+        ['REQUEST_METHOD', 'POST'],
+        ['CONTENT_LENGTH', '100'],
+      ]),
+    );
     await client.write('only some');
     await delay(20);
     client.end();
@@ -421,13 +642,31 @@ describe('the request body', () => {
       return [`${environ.PATH_INFO}`];
     });
     const second = packet(nginxVars('GET', '/second'));
-    const { data } = await exchange(address, Buffer.concat([packet([['REQUEST_METHOD', 'POST'], ['PATH_INFO', '/first'], ['CONTENT_LENGTH', '5']], 'hello'), second]));
+    const { data } = await exchange(
+      address,
+      Buffer.concat([
+        packet(
+          [
+            ['REQUEST_METHOD', 'POST'],
+            ['PATH_INFO', '/first'],
+            ['CONTENT_LENGTH', '5'],
+          ],
+          'hello',
+        ),
+        second,
+      ]),
+    );
     expect(parseResponse(data).body.toString()).toBe('/first');
     expect(bodies).toEqual(['hello']);
     // Also when it arrives later, and after a request without a body.
     const client = new RawClient(address);
     await client.connected;
-    await client.write(packet([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/third']]));
+    await client.write(
+      packet([
+        ['REQUEST_METHOD', 'GET'],
+        ['PATH_INFO', '/third'],
+      ]),
+    );
     await client.write(second);
     await client.whenClosed;
     expect(parseResponse(client.data).body.toString()).toBe('/third');
@@ -444,8 +683,28 @@ describe('the request body', () => {
       return ['ok'];
     });
     const chunked = '5\r\nhello\r\n0\r\n\r\n';
-    await exchange(address, packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '5'], ['HTTP_TRANSFER_ENCODING', 'chunked'], ['HTTP_CONTENT_LENGTH', '100']], 'hello0\r\n\r\n'));
-    await exchange(address, packet([['REQUEST_METHOD', 'POST'], ['HTTP_TRANSFER_ENCODING', 'chunked']], chunked));
+    await exchange(
+      address,
+      packet(
+        [
+          ['REQUEST_METHOD', 'POST'],
+          ['CONTENT_LENGTH', '5'],
+          ['HTTP_TRANSFER_ENCODING', 'chunked'],
+          ['HTTP_CONTENT_LENGTH', '100'],
+        ],
+        'hello0\r\n\r\n',
+      ),
+    );
+    await exchange(
+      address,
+      packet(
+        [
+          ['REQUEST_METHOD', 'POST'],
+          ['HTTP_TRANSFER_ENCODING', 'chunked'],
+        ],
+        chunked,
+      ),
+    );
     expect(seen).toEqual([
       ['hello', 'chunked', undefined],
       ['', 'chunked', undefined],
@@ -454,18 +713,29 @@ describe('the request body', () => {
 
   it('a body stalled past socketTimeout aborts the request (reset, input rejects)', async () => {
     let readError: unknown;
-    const address = serve(async (environ, start) => {
-      try {
-        await environ['tsgi.input'].read();
-      } catch (error) {
-        readError = error;
-      }
-      start('200 OK', []);
-      return [];
-    }, { socketTimeout: 0.3 });
+    const address = serve(
+      async (environ, start) => {
+        try {
+          await environ['tsgi.input'].read();
+        } catch (error) {
+          readError = error;
+        }
+        start('200 OK', []);
+        return [];
+      },
+      { socketTimeout: 0.3 },
+    );
     const client = new RawClient(address);
     await client.connected;
-    await client.write(packet([['REQUEST_METHOD', 'POST'], ['CONTENT_LENGTH', '10']], 'abc'));
+    await client.write(
+      packet(
+        [
+          ['REQUEST_METHOD', 'POST'],
+          ['CONTENT_LENGTH', '10'],
+        ],
+        'abc',
+      ),
+    );
     const { data } = await client.whenClosed;
     expect(data.length).toBe(0);
     await waitFor(() => readError !== undefined, { what: 'read() to reject' });
@@ -488,7 +758,9 @@ describe('U27: head timeout', () => {
     expect(data.length).toBe(0);
     expect(elapsed).toBeGreaterThanOrEqual(400);
     expect(elapsed).toBeLessThan(2500);
-    await waitFor(() => servers.logs.find(/no complete request head within socket-timeout 0.5 s \(2 bytes received\); closed \(raise --socket-timeout\)/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/no complete request head within socket-timeout 0.5 s \(2 bytes received\); closed \(raise --socket-timeout\)/), {
+      what: 'the log line',
+    });
     expect(calls()).toBe(0);
     await expectStillServing(address, calls, 0);
   });
@@ -520,17 +792,20 @@ describe('a peer that reads nothing of the response', () => {
   it('is cut off after socketTimeout: the request is aborted (signal, close()), logged, the connection closed', async () => {
     let aborted = false;
     let closed = false;
-    const address = serve((environ, start) => {
-      const signal = environ['tsgi.signal'];
-      signal.addEventListener('abort', () => (aborted = true));
-      start('200 OK', [['Content-Type', 'application/octet-stream']]);
-      const chunk = Buffer.alloc(64 * 1024, 'x');
-      // Endless, with backpressure: it waits whenever the connection's queue is full.
-      const body = (function* () {
-        while (!signal.aborted) yield chunk;
-      })();
-      return Object.assign(body, { close: () => void (closed = true) });
-    }, { socketTimeout: 0.5 });
+    const address = serve(
+      (environ, start) => {
+        const signal = environ['tsgi.signal'];
+        signal.addEventListener('abort', () => (aborted = true));
+        start('200 OK', [['Content-Type', 'application/octet-stream']]);
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        // Endless, with backpressure: it waits whenever the connection's queue is full.
+        const body = (function* () {
+          while (!signal.aborted) yield chunk;
+        })();
+        return Object.assign(body, { close: () => void (closed = true) });
+      },
+      { socketTimeout: 0.5 },
+    );
     const client = new RawClient(address);
     await client.connected;
     await client.write(packet(nginxVars('GET', '/firehose')));
@@ -539,7 +814,9 @@ describe('a peer that reads nothing of the response', () => {
     client.socket.pause();
     await waitFor(() => closed, { timeout: 10_000, what: 'close() after the stall' });
     expect(aborted).toBe(true);
-    await waitFor(() => servers.logs.find(/uwsgi: peer read nothing of the response for socket-timeout 0.5 s; aborted \(raise --socket-timeout\)/), { what: 'the log line' });
+    await waitFor(() => servers.logs.find(/uwsgi: peer read nothing of the response for socket-timeout 0.5 s; aborted \(raise --socket-timeout\)/), {
+      what: 'the log line',
+    });
     // Closed (with a reset, which a client that stopped reading may see only as an end).
     client.socket.resume();
     await client.whenClosed;
@@ -573,7 +850,7 @@ describe('listening', () => {
     expect(existsSync(path)).toBe(false);
   });
 
-  it('a live server\'s socket is not stolen', async () => {
+  it("a live server's socket is not stolen", async () => {
     const path = join(tempDir(), 'y.sock');
     const first = track(
       new Server((_environ, start) => {
@@ -599,7 +876,9 @@ describe('listening', () => {
   it('a stale socket file left by a dead process is replaced', async () => {
     const path = join(tempDir(), 'stale.sock');
     // A process that listens and is killed leaves its socket file behind.
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
@@ -671,7 +950,9 @@ describe('listening', () => {
 
   it('a name that does not resolve throws TSGI_ERR_LISTEN', () => {
     const server = track(new Server(() => []));
-    expect(() => server.listen('nosuchhost.invalid:3031')).toThrow(expect.objectContaining({ code: ErrorCodes.LISTEN, message: expect.stringMatching(/failed to lookup address information/) }));
+    expect(() => server.listen('nosuchhost.invalid:3031')).toThrow(
+      expect.objectContaining({ code: ErrorCodes.LISTEN, message: expect.stringMatching(/failed to lookup address information/) }),
+    );
   });
 
   it('an address without a port throws TSGI_ERR_LISTEN', () => {

@@ -112,10 +112,21 @@ const okApp: App = (_environ, start) => (ok(start), ['ok']);
 describe('validate: a correct app passes', () => {
   it('returning an array', async () => {
     const result = await run((_e, start) => {
-      start('200 OK', [['Content-Type', 'text/plain'], ['X-A', '1']]);
+      start('200 OK', [
+        ['Content-Type', 'text/plain'],
+        ['X-A', '1'],
+      ]);
       return ['hello ', new TextEncoder().encode('world')];
     });
-    expect(result.calls).toEqual([['200 OK', [['Content-Type', 'text/plain'], ['X-A', '1']]]]);
+    expect(result.calls).toEqual([
+      [
+        '200 OK',
+        [
+          ['Content-Type', 'text/plain'],
+          ['X-A', '1'],
+        ],
+      ],
+    ]);
     expect(result.text).toBe('hello world');
     expect(result.warnings).toEqual([]);
   });
@@ -133,11 +144,14 @@ describe('validate: a correct app passes', () => {
   });
 
   it('returning an async generator', async () => {
-    const result = await run(async function* (environ, start) {
-      ok(start);
-      yield await environ['tsgi.input'].read();
-      yield 'done';
-    }, makeEnviron({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '4', 'tsgi.input': makeInput('data') }));
+    const result = await run(
+      async function* (environ, start) {
+        ok(start);
+        yield await environ['tsgi.input'].read();
+        yield 'done';
+      },
+      makeEnviron({ REQUEST_METHOD: 'POST', CONTENT_LENGTH: '4', 'tsgi.input': makeInput('data') }),
+    );
     expect(result.text).toBe('datadone');
   });
 
@@ -240,24 +254,40 @@ describe('validate: app-side breaches', () => {
     ['a header name ending in "_"', (_e, start) => (start('200 OK', [...TEXT, ['X_Foo_', '1']]), ['x']), /header name "X_Foo_" must not end/],
     ['no Content-Type on a 200', (_e, start) => (start('200 OK', []), ['x']), /a 200 response must have a Content-Type header/],
     ['a Content-Type on a 204', (_e, start) => (start('204 No Content', TEXT), []), /a 204 response has no body, so it must not have a Content-Type/],
-    ['a Content-Type on a 304', (_e, start) => (start('304 Not Modified', [['content-type', 'text/plain']]), []), /a 304 response .* must not have a Content-Type/],
+    [
+      'a Content-Type on a 304',
+      (_e, start) => (start('304 Not Modified', [['content-type', 'text/plain']]), []),
+      /a 304 response .* must not have a Content-Type/,
+    ],
     ['an excInfo that is not an Error', (_e, start) => (start('200 OK', TEXT, 'oops'), ['x']), /excInfo must be undefined, null or an Error, got string/],
     ['a second startResponse() without excInfo', (_e, start) => (ok(start), ok(start), ['x']), /startResponse\(\) called a second time without excInfo/],
     ['write() of a number', (_e, start) => (loose(ok(start) as unknown as StartResponse)(42), []), /write\(\) takes a string or a Uint8Array, got number/],
     ['a bare string body', (_e, start) => (ok(start), 'hello' as unknown as Body), /not a bare string or Uint8Array/],
     ['a bare Uint8Array body', (_e, start) => (ok(start), new Uint8Array(2) as unknown as Body), /not a bare string or Uint8Array/],
-    ['a body that is not iterable', (_e, start) => (ok(start), { length: 1 } as unknown as Body), /must return an iterable or async iterable of chunks, got object/],
+    [
+      'a body that is not iterable',
+      (_e, start) => (ok(start), { length: 1 } as unknown as Body),
+      /must return an iterable or async iterable of chunks, got object/,
+    ],
     ['a Promise of a string', async (_e, start) => (ok(start), 'late' as unknown as Body), /not a bare string/],
     ['a chunk that is a number', (_e, start) => (ok(start), [1] as unknown as Body), /a body chunk must be a string or a Uint8Array, got number/],
-    ['an async chunk that is null', async function* (_e, start) {
-      ok(start);
-      yield null as unknown as Chunk;
-    }, /a body chunk must be a string or a Uint8Array, got null/],
-    ['a non-empty chunk before startResponse()', (_e, start) =>
-      (function* () {
-        yield 'early';
+    [
+      'an async chunk that is null',
+      async function* (_e, start) {
         ok(start);
-      })(), /the body produced a non-empty chunk before startResponse\(\) was called/],
+        yield null as unknown as Chunk;
+      },
+      /a body chunk must be a string or a Uint8Array, got null/,
+    ],
+    [
+      'a non-empty chunk before startResponse()',
+      (_e, start) =>
+        (function* () {
+          yield 'early';
+          ok(start);
+        })(),
+      /the body produced a non-empty chunk before startResponse\(\) was called/,
+    ],
     ['a body that ends without startResponse()', () => [], /the body ended before startResponse\(\) was called/],
   ];
 
@@ -274,7 +304,10 @@ describe('validate: app-side breaches', () => {
 // ---- the server's side: the call and the environ ----------------------------------------------------
 
 describe('validate: server-side breaches', () => {
-  const call = (...args: unknown[]) => () => (validate(okApp) as unknown as (...args: unknown[]) => unknown)(...args);
+  const call =
+    (...args: unknown[]) =>
+    () =>
+      (validate(okApp) as unknown as (...args: unknown[]) => unknown)(...args);
 
   it.each([
     ['one argument', [makeEnviron()], /exactly two arguments.*got 1/],
@@ -287,7 +320,19 @@ describe('validate: server-side breaches', () => {
     await expectBreach(call(...(args as unknown[])), pattern);
   });
 
-  const required = ['REQUEST_METHOD', 'SERVER_NAME', 'SERVER_PORT', 'SERVER_PROTOCOL', 'tsgi.version', 'tsgi.input', 'tsgi.errors', 'tsgi.multithread', 'tsgi.multiprocess', 'tsgi.run_once', 'tsgi.url_scheme'];
+  const required = [
+    'REQUEST_METHOD',
+    'SERVER_NAME',
+    'SERVER_PORT',
+    'SERVER_PROTOCOL',
+    'tsgi.version',
+    'tsgi.input',
+    'tsgi.errors',
+    'tsgi.multithread',
+    'tsgi.multiprocess',
+    'tsgi.run_once',
+    'tsgi.url_scheme',
+  ];
   it.each(required)('environ without %s', async (key) => {
     await expectBreach(() => run(okApp, makeEnviron({ [key]: undefined })), new RegExp(`missing the required key ${key.replace('.', '\\.')}`));
   });
@@ -322,7 +367,13 @@ describe('validate: server-side breaches', () => {
   });
 
   it('accepts an empty or numeric CONTENT_LENGTH, a mounted app, and a missing SCRIPT_NAME', async () => {
-    for (const overrides of [{ CONTENT_LENGTH: '' }, { CONTENT_LENGTH: '0' }, { CONTENT_LENGTH: undefined }, { SCRIPT_NAME: '/app', PATH_INFO: '' }, { SCRIPT_NAME: undefined }]) {
+    for (const overrides of [
+      { CONTENT_LENGTH: '' },
+      { CONTENT_LENGTH: '0' },
+      { CONTENT_LENGTH: undefined },
+      { SCRIPT_NAME: '/app', PATH_INFO: '' },
+      { SCRIPT_NAME: undefined },
+    ]) {
       expect((await run(okApp, makeEnviron(overrides))).text).toBe('ok');
     }
   });
@@ -333,7 +384,10 @@ describe('validate: server-side breaches', () => {
 describe('validate: the body after the app returns', () => {
   const start = () => {
     const inner = { closes: 0 };
-    const body = validate((_e, s) => (ok(s), Object.assign(['a', 'b'], { close: () => void inner.closes++ })))(makeEnviron(), recorder().start) as ValidatedBody & Iterable<Chunk>;
+    const body = validate((_e, s) => (ok(s), Object.assign(['a', 'b'], { close: () => void inner.closes++ })))(
+      makeEnviron(),
+      recorder().start,
+    ) as ValidatedBody & Iterable<Chunk>;
     return { inner, body };
   };
 
@@ -389,11 +443,14 @@ describe('validate: the body after the app returns', () => {
 describe('validate: tsgi.input and tsgi.errors', () => {
   /** Runs an app that uses the wrapped streams in `use`, and returns what it threw. */
   const using = (use: (input: ValidatedInput, errors: ValidatedErrorStream) => unknown) =>
-    run(async (environ, start) => {
-      await use(environ['tsgi.input'] as ValidatedInput, environ['tsgi.errors'] as ValidatedErrorStream);
-      ok(start);
-      return [];
-    }, makeEnviron({ 'tsgi.input': makeInput('abc\ndef'), CONTENT_LENGTH: '7' }));
+    run(
+      async (environ, start) => {
+        await use(environ['tsgi.input'] as ValidatedInput, environ['tsgi.errors'] as ValidatedErrorStream);
+        ok(start);
+        return [];
+      },
+      makeEnviron({ 'tsgi.input': makeInput('abc\ndef'), CONTENT_LENGTH: '7' }),
+    );
 
   it.each([
     ['close() on tsgi.input', (input: ValidatedInput) => input.close(), /must not call close\(\) on tsgi\.input/],
@@ -401,9 +458,21 @@ describe('validate: tsgi.input and tsgi.errors', () => {
     ['read() with two arguments', (input: ValidatedInput) => (input.read as Loose)(1, 2), /tsgi\.input\.read\(\) takes 0 or 1 argument \(size\), got 2/],
     ['readline() with two arguments', (input: ValidatedInput) => (input.readline as Loose)(1, 2), /tsgi\.input\.readline\(\) takes 0 or 1 argument/],
     ['read() with a string size', (input: ValidatedInput) => (input.read as Loose)('3'), /read\(size\): size must be a number, got string/],
-    ['write() of a Buffer on tsgi.errors', (_i: ValidatedInput, errors: ValidatedErrorStream) => (errors.write as Loose)(Buffer.from('x')), /tsgi\.errors\.write\(\) takes a string, got a Uint8Array/],
-    ['writelines() with a number on tsgi.errors', (_i: ValidatedInput, errors: ValidatedErrorStream) => (errors.writelines as Loose)(['a', 1]), /writelines\(\) takes strings only, got number/],
-    ['writelines() of a non-iterable', (_i: ValidatedInput, errors: ValidatedErrorStream) => (errors.writelines as Loose)(5), /writelines\(\) takes an iterable of strings/],
+    [
+      'write() of a Buffer on tsgi.errors',
+      (_i: ValidatedInput, errors: ValidatedErrorStream) => (errors.write as Loose)(Buffer.from('x')),
+      /tsgi\.errors\.write\(\) takes a string, got a Uint8Array/,
+    ],
+    [
+      'writelines() with a number on tsgi.errors',
+      (_i: ValidatedInput, errors: ValidatedErrorStream) => (errors.writelines as Loose)(['a', 1]),
+      /writelines\(\) takes strings only, got number/,
+    ],
+    [
+      'writelines() of a non-iterable',
+      (_i: ValidatedInput, errors: ValidatedErrorStream) => (errors.writelines as Loose)(5),
+      /writelines\(\) takes an iterable of strings/,
+    ],
   ])('%s', async (_rule, use, pattern) => {
     await expectBreach(() => using(use as (input: ValidatedInput, errors: ValidatedErrorStream) => unknown), pattern);
   });
@@ -411,7 +480,13 @@ describe('validate: tsgi.input and tsgi.errors', () => {
   it('read(), read(size) and readline(size) still work through the wrapper', async () => {
     const seen: string[] = [];
     await using(async (input) => {
-      seen.push(String(await input.readline(2)), String(await input.readline()), String(await input.read(1)), String(await input.read()), String(await input.read()));
+      seen.push(
+        String(await input.readline(2)),
+        String(await input.readline()),
+        String(await input.read(1)),
+        String(await input.read()),
+        String(await input.read()),
+      );
     });
     expect(seen).toEqual(['ab', 'c\n', 'd', 'ef', '']);
   });
@@ -469,27 +544,38 @@ describe('validate: the real server passes', () => {
       const body = Buffer.from(await environ['tsgi.input'].read()).toString();
       environ['tsgi.errors'].write('');
       environ['tsgi.errors'].flush();
-      const keys = Object.keys(environ).filter((k) => !k.startsWith('tsgi.')).sort();
+      const keys = Object.keys(environ)
+        .filter((k) => !k.startsWith('tsgi.'))
+        .sort();
       const summary = `${environ.REQUEST_METHOD} [${environ.SCRIPT_NAME}] [${environ.PATH_INFO}] ${environ.QUERY_STRING} ${body}|${keys.includes('HTTP_CONTENT_TYPE')}`;
       const write = start('200 OK', [['Content-Type', 'text/plain']]);
       write('');
       const close = () => void closes.count++;
       if (async) {
-        return Object.assign((async function* () {
-          yield summary;
-        })(), { close });
+        return Object.assign(
+          (async function* () {
+            yield summary;
+          })(),
+          { close },
+        );
       }
-      return Object.assign((function* () {
-        yield summary;
-      })(), { close });
+      return Object.assign(
+        (function* () {
+          yield summary;
+        })(),
+        { close },
+      );
     };
   }
 
   it.each([
     ['a GET as nginx sends it', packet(nginxVars('GET', '/hello?x=1')), false, 'GET [] [/hello] x=1 |false'],
     [
-      'a POST with nginx\'s HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH copies',
-      packet(nginxVars('POST', '/form', { CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '5', HTTP_CONTENT_TYPE: 'text/plain', HTTP_CONTENT_LENGTH: '5' }), 'hello'),
+      "a POST with nginx's HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH copies",
+      packet(
+        nginxVars('POST', '/form', { CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '5', HTTP_CONTENT_TYPE: 'text/plain', HTTP_CONTENT_LENGTH: '5' }),
+        'hello',
+      ),
       true,
       'POST [] [/form]  hello|false',
     ],

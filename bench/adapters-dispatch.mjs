@@ -30,7 +30,10 @@ const only = option('only', '')?.split(',').filter(Boolean) ?? [];
 const child = option('child', null);
 
 const BODY = 'Hello, World!\n';
-const HEADERS = [['Content-Type', 'text/plain'], ['Content-Length', '14']];
+const HEADERS = [
+  ['Content-Type', 'text/plain'],
+  ['Content-Length', '14'],
+];
 const apps = {
   plain: [(environ, start) => (start('200 OK', HEADERS), [BODY]), 'tsgi'],
   'plain-async': [async (environ, start) => (start('200 OK', HEADERS), [BODY]), 'tsgi'],
@@ -43,7 +46,24 @@ const apps = {
 };
 
 // A batch of 16 GET /hello, as nginx's uwsgi_params sends them.
-const vars = { QUERY_STRING: '', REQUEST_METHOD: 'GET', CONTENT_TYPE: '', CONTENT_LENGTH: '', REQUEST_URI: '/hello', PATH_INFO: '/hello', DOCUMENT_ROOT: '/usr/share/nginx/html', SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_SCHEME: 'http', REMOTE_ADDR: '127.0.0.1', REMOTE_PORT: '5555', SERVER_PORT: '8080', SERVER_NAME: 'localhost', HTTP_HOST: '127.0.0.1:8080', HTTP_USER_AGENT: 'wrk', HTTP_ACCEPT: '*/*' };
+const vars = {
+  QUERY_STRING: '',
+  REQUEST_METHOD: 'GET',
+  CONTENT_TYPE: '',
+  CONTENT_LENGTH: '',
+  REQUEST_URI: '/hello',
+  PATH_INFO: '/hello',
+  DOCUMENT_ROOT: '/usr/share/nginx/html',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  REQUEST_SCHEME: 'http',
+  REMOTE_ADDR: '127.0.0.1',
+  REMOTE_PORT: '5555',
+  SERVER_PORT: '8080',
+  SERVER_NAME: 'localhost',
+  HTTP_HOST: '127.0.0.1:8080',
+  HTTP_USER_AGENT: 'wrk',
+  HTTP_ACCEPT: '*/*',
+};
 const arena = Buffer.alloc(1 << 20);
 const index = new Uint32Array(1 << 16);
 const N = 16;
@@ -73,7 +93,14 @@ async function measure(name, app) {
   let wake = null;
   const context = {
     app,
-    transport: { write: (token, head, body) => ((bytes += (head?.length ?? 0) + (body?.length ?? 0)), 0), pause() {}, abort() {}, closeAfter() {}, upgrade: () => false, writeError: () => false },
+    transport: {
+      write: (token, head, body) => ((bytes += (head?.length ?? 0) + (body?.length ?? 0)), 0),
+      pause() {},
+      abort() {},
+      closeAfter() {},
+      upgrade: () => false,
+      writeError: () => false,
+    },
     multiprocess: false,
     writeHighWater: 1 << 18,
     inputHighWater: 1 << 18,

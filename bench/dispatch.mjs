@@ -5,24 +5,85 @@
 import { decodeBatch } from '../dist/native/batch.js';
 import { Exchange } from '../dist/server/exchange.js';
 import { KEY_IDS } from '../dist/codec/keys.js';
-const vars = { QUERY_STRING: '', REQUEST_METHOD: 'GET', CONTENT_TYPE: '', CONTENT_LENGTH: '', REQUEST_URI: '/', PATH_INFO: '/', DOCUMENT_ROOT: '/usr/share/nginx/html', SERVER_PROTOCOL: 'HTTP/1.1', REQUEST_SCHEME: 'http', REMOTE_ADDR: '127.0.0.1', REMOTE_PORT: '5555', SERVER_PORT: '8080', SERVER_NAME: 'localhost', HTTP_HOST: '127.0.0.1:8080' };
-const arena = Buffer.alloc(1 << 20), index = new Uint32Array(1 << 16);
-let off = 0, w = 0;
+const vars = {
+  QUERY_STRING: '',
+  REQUEST_METHOD: 'GET',
+  CONTENT_TYPE: '',
+  CONTENT_LENGTH: '',
+  REQUEST_URI: '/',
+  PATH_INFO: '/',
+  DOCUMENT_ROOT: '/usr/share/nginx/html',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  REQUEST_SCHEME: 'http',
+  REMOTE_ADDR: '127.0.0.1',
+  REMOTE_PORT: '5555',
+  SERVER_PORT: '8080',
+  SERVER_NAME: 'localhost',
+  HTTP_HOST: '127.0.0.1:8080',
+};
+const arena = Buffer.alloc(1 << 20),
+  index = new Uint32Array(1 << 16);
+let off = 0,
+  w = 0;
 const N = 16;
 for (let r = 0; r < N; r++) {
-  const start = off; const entries = [];
-  for (const [k, v] of Object.entries(vars)) { const ko = off; off += arena.write(k, off, 'latin1'); const vo = off; off += arena.write(v, off, 'latin1'); entries.push([KEY_IDS.get(k) ?? 0, ko, k.length, vo, v.length]); }
-  index.set([1, r, 1, entries.length, 0, 0, 1, start, off - start], w); w += 9;
-  for (const e of entries) { index.set(e, w); w += 5; }
+  const start = off;
+  const entries = [];
+  for (const [k, v] of Object.entries(vars)) {
+    const ko = off;
+    off += arena.write(k, off, 'latin1');
+    const vo = off;
+    off += arena.write(v, off, 'latin1');
+    entries.push([KEY_IDS.get(k) ?? 0, ko, k.length, vo, v.length]);
+  }
+  index.set([1, r, 1, entries.length, 0, 0, 1, start, off - start], w);
+  w += 9;
+  for (const e of entries) {
+    index.set(e, w);
+    w += 5;
+  }
 }
-const BODY = 'Hello, World!\n'; const HEADERS = [['Content-Type', 'text/plain'], ['Content-Length', '14']];
-const app = (environ, start) => { start('200 OK', HEADERS); return [BODY]; };
+const BODY = 'Hello, World!\n';
+const HEADERS = [
+  ['Content-Type', 'text/plain'],
+  ['Content-Length', '14'],
+];
+const app = (environ, start) => {
+  start('200 OK', HEADERS);
+  return [BODY];
+};
 let writes = 0;
-const ctx = { app, transport: { write() { writes++; return 0; }, pause() {}, abort() {} }, multiprocess: false, writeHighWater: 1 << 18, inputHighWater: 1 << 18, done() {} };
-const sink = { request(rec) { new Exchange(rec, ctx).run(); }, body() {}, bodyEnd() {}, abort() {}, drain() {}, log() {} };
-function round() { decodeBatch(w, arena, index, sink); }
+const ctx = {
+  app,
+  transport: {
+    write() {
+      writes++;
+      return 0;
+    },
+    pause() {},
+    abort() {},
+  },
+  multiprocess: false,
+  writeHighWater: 1 << 18,
+  inputHighWater: 1 << 18,
+  done() {},
+};
+const sink = {
+  request(rec) {
+    new Exchange(rec, ctx).run();
+  },
+  body() {},
+  bodyEnd() {},
+  abort() {},
+  drain() {},
+  log() {},
+};
+function round() {
+  decodeBatch(w, arena, index, sink);
+}
 for (let i = 0; i < 20000; i++) round();
-const t0 = process.hrtime.bigint(); const R = 100000;
+const t0 = process.hrtime.bigint();
+const R = 100000;
 for (let i = 0; i < R; i++) round();
 const ns = Number(process.hrtime.bigint() - t0) / (R * N);
 console.log(`${ns.toFixed(0)} ns per request (decode + exchange + app + head), writes ${writes}`);

@@ -55,7 +55,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPECTED_BODY = 'Hello, World!\n';
 const FRAMEWORKS = { express: 'Express', fastify: 'Fastify', hono: 'Hono' };
 const VARIANTS = ['own', 'tsgi-http', 'own-nginx', 'tsgi-uwsgi'];
-const PLAIN = { 'plain-tsgi': ['hello.mjs', 'auto', 'TSGI app'], 'plain-fetch': ['hello-fetch.mjs', 'auto', 'fetch handler'], 'plain-node': ['hello-node-handler.mjs', 'node', 'Node handler'] };
+const PLAIN = {
+  'plain-tsgi': ['hello.mjs', 'auto', 'TSGI app'],
+  'plain-fetch': ['hello-fetch.mjs', 'auto', 'fetch handler'],
+  'plain-node': ['hello-node-handler.mjs', 'node', 'Node handler'],
+};
 const KEYS = [...Object.keys(FRAMEWORKS).flatMap((f) => VARIANTS.map((v) => `${f}-${v}`)), ...Object.keys(PLAIN)];
 
 const { parse: parseOptions } = optionParser({
@@ -88,7 +92,11 @@ function planOf(key, cli, alone) {
   const app = (file) => path.join(root, 'bench/apps', file);
   if (key in PLAIN) {
     const [file, adapter, what] = PLAIN[key];
-    return { label: `tsgi, ${what}`, via: 'http', args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', app(file), '--adapter', adapter, ...alone] };
+    return {
+      label: `tsgi, ${what}`,
+      via: 'http',
+      args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', app(file), '--adapter', adapter, ...alone],
+    };
   }
   const framework = key.slice(0, key.indexOf('-'));
   const variant = key.slice(framework.length + 1);
@@ -102,7 +110,11 @@ function planOf(key, cli, alone) {
     case 'tsgi-http':
       return { label: `${name} on tsgi, HTTP listener`, via: 'http', args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', file, ...alone] };
     default:
-      return { label: `${name} on tsgi behind nginx uwsgi_pass`, via: 'uwsgi', args: (port) => [cli, '--socket', `127.0.0.1:${port}`, '--module', file, ...alone] };
+      return {
+        label: `${name} on tsgi behind nginx uwsgi_pass`,
+        via: 'uwsgi',
+        args: (port) => [cli, '--socket', `127.0.0.1:${port}`, '--module', file, ...alone],
+      };
   }
 }
 
@@ -154,7 +166,14 @@ async function main() {
           setup.url = `http://127.0.0.1:${port}/hello`;
         } else {
           const location = setup.via === 'uwsgi' ? { path: '/', uwsgiPass: `127.0.0.1:${port}` } : { path: '/', proxyPass: `127.0.0.1:${port}`, keepalive: 32 };
-          setup.nginx = await startNginx({ nginx: nginxBin, workerProcesses: options['nginx-workers'], workerConnections: Math.max(4096, options.connections * 4), errorLogLevel: 'warn', accessLog: false, locations: [location] });
+          setup.nginx = await startNginx({
+            nginx: nginxBin,
+            workerProcesses: options['nginx-workers'],
+            workerConnections: Math.max(4096, options.connections * 4),
+            errorLogLevel: 'warn',
+            accessLog: false,
+            locations: [location],
+          });
           setup.url = setup.nginx.url('/hello');
         }
         await checkSetup(setup, setup.nginx ?? null, EXPECTED_BODY);
@@ -170,7 +189,8 @@ async function main() {
     say('');
     say(environmentLine(nginxBin, options));
     for (const [key, reason] of skipped) say(`SKIPPED ${key}: ${reason}`);
-    for (const s of measured) say(`${s.key}: ${s.command}${s.via === 'http' ? '' : ` (behind nginx ${s.via === 'uwsgi' ? 'uwsgi_pass' : 'proxy_pass, keepalive 32'})`}`);
+    for (const s of measured)
+      say(`${s.key}: ${s.command}${s.via === 'http' ? '' : ` (behind nginx ${s.via === 'uwsgi' ? 'uwsgi_pass' : 'proxy_pass, keepalive 32'})`}`);
     say('');
     if (measured.length === 0) {
       say('nothing measured.');
@@ -188,7 +208,11 @@ async function main() {
       const own = find(`${framework}-own`);
       const pairs = [
         [find(`${framework}-tsgi-http`), own, [`${name} on tsgi HTTP`, `${name}'s own server`]],
-        [find(`${framework}-tsgi-uwsgi`), find(`${framework}-own-nginx`), [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server behind nginx proxy_pass`]],
+        [
+          find(`${framework}-tsgi-uwsgi`),
+          find(`${framework}-own-nginx`),
+          [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server behind nginx proxy_pass`],
+        ],
         [find(`${framework}-tsgi-uwsgi`), own, [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server, straight`]],
       ];
       for (const [subject, baseline, names] of pairs) {
@@ -203,16 +227,23 @@ async function main() {
       say(`adapter cost per request, against plain TSGI (${fmtUs(plain.backendCpuUs)} backend CPU, ${Math.round(plain.rps).toLocaleString('en-US')} req/s):`);
       for (const key of ['plain-fetch', 'plain-node']) {
         const setup = find(key);
-        if (setup) say(`  ${key}: +${fmtUs(setup.backendCpuUs - plain.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)}), req/s ${fmtRatio(setup.rps / plain.rps)}`);
+        if (setup)
+          say(
+            `  ${key}: +${fmtUs(setup.backendCpuUs - plain.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)}), req/s ${fmtRatio(setup.rps / plain.rps)}`,
+          );
       }
       for (const framework of Object.keys(FRAMEWORKS)) {
         const setup = find(`${framework}-tsgi-http`);
-        if (setup) say(`  ${framework}-tsgi-http: ${fmtUs(setup.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)} plain TSGI; the framework's own work included)`);
+        if (setup)
+          say(
+            `  ${framework}-tsgi-http: ${fmtUs(setup.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)} plain TSGI; the framework's own work included)`,
+          );
       }
     }
     for (const s of measured) {
       const errors = s.runs.filter((r) => r.non2xx || r.socketErrors);
-      if (errors.length) say(`\nWARNING: ${s.key}: errors seen by wrk (${errors.map((r) => `${r.non2xx} non-2xx, ${r.socketErrorText || 'no socket errors'}`).join('; ')})`);
+      if (errors.length)
+        say(`\nWARNING: ${s.key}: errors seen by wrk (${errors.map((r) => `${r.non2xx} non-2xx, ${r.socketErrorText || 'no socket errors'}`).join('; ')})`);
     }
   } finally {
     if (!interrupted) await cleanup();

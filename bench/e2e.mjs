@@ -63,12 +63,16 @@ function quickOptions(options) {
 /** One request, the way a check needs it: { status, body }. A fresh connection each. */
 function request(url, { method = 'GET', body } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, headers: body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('latin1').on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method, agent: false, headers: body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {} },
+      (res) => {
+        let text = '';
+        res.setEncoding('latin1').on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode, body: text }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('no response within 10 s')));
     req.on('error', reject);
     req.end(body);
@@ -100,7 +104,8 @@ async function main() {
   for (const setup of chosen) {
     const missing = setup.needs.filter((peer) => peers.missing[peer]).map((peer) => peers.missing[peer]);
     if (setup.group === 'tsgi' && !existsSync(cli)) missing.push('dist/cli.js missing: run npm run build first');
-    if (setup.key.startsWith('tsgi') && !existsSync(path.join(root, 'prebuilds'))) missing.push('prebuilds/ missing (the native binding): run npm run build first');
+    if (setup.key.startsWith('tsgi') && !existsSync(path.join(root, 'prebuilds')))
+      missing.push('prebuilds/ missing (the native binding): run npm run build first');
     if (missing.length) skipped.push({ setup: setup.key, reason: missing.join('; ') });
     else setups.push({ ...setup, label: setup.label(peers.versions) });
   }
@@ -144,7 +149,10 @@ async function main() {
       });
     }
     const postScript = path.join(tmp, 'post.lua');
-    writeFileSync(postScript, `-- every request a POST of ${POST_BYTES} bytes\nwrk.method = "POST"\nwrk.body = string.rep("x", ${POST_BYTES})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`);
+    writeFileSync(
+      postScript,
+      `-- every request a POST of ${POST_BYTES} bytes\nwrk.method = "POST"\nwrk.body = string.rep("x", ${POST_BYTES})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
+    );
     const postBody = Buffer.alloc(POST_BYTES, 'x');
 
     // The cells: (setup, workload, connections), each checked before it is measured.
@@ -158,7 +166,8 @@ async function main() {
         const url = `${base}${workload}`;
         try {
           const reply = await request(url, { method: spec.method, body: spec.method ? postBody : undefined });
-          if (reply.status !== 200 || reply.body !== spec.expect) throw new Error(`expected 200 with ${spec.expect.length} bytes, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 120))}`);
+          if (reply.status !== 200 || reply.body !== spec.expect)
+            throw new Error(`expected 200 with ${spec.expect.length} bytes, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 120))}`);
         } catch (error) {
           const nginxLog = setup.via === 'nginx' ? `\nnginx error.log:\n${tail(nginx.errorLog(), 5)}` : '';
           skipped.push({ setup: `${setup.key} ${workload}`, reason: `check failed: ${error.message}\n${tail(setup.backend.output(), 8)}${nginxLog}` });
@@ -197,7 +206,15 @@ async function main() {
       date: new Date().toISOString(),
       machine: machineInfo(),
       versions: peers.versions,
-      options: { duration: options.duration, rounds: options.rounds, warmup: options.warmup, connections: options.connections, workloads: options.workloads, nginxWorkers: options['nginx-workers'], quick },
+      options: {
+        duration: options.duration,
+        rounds: options.rounds,
+        warmup: options.warmup,
+        connections: options.connections,
+        workloads: options.workloads,
+        nginxWorkers: options['nginx-workers'],
+        quick,
+      },
       skipped,
       setups: setups.filter((s) => !s.failed).map(({ key, name, label, group, via, pair }) => ({ key, name, label, group, via, pair })),
       cells: cells.map((c) => ({

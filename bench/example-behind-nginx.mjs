@@ -74,7 +74,11 @@ async function main() {
     // detached: Ctrl-C reaches this script only, which then stops tsgi in order.
     // As root (a container, say), the example runs its workers as root: it says so.
     const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : [];
-    tsgi = spawn(process.execPath, [cli, '--socket', socket, '--chmod-socket', '666', ...asRoot], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    tsgi = spawn(process.execPath, [cli, '--socket', socket, '--chmod-socket', '666', ...asRoot], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    });
     tsgi.once('exit', (code, signal) => {
       if (!stopping) {
         process.stderr.write(`example: tsgi exited unexpectedly (${signal ?? `code ${code}`})\n`);

@@ -33,7 +33,10 @@ function llhttp(raw) {
   let headers = [];
   let early = '';
   const r = { accepted: false };
-  parser[kOnHeaders] = (h, u) => { headers = headers.concat(h); early += u; };
+  parser[kOnHeaders] = (h, u) => {
+    headers = headers.concat(h);
+    early += u;
+  };
   parser[kOnHeadersComplete] = (major, minor, h, method, url, _s, _m, upgrade, keepAlive) => {
     if (r.head_len !== undefined) return 0; // a second message: not ours to report
     if (h) headers = headers.concat(h);
@@ -50,9 +53,14 @@ function llhttp(raw) {
     });
     return 0;
   };
-  parser[kOnBody] = (b) => { if (r.end === undefined) r.body += b.toString('latin1'); };
+  parser[kOnBody] = (b) => {
+    if (r.end === undefined) r.body += b.toString('latin1');
+  };
   parser[kOnMessageComplete] = () => {
-    if (r.end === undefined) { r.end = off + 1; r.accepted = true; }
+    if (r.end === undefined) {
+      r.end = off + 1;
+      r.accepted = true;
+    }
   };
   parser[kOnExecute] = () => {};
   parser.initialize(HTTPParser.REQUEST, {}, 0, HTTPParser.kLenientNone);
@@ -91,7 +99,11 @@ const corpus = [
   ['POST with Content-Length 0', post('Content-Length: 0\r\n', '')],
   ['Content-Length with leading zeros', post('Content-Length: 0005\r\n', 'hello')],
   ['CVE-2019-15606: Content-Length with trailing white space', post('Content-Length: 5  \r\n', 'hello')],
-  ['CVE-2019-15606: Content-Length with a trailing tab', post('Content-Length: 5\t\r\n', 'hello'), { looser: 'a trailing HTAB is OWS (RFC 9110 §5.5) and trimmed like a space; llhttp refuses a tab after Content-Length digits. Same length either way' }],
+  [
+    'CVE-2019-15606: Content-Length with a trailing tab',
+    post('Content-Length: 5\t\r\n', 'hello'),
+    { looser: 'a trailing HTAB is OWS (RFC 9110 §5.5) and trimmed like a space; llhttp refuses a tab after Content-Length digits. Same length either way' },
+  ],
   ['chunked', chunked('5\r\nhello\r\n0\r\n\r\n')],
   ['chunked, empty body', chunked('0\r\n\r\n')],
   ['chunked, upper-case hex and leading zeros', chunked('1A\r\nabcdefghijklmnopqrstuvwxyz\r\n00000\r\n\r\n')],
@@ -100,7 +112,11 @@ const corpus = [
   ['chunked, quoted extension with escapes and ;', chunked('5;a="b\\"c;d"\r\nhello\r\n0\r\n\r\n')],
   ['chunked, name-only extension', chunked('5;a\r\nhello\r\n0;b\r\n\r\n')],
   ['chunked, trailers', chunked('5\r\nhello\r\n0\r\nX-Sum: 1\r\nX-Empty:\r\n\r\n')],
-  ['gunicorn rfc9110_trailer_forbidden: Content-Length in trailers, ignored', chunked('5\r\nhello\r\n0\r\nContent-Length: 7\r\n\r\n'), { looser: 'trailers are read and dropped, never used for framing; llhttp refuses Content-Length there' }],
+  [
+    'gunicorn rfc9110_trailer_forbidden: Content-Length in trailers, ignored',
+    chunked('5\r\nhello\r\n0\r\nContent-Length: 7\r\n\r\n'),
+    { looser: 'trailers are read and dropped, never used for framing; llhttp refuses Content-Length there' },
+  ],
   ['Transfer-Encoding: Chunked (case)', post('Transfer-Encoding: Chunked\r\n', '3\r\nabc\r\n0\r\n\r\n')],
   ['HTTP/1.0 GET', 'GET /old HTTP/1.0\r\n\r\n'],
   ['HTTP/1.0 keep-alive', 'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'],
@@ -112,7 +128,10 @@ const corpus = [
   ['OPTIONS *', `OPTIONS * HTTP/1.1\r\n${H}\r\n`],
   ['CONNECT', 'CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n'],
   ['RFC 9112 §2.2: empty lines before the request line', `\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n`],
-  ['WebSocket upgrade', `GET /chat HTTP/1.1\r\n${H}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`],
+  [
+    'WebSocket upgrade',
+    `GET /chat HTTP/1.1\r\n${H}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  ],
   ['Upgrade with a body', post('Connection: upgrade\r\nUpgrade: foo\r\nContent-Length: 2\r\n', 'ab')],
   ['Upgrade without the Connection token', `GET / HTTP/1.1\r\n${H}Upgrade: websocket\r\n\r\n`],
   ['Expect: 100-continue', `PUT /f HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc`],
@@ -129,26 +148,89 @@ const corpus = [
   ['a body that looks like a request', post(`Content-Length: ${`GET /admin HTTP/1.1\r\n${H}\r\n`.length}\r\n`, `GET /admin HTTP/1.1\r\n${H}\r\n`)],
 
   // Where tsgi refuses what llhttp accepts, on purpose.
-  ['RFC 9112 §3.2: HTTP/1.1 without Host', 'GET / HTTP/1.1\r\n\r\n', { stricter: 'http_missing_host', reason: 'RFC 9112 §3.2 requires 400; node:http answers 400 too (requireHostHeader), after the parser' }],
+  [
+    'RFC 9112 §3.2: HTTP/1.1 without Host',
+    'GET / HTTP/1.1\r\n\r\n',
+    { stricter: 'http_missing_host', reason: 'RFC 9112 §3.2 requires 400; node:http answers 400 too (requireHostHeader), after the parser' },
+  ],
   ['RFC 9112 §3.2: Host twice', `GET / HTTP/1.1\r\n${H}Host: b\r\n\r\n`, { stricter: 'http_duplicate_host', reason: 'RFC 9112 §3.2 requires 400' }],
   ['Host with a space', 'GET / HTTP/1.1\r\nHost: a b\r\n\r\n', { stricter: 'http_invalid_host', reason: 'not a host; SERVER_NAME is derived from it' }],
-  ['gunicorn rfc9112_target: * with GET', `GET * HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_target', reason: 'asterisk form only with OPTIONS (RFC 9112 §3.2.4)' }],
-  ['M-SEARCH *', `M-SEARCH * HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_target', reason: 'asterisk form only with OPTIONS; SSDP is not served over --http-socket' }],
-  ['two spaces after the method', `GET  / HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_target', reason: 'RFC 9112 §3: single SP; llhttp skips extra spaces' }],
+  [
+    'gunicorn rfc9112_target: * with GET',
+    `GET * HTTP/1.1\r\n${H}\r\n`,
+    { stricter: 'http_invalid_target', reason: 'asterisk form only with OPTIONS (RFC 9112 §3.2.4)' },
+  ],
+  [
+    'M-SEARCH *',
+    `M-SEARCH * HTTP/1.1\r\n${H}\r\n`,
+    { stricter: 'http_invalid_target', reason: 'asterisk form only with OPTIONS; SSDP is not served over --http-socket' },
+  ],
+  [
+    'two spaces after the method',
+    `GET  / HTTP/1.1\r\n${H}\r\n`,
+    { stricter: 'http_invalid_target', reason: 'RFC 9112 §3: single SP; llhttp skips extra spaces' },
+  ],
   ['fragment in the target', `GET /a#b HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_target', reason: 'a request target has no fragment (RFC 9112 §3.2)' }],
-  ['absolute form with another scheme', `GET ftp://a/ HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_target', reason: 'only http and https targets are served' }],
-  ['percent sign without hex digits', `GET /100% HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_percent_encoding', reason: 'PATH_INFO is decoded (llhttp does not decode); nginx refuses it too' }],
+  [
+    'absolute form with another scheme',
+    `GET ftp://a/ HTTP/1.1\r\n${H}\r\n`,
+    { stricter: 'http_invalid_target', reason: 'only http and https targets are served' },
+  ],
+  [
+    'percent sign without hex digits',
+    `GET /100% HTTP/1.1\r\n${H}\r\n`,
+    { stricter: 'http_invalid_percent_encoding', reason: 'PATH_INFO is decoded (llhttp does not decode); nginx refuses it too' },
+  ],
   ['encoded NUL', `GET /a%00 HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_invalid_percent_encoding', reason: 'a NUL in PATH_INFO would cut file names short' }],
   ['HTTP/2.0 request line', `GET / HTTP/2.0\r\n${H}\r\n`, { stricter: 'http_invalid_version', reason: 'only HTTP/1.0 and 1.1 are spoken (§2.3)' }],
-  ['gunicorn 22: chunked on HTTP/1.0', 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', { stricter: 'http_transfer_encoding_on_http10', reason: 'RFC 9112 §6.1: faulty framing' }],
-  ['gunicorn chunked_03: gzip, chunked', post('Transfer-Encoding: gzip, chunked\r\n', '0\r\n\r\n'), { stricter: 'http_unsupported_transfer_encoding', reason: 'no coding but chunked is decoded (§2.3)' }],
-  ['gunicorn 040, puma#4021: Content_Length', post('Content_Length: 5\r\n', 'hello'), { stricter: 'http_underscore_framing_header', reason: 'refused so no CGI mapping can make it CONTENT_LENGTH; llhttp takes it as an unknown header and the body as the next request' }],
-  ['extension with an empty value', chunked('5;a=\r\nhello\r\n0\r\n\r\n'), { stricter: 'http_invalid_chunk_extension', reason: 'ext-val is a token or quoted-string (RFC 9112 §7.1.1)' }],
-  ['extension without a name', chunked('5;=b\r\nhello\r\n0\r\n\r\n'), { stricter: 'http_invalid_chunk_extension', reason: 'ext-name is a token (RFC 9112 §7.1.1)' }],
-  ['five empty lines before the request line', `\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n`, { stricter: 'http_too_many_empty_lines', reason: 'RFC 9112 §2.2 asks for at least one; more than four is not a client' }],
-  ['Expect: foo', `GET / HTTP/1.1\r\n${H}Expect: foo\r\n\r\n`, { stricter: 'http_expectation_failed', reason: 'RFC 9110 §10.1.1: 417; node:http answers 417 too, after the parser' }],
-  ['CONNECT with a body', 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 2\r\n\r\nab', { stricter: 'http_body_on_connect', reason: 'what follows a CONNECT head is tunnel data; llhttp ignores the length' }],
-  ['Content-Length of 2^53', post('Content-Length: 9007199254740992\r\n', ''), { stricter: 'http_content_length_overflow', reason: 'lengths stay exact in JavaScript (2^53 - 1); llhttp allows up to 2^64 - 1' }],
+  [
+    'gunicorn 22: chunked on HTTP/1.0',
+    'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    { stricter: 'http_transfer_encoding_on_http10', reason: 'RFC 9112 §6.1: faulty framing' },
+  ],
+  [
+    'gunicorn chunked_03: gzip, chunked',
+    post('Transfer-Encoding: gzip, chunked\r\n', '0\r\n\r\n'),
+    { stricter: 'http_unsupported_transfer_encoding', reason: 'no coding but chunked is decoded (§2.3)' },
+  ],
+  [
+    'gunicorn 040, puma#4021: Content_Length',
+    post('Content_Length: 5\r\n', 'hello'),
+    {
+      stricter: 'http_underscore_framing_header',
+      reason: 'refused so no CGI mapping can make it CONTENT_LENGTH; llhttp takes it as an unknown header and the body as the next request',
+    },
+  ],
+  [
+    'extension with an empty value',
+    chunked('5;a=\r\nhello\r\n0\r\n\r\n'),
+    { stricter: 'http_invalid_chunk_extension', reason: 'ext-val is a token or quoted-string (RFC 9112 §7.1.1)' },
+  ],
+  [
+    'extension without a name',
+    chunked('5;=b\r\nhello\r\n0\r\n\r\n'),
+    { stricter: 'http_invalid_chunk_extension', reason: 'ext-name is a token (RFC 9112 §7.1.1)' },
+  ],
+  [
+    'five empty lines before the request line',
+    `\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n${H}\r\n`,
+    { stricter: 'http_too_many_empty_lines', reason: 'RFC 9112 §2.2 asks for at least one; more than four is not a client' },
+  ],
+  [
+    'Expect: foo',
+    `GET / HTTP/1.1\r\n${H}Expect: foo\r\n\r\n`,
+    { stricter: 'http_expectation_failed', reason: 'RFC 9110 §10.1.1: 417; node:http answers 417 too, after the parser' },
+  ],
+  [
+    'CONNECT with a body',
+    'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 2\r\n\r\nab',
+    { stricter: 'http_body_on_connect', reason: 'what follows a CONNECT head is tunnel data; llhttp ignores the length' },
+  ],
+  [
+    'Content-Length of 2^53',
+    post('Content-Length: 9007199254740992\r\n', ''),
+    { stricter: 'http_content_length_overflow', reason: 'lengths stay exact in JavaScript (2^53 - 1); llhttp allows up to 2^64 - 1' },
+  ],
   ['chunk size of 2^53', chunked('20000000000000\r\n'), { stricter: 'http_chunk_size_overflow', reason: 'as Content-Length' }],
 
   // Both refuse (§2.3, §1.5).

@@ -21,8 +21,13 @@ export interface ServeOptions {
 /** Starts a master and its workers; resolves once every worker is ready. */
 export async function serve(options: TsgiOptions, { handleSignals = false }: ServeOptions = {}): Promise<Container> {
   const { config, warnings } = configFromCode(options, 'serve()', process.env);
-  if (!config.master) throw new TsgiError(ErrorCodes.INVALID_OPTION, 'serve(): master: serve() always runs a master; to serve in this process, use new Server(app)');
-  if (config.chdir !== undefined) throw new TsgiError(ErrorCodes.INVALID_OPTION, "serve(): chdir: would move the whole host process; give absolute paths, or start the host process where it should run");
+  if (!config.master)
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, 'serve(): master: serve() always runs a master; to serve in this process, use new Server(app)');
+  if (config.chdir !== undefined)
+    throw new TsgiError(
+      ErrorCodes.INVALID_OPTION,
+      'serve(): chdir: would move the whole host process; give absolute paths, or start the host process where it should run',
+    );
   for (const warning of warnings) log.warn(warning);
   return startContainer(config, { handleSignals, ownLog: config.logto !== undefined });
 }

@@ -79,7 +79,9 @@ export async function startTsgi(args: string[], ready: RegExp | null = /worker\(
       for (const wake of waiters) wake();
     });
   }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const line = (pattern: RegExp, timeoutMs = 10_000) =>
     new Promise<{ at: number; text: string }>((resolve, reject) => {
       const look = (): boolean => {
@@ -116,7 +118,11 @@ export async function startTsgi(args: string[], ready: RegExp | null = /worker\(
       child.kill('SIGKILL');
     },
   };
-  if (ready) await Promise.race([line(ready, 15_000), exited.then((e) => Promise.reject(new Error(`tsgi exited (${JSON.stringify(e)}):\n${lines.map((l) => l.text).join('\n')}`)))]);
+  if (ready)
+    await Promise.race([
+      line(ready, 15_000),
+      exited.then((e) => Promise.reject(new Error(`tsgi exited (${JSON.stringify(e)}):\n${lines.map((l) => l.text).join('\n')}`))),
+    ]);
   return tsgi;
 }
 

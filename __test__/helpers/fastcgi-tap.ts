@@ -90,7 +90,10 @@ const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FCG
 export function describeTap(tap: Tap): string {
   const most = tap.maxInFlight();
   return tap.connections
-    .map((c, i) => `connection ${c.index} (at most ${most[i]} in flight): ${c.records.map((r) => `${r.dir === 'to-app' ? '>' : '<'}${TYPE_NAMES[r.type] ?? r.type}#${r.id}`).join(' ')}${c.garbage.length ? ` garbage: ${c.garbage.join('; ')}` : ''}`)
+    .map(
+      (c, i) =>
+        `connection ${c.index} (at most ${most[i]} in flight): ${c.records.map((r) => `${r.dir === 'to-app' ? '>' : '<'}${TYPE_NAMES[r.type] ?? r.type}#${r.id}`).join(' ')}${c.garbage.length ? ` garbage: ${c.garbage.join('; ')}` : ''}`,
+    )
     .join('\n');
 }
 

@@ -233,7 +233,8 @@ export function showRecords(buf: Buffer): string {
     return `unparsable (${(error as Error).message}): ${buf.toString('hex')}`;
   }
   const lines = parsed.records.map((r) => {
-    const content = r.type === FCGI.END_REQUEST || r.type === FCGI.UNKNOWN_TYPE ? `[${[...r.content].join(',')}]` : JSON.stringify(r.content.toString('latin1'));
+    const content =
+      r.type === FCGI.END_REQUEST || r.type === FCGI.UNKNOWN_TYPE ? `[${[...r.content].join(',')}]` : JSON.stringify(r.content.toString('latin1'));
     return `${TYPE_NAMES[r.type] ?? `type ${r.type}`}#${r.id}${r.padding ? ` pad=${r.padding}` : ''} ${content}`;
   });
   if (parsed.rest.length > 0) lines.push(`+ ${parsed.rest.length} bytes: ${parsed.rest.toString('hex')}`);
@@ -341,7 +342,11 @@ export class FcgiClient {
  * Sends `data` on a new connection (whole, or cut with `split`; `end` half-closes after it)
  * and reads until the server closes, or, with `until`, until those ids' END_REQUESTs came.
  */
-export async function fcgiExchange(address: string, data: Buffer, options: { split?: Split; delayMs?: number; end?: boolean; until?: number[] } = {}): Promise<FcgiResult> {
+export async function fcgiExchange(
+  address: string,
+  data: Buffer,
+  options: { split?: Split; delayMs?: number; end?: boolean; until?: number[] } = {},
+): Promise<FcgiResult> {
   const client = new FcgiClient(address);
   try {
     await client.send(data, options);

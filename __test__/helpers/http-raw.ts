@@ -105,7 +105,10 @@ export class HttpClient extends RawClient {
   /** Resolves once `probe(received)` holds; rejects if the connection closes first or after `timeoutMs`. */
   until(probe: (data: Buffer) => boolean, what = 'a condition on the received bytes', timeoutMs = 10_000): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.text().slice(-400))}`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.text().slice(-400))}`)),
+        timeoutMs,
+      );
       const fail = (error: Error) => {
         clearTimeout(timer);
         reject(error);
@@ -207,7 +210,10 @@ export interface ParsedResponse {
  * close-delimited body is taken to run to the end of `data` only with `closed`.
  * Returns the responses and how many bytes they took.
  */
-export function parseResponses(data: Buffer, options: { bodiless?: (index: number) => boolean; closed?: boolean } = {}): { responses: ParsedResponse[]; used: number } {
+export function parseResponses(
+  data: Buffer,
+  options: { bodiless?: (index: number) => boolean; closed?: boolean } = {},
+): { responses: ParsedResponse[]; used: number } {
   const responses: ParsedResponse[] = [];
   let at = 0;
   for (;;) {
@@ -270,7 +276,12 @@ export function parseResponses(data: Buffer, options: { bodiless?: (index: numbe
  * (the next one goes out as each response completes). Resolves with the responses in
  * order; rejects if the connection closes before all came.
  */
-export async function pipeline(address: string, requests: Buffer[], depth: number, options: { bodiless?: (index: number) => boolean } = {}): Promise<ParsedResponse[]> {
+export async function pipeline(
+  address: string,
+  requests: Buffer[],
+  depth: number,
+  options: { bodiless?: (index: number) => boolean } = {},
+): Promise<ParsedResponse[]> {
   const client = await open(address);
   let sent = 0;
   let received: ParsedResponse[] = [];
@@ -280,11 +291,15 @@ export async function pipeline(address: string, requests: Buffer[], depth: numbe
     if (batch.length) client.socket.write(Buffer.concat(batch));
   };
   sendUpTo(depth);
-  await client.until((data) => {
-    received = parseResponses(data, options).responses;
-    sendUpTo(received.length + depth);
-    return received.length >= requests.length;
-  }, `${requests.length} pipelined responses`, 20_000);
+  await client.until(
+    (data) => {
+      received = parseResponses(data, options).responses;
+      sendUpTo(received.length + depth);
+      return received.length >= requests.length;
+    },
+    `${requests.length} pipelined responses`,
+    20_000,
+  );
   client.destroy();
   return received;
 }

@@ -31,21 +31,25 @@ export interface RequestOptions {
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
   const timeoutMs = options.timeoutMs ?? 20_000;
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers as http.OutgoingHttpHeaders, agent: options.agent ?? false }, (res) => {
-      const chunks: Buffer[] = [];
-      const pieces: Reply['pieces'] = [];
-      res.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        pieces.push({ at: Date.now(), size: chunk.length });
-      });
-      res.on('error', reject);
-      res.on('aborted', () => reject(new Error(`${url}: response aborted after ${Buffer.concat(chunks).length} bytes`)));
-      res.on('end', () => {
-        clearTimeout(timer);
-        if (!res.complete) reject(new Error(`${url}: response incomplete`));
-        else resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), pieces });
-      });
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers as http.OutgoingHttpHeaders, agent: options.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const pieces: Reply['pieces'] = [];
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          pieces.push({ at: Date.now(), size: chunk.length });
+        });
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error(`${url}: response aborted after ${Buffer.concat(chunks).length} bytes`)));
+        res.on('end', () => {
+          clearTimeout(timer);
+          if (!res.complete) reject(new Error(`${url}: response incomplete`));
+          else resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), pieces });
+        });
+      },
+    );
     const timer = setTimeout(() => req.destroy(new Error(`${url}: no complete response within ${timeoutMs} ms`)), timeoutMs);
     req.on('error', (error) => {
       clearTimeout(timer);

@@ -71,7 +71,9 @@ export function announcePeer(peer: Peer): void {
   if (!peer.skipReason) return;
   if (peerRequired(peer.name)) {
     const { why, installHint } = missing.get(peer.name) ?? { why: 'not found', installHint: 'see the test file' };
-    throw new Error(`${peer.name} is required here (CI=true, TSGI_REQUIRE_PEERS=1 or ${requireVar(peer.name)}=1 is set) but not installed (${why}). Install it (${installHint}).`);
+    throw new Error(
+      `${peer.name} is required here (CI=true, TSGI_REQUIRE_PEERS=1 or ${requireVar(peer.name)}=1 is set) but not installed (${why}). Install it (${installHint}).`,
+    );
   }
   console.warn(`\n*** ${peer.skipReason}\n`);
 }

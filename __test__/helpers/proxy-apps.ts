@@ -181,7 +181,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
         ]);
         return ['not here\n'];
       case '/redirect':
-        start('302 Found', [['Location', 'http://example.test/next?from=tsgi'], ['Content-Type', 'text/plain']]);
+        start('302 Found', [
+          ['Location', 'http://example.test/next?from=tsgi'],
+          ['Content-Type', 'text/plain'],
+        ]);
         return ['see elsewhere\n'];
       case '/ok':
         start('200 OK', [['Content-Type', 'text/plain']]);
@@ -205,7 +208,10 @@ export function createProxyApp(options: ProxyAppOptions): ProxyApp {
           throw new Error('boom after the first chunk (on purpose)');
         })();
       case '/slow':
-        start('200 OK', [['Content-Type', 'text/plain'], ['X-Accel-Buffering', 'no']]);
+        start('200 OK', [
+          ['Content-Type', 'text/plain'],
+          ['X-Accel-Buffering', 'no'],
+        ]);
         return slowStream(environ, q.get('id') ?? 'slow', Number(q.get('n') ?? 200));
       default:
         start('404 Not Found', [['Content-Type', 'text/plain']]);

@@ -185,7 +185,9 @@ export function describeProxyBehaviour(target: ProxyTarget, plan: ProxyBehaviour
       await waitFor(() => server().activeRequests === 0, 3_000, 'no active requests');
       const count = 500;
       proxied.concurrency.peak = 0;
-      const replies = await Promise.allSettled(Array.from({ length: count }, (_, i) => request(url(`/${vias[i % vias.length]}/echo?i=${i}&delay=50`), { timeoutMs: 25_000 })));
+      const replies = await Promise.allSettled(
+        Array.from({ length: count }, (_, i) => request(url(`/${vias[i % vias.length]}/echo?i=${i}&delay=50`), { timeoutMs: 25_000 })),
+      );
       const failures = replies.flatMap((r, i) => (r.status === 'rejected' ? [`#${i}: ${String(r.reason)}`] : []));
       expect(failures, failures.slice(0, 10).join('\n')).toEqual([]);
       const statuses = new Map<number, number>();

@@ -199,7 +199,11 @@ export class RawClient {
     if (address.includes('/')) this.socket = net.connect({ path: address, allowHalfOpen: options.allowHalfOpen ?? false });
     else {
       const i = address.lastIndexOf(':');
-      this.socket = net.connect({ port: Number(address.slice(i + 1)), host: address.slice(0, i).replace(/^\[|\]$/g, ''), allowHalfOpen: options.allowHalfOpen ?? false });
+      this.socket = net.connect({
+        port: Number(address.slice(i + 1)),
+        host: address.slice(0, i).replace(/^\[|\]$/g, ''),
+        allowHalfOpen: options.allowHalfOpen ?? false,
+      });
     }
     this.socket.setNoDelay(true);
     this.connected = new Promise((resolve) => this.socket.once('connect', () => resolve()));
@@ -239,7 +243,12 @@ export class RawClient {
 }
 
 /** Routes the server's log lines into an array until `restore()`. */
-export function captureLogs(): { lines: Array<{ level: LogLevel; line: string }>; text(): string; find(pattern: RegExp): { level: LogLevel; line: string } | undefined; restore(): void } {
+export function captureLogs(): {
+  lines: Array<{ level: LogLevel; line: string }>;
+  text(): string;
+  find(pattern: RegExp): { level: LogLevel; line: string } | undefined;
+  restore(): void;
+} {
   const lines: Array<{ level: LogLevel; line: string }> = [];
   const previous = setLogSink((level, line) => lines.push({ level, line }));
   return {

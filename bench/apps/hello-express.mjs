@@ -9,4 +9,11 @@ app.get('/hello', (req, res) => {
 });
 
 export default app;
-serveIfMain(import.meta.url, 'hello-express', (port, host) => new Promise((resolve) => { const server = app.listen(port, host, () => resolve(server)); }));
+serveIfMain(
+  import.meta.url,
+  'hello-express',
+  (port, host) =>
+    new Promise((resolve) => {
+      const server = app.listen(port, host, () => resolve(server));
+    }),
+);

@@ -8,4 +8,11 @@ const app = new Hono();
 app.get('/hello', (c) => c.text('Hello, World!\n'));
 
 export default app;
-serveIfMain(import.meta.url, 'hello-hono', (port, hostname) => new Promise((resolve) => { const server = serve({ fetch: app.fetch, port, hostname }, () => resolve(server)); }));
+serveIfMain(
+  import.meta.url,
+  'hello-hono',
+  (port, hostname) =>
+    new Promise((resolve) => {
+      const server = serve({ fetch: app.fetch, port, hostname }, () => resolve(server));
+    }),
+);

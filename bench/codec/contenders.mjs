@@ -59,7 +59,7 @@ async function pureTs(protocol) {
   const params = new ParamsDecoder(FASTCGI_LIMITS);
   // The records of one request, as src/pure/fastcgi.ts walks a read.
   const parse = (data) => {
-    for (let pos = 0; pos < data.length; ) {
+    for (let pos = 0; pos < data.length;) {
       const record = parseRecord(data, pos, data.length);
       const content = data.subarray(pos + 8, pos + 8 + record.contentLength);
       if (record.type === RecordType.BEGIN_REQUEST) {

@@ -30,7 +30,9 @@ const protocols = value('only', PROTOCOLS.join(',')).split(',');
 const suites = [];
 for (const protocol of protocols) {
   for (const request of Object.keys(REQUESTS)) {
-    const child = spawnSync(process.execPath, ['--no-deprecation', path.join(here, 'suite.mjs'), protocol, request, '--max-time', maxTime, '--batch', batch], { encoding: 'utf8' });
+    const child = spawnSync(process.execPath, ['--no-deprecation', path.join(here, 'suite.mjs'), protocol, request, '--max-time', maxTime, '--batch', batch], {
+      encoding: 'utf8',
+    });
     if (child.status !== 0) {
       process.stderr.write(`codec: the ${protocol} ${request} suite failed:\n${child.stderr}\n`);
       process.exitCode = 1;

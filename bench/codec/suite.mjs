@@ -50,7 +50,11 @@ for (const contender of await contendersOf(protocol)) {
   const found = run();
   const want = expectedPerRequest(contender.key) * batch;
   if (found !== want) {
-    results.push({ key: contender.key, label: contender.label, skipped: `found ${found} ${contender.unit} in ${batch} requests, expected ${want}: it misread the input` });
+    results.push({
+      key: contender.key,
+      label: contender.label,
+      skipped: `found ${found} ${contender.unit} in ${batch} requests, expected ${want}: it misread the input`,
+    });
     continue;
   }
   const result = { key: contender.key, label: contender.label, unit: contender.unit, perRequest: want / batch };

@@ -43,8 +43,12 @@ function survey(root) {
   if (!bins.nginx) missing.nginx = 'nginx not installed (apt-get install nginx, or NGINX=/path)';
   if (!bins.wrk) missing.wrk = 'wrk not installed (apt-get install wrk)';
   if (!bins.uwsgi) missing.uwsgi = 'uwsgi not installed (apt-get install uwsgi uwsgi-plugin-python3)';
-  else if (!UWSGI_PYTHON3_PLUGINS.some((file) => existsSync(file))) missing.uwsgi = 'the python3 plugin of uWSGI is not installed (apt-get install uwsgi-plugin-python3)';
-  if (!bins.phpFpm) missing.phpFpm = process.env.PHP_FPM ? `PHP_FPM=${process.env.PHP_FPM} does not exist` : 'php-fpm not installed (apt-get install php-fpm, or PHP_FPM=/path)';
+  else if (!UWSGI_PYTHON3_PLUGINS.some((file) => existsSync(file)))
+    missing.uwsgi = 'the python3 plugin of uWSGI is not installed (apt-get install uwsgi-plugin-python3)';
+  if (!bins.phpFpm)
+    missing.phpFpm = process.env.PHP_FPM
+      ? `PHP_FPM=${process.env.PHP_FPM} does not exist`
+      : 'php-fpm not installed (apt-get install php-fpm, or PHP_FPM=/path)';
   const nodeFastcgi = nodeFastcgiVersion(root);
   if (!nodeFastcgi) missing.nodeFastcgi = 'the node-fastcgi package is not installed (a devDependency: npm install)';
   const versions = {
@@ -81,7 +85,8 @@ export function ensurePeers(root, { install }) {
   }
   found = survey(root);
   for (const peer of Object.keys(found.missing)) {
-    if (APT_PACKAGES[peer] && !(isRoot && findExecutable('apt-get'))) found.missing[peer] += `; not installed by the script: ${isRoot ? 'no apt-get' : 'not root'}`;
+    if (APT_PACKAGES[peer] && !(isRoot && findExecutable('apt-get')))
+      found.missing[peer] += `; not installed by the script: ${isRoot ? 'no apt-get' : 'not root'}`;
   }
   return found;
 }

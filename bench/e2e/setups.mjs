@@ -26,10 +26,26 @@ const backlog = () => String(Math.min(1024, somaxconn()));
 /** How each tsgi protocol is served and reached. */
 const TSGI_PROTOCOLS = {
   uwsgi: { flag: '--socket', via: 'nginx', upstream: (address) => ({ uwsgiPass: address }), what: 'uwsgi, nginx uwsgi_pass' },
-  'uwsgi-unix': { flag: '--socket', via: 'nginx', unix: true, upstream: (address) => ({ uwsgiPass: address }), what: 'uwsgi over a Unix socket, nginx uwsgi_pass' },
-  fastcgi: { flag: '--fastcgi-socket', via: 'nginx', upstream: (address) => ({ fastcgiPass: address, keepalive: KEEPALIVE }), what: 'FastCGI, nginx fastcgi_pass, keep-conn' },
+  'uwsgi-unix': {
+    flag: '--socket',
+    via: 'nginx',
+    unix: true,
+    upstream: (address) => ({ uwsgiPass: address }),
+    what: 'uwsgi over a Unix socket, nginx uwsgi_pass',
+  },
+  fastcgi: {
+    flag: '--fastcgi-socket',
+    via: 'nginx',
+    upstream: (address) => ({ fastcgiPass: address, keepalive: KEEPALIVE }),
+    what: 'FastCGI, nginx fastcgi_pass, keep-conn',
+  },
   http: { flag: '--http-socket', via: 'direct', what: 'HTTP, direct' },
-  'http-proxy': { flag: '--http-socket', via: 'nginx', upstream: (address) => ({ proxyPass: address, keepalive: KEEPALIVE }), what: 'HTTP, nginx proxy_pass, keepalive' },
+  'http-proxy': {
+    flag: '--http-socket',
+    via: 'nginx',
+    upstream: (address) => ({ proxyPass: address, keepalive: KEEPALIVE }),
+    what: 'HTTP, nginx proxy_pass, keepalive',
+  },
 };
 
 /** A tsgi setup: `protocol` of TSGI_PROTOCOLS, the native or the pure-TS reactor, `workers` processes. */
@@ -64,7 +80,8 @@ function uwsgi(http) {
     group: 'peer',
     via: http ? 'direct' : 'nginx',
     needs: http ? ['uwsgi'] : ['uwsgi', 'nginx'],
-    label: (v) => `${v.uwsgi ? `uWSGI ${v.uwsgi}` : 'uWSGI'} (Python ${v.python ?? '?'}), ${http ? '--http-socket, direct (a connection per request)' : 'uwsgi, nginx uwsgi_pass'}`,
+    label: (v) =>
+      `${v.uwsgi ? `uWSGI ${v.uwsgi}` : 'uWSGI'} (Python ${v.python ?? '?'}), ${http ? '--http-socket, direct (a connection per request)' : 'uwsgi, nginx uwsgi_pass'}`,
     async start(ctx) {
       const port = await freePort();
       const args = ['--plugin', 'python3', http ? '--http-socket' : '--socket', `127.0.0.1:${port}`, '--wsgi-file', ctx.app('hello.py')];
@@ -105,11 +122,15 @@ function nodeFastcgi(fixed) {
     group: 'peer',
     via: 'nginx',
     needs: ['nginx', 'nodeFastcgi'],
-    label: (v) => `node-fastcgi ${v.nodeFastcgi ?? '?'} ${fixed ? 'with its keep-alive bugs worked around' : 'as published (closes every connection)'}, nginx fastcgi_pass`,
+    label: (v) =>
+      `node-fastcgi ${v.nodeFastcgi ?? '?'} ${fixed ? 'with its keep-alive bugs worked around' : 'as published (closes every connection)'}, nginx fastcgi_pass`,
     async start(ctx) {
       const port = await freePort();
       const env = { ...process.env, NODE_FASTCGI_FIX: fixed ? '1' : '0' };
-      const backend = await startBackend('node-fastcgi', process.execPath, [ctx.app('hello-node-fastcgi.mjs'), String(port), '127.0.0.1'], port, { cwd: ctx.root, env });
+      const backend = await startBackend('node-fastcgi', process.execPath, [ctx.app('hello-node-fastcgi.mjs'), String(port), '127.0.0.1'], port, {
+        cwd: ctx.root,
+        env,
+      });
       return { backend, port, upstream: { fastcgiPass: `127.0.0.1:${port}`, keepalive: KEEPALIVE } };
     },
   };
@@ -169,4 +190,15 @@ export const BASELINES = {
 };
 
 /** bench:quick: one of each kind, enough for every target's ratio. */
-export const QUICK_SETUPS = ['tsgi-uwsgi', 'tsgi-fastcgi', 'tsgi-http', 'tsgi-http-2w', 'pure-http', 'uwsgi', 'uwsgi-http', 'node-http', 'node-http-proxy', 'node-fastcgi'];
+export const QUICK_SETUPS = [
+  'tsgi-uwsgi',
+  'tsgi-fastcgi',
+  'tsgi-http',
+  'tsgi-http-2w',
+  'pure-http',
+  'uwsgi',
+  'uwsgi-http',
+  'node-http',
+  'node-http-proxy',
+  'node-fastcgi',
+];

@@ -34,7 +34,13 @@ export function optionParser(spec) {
   const { script, defaults, only: choices = [], flags = [], minimums = {}, lists = {} } = spec;
   const metavar = (name) => (name === 'duration' || name === 'warmup' ? 'SECONDS' : 'N');
   const usage = () => {
-    const parts = Object.keys(defaults).map((name) => (name === 'only' ? `[--only ${choices.join('|')}]` : name in lists ? `[--${name} ${(lists[name] ?? ['N']).join('|')},...]` : `[--${name} ${metavar(name)}]`));
+    const parts = Object.keys(defaults).map((name) =>
+      name === 'only'
+        ? `[--only ${choices.join('|')}]`
+        : name in lists
+          ? `[--${name} ${(lists[name] ?? ['N']).join('|')},...]`
+          : `[--${name} ${metavar(name)}]`,
+    );
     parts.push(...flags.map((flag) => `[--${flag}]`));
     return `usage: node bench/${script}.mjs ${parts.join(' ')}
 defaults: ${Object.entries(defaults)
@@ -172,7 +178,8 @@ export function get(url, { agent = false } = {}) {
 export async function checkSetup(setup, nginx, expectedBody) {
   try {
     const reply = await get(setup.url);
-    if (reply.status !== 200 || reply.body !== expectedBody) throw new Error(`expected 200 ${JSON.stringify(expectedBody)}, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 200))}`);
+    if (reply.status !== 200 || reply.body !== expectedBody)
+      throw new Error(`expected 200 ${JSON.stringify(expectedBody)}, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 200))}`);
     return reply;
   } catch (error) {
     const nginxLog = nginx ? `\nnginx error.log:\n${tail(nginx.errorLog(), 10)}` : '';
@@ -209,7 +216,9 @@ export async function connectionsForSequentialRequests(url, requests = 3) {
  * in /proc/net/snmp), or NaN without /proc. Take it before and after a run. */
 export function tcpPassiveOpens() {
   try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((line) => line.startsWith('Tcp:'));
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('Tcp:'));
     const names = lines[0].split(/\s+/);
     return Number(lines[1].split(/\s+/)[names.indexOf('PassiveOpens')]);
   } catch {
@@ -429,7 +438,9 @@ export function tableLines(measured, { cpu = false, nginxCpu = cpu, extra = [] }
   lines.push(`| server | req/s (median) | p50 latency | p99 latency |${columns.map((c) => ` ${c.header} |`).join('')} req/s per round | errors |`);
   lines.push(`|---|---:|---:|---:|${columns.map(() => '---:|').join('')}---|---:|`);
   for (const s of measured) {
-    lines.push(`| ${s.label} | ${fmtRps(s.rps)} | ${fmtMs(s.p50)} | ${fmtMs(s.p99)} |${columns.map((c) => ` ${c.cell(s)} |`).join('')} ${s.runs.map((r) => fmtRps(r.rps)).join(', ')} | ${s.errors} |`);
+    lines.push(
+      `| ${s.label} | ${fmtRps(s.rps)} | ${fmtMs(s.p50)} | ${fmtMs(s.p99)} |${columns.map((c) => ` ${c.cell(s)} |`).join('')} ${s.runs.map((r) => fmtRps(r.rps)).join(', ')} | ${s.errors} |`,
+    );
   }
   return lines;
 }

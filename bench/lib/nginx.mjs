@@ -18,7 +18,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** Where nginx's uwsgi_params usually lives; the first one found is copied into the prefix. */
-const UWSGI_PARAMS_CANDIDATES = ['/etc/nginx/uwsgi_params', '/usr/local/nginx/conf/uwsgi_params', '/usr/local/etc/nginx/uwsgi_params', '/opt/homebrew/etc/nginx/uwsgi_params'];
+const UWSGI_PARAMS_CANDIDATES = [
+  '/etc/nginx/uwsgi_params',
+  '/usr/local/nginx/conf/uwsgi_params',
+  '/usr/local/etc/nginx/uwsgi_params',
+  '/opt/homebrew/etc/nginx/uwsgi_params',
+];
 
 /** Where nginx's fastcgi_params usually lives. */
 const FASTCGI_PARAMS_CANDIDATES = UWSGI_PARAMS_CANDIDATES.map((file) => file.replace(/uwsgi_params$/, 'fastcgi_params'));
@@ -319,7 +324,10 @@ function tail(text, lines = 40) {
  */
 export async function startNginx(options = {}) {
   const bin = options.nginx ?? findNginx();
-  if (!bin) throw new Error('nginx is not installed (not on PATH nor in /usr/sbin, /usr/local/sbin); install it, e.g. apt-get install nginx, or set NGINX=/path/to/nginx');
+  if (!bin)
+    throw new Error(
+      'nginx is not installed (not on PATH nor in /usr/sbin, /usr/local/sbin); install it, e.g. apt-get install nginx, or set NGINX=/path/to/nginx',
+    );
   const fixedPort = options.port !== undefined;
   const attempts = fixedPort ? 1 : 3;
   let lastError;
@@ -374,7 +382,8 @@ async function startOnce(bin, port, options) {
     running.add(child.pid);
     child.once('exit', () => running.delete(child.pid));
 
-    const describe = () => `nginx ${args.join(' ')}\n--- nginx output ---\n${tail(output) || '(none)'}\n--- error.log ---\n${tail(errorLog()) || '(empty)'}\n--- nginx -t ---\n${testConfig(bin, prefix, conf).output}`;
+    const describe = () =>
+      `nginx ${args.join(' ')}\n--- nginx output ---\n${tail(output) || '(none)'}\n--- error.log ---\n${tail(errorLog()) || '(empty)'}\n--- nginx -t ---\n${testConfig(bin, prefix, conf).output}`;
     try {
       const timeoutMs = options.startTimeoutMs ?? 10_000;
       await Promise.race([waitForPidFile(path.join(prefix, 'nginx.pid'), child.pid, { child, timeoutMs, describe }), spawnError]);

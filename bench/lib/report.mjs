@@ -15,7 +15,8 @@ const num = (n) => (n === null || n === undefined ? NaN : n);
 // ---- end to end ----------------------------------------------------------------------------
 
 /** The cell of `setup` for a workload and a connection count, or undefined. */
-const cellOf = (results, setup, workload, connections) => results.cells.find((c) => c.setup === setup && c.workload === workload && c.connections === connections);
+const cellOf = (results, setup, workload, connections) =>
+  results.cells.find((c) => c.setup === setup && c.workload === workload && c.connections === connections);
 
 /** rps of `a` over rps of `b` (or of `field`), same workload and connections; NaN if either is missing. */
 function ratio(results, a, b, workload, connections, field = 'rps') {
@@ -25,7 +26,10 @@ function ratio(results, a, b, workload, connections, field = 'rps') {
 }
 
 /** The throughput scenario the targets are read at: hello, at the most connections run. */
-const headline = (results) => ({ workload: results.options.workloads.includes('hello') ? 'hello' : results.options.workloads[0], connections: Math.max(...results.options.connections) });
+const headline = (results) => ({
+  workload: results.options.workloads.includes('hello') ? 'hello' : results.options.workloads[0],
+  connections: Math.max(...results.options.connections),
+});
 
 /**
  * The issue's targets, each { target, a, b, field, goal, lowerIsBetter? }: setup `a` against
@@ -40,7 +44,8 @@ export function targets() {
     { target: 'FastCGI keep-conn against node-fastcgi, keep-alive fixed (no target)', a: 'tsgi-fastcgi', b: 'node-fastcgi-fixed', field: 'rps', goal: NaN },
     { target: 'HTTP direct, one worker ≥ 1.5× node:http', a: 'tsgi-http', b: 'node-http', field: 'rps', goal: 1.5 },
   ];
-  for (const protocol of ['uwsgi', 'http']) rows.push({ target: `two workers ≥ 1.7× one (${protocol})`, a: `tsgi-${protocol}-2w`, b: `tsgi-${protocol}`, field: 'rps', goal: 1.7 });
+  for (const protocol of ['uwsgi', 'http'])
+    rows.push({ target: `two workers ≥ 1.7× one (${protocol})`, a: `tsgi-${protocol}-2w`, b: `tsgi-${protocol}`, field: 'rps', goal: 1.7 });
   for (const protocol of ['uwsgi', 'uwsgi-unix', 'fastcgi', 'http', 'http-proxy']) {
     rows.push({ target: `native ≥ 1.5× pure-TS (${protocol})`, a: `tsgi-${protocol}`, b: `pure-${protocol}`, field: 'rps', goal: 1.5 });
   }
@@ -76,7 +81,9 @@ function cellTable(results, workload, connections, { perRound = true } = {}) {
     const versus = (other) => (baseline ? fmtRatio(ratio(results, setup.key, other, workload, connections)) : '');
     const name = setup.group === 'tsgi' ? `**${setup.label}**` : setup.label;
     const rounds = perRound ? ` ${cell.runs.map(fmtInt).join(', ')} | ${cell.errors} |` : '';
-    lines.push(`| ${name} | ${fmtInt(num(cell.rps))} | ${fmtMs(num(cell.p50Ms))} | ${fmtMs(num(cell.p99Ms))} | ${fmtUs(num(cell.backendCpuUs))} | ${fmtUs(num(cell.nginxCpuUs))} | ${versus(baseline?.uwsgi)} | ${versus(baseline?.node)} |${rounds}`);
+    lines.push(
+      `| ${name} | ${fmtInt(num(cell.rps))} | ${fmtMs(num(cell.p50Ms))} | ${fmtMs(num(cell.p99Ms))} | ${fmtUs(num(cell.backendCpuUs))} | ${fmtUs(num(cell.nginxCpuUs))} | ${versus(baseline?.uwsgi)} | ${versus(baseline?.node)} |${rounds}`,
+    );
   }
   return lines;
 }
@@ -111,7 +118,12 @@ export function e2eMarkdown(results) {
   lines.push('## Targets', '', ...targetLines(results), '');
   for (const workload of results.options.workloads) {
     for (const connections of results.options.connections) {
-      lines.push(`## ${WORKLOAD_TITLES[workload]}, ${connections} connection${connections > 1 ? 's' : ''}`, '', ...cellTable(results, workload, connections), '');
+      lines.push(
+        `## ${WORKLOAD_TITLES[workload]}, ${connections} connection${connections > 1 ? 's' : ''}`,
+        '',
+        ...cellTable(results, workload, connections),
+        '',
+      );
     }
   }
   return lines.join('\n').trimEnd();
@@ -139,7 +151,9 @@ export function e2eSvg(results) {
   const rowHeight = 17;
   const parts = [];
   let y = 24;
-  parts.push(`<text x="10" y="${y}" font-size="15" font-weight="bold">tsgi end to end: requests/s, ${connections} connections (${escapeXml(results.date.slice(0, 10))}, ${results.machine.cpus} CPUs)</text>`);
+  parts.push(
+    `<text x="10" y="${y}" font-size="15" font-weight="bold">tsgi end to end: requests/s, ${connections} connections (${escapeXml(results.date.slice(0, 10))}, ${results.machine.cpus} CPUs)</text>`,
+  );
   y += 12;
   for (const workload of results.options.workloads) {
     const rows = results.setups.map((setup) => ({ setup, cell: cellOf(results, setup.key, workload, connections) })).filter((r) => r.cell);
@@ -167,7 +181,11 @@ export function e2eSvg(results) {
     ['others', COLORS.peer],
     ['nginx alone', COLORS.ceiling],
   ];
-  legend.forEach(([text, color], i) => parts.push(`<rect x="${10 + i * 150}" y="${y - 10}" width="12" height="12" fill="${color}"/><text x="${26 + i * 150}" y="${y}" font-size="11">${text}</text>`));
+  legend.forEach(([text, color], i) =>
+    parts.push(
+      `<rect x="${10 + i * 150}" y="${y - 10}" width="12" height="12" fill="${color}"/><text x="${26 + i * 150}" y="${y}" font-size="11">${text}</text>`,
+    ),
+  );
   y += 12;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
@@ -186,7 +204,10 @@ function codecRows(suites) {
     for (const r of suite.results) {
       const what = `${suite.protocol} | ${suite.request} (${suite.packetBytes} B)`;
       if (r.skipped) lines.push(`| ${what} | ${r.key} | skipped: ${r.skipped} | | |`);
-      else lines.push(`| ${what} | ${r.label} | ${fmtInt(r.packetsPerSecond)} | ${fmtInt(r.mbPerSecond)} | ${fmtRatio(r.packetsPerSecond / num(pure?.packetsPerSecond))} |`);
+      else
+        lines.push(
+          `| ${what} | ${r.label} | ${fmtInt(r.packetsPerSecond)} | ${fmtInt(r.mbPerSecond)} | ${fmtRatio(r.packetsPerSecond / num(pure?.packetsPerSecond))} |`,
+        );
     }
   }
   return lines;

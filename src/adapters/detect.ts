@@ -9,7 +9,6 @@ import type { AdapterName } from './adapter-names.js';
 import { fromFetch, type FetchHandler } from './from-fetch.js';
 import { fromNode, type NodeHandler } from './from-node.js';
 
-
 /** An app, and what it was recognised as (for the start-up log line). */
 export interface AdaptedApp {
   app: App;
@@ -39,15 +38,29 @@ export async function adapt(exported: unknown, adapter: AdapterName): Promise<Ad
   const shape = exported as Shape;
   switch (adapter) {
     case 'tsgi':
-      return isFunction(exported) ? { app: exported as unknown as App, kind: 'TSGI app' } : `is not a function (it is ${what}); --adapter tsgi wants app(environ, startResponse)`;
+      return isFunction(exported)
+        ? { app: exported as unknown as App, kind: 'TSGI app' }
+        : `is not a function (it is ${what}); --adapter tsgi wants app(environ, startResponse)`;
     case 'fetch':
       if (fetchObject(shape)) return fromFetchObject(shape);
-      return isFunction(exported) ? { app: fromFetch(exported as unknown as FetchHandler), kind: 'fetch handler' } : `has no fetch() (it is ${what}); --adapter fetch wants (request) => Response or an object with fetch()`;
+      return isFunction(exported)
+        ? { app: fromFetch(exported as unknown as FetchHandler), kind: 'fetch handler' }
+        : `has no fetch() (it is ${what}); --adapter fetch wants (request) => Response or an object with fetch()`;
     case 'node':
-      return (await nodeApp(shape)) ?? (isFunction(exported) ? { app: fromNode(exported as unknown as NodeHandler), kind: 'Node handler' } : `is no Node handler (it is ${what}); --adapter node wants (req, res) => void, or an Express, Koa, Fastify app or http.Server`);
+      return (
+        (await nodeApp(shape)) ??
+        (isFunction(exported)
+          ? { app: fromNode(exported as unknown as NodeHandler), kind: 'Node handler' }
+          : `is no Node handler (it is ${what}); --adapter node wants (req, res) => void, or an Express, Koa, Fastify app or http.Server`)
+      );
     case 'auto':
       if (fetchObject(shape)) return fromFetchObject(shape);
-      return (await nodeApp(shape)) ?? (isFunction(exported) ? { app: exported as unknown as App, kind: 'TSGI app' } : `is not an app (it is ${what} without fetch(), routing() or callback()); export a TSGI function, a { fetch } object, or an Express, Koa or Fastify app`);
+      return (
+        (await nodeApp(shape)) ??
+        (isFunction(exported)
+          ? { app: exported as unknown as App, kind: 'TSGI app' }
+          : `is not an app (it is ${what} without fetch(), routing() or callback()); export a TSGI function, a { fetch } object, or an Express, Koa or Fastify app`)
+      );
   }
 }
 

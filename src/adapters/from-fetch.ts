@@ -19,7 +19,9 @@ export type FetchHandler = (request: Request, env: Environ, ctx: ExecutionContex
 
 const executionContext: ExecutionContext = {
   waitUntil(promise) {
-    Promise.resolve(promise).catch((error: unknown) => log.error(`a waitUntil() promise failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
+    Promise.resolve(promise).catch((error: unknown) =>
+      log.error(`a waitUntil() promise failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    );
   },
   passThroughOnException() {},
 };

@@ -238,7 +238,9 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
   fail(error: unknown): void {
     if (this.destroyed) return;
     if (this.ended) {
-      log.error(`${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}: the handler failed after its response ended: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      log.error(
+        `${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}: the handler failed after its response ended: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
       return;
     }
     this.failure = error instanceof Error ? error : new Error(String(error));
@@ -257,7 +259,9 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     this.watchClient();
     if (this.failure || this.status !== null) return this;
     // Wait for the first output: a response that is whole by then still goes out whole.
-    return new Promise<void>((resolve) => (this.firstOutput = resolve)).then(() => (this.ended && this.status !== null && !this.failure ? this.takeAll() : this));
+    return new Promise<void>((resolve) => (this.firstOutput = resolve)).then(() =>
+      this.ended && this.status !== null && !this.failure ? this.takeAll() : this,
+    );
   }
 
   [Symbol.asyncIterator](): this {
@@ -392,7 +396,7 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     // "HTTP/1.1 200 OK": Node always writes HTTP/1.1 and a reason.
     this.status = head.slice(9, at);
     const headers: Headers = [];
-    for (at += 2; at < head.length - 2; ) {
+    for (at += 2; at < head.length - 2;) {
       const end = head.indexOf('\r\n', at);
       const colon = head.indexOf(':', at);
       const name = head.slice(at, colon);

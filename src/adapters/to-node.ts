@@ -26,7 +26,9 @@ export function toNodeHandler(app: App): (req: IncomingMessage, res: ServerRespo
     });
     const socket = req.socket;
     const scheme = (socket as TLSSocket).encrypted ? 'https' : 'http';
-    const [serverName, serverPort] = req.headers.host ? splitHost(req.headers.host, scheme === 'https' ? '443' : '80') : [socket.localAddress ?? 'localhost', String(socket.localPort ?? '')];
+    const [serverName, serverPort] = req.headers.host
+      ? splitHost(req.headers.host, scheme === 'https' ? '443' : '80')
+      : [socket.localAddress ?? 'localhost', String(socket.localPort ?? '')];
     const environ = standaloneEnviron({
       method: req.method ?? 'GET',
       target: req.url ?? '/',

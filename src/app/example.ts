@@ -31,7 +31,10 @@ export const exampleApp: App = async (environ, startResponse) => {
     return [body];
   }
   if (environ.PATH_INFO === '/stream') {
-    startResponse('200 OK', [['Content-Type', TEXT], ['X-Accel-Buffering', 'no']]);
+    startResponse('200 OK', [
+      ['Content-Type', TEXT],
+      ['X-Accel-Buffering', 'no'],
+    ]);
     return stream(environ['tsgi.signal']);
   }
   startResponse('200 OK', [['Content-Type', TEXT]]);

@@ -8,7 +8,18 @@
  * What is suspicious but allowed (an unknown method, a missing QUERY_STRING, a status
  * without a reason phrase) goes to `onWarning` instead.
  */
-import { checkHead, type App, type Body, type Chunk, type Environ, type ErrorStream, type Headers, type Input, type StartResponse, type Write } from './contract.js';
+import {
+  checkHead,
+  type App,
+  type Body,
+  type Chunk,
+  type Environ,
+  type ErrorStream,
+  type Headers,
+  type Input,
+  type StartResponse,
+  type Write,
+} from './contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -102,7 +113,8 @@ function checkEnvironKeys(env: Record<string, unknown>, warn: (message: string) 
 function checkCgiValues(env: Record<string, unknown>): void {
   // Keys without a dot are CGI variables, always strings; extensions are named "prefix.name".
   for (const key of Object.keys(env)) {
-    if (!key.includes('.')) check(typeof env[key] === 'string', `environ key ${key} must be a string (keys without a dot are CGI variables), got ${kind(env[key])}`);
+    if (!key.includes('.'))
+      check(typeof env[key] === 'string', `environ key ${key} must be a string (keys without a dot are CGI variables), got ${kind(env[key])}`);
   }
   const length = env.CONTENT_LENGTH as string | undefined;
   check(!length || DIGITS.test(length), `CONTENT_LENGTH must be empty or a non-negative integer, got ${JSON.stringify(length)}`);
@@ -111,7 +123,10 @@ function checkCgiValues(env: Record<string, unknown>): void {
 function checkTsgiValues(env: Record<string, unknown>): void {
   const version = env['tsgi.version'];
   check(Array.isArray(version) && version.length === 2 && version.every(Number.isInteger), 'tsgi.version must be an array [major, minor]');
-  check(env['tsgi.url_scheme'] === 'http' || env['tsgi.url_scheme'] === 'https', `tsgi.url_scheme must be "http" or "https", got ${JSON.stringify(env['tsgi.url_scheme'])}`);
+  check(
+    env['tsgi.url_scheme'] === 'http' || env['tsgi.url_scheme'] === 'https',
+    `tsgi.url_scheme must be "http" or "https", got ${JSON.stringify(env['tsgi.url_scheme'])}`,
+  );
   for (const key of ['tsgi.multithread', 'tsgi.multiprocess', 'tsgi.run_once']) {
     check(typeof env[key] === 'boolean', `${key} must be a boolean, got ${kind(env[key])}`);
   }
@@ -242,7 +257,10 @@ function checkExcInfo(excInfo: unknown): void {
 // ---- the body --------------------------------------------------------------------------------------
 
 function wrapBody(body: unknown, call: CallState, unclosed: FinalizationRegistry<string>): ValidatedBody {
-  check(typeof body !== 'string' && !(body instanceof Uint8Array), 'the app must return an iterable of chunks, not a bare string or Uint8Array (return [chunk])');
+  check(
+    typeof body !== 'string' && !(body instanceof Uint8Array),
+    'the app must return an iterable of chunks, not a bare string or Uint8Array (return [chunk])',
+  );
   const object = body as Record<symbol, unknown> | null | undefined;
   const sync = typeof object?.[Symbol.iterator] === 'function';
   check(sync || typeof object?.[Symbol.asyncIterator] === 'function', `the app must return an iterable or async iterable of chunks, got ${kind(body)}`);
@@ -287,7 +305,7 @@ function wrapBody(body: unknown, call: CallState, unclosed: FinalizationRegistry
   };
 
   const wrapper: ValidatedBody = sync ? { [Symbol.iterator]: iterate, close } : { [Symbol.asyncIterator]: iterateAsync, close };
-  unclosed.register(wrapper, "a body was dropped without its close() being called: the server must always call it", wrapper);
+  unclosed.register(wrapper, 'a body was dropped without its close() being called: the server must always call it', wrapper);
   return wrapper;
 }
 

@@ -52,7 +52,12 @@ export function parseRecord(buf: Buffer, start: number, end: number): RecordHead
   const version = buf[start]!;
   if (version !== 1) {
     const sniff = httpPrefix(buf, start, end);
-    if (sniff === 'http') return new WireError('fastcgi_looks_like_http', null, 'HTTP request sent to a FastCGI socket (point an HTTP client at --http-socket, or use fastcgi_pass in nginx)');
+    if (sniff === 'http')
+      return new WireError(
+        'fastcgi_looks_like_http',
+        null,
+        'HTTP request sent to a FastCGI socket (point an HTTP client at --http-socket, or use fastcgi_pass in nginx)',
+      );
     if (sniff === 'maybe') return null;
     return new WireError('fastcgi_unsupported_version', null, `FastCGI record version ${version} is not supported (only 1 is)`);
   }
@@ -70,7 +75,8 @@ export function parseBeginRequest(content: Buffer): { role: number; flags: numbe
 }
 
 const emptyName = (): WireError => new WireError('fastcgi_empty_name', 400, 'FastCGI param with an empty name');
-const paramsTooLarge = (limit: number): WireError => new WireError('fastcgi_params_too_large', 431, `FastCGI params are over buffer-size ${limit} bytes (raise --buffer-size)`);
+const paramsTooLarge = (limit: number): WireError =>
+  new WireError('fastcgi_params_too_large', 431, `FastCGI params are over buffer-size ${limit} bytes (raise --buffer-size)`);
 
 /** One name-value length field at `buf[pos..end]`: [length, width], or null. */
 function readLength(buf: Buffer, pos: number, end: number): [number, number] | null {
@@ -243,6 +249,8 @@ function lengthField(length: number): Buffer {
 
 /** A `GET_VALUES_RESULT` with `pairs` (a few short names: always one record). */
 export function getValuesResult(pairs: Array<[string, string]>): Buffer {
-  const content = Buffer.concat(pairs.flatMap(([name, value]) => [lengthField(name.length), lengthField(value.length), Buffer.from(name, 'latin1'), Buffer.from(value, 'latin1')]));
+  const content = Buffer.concat(
+    pairs.flatMap(([name, value]) => [lengthField(name.length), lengthField(value.length), Buffer.from(name, 'latin1'), Buffer.from(value, 'latin1')]),
+  );
   return Buffer.concat([recordHeader(RecordType.GET_VALUES_RESULT, 0, content.length), content]);
 }

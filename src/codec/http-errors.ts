@@ -16,9 +16,11 @@ export const HttpErrors = {
   invalidMethod: () => e('invalid_method', 400, 'HTTP method is empty, not an HTTP token, or not upper case'),
   invalidTarget: () => e('invalid_target', 400, 'HTTP request target is malformed or not allowed with its method'),
   invalidVersion: () => e('invalid_version', 400, 'HTTP version is not HTTP/1.0 or HTTP/1.1'),
-  requestLineTooLong: (limit: number) => e('request_line_too_long', 414, `HTTP request line is over http-max-request-line ${limit} bytes (raise --http-max-request-line)`),
+  requestLineTooLong: (limit: number) =>
+    e('request_line_too_long', 414, `HTTP request line is over http-max-request-line ${limit} bytes (raise --http-max-request-line)`),
   headTooLarge: (limit: number) => e('head_too_large', 431, `HTTP request head is over http-max-head ${limit} bytes (raise --http-max-head)`),
-  tooManyHeaders: (limit: number) => e('too_many_headers', 431, `HTTP request has more than http-max-headers ${limit} header fields (raise --http-max-headers)`),
+  tooManyHeaders: (limit: number) =>
+    e('too_many_headers', 431, `HTTP request has more than http-max-headers ${limit} header fields (raise --http-max-headers)`),
   fieldTooLong: (length: number) => e('field_too_long', 431, `HTTP header name or value of ${length} bytes is over 65535`),
   whitespaceBeforeHeaders: () => e('whitespace_before_headers', 400, 'HTTP white space before the first header field'),
   obsFold: () => e('obs_fold', 400, 'HTTP header line folded (obs-fold), which requests may not use'),
@@ -38,11 +40,13 @@ export const HttpErrors = {
   bodyOnConnect: () => e('body_on_connect', 400, 'HTTP CONNECT request with Content-Length or Transfer-Encoding'),
   invalidPercentEncoding: () => e('invalid_percent_encoding', 400, 'HTTP request path has a % not followed by two hex digits, or %00'),
   expectationFailed: () => e('expectation_failed', 417, 'HTTP Expect other than 100-continue'),
-  bodyTooLarge: (length: number, limit: number) => e('body_too_large', 413, `HTTP request body of ${length} bytes is over limit-post ${limit} (raise --limit-post)`),
+  bodyTooLarge: (length: number, limit: number) =>
+    e('body_too_large', 413, `HTTP request body of ${length} bytes is over limit-post ${limit} (raise --limit-post)`),
   invalidChunkSize: () => e('invalid_chunk_size', 400, 'HTTP chunk size is not hex digits'),
   chunkSizeOverflow: () => e('chunk_size_overflow', 400, `HTTP chunk size is over ${MAX_CONTENT_LENGTH} (2^53 - 1)`),
   invalidChunkExtension: () => e('invalid_chunk_extension', 400, 'HTTP chunk extension is malformed'),
-  chunkExtensionTooLong: (limit: number) => e('chunk_extension_too_long', 413, `HTTP chunk extension is over http-max-chunk-extension ${limit} bytes (raise --http-max-chunk-extension)`),
+  chunkExtensionTooLong: (limit: number) =>
+    e('chunk_extension_too_long', 413, `HTTP chunk extension is over http-max-chunk-extension ${limit} bytes (raise --http-max-chunk-extension)`),
   chunkDataNotTerminated: () => e('chunk_data_not_terminated', 400, 'HTTP chunk data not followed by CRLF'),
   invalidTrailer: () => e('invalid_trailer', 400, 'HTTP trailer field is malformed'),
   trailersTooLarge: (limit: number) => e('trailers_too_large', 431, `HTTP trailer section is over http-max-head ${limit} bytes (raise --http-max-head)`),

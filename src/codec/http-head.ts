@@ -96,7 +96,7 @@ export class HeadVars {
     const valueOffset = this.length;
     this.room(slash ? 1 : end - start);
     if (slash) this.block[this.length++] = 0x2f;
-    for (let i = start; i < end; ) {
+    for (let i = start; i < end;) {
       const b = src[i]!;
       if (b !== 0x25) {
         this.block[this.length++] = b;
@@ -357,7 +357,15 @@ function targetParts(buf: Buffer, line: RequestLine): TargetParts | WireError {
   const { targetStart: ts, targetEnd: te } = line;
   const splitQuery = (from: number): [[number, number], [number, number]] => {
     const q = buf.indexOf(0x3f, from);
-    return q === -1 || q >= te ? [[from, te], [te, te]] : [[from, q], [q + 1, te]];
+    return q === -1 || q >= te
+      ? [
+          [from, te],
+          [te, te],
+        ]
+      : [
+          [from, q],
+          [q + 1, te],
+        ];
   };
   const method = buf.toString('latin1', line.methodStart, line.methodEnd);
   if (method === 'CONNECT') {

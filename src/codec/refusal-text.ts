@@ -22,6 +22,10 @@ export function refusalError(protocol: 'uwsgi' | 'FastCGI', noun: 'var' | 'param
     case 'content-length-overflow':
       return new WireError(code('content_length_overflow'), 400, `${protocol} CONTENT_LENGTH is over ${MAX_CONTENT_LENGTH} (2^53 - 1)`);
     case 'body-too-large':
-      return new WireError(code('body_too_large'), 413, `${protocol} request body of ${refusal.length} bytes is over limit-post ${refusal.limit} (raise --limit-post)`);
+      return new WireError(
+        code('body_too_large'),
+        413,
+        `${protocol} request body of ${refusal.length} bytes is over limit-post ${refusal.limit} (raise --limit-post)`,
+      );
   }
 }

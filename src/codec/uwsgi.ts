@@ -31,16 +31,22 @@ export interface UwsgiHead {
 export const UwsgiErrors = {
   truncatedHeader: () => new WireError('uwsgi_truncated_header', null, 'uwsgi peer closed inside the 4-byte packet header (truncated header)'),
   truncatedVars: () => new WireError('uwsgi_truncated_vars', null, 'uwsgi peer closed inside the vars block (truncated vars)'),
-  varsTooLarge: (size: number, limit: number) => new WireError('uwsgi_vars_too_large', 431, `uwsgi vars block of ${size} bytes is over buffer-size ${limit} (raise --buffer-size)`),
+  varsTooLarge: (size: number, limit: number) =>
+    new WireError('uwsgi_vars_too_large', 431, `uwsgi vars block of ${size} bytes is over buffer-size ${limit} (raise --buffer-size)`),
 };
 
 const emptyVars = (): WireError => new WireError('uwsgi_empty_vars', 400, 'uwsgi vars block is empty (datasize 0), so there is no REQUEST_METHOD');
 const keyOverrun = (): WireError => new WireError('uwsgi_key_overrun', 400, 'uwsgi var key length runs past the end of the vars block');
 const valueOverrun = (): WireError => new WireError('uwsgi_value_overrun', 400, 'uwsgi var value length runs past the end of the vars block');
 const emptyKey = (): WireError => new WireError('uwsgi_empty_key', 400, 'uwsgi var with an empty key');
-const tooManyVars = (limit: number): WireError => new WireError('uwsgi_too_many_vars', 400, `uwsgi request has more than max-vars ${limit} vars (raise --max-vars)`);
+const tooManyVars = (limit: number): WireError =>
+  new WireError('uwsgi_too_many_vars', 400, `uwsgi request has more than max-vars ${limit} vars (raise --max-vars)`);
 const unsupportedModifier = (m: number): WireError =>
-  new WireError('uwsgi_unsupported_modifier', 501, `uwsgi modifier1 ${m} is not served (only ${MODIFIER_WSGI}, ${MODIFIER_MANAGE_PATH_INFO} and ping ${MODIFIER_PING} are)`);
+  new WireError(
+    'uwsgi_unsupported_modifier',
+    501,
+    `uwsgi modifier1 ${m} is not served (only ${MODIFIER_WSGI}, ${MODIFIER_MANAGE_PATH_INFO} and ping ${MODIFIER_PING} are)`,
+  );
 const looksLikeHttp = (): WireError =>
   new WireError('uwsgi_looks_like_http', null, 'HTTP request sent to a uwsgi socket (point an HTTP client at --http-socket, or use uwsgi_pass in nginx)');
 

@@ -54,7 +54,10 @@ function splitSection(spec: string): { file: string; section?: string } {
 export function formatOf(spec: string): FileFormat {
   const { file } = splitSection(spec);
   const format = EXTENSIONS[path.extname(file).toLowerCase()];
-  if (!format) throw invalidOption(`${file}: cannot tell its format from the extension (.ini, .json, .toml, .yaml or .yml); or name it with --ini, --json, --toml or --yaml`);
+  if (!format)
+    throw invalidOption(
+      `${file}: cannot tell its format from the extension (.ini, .json, .toml, .yaml or .yml); or name it with --ini, --json, --toml or --yaml`,
+    );
   return format;
 }
 

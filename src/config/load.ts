@@ -92,7 +92,8 @@ function fileSettings({ file, section, entries }: ConfigFile, env: NodeJS.Proces
       continue;
     }
     if (spec.type === 'flag') throw invalidOption(`${where}: --${spec.name} is for the command line only`);
-    if ((FILE_OPTIONS as readonly string[]).includes(spec.name)) throw invalidOption(`${where}: a config file cannot name another one; name them all on the command line`);
+    if ((FILE_OPTIONS as readonly string[]).includes(spec.name))
+      throw invalidOption(`${where}: a config file cannot name another one; name them all on the command line`);
     if (!spec.repeatable) {
       if (firstLine.has(spec.name)) throw invalidOption(`${where}: set again (first at ${at(firstLine.get(spec.name))}); ${spec.name} takes one value`);
       firstLine.set(spec.name, entry.line);
@@ -124,7 +125,8 @@ function codeSettings(options: Readonly<Record<string, unknown>>, caller: string
   const settings: Setting[] = [];
   for (const [key, value] of Object.entries(options)) {
     const spec = byCamelCase.get(key);
-    if (!spec) throw invalidOption(uwsgiOnlyRefusal(kebabCase(key), `${caller}: ${key}`) ?? `${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
+    if (!spec)
+      throw invalidOption(uwsgiOnlyRefusal(kebabCase(key), `${caller}: ${key}`) ?? `${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
     if (spec.type === 'flag') throw invalidOption(`${caller}: ${key}: --${spec.name} is for the command line only`);
     if (value === undefined) continue;
     const origin = { kind: 'code', caller, key } as const;
@@ -141,7 +143,9 @@ interface Checked {
 }
 
 function merge(layers: ReadonlyArray<readonly Setting[]>, warnings: readonly string[]): LoadedConfig {
-  const checked = layers.map((layer) => layer.map((setting): Checked & { name: string } => ({ name: setting.name, value: convert(optionNamed(setting.name)!, setting), origin: setting.origin })));
+  const checked = layers.map((layer) =>
+    layer.map((setting): Checked & { name: string } => ({ name: setting.name, value: convert(optionNamed(setting.name)!, setting), origin: setting.origin })),
+  );
   const config: Record<string, unknown> = {};
   const origins = new Map<string, Origin[]>();
   for (const spec of OPTIONS as readonly OptionSpec[]) {
@@ -155,7 +159,10 @@ function merge(layers: ReadonlyArray<readonly Setting[]>, warnings: readonly str
     }
     if (chosen.length > 0) {
       config[spec.name] = spec.repeatable ? chosen.map((c) => c.value) : chosen[0]!.value;
-      origins.set(spec.name, chosen.map((c) => c.origin));
+      origins.set(
+        spec.name,
+        chosen.map((c) => c.origin),
+      );
     } else if (spec.repeatable) {
       config[spec.name] = [];
     } else if (spec.type === 'flag') {

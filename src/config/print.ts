@@ -6,7 +6,13 @@ import { formatValue, type Value } from './values.js';
 
 /** The `--help` text. */
 export function helpText(): string {
-  const lines = ['usage: tsgi [CONFIG_FILE] [options]', '', 'Every option is also a config file key (name without --) and a TSGI_NAME environment variable.', '', 'options:'];
+  const lines = [
+    'usage: tsgi [CONFIG_FILE] [options]',
+    '',
+    'Every option is also a config file key (name without --) and a TSGI_NAME environment variable.',
+    '',
+    'options:',
+  ];
   for (const spec of OPTIONS as readonly OptionSpec[]) {
     const names = [spec.short ? `-${spec.short}` : null, `--${spec.name}`, ...(spec.aliases ?? []).map((a) => `--${a}`)].filter(Boolean).join(', ');
     const value = spec.arg === undefined ? '' : ` ${spec.arg}`;

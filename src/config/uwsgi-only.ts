@@ -43,5 +43,7 @@ export const UWSGI_SECTION = 'uwsgi';
  * that is not one. `where` starts the message (`--enable-threads`, `app.ini:3: lazy-apps`). */
 export function uwsgiOnlyRefusal(name: string, where: string): string | undefined {
   const why = UWSGI_ONLY_OPTIONS.get(name);
-  return why === undefined ? undefined : `${where}: a uWSGI option tsgi does not have (${why}); it is ignored only in a [${UWSGI_SECTION}] section, for uwsgi.ini files`;
+  return why === undefined
+    ? undefined
+    : `${where}: a uWSGI option tsgi does not have (${why}); it is ignored only in a [${UWSGI_SECTION}] section, for uwsgi.ini files`;
 }

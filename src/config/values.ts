@@ -86,7 +86,9 @@ export function assignmentKey(assignment: string): string {
 export function rawValues(spec: OptionSpec, value: unknown, where: (item: number) => string): Raw[] {
   const one = (item: unknown, i: number): Raw => {
     if (item === null || ['string', 'number', 'boolean'].includes(typeof item)) return item as Raw;
-    throw invalidOption(`${where(i)}: expected ${i >= 0 ? 'a value' : spec.repeatable ? 'a value or a list of values' : 'a single value'}, not ${describeShape(item)}`);
+    throw invalidOption(
+      `${where(i)}: expected ${i >= 0 ? 'a value' : spec.repeatable ? 'a value or a list of values' : 'a single value'}, not ${describeShape(item)}`,
+    );
   };
   if (Array.isArray(value)) {
     if (!spec.repeatable) throw invalidOption(`${where(-1)}: takes a single value, not a list`);

@@ -172,5 +172,7 @@ export function warnIfExposed(listener: Listener, local: string): void {
   const host = local.slice(0, local.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   if (/^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host)) return;
   const protocol = listener.protocol === 'uwsgi' ? 'uwsgi' : 'FastCGI';
-  log.warn(`${listener.option} ${listener.name}: bound to ${local}, which other machines can reach; the ${protocol} protocol has no authentication and lets whoever connects set any request var (REMOTE_ADDR, HTTPS, SCRIPT_NAME...): bind it to 127.0.0.1 or a Unix socket behind your web server, or firewall the port`);
+  log.warn(
+    `${listener.option} ${listener.name}: bound to ${local}, which other machines can reach; the ${protocol} protocol has no authentication and lets whoever connects set any request var (REMOTE_ADDR, HTTPS, SCRIPT_NAME...): bind it to 127.0.0.1 or a Unix socket behind your web server, or firewall the port`,
+  );
 }

@@ -138,7 +138,10 @@ export function compileFormat(template: string): (r: LoggedRequest) => string {
     } else if (VARIABLES[name]) {
       parts.push(VARIABLES[name]);
     } else {
-      throw new TsgiError(ErrorCodes.INVALID_OPTION, `--log-format: unknown variable %(${name}); known: ${LOG_VARIABLES.map((n) => `%(${n})`).join(' ')} and %(var.NAME)`);
+      throw new TsgiError(
+        ErrorCodes.INVALID_OPTION,
+        `--log-format: unknown variable %(${name}); known: ${LOG_VARIABLES.map((n) => `%(${n})`).join(' ')} and %(var.NAME)`,
+      );
     }
     last = match.index + match[0].length;
   }

@@ -91,18 +91,73 @@ export function prometheusText(s: StatsSnapshot): string {
   };
   const perWorker = (pick: (w: WorkerStats) => number): Array<[string, number]> => s.workers.map((w) => [`{worker=${label(w.id)}}`, pick(w)]);
   family('tsgi_workers', 'gauge', 'Worker places (--processes).', [['', s.workers.length]]);
-  family('tsgi_worker_up', 'gauge', 'Whether a process serves the worker place.', perWorker((w) => (w.accepting ? 1 : 0)));
-  family('tsgi_worker_requests_total', 'counter', 'Requests served by the worker process.', perWorker((w) => w.requests));
-  family('tsgi_worker_exceptions_total', 'counter', 'Requests whose app failed.', perWorker((w) => w.exceptions));
-  family('tsgi_worker_harakiri_total', 'counter', 'Requests and workers ended by --harakiri.', perWorker((w) => w.harakiri_count));
-  family('tsgi_worker_respawns_total', 'counter', 'Times the worker place was respawned.', perWorker((w) => w.respawn_count));
-  family('tsgi_worker_in_flight', 'gauge', 'Requests being served.', perWorker((w) => w.in_flight));
-  family('tsgi_worker_response_time_seconds_total', 'counter', 'Sum of response times.', perWorker((w) => w.running_time / 1e6));
-  family('tsgi_worker_sent_bytes_total', 'counter', 'Response bytes sent.', perWorker((w) => w.tx));
-  family('tsgi_worker_resident_memory_bytes', 'gauge', 'Resident memory of the worker process.', perWorker((w) => w.rss));
+  family(
+    'tsgi_worker_up',
+    'gauge',
+    'Whether a process serves the worker place.',
+    perWorker((w) => (w.accepting ? 1 : 0)),
+  );
+  family(
+    'tsgi_worker_requests_total',
+    'counter',
+    'Requests served by the worker process.',
+    perWorker((w) => w.requests),
+  );
+  family(
+    'tsgi_worker_exceptions_total',
+    'counter',
+    'Requests whose app failed.',
+    perWorker((w) => w.exceptions),
+  );
+  family(
+    'tsgi_worker_harakiri_total',
+    'counter',
+    'Requests and workers ended by --harakiri.',
+    perWorker((w) => w.harakiri_count),
+  );
+  family(
+    'tsgi_worker_respawns_total',
+    'counter',
+    'Times the worker place was respawned.',
+    perWorker((w) => w.respawn_count),
+  );
+  family(
+    'tsgi_worker_in_flight',
+    'gauge',
+    'Requests being served.',
+    perWorker((w) => w.in_flight),
+  );
+  family(
+    'tsgi_worker_response_time_seconds_total',
+    'counter',
+    'Sum of response times.',
+    perWorker((w) => w.running_time / 1e6),
+  );
+  family(
+    'tsgi_worker_sent_bytes_total',
+    'counter',
+    'Response bytes sent.',
+    perWorker((w) => w.tx),
+  );
+  family(
+    'tsgi_worker_resident_memory_bytes',
+    'gauge',
+    'Resident memory of the worker process.',
+    perWorker((w) => w.rss),
+  );
   family('tsgi_crash_loop', 'gauge', 'Whether a worker place keeps dying soon after it starts.', [['', s.crash_loop ? 1 : 0]]);
-  family('tsgi_listen_queue', 'gauge', 'Connections waiting to be accepted (TCP sockets).', s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}}`, k.queue]));
-  family('tsgi_listen_queue_max', 'gauge', 'Size of the listen queue.', s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}}`, k.max_queue]));
+  family(
+    'tsgi_listen_queue',
+    'gauge',
+    'Connections waiting to be accepted (TCP sockets).',
+    s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}}`, k.queue]),
+  );
+  family(
+    'tsgi_listen_queue_max',
+    'gauge',
+    'Size of the listen queue.',
+    s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}}`, k.max_queue]),
+  );
   return out.join('\n') + '\n';
 }
 

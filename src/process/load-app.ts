@@ -16,7 +16,10 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
   try {
     namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && !(error as Error).message.includes(`'${file}'`) ? (error as Error).message : (error as Error).message.split('\n')[0];
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && !(error as Error).message.includes(`'${file}'`)
+        ? (error as Error).message
+        : (error as Error).message.split('\n')[0];
     throw new TsgiError(ErrorCodes.MODULE_LOAD, `--module ${module}: cannot load ${file}: ${reason}`, { cause: error });
   }
   // An explicit --callable names the export; otherwise the default export, then `application`.
@@ -31,5 +34,8 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
     log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}`);
     return adapted.app;
   }
-  throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: exports no app; export a function as default or as "${names.at(-1)}" (--callable sets the name)`);
+  throw new TsgiError(
+    ErrorCodes.NOT_AN_APP,
+    `--module ${module}: exports no app; export a function as default or as "${names.at(-1)}" (--callable sets the name)`,
+  );
 }

@@ -392,7 +392,9 @@ export class Master {
     if (failed || fresh.length < spawned.length) {
       // New workers that did start may already hold requests: they finish them.
       for (const w of fresh) this.retire(w, mercy, 'reload failed');
-      const why = failed ? `the new ${failed.name} ${failed.describeExit()}${failed.failure ? `: ${failed.failure.message}` : ''}` : 'no room for the new workers';
+      const why = failed
+        ? `the new ${failed.name} ${failed.describeExit()}${failed.failure ? `: ${failed.failure.message}` : ''}`
+        : 'no room for the new workers';
       log.error(`reload failed: ${why}; the old workers go on serving`);
       return false;
     }
@@ -430,7 +432,9 @@ export class Master {
   /** Runs work the master does not wait for; a failure in it is a bug, logged, and the
    * master goes on supervising. */
   background(work: Promise<unknown>): void {
-    work.catch((error: unknown) => log.error(`master: unexpected error (a bug; the master goes on): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`));
+    work.catch((error: unknown) =>
+      log.error(`master: unexpected error (a bug; the master goes on): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
+    );
   }
 
   // ---- the periodic look --------------------------------------------------------------------
@@ -454,8 +458,15 @@ export class Master {
       worker.harakiried = true;
       this.places[worker.wid - 1]!.harakiri++;
       const blocked = ((now - slot.loopTick) / 1000).toFixed(1);
-      const where = slot.current.since > 0 ? `in ${slot.current.request} for ${((now - slot.current.since) / 1000).toFixed(1)} s` : slot.oldest.since > 0 ? `outside an app call; oldest request in flight: ${slot.oldest.request}` : 'with no request in flight';
-      log.error(`harakiri: ${worker.name}: event loop blocked for ${blocked} s ${where} (--harakiri ${this.config.harakiri} + --harakiri-graceful-timeout ${this.config['harakiri-graceful-timeout']}); killed, replacing it`);
+      const where =
+        slot.current.since > 0
+          ? `in ${slot.current.request} for ${((now - slot.current.since) / 1000).toFixed(1)} s`
+          : slot.oldest.since > 0
+            ? `outside an app call; oldest request in flight: ${slot.oldest.request}`
+            : 'with no request in flight';
+      log.error(
+        `harakiri: ${worker.name}: event loop blocked for ${blocked} s ${where} (--harakiri ${this.config.harakiri} + --harakiri-graceful-timeout ${this.config['harakiri-graceful-timeout']}); killed, replacing it`,
+      );
       worker.child.kill('SIGKILL');
     }
   }
@@ -474,7 +485,8 @@ export class Master {
     const lifetime = this.config['max-worker-lifetime'] * 1000;
     for (const worker of this.workers) {
       if (worker.state !== 'ready') continue;
-      if (rssLimit > 0 && worker.memory.rss > rssLimit) worker.recycleWanted ??= `resident memory ${Math.round(worker.memory.rss / 1048576)} MB over --reload-on-rss ${this.config['reload-on-rss']}`;
+      if (rssLimit > 0 && worker.memory.rss > rssLimit)
+        worker.recycleWanted ??= `resident memory ${Math.round(worker.memory.rss / 1048576)} MB over --reload-on-rss ${this.config['reload-on-rss']}`;
       if (lifetime > 0 && now - worker.readyAt > lifetime) worker.recycleWanted ??= `--max-worker-lifetime ${this.config['max-worker-lifetime']} s reached`;
       const place = this.places[worker.wid - 1]!;
       if (worker.recycleWanted && !worker.recycling && !this.reloading && !this.stopping && now >= place.retryAt) this.background(this.recycle(worker));

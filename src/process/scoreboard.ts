@@ -100,7 +100,8 @@ export class Scoreboard {
   slot(slot: number): SlotReading {
     const f = this.fields;
     const at = (slot * SLOT_BYTES) / 8;
-    const text = (offset: number, length: number): string => this.buffer.toString('latin1', slot * SLOT_BYTES + offset, slot * SLOT_BYTES + offset + Math.min(length, TEXT_BYTES));
+    const text = (offset: number, length: number): string =>
+      this.buffer.toString('latin1', slot * SLOT_BYTES + offset, slot * SLOT_BYTES + offset + Math.min(length, TEXT_BYTES));
     return {
       pid: f[at + Field.PID]!,
       loopTick: f[at + Field.LOOP_TICK]!,

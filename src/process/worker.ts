@@ -142,7 +142,9 @@ export class Worker implements RequestObserver {
     this.slot.fields[Field.HARAKIRI]!++;
     const seconds = ((now - exchange.startedAt) / 1000).toFixed(1);
     const outcome = answered ? 'answered 504' : 'connection reset (its response had begun)';
-    log.warn(`harakiri: worker ${this.identity.wid} (pid ${this.identity.pid}): ${request} ran for ${seconds} s (--harakiri ${this.config.harakiri}); aborted, ${outcome}`);
+    log.warn(
+      `harakiri: worker ${this.identity.wid} (pid ${this.identity.pid}): ${request} ran for ${seconds} s (--harakiri ${this.config.harakiri}); aborted, ${outcome}`,
+    );
   }
 
   // ---- stopping ----------------------------------------------------------------------------
@@ -153,7 +155,8 @@ export class Worker implements RequestObserver {
     this.stopping ??= (async () => {
       const aborted = await this.server.shutdown(graceMs);
       clearInterval(this.ticker);
-      if (aborted > 0) log.warn(`worker ${this.identity.wid} (pid ${this.identity.pid}): aborted ${aborted} request(s) still running after ${graceMs / 1000} s`);
+      if (aborted > 0)
+        log.warn(`worker ${this.identity.wid} (pid ${this.identity.pid}): aborted ${aborted} request(s) still running after ${graceMs / 1000} s`);
       await this.logs.flushed();
       return aborted;
     })();

@@ -129,7 +129,10 @@ function reasonOf(status: number): [number, string] {
 /** As an HTTP response, announcing the close that follows. */
 export function httpRefusal(status: number): Buffer {
   const [code, reason] = reasonOf(status);
-  return Buffer.from(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\nConnection: close\r\n\r\n${reason}\n`, 'latin1');
+  return Buffer.from(
+    `HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\nConnection: close\r\n\r\n${reason}\n`,
+    'latin1',
+  );
 }
 
 /** As a CGI response (FastCGI STDOUT). */

@@ -102,7 +102,7 @@ function getValues(r: PureReactor, conn: Conn, content: Buffer): Flow {
     FCGI_MAX_REQS: () => String(maxReqs(r)),
     FCGI_MPXS_CONNS: () => (r.config.fastcgiMultiplex ? '1' : '0'),
   };
-  for (let pos = 0; pos < content.length; ) {
+  for (let pos = 0; pos < content.length;) {
     const pair = parseNameValue(content, pos, content.length);
     if (pair === null) return protocolError(r, conn, 'FastCGI GET_VALUES pair runs past its record');
     if (pair instanceof WireError) return protocolError(r, conn, pair.message);
@@ -127,10 +127,16 @@ function beginRequest(r: PureReactor, conn: Conn, id: number, role: number, flag
   if (role !== ROLE_RESPONDER) {
     rejection = [ProtocolStatus.UNKNOWN_ROLE, `FastCGI role ${role} is not supported (only RESPONDER, 1); answered FCGI_UNKNOWN_ROLE`];
   } else if (active > 0 && !r.config.fastcgiMultiplex) {
-    rejection = [ProtocolStatus.CANT_MPX_CONN, `FastCGI request id ${id} while another is active on the connection and multiplexing is off; answered FCGI_CANT_MPX_CONN (enable --fastcgi-multiplex)`];
+    rejection = [
+      ProtocolStatus.CANT_MPX_CONN,
+      `FastCGI request id ${id} while another is active on the connection and multiplexing is off; answered FCGI_CANT_MPX_CONN (enable --fastcgi-multiplex)`,
+    ];
   } else if (active >= r.config.fastcgiMaxReqs) {
     const max = r.config.fastcgiMaxReqs;
-    rejection = [ProtocolStatus.OVERLOADED, `FastCGI connection already carries fastcgi-max-reqs ${max} requests; answered FCGI_OVERLOADED (raise --fastcgi-max-reqs)`];
+    rejection = [
+      ProtocolStatus.OVERLOADED,
+      `FastCGI connection already carries fastcgi-max-reqs ${max} requests; answered FCGI_OVERLOADED (raise --fastcgi-max-reqs)`,
+    ];
   }
   if (rejection) {
     r.log(Level.WARN, `fastcgi: ${rejection[1]}`);
@@ -183,7 +189,8 @@ function params(r: PureReactor, conn: Conn, stream: Stream, content: Buffer): Fl
 function deliver(r: PureReactor, conn: Conn, stream: Stream, decoder: ParamsDecoder, declared: boolean): Flow {
   const contentLength = decoder.contentLength;
   const flags = declared && contentLength === 0 ? Layout.FLAG_BODY_COMPLETE : 0;
-  if (!r.batch.request(stream.token, Layout.PROTOCOL_FASTCGI, contentLength, flags, decoder.block, 0, decoder.length, decoder.vars)) return batchTooSmall(r, conn);
+  if (!r.batch.request(stream.token, Layout.PROTOCOL_FASTCGI, contentLength, flags, decoder.block, 0, decoder.length, decoder.vars))
+    return batchTooSmall(r, conn);
   const limit = r.config.fastcgi.maxBody;
   stream.phase = 'stdin';
   stream.untilEnd = !declared;

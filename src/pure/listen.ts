@@ -36,7 +36,10 @@ function childSays(script: string, arg: string): { status: number | null; out: s
 }
 
 function resolveSync(spec: string, host: string): string {
-  const { status, out } = childSays("require('dns').lookup(process.argv[1], (e, a) => { if (e) { console.log(e.code); process.exit(1) } console.log(a) })", host);
+  const { status, out } = childSays(
+    "require('dns').lookup(process.argv[1], (e, a) => { if (e) { console.log(e.code); process.exit(1) } console.log(a) })",
+    host,
+  );
   if (status !== 0) throw new Error(`${JSON.stringify(spec)}: failed to lookup address information (${out || 'no answer'})`);
   return out;
 }
@@ -51,7 +54,10 @@ function removeStaleSocket(path: string): void {
     throw error;
   }
   if (!stats.isSocket()) throw new Error('the path exists and is not a socket');
-  const { out } = childSays("require('net').connect(process.argv[1]).on('connect', () => { console.log('live'); process.exit(0) }).on('error', (e) => console.log(e.code))", path);
+  const { out } = childSays(
+    "require('net').connect(process.argv[1]).on('connect', () => { console.log('live'); process.exit(0) }).on('error', (e) => console.log(e.code))",
+    path,
+  );
   if (out === 'live') throw new Error('another server is listening on this socket');
   if (out !== 'ECONNREFUSED') throw new Error(`cannot tell whether the socket is live (${out})`);
   unlinkSync(path);

@@ -71,7 +71,11 @@ function configOf(o: NativeReactorOptions = {}): ReactorConfig {
   };
 }
 
-type Notice = { kind: 'abort'; token: number; reason: number } | { kind: 'body-end'; token: number } | { kind: 'drain'; token: number } | { kind: 'log'; level: number; text: string };
+type Notice =
+  | { kind: 'abort'; token: number; reason: number }
+  | { kind: 'body-end'; token: number }
+  | { kind: 'drain'; token: number }
+  | { kind: 'log'; level: number; text: string };
 
 /** How a request ends: complete, or cut short with a FastCGI appStatus. */
 export type StreamEnd = { complete: true } | { complete: false; appStatus: number };
@@ -150,7 +154,8 @@ export class PureReactor implements NativeReactor {
     }
     if (this.live >= this.config.maxConns) {
       // Node has no way to leave connections in the listen queue: they wait here, unread.
-      if (this.waiting.length === 0) this.cycle(() => this.log(Level.WARN, `max-conns ${this.config.maxConns} connections open; not accepting until one closes (raise --max-conns)`));
+      if (this.waiting.length === 0)
+        this.cycle(() => this.log(Level.WARN, `max-conns ${this.config.maxConns} connections open; not accepting until one closes (raise --max-conns)`));
       socket.pause();
       socket.on('error', () => {});
       this.waiting.push([socket, protocol]);
@@ -269,7 +274,13 @@ export class PureReactor implements NativeReactor {
     for (; delivered < this.notices.length; delivered++) {
       const n = this.notices[delivered]!;
       const fits =
-        n.kind === 'abort' ? batch.abort(n.token, n.reason) : n.kind === 'drain' ? batch.drain(n.token) : n.kind === 'body-end' ? batch.bodyEnd(n.token) : batch.log(n.level, n.text);
+        n.kind === 'abort'
+          ? batch.abort(n.token, n.reason)
+          : n.kind === 'drain'
+            ? batch.drain(n.token)
+            : n.kind === 'body-end'
+              ? batch.bodyEnd(n.token)
+              : batch.log(n.level, n.text);
       if (fits) continue;
       if (!batch.isEmpty) break;
       // Too long for an empty batch: only a log line can be.
@@ -448,7 +459,10 @@ export class PureReactor implements NativeReactor {
     this.beginWrite(conn);
     let wrote = false;
     if (conn.protocol === 'fastcgi') {
-      const parts = [head ? Buffer.from(head, 'latin1') : EMPTY, body === null ? EMPTY : typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
+      const parts = [
+        head ? Buffer.from(head, 'latin1') : EMPTY,
+        body === null ? EMPTY : typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      ];
       const data = parts[0]!.length === 0 ? parts[1]! : parts[1]!.length === 0 ? parts[0]! : Buffer.concat(parts);
       const records: Buffer[] = [];
       streamRecords(RecordType.STDOUT, stream.id, data, records);
@@ -635,7 +649,8 @@ export class PureReactor implements NativeReactor {
     else if (readingBody) deadline = conn.requestDeadline !== 0 ? Math.min(now + timeout, conn.requestDeadline) : now + timeout;
     else if (conn.queued > 0) deadline = now + timeout;
     // FastCGI: idle between requests, or a request still sending its input.
-    else if (conn.state === ReadState.Records && !conn.paused && (conn.streams.length === 0 || conn.streams.some((s) => s.phase !== 'complete'))) deadline = now + timeout;
+    else if (conn.state === ReadState.Records && !conn.paused && (conn.streams.length === 0 || conn.streams.some((s) => s.phase !== 'complete')))
+      deadline = now + timeout;
     conn.deadline = deadline;
   }
 
@@ -663,7 +678,10 @@ export class PureReactor implements NativeReactor {
     const name = conn.protocol;
     const readingBody = conn.state === ReadState.Body || conn.state === ReadState.Chunked;
     if (readingBody && conn.requestDeadline !== 0 && conn.requestDeadline <= now) {
-      this.log(Level.WARN, `http: request not received whole within http-request-timeout ${this.config.requestTimeoutMs / 1000} s; aborted (raise --http-request-timeout)`);
+      this.log(
+        Level.WARN,
+        `http: request not received whole within http-request-timeout ${this.config.requestTimeoutMs / 1000} s; aborted (raise --http-request-timeout)`,
+      );
       httpFail(this, conn, 408);
       return;
     }
@@ -671,7 +689,8 @@ export class PureReactor implements NativeReactor {
       case ReadState.Head:
       case ReadState.DiscardVars: {
         const got = conn.pending.length;
-        if (got > 0) this.log(Level.WARN, `${name}: no complete request head within socket-timeout ${seconds} s (${got} bytes received); closed (raise --socket-timeout)`);
+        if (got > 0)
+          this.log(Level.WARN, `${name}: no complete request head within socket-timeout ${seconds} s (${got} bytes received); closed (raise --socket-timeout)`);
         this.closeConn(conn, false, AbortReason.TIMEOUT);
         return;
       }
@@ -688,7 +707,10 @@ export class PureReactor implements NativeReactor {
         this.closeConn(conn, true, AbortReason.TIMEOUT);
         return;
       case ReadState.Body:
-        this.log(Level.WARN, `${name}: request body stalled for socket-timeout ${seconds} s with ${conn.remaining} bytes missing; aborted (raise --socket-timeout)`);
+        this.log(
+          Level.WARN,
+          `${name}: request body stalled for socket-timeout ${seconds} s with ${conn.remaining} bytes missing; aborted (raise --socket-timeout)`,
+        );
         this.closeConn(conn, true, AbortReason.TIMEOUT);
         return;
       case ReadState.Records: {

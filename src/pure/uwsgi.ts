@@ -121,7 +121,14 @@ export function uwsgiEof(r: PureReactor, conn: Conn): void {
   }
   if (conn.state === ReadState.Head || conn.state === ReadState.DiscardVars) {
     const got = conn.pending.length;
-    const error = conn.state === ReadState.DiscardVars ? UwsgiErrors.truncatedVars() : got === 0 ? null : got < HEADER_LEN ? UwsgiErrors.truncatedHeader() : UwsgiErrors.truncatedVars();
+    const error =
+      conn.state === ReadState.DiscardVars
+        ? UwsgiErrors.truncatedVars()
+        : got === 0
+          ? null
+          : got < HEADER_LEN
+            ? UwsgiErrors.truncatedHeader()
+            : UwsgiErrors.truncatedVars();
     if (error) r.log(Level.WARN, `uwsgi: ${error.message} (peer closed after ${got} bytes); closed`);
   }
   r.closeConn(conn, false, AbortReason.PEER_GONE);

@@ -53,7 +53,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
-
 export class Exchange implements EnvironSource {
   readonly token: number;
   readonly errors: ErrorStream;
@@ -489,7 +488,8 @@ export class Exchange implements EnvironSource {
     const head = this.head!;
     if ((this.record.flags & RequestFlags.UPGRADE) !== 0) {
       if (head.code === 101) {
-        if (!this.context.transport.upgrade(this.token)) throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols, but the connection cannot switch');
+        if (!this.context.transport.upgrade(this.token))
+          throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols, but the connection cannot switch');
       } else {
         // Not switching: the client's input is over (the connection closes after this).
         this.inputOver = true;

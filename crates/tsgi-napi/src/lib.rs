@@ -267,7 +267,10 @@ impl BindingReactor {
         // SAFETY: plain Node-API calls on the JS thread with values of this call.
         let (on_batch_ref, buffers_ref, async_context, event_loop) = unsafe {
             let mut on_batch_ref = ptr::null_mut();
-            napi_check(sys::napi_create_reference(raw_env, on_batch.raw(), 1, &mut on_batch_ref), "napi_create_reference")?;
+            napi_check(
+                sys::napi_create_reference(raw_env, on_batch.raw(), 1, &mut on_batch_ref),
+                "napi_create_reference",
+            )?;
             // One array holding both buffers, referenced strongly, keeps them alive.
             let mut holder = ptr::null_mut();
             napi_check(sys::napi_create_array_with_length(raw_env, 2, &mut holder), "napi_create_array")?;
@@ -324,7 +327,11 @@ impl BindingReactor {
     #[napi(catch_unwind)]
     pub fn adopt(&self, fd: i32, protocol: String, backlog: Option<u32>) -> Result<()> {
         let protocol = parse_protocol(&protocol)?;
-        self.shared.reactor.borrow_mut().adopt(fd, protocol, backlog).map_err(|e| Error::from_reason(io_error_message(&e)))
+        self.shared
+            .reactor
+            .borrow_mut()
+            .adopt(fd, protocol, backlog)
+            .map_err(|e| Error::from_reason(io_error_message(&e)))
     }
 
     /// Queues response bytes for request `token`: `head` (a latin-1 string, or null) and
@@ -337,7 +344,10 @@ impl BindingReactor {
         let mut reactor = self.shared.reactor.borrow_mut();
         let Some(out) = reactor.output(token) else { return Ok(-1) };
         // SAFETY: values of this call, on the JS thread.
-        let appended = unsafe { append_value(env, out, head.raw(), Encoding::Latin1).and_then(|()| append_value(env, out, body.raw(), Encoding::Utf8)) };
+        let appended = unsafe {
+            append_value(env, out, head.raw(), Encoding::Latin1)
+                .and_then(|()| append_value(env, out, body.raw(), Encoding::Utf8))
+        };
         if let Err(error) = appended {
             reactor.cancel_write(token);
             return Err(error);
@@ -449,7 +459,11 @@ fn io_error_message(e: &std::io::Error) -> String {
 ///
 /// # Safety
 /// `value` is a live value of `env`, on the JS thread.
-unsafe fn typed_array(env: sys::napi_env, value: sys::napi_value, want: sys::napi_typedarray_type) -> Result<(*mut c_void, usize)> {
+unsafe fn typed_array(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    want: sys::napi_typedarray_type,
+) -> Result<(*mut c_void, usize)> {
     let mut is_typed_array = false;
     // SAFETY: per the function's contract.
     unsafe { sys::napi_is_typedarray(env, value, &mut is_typed_array) };
@@ -458,7 +472,17 @@ unsafe fn typed_array(env: sys::napi_env, value: sys::napi_value, want: sys::nap
     let mut data = ptr::null_mut();
     if is_typed_array {
         // SAFETY: a typed array; unused out-parameters may be null.
-        unsafe { sys::napi_get_typedarray_info(env, value, &mut array_type, &mut length, &mut data, ptr::null_mut(), ptr::null_mut()) };
+        unsafe {
+            sys::napi_get_typedarray_info(
+                env,
+                value,
+                &mut array_type,
+                &mut length,
+                &mut data,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
     }
     if !is_typed_array || array_type != want || (data.is_null() && length > 0) {
         return Err(Error::new(Status::InvalidArg, "expected a string, a Uint8Array or null"));
@@ -476,7 +500,12 @@ enum Encoding {
 ///
 /// # Safety
 /// `value` is a live value of `env`, on the JS thread.
-unsafe fn append_value(env: sys::napi_env, out: &mut Vec<u8>, value: sys::napi_value, encoding: Encoding) -> Result<()> {
+unsafe fn append_value(
+    env: sys::napi_env,
+    out: &mut Vec<u8>,
+    value: sys::napi_value,
+    encoding: Encoding,
+) -> Result<()> {
     let mut kind = 0;
     // SAFETY: per the function's contract.
     unsafe { sys::napi_typeof(env, value, &mut kind) };

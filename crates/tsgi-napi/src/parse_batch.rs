@@ -57,7 +57,11 @@ const INCOMPLETE: &str = "incomplete (the buffer ends inside it)";
 
 /// The body of `length` bytes at `rest[head..]`: the bytes head and body take.
 fn skip_body(rest: &[u8], head: usize, length: u64) -> Result<usize, String> {
-    usize::try_from(length).ok().and_then(|n| head.checked_add(n)).filter(|&end| end <= rest.len()).ok_or_else(|| INCOMPLETE.to_string())
+    usize::try_from(length)
+        .ok()
+        .and_then(|n| head.checked_add(n))
+        .filter(|&end| end <= rest.len())
+        .ok_or_else(|| INCOMPLETE.to_string())
 }
 
 fn uwsgi_request(rest: &[u8], vars: &mut Vec<uwsgi::Var>) -> Result<(usize, usize), String> {
@@ -173,11 +177,20 @@ mod tests {
         let packet = uwsgi_packet(&[("REQUEST_METHOD", "GET")], b"");
         let two = [packet.clone(), packet.clone()].concat();
         assert_eq!(parse_batch(Wire::Uwsgi, &two, 3), Err(format!("request 3 at byte {}: {INCOMPLETE}", two.len())));
-        assert_eq!(parse_batch(Wire::Uwsgi, b"GET / HTTP/1.1\r\n\r\n", 1), Err("request 1 at byte 0: uwsgi_looks_like_http".into()));
-        assert_eq!(parse_batch(Wire::Http, b"GET / HTTP/1.1\nHost: a\n\n", 1), Err("request 1 at byte 0: http_bare_lf".into()));
+        assert_eq!(
+            parse_batch(Wire::Uwsgi, b"GET / HTTP/1.1\r\n\r\n", 1),
+            Err("request 1 at byte 0: uwsgi_looks_like_http".into())
+        );
+        assert_eq!(
+            parse_batch(Wire::Http, b"GET / HTTP/1.1\nHost: a\n\n", 1),
+            Err("request 1 at byte 0: http_bare_lf".into())
+        );
         let post = uwsgi_packet(&[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "9")], b"short");
         assert_eq!(parse_batch(Wire::Uwsgi, &post, 1), Err(format!("request 1 at byte 0: {INCOMPLETE}")));
         let stdin_first = record(5, b"");
-        assert_eq!(parse_batch(Wire::Fastcgi, &stdin_first, 1), Err("request 1 at byte 0: a Stdin record where BeginRequest was expected".into()));
+        assert_eq!(
+            parse_batch(Wire::Fastcgi, &stdin_first, 1),
+            Err("request 1 at byte 0: a Stdin record where BeginRequest was expected".into())
+        );
     }
 }

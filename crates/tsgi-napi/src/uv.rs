@@ -35,7 +35,12 @@ impl Poll {
     /// # Safety
     /// `event_loop` is the live loop of the current thread; `data` stays valid until the
     /// close callback of [`Poll::close`] has run.
-    pub unsafe fn start(event_loop: *mut c_void, fd: c_int, data: *mut c_void, cb: PollCallback) -> Result<Poll, c_int> {
+    pub unsafe fn start(
+        event_loop: *mut c_void,
+        fd: c_int,
+        data: *mut c_void,
+        cb: PollCallback,
+    ) -> Result<Poll, c_int> {
         // SAFETY: calloc gives zeroed memory of the size libuv says a poll handle needs.
         let handle = unsafe { libc::calloc(1, uv_handle_size(UV_POLL)) };
         if handle.is_null() {

@@ -15,7 +15,9 @@
 //!   the connection goes on;
 //! - one request cannot be taken (F11-F13): `END_REQUEST` with the protocol status.
 
-use tsgi_wire::fastcgi::{self, encode, BeginRequest, Error, ParamsDecoder, ProtocolStatus, RecordHeader, RecordType, Role};
+use tsgi_wire::fastcgi::{
+    self, encode, BeginRequest, Error, ParamsDecoder, ProtocolStatus, RecordHeader, RecordType, Role,
+};
 use tsgi_wire::{keys, Status};
 
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
@@ -146,7 +148,8 @@ impl Reactor {
             };
         }
         if kind.is_management() {
-            return self.protocol_error(slot, &format!("FastCGI {} record with request id {id}, not 0 (F6)", type_name(kind)));
+            return self
+                .protocol_error(slot, &format!("FastCGI {} record with request id {id}, not 0 (F6)", type_name(kind)));
         }
         match (kind, self.find_stream(slot, id)) {
             (RecordType::BeginRequest, Some(_)) => {
@@ -164,9 +167,8 @@ impl Reactor {
             }
             (RecordType::Params, Some(stream)) => self.params(slot, stream, content, batch),
             (RecordType::Stdin, Some(stream)) => self.stdin(slot, stream, content, batch),
-            (kind, Some(_)) => {
-                self.protocol_error(slot, &format!("FastCGI {} record for active request id {id} (F7)", type_name(kind)))
-            }
+            (kind, Some(_)) => self
+                .protocol_error(slot, &format!("FastCGI {} record for active request id {id} (F7)", type_name(kind))),
         }
     }
 
@@ -177,7 +179,9 @@ impl Reactor {
         while pos < content.len() {
             let (name, n) = match fastcgi::parse_name_value(&content[pos..]) {
                 Ok(Status::Complete((name, _, n))) => (&content[pos..][name], n),
-                Ok(Status::Partial) => return self.protocol_error(slot, "FastCGI GET_VALUES pair runs past its record"),
+                Ok(Status::Partial) => {
+                    return self.protocol_error(slot, "FastCGI GET_VALUES pair runs past its record")
+                }
                 Err(error) => return self.protocol_error(slot, &error.to_string()),
             };
             pos += n;
@@ -211,7 +215,10 @@ impl Reactor {
         let active = self.conn_mut(slot).map_or(0, |c| c.streams.len());
         let rejection = if begin.role != Role::Responder {
             let role = begin.role.as_u16();
-            Some((ProtocolStatus::UnknownRole, format!("FastCGI role {role} is not supported (only RESPONDER, 1); answered FCGI_UNKNOWN_ROLE")))
+            Some((
+                ProtocolStatus::UnknownRole,
+                format!("FastCGI role {role} is not supported (only RESPONDER, 1); answered FCGI_UNKNOWN_ROLE"),
+            ))
         } else if active > 0 && !self.config.fastcgi_multiplex {
             Some((ProtocolStatus::CantMpxConn, format!("FastCGI request id {id} while another is active on the connection and multiplexing is off; answered FCGI_CANT_MPX_CONN (enable --fastcgi-multiplex)")))
         } else if active >= self.config.fastcgi_max_reqs {
@@ -357,7 +364,10 @@ impl Reactor {
                 let why = format!("FastCGI request body is over limit-post {limit} bytes (raise --limit-post)");
                 self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 413)
             } else {
-                let why = format!("FastCGI STDIN carried more than CONTENT_LENGTH ({} bytes over, F20)", content.len() as u64 - remaining);
+                let why = format!(
+                    "FastCGI STDIN carried more than CONTENT_LENGTH ({} bytes over, F20)",
+                    content.len() as u64 - remaining
+                );
                 self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 400)
             };
         }
@@ -424,7 +434,10 @@ impl Reactor {
     /// how a connection ends. Requests JavaScript still has are aborted (F25).
     fn peer_closed(&mut self, slot: u32, pending: usize) {
         if pending > 0 {
-            self.log(Level::Warn, format!("fastcgi: peer closed inside a record ({pending} bytes of it received) (F2); closed"));
+            self.log(
+                Level::Warn,
+                format!("fastcgi: peer closed inside a record ({pending} bytes of it received) (F2); closed"),
+            );
         }
         self.close_conn(slot, false, AbortReason::PeerGone);
     }

@@ -95,11 +95,17 @@ impl Reactor {
         let (state, pending) = (conn.state, conn.head.len());
         let reason = match state {
             ReadState::Head if pending > 0 => {
-                self.log(Level::Warn, format!("http: peer closed inside a request head ({pending} bytes received); closed"));
+                self.log(
+                    Level::Warn,
+                    format!("http: peer closed inside a request head ({pending} bytes received); closed"),
+                );
                 AbortReason::PeerGone
             }
             ReadState::Body { remaining } => {
-                self.log(Level::Warn, format!("http: peer closed with {remaining} body bytes missing; request aborted"));
+                self.log(
+                    Level::Warn,
+                    format!("http: peer closed with {remaining} body bytes missing; request aborted"),
+                );
                 AbortReason::BodyTruncated
             }
             ReadState::Chunked => {
@@ -245,7 +251,11 @@ impl Reactor {
         let local = addresses.and_then(|a| a.local);
         let host = head.host.clone().map(|range| vars.block[range].to_vec()).unwrap_or_default();
         let (name, port) = split_host(&host);
-        let server_name = if name.is_empty() { local.map(|a| a.ip().to_string()).unwrap_or_default().into_bytes() } else { name.to_vec() };
+        let server_name = if name.is_empty() {
+            local.map(|a| a.ip().to_string()).unwrap_or_default().into_bytes()
+        } else {
+            name.to_vec()
+        };
         let server_port = match port {
             Some(port) if !port.is_empty() => port.to_vec(),
             _ => local.map(|a| a.port().to_string()).unwrap_or_default().into_bytes(),

@@ -598,7 +598,10 @@ impl Reactor {
         match conn.protocol {
             Protocol::Uwsgi => conn.closing = true,
             // A body the client never sent (no 100 Continue was asked for) cannot be skipped.
-            Protocol::Http => self.http_response_ended(conn_slot, stream.keep_conn && end == StreamEnd::Complete && !stream.awaiting_continue),
+            Protocol::Http => self.http_response_ended(
+                conn_slot,
+                stream.keep_conn && end == StreamEnd::Complete && !stream.awaiting_continue,
+            ),
             Protocol::Fastcgi => {
                 let out = conn.out.tail();
                 let app_status = match end {
@@ -676,10 +679,22 @@ impl Reactor {
                     let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
                     self.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
                     self.arm_timer(true);
-                    self.log(Level::Error, format!("accept: {e}; not accepting for {ACCEPT_BACKOFF_MS} ms (raise the fd limit, ulimit -n)"));
+                    self.log(
+                        Level::Error,
+                        format!(
+                            "accept: {e}; not accepting for {ACCEPT_BACKOFF_MS} ms (raise the fd limit, ulimit -n)"
+                        ),
+                    );
                     return;
                 }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED) | Some(libc::EINTR) | Some(libc::EPROTO)) => continue,
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNABORTED) | Some(libc::EINTR) | Some(libc::EPROTO)
+                    ) =>
+                {
+                    continue
+                }
                 Err(e) => {
                     self.log(Level::Error, format!("accept: {e}"));
                     return;
@@ -699,7 +714,10 @@ impl Reactor {
             let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
         }
         let max = self.config.max_conns;
-        self.log(Level::Warn, format!("max-conns {max} connections open; not accepting until one closes (raise --max-conns)"));
+        self.log(
+            Level::Warn,
+            format!("max-conns {max} connections open; not accepting until one closes (raise --max-conns)"),
+        );
     }
 
     fn resume_accepting(&mut self) {
@@ -748,7 +766,9 @@ impl Reactor {
         let in_batch = self.in_batch;
         let Some(conn) = self.conn_mut(slot) else { return };
         let reading = match conn.state {
-            ReadState::Body { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { eof: false } => !conn.paused,
+            ReadState::Body { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { eof: false } => {
+                !conn.paused
+            }
             ReadState::Tunnel { eof: true } => false,
             ReadState::Done if conn.protocol == Protocol::Http => conn.head.len() < crate::http::MAX_PIPELINED,
             ReadState::Done => conn.discarded < MAX_DISCARD,
@@ -918,11 +938,20 @@ impl Reactor {
             ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
             ReadState::Linger { until } => until,
             // A body must keep coming, and (HTTP) be whole by the request's deadline.
-            ReadState::Body { .. } | ReadState::Chunked if !conn.paused && conn.request_deadline != 0 => (sys::now_ms() + timeout).min(conn.request_deadline),
+            ReadState::Body { .. } | ReadState::Chunked if !conn.paused && conn.request_deadline != 0 => {
+                (sys::now_ms() + timeout).min(conn.request_deadline)
+            }
             ReadState::Body { .. } | ReadState::Chunked if !conn.paused => sys::now_ms() + timeout,
             _ if conn.out.queued() > 0 => sys::now_ms() + timeout,
             // FastCGI: idle between requests, or a request still sending its input.
-            ReadState::Records if !conn.paused && (conn.streams.is_empty() || conn.streams.iter().any(|&s| self.streams.get(s).is_some_and(|s| !matches!(s.phase, Phase::Complete)))) => {
+            ReadState::Records
+                if !conn.paused
+                    && (conn.streams.is_empty()
+                        || conn
+                            .streams
+                            .iter()
+                            .any(|&s| self.streams.get(s).is_some_and(|s| !matches!(s.phase, Phase::Complete)))) =>
+            {
                 sys::now_ms() + timeout
             }
             _ => 0,
@@ -1019,7 +1048,8 @@ impl Reactor {
                 ReadState::Records => {
                     let (got, busy, stalled_out) = (conn.head.len(), !conn.streams.is_empty(), conn.out.queued() > 0);
                     if got > 0 || busy {
-                        let what = if stalled_out { "peer read nothing of the response" } else { "no FastCGI record arrived" };
+                        let what =
+                            if stalled_out { "peer read nothing of the response" } else { "no FastCGI record arrived" };
                         self.log(Level::Warn, format!("fastcgi: {what} for socket-timeout {timeout_s} s ({got} bytes of a record pending); closed (raise --socket-timeout)"));
                     }
                     // An idle kept-alive connection just closes: the web server opens another.

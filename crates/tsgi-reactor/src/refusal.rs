@@ -28,7 +28,8 @@ pub fn http(status: u16) -> Vec<u8> {
 pub fn cgi(status: u16) -> Vec<u8> {
     let (code, reason) = status_line(status);
     let length = reason.len() + 1;
-    format!("Status: {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {length}\r\n\r\n{reason}\n").into_bytes()
+    format!("Status: {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {length}\r\n\r\n{reason}\n")
+        .into_bytes()
 }
 
 #[cfg(test)]
@@ -41,7 +42,10 @@ mod tests {
             http(413),
             b"HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nContent Too Large\n"
         );
-        assert_eq!(cgi(400), b"Status: 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nBad Request\n");
+        assert_eq!(
+            cgi(400),
+            b"Status: 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nBad Request\n"
+        );
         assert_eq!(cgi(999), b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\r\nInternal Server Error\n");
     }
 }

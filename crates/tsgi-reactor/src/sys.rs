@@ -117,7 +117,10 @@ pub fn timerfd_create() -> io::Result<RawFd> {
 
 /// Arms `fd` to fire every `interval_ms` (0 disarms it).
 pub fn timerfd_set_interval(fd: RawFd, interval_ms: u64) -> io::Result<()> {
-    let ts = libc::timespec { tv_sec: (interval_ms / 1000) as libc::time_t, tv_nsec: ((interval_ms % 1000) * 1_000_000) as libc::c_long };
+    let ts = libc::timespec {
+        tv_sec: (interval_ms / 1000) as libc::time_t,
+        tv_nsec: ((interval_ms % 1000) * 1_000_000) as libc::c_long,
+    };
     let spec = libc::itimerspec { it_interval: ts, it_value: ts };
     // SAFETY: `spec` outlives the call; the old value is not requested.
     check(unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) }).map(drop)
@@ -163,7 +166,13 @@ pub fn socket_addr(fd: RawFd, peer: bool) -> Option<std::net::SocketAddr> {
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let ptr = (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
     // SAFETY: `ptr` and `len` describe `storage`, which outlives the call.
-    let rc = unsafe { if peer { libc::getpeername(fd, ptr, &mut len) } else { libc::getsockname(fd, ptr, &mut len) } };
+    let rc = unsafe {
+        if peer {
+            libc::getpeername(fd, ptr, &mut len)
+        } else {
+            libc::getsockname(fd, ptr, &mut len)
+        }
+    };
     if rc != 0 {
         return None;
     }

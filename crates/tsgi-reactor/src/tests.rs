@@ -129,13 +129,19 @@ fn client(address: &str, bytes: Vec<u8>) -> thread::JoinHandle<Vec<u8>> {
 }
 
 fn token_of(events: &[Event]) -> u32 {
-    events.iter().find_map(|e| if let Event::Request { token, .. } = e { Some(*token) } else { None }).expect("a request")
+    events
+        .iter()
+        .find_map(|e| if let Event::Request { token, .. } = e { Some(*token) } else { None })
+        .expect("a request")
 }
 
 #[test]
 fn a_request_is_delivered_with_its_vars_and_answered() {
     let mut h = Harness::new(Config::default());
-    let reply = client(&h.address, packet(&[("REQUEST_METHOD", "GET"), ("PATH_INFO", "/x"), ("HTTP_CONTENT_LENGTH", "9")], b""));
+    let reply = client(
+        &h.address,
+        packet(&[("REQUEST_METHOD", "GET"), ("PATH_INFO", "/x"), ("HTTP_CONTENT_LENGTH", "9")], b""),
+    );
     let events = h.poll_until(|e| !e.is_empty());
     let Event::Request { token, vars, content_length } = &events[0] else { panic!("{events:?}") };
     // HTTP_CONTENT_LENGTH never reaches the app (PEP 3333).
@@ -153,7 +159,11 @@ fn the_body_streams_and_ends() {
     let reply = client(&h.address, packet(&[("REQUEST_METHOD", "POST"), ("CONTENT_LENGTH", "300000")], &body));
     let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::BodyEnd(_))));
     let token = token_of(&events);
-    let received: Vec<u8> = events.iter().filter_map(|e| if let Event::Body(_, b) = e { Some(b.clone()) } else { None }).flatten().collect();
+    let received: Vec<u8> = events
+        .iter()
+        .filter_map(|e| if let Event::Body(_, b) = e { Some(b.clone()) } else { None })
+        .flatten()
+        .collect();
     assert_eq!(received, body);
     h.respond(token, b"HTTP/1.1 204 No Content\r\n\r\n");
     h.reactor.flush_corked();
@@ -179,7 +189,10 @@ fn a_panic_costs_one_connection_and_is_logged() {
     h.reactor.panic_on_request = true;
     let reply = client(&h.address, packet(&[("REQUEST_METHOD", "GET")], b""));
     let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Log(_))));
-    assert!(matches!(&events[..], [Event::Log(text)] if text.contains("internal error") && text.contains("injected")), "{events:?}");
+    assert!(
+        matches!(&events[..], [Event::Log(text)] if text.contains("internal error") && text.contains("injected")),
+        "{events:?}"
+    );
     assert!(reply.join().unwrap().is_empty(), "the connection was closed without a response");
     assert_eq!(h.reactor.connections(), 0);
     // The reactor goes on serving.

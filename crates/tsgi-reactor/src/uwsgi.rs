@@ -83,14 +83,22 @@ impl Reactor {
                         self.update_interest(slot);
                     }
                     Read::Eof => {
-                        self.log(Level::Warn, format!("uwsgi: peer closed with {remaining} body bytes missing; request aborted"));
+                        self.log(
+                            Level::Warn,
+                            format!("uwsgi: peer closed with {remaining} body bytes missing; request aborted"),
+                        );
                         self.close_conn(slot, false, AbortReason::BodyTruncated);
                     }
                     Read::WouldBlock => {}
                     Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
                 }
             }
-            ReadState::Done | ReadState::Refused | ReadState::Linger { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { .. } => self.drain_readable(slot),
+            ReadState::Done
+            | ReadState::Refused
+            | ReadState::Linger { .. }
+            | ReadState::Records
+            | ReadState::Chunked
+            | ReadState::Tunnel { .. } => self.drain_readable(slot),
         }
     }
 

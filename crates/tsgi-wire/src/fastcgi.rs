@@ -19,7 +19,7 @@
 use core::ops::Range;
 
 use crate::keys::{self, KeyId};
-use crate::request::{http_prefix, Framing, Refusal, Prefix};
+use crate::request::{http_prefix, Framing, Prefix, Refusal};
 pub use crate::uwsgi::{RequestInfo, Var};
 use crate::Status;
 
@@ -755,10 +755,7 @@ impl ParamsDecoder {
     pub fn pair(&self, var: &Var) -> (&[u8], &[u8]) {
         let name = var.key_offset as usize;
         let value = var.value_offset as usize;
-        (
-            &self.block[name..name + usize::from(var.key_len)],
-            &self.block[value..value + usize::from(var.value_len)],
-        )
+        (&self.block[name..name + usize::from(var.key_len)], &self.block[value..value + usize::from(var.value_len)])
     }
 
     /// The block and vars, for handing the request over without a copy.
@@ -837,7 +834,16 @@ pub mod encode {
         } else if len <= MAX_CONTENT_LEN {
             let [id_hi, id_lo] = request_id.to_be_bytes();
             let [len_hi, len_lo] = (len as u16).to_be_bytes();
-            out[start..start + HEADER_LEN].copy_from_slice(&[VERSION_1, record_type.as_u8(), id_hi, id_lo, len_hi, len_lo, 0, 0]);
+            out[start..start + HEADER_LEN].copy_from_slice(&[
+                VERSION_1,
+                record_type.as_u8(),
+                id_hi,
+                id_lo,
+                len_hi,
+                len_lo,
+                0,
+                0,
+            ]);
         } else {
             let data = out.split_off(start + HEADER_LEN);
             out.truncate(start);

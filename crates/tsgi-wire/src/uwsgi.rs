@@ -9,7 +9,7 @@
 //! [`Error`] variant names the case it implements.
 
 use crate::keys::{self, KeyId};
-use crate::request::{http_prefix, Framing, Refusal, Prefix};
+use crate::request::{http_prefix, Framing, Prefix, Refusal};
 use crate::Status;
 
 /// Length of the packet header.

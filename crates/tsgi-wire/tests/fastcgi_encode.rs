@@ -34,7 +34,9 @@ fn stdout_round_trips_at_the_record_boundaries() {
     ];
     for (size, lens) in cases {
         let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-        for (write, t) in [(encode::stdout as fn(&mut Vec<u8>, u16, &[u8]), RecordType::Stdout), (encode::stderr, RecordType::Stderr)] {
+        for (write, t) in
+            [(encode::stdout as fn(&mut Vec<u8>, u16, &[u8]), RecordType::Stdout), (encode::stderr, RecordType::Stderr)]
+        {
             let mut out = b"prefix".to_vec();
             write(&mut out, 0x0102, &data);
             assert_eq!(out.len() - 6, encode::stream_len(size), "size {size}");
@@ -42,7 +44,11 @@ fn stdout_round_trips_at_the_record_boundaries() {
             let recs = records(&out[6..]);
             let (last, body) = recs.split_last().unwrap();
             assert_eq!((last.0.record_type, last.0.content_length, last.1.len()), (t, 0, 0), "end marker");
-            assert_eq!(body.iter().map(|(h, _)| usize::from(h.content_length)).collect::<Vec<_>>(), lens, "size {size}");
+            assert_eq!(
+                body.iter().map(|(h, _)| usize::from(h.content_length)).collect::<Vec<_>>(),
+                lens,
+                "size {size}"
+            );
             let mut joined = Vec::new();
             for (h, content) in body {
                 assert_eq!((h.record_type, h.request_id, h.padding_length), (t, 0x0102, 0));
@@ -121,10 +127,10 @@ fn get_values_result_must_fit_one_record() {
     assert_eq!(out.len(), 8 + 65535);
     let over = vec![b'v'; 65530];
     let mut out = b"kept".to_vec();
-    assert_eq!(
-        encode::get_values_result(&mut out, &[(b"N", &over)]),
-        Err(encode::RecordTooLarge { length: 65536 })
-    );
+    assert_eq!(encode::get_values_result(&mut out, &[(b"N", &over)]), Err(encode::RecordTooLarge { length: 65536 }));
     assert_eq!(out, b"kept", "nothing written on error");
-    assert_eq!(encode::RecordTooLarge { length: 65536 }.to_string(), "FastCGI record content of 65536 bytes is over 65535");
+    assert_eq!(
+        encode::RecordTooLarge { length: 65536 }.to_string(),
+        "FastCGI record content of 65536 bytes is over 65535"
+    );
 }

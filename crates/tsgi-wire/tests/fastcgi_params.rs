@@ -231,7 +231,8 @@ fn request_checks_shared_with_uwsgi() {
         err_with(&Params::get().nv("CONTENT_LENGTH", "11"), &limits),
         Error::BodyTooLarge { length: 11, limit: 10 }
     );
-    let (info, _) = feed_split(Params::get().nv("CONTENT_LENGTH", "10").nv("CONTENT_LENGTH", "10").bytes(), &limits).unwrap();
+    let (info, _) =
+        feed_split(Params::get().nv("CONTENT_LENGTH", "10").nv("CONTENT_LENGTH", "10").bytes(), &limits).unwrap();
     assert_eq!(info.content_length, 10);
     let (info, _) = feed_split(Params::get().nv("CONTENT_LENGTH", "").bytes(), &limits).unwrap();
     assert_eq!(info.content_length, 0);
@@ -309,7 +310,8 @@ fn same_request_same_vars_as_uwsgi() {
     }
     let (info, canon) = feed_split(p.bytes(), &Limits::default()).unwrap();
     assert_eq!(info.content_length, 0);
-    let uwsgi_canon: Canon = uvars.iter().zip(&uwsgi_pairs).map(|(v, (k, val))| (v.key_id, k.clone(), val.clone())).collect();
+    let uwsgi_canon: Canon =
+        uvars.iter().zip(&uwsgi_pairs).map(|(v, (k, val))| (v.key_id, k.clone(), val.clone())).collect();
     assert_eq!(canon, uwsgi_canon);
     assert!(canon.iter().any(|c| c.0 == id::REQUEST_METHOD));
     // And with 4-byte lengths everywhere, and every pair in its own record.
@@ -320,7 +322,14 @@ fn same_request_same_vars_as_uwsgi() {
         ends.push(p4.bytes().len());
     }
     let mut start = 0;
-    let pieces: Vec<&[u8]> = ends.iter().map(|&e| { let s = &p4.bytes()[start..e]; start = e; s }).collect();
+    let pieces: Vec<&[u8]> = ends
+        .iter()
+        .map(|&e| {
+            let s = &p4.bytes()[start..e];
+            start = e;
+            s
+        })
+        .collect();
     let (_, canon4) = common::fastcgi::feed_pieces(&Limits::default(), pieces).unwrap();
     assert_eq!(canon4, uwsgi_canon);
 }

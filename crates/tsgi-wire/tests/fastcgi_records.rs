@@ -51,7 +51,8 @@ fn constants_are_the_specs() {
 #[test]
 fn header_fields_are_big_endian() {
     let buf = [1, 5, 0x12, 0x34, 0xab, 0xcd, 7, 0xff];
-    let want = RecordHeader { record_type: RecordType::Stdin, request_id: 0x1234, content_length: 0xabcd, padding_length: 7 };
+    let want =
+        RecordHeader { record_type: RecordType::Stdin, request_id: 0x1234, content_length: 0xabcd, padding_length: 7 };
     assert_eq!(fastcgi::parse_record_header(&buf), Ok(Status::Complete(want)));
     assert_eq!(want.total_len(), 8 + 0xabcd + 7);
     for i in 0..8 {
@@ -60,7 +61,15 @@ fn header_fields_are_big_endian() {
     // Unknown types and the reserved byte are not the header parser's business.
     let odd = [1, 200, 0, 0, 0, 0, 0, 9];
     let h = fastcgi::parse_record_header(&odd).unwrap();
-    assert_eq!(h, Status::Complete(RecordHeader { record_type: RecordType::Unknown(200), request_id: 0, content_length: 0, padding_length: 0 }));
+    assert_eq!(
+        h,
+        Status::Complete(RecordHeader {
+            record_type: RecordType::Unknown(200),
+            request_id: 0,
+            content_length: 0,
+            padding_length: 0
+        })
+    );
 }
 
 /// F1: every version byte but 1 is refused, as soon as it arrives unless it may start an
@@ -169,7 +178,10 @@ fn request_record_stream_split_at_every_offset() {
         let (info, canon) = d.params.expect("params ended").expect("params ok");
         assert_eq!(info.content_length, 5);
         let keys: Vec<_> = canon.iter().map(|c| c.0).collect();
-        assert_eq!(keys[..4], [id::REQUEST_METHOD, id::REQUEST_URI, id::CONTENT_LENGTH, tsgi_wire::keys::lookup(b"HTTP_HOST")]);
+        assert_eq!(
+            keys[..4],
+            [id::REQUEST_METHOD, id::REQUEST_URI, id::CONTENT_LENGTH, tsgi_wire::keys::lookup(b"HTTP_HOST")]
+        );
         assert_eq!(canon[4].2, vec![b'v'; 200]);
         assert_eq!((d.stdin.as_slice(), d.stdin_ended, d.leftover), (&b"hello"[..], true, 0));
     }

@@ -43,7 +43,11 @@ fn rows() -> Vec<(&'static str, String, Error)> {
         ("CVE-2022-35256: x:\\rTransfer-Encoding", post("x:\rTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), BareCr),
         ("llhttp 'Empty headers separated by CR'", get("X:\r\rY: 1\r\n"), BareCr),
         ("CVE-2020-8201: CR inside a header name", post("Content\rLength: 5\r\n", "hello"), BareCr),
-        ("CR inside the target (read as an HTTP/0.9 line end)", s("GET /\rx HTTP/1.1\r\nHost: a\r\n\r\n"), InvalidVersion),
+        (
+            "CR inside the target (read as an HTTP/0.9 line end)",
+            s("GET /\rx HTTP/1.1\r\nHost: a\r\n\r\n"),
+            InvalidVersion,
+        ),
         ("CR before the request line", s("\r\rGET / HTTP/1.1\r\n\r\n"), BareCr),
         // White space at line starts.
         (
@@ -51,7 +55,11 @@ fn rows() -> Vec<(&'static str, String, Error)> {
             s("POST / HTTP/1.1\r\n Content-Length: 5\r\nHost: a\r\n\r\nhello"),
             WhitespaceBeforeHeaders,
         ),
-        ("RFC 9112 §2.2: tab before the first header", s("GET / HTTP/1.1\r\n\tHost: a\r\n\r\n"), WhitespaceBeforeHeaders),
+        (
+            "RFC 9112 §2.2: tab before the first header",
+            s("GET / HTTP/1.1\r\n\tHost: a\r\n\r\n"),
+            WhitespaceBeforeHeaders,
+        ),
         (
             "llhttp 'Invalid OBS fold after chunked value' (CVE-2022-32215)",
             post("Transfer-Encoding: chunked\r\n , identity\r\n", "0\r\n\r\n"),
@@ -106,21 +114,49 @@ fn rows() -> Vec<(&'static str, String, Error)> {
         ("lower-case protocol name", line("GET / http/1.1"), InvalidVersion),
         ("space after the version", line("GET / HTTP/1.1 "), InvalidVersion),
         ("HTTP/0.9 request line (no version)", s("GET /\r\n\r\n"), InvalidVersion),
-        ("gunicorn pp_01: PROXY protocol line when it is off", s("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n"), InvalidVersion),
+        (
+            "gunicorn pp_01: PROXY protocol line when it is off",
+            s("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nGET / HTTP/1.1\r\n\r\n"),
+            InvalidVersion,
+        ),
         // Empty lines before the request line (RFC 9112 §2.2).
-        ("RFC 9112 §2.2: five empty lines before the request line", format!("{}{}", "\r\n".repeat(5), line("GET / HTTP/1.1")), TooManyEmptyLines),
+        (
+            "RFC 9112 §2.2: five empty lines before the request line",
+            format!("{}{}", "\r\n".repeat(5), line("GET / HTTP/1.1")),
+            TooManyEmptyLines,
+        ),
         // Content-Length.
         ("CVE-2018-7159: space inside Content-Length", post("Content-Length: 1 2\r\n", "hello"), InvalidContentLength),
-        ("gunicorn rfc9112_smuggle_cl_list_form_01: 5, 5", post("Content-Length: 5, 5\r\n", "hello"), InvalidContentLength),
+        (
+            "gunicorn rfc9112_smuggle_cl_list_form_01: 5, 5",
+            post("Content-Length: 5, 5\r\n", "hello"),
+            InvalidContentLength,
+        ),
         ("waitress GHSA-4f7p-27jc-3c36: +5", post("Content-Length: +5\r\n", "hello"), InvalidContentLength),
         ("negative Content-Length", post("Content-Length: -1\r\n", ""), InvalidContentLength),
         ("hex Content-Length", post("Content-Length: 0x5\r\n", "hello"), InvalidContentLength),
         ("gunicorn prefix_0x: 3 1", post("Content-Length: 3 1\r\n", "abc"), InvalidContentLength),
         ("empty Content-Length", post("Content-Length:\r\n", "hello"), InvalidContentLength),
-        ("llhttp 'Duplicate Content-Length', same value", post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello"), DuplicateContentLength),
-        ("duplicate Content-Length, different values", post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello!"), DuplicateContentLength),
-        ("llhttp 'Error on Content-Length overflow': 2^53", post("Content-Length: 9007199254740992\r\n", ""), ContentLengthOverflow),
-        ("llhttp 'Error on Content-Length overflow': past u64", post("Content-Length: 18446744073709551616\r\n", ""), ContentLengthOverflow),
+        (
+            "llhttp 'Duplicate Content-Length', same value",
+            post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello"),
+            DuplicateContentLength,
+        ),
+        (
+            "duplicate Content-Length, different values",
+            post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello!"),
+            DuplicateContentLength,
+        ),
+        (
+            "llhttp 'Error on Content-Length overflow': 2^53",
+            post("Content-Length: 9007199254740992\r\n", ""),
+            ContentLengthOverflow,
+        ),
+        (
+            "llhttp 'Error on Content-Length overflow': past u64",
+            post("Content-Length: 18446744073709551616\r\n", ""),
+            ContentLengthOverflow,
+        ),
         // Transfer-Encoding.
         (
             "llhttp 'POST with Transfer-Encoding and Content-Length'",
@@ -132,13 +168,33 @@ fn rows() -> Vec<(&'static str, String, Error)> {
             post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"),
             ContentLengthWithTransferEncoding,
         ),
-        ("CVE-2019-15605: chunked not last", post("Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n"), UnsupportedTransferEncoding),
-        ("gunicorn chunked_02: chunked, chunked", post("Transfer-Encoding: chunked, chunked\r\n", "0\r\n\r\n"), UnsupportedTransferEncoding),
-        ("gunicorn chunked_03: gzip, chunked (unknown coding)", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), UnsupportedTransferEncoding),
-        ("gunicorn chunked_05: chunkedchunked", post("Transfer-Encoding: chunkedchunked\r\n", "0\r\n\r\n"), UnsupportedTransferEncoding),
+        (
+            "CVE-2019-15605: chunked not last",
+            post("Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n"),
+            UnsupportedTransferEncoding,
+        ),
+        (
+            "gunicorn chunked_02: chunked, chunked",
+            post("Transfer-Encoding: chunked, chunked\r\n", "0\r\n\r\n"),
+            UnsupportedTransferEncoding,
+        ),
+        (
+            "gunicorn chunked_03: gzip, chunked (unknown coding)",
+            post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"),
+            UnsupportedTransferEncoding,
+        ),
+        (
+            "gunicorn chunked_05: chunkedchunked",
+            post("Transfer-Encoding: chunkedchunked\r\n", "0\r\n\r\n"),
+            UnsupportedTransferEncoding,
+        ),
         ("identity", post("Transfer-Encoding: identity\r\n", ""), UnsupportedTransferEncoding),
         ("empty Transfer-Encoding", post("Transfer-Encoding:\r\n", ""), UnsupportedTransferEncoding),
-        ("chunked with a parameter", post("Transfer-Encoding: chunked;q=1\r\n", "0\r\n\r\n"), UnsupportedTransferEncoding),
+        (
+            "chunked with a parameter",
+            post("Transfer-Encoding: chunked;q=1\r\n", "0\r\n\r\n"),
+            UnsupportedTransferEncoding,
+        ),
         ("chunked with a vertical tab", post("Transfer-Encoding: \u{b}chunked\r\n", "0\r\n\r\n"), InvalidHeaderValue),
         (
             "CVE-2020-8287, gunicorn chunked_04: Transfer-Encoding twice",
@@ -150,8 +206,16 @@ fn rows() -> Vec<(&'static str, String, Error)> {
             s("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             TransferEncodingOnHttp10,
         ),
-        ("gunicorn chunked_07, puma#4021: Transfer_Encoding", post("Transfer_Encoding: chunked\r\n", "0\r\n\r\n"), UnderscoreFramingHeader),
-        ("gunicorn 040, CVE-2026-68006: Content_Length", post("Content_Length: 5\r\n", "hello"), UnderscoreFramingHeader),
+        (
+            "gunicorn chunked_07, puma#4021: Transfer_Encoding",
+            post("Transfer_Encoding: chunked\r\n", "0\r\n\r\n"),
+            UnderscoreFramingHeader,
+        ),
+        (
+            "gunicorn 040, CVE-2026-68006: Content_Length",
+            post("Content_Length: 5\r\n", "hello"),
+            UnderscoreFramingHeader,
+        ),
         ("content_length in lower case", post("content_length: 5\r\n", "hello"), UnderscoreFramingHeader),
         // Host (RFC 9112 §3.2).
         ("RFC 9112 §3.2: HTTP/1.1 without Host", s("GET / HTTP/1.1\r\n\r\n"), MissingHost),
@@ -159,7 +223,11 @@ fn rows() -> Vec<(&'static str, String, Error)> {
         ("RFC 9112 §3.2: Host with a space", s("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), InvalidHost),
         ("Host with a slash", s("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), InvalidHost),
         ("Host with userinfo", s("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), InvalidHost),
-        ("CONNECT with a body", s("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 3\r\n\r\nabc"), BodyOnConnect),
+        (
+            "CONNECT with a body",
+            s("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 3\r\n\r\nabc"),
+            BodyOnConnect,
+        ),
         // Expect (RFC 9110 §10.1.1).
         ("RFC 9110 §10.1.1: Expect: foo", get("Expect: foo\r\n"), ExpectationFailed),
         ("Expect: 100-continue with another", get("Expect: 100-continue, foo\r\n"), ExpectationFailed),
@@ -175,7 +243,11 @@ fn rows() -> Vec<(&'static str, String, Error)> {
         ("chunk size then garbage", chunked("5g\r\nhello\r\n0\r\n\r\n"), InvalidChunkSize),
         ("chunk size of 2^53", chunked("20000000000000\r\n"), ChunkSizeOverflow),
         ("chunk size past u64", chunked("10000000000000000\r\n"), ChunkSizeOverflow),
-        ("CVE-2021-22960: control byte in an extension", chunked("5;a\u{1}=b\r\nhello\r\n0\r\n\r\n"), InvalidChunkExtension),
+        (
+            "CVE-2021-22960: control byte in an extension",
+            chunked("5;a\u{1}=b\r\nhello\r\n0\r\n\r\n"),
+            InvalidChunkExtension,
+        ),
         ("llhttp 'chunk extensions': space after ;", chunked("5; a=b\r\nhello\r\n0\r\n\r\n"), InvalidChunkExtension),
         ("space around =", chunked("5;a =b\r\nhello\r\n0\r\n\r\n"), InvalidChunkExtension),
         ("unbalanced quote in an extension", chunked("5;a=\"b\r\nhello\r\n0\r\n\r\n"), InvalidChunkExtension),
@@ -186,7 +258,11 @@ fn rows() -> Vec<(&'static str, String, Error)> {
         ("bare LF after the chunk size", chunked("5\nhello\r\n0\r\n\r\n"), BareLf),
         ("bare CR after the chunk size", chunked("5\rhello\r\n0\r\n\r\n"), BareCr),
         ("bare LF after an extension", chunked("5;a=b\nhello\r\n0\r\n\r\n"), BareLf),
-        ("llhttp 'Invalid chunk data terminator': data too long", chunked("5\r\nhelloXX\r\n0\r\n\r\n"), ChunkDataNotTerminated),
+        (
+            "llhttp 'Invalid chunk data terminator': data too long",
+            chunked("5\r\nhelloXX\r\n0\r\n\r\n"),
+            ChunkDataNotTerminated,
+        ),
         ("chunk data followed by a bare LF", chunked("5\r\nhello\n0\r\n\r\n"), ChunkDataNotTerminated),
         ("chunk data followed by CR only", chunked("5\r\nhello\r0\r\n\r\n"), BareCr),
         ("trailer with a space before the colon", chunked("0\r\nX : y\r\n\r\n"), InvalidTrailer),

@@ -180,7 +180,10 @@ fn trailers_at_n_and_n_plus_one() {
 fn defaults_at_n_and_n_plus_one() {
     // The defaults, on whole inputs (the split runs above use small limits).
     let d = Limits::default();
-    assert_eq!((d.max_request_line, d.max_head_bytes, d.max_headers, d.max_body, d.max_chunk_extension), (8192, 16384, 100, 0, 4096));
+    assert_eq!(
+        (d.max_request_line, d.max_head_bytes, d.max_headers, d.max_body, d.max_chunk_extension),
+        (8192, 16384, 100, 0, 4096)
+    );
     let mut out = HeadVars::new();
     let parse = |buf: &str, out: &mut HeadVars| http::parse_head(buf.as_bytes(), &d, out).map(|s| s.is_complete());
     assert_eq!(parse(&format!("{}\r\nHost: a\r\n\r\n", request_line(8192)), &mut out), Ok(true));

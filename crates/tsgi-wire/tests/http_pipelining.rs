@@ -46,7 +46,16 @@ fn each_request_is_cut_at_its_end() {
     let ends: Vec<usize> = requests.iter().map(|r| r.end).collect();
     assert_eq!(
         ends,
-        [GET.len(), POST_CL.len(), POST_CHUNKED.len(), GET.len(), EMPTY_CHUNKED.len(), ZERO_CL.len(), POST_CHUNKED.len(), GET.len() + 2]
+        [
+            GET.len(),
+            POST_CL.len(),
+            POST_CHUNKED.len(),
+            GET.len(),
+            EMPTY_CHUNKED.len(),
+            ZERO_CL.len(),
+            POST_CHUNKED.len(),
+            GET.len() + 2
+        ]
     );
     let bodies: Vec<&[u8]> = requests.iter().map(|r| r.body.as_slice()).collect();
     assert_eq!(bodies, [&b""[..], b"hello", b"abc", b"", b"", b"", b"abc", b""]);

@@ -10,7 +10,9 @@ use tsgi_wire::Status;
 
 #[test]
 fn get() {
-    let r = ok(b"GET /hello?name=world&x=%41 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n");
+    let r = ok(
+        b"GET /hello?name=world&x=%41 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: curl/8\r\nAccept: */*\r\n\r\n",
+    );
     assert_eq!(
         r.lines(),
         [
@@ -157,10 +159,7 @@ fn header_mapping() {
         Spaces:   padded value \t \r\nObs: caf\xe9\r\ncontent-type: text/html\r\n\r\n";
     let r = ok(buf);
     assert_eq!(
-        r.vars[5..]
-            .iter()
-            .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), v.clone()))
-            .collect::<Vec<_>>(),
+        r.vars[5..].iter().map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), v.clone())).collect::<Vec<_>>(),
         [
             ("HTTP_HOST".to_string(), b"a".to_vec()),
             ("HTTP_X_FORWARDED_FOR".to_string(), b"1.2.3.4".to_vec()),

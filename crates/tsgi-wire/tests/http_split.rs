@@ -68,7 +68,8 @@ impl Rng {
 fn seeded_mutations_keep_the_prefix_rule() {
     // The bytes that matter to framing, inserted or swapped in at random places.
     const SPICE: &[u8] = b"\r\n \t:;=\"\\,0123456789abcdefxX-_%?#/\x00\x7f\xff";
-    let small = Limits { max_request_line: 40, max_head_bytes: 120, max_headers: 4, max_body: 20, max_chunk_extension: 6 };
+    let small =
+        Limits { max_request_line: 40, max_head_bytes: 120, max_headers: 4, max_body: 20, max_chunk_extension: 6 };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for f in fixtures() {

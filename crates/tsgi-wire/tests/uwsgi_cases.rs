@@ -7,7 +7,9 @@ mod common;
 
 use common::{kv, pairs, parse_err, parse_err_with, parse_ok, parse_ok_with, Packet};
 use tsgi_wire::keys::{self, id};
-use tsgi_wire::uwsgi::{self, Error, Header, Limits, RequestInfo, HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING};
+use tsgi_wire::uwsgi::{
+    self, Error, Header, Limits, RequestInfo, HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING,
+};
 use tsgi_wire::Status;
 
 fn limits() -> Limits {
@@ -315,7 +317,10 @@ fn a_ping_is_the_bare_header_and_one_with_data_is_refused() {
     let ((header, info, consumed), vars) = parse_ok(&Packet::new().modifier1(MODIFIER_PING).bytes());
     assert_eq!((header.modifier1, header.datasize, info.content_length, consumed), (MODIFIER_PING, 0, 0, 4));
     assert!(vars.is_empty());
-    assert_eq!(parse_err(&Packet::get().modifier1(MODIFIER_PING).bytes()), Error::UnsupportedModifier { modifier1: MODIFIER_PING });
+    assert_eq!(
+        parse_err(&Packet::get().modifier1(MODIFIER_PING).bytes()),
+        Error::UnsupportedModifier { modifier1: MODIFIER_PING }
+    );
 }
 
 #[test]

@@ -235,8 +235,13 @@ impl ChunkedDecoder {
                 b'\n' => return Err(Error::BareLf),
                 _ => return Err(Error::InvalidChunkSize),
             },
-            State::ExtName | State::ExtNameMore | State::ExtValue | State::ExtToken | State::ExtQuoted
-            | State::ExtQuotedPair | State::ExtQuotedEnd
+            State::ExtName
+            | State::ExtNameMore
+            | State::ExtValue
+            | State::ExtToken
+            | State::ExtQuoted
+            | State::ExtQuotedPair
+            | State::ExtQuotedEnd
                 if b != b'\r' =>
             {
                 self.ext_byte()?;

@@ -106,10 +106,7 @@ impl HeadVars {
     pub fn pair(&self, var: &Var) -> (&[u8], &[u8]) {
         let name = var.key_offset as usize;
         let value = var.value_offset as usize;
-        (
-            &self.block[name..name + usize::from(var.key_len)],
-            &self.block[value..value + usize::from(var.value_len)],
-        )
+        (&self.block[name..name + usize::from(var.key_len)], &self.block[value..value + usize::from(var.value_len)])
     }
 
     /// The value of the first var named `name`, if any.
@@ -119,7 +116,11 @@ impl HeadVars {
 
     /// Appends a var named `key` (bytes as given) whose value is written by `value`;
     /// answers the value's range in the block.
-    fn push_with(&mut self, key: &[u8], value: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>) -> Result<Range<usize>, Error> {
+    fn push_with(
+        &mut self,
+        key: &[u8],
+        value: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<Range<usize>, Error> {
         let key_offset = self.block.len();
         self.block.extend_from_slice(key);
         self.finish_var(key_offset, value)
@@ -559,8 +560,24 @@ fn is_host(value: &[u8]) -> bool {
         b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-                    | b'%' | b':' | b'[' | b']'
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b':'
+                    | b'['
+                    | b']'
             )
     })
 }
@@ -579,7 +596,8 @@ fn percent_decode(path: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     while i < path.len() {
         match path[i] {
             b'%' => {
-                let (Some(hi), Some(lo)) = (path.get(i + 1).and_then(|&b| hex(b)), path.get(i + 2).and_then(|&b| hex(b)))
+                let (Some(hi), Some(lo)) =
+                    (path.get(i + 1).and_then(|&b| hex(b)), path.get(i + 2).and_then(|&b| hex(b)))
                 else {
                     return Err(Error::InvalidPercentEncoding);
                 };
@@ -701,7 +719,12 @@ fn build(
 
 /// One var per field, in wire order, and what the framing needs to know; the errors of
 /// single fields, first in wire order.
-fn walk_fields(fields: &[httparse::Header<'_>], minor_version: u8, seen: &mut Seen, out: &mut HeadVars) -> Result<(), Error> {
+fn walk_fields(
+    fields: &[httparse::Header<'_>],
+    minor_version: u8,
+    seen: &mut Seen,
+    out: &mut HeadVars,
+) -> Result<(), Error> {
     for field in fields {
         let name = field.name.as_bytes();
         let value = field.value;

@@ -30,9 +30,9 @@
 mod chunked;
 mod head;
 
+pub use crate::uwsgi::Var;
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use head::{parse_head, BodyFraming, Head, HeadVars, MAX_EMPTY_LINES};
-pub use crate::uwsgi::Var;
 
 /// Limits applied while parsing. Each is a server option; the error that enforces it names
 /// the option so the log line tells the operator what to raise. Every limit passes at N and
@@ -330,7 +330,9 @@ impl core::fmt::Display for Error {
             Error::FieldTooLong { length } => write!(f, "HTTP header name or value of {length} bytes is over 65535"),
             Error::WhitespaceBeforeHeaders => f.write_str("HTTP white space before the first header field"),
             Error::ObsFold => f.write_str("HTTP header line folded (obs-fold), which requests may not use"),
-            Error::InvalidHeaderName => f.write_str("HTTP header name is empty, not an HTTP token, or followed by white space"),
+            Error::InvalidHeaderName => {
+                f.write_str("HTTP header name is empty, not an HTTP token, or followed by white space")
+            }
             Error::InvalidHeaderValue => f.write_str("HTTP header value has a control character"),
             Error::UnderscoreFramingHeader => {
                 f.write_str("HTTP Content_Length or Transfer_Encoding header (underscore for hyphen)")
@@ -354,10 +356,9 @@ impl core::fmt::Display for Error {
                 f.write_str("HTTP request path has a % not followed by two hex digits, or %00")
             }
             Error::ExpectationFailed => f.write_str("HTTP Expect other than 100-continue"),
-            Error::BodyTooLarge { length, limit } => write!(
-                f,
-                "HTTP request body of {length} bytes is over limit-post {limit} (raise --limit-post)"
-            ),
+            Error::BodyTooLarge { length, limit } => {
+                write!(f, "HTTP request body of {length} bytes is over limit-post {limit} (raise --limit-post)")
+            }
             Error::InvalidChunkSize => f.write_str("HTTP chunk size is not hex digits"),
             Error::ChunkSizeOverflow => {
                 write!(f, "HTTP chunk size is over {} (2^53 - 1)", crate::MAX_CONTENT_LENGTH)

@@ -23,10 +23,7 @@ pub struct Request {
 impl Request {
     /// The value of the first var named `name`, as text (latin-1 bytes shown lossily).
     pub fn var(&self, name: &str) -> Option<String> {
-        self.vars
-            .iter()
-            .find(|(n, _)| n == name.as_bytes())
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        self.vars.iter().find(|(n, _)| n == name.as_bytes()).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
     }
 
     /// The vars as `NAME=value` strings, in order.
@@ -113,12 +110,10 @@ pub fn read_request(buf: &[u8], limits: &Limits) -> Result<Status<Request>, Erro
             }
             (rest[..n].to_vec(), head.len + n)
         }
-        BodyFraming::Chunked => {
-            match decode(limits, &[rest])? {
-                (body, Some(taken)) => (body, head.len + taken),
-                (_, None) => return Ok(Status::Partial),
-            }
-        }
+        BodyFraming::Chunked => match decode(limits, &[rest])? {
+            (body, Some(taken)) => (body, head.len + taken),
+            (_, None) => return Ok(Status::Partial),
+        },
     };
     Ok(Status::Complete(Request { head, vars, body, end }))
 }
