@@ -668,6 +668,21 @@ describe('Expect: 100-continue', () => {
     expect(reset).toBe(false);
   });
 
+  it('an app that fails without reading: its 500 says Connection: close too (the body is never sent)', async () => {
+    const address = serveHttp();
+    const { text, reset } = await oneShot(
+      address,
+      req('POST', '/throw', {
+        headers: [
+          ['Content-Length', '5'],
+          ['Expect', '100-continue'],
+        ],
+      }),
+    );
+    expect(text).toBe(res('500 Internal Server Error', { body: 'Internal Server Error\n', connection: 'close' }));
+    expect(reset).toBe(false);
+  });
+
   it('a client that sends the body without waiting for the 100: served, keep-alive goes on', async () => {
     const address = serveHttp();
     const client = await open(address);

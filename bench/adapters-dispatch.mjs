@@ -97,7 +97,6 @@ async function measure(name, app) {
       write: (token, head, body) => ((bytes += (head?.length ?? 0) + (body?.length ?? 0)), 0),
       pause() {},
       abort() {},
-      closeAfter() {},
       upgrade: () => false,
       writeError: () => false,
     },

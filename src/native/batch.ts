@@ -4,6 +4,14 @@
  */
 import { Protocol, RequestFlags, RequestRecord } from './request.js';
 
+/**
+ * The `end` word of a write: the response goes on, or it is complete and the connection
+ * is kept for the peer's next request, or closed after it. Keep-alive is decided once, in
+ * JavaScript (src/server/response-head.ts), and carried here; the reactors obey it.
+ */
+export const WriteEnd = { MORE: 0, KEEP_ALIVE: 1, CLOSE: 2 } as const;
+export type WriteEndWord = (typeof WriteEnd)[keyof typeof WriteEnd];
+
 /** Event kinds and layout constants; a test checks them against the binding's. */
 export const Layout = {
   REQUEST: 1,
@@ -22,6 +30,9 @@ export const Layout = {
   FLAG_UPGRADE: RequestFlags.UPGRADE,
   FLAG_BODY_COMPLETE: RequestFlags.BODY_COMPLETE,
   FLAG_MANAGE_PATH_INFO: RequestFlags.MANAGE_PATH_INFO,
+  WRITE_MORE: WriteEnd.MORE,
+  WRITE_END_KEEP_ALIVE: WriteEnd.KEEP_ALIVE,
+  WRITE_END_CLOSE: WriteEnd.CLOSE,
 } as const;
 
 /** `reason` of an ABORT event. */

@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import type { WriteEndWord } from './batch.js';
 
 /** Options the native reactor enforces (see crates/tsgi-napi). */
 export interface NativeReactorOptions {
@@ -38,9 +39,10 @@ export interface NativeReactor {
   listen(address: string, protocol: WireProtocol, backlog: number, mode: number): string;
   /** Serves a socket bound by the master, listening on it with `backlog` if given. */
   adopt(fd: number, protocol: WireProtocol, backlog?: number): void;
-  write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number;
+  /** Queues head and/or body; `end` says whether the response goes on or is complete, and
+   * whether the connection stays open after it. Returns bytes queued, -1 if the request is gone. */
+  write(token: number, head: string | null, body: Uint8Array | string | null, end: WriteEndWord): number;
   writeError(token: number, text: Uint8Array | string): boolean;
-  closeAfter(token: number): void;
   upgrade(token: number): boolean;
   pause(token: number, paused: boolean): void;
   abort(token: number): void;

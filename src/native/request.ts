@@ -24,7 +24,8 @@ export const RequestFlags = {
   BODY_COMPLETE: 1,
   /** uwsgi modifier1 30: strip SCRIPT_NAME from the front of PATH_INFO. */
   MANAGE_PATH_INFO: 2,
-  /** HTTP: the client allows another request on the connection after this one. */
+  /** The peer allows another request on the connection after this one: HTTP keep-alive,
+   * FastCGI FCGI_KEEP_CONN (never uwsgi). Whether it gets one is the response's decision. */
   KEEP_ALIVE: 4,
   /** HTTP `Expect: 100-continue`: reading starts paused; the first unpause sends `100 Continue`. */
   AWAITING_CONTINUE: 8,

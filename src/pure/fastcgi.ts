@@ -188,7 +188,8 @@ function params(r: PureReactor, conn: Conn, stream: Stream, content: Buffer): Fl
  * CONTENT_LENGTH the body is what STDIN carries, up to limit-post. */
 function deliver(r: PureReactor, conn: Conn, stream: Stream, decoder: ParamsDecoder, declared: boolean): Flow {
   const contentLength = decoder.contentLength;
-  const flags = declared && contentLength === 0 ? Layout.FLAG_BODY_COMPLETE : 0;
+  let flags = declared && contentLength === 0 ? Layout.FLAG_BODY_COMPLETE : 0;
+  if (stream.keepConn) flags |= Layout.FLAG_KEEP_ALIVE;
   if (!r.batch.request(stream.token, Layout.PROTOCOL_FASTCGI, contentLength, flags, decoder.block, 0, decoder.length, decoder.vars))
     return batchTooSmall(r, conn);
   const limit = r.config.fastcgi.maxBody;
@@ -257,7 +258,7 @@ function refuseStream(r: PureReactor, stream: Stream, status: number): void {
   streamRecords(RecordType.STDOUT, stream.id, cgiRefusal(status), records);
   r.send(stream.conn, ...records);
   releaseDecoder(stream);
-  r.endStream(stream, { complete: true });
+  r.endStream(stream, { complete: true, keepConn: stream.keepConn });
 }
 
 /** The record stream cannot be trusted: log, close, abort the requests. */

@@ -82,7 +82,8 @@ function deliver(r: PureReactor, conn: Conn, parsed: Head): boolean {
   // After an upgrade request the client may already speak the new protocol: no next
   // request is parsed, whatever the answer. A draining worker keeps no connection.
   const keepAlive = parsed.keepAlive && !parsed.upgrade && !r.draining;
-  const stream = r.openStream(conn, 0, keepAlive, 'complete');
+  // Whether the connection stays open is JavaScript's decision, on its last write.
+  const stream = r.openStream(conn, 0, false, 'complete');
   stream.inApp = true;
   const next = parsed.body === 'chunked' ? ReadState.Chunked : parsed.body === 'none' || parsed.body === 0 ? ReadState.Done : ReadState.Body;
   const length = typeof parsed.body === 'number' ? parsed.body : 0;

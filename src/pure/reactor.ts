@@ -17,7 +17,7 @@ import { endRequest, ProtocolStatus, RecordType, recordHeader, streamRecords, ty
 import type { HttpLimits } from '../codec/http-errors.js';
 import type { UwsgiLimits } from '../codec/uwsgi.js';
 import type { NativeReactor, NativeReactorOptions, WireProtocol } from '../native/load.js';
-import { AbortReason } from '../native/batch.js';
+import { AbortReason, WriteEnd, type WriteEndWord } from '../native/batch.js';
 import { BatchWriter } from './batch.js';
 import { Conn, EMPTY, Level, ReadState, type Stream } from './conn.js';
 import { listenNow } from './listen.js';
@@ -77,9 +77,9 @@ type Notice =
   | { kind: 'drain'; token: number }
   | { kind: 'log'; level: number; text: string };
 
-/** How a request ends: complete, or cut short with a FastCGI appStatus. */
-export type StreamEnd = { complete: true } | { complete: false; appStatus: number };
-const COMPLETE: StreamEnd = { complete: true };
+/** How a request ends: complete (the connection kept for the peer's next request, or
+ * not), or cut short with a FastCGI appStatus. */
+export type StreamEnd = { complete: true; keepConn: boolean } | { complete: false; appStatus: number };
 
 export class PureReactor implements NativeReactor {
   readonly config: ReactorConfig;
@@ -186,9 +186,9 @@ export class PureReactor implements NativeReactor {
     this.draining = true;
     for (const conn of [...this.conns]) {
       const idle = conn.streams.length === 0 && conn.pending.length === 0;
+      // A connection busy with a request closes after its response (endStream).
       if (conn.protocol === 'http') {
         if (idle && conn.idle) this.closeConn(conn, false, AbortReason.PEER_GONE);
-        else for (const stream of conn.streams) stream.keepConn = false;
       } else if (conn.protocol === 'fastcgi') {
         conn.closeWhenIdle = true;
         if (idle && conn.queued === 0) this.closeConn(conn, false, AbortReason.PEER_GONE);
@@ -447,7 +447,7 @@ export class PureReactor implements NativeReactor {
 
   // ---- the transport JavaScript writes through -------------------------------------------
 
-  write(token: number, head: string | null, body: Uint8Array | string | null, end: boolean): number {
+  write(token: number, head: string | null, body: Uint8Array | string | null, end: WriteEndWord): number {
     const stream = this.streams.get(token);
     if (!stream) return -1;
     const conn = stream.conn;
@@ -474,7 +474,7 @@ export class PureReactor implements NativeReactor {
       wrote = (head?.length ?? 0) > 0 || (body?.length ?? 0) > 0;
     }
     stream.wrote ||= wrote;
-    if (end) this.endStream(stream, COMPLETE);
+    if (end !== WriteEnd.MORE) this.endStream(stream, { complete: true, keepConn: end === WriteEnd.KEEP_ALIVE });
     this.endWrite(conn);
     if (conn.closed) return 0;
     const queued = conn.queued;
@@ -489,11 +489,6 @@ export class PureReactor implements NativeReactor {
     streamRecords(RecordType.STDERR, stream.id, typeof text === 'string' ? Buffer.from(text) : Buffer.from(text), records);
     this.send(stream.conn, ...records);
     return true;
-  }
-
-  closeAfter(token: number): void {
-    const stream = this.streams.get(token);
-    if (stream) stream.keepConn = false;
   }
 
   upgrade(token: number): boolean {
@@ -578,13 +573,18 @@ export class PureReactor implements NativeReactor {
     const conn = stream.conn;
     conn.streams.splice(conn.streams.indexOf(stream), 1);
     if (conn.closed) return;
+    // Whether the connection carries another request: JavaScript's word for a response it
+    // ended; for a request cut short or refused by the reactor, the peer's (FCGI_KEEP_CONN;
+    // never for HTTP, whose cut response cannot be followed). A graceful stop keeps none.
+    const keepConn = (end.complete ? end.keepConn : stream.keepConn) && !this.draining;
+    // uwsgi: one request per connection.
     if (conn.protocol === 'uwsgi') conn.closing = true;
-    else if (conn.protocol === 'http') httpResponseEnded(this, conn, stream.keepConn && end.complete && !stream.awaitingContinue);
+    else if (conn.protocol === 'http') httpResponseEnded(this, conn, keepConn);
     else {
       const pieces = end.complete ? [recordHeader(RecordType.STDOUT, stream.id, 0)] : [];
       pieces.push(endRequest(stream.id, end.complete ? 0 : end.appStatus, ProtocolStatus.REQUEST_COMPLETE));
       this.send(conn, ...pieces);
-      conn.closeWhenIdle ||= !stream.keepConn;
+      conn.closeWhenIdle ||= !keepConn;
       if (conn.streams.length === 0 && conn.closeWhenIdle) conn.closing = true;
     }
     if (stream.paused) this.refreshPaused(conn);

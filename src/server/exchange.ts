@@ -14,17 +14,17 @@ import { log } from '../log.js';
 import { fileWrapper } from '../app/file-wrapper.js';
 import { createErrorStream, errorStream } from '../app/error-stream.js';
 import { byteLength, chunkFrame, serializeHead } from './response-head.js';
+import { WriteEnd, type WriteEndWord } from '../native/batch.js';
 
 /** What an exchange needs from the connection layer. */
 export interface Transport {
-  /** Queues head and/or body; `end` completes the response. Returns bytes queued, -1 if gone. */
-  write(token: number, head: string | null, body: Chunk | null, end: boolean): number;
+  /** Queues head and/or body; `end` says whether the response goes on or is complete, and
+   * whether the connection stays open after it. Returns bytes queued, -1 if gone. */
+  write(token: number, head: string | null, body: Chunk | null, end: WriteEndWord): number;
   /** Stops or resumes reading the request body. */
   pause(token: number, paused: boolean): void;
   /** Ends the request abnormally: the response cannot be completed. */
   abort(token: number): void;
-  /** HTTP: the connection closes after this response. */
-  closeAfter(token: number): void;
   /** HTTP: the app answers 101: the connection becomes a tunnel. False if it cannot. */
   upgrade(token: number): boolean;
   /** Sends text to the web server's error log (FastCGI STDERR); false if there is no such channel. */
@@ -63,6 +63,9 @@ export class Exchange implements EnvironSource {
   private sent = 0;
   /** Total body length when known before sending (an array body), else -1. */
   private knownLength = -1;
+  /** The connection carries the peer's next request after this response: decided with the
+   * head (response-head.ts), carried on the last write. */
+  private keepAlive = false;
   /** HTTP: the body goes in chunks; `chunkOpen` once one was sent (its CRLF is still due). */
   private chunked = false;
   private chunkOpen = false;
@@ -144,7 +147,7 @@ export class Exchange implements EnvironSource {
   }
 
   sendHead(): void {
-    if (this.head && !this.headersSent && !this.finished) this.transmit(this.serializeHead(), null, false);
+    if (this.head && !this.headersSent && !this.finished) this.transmit(this.commitHead(), null, false);
   }
 
   // ---- events from the connection ---------------------------------------------------
@@ -211,7 +214,7 @@ export class Exchange implements EnvironSource {
     if (this.head.code === 101 && this.record.flags & RequestFlags.UPGRADE && !this.headersSent) {
       // Switching protocols cannot be taken back, and the client says nothing in the new
       // protocol before it has the 101: it goes out now, not with the first chunk.
-      this.transmit(this.serializeHead(), null, false);
+      this.transmit(this.commitHead(), null, false);
     }
     return this.write;
   };
@@ -339,7 +342,7 @@ export class Exchange implements EnvironSource {
     // A 101's "body" is the tunnel's output: it goes out unframed.
     if ((this.headRequest || isBodiless(head.code)) && head.code !== 101) {
       // No body on the wire, but the head goes out now, as it would with one.
-      if (!this.headersSent) this.transmit(this.serializeHead(), null, last);
+      if (!this.headersSent) this.transmit(this.commitHead(), null, last);
       return true;
     }
     let body: Chunk = chunk;
@@ -350,13 +353,13 @@ export class Exchange implements EnvironSource {
         log.error(`${this.describeRequest()}: the app sent more than its Content-Length ${head.contentLength}; extra bytes dropped`);
         body = Buffer.from(chunk as Uint8Array | string).subarray(0, room);
         this.sent += room;
-        this.transmit(this.headersSent ? null : this.serializeHead(), body, true);
+        this.transmit(this.headersSent ? null : this.commitHead(), body, true);
         return false;
       }
       this.sent += length;
     }
     const complete = last && (head.contentLength < 0 || this.sent === head.contentLength);
-    return this.transmit(this.headersSent ? null : this.serializeHead(), body, complete);
+    return this.transmit(this.headersSent ? null : this.commitHead(), body, complete);
   }
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
@@ -366,7 +369,7 @@ export class Exchange implements EnvironSource {
       this.headText = head;
     }
     if (body !== null) this.bodyBytes += byteLength(body);
-    const queued = this.chunked ? this.writeChunk(head, body, end) : this.context.transport.write(this.token, head, body, end);
+    const queued = this.chunked ? this.writeChunk(head, body, end) : this.context.transport.write(this.token, head, body, this.endWord(end));
     if (queued < 0) {
       this.onAbort(false);
       return false;
@@ -388,9 +391,15 @@ export class Exchange implements EnvironSource {
     const frame = chunkFrame(length, this.chunkOpen, end);
     this.chunkOpen = frame.open;
     const before = (head ?? '') + frame.before;
-    if (length === 0) return this.context.transport.write(this.token, before + frame.after, null, end);
-    const queued = this.context.transport.write(this.token, before, body, false);
-    return queued < 0 || !end ? queued : this.context.transport.write(this.token, frame.after, null, true);
+    if (length === 0) return this.context.transport.write(this.token, before + frame.after, null, this.endWord(end));
+    const queued = this.context.transport.write(this.token, before, body, WriteEnd.MORE);
+    return queued < 0 || !end ? queued : this.context.transport.write(this.token, frame.after, null, this.endWord(true));
+  }
+
+  /** The `end` word of a write: the last one says whether the connection stays open. */
+  private endWord(end: boolean): WriteEndWord {
+    if (!end) return WriteEnd.MORE;
+    return this.keepAlive ? WriteEnd.KEEP_ALIVE : WriteEnd.CLOSE;
   }
 
   /** The body is complete: send what is still due and end the response. */
@@ -400,7 +409,7 @@ export class Exchange implements EnvironSource {
     if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body ended without startResponse() being called');
     if (!this.headersSent) {
       if (this.knownLength < 0) this.knownLength = 0;
-      this.transmit(this.serializeHead(), null, true);
+      this.transmit(this.commitHead(), null, true);
       return;
     }
     const bodyExpected = !this.headRequest && !isBodiless(head.code);
@@ -450,13 +459,12 @@ export class Exchange implements EnvironSource {
       return;
     }
     const body = this.headRequest ? '' : text;
-    const framing = serializeHead(this.record, head, text.length, this.headRequest);
-    if (framing.close) this.context.transport.closeAfter(this.token);
+    const headText = this.frame(head, text.length);
     this.headersSent = true;
     this.status = head.code;
-    this.headText = framing.text;
+    this.headText = headText;
     this.bodyBytes += body.length;
-    this.context.transport.write(this.token, framing.text, body, true);
+    this.context.transport.write(this.token, headText, body, this.endWord(true));
     this.finish();
   }
 
@@ -480,27 +488,33 @@ export class Exchange implements EnvironSource {
     }
   }
 
-  /** The head, once: it also decides how the body is framed (HTTP). */
-  private serializeHead(): string {
-    // A body the client holds back (Expect: 100-continue, never asked for) cannot be
-    // skipped to reach a next request: the connection closes after this response.
-    const bodyHeldBack = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0 && !this.bodyAskedFor;
+  /** The app's head, going out now: the response is committed. An upgrade request
+   * switches to a tunnel (101) or, answered otherwise, has no more input. */
+  private commitHead(): string {
     const head = this.head!;
     if ((this.record.flags & RequestFlags.UPGRADE) !== 0) {
       if (head.code === 101) {
         if (!this.context.transport.upgrade(this.token))
           throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols, but the connection cannot switch');
       } else {
-        // Not switching: the client's input is over (the connection closes after this).
         this.inputOver = true;
         this.bodyInput?.end();
       }
     } else if (head.code === 101) {
       throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols answers an HTTP upgrade request only');
     }
-    const framing = serializeHead(this.record, head, this.knownLength, this.headRequest, bodyHeldBack);
+    return this.frame(head, this.knownLength);
+  }
+
+  /** Serializes `head` (response-head.ts) and keeps what it decided: chunks or not, and
+   * whether the connection stays open. */
+  private frame(head: CheckedHead, knownLength: number): string {
+    // A body the client holds back (Expect: 100-continue, never asked for) cannot be
+    // skipped to reach a next request: the connection closes after this response.
+    const bodyHeldBack = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0 && !this.bodyAskedFor;
+    const framing = serializeHead(this.record, head, knownLength, this.headRequest, bodyHeldBack);
     this.chunked = framing.chunked;
-    if (framing.close) this.context.transport.closeAfter(this.token);
+    this.keepAlive = !framing.close;
     return framing.text;
   }
 

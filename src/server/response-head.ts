@@ -4,6 +4,10 @@
  * close-delimited body) with `Connection` to match. uwsgi and FastCGI peers (nginx) frame
  * the response to their client themselves, so they get only what the app gave, plus a
  * `Content-Length` when the body is known whole.
+ *
+ * This is also the one place that decides whether the connection carries another request
+ * after the response (`Framing.close`): the exchange carries the answer on its last write,
+ * and the reactors obey it.
  */
 import { isBodiless, type CheckedHead, type Chunk } from '../app/contract.js';
 import { KeyId } from '../codec/keys.js';
@@ -17,7 +21,9 @@ export interface Framing {
   readonly text: string;
   /** HTTP: the body goes in chunks (see `chunk`). */
   readonly chunked: boolean;
-  /** HTTP: the connection closes after this response. */
+  /** The connection closes after this response: the peer did not allow another request
+   * (uwsgi never does; FastCGI without FCGI_KEEP_CONN; HTTP/1.0 without keep-alive, an
+   * upgrade request), or nothing else can tell where the body ends, or `closing`. */
   readonly close: boolean;
 }
 
@@ -58,18 +64,20 @@ export function serializeHead(record: RequestRecord, head: CheckedHead, knownLen
     text += `Content-Length: ${knownLength}\r\n`;
     lengthKnown = true;
   }
-  if (protocol !== Protocol.HTTP) return { text: text + '\r\n', chunked: false, close: false };
+  const allowed = (record.flags & RequestFlags.KEEP_ALIVE) !== 0 && !closing;
+  if (protocol !== Protocol.HTTP) return { text: text + '\r\n', chunked: false, close: !allowed };
 
   if (!hasDate) text += `Date: ${httpDate()}\r\n`;
   if (!hasServer) text += 'Server: tsgi\r\n';
-  // 101: the app's Upgrade and Connection say it all; the bytes after are unframed.
-  if (head.code === 101) return { text: text + '\r\n', chunked: false, close: false };
+  // 101: the app's Upgrade and Connection say it all; the bytes after are unframed, and
+  // the tunnel ends with the connection.
+  if (head.code === 101) return { text: text + '\r\n', chunked: false, close: true };
   const http11 = record.get(KeyId.SERVER_PROTOCOL) === 'HTTP/1.1';
   const framed = lengthKnown || bodiless || headRequest;
   const chunked = !framed && http11;
   if (chunked) text += 'Transfer-Encoding: chunked\r\n';
   // Without a length or chunks, only the close tells the client where the body ends.
-  const close = closing || !(record.flags & RequestFlags.KEEP_ALIVE) || (!framed && !chunked);
+  const close = !allowed || (!framed && !chunked);
   if (close) text += 'Connection: close\r\n';
   else if (!http11) text += 'Connection: keep-alive\r\n';
   return { text: text + '\r\n', chunked, close };

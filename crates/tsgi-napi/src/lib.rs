@@ -28,7 +28,7 @@ use napi::{sys, JsValue};
 use napi_derive::napi;
 
 use tsgi_reactor::batch::{self, Batch};
-use tsgi_reactor::{Config, Protocol, Reactor};
+use tsgi_reactor::{Config, Protocol, Reactor, WriteEnd};
 
 /// Options of a reactor (the subset of the server options the native side enforces).
 #[napi(object)]
@@ -335,11 +335,16 @@ impl BindingReactor {
     }
 
     /// Queues response bytes for request `token`: `head` (a latin-1 string, or null) and
-    /// `body` (a string, encoded as UTF-8, a Uint8Array, or null); `end` completes the
-    /// response. Returns the bytes still queued for the connection (wait for DRAIN when
-    /// over the high-water mark), or -1 if the request is gone.
+    /// `body` (a string, encoded as UTF-8, a Uint8Array, or null); `end` says whether the
+    /// response goes on (0), is complete with the connection kept for the next request (1),
+    /// or is complete with the connection closed after it (2). Returns the bytes still
+    /// queued for the connection (wait for DRAIN when over the high-water mark), or -1 if
+    /// the request is gone.
     #[napi(catch_unwind)]
-    pub fn write(&self, token: u32, head: Unknown, body: Unknown, end: bool) -> Result<i64> {
+    pub fn write(&self, token: u32, head: Unknown, body: Unknown, end: u32) -> Result<i64> {
+        let Some(end) = WriteEnd::from_word(end) else {
+            return Err(Error::new(Status::InvalidArg, format!("write: end must be 0, 1 or 2, got {end}")));
+        };
         let env = self.shared.env;
         let mut reactor = self.shared.reactor.borrow_mut();
         let Some(out) = reactor.output(token) else { return Ok(-1) };
@@ -372,12 +377,6 @@ impl BindingReactor {
     #[napi(catch_unwind)]
     pub fn upgrade(&self, token: u32) -> bool {
         self.shared.reactor.borrow_mut().upgrade(token)
-    }
-
-    /// HTTP: closes the connection after the response of `token`.
-    #[napi(catch_unwind)]
-    pub fn close_after(&self, token: u32) {
-        self.shared.reactor.borrow_mut().close_after(token);
     }
 
     /// Stops (`true`) or resumes reading the body of `token`.
@@ -595,6 +594,9 @@ pub fn batch_layout() -> std::collections::HashMap<&'static str, u32> {
         ("FLAG_UPGRADE", batch::FLAG_UPGRADE),
         ("FLAG_BODY_COMPLETE", batch::FLAG_BODY_COMPLETE),
         ("FLAG_MANAGE_PATH_INFO", batch::FLAG_MANAGE_PATH_INFO),
+        ("WRITE_MORE", WriteEnd::More as u32),
+        ("WRITE_END_KEEP_ALIVE", WriteEnd::KeepAlive as u32),
+        ("WRITE_END_CLOSE", WriteEnd::Close as u32),
     ]
     .into_iter()
     .collect()

@@ -48,7 +48,10 @@ pub const PROTOCOL_HTTP: u32 = 3;
 pub const FLAG_BODY_COMPLETE: u32 = 1;
 /// `flags` bit: strip `SCRIPT_NAME` from the front of `PATH_INFO` (uwsgi modifier1 30).
 pub const FLAG_MANAGE_PATH_INFO: u32 = 2;
-/// `flags` bit: HTTP: the client allows another request on the connection after this one.
+/// `flags` bit: the peer allows another request on the connection after this one (HTTP
+/// keep-alive, FastCGI `FCGI_KEEP_CONN`; never uwsgi). JavaScript decides whether the
+/// connection stays open and says so with the response's last write
+/// ([`crate::WriteEnd`]).
 pub const FLAG_KEEP_ALIVE: u32 = 4;
 /// `flags` bit: HTTP `Expect: 100-continue`: the body comes once JavaScript first unpauses.
 pub const FLAG_AWAITING_CONTINUE: u32 = 8;

@@ -311,7 +311,10 @@ impl Reactor {
             value_off: v.value_offset,
             value_len: u32::from(v.value_len),
         }));
-        let flags = if declared && content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
+        let mut flags = if declared && content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
+        if stream.keep_conn {
+            flags |= batch::FLAG_KEEP_ALIVE;
+        }
         let delivered = batch.request(token, batch::PROTOCOL_FASTCGI, content_length, flags, decoder.block(), &spans);
         self.spans = spans;
         let stream = self.streams.get_mut(stream_slot).expect("caller found it");
@@ -410,9 +413,9 @@ impl Reactor {
     /// Ends a request with the static response for `status`.
     fn refuse_stream(&mut self, stream_slot: u32, status: u16) {
         let stream = self.streams.get(stream_slot).expect("caller found it");
-        let (id, conn) = (stream.id, stream.conn);
+        let (id, conn, keep_conn) = (stream.id, stream.conn, stream.keep_conn);
         self.reply(conn, |out| encode::stdout(out, id, &refusal::cgi(status)));
-        self.end_stream(stream_slot, StreamEnd::Complete);
+        self.end_stream(stream_slot, StreamEnd::Complete { keep_conn });
     }
 
     /// Queues bytes the reactor sends itself; they go out with the batch's flush.

@@ -192,7 +192,8 @@ impl Reactor {
         // After an upgrade request the client may already speak the new protocol: no next
         // request is parsed, whatever the answer. A draining worker keeps no connection.
         let keep_alive = head.keep_alive && !head.upgrade && !self.draining;
-        let Some(stream) = self.open_stream(slot, 0, keep_alive, Phase::Complete) else {
+        // Whether the connection stays open is JavaScript's decision, on its last write.
+        let Some(stream) = self.open_stream(slot, 0, false, Phase::Complete) else {
             self.spans = spans;
             return false;
         };

@@ -21,4 +21,4 @@ mod uwsgi;
 #[cfg(test)]
 mod tests;
 
-pub use reactor::{Config, ListenerInfo, Protocol, Reactor};
+pub use reactor::{Config, ListenerInfo, Protocol, Reactor, WriteEnd};

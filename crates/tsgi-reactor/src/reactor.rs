@@ -140,11 +140,42 @@ struct Slot {
     conn: Option<Conn>,
 }
 
+/// How a write from JavaScript leaves its response (the `end` word of `write`). Whether
+/// the connection stays open is decided once, by JavaScript, which wrote the head that
+/// announces it (`Connection: close`, a close-delimited body); the reactor obeys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum WriteEnd {
+    /// The response goes on.
+    More = 0,
+    /// The response is complete; the connection carries the peer's next request (sent only
+    /// where the request's `FLAG_KEEP_ALIVE` allowed it).
+    KeepAlive = 1,
+    /// The response is complete; the connection closes once it is sent.
+    Close = 2,
+}
+
+impl WriteEnd {
+    /// The variant for a word from JavaScript; `None` for a word that names none.
+    pub fn from_word(word: u32) -> Option<WriteEnd> {
+        match word {
+            0 => Some(WriteEnd::More),
+            1 => Some(WriteEnd::KeepAlive),
+            2 => Some(WriteEnd::Close),
+            _ => None,
+        }
+    }
+}
+
 /// How a request ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamEnd {
     /// Its response is complete.
-    Complete,
+    Complete {
+        /// The connection may carry the peer's next request (HTTP keep-alive, FastCGI
+        /// `FCGI_KEEP_CONN`); otherwise it closes after this response.
+        keep_conn: bool,
+    },
     /// It stops short (aborted by the web server, or the app failed mid-response): for
     /// FastCGI, `END_REQUEST` with `app_status` and no end of the STDOUT stream.
     Cut {
@@ -390,10 +421,10 @@ impl Reactor {
     }
 
     /// Call after appending to [`Reactor::output`]: frames the bytes for the protocol,
-    /// flushes unless corked, ends the response if `end`. Returns the bytes still queued,
+    /// flushes unless corked, ends the response as `end` says. Returns the bytes still queued,
     /// or -1 if the request is gone (JavaScript then treats it as aborted; no ABORT event
     /// follows).
-    pub fn commit_write(&mut self, token: u32, end: bool) -> i64 {
+    pub fn commit_write(&mut self, token: u32, end: WriteEnd) -> i64 {
         let hwm = self.config.write_high_water;
         let Some((slot, conn_slot)) = self.stream_conn(token) else { return -1 };
         let stream = self.streams.get_mut(slot).expect("found above");
@@ -405,8 +436,8 @@ impl Reactor {
         let wrote = conn.out.tail().len() > start;
         let stream = self.streams.get_mut(slot).expect("found above");
         stream.wrote |= wrote;
-        if end {
-            self.end_stream(slot, StreamEnd::Complete);
+        if end != WriteEnd::More {
+            self.end_stream(slot, StreamEnd::Complete { keep_conn: end == WriteEnd::KeepAlive });
         }
         if self.in_batch {
             self.mark_dirty(conn_slot);
@@ -424,14 +455,6 @@ impl Reactor {
             }
         }
         queued as i64
-    }
-
-    /// HTTP: the connection closes after the response of `token` (a close-delimited body,
-    /// or `Connection: close` from the app), whatever the request asked for.
-    pub fn close_after(&mut self, token: u32) {
-        if let Some(slot) = self.streams.slot_of(token) {
-            self.streams.get_mut(slot).expect("found").keep_conn = false;
-        }
     }
 
     /// Sends `text` to the web server's error log with the request `token`: a FastCGI
@@ -515,15 +538,10 @@ impl Reactor {
         for slot in 0..self.slots.len() as u32 {
             let Some(conn) = self.conn_mut(slot) else { continue };
             let idle = conn.streams.is_empty() && conn.head.is_empty();
+            // A connection busy with a request closes after its response (`end_stream`).
             match conn.protocol {
                 Protocol::Http if idle && conn.idle => self.close_conn(slot, false, AbortReason::PeerGone),
-                Protocol::Http => {
-                    for &stream in &conn.streams.clone() {
-                        if let Some(stream) = self.streams.get_mut(stream) {
-                            stream.keep_conn = false;
-                        }
-                    }
-                }
+                Protocol::Http => {}
                 Protocol::Fastcgi => {
                     conn.close_when_idle = true;
                     if idle && conn.out.queued() == 0 {
@@ -595,24 +613,29 @@ impl Reactor {
         let Some(conn) = self.slots.get_mut(stream.conn as usize).and_then(|s| s.conn.as_mut()) else { return };
         conn.streams.retain(|&s| s != slot);
         let conn_slot = stream.conn;
+        // Whether the connection carries another request: JavaScript's word for a response
+        // it ended; for a request cut short or refused by the reactor, the peer's
+        // (`FCGI_KEEP_CONN`; never for HTTP, whose cut response cannot be followed). A
+        // graceful stop keeps no connection.
+        let keep_conn = match end {
+            StreamEnd::Complete { keep_conn } => keep_conn,
+            StreamEnd::Cut { .. } => stream.keep_conn,
+        } && !self.draining;
         match conn.protocol {
+            // One request per connection.
             Protocol::Uwsgi => conn.closing = true,
-            // A body the client never sent (no 100 Continue was asked for) cannot be skipped.
-            Protocol::Http => self.http_response_ended(
-                conn_slot,
-                stream.keep_conn && end == StreamEnd::Complete && !stream.awaiting_continue,
-            ),
+            Protocol::Http => self.http_response_ended(conn_slot, keep_conn),
             Protocol::Fastcgi => {
                 let out = conn.out.tail();
                 let app_status = match end {
-                    StreamEnd::Complete => {
+                    StreamEnd::Complete { .. } => {
                         fastcgi::encode::end_stream(out, fastcgi::RecordType::Stdout, stream.id);
                         0
                     }
                     StreamEnd::Cut { app_status } => app_status,
                 };
                 fastcgi::encode::end_request(out, stream.id, app_status, fastcgi::ProtocolStatus::RequestComplete);
-                conn.close_when_idle |= !stream.keep_conn;
+                conn.close_when_idle |= !keep_conn;
                 if conn.streams.is_empty() && conn.close_when_idle {
                     conn.closing = true;
                 }

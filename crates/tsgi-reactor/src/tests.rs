@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::batch::{self, Batch};
-use crate::{Config, Protocol, Reactor};
+use crate::{Config, Protocol, Reactor, WriteEnd};
 
 /// One decoded batch event, as JavaScript would see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl Harness {
 
     fn respond(&mut self, token: u32, bytes: &[u8]) {
         self.reactor.output(token).expect("request alive").extend_from_slice(bytes);
-        assert!(self.reactor.commit_write(token, true) >= 0);
+        assert!(self.reactor.commit_write(token, WriteEnd::Close) >= 0);
     }
 }
 
@@ -236,7 +236,7 @@ fn writes_past_the_high_water_mark_ask_for_drain() {
     let token = token_of(&h.poll_until(|e| !e.is_empty()));
     // Far more than the socket buffers hold, while the client reads nothing yet.
     h.reactor.output(token).unwrap().extend(std::iter::repeat_n(b'x', 16 << 20));
-    let queued = h.reactor.commit_write(token, false);
+    let queued = h.reactor.commit_write(token, WriteEnd::More);
     assert!(queued > 1024, "queued {queued}");
     let reader = thread::spawn(move || {
         let mut buf = vec![0; 1 << 16];
@@ -249,7 +249,7 @@ fn writes_past_the_high_water_mark_ask_for_drain() {
     let events = h.poll_until(|e| e.contains(&Event::Drain(token)));
     assert_eq!(events.iter().filter(|e| **e == Event::Drain(token)).count(), 1);
     h.reactor.output(token).unwrap();
-    assert_eq!(h.reactor.commit_write(token, true), 0);
+    assert_eq!(h.reactor.commit_write(token, WriteEnd::Close), 0);
     assert_eq!(reader.join().unwrap(), 16 << 20);
 }
 
