@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { alive, childrenOf, Load, refused, reportTable, startTsgi, until, type ChaosRow, type Tsgi } from './helpers/chaos.js';
-import { announceNginx, freePort, hasNginx, nginxVersionText, startNginx, type Nginx } from './helpers/nginx.js';
+import { announceNginx, hasNginx, nginxVersionText, startNginx, type Nginx } from './helpers/nginx.js';
+import { freePort } from '../scripts/lib/processes.mjs';
 
 announceNginx();
 

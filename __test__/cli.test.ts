@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/lib/processes.mjs';
 import { exchange, nginxVars, packet, parseResponse, waitFor } from './helpers/uwsgi.js';
 
 const CLI = path.resolve('dist/cli.js');
@@ -27,14 +28,6 @@ function tempDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-cli-'));
   dirs.push(dir);
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Runs the CLI to completion (for the error cases). */

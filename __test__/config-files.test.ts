@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { refused, startTsgi, until, type Tsgi } from './helpers/chaos.js';
 import { request } from './helpers/http.js';
-import { announceNginx, freePort, hasNginx, nginxVersionText, startNginx } from './helpers/nginx.js';
+import { announceNginx, hasNginx, nginxVersionText, startNginx } from './helpers/nginx.js';
+import { freePort } from '../scripts/lib/processes.mjs';
 
 announceNginx();
 

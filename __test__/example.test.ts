@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { until } from './helpers/chaos.js';
-import { announceNginx, freePort, hasNginx } from './helpers/nginx.js';
+import { announceNginx, hasNginx } from './helpers/nginx.js';
+import { freePort } from '../scripts/lib/processes.mjs';
 
 announceNginx();
 

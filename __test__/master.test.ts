@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, Load, refused, startTsgi, until, type Tsgi } from './helpers/chaos.js';
-import { freePort } from './helpers/nginx.js';
+import { freePort } from '../scripts/lib/processes.mjs';
 
 const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
 const HELLO =

@@ -17,7 +17,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.js';
-import { announceNginx, hasNginx, startNginx, stopProcess, type Nginx } from './helpers/nginx.js';
+import { announceNginx, hasNginx, startNginx, type Nginx } from './helpers/nginx.js';
+import { stopProcess } from '../scripts/lib/processes.mjs';
 
 announceNginx();
 

@@ -49,7 +49,8 @@ import {
   tableLines,
   wanted,
 } from './lib/e2e.mjs';
-import { findExecutable, findNginx, freePort, startNginx, stopProcess } from './lib/nginx.mjs';
+import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
+import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPECTED_BODY = 'Hello, World!\n';

@@ -5,7 +5,7 @@
  * (bench/apps/hello.mjs and its twins) three ways, each at 1 and at 50 connections:
  *   hello: GET …/hello → "Hello, World!\n"     64k: GET …/64k → 64 KiB
  *   post:  POST …/post with 1 MiB (wrk's Lua script) → "received 1048576 bytes\n"
- * One private nginx (bench/lib/nginx.mjs: one worker, no access log, buffers that hold a
+ * One private nginx (scripts/lib/nginx.mjs: one worker, no access log, buffers that hold a
  * 64 KiB response and a 1 MiB body in memory) has a location per setup behind it; the
  * direct ones get wrk on their own port. Each (setup, workload, connections) is checked
  * for the right answer, then measured with wrk in rounds, interleaved (the order rotates
@@ -35,7 +35,8 @@ import { ensurePeers } from './e2e/peers.mjs';
 import { QUICK_SETUPS, SETUPS } from './e2e/setups.mjs';
 import { children, killAll, optionParser, runRounds, summarize, tail } from './lib/e2e.mjs';
 import { machineInfo } from './lib/machine.mjs';
-import { startNginx, stopProcess } from './lib/nginx.mjs';
+import { startNginx } from '../scripts/lib/nginx.mjs';
+import { stopProcess } from '../scripts/lib/processes.mjs';
 import { e2eMarkdown, e2eSvg } from './lib/report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -15,7 +15,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findNginx, freePort, startNginx, stopProcess, waitForPort } from './lib/nginx.mjs';
+import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
+import { freePort, stopProcess, waitForPort } from '../scripts/lib/processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const usage = 'usage: node bench/example-behind-nginx.mjs [--port 8080] [--tcp]\n';

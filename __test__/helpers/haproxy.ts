@@ -13,7 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, stopProcess, waitForPort } from '../../bench/lib/nginx.mjs';
+import { freePort, stopProcess, waitForPort } from '../../scripts/lib/processes.mjs';
 
 export interface Haproxy {
   port: number;

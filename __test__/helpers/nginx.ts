@@ -1,5 +1,5 @@
 /**
- * A private nginx in front of a test's server. The work is done by bench/lib/nginx.mjs
+ * A private nginx in front of a test's server. The work is done by scripts/lib/nginx.mjs
  * (shared with the benchmarks and the example); this adds what tests need: whether nginx
  * is there, and the visible reason when it is not.
  *
@@ -7,11 +7,11 @@
  *   ...
  *   await nginx.stop();
  */
-import { findNginx, nginxVersion } from '../../bench/lib/nginx.mjs';
+import { findNginx, nginxVersion } from '../../scripts/lib/nginx.mjs';
 import { announcePeer, findPeer } from './peers.js';
 
-export { fastcgiParams, findNginx, freePort, renderConfig, startNginx, stopProcess, testConfig, uwsgiParams, waitForPort } from '../../bench/lib/nginx.mjs';
-export type { Nginx, NginxLocation, NginxOptions } from '../../bench/lib/nginx.mjs';
+export { startNginx } from '../../scripts/lib/nginx.mjs';
+export type { Nginx, NginxLocation, NginxOptions } from '../../scripts/lib/nginx.mjs';
 
 const peer = findPeer('nginx', findNginx(), 'apt-get install nginx, or set NGINX=/path/to/nginx');
 

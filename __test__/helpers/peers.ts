@@ -9,7 +9,7 @@
  *   describe.skipIf(!haproxy.bin)('...', () => { ... spawn(haproxy.bin!, ...) ... });
  */
 import { accessSync, constants } from 'node:fs';
-import { findExecutable } from '../../bench/lib/nginx.mjs';
+import { findExecutable } from '../../scripts/lib/processes.mjs';
 
 export interface Peer {
   /** The peer's name, for messages ("nginx", "HAProxy"). */

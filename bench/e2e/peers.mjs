@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { somaxconn } from '../lib/e2e.mjs';
-import { findExecutable, findNginx, nginxVersion } from '../lib/nginx.mjs';
+import { findNginx, nginxVersion } from '../../scripts/lib/nginx.mjs';
+import { findExecutable } from '../../scripts/lib/processes.mjs';
 
 const PHP_FPM_NAMES = ['php-fpm', 'php-fpm8.4', 'php-fpm8.3', 'php-fpm8.2', 'php-fpm8.1', 'php-fpm8.0', 'php-fpm7.4'];
 const UWSGI_PYTHON3_PLUGINS = ['/usr/lib/uwsgi/plugins/python3_plugin.so', '/usr/lib/uwsgi/python3_plugin.so'];

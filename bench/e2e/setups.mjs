@@ -8,13 +8,13 @@
  * keys); workloads: the only workloads it serves (default all); pair: for the ratios, the
  * setup it is measured against (pure-TS → native, two workers → one).
  * start(ctx) starts the backend and resolves with { backend, cpuPids, upstream? }, where
- * upstream is the nginx location's pass (bench/lib/nginx.mjs NginxLocation fields).
+ * upstream is the nginx location's pass (scripts/lib/nginx.mjs NginxLocation fields).
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { somaxconn, startBackend, tsgiBenchFlags } from '../lib/e2e.mjs';
-import { freePort } from '../lib/nginx.mjs';
+import { freePort } from '../../scripts/lib/processes.mjs';
 import { preparePhpFpm } from './peers.mjs';
 
 /** Idle upstream connections nginx keeps per worker, where the protocol can keep them. */

@@ -14,7 +14,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { nginxVersion, stopProcess, waitForPort } from './nginx.mjs';
+import { nginxVersion } from '../../scripts/lib/nginx.mjs';
+import { stopProcess, waitForPort } from '../../scripts/lib/processes.mjs';
 
 // ---- options ----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 /**
  * A private nginx for tests, benchmarks and the example: its own prefix in a temp dir,
  * its own nginx.conf, one `server` on 127.0.0.1 and a free port whose locations
- * `uwsgi_pass`, `fastcgi_pass` or `proxy_pass` to the upstreams you name. Plain ESM so bench scripts run without a build;
- * __test__/helpers/nginx.ts wraps it for vitest (types: ./nginx.d.mts).
+ * `uwsgi_pass`, `fastcgi_pass` or `proxy_pass` to the upstreams you name. Plain ESM with
+ * JSDoc types, so benchmarks and scripts run without a build; __test__/helpers/nginx.ts
+ * wraps it for vitest. Ports and processes: ./processes.mjs.
  *
  *   const nginx = await startNginx({ locations: [{ path: '/tcp/', uwsgiPass: '127.0.0.1:3031' }] });
  *   await fetch(nginx.url('/tcp/hello'));
@@ -12,10 +13,59 @@
  * master and workers; `stop()` (or, as a last resort, this process exiting) ends the group.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { checkPortFree, findExecutable, freePort, stopProcess, waitForPort } from './processes.mjs';
+
+/** @typedef {import('node:child_process').ChildProcess} ChildProcess */
+
+/**
+ * @typedef {object} NginxLocation
+ * @property {string} path The location prefix, e.g. `/tcp/`.
+ * @property {string} [uwsgiPass] The uwsgi upstream: `HOST:PORT` or `unix:/path`.
+ * @property {string} [fastcgiPass] The FastCGI upstream: `HOST:PORT` or `unix:/path` (then `fastcgi_params` is included).
+ * @property {string} [proxyPass] The HTTP upstream (`proxy_pass http://...`): `HOST:PORT` or `unix:/path`.
+ * @property {number} [keepalive] FastCGI or HTTP: keep up to this many idle connections per nginx worker
+ *   (`upstream { keepalive N; }` with `fastcgi_keep_conn on`, or `proxy_http_version 1.1` and an empty
+ *   `Connection`); default: a connection per request.
+ * @property {number} [keepaliveRequests] With `keepalive` only: requests per upstream connection before nginx
+ *   closes it (`keepalive_requests`; nginx's default is 1000).
+ * @property {string | string[]} [extra] More directives for the location block, e.g. `uwsgi_buffering off;`.
+ */
+
+/**
+ * @typedef {object} NginxOptions
+ * @property {NginxLocation[]} [locations]
+ * @property {number} [port] Listen port; default: a free one.
+ * @property {string} [host] Listen address; default 127.0.0.1.
+ * @property {number | 'auto'} [workerProcesses] `worker_processes`; default 1.
+ * @property {number} [workerConnections] `worker_connections`; default 4096.
+ * @property {'debug' | 'info' | 'notice' | 'warn' | 'error' | 'crit'} [errorLogLevel] `error_log` level; default `info`.
+ * @property {boolean} [accessLog] Write an access log in the prefix; default true.
+ * @property {string} [httpExtra] Raw directives for the `http` block.
+ * @property {string} [serverExtra] Raw directives for the `server` block.
+ * @property {string} [nginx] The nginx binary; default findNginx().
+ * @property {number} [startTimeoutMs] How long to wait for the port; default 10000 ms.
+ */
+
+/**
+ * @typedef {object} Nginx
+ * @property {string} bin
+ * @property {string} prefix The temp dir holding conf, logs, temp paths and the pid file.
+ * @property {number} port
+ * @property {string} host
+ * @property {string} conf The nginx.conf path.
+ * @property {string} configText
+ * @property {number} pid
+ * @property {ChildProcess} child
+ * @property {string} baseUrl `http://host:port`.
+ * @property {(path?: string) => string} url `http://host:port` + path.
+ * @property {() => string} errorLog The error log so far.
+ * @property {() => string} accessLog The access log so far.
+ * @property {() => string} output What nginx printed on stdout and stderr.
+ * @property {() => Promise<void>} stop Stops nginx (master and workers) and removes the prefix.
+ */
 
 /** Where nginx's uwsgi_params usually lives; the first one found is copied into the prefix. */
 const UWSGI_PARAMS_CANDIDATES = [
@@ -56,61 +106,34 @@ fastcgi_param  SERVER_SOFTWARE    nginx/$nginx_version;
 fastcgi_param  SERVER_ADDR        $server_addr;
 `;
 
-const SEARCH_DIRS = ['/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin', '/sbin', '/opt/homebrew/bin'];
-
-/** The full path of executable `name` on PATH (or in the usual sbin dirs), or null. */
-export function findExecutable(name) {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...SEARCH_DIRS];
-  for (const dir of dirs) {
-    const file = path.join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
-/** The nginx binary: $NGINX if set, else `nginx` on PATH or in an sbin dir; null if none. */
+/**
+ * The nginx binary: $NGINX if set, else `nginx` on PATH or in an sbin dir; null if none.
+ * @returns {string | null}
+ */
 export function findNginx() {
   if (process.env.NGINX) return existsSync(process.env.NGINX) ? process.env.NGINX : null;
   return findExecutable('nginx');
 }
 
-/** `nginx -v` output ("nginx version: nginx/1.22.1"), or null without nginx. */
+/**
+ * `nginx -v` output ("nginx version: nginx/1.22.1"), or null without nginx.
+ * @param {string | null} [bin]
+ * @returns {string | null}
+ */
 export function nginxVersion(bin = findNginx()) {
   if (!bin) return null;
   const result = spawnSync(bin, ['-v'], { encoding: 'utf8' });
   return (result.stderr || result.stdout || '').trim() || null;
 }
 
-/** A TCP port that was free a moment ago on `host`. */
-export function freePort(host = '127.0.0.1') {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Rejects with "Address already in use" if `port` on `host` cannot be bound now. */
-export function checkPortFree(port, host = '127.0.0.1') {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', (error) => reject(new Error(`${host}:${port}: ${error.code === 'EADDRINUSE' ? 'Address already in use' : error.message}`)));
-    server.listen(port, host, () => server.close(() => resolve()));
-  });
-}
-
-/** Resolves once `file` holds `pid` (nginx writes its pid file only after binding its
- * listen sockets, so another listener on the port cannot pass for it). */
+/**
+ * Resolves once `file` holds `pid` (nginx writes its pid file only after binding its
+ * listen sockets, so another listener on the port cannot pass for it).
+ * @param {string} file
+ * @param {number} pid
+ * @param {{ child: ChildProcess, timeoutMs: number, describe: () => string }} options
+ * @returns {Promise<void>}
+ */
 function waitForPidFile(file, pid, { child, timeoutMs, describe }) {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -132,77 +155,28 @@ function waitForPidFile(file, pid, { child, timeoutMs, describe }) {
   });
 }
 
-/** Resolves once something accepts TCP connections on host:port (or a Unix socket path).
- * Rejects after `timeoutMs`, or at once if `child` exits first; `describe()` adds context. */
-export function waitForPort(port, { host = '127.0.0.1', timeoutMs = 10_000, child, describe } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  const what = typeof port === 'string' ? port : `${host}:${port}`;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (message) => {
-      if (settled) return;
-      settled = true;
-      child?.off('exit', onExit);
-      const context = describe ? describe() : '';
-      reject(new Error(context ? `${message}\n${context}` : message));
-    };
-    const onExit = (code, signal) => fail(`the process that should listen on ${what} exited (${signal ?? `code ${code}`}) before it did`);
-    child?.once('exit', onExit);
-    if (child && child.exitCode !== null) return onExit(child.exitCode, child.signalCode);
-    const attempt = () => {
-      if (settled) return;
-      const socket = typeof port === 'string' ? net.connect(port) : net.connect(port, host);
-      socket.once('connect', () => {
-        socket.destroy();
-        if (settled) return;
-        settled = true;
-        child?.off('exit', onExit);
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) fail(`nothing accepted connections on ${what} within ${timeoutMs} ms`);
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
-}
-
-/** Sends `signal` to `child` (to its process group if `group`) and waits for it to exit;
- * SIGKILL after `graceMs`. */
-export async function stopProcess(child, { signal = 'SIGTERM', graceMs = 5_000, group = false } = {}) {
-  if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const send = (sig) => {
-    try {
-      process.kill(group ? -child.pid : child.pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  send(signal);
-  let timer;
-  const timedOut = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), graceMs);
-  });
-  if ((await Promise.race([exited, timedOut])) === 'timeout') {
-    send('SIGKILL');
-    await exited;
-  }
-  clearTimeout(timer);
-}
-
-/** The contents of uwsgi_params: the system's copy if there is one, else nginx's stock list. */
+/**
+ * The contents of uwsgi_params: the system's copy if there is one, else nginx's stock list.
+ * @returns {{ text: string, source: string }}
+ */
 export function uwsgiParams() {
   return paramsFile('uwsgi_params', UWSGI_PARAMS_CANDIDATES, STOCK_UWSGI_PARAMS);
 }
 
-/** The contents of fastcgi_params: the system's copy if there is one, else nginx's stock list. */
+/**
+ * The contents of fastcgi_params: the system's copy if there is one, else nginx's stock list.
+ * @returns {{ text: string, source: string }}
+ */
 export function fastcgiParams() {
   return paramsFile('fastcgi_params', FASTCGI_PARAMS_CANDIDATES, STOCK_FASTCGI_PARAMS);
 }
 
+/**
+ * @param {string} name
+ * @param {string[]} candidates
+ * @param {string} stock
+ * @returns {{ text: string, source: string }}
+ */
 function paramsFile(name, candidates, stock) {
   for (const file of candidates) {
     if (existsSync(file)) return { text: readFileSync(file, 'utf8'), source: file };
@@ -212,6 +186,10 @@ function paramsFile(name, candidates, stock) {
 
 /**
  * nginx.conf for `options` (see startNginx); paths are absolute, inside `prefix`.
+ * @param {string} prefix
+ * @param {number} port
+ * @param {NginxOptions} [options]
+ * @returns {string}
  */
 export function renderConfig(prefix, port, options = {}) {
   const {
@@ -255,7 +233,7 @@ export function renderConfig(prefix, port, options = {}) {
     if (location.extra) lines.push(...[].concat(location.extra));
     return `    location ${location.path} {\n${lines.map((line) => `      ${line}`).join('\n')}\n    }`;
   });
-  return `# generated by bench/lib/nginx.mjs
+  return `# generated by scripts/lib/nginx.mjs
 ${asRoot ? 'user root;  # workers must reach root-owned Unix sockets' : '# not root: workers run as this user'}
 worker_processes ${workerProcesses};
 worker_rlimit_nofile ${Math.max(1024, workerConnections * 2 + 64)};
@@ -286,13 +264,20 @@ ${serverExtra ? `    ${serverExtra}\n` : ''}${blocks.join('\n')}
 `;
 }
 
-/** Runs `nginx -t` on a prefix and config; returns { ok, output }. */
+/**
+ * Runs `nginx -t` on a prefix and config.
+ * @param {string} bin
+ * @param {string} prefix
+ * @param {string} conf
+ * @returns {{ ok: boolean, output: string }}
+ */
 export function testConfig(bin, prefix, conf) {
   const result = spawnSync(bin, ['-t', '-p', prefix, '-e', path.join(prefix, 'logs/error.log'), '-c', conf, '-g', 'daemon off;'], { encoding: 'utf8' });
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`.trim() };
 }
 
 /** Every nginx group still running, killed if this process exits without stopping them. */
+/** @type {Set<number>} */
 const running = new Set();
 let exitHookInstalled = false;
 function installExitHook() {
@@ -309,6 +294,11 @@ function installExitHook() {
   });
 }
 
+/**
+ * @param {string} text
+ * @param {number} [lines]
+ * @returns {string}
+ */
 function tail(text, lines = 40) {
   return text.split('\n').slice(-lines).join('\n');
 }
@@ -321,6 +311,8 @@ function tail(text, lines = 40) {
  *   workerConnections (4096), errorLogLevel ('info'), accessLog (true),
  *   httpExtra / serverExtra (raw directives), nginx (the binary), startTimeoutMs (10000).
  * Resolves once the port accepts connections.
+ * @param {NginxOptions} [options]
+ * @returns {Promise<Nginx>}
  */
 export async function startNginx(options = {}) {
   const bin = options.nginx ?? findNginx();
@@ -344,6 +336,12 @@ export async function startNginx(options = {}) {
   throw lastError;
 }
 
+/**
+ * @param {string} bin
+ * @param {number} port
+ * @param {NginxOptions} options
+ * @returns {Promise<Nginx>}
+ */
 async function startOnce(bin, port, options) {
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'tsgi-nginx-'));
   const remove = () => rmSync(prefix, { recursive: true, force: true });
