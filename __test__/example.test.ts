@@ -14,7 +14,7 @@ announceNginx();
 describe.skipIf(!hasNginx)('npm run example', () => {
   it('serves the example app behind nginx, echoes a POST, and stops on Ctrl-C', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [path.resolve('bench/example-behind-nginx.mjs'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.resolve('scripts/example-behind-nginx.mjs'), '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 describe('the llhttp framing corpus', () => {
   it("matches what this Node's llhttp decides today", async () => {
-    const script = new URL('../bench/http-framing-corpus.mjs', import.meta.url).pathname;
+    const script = new URL('../scripts/http-framing-corpus.mjs', import.meta.url).pathname;
     const { stdout } = await promisify(execFile)(process.execPath, [script, '--check']);
     expect(stdout).toMatch(/up to date \(\d+ cases\)/);
   });

@@ -1,4 +1,4 @@
-//! Differential test against Node's own parser, llhttp. `bench/http-framing-corpus.mjs`
+//! Differential test against Node's own parser, llhttp. `scripts/http-framing-corpus.mjs`
 //! fed every request of its corpus to llhttp (as node:http configures it) and recorded what
 //! it decided in `tests/data/http-framing.json`; this test needs no Node. For every request
 //! llhttp accepts, our framing must be its framing: where the head ends, the body bytes,
@@ -59,7 +59,7 @@ fn same_framing(name: &str, bytes: &[u8], ll: &Value, r: &Request) {
 #[test]
 fn framing_matches_llhttp() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/http-framing.json"))
-        .expect("tests/data/http-framing.json (node bench/http-framing-corpus.mjs writes it)");
+        .expect("tests/data/http-framing.json (node scripts/http-framing-corpus.mjs writes it)");
     let corpus: Value = serde_json::from_str(&text).expect("valid JSON");
     let cases = corpus["cases"].as_array().expect("cases");
     let (mut same, mut stricter, mut looser, mut both_refuse) = (0, 0, 0, 0);

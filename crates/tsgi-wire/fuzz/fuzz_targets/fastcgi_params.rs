@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a FastCGI PARAMS stream. Input: one byte choosing the limits, three
-//! u16 LE cut points, then the stream (bench/fuzz.sh seeds `REQUEST_METHOD=GET`).
+//! u16 LE cut points, then the stream (scripts/fuzz.sh seeds `REQUEST_METHOD=GET`).
 //!
 //! Invariants: the stream cut into records at the cut points, and byte by byte, decodes to
 //! what it decodes to in one record (same error, or same info and pairs); a failed decoder

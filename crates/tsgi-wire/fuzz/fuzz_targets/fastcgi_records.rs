@@ -1,5 +1,5 @@
 //! Arbitrary bytes as a FastCGI record stream, read as the reactor reads it. Input: a u16 LE
-//! cut point, then the stream (bench/fuzz.sh seeds BEGIN_REQUEST, PARAMS, STDIN).
+//! cut point, then the stream (scripts/fuzz.sh seeds BEGIN_REQUEST, PARAMS, STDIN).
 //!
 //! Invariants: the stream received in two reads, cut at the cut point, gives the same records,
 //! BEGIN_REQUESTs, PARAMS answers and error as received whole; at every record, a prefix

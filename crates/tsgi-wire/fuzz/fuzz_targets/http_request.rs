@@ -1,6 +1,6 @@
 //! Arbitrary bytes as an HTTP/1.1 request: the head, then a chunked body if the head says
 //! so. Input: one byte choosing the limits, a u16 LE cut point, then the bytes
-//! (bench/fuzz.sh seeds a chunked POST).
+//! (scripts/fuzz.sh seeds a chunked POST).
 //!
 //! Invariants: the head parsed from any prefix answers `Partial` or what the whole answers
 //! (same error, or same head and vars); a complete head lies within the input, every var

@@ -10,8 +10,8 @@
 // The corpus lists, with a reason, the requests where tsgi is deliberately stricter than
 // llhttp (`stricter: 'http_error_code'`); everything else must agree.
 //
-// usage: node bench/http-framing-corpus.mjs   (rewrite the JSON; commit it)
-//        node bench/http-framing-corpus.mjs --check   (exit 1 if the JSON is stale)
+// usage: node scripts/http-framing-corpus.mjs   (rewrite the JSON; commit it)
+//        node scripts/http-framing-corpus.mjs --check   (exit 1 if the JSON is stale)
 //
 // Each request is fed to the parser one byte at a time, so the callbacks tell the exact
 // offset at which the head and the message end.
@@ -279,7 +279,7 @@ for (const c of cases) {
 }
 
 const json = `{
-  "generator": "bench/http-framing-corpus.mjs",
+  "generator": "scripts/http-framing-corpus.mjs",
   "node": ${JSON.stringify(process.version)},
   "llhttp": ${JSON.stringify(process.versions.llhttp)},
   "cases": [
@@ -291,7 +291,7 @@ ${cases.map((c) => `    ${JSON.stringify(c)}`).join(',\n')}
 if (process.argv.includes('--check')) {
   const old = readFileSync(out, 'utf8').replace(/"node": "[^"]*",\n  "llhttp": "[^"]*",/, '');
   if (old !== json.replace(/"node": "[^"]*",\n  "llhttp": "[^"]*",/, '')) {
-    console.error(`${out} is stale: run node bench/http-framing-corpus.mjs`);
+    console.error(`${out} is stale: run node scripts/http-framing-corpus.mjs`);
     process.exit(1);
   }
   console.log(`${out}: up to date (${cases.length} cases)`);

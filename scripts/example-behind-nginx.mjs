@@ -3,7 +3,7 @@
  * The built-in example app behind a private nginx, to click around in:
  *
  *   npm run build && npm run example            # http://127.0.0.1:8080/
- *   node bench/example-behind-nginx.mjs [--port 8080] [--tcp]
+ *   node scripts/example-behind-nginx.mjs [--port 8080] [--tcp]
  *
  * Starts `node dist/cli.js` (no --module: the example app) on a Unix socket in a temp dir
  * (or on 127.0.0.1:<free port> with --tcp), and nginx on 127.0.0.1:PORT passing every
@@ -19,7 +19,7 @@ import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
 import { freePort, stopProcess, waitForPort } from '../scripts/lib/processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const usage = 'usage: node bench/example-behind-nginx.mjs [--port 8080] [--tcp]\n';
+const usage = 'usage: node scripts/example-behind-nginx.mjs [--port 8080] [--tcp]\n';
 
 function parseOptions(argv) {
   const options = { port: 8080, tcp: false };

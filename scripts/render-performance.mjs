@@ -5,13 +5,13 @@
  * and codec.md. The benchmarks call the same renderers when they write the results, so
  * this matters after a change to the renderers (bench/lib/report.mjs).
  *
- *   node bench/readme.mjs           # rewrite them
- *   node bench/readme.mjs --check   # exit 1 if any differs from what it would write
+ *   node scripts/render-performance.mjs           # rewrite them
+ *   node scripts/render-performance.mjs --check   # exit 1 if any differs from what it would write
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codecMarkdown, e2eMarkdown, e2eSvg, readmeSection, replaceReadmeSection } from './lib/report.mjs';
+import { codecMarkdown, e2eMarkdown, e2eSvg, readmeSection, replaceReadmeSection } from '../bench/lib/report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const read = (file) => readFileSync(path.join(root, file), 'utf8');
@@ -36,7 +36,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (!process.argv.includes('--check')) writeFileSync(path.join(root, file), text);
   }
   if (process.argv.includes('--check') && stale.length) {
-    process.stderr.write(`${stale.join(', ')}: not what bench/results/*.json give; run node bench/readme.mjs\n`);
+    process.stderr.write(`${stale.join(', ')}: not what bench/results/*.json give; run node scripts/render-performance.mjs\n`);
     process.exit(1);
   }
 }

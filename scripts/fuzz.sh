@@ -3,7 +3,7 @@
 # Not run in CI: a local or scheduled check. A crash leaves its input under
 # crates/tsgi-wire/fuzz/artifacts/<target>/ and makes this script exit non-zero.
 #
-# usage: bench/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+# usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 60
 #   TARGET              default: every target `cargo fuzz list` shows
 # env:   FUZZ_TOOLCHAIN=nightly|stable  force a toolchain (default: nightly if rustup has
