@@ -1,35 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * The test matrix: every file runs against the native reactor (the build's prebuild), and
- * every test that serves over a socket (raw protocol bytes, real nginx, HAProxy, cgi-fcgi,
- * HTTP clients, the command line) runs again with TSGI_NATIVE=0, against the
- * pure-TypeScript reactor, so the two cannot drift apart. What the pure path does
- * differently, its test says where it checks it (README "The pure-TypeScript path").
+ * The test matrix. The tests are laid out by kind (__test__/):
+ *   unit/          in process, no peers: config, validate, compose, codecs, logs, docs tables...
+ *   serving/       a server over sockets: raw protocol bytes, HTTP clients, the command
+ *                  line, the master, chaos, adapters;
+ *   peers/         real peers in front: nginx, HAProxy, cgi-fcgi;
+ *   differential/  two implementations compared (native and pure reactor, our HTTP codec
+ *                  and llhttp's corpus, Node's own parser);
+ *   install/       the packed package and the loader's routes;
+ *   end-to-end/    configuration files from the CLI to a served request, TSGI apps under
+ *                  node:http and fetch hosts, `npm run example`.
+ * Every file runs against the native reactor (the build's prebuild); every file of
+ * serving/ and peers/ runs again with TSGI_NATIVE=0, against the pure-TypeScript reactor,
+ * so the two cannot drift apart. What the pure path does differently, its test says where
+ * it checks it (README "The pure-TypeScript path").
  */
-const servingTests = [
-  'uwsgi-raw',
-  'fastcgi-raw',
-  'http-raw',
-  'http-timeouts',
-  'http-upgrade',
-  'http-clients',
-  'nginx',
-  'nginx-fastcgi',
-  'nginx-http',
-  'haproxy',
-  'cgi-fcgi',
-  'smoke',
-  'tsgi',
-  'cli',
-  'master',
-  'chaos',
-  'adapters-frameworks',
-  'adapters-node',
-  'adapters-fetch',
-  'adapters-load',
-].map((name) => `__test__/${name}.test.ts`);
-
 export default defineConfig({
   test: {
     // Each file gets its own process: tests load the native addon and open sockets.
@@ -39,7 +25,10 @@ export default defineConfig({
     reporters: ['default', './__test__/helpers/closing-line-reporter.ts'],
     projects: [
       { extends: true, test: { name: 'native', include: ['__test__/**/*.test.ts'] } },
-      { extends: true, test: { name: 'pure', include: servingTests, env: { TSGI_NATIVE: '0' } } },
+      {
+        extends: true,
+        test: { name: 'pure', include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'], env: { TSGI_NATIVE: '0' } },
+      },
     ],
   },
 });

@@ -1,7 +1,7 @@
 /**
  * The chaos harness: a real tsgi master with its workers (the CLI, as users run it), a
  * constant-rate load that records every request's fate, and a report table of what each
- * fault cost. Used by __test__/chaos.test.ts with a real nginx in front.
+ * fault cost. Used by __test__/serving/chaos.test.ts with a real nginx in front.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';

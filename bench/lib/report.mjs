@@ -1,7 +1,7 @@
 /**
  * The benchmarks' results as Markdown and SVG: pure functions of the results files
  * (bench/results/e2e.json, codec.json), so that scripts/render-performance.mjs and the test that checks
- * the README (__test__/bench-readme.test.ts) render exactly what the runs wrote.
+ * the README (__test__/unit/bench-readme.test.ts) render exactly what the runs wrote.
  */
 import { BASELINES } from '../e2e/setups.mjs';
 import { machineLine } from './machine.mjs';
