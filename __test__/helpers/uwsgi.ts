@@ -87,7 +87,7 @@ export function parseResponse(data: Buffer): { statusLine: string; headers: Arra
   return { statusLine: statusLine!, headers, body: data.subarray(end + 4) };
 }
 
-// ---- added for tsgi.test.ts and uwsgi-raw.test.ts ---------------------------------------
+// ---- hand-built packets, slow senders, kept connections ----------------------------------
 
 /** A raw 4-byte uwsgi header with any datasize (not necessarily the block's length). */
 export function header(modifier1: number, datasize: number, modifier2 = 0): Buffer {
