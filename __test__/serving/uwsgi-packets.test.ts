@@ -1,16 +1,14 @@
 /**
  * Hand-built uwsgi packets, good and malformed (shared/research/reliability.md §2.1,
- * U1-U27): the exact bytes that come back, the log line, and that the worker keeps
+ * U1-U26): the exact bytes that come back, the log line, and that the worker keeps
  * serving. Every malformed fixture is replayed whole, in three pieces and byte by byte.
+ * Then the limits at their edge (bufferSize, maxVars, limitPost, max-conns), and the
+ * oddities that are accepted (empty values, repeats, non-UTF-8 bytes, UWSGI_* vars).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, TsgiError } from '../../src/errors.js';
-import { Server, type ServerOptions } from '../../src/server/server.js';
+import { describe, expect, it } from 'vitest';
+import { type ServerOptions } from '../../src/server/server.js';
 import { useTestServers } from '../helpers/servers.js';
+import { STATIC, countingServers, expectStillServing } from '../helpers/uwsgi-server.js';
 import {
   RawClient,
   delay,
@@ -26,35 +24,9 @@ import {
   type RawResult,
 } from '../helpers/uwsgi.js';
 
-/** The static refusals, byte for byte (crates/tsgi-reactor/src/uwsgi.rs `static_response`). */
-const STATIC: Record<number, string> = {
-  400: 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Request\n',
-  413: 'HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 18\r\nConnection: close\r\n\r\nContent Too Large\n',
-  431: 'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nContent-Length: 32\r\nConnection: close\r\n\r\nRequest Header Fields Too Large\n',
-  501: 'HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: 16\r\nConnection: close\r\n\r\nNot Implemented\n',
-};
-
 const servers = useTestServers();
-const { serve, track } = servers;
-let tempDirs: string[] = [];
-
-afterEach(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-  tempDirs = [];
-});
-
-/** A server whose app counts its calls and answers 200 "ok <PATH_INFO>". */
-function countingServer(options?: ServerOptions): { address: string; calls: () => number; server: Server } {
-  let calls = 0;
-  const server = track(
-    new Server((environ, start) => {
-      calls++;
-      start('200 OK', [['Content-Type', 'text/plain']]);
-      return [`ok ${environ.PATH_INFO}`];
-    }, options),
-  );
-  return { address: server.listen('127.0.0.1:0'), calls: () => calls, server };
-}
+const { serve } = servers;
+const countingServer = countingServers(servers);
 
 function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
@@ -68,26 +40,6 @@ const GET = rawVar('REQUEST_METHOD', 'GET');
 function minimal(extra: Array<[string, string]> = [], modifier1 = 0): Buffer {
   return packet([['REQUEST_METHOD', 'GET'], ['PATH_INFO', '/'], ...extra], '', modifier1);
 }
-
-/** A good request must still be served. */
-async function expectStillServing(address: string, calls: () => number, before: number): Promise<void> {
-  // Small enough for every fixture's limits (bufferSize 100, maxVars 4).
-  const { data, reset } = await exchange(
-    address,
-    packet([
-      ['REQUEST_METHOD', 'GET'],
-      ['PATH_INFO', '/after'],
-      ['SERVER_PROTOCOL', 'HTTP/1.1'],
-    ]),
-  );
-  const response = parseResponse(data);
-  expect(response.statusLine).toBe('HTTP/1.1 200 OK');
-  expect(response.body.toString()).toBe('ok /after');
-  expect(reset).toBe(false);
-  expect(calls()).toBe(before + 1);
-}
-
-// ---- the malformed fixtures -------------------------------------------------------------------
 
 interface Fixture {
   id: string;
@@ -360,8 +312,6 @@ describe('malformed uwsgi requests', () => {
   });
 });
 
-// ---- limits that let a request through ------------------------------------------------------
-
 describe('limits at their edge', () => {
   it('U4: a vars block of exactly bufferSize is served', async () => {
     const value = 'c'.repeat(100 - (2 + 14 + 2 + 3) - (2 + 11 + 2));
@@ -456,8 +406,6 @@ describe('limits at their edge', () => {
     expect(calls()).toBe(0);
   });
 });
-
-// ---- accepted oddities ---------------------------------------------------------------------------
 
 describe('accepted inputs', () => {
   /** Serves one request and returns what the app saw of `keys`. */
@@ -554,409 +502,5 @@ describe('accepted inputs', () => {
     const { data, calls } = await environOf(packet({ REQUEST_METHOD: 'GET', PATH_INFO: '/' }, '', 0, 7), []);
     expect(parseResponse(data).statusLine).toBe('HTTP/1.0 200 OK');
     expect(calls).toBe(1);
-  });
-});
-
-// ---- the body and what follows it -------------------------------------------------------------------
-
-describe('the request body', () => {
-  it('U19: a body shorter than CONTENT_LENGTH, then a half-close: the abort signal fires and the input rejects TSGI_ERR_BODY_TRUNCATED', async () => {
-    let readError: unknown;
-    let signalReason: unknown;
-    let aborts = 0;
-    let partial = 0;
-    let settled = false;
-    const address = serve(async (environ, start) => {
-      const signal = environ['tsgi.signal'];
-      signal.addEventListener('abort', () => {
-        aborts++;
-        signalReason = signal.reason;
-      });
-      try {
-        for await (const chunk of environ['tsgi.input']) partial += chunk.length;
-      } catch (error) {
-        readError = error;
-      }
-      settled = true;
-      start('200 OK', []);
-      return ['must not be sent as complete'];
-    });
-    const client = new RawClient(address, { allowHalfOpen: true });
-    await client.connected;
-    await client.write(
-      packet(
-        [
-          ['REQUEST_METHOD', 'POST'],
-          ['PATH_INFO', '/up'],
-          ['CONTENT_LENGTH', '10'],
-        ],
-        'abcd',
-      ),
-    );
-    await delay(20);
-    client.end();
-    await waitFor(() => settled, { what: 'the app to see the abort' });
-    expect(readError).toBeInstanceOf(TsgiError);
-    expect((readError as TsgiError).code).toBe(ErrorCodes.BODY_TRUNCATED);
-    expect(aborts).toBe(1);
-    expect((signalReason as TsgiError).code).toBe(ErrorCodes.BODY_TRUNCATED);
-    expect(partial).toBeLessThanOrEqual(4);
-    await client.whenClosed;
-    expect(client.data.toString()).not.toContain('must not be sent');
-    await waitFor(() => servers.logs.find(/peer closed with 6 body bytes missing; request aborted/), { what: 'the log line' });
-  });
-
-  it('U19: read() pending when the peer half-closes rejects with TSGI_ERR_BODY_TRUNCATED', async () => {
-    let readError: unknown;
-    const address = serve(async (environ, start) => {
-      try {
-        await environ['tsgi.input'].read();
-      } catch (error) {
-        readError = error;
-      }
-      start('200 OK', []);
-      return [];
-    });
-    const client = new RawClient(address, { allowHalfOpen: true });
-    await client.connected;
-    await client.write(
-      packet([
-        ['REQUEST_METHOD', 'POST'],
-        ['CONTENT_LENGTH', '100'],
-      ]),
-    );
-    await client.write('only some');
-    await delay(20);
-    client.end();
-    await waitFor(() => readError !== undefined, { what: 'read() to reject' });
-    expect((readError as TsgiError).code).toBe(ErrorCodes.BODY_TRUNCATED);
-  });
-
-  it('U20: a second uwsgi packet after the body is never parsed', async () => {
-    let calls = 0;
-    const bodies: string[] = [];
-    const address = serve(async (environ, start) => {
-      calls++;
-      bodies.push(Buffer.from(await environ['tsgi.input'].read()).toString('latin1'));
-      start('200 OK', []);
-      return [`${environ.PATH_INFO}`];
-    });
-    const second = packet(nginxVars('GET', '/second'));
-    const { data } = await exchange(
-      address,
-      Buffer.concat([
-        packet(
-          [
-            ['REQUEST_METHOD', 'POST'],
-            ['PATH_INFO', '/first'],
-            ['CONTENT_LENGTH', '5'],
-          ],
-          'hello',
-        ),
-        second,
-      ]),
-    );
-    expect(parseResponse(data).body.toString()).toBe('/first');
-    expect(bodies).toEqual(['hello']);
-    // Also when it arrives later, and after a request without a body.
-    const client = new RawClient(address);
-    await client.connected;
-    await client.write(
-      packet([
-        ['REQUEST_METHOD', 'GET'],
-        ['PATH_INFO', '/third'],
-      ]),
-    );
-    await client.write(second);
-    await client.whenClosed;
-    expect(parseResponse(client.data).body.toString()).toBe('/third');
-    await delay(30);
-    expect(calls).toBe(2);
-  });
-
-  it('U21: HTTP_TRANSFER_ENCODING chunked and HTTP_CONTENT_LENGTH do not frame the body', async () => {
-    const seen: Array<[string, unknown, unknown]> = [];
-    const address = serve(async (environ, start) => {
-      const body = Buffer.from(await environ['tsgi.input'].read()).toString('latin1');
-      seen.push([body, environ.HTTP_TRANSFER_ENCODING, environ.HTTP_CONTENT_LENGTH]);
-      start('200 OK', []);
-      return ['ok'];
-    });
-    const chunked = '5\r\nhello\r\n0\r\n\r\n';
-    await exchange(
-      address,
-      packet(
-        [
-          ['REQUEST_METHOD', 'POST'],
-          ['CONTENT_LENGTH', '5'],
-          ['HTTP_TRANSFER_ENCODING', 'chunked'],
-          ['HTTP_CONTENT_LENGTH', '100'],
-        ],
-        'hello0\r\n\r\n',
-      ),
-    );
-    await exchange(
-      address,
-      packet(
-        [
-          ['REQUEST_METHOD', 'POST'],
-          ['HTTP_TRANSFER_ENCODING', 'chunked'],
-        ],
-        chunked,
-      ),
-    );
-    expect(seen).toEqual([
-      ['hello', 'chunked', undefined],
-      ['', 'chunked', undefined],
-    ]);
-  });
-
-  it('a body stalled past socketTimeout aborts the request (reset, input rejects)', async () => {
-    let readError: unknown;
-    const address = serve(
-      async (environ, start) => {
-        try {
-          await environ['tsgi.input'].read();
-        } catch (error) {
-          readError = error;
-        }
-        start('200 OK', []);
-        return [];
-      },
-      { socketTimeout: 0.3 },
-    );
-    const client = new RawClient(address);
-    await client.connected;
-    await client.write(
-      packet(
-        [
-          ['REQUEST_METHOD', 'POST'],
-          ['CONTENT_LENGTH', '10'],
-        ],
-        'abc',
-      ),
-    );
-    const { data } = await client.whenClosed;
-    expect(data.length).toBe(0);
-    await waitFor(() => readError !== undefined, { what: 'read() to reject' });
-    expect(readError).toBeInstanceOf(TsgiError);
-    await waitFor(() => servers.logs.find(/request body stalled for socket-timeout 0.3 s with 7 bytes missing/), { what: 'the log line' });
-  });
-});
-
-// ---- timeouts ------------------------------------------------------------------------------------
-
-describe('U27: head timeout', () => {
-  it('a client that sends 2 bytes and stalls is closed after socketTimeout, logged, app not called', async () => {
-    const { address, calls } = countingServer({ socketTimeout: 0.5 });
-    const client = new RawClient(address);
-    await client.connected;
-    const started = Date.now();
-    await client.write(Buffer.from([0, 30]));
-    const { data } = await client.whenClosed;
-    const elapsed = Date.now() - started;
-    expect(data.length).toBe(0);
-    expect(elapsed).toBeGreaterThanOrEqual(400);
-    expect(elapsed).toBeLessThan(2500);
-    await waitFor(() => servers.logs.find(/no complete request head within socket-timeout 0.5 s \(2 bytes received\); closed \(raise --socket-timeout\)/), {
-      what: 'the log line',
-    });
-    expect(calls()).toBe(0);
-    await expectStillServing(address, calls, 0);
-  });
-
-  it('a client that connects and sends nothing is closed after socketTimeout', async () => {
-    const { address, calls } = countingServer({ socketTimeout: 0.3 });
-    const client = new RawClient(address);
-    await client.connected;
-    const started = Date.now();
-    await client.whenClosed;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
-    expect(Date.now() - started).toBeLessThan(2500);
-    expect(calls()).toBe(0);
-  });
-
-  it('the head timeout counts from the connection, not the last byte (a trickling head is cut off)', async () => {
-    const { address, calls } = countingServer({ socketTimeout: 0.5 });
-    const bytes = packet(nginxVars('GET', '/slow'));
-    const started = Date.now();
-    // ~100 ms per byte: the whole head would take well over the timeout.
-    const result = await exchangeSlowly(address, bytes, { split: 'bytes', delayMs: 100 });
-    expect(Date.now() - started).toBeLessThan(2500);
-    expect(result.data.length).toBe(0);
-    expect(calls()).toBe(0);
-  });
-});
-
-describe('a peer that reads nothing of the response', () => {
-  it('is cut off after socketTimeout: the request is aborted (signal, close()), logged, the connection closed', async () => {
-    let aborted = false;
-    let closed = false;
-    const address = serve(
-      (environ, start) => {
-        const signal = environ['tsgi.signal'];
-        signal.addEventListener('abort', () => (aborted = true));
-        start('200 OK', [['Content-Type', 'application/octet-stream']]);
-        const chunk = Buffer.alloc(64 * 1024, 'x');
-        // Endless, with backpressure: it waits whenever the connection's queue is full.
-        const body = (function* () {
-          while (!signal.aborted) yield chunk;
-        })();
-        return Object.assign(body, { close: () => void (closed = true) });
-      },
-      { socketTimeout: 0.5 },
-    );
-    const client = new RawClient(address);
-    await client.connected;
-    await client.write(packet(nginxVars('GET', '/firehose')));
-    // Read a little, then nothing: the kernel's buffers fill and the response stalls.
-    await waitFor(() => client.received > 0, { what: 'the first bytes' });
-    client.socket.pause();
-    await waitFor(() => closed, { timeout: 10_000, what: 'close() after the stall' });
-    expect(aborted).toBe(true);
-    await waitFor(() => servers.logs.find(/uwsgi: peer read nothing of the response for socket-timeout 0.5 s; aborted \(raise --socket-timeout\)/), {
-      what: 'the log line',
-    });
-    // Closed (with a reset, which a client that stopped reading may see only as an end).
-    client.socket.resume();
-    await client.whenClosed;
-  });
-});
-
-// ---- listening ----------------------------------------------------------------------------------------
-
-describe('listening', () => {
-  function tempDir(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'tsgi-raw-'));
-    tempDirs.push(dir);
-    return dir;
-  }
-
-  it.each([0o660, 0o600])('serves on a Unix socket with mode %o, removed on close', async (mode) => {
-    const path = join(tempDir(), 'x.sock');
-    const server = track(
-      new Server((environ, start) => {
-        start('200 OK', []);
-        return [`unix ${environ.PATH_INFO}`];
-      }),
-    );
-    expect(server.listen(path, { mode })).toBe(path);
-    const stat = statSync(path);
-    expect(stat.isSocket()).toBe(true);
-    expect(stat.mode & 0o777).toBe(mode);
-    const { data } = await exchange(path, packet(nginxVars('GET', '/via-unix')));
-    expect(parseResponse(data).body.toString()).toBe('unix /via-unix');
-    server.close();
-    expect(existsSync(path)).toBe(false);
-  });
-
-  it("a live server's socket is not stolen", async () => {
-    const path = join(tempDir(), 'y.sock');
-    const first = track(
-      new Server((_environ, start) => {
-        start('200 OK', []);
-        return ['first'];
-      }),
-    );
-    first.listen(path);
-    const second = track(new Server(() => []));
-    let caught: unknown;
-    try {
-      second.listen(path);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(TsgiError);
-    expect((caught as TsgiError).code).toBe(ErrorCodes.LISTEN);
-    expect(existsSync(path)).toBe(true);
-    const { data } = await exchange(path, packet(nginxVars('GET', '/')));
-    expect(parseResponse(data).body.toString()).toBe('first');
-  });
-
-  it('a stale socket file left by a dead process is replaced', async () => {
-    const path = join(tempDir(), 'stale.sock');
-    // A process that listens and is killed leaves its socket file behind.
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    expect(statSync(path).isSocket()).toBe(true);
-    const server = track(
-      new Server((_environ, start) => {
-        start('200 OK', []);
-        return ['new'];
-      }),
-    );
-    expect(server.listen(path)).toBe(path);
-    const { data } = await exchange(path, packet(nginxVars('GET', '/')));
-    expect(parseResponse(data).body.toString()).toBe('new');
-  });
-
-  it('a path that exists and is not a socket is refused', () => {
-    const path = join(tempDir(), 'file.txt');
-    writeFileSync(path, 'keep me');
-    const server = track(new Server(() => []));
-    expect(() => server.listen(path)).toThrow(TsgiError);
-    expect(existsSync(path)).toBe(true);
-  });
-
-  it('a TCP port in use throws TSGI_ERR_LISTEN mentioning EADDRINUSE', () => {
-    const first = track(new Server(() => []));
-    const address = first.listen('127.0.0.1:0');
-    expect(address).toMatch(/^127\.0\.0\.1:[1-9][0-9]*$/);
-    const second = track(new Server(() => []));
-    let caught: unknown;
-    try {
-      second.listen(address);
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(TsgiError);
-    expect((caught as TsgiError).code).toBe(ErrorCodes.LISTEN);
-    expect((caught as TsgiError).message).toMatch(/EADDRINUSE/);
-    expect((caught as TsgiError).message).toContain(address);
-  });
-
-  it.each([
-    ['a host name', 'localhost:0', /^127\.0\.0\.1:[1-9][0-9]*$/],
-    ['an IPv6 literal', '[::1]:0', /^\[::1\]:[1-9][0-9]*$/],
-  ])('serves on %s (%s), bound at once', async (_what, spec, bound) => {
-    const server = track(
-      new Server((environ, start) => {
-        start('200 OK', []);
-        return [`at ${environ.PATH_INFO}`];
-      }),
-    );
-    const address = server.listen(spec);
-    expect(address).toMatch(bound);
-    const { data } = await exchange(address, packet(nginxVars('GET', '/named')));
-    expect(parseResponse(data).body.toString()).toBe('at /named');
-  });
-
-  it('serves on unix:PATH', async () => {
-    const path = join(tempDir(), 'prefixed.sock');
-    const server = track(
-      new Server((_environ, start) => {
-        start('200 OK', []);
-        return ['prefixed'];
-      }),
-    );
-    expect(server.listen(`unix:${path}`)).toBe(path);
-    const { data } = await exchange(path, packet(nginxVars('GET', '/')));
-    expect(parseResponse(data).body.toString()).toBe('prefixed');
-  });
-
-  it('a name that does not resolve throws TSGI_ERR_LISTEN', () => {
-    const server = track(new Server(() => []));
-    expect(() => server.listen('nosuchhost.invalid:3031')).toThrow(
-      expect.objectContaining({ code: ErrorCodes.LISTEN, message: expect.stringMatching(/failed to lookup address information/) }),
-    );
-  });
-
-  it('an address without a port throws TSGI_ERR_LISTEN', () => {
-    const server = track(new Server(() => []));
-    expect(() => server.listen('3031')).toThrow(expect.objectContaining({ code: ErrorCodes.LISTEN }));
   });
 });
