@@ -52,10 +52,26 @@ import {
 import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
+/** @typedef {import('./lib/e2e.mjs').Backend} Backend */
+
+/**
+ * What a setup runs: its label, how clients reach it, its backend's arguments.
+ * @typedef {{ label: string, via: 'http' | 'proxy' | 'uwsgi', args: (port: number) => string[] }} Plan
+ */
+
+/**
+ * A setup being run: its plan, and what starting it gave.
+ * @typedef {Plan & Omit<import('./lib/e2e.mjs').Measured, 'key' | 'label' | 'url' | 'backend'> & { key: string, name: string, command?: string, url?: string, backend?: Backend, nginx?: import('../scripts/lib/nginx.mjs').Nginx, failed?: boolean }} AdapterSetup
+ */
+
+/** @typedef {AdapterSetup & { url: string, backend: Backend }} Started */
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPECTED_BODY = 'Hello, World!\n';
+/** @type {Record<string, string>} */
 const FRAMEWORKS = { express: 'Express', fastify: 'Fastify', hono: 'Hono' };
 const VARIANTS = ['own', 'tsgi-http', 'own-nginx', 'tsgi-uwsgi'];
+/** @type {Record<string, [file: string, adapter: string, what: string]>} */
 const PLAIN = {
   'plain-tsgi': ['hello.mjs', 'auto', 'TSGI app'],
   'plain-fetch': ['hello-fetch.mjs', 'auto', 'fetch handler'],
@@ -70,6 +86,7 @@ const { parse: parseOptions } = optionParser({
   minimums: { warmup: 0 },
 });
 
+/** @param {string} name */
 const packageVersion = (name) => {
   try {
     return JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
@@ -78,9 +95,13 @@ const packageVersion = (name) => {
   }
 };
 
-/** Flags that make tsgi one process serving alone, where its command line has a master. */
+/**
+ * Flags that make tsgi one process serving alone, where its command line has a master.
+ * @param {string} cli
+ */
 function aloneFlags(cli) {
   const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' }).stdout ?? '';
+  /** @type {string[]} */
   const flags = [];
   if (help.includes('--master')) flags.push('--master', 'false');
   if (help.includes('--disable-logging')) flags.push('--disable-logging');
@@ -88,11 +109,19 @@ function aloneFlags(cli) {
   return flags;
 }
 
-/** What a setup runs: its backend command, and how clients reach it. */
+/**
+ * What a setup runs: its backend command, and how clients reach it.
+ * @param {string} key
+ * @param {string} cli
+ * @param {string[]} alone
+ * @returns {Plan}
+ */
 function planOf(key, cli, alone) {
+  /** @param {string} file */
   const app = (file) => path.join(root, 'bench/apps', file);
-  if (key in PLAIN) {
-    const [file, adapter, what] = PLAIN[key];
+  const plain = PLAIN[key];
+  if (plain) {
+    const [file, adapter, what] = plain;
     return {
       label: `tsgi, ${what}`,
       via: 'http',
@@ -121,7 +150,9 @@ function planOf(key, cli, alone) {
 
 async function main() {
   const options = parseOptions(process.argv.slice(2));
+  /** @param {string} text */
   const say = (text) => process.stdout.write(`${text}\n`);
+  /** @type {Array<[string, string]>} */
   const skipped = [];
   const wrk = findExecutable('wrk');
   const nginxBin = findNginx();
@@ -134,6 +165,7 @@ async function main() {
   const built = existsSync(cli) && existsSync(path.join(root, 'native'));
   const alone = built ? aloneFlags(cli) : [];
 
+  /** @type {AdapterSetup[]} */
   const setups = [];
   for (const key of KEYS) {
     const plan = planOf(key, cli, alone);
@@ -161,14 +193,15 @@ async function main() {
       const args = setup.args(port);
       setup.command = ['node', ...args.map((a) => (path.isAbsolute(a) && a.startsWith(root) ? path.relative(root, a) : a))].join(' ');
       try {
-        setup.backend = await startBackend(setup.key, process.execPath, args, port, { cwd: root });
-        setup.cpuPids = () => [setup.backend.child.pid];
+        const backend = await startBackend(setup.key, process.execPath, args, port, { cwd: root });
+        setup.backend = backend;
+        setup.cpuPids = () => [backend.child.pid];
         if (setup.via === 'http') {
           setup.url = `http://127.0.0.1:${port}/hello`;
         } else {
           const location = setup.via === 'uwsgi' ? { path: '/', uwsgiPass: `127.0.0.1:${port}` } : { path: '/', proxyPass: `127.0.0.1:${port}`, keepalive: 32 };
           setup.nginx = await startNginx({
-            nginx: nginxBin,
+            nginx: nginxBin ?? undefined,
             workerProcesses: options['nginx-workers'],
             workerConnections: Math.max(4096, options.connections * 4),
             errorLogLevel: 'warn',
@@ -177,13 +210,19 @@ async function main() {
           });
           setup.url = setup.nginx.url('/hello');
         }
-        await checkSetup(setup, setup.nginx ?? null, EXPECTED_BODY);
+        await checkSetup({ key: setup.key, url: setup.url, backend }, setup.nginx ?? null, EXPECTED_BODY);
       } catch (error) {
-        skipped.push([setup.key, `did not start or answer: ${error.message}`]);
+        skipped.push([setup.key, `did not start or answer: ${error instanceof Error ? error.message : error}`]);
         setup.failed = true;
       }
     }
-    const measured = setups.filter((s) => !s.failed);
+    const measured = setups.filter(
+      /**
+       * Started: not failed, so its backend and url are set.
+       * @returns {s is Started}
+       */
+      (s) => !s.failed && s.backend !== undefined && s.url !== undefined,
+    );
     for (const s of measured) s.label = `${s.key}: ${s.label}`;
 
     say('# Express, Fastify and Hono under tsgi and under their own servers; the cost of each adapter');
@@ -204,9 +243,11 @@ async function main() {
     for (const line of tableLines(measured, { cpu: true, nginxCpu: false })) say(line);
     say('');
 
+    /** @param {string} key */
     const find = (key) => measured.find((s) => s.key === key);
     for (const [framework, name] of Object.entries(FRAMEWORKS)) {
       const own = find(`${framework}-own`);
+      /** @type {Array<[Started | undefined, Started | undefined, [string, string]]>} */
       const pairs = [
         [find(`${framework}-tsgi-http`), own, [`${name} on tsgi HTTP`, `${name}'s own server`]],
         [
@@ -218,31 +259,33 @@ async function main() {
       ];
       for (const [subject, baseline, names] of pairs) {
         if (!subject && !baseline) continue;
-        const cpu = subject && baseline ? `; backend CPU/request ${fmtRatio(subject.backendCpuUs / baseline.backendCpuUs)}` : '';
+        const cpu = subject && baseline ? `; backend CPU/request ${fmtRatio(Number(subject.backendCpuUs) / Number(baseline.backendCpuUs))}` : '';
         say(`${ratioLine(subject, baseline, names)}${cpu}`);
       }
     }
     const plain = find('plain-tsgi');
     if (plain) {
       say('');
-      say(`adapter cost per request, against plain TSGI (${fmtUs(plain.backendCpuUs)} backend CPU, ${Math.round(plain.rps).toLocaleString('en-US')} req/s):`);
+      say(
+        `adapter cost per request, against plain TSGI (${fmtUs(plain.backendCpuUs)} backend CPU, ${Math.round(Number(plain.rps)).toLocaleString('en-US')} req/s):`,
+      );
       for (const key of ['plain-fetch', 'plain-node']) {
         const setup = find(key);
         if (setup)
           say(
-            `  ${key}: +${fmtUs(setup.backendCpuUs - plain.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)}), req/s ${fmtRatio(setup.rps / plain.rps)}`,
+            `  ${key}: +${fmtUs(Number(setup.backendCpuUs) - Number(plain.backendCpuUs))} backend CPU per request (${fmtRatio(Number(setup.backendCpuUs) / Number(plain.backendCpuUs))}), req/s ${fmtRatio(Number(setup.rps) / Number(plain.rps))}`,
           );
       }
       for (const framework of Object.keys(FRAMEWORKS)) {
         const setup = find(`${framework}-tsgi-http`);
         if (setup)
           say(
-            `  ${framework}-tsgi-http: ${fmtUs(setup.backendCpuUs)} backend CPU per request (${fmtRatio(setup.backendCpuUs / plain.backendCpuUs)} plain TSGI; the framework's own work included)`,
+            `  ${framework}-tsgi-http: ${fmtUs(setup.backendCpuUs)} backend CPU per request (${fmtRatio(Number(setup.backendCpuUs) / Number(plain.backendCpuUs))} plain TSGI; the framework's own work included)`,
           );
       }
     }
     for (const s of measured) {
-      const errors = s.runs.filter((r) => r.non2xx || r.socketErrors);
+      const errors = (s.runs ?? []).filter((r) => r.non2xx || r.socketErrors);
       if (errors.length)
         say(`\nWARNING: ${s.key}: errors seen by wrk (${errors.map((r) => `${r.non2xx} non-2xx, ${r.socketErrorText || 'no socket errors'}`).join('; ')})`);
     }

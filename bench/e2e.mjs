@@ -39,8 +39,19 @@ import { startNginx } from '../scripts/lib/nginx.mjs';
 import { stopProcess } from '../scripts/lib/processes.mjs';
 import { e2eMarkdown, e2eSvg } from './lib/report.mjs';
 
+/**
+ * A setup being run: its label for these versions, and what its start() gave.
+ * @typedef {Omit<import('./e2e/setups.mjs').Setup, 'label'> & { label: string, failed?: boolean, cpuPids?: () => Array<number | undefined> } & Partial<import('./e2e/setups.mjs').Started>} Running
+ */
+
+/**
+ * A cell: one setup, workload and connection count, measured by runRounds.
+ * @typedef {import('./lib/e2e.mjs').Measured & { setup: Running, workload: string, connections: number }} Cell
+ */
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const POST_BYTES = 1 << 20;
+/** @type {Record<string, { method?: string, expect: string }>} */
 const WORKLOADS = {
   hello: { expect: 'Hello, World!\n' },
   '64k': { expect: 'x'.repeat(64 * 1024) },
@@ -56,12 +67,20 @@ const { parse: parseOptions } = optionParser({
   lists: { workloads: Object.keys(WORKLOADS), connections: null },
 });
 
-/** --quick: the regression guard's settings, whatever else was given. */
+/**
+ * --quick: the regression guard's settings, whatever else was given.
+ * @param {ReturnType<typeof parseOptions>} options
+ */
 function quickOptions(options) {
   return { ...options, duration: 3, rounds: 1, warmup: 1, connections: [50], workloads: ['hello'], only: options.only.length ? options.only : QUICK_SETUPS };
 }
 
-/** One request, the way a check needs it: { status, body }. A fresh connection each. */
+/**
+ * One request, the way a check needs it: { status, body }. A fresh connection each.
+ * @param {string} url
+ * @param {{ method?: string, body?: Buffer }} [options]
+ * @returns {Promise<{ status: number | undefined, body: string }>}
+ */
 function request(url, { method = 'GET', body } = {}) {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -91,7 +110,8 @@ async function main() {
   const writeResults = !quick && !narrowed && !options['no-write'];
   const peers = ensurePeers(root, { install: !quick && !options['no-install'] });
   const skipped = []; // { setup, reason }
-  if (peers.missing.wrk) {
+  const wrk = peers.bins.wrk;
+  if (!wrk) {
     say(`e2e: SKIPPED every setup: ${peers.missing.wrk}; nothing measured.`);
     process.exitCode = quick ? 0 : 1;
     return;
@@ -99,8 +119,10 @@ async function main() {
 
   const cli = path.join(root, 'dist/cli.js');
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsgi-e2e-'));
+  /** @type {import('./e2e/setups.mjs').SetupContext} */
   const ctx = { root, cli, bins: peers.bins, app: (file) => path.join(root, 'bench/apps', file) };
   const chosen = SETUPS.filter((s) => options.only.length === 0 || options.only.includes(s.key));
+  /** @type {Running[]} */
   const setups = [];
   for (const setup of chosen) {
     const missing = setup.needs.filter((peer) => peers.missing[peer]).map((peer) => peers.missing[peer]);
@@ -111,6 +133,7 @@ async function main() {
     else setups.push({ ...setup, label: setup.label(peers.versions) });
   }
 
+  /** @type {import('../scripts/lib/nginx.mjs').Nginx | undefined} */
   let nginx;
   const cleanup = async () => {
     await nginx?.stop().catch(() => {});
@@ -132,14 +155,14 @@ async function main() {
         const own = setup.backend; // none for nginx alone: its CPU is nginx's column
         setup.cpuPids = () => (own ? [own.child.pid] : []);
       } catch (error) {
-        skipped.push({ setup: setup.key, reason: `did not start: ${error.message}` });
+        skipped.push({ setup: setup.key, reason: `did not start: ${error instanceof Error ? error.message : error}` });
         setup.failed = true;
       }
     }
     const behindNginx = setups.filter((s) => !s.failed && s.via === 'nginx');
     if (behindNginx.length) {
       nginx = await startNginx({
-        nginx: peers.bins.nginx,
+        nginx: peers.bins.nginx ?? undefined,
         workerProcesses: options['nginx-workers'],
         workerConnections: 4096,
         errorLogLevel: 'warn',
@@ -157,10 +180,17 @@ async function main() {
     const postBody = Buffer.alloc(POST_BYTES, 'x');
 
     // The cells: (setup, workload, connections), each checked before it is measured.
+    /** @type {Cell[]} */
     const cells = [];
     for (const setup of setups.filter((s) => !s.failed)) {
-      const base = setup.via === 'nginx' ? nginx.url(`/${setup.key}/`) : `http://127.0.0.1:${setup.port}/`;
-      if (!setup.backend) setup.backend = { child: nginx.child, output: nginx.errorLog };
+      const front = setup.via === 'nginx' ? nginx : undefined;
+      if (setup.via === 'nginx' && !front) throw new Error(`${setup.key}: nginx is not running`);
+      const base = front ? front.url(`/${setup.key}/`) : `http://127.0.0.1:${setup.port}/`;
+      if (!setup.backend) {
+        // nginx alone (no backend): nginx's own process is what is measured.
+        if (!front) throw new Error(`${setup.key}: no backend and no nginx`);
+        setup.backend = { child: front.child, output: front.errorLog };
+      }
       for (const workload of options.workloads) {
         if (setup.workloads && !setup.workloads.includes(workload)) continue;
         const spec = WORKLOADS[workload];
@@ -170,8 +200,11 @@ async function main() {
           if (reply.status !== 200 || reply.body !== spec.expect)
             throw new Error(`expected 200 with ${spec.expect.length} bytes, got ${reply.status} ${JSON.stringify(reply.body.slice(0, 120))}`);
         } catch (error) {
-          const nginxLog = setup.via === 'nginx' ? `\nnginx error.log:\n${tail(nginx.errorLog(), 5)}` : '';
-          skipped.push({ setup: `${setup.key} ${workload}`, reason: `check failed: ${error.message}\n${tail(setup.backend.output(), 8)}${nginxLog}` });
+          const nginxLog = front ? `\nnginx error.log:\n${tail(front.errorLog(), 5)}` : '';
+          skipped.push({
+            setup: `${setup.key} ${workload}`,
+            reason: `check failed: ${error instanceof Error ? error.message : error}\n${tail(setup.backend.output(), 8)}${nginxLog}`,
+          });
           continue;
         }
         for (const connections of options.connections) {
@@ -183,7 +216,7 @@ async function main() {
             url,
             backend: setup.backend,
             cpuPids: setup.cpuPids,
-            nginxPid: setup.via === 'nginx' ? nginx.pid : undefined,
+            nginxPid: front?.pid,
             wrk: { connections, threads: Math.min(2, connections), script: spec.method ? postScript : undefined },
           });
         }
@@ -199,7 +232,7 @@ async function main() {
     }
     const seconds = cells.length * options.rounds * (options.duration + 0.3) + cells.length * options.warmup;
     process.stderr.write(`e2e: ${cells.length} cells × ${options.rounds} rounds of ${options.duration} s: about ${Math.ceil(seconds / 60)} min\n`);
-    await runRounds(cells, { ...options, threads: 2, connections: 50 }, peers.bins.wrk, { cpu: {}, isInterrupted: () => interrupted });
+    await runRounds(cells, { ...options, threads: 2, connections: 50 }, wrk, { cpu: {}, isInterrupted: () => interrupted });
     summarize(cells);
 
     const results = {
@@ -228,7 +261,7 @@ async function main() {
         backendCpuUs: c.backendCpuUs,
         nginxCpuUs: c.nginxCpuUs,
         errors: c.errors,
-        runs: c.runs.map((r) => Math.round(r.rps)),
+        runs: (c.runs ?? []).map((r) => Math.round(r.rps)),
       })),
     };
     // Rendered from the numbers as saved, so the README (rendered from the file) says the same.
@@ -249,7 +282,11 @@ async function main() {
   }
 }
 
-/** JSON.stringify replacer: numbers to 3 significant decimals, NaN to null. */
+/**
+ * JSON.stringify replacer: numbers to 3 significant decimals, NaN to null.
+ * @param {string} key
+ * @param {unknown} value
+ */
 function roundNumbers(key, value) {
   if (typeof value !== 'number') return value;
   if (!Number.isFinite(value)) return null;

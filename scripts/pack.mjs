@@ -19,22 +19,34 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const destination = path.resolve(process.argv[2] ?? root);
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
-/** napi-rs's name of a target triple's platform package folder: x86_64-unknown-linux-gnu → linux-x64-gnu. */
+/**
+ * napi-rs's name of a target triple's platform package folder: x86_64-unknown-linux-gnu → linux-x64-gnu.
+ * @param {string} target
+ * @returns {string}
+ */
 function platformOf(target) {
   const [cpu, , system, abi] = target.split('-');
-  const arch = { x86_64: 'x64', aarch64: 'arm64' }[cpu];
+  const arch = /** @type {Record<string, string>} */ ({ x86_64: 'x64', aarch64: 'arm64' })[cpu ?? ''];
   if (system === 'linux') return `linux-${arch}-${abi}`;
   if (target.endsWith('apple-darwin')) return `darwin-${arch}`;
   if (target.endsWith('pc-windows-msvc')) return `win32-${arch}-msvc`;
   throw new Error(`no platform package name for ${target}`);
 }
 
+/**
+ * @param {string[]} args
+ * @param {string} cwd
+ */
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', maxBuffer: 16 << 20 });
-const files = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], root))[0].files.map((f) => f.path);
+/** @type {string[]} */
+const files = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'], root))[0].files.map((/** @type {{ path: string }} */ f) => f.path);
 const staging = mkdtempSync(path.join(os.tmpdir(), 'tsgi-pack-'));
 try {
   for (const file of files) cpSync(path.join(root, file), path.join(staging, file));
-  const release = { ...pkg, optionalDependencies: Object.fromEntries(pkg.napi.targets.map((t) => [`${pkg.name}-${platformOf(t)}`, pkg.version])) };
+  const release = {
+    ...pkg,
+    optionalDependencies: Object.fromEntries(pkg.napi.targets.map((/** @type {string} */ t) => [`${pkg.name}-${platformOf(t)}`, pkg.version])),
+  };
   writeFileSync(path.join(staging, 'package.json'), `${JSON.stringify(release, null, 2)}\n`);
   const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', destination], staging))[0];
   process.stdout.write(`${JSON.stringify({ ...packed, path: path.join(destination, packed.filename) })}\n`);

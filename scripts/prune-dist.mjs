@@ -8,13 +8,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The source a dist/ file was compiled from: a.js, a.d.ts, a.js.map → a.ts; a.cjs, a.d.cts → a.cts. */
+/**
+ * The source a dist/ file was compiled from: a.js, a.d.ts, a.js.map → a.ts; a.cjs, a.d.cts → a.cts.
+ * @param {string} rel
+ * @returns {string | null}
+ */
 function sourceOf(rel) {
   const match = /^(.*?)(\.d)?\.(js|cjs|ts|cts)(\.map)?$/.exec(rel);
   if (!match) return null;
   return `${match[1]}.${match[3] === 'cjs' || match[3] === 'cts' ? 'cts' : 'ts'}`;
 }
 
+/** @param {string} dir a folder of dist/, relative to it */
 function prune(dir) {
   for (const entry of readdirSync(path.join(root, 'dist', dir), { withFileTypes: true })) {
     const rel = path.join(dir, entry.name);

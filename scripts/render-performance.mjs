@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { codecMarkdown, e2eMarkdown, e2eSvg, readmeSection, replaceReadmeSection } from '../bench/lib/report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** @param {string} file */
 const read = (file) => readFileSync(path.join(root, file), 'utf8');
 
 /** { file: text } of everything rendered from the results files. */

@@ -100,7 +100,7 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
   let main: Packed;
   let platform: Packed;
   let nginx: Nginx | undefined;
-  const env = { ...process.env, PATH: pathWithoutRust() };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithoutRust() };
   delete env.TSGI_NATIVE;
   delete env.TSGI_NATIVE_PATH;
 

@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-// @ts-expect-error: plain ESM without types, shared with the benchmark
 import { rendered } from '../../scripts/render-performance.mjs';
 
 it('shows in the README and bench/results/ what scripts/render-performance.mjs renders from bench/results/*.json', () => {

@@ -4,7 +4,6 @@
  * finds in each one, and it refuses what the codecs refuse, naming the request.
  */
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM without types, shared with the benchmark
 import { PROTOCOLS, REQUESTS, encode } from '../../bench/codec/requests.mjs';
 import { HeadVars, parseHead } from '../../src/codec/http-head.js';
 import { ParamsDecoder, RecordType, parseRecord, type RecordHead } from '../../src/codec/fastcgi.js';

@@ -17,6 +17,21 @@ const PHP_FPM_NAMES = ['php-fpm', 'php-fpm8.4', 'php-fpm8.3', 'php-fpm8.2', 'php
 const UWSGI_PYTHON3_PLUGINS = ['/usr/lib/uwsgi/plugins/python3_plugin.so', '/usr/lib/uwsgi/python3_plugin.so'];
 const isRoot = process.getuid?.() === 0;
 
+/**
+ * The peers' binaries, null where missing.
+ * @typedef {{ nginx: string | null, wrk: string | null, uwsgi: string | null, phpFpm: string | null }} Bins
+ */
+
+/**
+ * The versions the report names, null (or undefined) where unknown.
+ * @typedef {{ nginx: string | null | undefined, wrk: string | null, uwsgi: string | null, python: string | null, phpFpm: string | null, nodeFastcgi: string | null, node: string }} Versions
+ */
+
+/**
+ * A peer that is missing, by name (nginx, wrk, uwsgi, phpFpm, nodeFastcgi), and why.
+ * @typedef {Partial<Record<'nginx' | 'wrk' | 'uwsgi' | 'phpFpm' | 'nodeFastcgi', string>>} Missing
+ */
+
 function findPhpFpm() {
   if (process.env.PHP_FPM) return existsSync(process.env.PHP_FPM) ? process.env.PHP_FPM : null;
   for (const name of PHP_FPM_NAMES) {
@@ -26,8 +41,13 @@ function findPhpFpm() {
   return null;
 }
 
+/** @param {{ stdout?: string | null, stderr?: string | null }} result */
 const firstLine = (result) => `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n')[0] || '?';
 
+/**
+ * @param {string} root
+ * @returns {string | null}
+ */
 function nodeFastcgiVersion(root) {
   try {
     const require = createRequire(path.join(root, 'package.json'));
@@ -37,9 +57,14 @@ function nodeFastcgiVersion(root) {
   }
 }
 
-/** What is there now: { bins, versions, missing: { peer: why } }. */
+/**
+ * What is there now: { bins, versions, missing: { peer: why } }.
+ * @param {string} root
+ * @returns {{ bins: Bins, versions: Versions, missing: Missing }}
+ */
 function survey(root) {
   const bins = { nginx: findNginx(), wrk: findExecutable('wrk'), uwsgi: findExecutable('uwsgi'), phpFpm: findPhpFpm() };
+  /** @type {Missing} */
   const missing = {};
   if (!bins.nginx) missing.nginx = 'nginx not installed (apt-get install nginx, or NGINX=/path)';
   if (!bins.wrk) missing.wrk = 'wrk not installed (apt-get install wrk)';
@@ -64,16 +89,22 @@ function survey(root) {
   return { bins, versions, missing };
 }
 
+/** @type {Partial<Record<keyof Missing, string[]>>} */
 const APT_PACKAGES = { nginx: ['nginx'], wrk: ['wrk'], uwsgi: ['uwsgi', 'uwsgi-plugin-python3'], phpFpm: ['php-fpm'] };
+
+/** @param {Missing} missing */
+const missingPeers = (missing) => /** @type {Array<keyof Missing>} */ (Object.keys(missing));
 
 /**
  * The peers, after installing what is missing when `install` is set: the Debian packages
  * with apt-get (as root, where there is apt-get), node-fastcgi with npm. Progress on stderr.
+ * @param {string} root
+ * @param {{ install: boolean }} options
  */
 export function ensurePeers(root, { install }) {
   let found = survey(root);
   if (!install) return found;
-  const apt = Object.keys(found.missing).flatMap((peer) => APT_PACKAGES[peer] ?? []);
+  const apt = missingPeers(found.missing).flatMap((peer) => APT_PACKAGES[peer] ?? []);
   if (apt.length && isRoot && findExecutable('apt-get')) {
     process.stderr.write(`e2e: installing ${apt.join(' ')} (apt-get)\n`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -85,7 +116,7 @@ export function ensurePeers(root, { install }) {
     spawnSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', 'node-fastcgi@^2'], { cwd: root, stdio: 'inherit' });
   }
   found = survey(root);
-  for (const peer of Object.keys(found.missing)) {
+  for (const peer of missingPeers(found.missing)) {
     if (APT_PACKAGES[peer] && !(isRoot && findExecutable('apt-get')))
       found.missing[peer] += `; not installed by the script: ${isRoot ? 'no apt-get' : 'not root'}`;
   }
@@ -113,6 +144,10 @@ echo $body;
  * `port`) into `dir`; returns how to start PHP-FPM: { args, env, script, opcache }. Only
  * our php.ini is read (PHP_INI_SCAN_DIR=""), with opcache if the binary can load it, as in
  * any production setup.
+ * @param {string} bin
+ * @param {number} port
+ * @param {string} dir
+ * @param {number} [children]
  */
 export function preparePhpFpm(bin, port, dir, children = 1) {
   const script = path.join(dir, 'app.php');

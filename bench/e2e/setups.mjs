@@ -17,13 +17,61 @@ import { somaxconn, startBackend, tsgiBenchFlags } from '../lib/e2e.mjs';
 import { freePort } from '../../scripts/lib/processes.mjs';
 import { preparePhpFpm } from './peers.mjs';
 
+/** @typedef {import('./peers.mjs').Versions} Versions */
+/** @typedef {import('../lib/e2e.mjs').Backend} Backend */
+/** @typedef {Omit<import('../../scripts/lib/nginx.mjs').NginxLocation, 'path'>} Upstream */
+
+/**
+ * What a setup's start() gets: the repository, the CLI, the peers' binaries, the apps.
+ * @typedef {object} SetupContext
+ * @property {string} root
+ * @property {string} cli dist/cli.js
+ * @property {import('./peers.mjs').Bins} bins
+ * @property {(file: string) => string} app the path of bench/apps/`file`
+ */
+
+/**
+ * What start() resolves with: the backend (null for nginx alone), where it listens, and
+ * the nginx location's pass.
+ * @typedef {{ backend: Backend | null, port?: number | string, upstream?: Upstream }} Started
+ */
+
+/**
+ * A setup (see above).
+ * @typedef {object} Setup
+ * @property {string} key
+ * @property {string} name
+ * @property {'tsgi' | 'peer' | 'ceiling'} group
+ * @property {'nginx' | 'direct'} via
+ * @property {Array<keyof import('./peers.mjs').Missing>} needs
+ * @property {string[]} [workloads]
+ * @property {string} [pair]
+ * @property {(versions: Versions) => string} label
+ * @property {(ctx: SetupContext) => Promise<Started>} start
+ */
+
+/**
+ * The binary of a peer a setup needs; a setup whose peer is missing is skipped before it
+ * starts, so this only names what went wrong if that ever changes.
+ * @param {string | null} bin
+ * @param {string} name
+ * @returns {string}
+ */
+function binary(bin, name) {
+  if (!bin) throw new Error(`${name} is not installed`);
+  return bin;
+}
+
 /** Idle upstream connections nginx keeps per worker, where the protocol can keep them. */
 const KEEPALIVE = 32;
 
 /** The listen queue every backend asks for, so none refuses wrk's 50 connections at once. */
 const backlog = () => String(Math.min(1024, somaxconn()));
 
-/** How each tsgi protocol is served and reached. */
+/**
+ * How each tsgi protocol is served and reached.
+ * @type {Record<string, { flag: string, via: 'nginx' | 'direct', unix?: boolean, upstream?: (address: string) => Upstream, what: string }>}
+ */
 const TSGI_PROTOCOLS = {
   uwsgi: { flag: '--socket', via: 'nginx', upstream: (address) => ({ uwsgiPass: address }), what: 'uwsgi, nginx uwsgi_pass' },
   'uwsgi-unix': {
@@ -48,9 +96,16 @@ const TSGI_PROTOCOLS = {
   },
 };
 
-/** A tsgi setup: `protocol` of TSGI_PROTOCOLS, the native or the pure-TS reactor, `workers` processes. */
+/**
+ * A tsgi setup: `protocol` of TSGI_PROTOCOLS, the native or the pure-TS reactor, `workers` processes.
+ * @param {string} protocol
+ * @param {{ pure?: boolean, workers?: number }} [options]
+ * @returns {Setup}
+ */
 function tsgi(protocol, { pure = false, workers = 1 } = {}) {
-  const { flag, via, unix, upstream, what } = TSGI_PROTOCOLS[protocol];
+  const spec = TSGI_PROTOCOLS[protocol];
+  if (!spec) throw new Error(`no tsgi protocol ${protocol}`);
+  const { flag, via, unix, upstream, what } = spec;
   const key = `${pure ? 'pure' : 'tsgi'}-${protocol}${workers > 1 ? `-${workers}w` : ''}`;
   const reactor = pure ? 'pure-TS' : 'native';
   return {
@@ -63,7 +118,7 @@ function tsgi(protocol, { pure = false, workers = 1 } = {}) {
     label: () => `tsgi ${reactor}, ${what}${workers > 1 ? `, ${workers} workers` : ''}`,
     async start(ctx) {
       const port = unix ? path.join(mkdtempSync(path.join(os.tmpdir(), 'tsgi-e2e-')), 'app.sock') : await freePort();
-      const address = unix ? port : `127.0.0.1:${port}`;
+      const address = typeof port === 'string' ? port : `127.0.0.1:${port}`;
       const args = [ctx.cli, flag, address, '--module', ctx.app('hello.mjs'), '--processes', String(workers), '--listen', backlog(), ...tsgiBenchFlags()];
       const env = { ...process.env, TSGI_NATIVE: pure ? '0' : '' };
       const backend = await startBackend(key, process.execPath, args, port, { cwd: ctx.root, env });
@@ -72,7 +127,11 @@ function tsgi(protocol, { pure = false, workers = 1 } = {}) {
   };
 }
 
-/** uWSGI 2.0 (Debian's, python3 plugin) with the same app in Python, one process. */
+/**
+ * uWSGI 2.0 (Debian's, python3 plugin) with the same app in Python, one process.
+ * @param {boolean} http
+ * @returns {Setup}
+ */
 function uwsgi(http) {
   return {
     key: http ? 'uwsgi-http' : 'uwsgi',
@@ -90,13 +149,17 @@ function uwsgi(http) {
       // its next request on the closed connection and counts a read error per request.
       // The header tells wrk to reconnect instead.
       if (http) args.push('--add-header', 'Connection: close');
-      const backend = await startBackend('uWSGI', ctx.bins.uwsgi, args, port);
+      const backend = await startBackend('uWSGI', binary(ctx.bins.uwsgi, 'uWSGI'), args, port);
       return { backend, port, upstream: http ? undefined : { uwsgiPass: `127.0.0.1:${port}` } };
     },
   };
 }
 
-/** node:http with the same app (bench/apps/hello-node-http.mjs), one process. */
+/**
+ * node:http with the same app (bench/apps/hello-node-http.mjs), one process.
+ * @param {boolean} proxy
+ * @returns {Setup}
+ */
 function nodeHttp(proxy) {
   return {
     key: proxy ? 'node-http-proxy' : 'node-http',
@@ -113,8 +176,12 @@ function nodeHttp(proxy) {
   };
 }
 
-/** node-fastcgi (npm) behind fastcgi_pass, as published or with its keep-alive bugs worked
- * around (bench/apps/hello-node-fastcgi.mjs says which and why). */
+/**
+ * node-fastcgi (npm) behind fastcgi_pass, as published or with its keep-alive bugs worked
+ * around (bench/apps/hello-node-fastcgi.mjs says which and why).
+ * @param {boolean} fixed
+ * @returns {Setup}
+ */
 function nodeFastcgi(fixed) {
   return {
     key: fixed ? 'node-fastcgi-fixed' : 'node-fastcgi',
@@ -136,6 +203,7 @@ function nodeFastcgi(fixed) {
   };
 }
 
+/** @type {Setup} */
 const phpFpm = {
   key: 'php-fpm',
   name: 'PHP-FPM',
@@ -146,14 +214,18 @@ const phpFpm = {
   async start(ctx) {
     const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-php-fpm-'));
-    const php = preparePhpFpm(ctx.bins.phpFpm, port, dir);
-    const backend = await startBackend('PHP-FPM', ctx.bins.phpFpm, php.args, port, { cwd: dir, env: php.env });
+    const bin = binary(ctx.bins.phpFpm, 'PHP-FPM');
+    const php = preparePhpFpm(bin, port, dir);
+    const backend = await startBackend('PHP-FPM', bin, php.args, port, { cwd: dir, env: php.env });
     backend.stopSignal = 'SIGQUIT'; // PHP-FPM's graceful stop
     return { backend, port, upstream: { fastcgiPass: `127.0.0.1:${port}`, keepalive: KEEPALIVE, extra: [`fastcgi_param SCRIPT_FILENAME ${php.script};`] } };
   },
 };
 
-/** nginx answering by itself: the ceiling of any setup behind it. It has no app, so hello only. */
+/**
+ * nginx answering by itself: the ceiling of any setup behind it. It has no app, so hello only.
+ * @type {Setup}
+ */
 const nginxReturn = {
   key: 'nginx-return',
   name: 'nginx return 200',
