@@ -20,26 +20,37 @@ import { KEY_IDS } from '../dist/codec/keys.js';
 import { adapt } from '../dist/adapters/detect.js';
 
 const args = process.argv.slice(2);
+/**
+ * @param {string} name
+ * @param {string | null} fallback
+ */
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? fallback : args[i + 1];
 };
-const seconds = Number(option('seconds', 2));
+const seconds = Number(option('seconds', '2'));
 const only = option('only', '')?.split(',').filter(Boolean) ?? [];
 /** Set in the child that measures one app: it prints [name, kind, ns] as JSON. */
 const child = option('child', null);
 
 const BODY = 'Hello, World!\n';
+/** @type {import('../dist/app/contract.js').Headers} */
 const HEADERS = [
   ['Content-Type', 'text/plain'],
   ['Content-Length', '14'],
 ];
+/** @typedef {import('../dist/app/contract.js').App} App */
+/** @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => unknown} NodeHandler */
+/**
+ * Each app as it is exported, and the --adapter it is served with.
+ * @type {Record<string, [unknown, import('../dist/adapters/adapter-names.js').AdapterName]>}
+ */
 const apps = {
-  plain: [(environ, start) => (start('200 OK', HEADERS), [BODY]), 'tsgi'],
-  'plain-async': [async (environ, start) => (start('200 OK', HEADERS), [BODY]), 'tsgi'],
+  plain: [/** @type {App} */ ((environ, start) => (start('200 OK', HEADERS), [BODY])), 'tsgi'],
+  'plain-async': [/** @type {App} */ (async (environ, start) => (start('200 OK', HEADERS), [BODY])), 'tsgi'],
   fetch: [{ fetch: () => new Response(BODY, { headers: Object.fromEntries(HEADERS) }) }, 'auto'],
-  node: [(req, res) => (res.writeHead(200, Object.fromEntries(HEADERS)), res.end(BODY)), 'node'],
-  'node-async': [async (req, res) => (await null, res.writeHead(200, Object.fromEntries(HEADERS)), res.end(BODY)), 'node'],
+  node: [/** @type {NodeHandler} */ ((req, res) => (res.writeHead(200, Object.fromEntries(HEADERS)), res.end(BODY))), 'node'],
+  'node-async': [/** @type {NodeHandler} */ (async (req, res) => (await null, res.writeHead(200, Object.fromEntries(HEADERS)), res.end(BODY))), 'node'],
   express: [(await import('./apps/hello-express.mjs')).default, 'auto'],
   fastify: [(await import('./apps/hello-fastify.mjs')).default, 'auto'],
   hono: [(await import('./apps/hello-hono.mjs')).default, 'auto'],
@@ -87,10 +98,17 @@ for (let r = 0; r < N; r++) {
   }
 }
 
+/**
+ * Nanoseconds per request of `app`, dispatched in batches as the server dispatches them.
+ * @param {string} name
+ * @param {App} app
+ */
 async function measure(name, app) {
   let done = 0;
   let bytes = 0;
+  /** @type {(() => void) | null} */
   let wake = null;
+  /** @type {import('../dist/server/exchange.js').ExchangeContext} */
   const context = {
     app,
     transport: {
@@ -103,13 +121,16 @@ async function measure(name, app) {
     multiprocess: false,
     writeHighWater: 1 << 18,
     inputHighWater: 1 << 18,
-    done(token) {
-      active.delete(token);
+    done(exchange) {
+      active.delete(exchange.token);
       if (++done % N === 0) wake?.();
     },
   };
+  /** @type {import('../dist/native/request.js').RequestRecord[]} */
   const fresh = [];
+  /** @type {Set<number>} */
   const active = new Set();
+  /** @type {import('../dist/native/batch.js').BatchSink} */
   const sink = {
     request(record) {
       const exchange = new Exchange(record, context);
@@ -129,8 +150,9 @@ async function measure(name, app) {
     // As the server does: requests still running read their vars later, from a copy.
     for (const record of fresh) if (active.has(record.token)) record.detach();
     fresh.length = 0;
-    if (done < target) await new Promise((resolve) => (wake = resolve));
+    if (done < target) await new Promise((resolve) => (wake = () => resolve(undefined)));
   };
+  /** @param {number} ms */
   const run = async (ms) => {
     const until = performance.now() + ms;
     let requests = 0;
@@ -153,7 +175,9 @@ async function measure(name, app) {
 }
 
 if (child) {
-  const [exported, adapter] = apps[child];
+  const entry = apps[child];
+  if (!entry) throw new Error(`no app ${child}`);
+  const [exported, adapter] = entry;
   const adapted = await adapt(exported, adapter);
   if (typeof adapted === 'string') throw new Error(`${child}: ${adapted}`);
   process.stdout.write(JSON.stringify([child, adapted.kind, await measure(child, adapted.app)]));

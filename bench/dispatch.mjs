@@ -44,15 +44,18 @@ for (let r = 0; r < N; r++) {
   }
 }
 const BODY = 'Hello, World!\n';
+/** @type {import('../dist/app/contract.js').Headers} */
 const HEADERS = [
   ['Content-Type', 'text/plain'],
   ['Content-Length', '14'],
 ];
+/** @type {import('../dist/app/contract.js').App} */
 const app = (environ, start) => {
   start('200 OK', HEADERS);
   return [BODY];
 };
 let writes = 0;
+/** @type {import('../dist/server/exchange.js').ExchangeContext} */
 const ctx = {
   app,
   transport: {
@@ -62,12 +65,16 @@ const ctx = {
     },
     pause() {},
     abort() {},
+    closeAfter() {},
+    upgrade: () => false,
+    writeError: () => false,
   },
   multiprocess: false,
   writeHighWater: 1 << 18,
   inputHighWater: 1 << 18,
   done() {},
 };
+/** @type {import('../dist/native/batch.js').BatchSink} */
 const sink = {
   request(rec) {
     new Exchange(rec, ctx).run();

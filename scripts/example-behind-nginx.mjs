@@ -21,6 +21,10 @@ import { freePort, stopProcess, waitForPort } from '../scripts/lib/processes.mjs
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const usage = 'usage: node scripts/example-behind-nginx.mjs [--port 8080] [--tcp]\n';
 
+/**
+ * @param {string[]} argv
+ * @returns {{ port: number, tcp: boolean }}
+ */
 function parseOptions(argv) {
   const options = { port: 8080, tcp: false };
   for (let i = 0; i < argv.length; i++) {
@@ -53,13 +57,16 @@ async function main() {
   if (!findNginx()) throw new Error('nginx is not installed (apt-get install nginx, or set NGINX=/path/to/nginx)');
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-example-'));
+  /** @type {import('node:child_process').ChildProcess | undefined} */
   let tsgi;
+  /** @type {import('./lib/nginx.mjs').Nginx | undefined} */
   let nginx;
   let stopping = false;
+  /** @param {number} code */
   const stop = async (code) => {
     if (stopping) return;
     stopping = true;
-    await nginx?.stop().catch((e) => process.stderr.write(`example: stopping nginx: ${e.message}\n`));
+    await nginx?.stop().catch((/** @type {unknown} */ e) => process.stderr.write(`example: stopping nginx: ${e instanceof Error ? e.message : e}\n`));
     await stopProcess(tsgi, { signal: 'SIGTERM', graceMs: 5_000 });
     rmSync(dir, { recursive: true, force: true });
     process.exit(code);
@@ -75,18 +82,19 @@ async function main() {
     // detached: Ctrl-C reaches this script only, which then stops tsgi in order.
     // As root (a container, say), the example runs its workers as root: it says so.
     const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : [];
-    tsgi = spawn(process.execPath, [cli, '--socket', socket, '--chmod-socket', '666', ...asRoot], {
+    const child = spawn(process.execPath, [cli, '--socket', socket, '--chmod-socket', '666', ...asRoot], {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
       detached: true,
     });
-    tsgi.once('exit', (code, signal) => {
+    tsgi = child;
+    child.once('exit', (code, signal) => {
       if (!stopping) {
         process.stderr.write(`example: tsgi exited unexpectedly (${signal ?? `code ${code}`})\n`);
         void stop(1);
       }
     });
-    await waitForPort(options.tcp ? Number(socket.split(':')[1]) : socket, { child: tsgi, timeoutMs: 10_000 });
+    await waitForPort(options.tcp ? Number(socket.split(':')[1]) : socket, { child, timeoutMs: 10_000 });
 
     nginx = await startNginx({
       port: options.port,
@@ -94,8 +102,9 @@ async function main() {
       locations: [{ path: '/', uwsgiPass: options.tcp ? socket : `unix:${socket}` }],
     });
   } catch (error) {
-    process.stderr.write(`example: ${error.message}\n`);
-    if (/Address already in use/.test(error.message)) process.stderr.write(`example: port ${options.port} is taken; pick another with --port\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`example: ${message}\n`);
+    if (/Address already in use/.test(message)) process.stderr.write(`example: port ${options.port} is taken; pick another with --port\n`);
     await stop(1);
     return;
   }

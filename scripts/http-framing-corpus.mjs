@@ -20,24 +20,49 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 process.noDeprecation = true; // process.binding('http_parser') is deprecated, not gone.
-const { HTTPParser, methods } = process.binding('http_parser');
+// Untyped in @types/node: ./types/node-http-parser.d.ts describes the part used here.
+const binding = /** @type {import('./types/node-http-parser.js').ProcessWithBinding} */ (/** @type {unknown} */ (process));
+const { HTTPParser, methods } = binding.binding('http_parser');
 const { kOnHeaders, kOnHeadersComplete, kOnBody, kOnMessageComplete, kOnExecute } = HTTPParser;
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '../crates/tsgi-wire/tests/data/http-framing.json');
 
-/** What llhttp makes of the first request in `raw` (a latin-1 string). */
+/**
+ * What llhttp decided about a request: accepted with its framing, or refused (or waiting
+ * for more: error 'incomplete') at `offset`.
+ * @typedef {{ accepted: boolean, head_len?: number, method?: string, url?: string, version?: string, headers?: string[][], upgrade?: boolean, keep_alive?: boolean, body?: string, end?: number }} Accepted
+ * @typedef {{ accepted: false, error: string | undefined, reason?: string, offset: number }} Refused
+ */
+
+/**
+ * What llhttp makes of the first request in `raw` (a latin-1 string).
+ * @param {string} raw
+ * @returns {Accepted | Refused}
+ */
 function llhttp(raw) {
   const parser = new HTTPParser();
   let off = 0;
   // Past 32 fields the binding hands the fields (and the URL) over early, in kOnHeaders.
+  /** @type {string[]} */
   let headers = [];
   let early = '';
+  /** @type {Accepted} */
   const r = { accepted: false };
-  parser[kOnHeaders] = (h, u) => {
+  parser[kOnHeaders] = (/** @type {string[]} */ h, /** @type {string} */ u) => {
     headers = headers.concat(h);
     early += u;
   };
-  parser[kOnHeadersComplete] = (major, minor, h, method, url, _s, _m, upgrade, keepAlive) => {
+  parser[kOnHeadersComplete] = (
+    /** @type {number} */ major,
+    /** @type {number} */ minor,
+    /** @type {string[] | undefined} */ h,
+    /** @type {number} */ method,
+    /** @type {string | undefined} */ url,
+    /** @type {unknown} */ _s,
+    /** @type {unknown} */ _m,
+    /** @type {boolean} */ upgrade,
+    /** @type {boolean} */ keepAlive,
+  ) => {
     if (r.head_len !== undefined) return 0; // a second message: not ours to report
     if (h) headers = headers.concat(h);
     if (!url) url = early;
@@ -53,7 +78,7 @@ function llhttp(raw) {
     });
     return 0;
   };
-  parser[kOnBody] = (b) => {
+  parser[kOnBody] = (/** @type {Buffer} */ b) => {
     if (r.end === undefined) r.body += b.toString('latin1');
   };
   parser[kOnMessageComplete] = () => {
@@ -78,19 +103,30 @@ function llhttp(raw) {
   return r;
 }
 
+/**
+ * [name, value] pairs from a flat [name, value, name, value...] list.
+ * @param {string[]} flat
+ */
 function pairs(flat) {
+  /** @type {string[][]} */
   const p = [];
   for (let i = 0; i < flat.length; i += 2) p.push([flat[i], flat[i + 1]]);
   return p;
 }
 
 const H = 'Host: a\r\n';
+/**
+ * @param {string} fields
+ * @param {string} body
+ */
 const post = (fields, body) => `POST / HTTP/1.1\r\n${H}${fields}\r\n${body}`;
+/** @param {string} body */
 const chunked = (body) => post('Transfer-Encoding: chunked\r\n', body);
 
 // [name, request] agree with llhttp; [name, request, {stricter: code, reason}] are
 // refused by tsgi (with that error code) though llhttp accepts them; [name, request,
 // {looser: reason}] are accepted by tsgi though llhttp refuses them.
+/** @type {Array<[string, string] | [string, string, { stricter: string, reason: string } | { looser: string }]>} */
 const corpus = [
   // Valid requests, every framing.
   ['GET', `GET / HTTP/1.1\r\n${H}\r\n`],
@@ -263,16 +299,17 @@ const corpus = [
   ['bare LF after chunk data', chunked('5\r\nhello\n0\r\n\r\n')],
 ];
 
-const cases = corpus.map(([name, request, opts = {}]) => {
+const cases = corpus.map(([name, request, opts]) => {
+  /** @type {{ name: string, request: string, llhttp: Accepted | Refused, stricter?: string, looser?: boolean, reason?: string }} */
   const entry = { name, request, llhttp: llhttp(request) };
-  if (opts.stricter) Object.assign(entry, { stricter: opts.stricter, reason: opts.reason });
-  if (opts.looser) Object.assign(entry, { looser: true, reason: opts.looser });
+  if (opts && 'stricter' in opts) Object.assign(entry, { stricter: opts.stricter, reason: opts.reason });
+  if (opts && 'looser' in opts) Object.assign(entry, { looser: true, reason: opts.looser });
   return entry;
 });
 
 // Sanity of the corpus itself: a request marked stricter is one llhttp accepts.
 for (const c of cases) {
-  if (c.stricter && c.llhttp.accepted === false && c.llhttp.error !== 'incomplete') {
+  if (c.stricter && 'error' in c.llhttp && c.llhttp.error !== 'incomplete') {
     throw new Error(`${c.name}: marked stricter, but llhttp refuses it too (${c.llhttp.error})`);
   }
   if (c.looser && c.llhttp.accepted) throw new Error(`${c.name}: marked looser, but llhttp accepts it`);

@@ -31,8 +31,9 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 
 const fix = process.env.NODE_FASTCGI_FIX === '1';
 if (fix) {
-  const require = createRequire(createRequire(import.meta.url).resolve('node-fastcgi'));
-  const flags = require('fastcgi-stream').records.BeginRequest.flags;
+  // fastcgi-stream as node-fastcgi itself loads it.
+  const requireFromNodeFastcgi = createRequire(createRequire(import.meta.url).resolve('node-fastcgi'));
+  const { flags } = /** @type {typeof import('fastcgi-stream')} */ (requireFromNodeFastcgi('fastcgi-stream')).records.BeginRequest;
   if (flags.KEEP_CONN === undefined) flags.KEEP_CONN = flags.KEEPCONN; // 1.
 }
 

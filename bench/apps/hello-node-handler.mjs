@@ -5,17 +5,25 @@
 const HELLO = Buffer.from('Hello, World!\n');
 const BIG = Buffer.alloc(64 * 1024, 'x');
 
+/**
+ * @param {import('node:http').ServerResponse} res
+ * @param {Buffer} body
+ */
 function send(res, body) {
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) });
   res.end(body);
 }
 
+/**
+ * @param {import('node:http').IncomingMessage} req
+ * @param {import('node:http').ServerResponse} res
+ */
 export default function hello(req, res) {
   if (req.method === 'POST') {
     let length = 0;
-    req.on('data', (chunk) => (length += chunk.length));
+    req.on('data', (/** @type {Buffer} */ chunk) => (length += chunk.length));
     req.on('end', () => send(res, Buffer.from(`received ${length} bytes\n`)));
     return;
   }
-  send(res, req.url.endsWith('/64k') ? BIG : HELLO);
+  send(res, (req.url ?? '').endsWith('/64k') ? BIG : HELLO);
 }

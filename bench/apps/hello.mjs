@@ -4,6 +4,10 @@
 //   anything else: "Hello, World!\n". Each with Content-Type text/plain and a Content-Length.
 const HELLO = 'Hello, World!\n';
 const BIG = Buffer.alloc(64 * 1024, 'x');
+/**
+ * @param {number} length
+ * @returns {import('../../src/app/contract.js').Headers}
+ */
 const headers = (length) => [
   ['Content-Type', 'text/plain'],
   ['Content-Length', String(length)],
@@ -11,6 +15,7 @@ const headers = (length) => [
 const HELLO_HEADERS = headers(Buffer.byteLength(HELLO));
 const BIG_HEADERS = headers(BIG.length);
 
+/** @type {import('../../src/app/contract.js').App} */
 export default function application(environ, startResponse) {
   if (environ.REQUEST_METHOD === 'POST') return received(environ, startResponse);
   const big = environ.PATH_INFO.endsWith('/64k');
@@ -18,6 +23,10 @@ export default function application(environ, startResponse) {
   return [big ? BIG : HELLO];
 }
 
+/**
+ * @param {import('../../src/app/contract.js').Environ} environ
+ * @param {import('../../src/app/contract.js').StartResponse} startResponse
+ */
 async function received(environ, startResponse) {
   let length = 0;
   for await (const chunk of environ['tsgi.input']) length += chunk.length;

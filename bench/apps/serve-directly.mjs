@@ -4,7 +4,13 @@
 //   node bench/apps/hello-express.mjs PORT [HOST]
 import { fileURLToPath } from 'node:url';
 
-/** Calls `listen(port, host)` when `moduleUrl` is the script node was started with. */
+/**
+ * Calls `listen(port, host)` when `moduleUrl` is the script node was started with; what it
+ * gives (or resolves with) is closed on SIGINT and SIGTERM.
+ * @param {string} moduleUrl
+ * @param {string} name
+ * @param {(port: number, host: string) => { close(): unknown } | Promise<{ close(): unknown }>} listen
+ */
 export function serveIfMain(moduleUrl, name, listen) {
   if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
   const port = Number(process.argv[2] ?? 8080);
@@ -16,8 +22,8 @@ export function serveIfMain(moduleUrl, name, listen) {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     },
-    (error) => {
-      process.stderr.write(`${name}: ${error.stack ?? error}\n`);
+    (/** @type {unknown} */ error) => {
+      process.stderr.write(`${name}: ${error instanceof Error ? (error.stack ?? error) : error}\n`);
       process.exit(1);
     },
   );

@@ -17,20 +17,42 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/**
+ * A contender, ready: `prepare(packets)` gives the run that parses them all once and answers
+ * how many vars (or fields) it found.
+ * @typedef {{ label: string, prepare: (packets: Buffer[]) => () => number }} Ready
+ */
+
+/** @typedef {Ready | { skip: string }} Made */
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const require = createRequire(path.join(root, 'package.json'));
+const requireFromRoot = createRequire(path.join(root, 'package.json'));
+/**
+ * A module of the build (dist/); its type is its source's, given where it is used.
+ * @param {string} file
+ * @returns {Promise<unknown>}
+ */
 const dist = (file) => import(path.join(root, 'dist', file));
 
-export const packageVersion = (name) => require(`${name}/package.json`).version;
+/**
+ * The version of an installed package.
+ * @param {string} name
+ * @returns {string}
+ */
+export const packageVersion = (name) => /** @type {{ version: string }} */ (requireFromRoot(`${name}/package.json`)).version;
 
 /** The limits the pure reactor parses with by default (src/pure/reactor.ts). */
 const UWSGI_LIMITS = { maxVarsBlock: 0xffff, maxVars: 1000, maxBody: 0 };
 const FASTCGI_LIMITS = { maxParamsBytes: 64 * 1024, maxVars: 1000, maxBody: 0 };
 const HTTP_LIMITS = { maxRequestLine: 8192, maxHeadBytes: 16384, maxHeaders: 100, maxBody: 0, maxChunkExtension: 4096 };
 
-/** tsgi's native codec (crates/tsgi-wire) through the binding's parseBatch. */
+/**
+ * tsgi's native codec (crates/tsgi-wire) through the binding's parseBatch.
+ * @param {import('../../src/native/load.js').WireProtocol} protocol
+ * @returns {Promise<Made>}
+ */
 async function native(protocol) {
-  const { loadNative } = await dist('native.js');
+  const { loadNative } = /** @type {typeof import('../../src/native/load.js')} */ (await dist('native/load.js'));
   const { binding, failures } = loadNative();
   if (!binding?.parseBatch) return { skip: `no native binding with parseBatch (${failures.join('; ') || 'npm run build'})` };
   return {
@@ -42,25 +64,37 @@ async function native(protocol) {
   };
 }
 
-/** tsgi's pure-TypeScript codec (src/codec/), called as src/pure/ calls it. */
+/**
+ * tsgi's pure-TypeScript codec (src/codec/), called as src/pure/ calls it.
+ * @param {string} protocol
+ * @returns {Promise<Made>}
+ */
 async function pureTs(protocol) {
   const label = 'tsgi pure-TypeScript (src/codec)';
   if (protocol === 'uwsgi') {
-    const [{ parseRequest }, { VarList }] = await Promise.all([dist('codec/uwsgi.js'), dist('codec/vars.js')]);
+    const { parseRequest } = /** @type {typeof import('../../src/codec/uwsgi.js')} */ (await dist('codec/uwsgi.js'));
+    const { VarList } = /** @type {typeof import('../../src/codec/vars.js')} */ (await dist('codec/vars.js'));
     const vars = new VarList();
     return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseRequest(p, p.length, UWSGI_LIMITS, vars), n + vars.count), 0) };
   }
   if (protocol === 'http') {
-    const { HeadVars, parseHead } = await dist('codec/http-head.js');
+    const { HeadVars, parseHead } = /** @type {typeof import('../../src/codec/http-head.js')} */ (await dist('codec/http-head.js'));
     const vars = new HeadVars();
     return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseHead(p, p.length, HTTP_LIMITS, vars), n + vars.vars.count), 0) };
   }
-  const { ParamsDecoder, RecordType, parseBeginRequest, parseRecord } = await dist('codec/fastcgi.js');
+  const { ParamsDecoder, RecordType, parseBeginRequest, parseRecord } = /** @type {typeof import('../../src/codec/fastcgi.js')} */ (
+    await dist('codec/fastcgi.js')
+  );
+  const { WireError } = /** @type {typeof import('../../src/codec/vars.js')} */ (await dist('codec/vars.js'));
   const params = new ParamsDecoder(FASTCGI_LIMITS);
-  // The records of one request, as src/pure/fastcgi.ts walks a read.
+  /**
+   * The records of one request, as src/pure/fastcgi.ts walks a read.
+   * @param {Buffer} data
+   */
   const parse = (data) => {
     for (let pos = 0; pos < data.length;) {
       const record = parseRecord(data, pos, data.length);
+      if (record === null || record instanceof WireError) throw new Error(`not one whole FastCGI record at ${pos}: ${record?.code ?? 'incomplete'}`);
       const content = data.subarray(pos + 8, pos + 8 + record.contentLength);
       if (record.type === RecordType.BEGIN_REQUEST) {
         parseBeginRequest(content);
@@ -73,22 +107,29 @@ async function pureTs(protocol) {
   return { label, prepare: (packets) => () => packets.reduce((n, p) => n + parse(p), 0) };
 }
 
-/** A stand-in for the socket a FastCGI library reads: 'data' events, writes dropped. */
+/**
+ * A stand-in for the socket a FastCGI library reads: 'data' events, writes dropped. Once
+ * node-fastcgi's server has taken it ('connection'), it has that library's endRequest(id).
+ * @returns {EventEmitter & { endRequest(id: number): void }}
+ */
 function fakeSocket() {
   const socket = new EventEmitter();
   Object.assign(socket, { writable: false, destroyed: false, write: () => true, end() {}, setTimeout() {}, setNoDelay() {} });
-  return socket;
+  return /** @type {EventEmitter & { endRequest(id: number): void }} */ (socket);
 }
 
-/** fastcgi-stream: the record parser node-fastcgi is built on; records → [name, value] strings. */
+/**
+ * fastcgi-stream: the record parser node-fastcgi is built on; records → [name, value] strings.
+ * @returns {Ready}
+ */
 function fastcgiStream() {
-  const { FastCGIStream, records } = require('fastcgi-stream');
+  const { FastCGIStream, records } = /** @type {typeof import('fastcgi-stream')} */ (requireFromRoot('fastcgi-stream'));
   return {
     label: `fastcgi-stream ${packageVersion('fastcgi-stream')} (records, params as strings)`,
     prepare(packets) {
       const socket = fakeSocket();
       let found = 0;
-      new FastCGIStream(socket).on('record', (id, record) => {
+      new FastCGIStream(socket).on('record', (/** @type {number} */ id, /** @type {{ TYPE: number, params: unknown[] }} */ record) => {
         if (record.TYPE === records.Params.TYPE) found += record.params.length;
       });
       return () => {
@@ -106,9 +147,10 @@ function fastcgiStream() {
  * http.IncomingMessage headers. That is how node-fastcgi parses a request: it has no parser
  * of its own below fastcgi-stream. The request is then ended as its server ends one (the
  * END_REQUEST write goes nowhere), so the request id is free for the next.
+ * @returns {Ready}
  */
 function nodeFastcgi() {
-  const fcgi = require('node-fastcgi');
+  const fcgi = /** @type {typeof import('node-fastcgi')} */ (requireFromRoot('node-fastcgi'));
   return {
     label: `node-fastcgi ${packageVersion('node-fastcgi')} (fastcgi-stream, then its req.headers)`,
     prepare(packets) {
@@ -130,9 +172,12 @@ function nodeFastcgi() {
   };
 }
 
-/** http-parser-js: the pure-JS HTTP parser (node:http's drop-in, used by http-proxy setups and others). */
+/**
+ * http-parser-js: the pure-JS HTTP parser (node:http's drop-in, used by http-proxy setups and others).
+ * @returns {Ready}
+ */
 function httpParserJs() {
-  const { HTTPParser } = require('http-parser-js');
+  const { HTTPParser } = /** @type {typeof import('http-parser-js')} */ (requireFromRoot('http-parser-js'));
   return {
     label: `http-parser-js ${packageVersion('http-parser-js')}`,
     prepare(packets) {
@@ -151,9 +196,14 @@ function httpParserJs() {
   };
 }
 
-/** Node's llhttp, as node:http drives it: process.binding('http_parser'), one execute() per read. */
+/**
+ * Node's llhttp, as node:http drives it: process.binding('http_parser'), one execute() per read.
+ * @returns {Ready}
+ */
 function llhttp() {
-  const { HTTPParser } = process.binding('http_parser');
+  // Deprecated and untyped in @types/node: scripts/types/node-http-parser.d.ts describes it.
+  const binding = /** @type {import('../../scripts/types/node-http-parser.js').ProcessWithBinding} */ (/** @type {unknown} */ (process));
+  const { HTTPParser } = binding.binding('http_parser');
   return {
     label: `llhttp ${process.versions.llhttp} (Node ${process.version}'s, through process.binding('http_parser'))`,
     prepare(packets) {
@@ -161,10 +211,10 @@ function llhttp() {
       parser.initialize(HTTPParser.REQUEST, {}, 0, 0);
       let found = 0;
       // Past 32 fields llhttp hands them over in kOnHeaders calls, the rest with the head.
-      parser[HTTPParser.kOnHeaders] = (headers) => {
+      parser[HTTPParser.kOnHeaders] = (/** @type {string[]} */ headers) => {
         found += headers.length / 2;
       };
-      parser[HTTPParser.kOnHeadersComplete] = (major, minor, headers) => {
+      parser[HTTPParser.kOnHeadersComplete] = (/** @type {number} */ major, /** @type {number} */ minor, /** @type {string[] | undefined} */ headers) => {
         found += (headers?.length ?? 0) / 2;
       };
       parser[HTTPParser.kOnMessageComplete] = () => {};
@@ -177,7 +227,10 @@ function llhttp() {
   };
 }
 
-/** What a contender finds per request: vars for tsgi's codecs, params or header fields for the others. */
+/**
+ * What a contender finds per request: vars for tsgi's codecs, params or header fields for the others.
+ * @type {Record<string, string>}
+ */
 const UNIT = {
   native: 'vars',
   'pure-ts': 'vars',
@@ -187,6 +240,7 @@ const UNIT = {
   llhttp: 'header fields',
 };
 
+/** @type {Record<import('../../src/native/load.js').WireProtocol, Record<string, (protocol: import('../../src/native/load.js').WireProtocol) => Made | Promise<Made>>>} */
 const BY_PROTOCOL = {
   uwsgi: { native, 'pure-ts': pureTs },
   fastcgi: { native, 'pure-ts': pureTs, 'fastcgi-stream': fastcgiStream, 'node-fastcgi': nodeFastcgi },
@@ -194,13 +248,18 @@ const BY_PROTOCOL = {
 };
 
 /** The contenders of `protocol`, resolved: [{ key, unit, label, prepare } | { key, skip }]. */
+/**
+ * @param {string} protocol
+ * @returns {Promise<Array<{ key: string, unit?: string } & Made>>}
+ */
 export async function contendersOf(protocol) {
+  if (protocol !== 'uwsgi' && protocol !== 'fastcgi' && protocol !== 'http') throw new Error(`no codec contenders for ${protocol}`);
   const out = [];
   for (const [key, make] of Object.entries(BY_PROTOCOL[protocol])) {
     try {
       out.push({ key, unit: UNIT[key], ...(await make(protocol)) });
     } catch (error) {
-      out.push({ key, skip: error.message });
+      out.push({ key, skip: error instanceof Error ? error.message : String(error) });
     }
   }
   return out;

@@ -13,7 +13,12 @@
  * params (REMOTE_ADDR, DOCUMENT_ROOT...) exist only on the uwsgi and FastCGI side.
  */
 
-/** The 14 params of nginx's uwsgi_params, as for an https GET. */
+/** @typedef {Array<[string, string]>} Vars */
+
+/**
+ * The 14 params of nginx's uwsgi_params, as for an https GET.
+ * @type {Vars}
+ */
 const NGINX_PARAMS = [
   ['QUERY_STRING', 'page=2&sort=desc'],
   ['REQUEST_METHOD', 'GET'],
@@ -31,7 +36,11 @@ const NGINX_PARAMS = [
   ['SERVER_NAME', 'shop.example.com'],
 ];
 
-/** The browser request with `cookies` cookies of about 60 bytes each. */
+/**
+ * The browser request with `cookies` cookies of about 60 bytes each.
+ * @param {number} cookies
+ * @returns {Vars}
+ */
 function browser(cookies) {
   const jwt = `Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IjEyMyJ9.${'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiYWRtaW4iOnRydWV9'.repeat(5)}.${'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c'.repeat(6)}`;
   const cookie = Array.from({ length: cookies }, (_, i) => `c${String(i).padStart(3, '0')}=${'x'.repeat(54)}`).join('; ');
@@ -67,6 +76,7 @@ function browser(cookies) {
 }
 
 /** name → [[var, value], ...]. */
+/** @type {Record<string, Vars>} */
 export const REQUESTS = {
   'nginx-14': NGINX_PARAMS,
   'browser-40': browser(16),
@@ -75,21 +85,34 @@ export const REQUESTS = {
 
 export const PROTOCOLS = ['uwsgi', 'fastcgi', 'http'];
 
+/** @param {string} text */
 const latin1 = (text) => Buffer.from(text, 'latin1');
 
-/** uwsgi: modifier1 0, datasize u16 LE, modifier2 0, then `u16 LE length, bytes` per key and value. */
+/**
+ * uwsgi: modifier1 0, datasize u16 LE, modifier2 0, then `u16 LE length, bytes` per key and value.
+ * @param {Vars} vars
+ * @returns {Buffer}
+ */
 export function uwsgiPacket(vars) {
   const parts = vars.flatMap(([key, value]) => [key, value].flatMap((text) => [u16le(text.length), latin1(text)]));
   const block = Buffer.concat(parts);
   return Buffer.concat([Buffer.from([0, block.length & 0xff, block.length >> 8, 0]), block]);
 }
 
+/** @param {number} n */
 const u16le = (n) => Buffer.from([n & 0xff, n >> 8]);
 
-/** A FastCGI length field: one byte below 128, else four with the high bit set. */
+/**
+ * A FastCGI length field: one byte below 128, else four with the high bit set.
+ * @param {number} n
+ */
 const nvLength = (n) => (n < 128 ? Buffer.from([n]) : Buffer.from([((n >>> 24) & 0x7f) | 0x80, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]));
 
-/** One record of request 1, padded to 8 bytes as nginx pads. */
+/**
+ * One record of request 1, padded to 8 bytes as nginx pads.
+ * @param {number} type
+ * @param {Buffer} content
+ */
 function record(type, content) {
   const padding = (8 - (content.length % 8)) % 8;
   const header = Buffer.from([1, type, 0, 1, content.length >> 8, content.length & 0xff, padding, 0]);
@@ -101,14 +124,21 @@ const PARAMS = 4;
 const STDIN = 5;
 const RESPONDER_KEEP_CONN = Buffer.from([0, 1, 1, 0, 0, 0, 0, 0]);
 
-/** FastCGI, as nginx sends a GET with fastcgi_keep_conn: BEGIN_REQUEST, one PARAMS record
- * with every pair, the empty PARAMS, the empty STDIN. */
+/**
+ * FastCGI, as nginx sends a GET with fastcgi_keep_conn: BEGIN_REQUEST, one PARAMS record
+ * with every pair, the empty PARAMS, the empty STDIN.
+ * @param {Vars} vars
+ * @returns {Buffer}
+ */
 export function fastcgiRecords(vars) {
   const pairs = Buffer.concat(vars.flatMap(([key, value]) => [nvLength(key.length), nvLength(value.length), latin1(key), latin1(value)]));
   return Buffer.concat([record(BEGIN_REQUEST, RESPONDER_KEEP_CONN), record(PARAMS, pairs), record(PARAMS, Buffer.alloc(0)), record(STDIN, Buffer.alloc(0))]);
 }
 
-/** HTTP_USER_AGENT → User-Agent. */
+/**
+ * HTTP_USER_AGENT → User-Agent.
+ * @param {string} name
+ */
 const headerName = (name) =>
   name
     .slice('HTTP_'.length)
@@ -116,19 +146,37 @@ const headerName = (name) =>
     .map((word) => word[0] + word.slice(1).toLowerCase())
     .join('-');
 
-/** The head the client sent: request line, a header per HTTP_* var (Host at least). */
+/**
+ * The head the client sent: request line, a header per HTTP_* var (Host at least).
+ * @param {Vars} vars
+ * @returns {Buffer}
+ */
 export function httpHead(vars) {
+  /** @param {string} name */
   const get = (name) => vars.find(([key]) => key === name)?.[1];
   const headers = vars.filter(([key]) => key.startsWith('HTTP_')).map(([key, value]) => `${headerName(key)}: ${value}`);
   if (!get('HTTP_HOST')) headers.unshift(`Host: ${get('SERVER_NAME')}`);
   return latin1(`${get('REQUEST_METHOD')} ${get('REQUEST_URI')} ${get('SERVER_PROTOCOL')}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`);
 }
 
-/** The request `name` in `protocol`'s wire form. */
+/** @type {Record<string, (vars: Vars) => Buffer>} */
+const ENCODERS = { uwsgi: uwsgiPacket, fastcgi: fastcgiRecords, http: httpHead };
+
+/**
+ * The request `name` in `protocol`'s wire form.
+ * @param {string} protocol
+ * @param {string} name
+ * @returns {Buffer}
+ */
 export function encode(protocol, name) {
   const vars = REQUESTS[name];
-  return { uwsgi: uwsgiPacket, fastcgi: fastcgiRecords, http: httpHead }[protocol](vars);
+  const encoder = ENCODERS[protocol];
+  if (!vars || !encoder) throw new Error(`no request ${name} in ${protocol}`);
+  return encoder(vars);
 }
 
-/** Header lines of the HTTP form: what an HTTP parser reports as headers. */
-export const httpHeaderCount = (name) => Math.max(1, REQUESTS[name].filter(([key]) => key.startsWith('HTTP_')).length);
+/**
+ * Header lines of the HTTP form: what an HTTP parser reports as headers.
+ * @param {string} name
+ */
+export const httpHeaderCount = (name) => Math.max(1, (REQUESTS[name] ?? []).filter(([key]) => key.startsWith('HTTP_')).length);

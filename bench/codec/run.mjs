@@ -19,14 +19,20 @@ import { PROTOCOLS, REQUESTS } from './requests.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
+/**
+ * @param {string} name
+ * @param {string} fallback
+ * @returns {string}
+ */
 const value = (name, fallback) => {
   const at = argv.indexOf(`--${name}`);
-  return at >= 0 ? argv[at + 1] : fallback;
+  return at >= 0 ? (argv[at + 1] ?? fallback) : fallback;
 };
 const maxTime = value('max-time', '2');
 const batch = value('batch', '32');
 const protocols = value('only', PROTOCOLS.join(',')).split(',');
 
+/** @type {import('../lib/report.mjs').CodecSuite[]} */
 const suites = [];
 for (const protocol of protocols) {
   for (const request of Object.keys(REQUESTS)) {
@@ -38,9 +44,12 @@ for (const protocol of protocols) {
       process.exitCode = 1;
       continue;
     }
+    /** @type {import('../lib/report.mjs').CodecSuite} */
     const suite = JSON.parse(child.stdout);
     suites.push(suite);
-    const line = suite.results.map((r) => (r.skipped ? `${r.key} skipped` : `${r.key} ${Math.round(r.packetsPerSecond).toLocaleString('en-US')}/s`)).join(', ');
+    const line = suite.results
+      .map((r) => (r.skipped ? `${r.key} skipped` : `${r.key} ${Math.round(Number(r.packetsPerSecond)).toLocaleString('en-US')}/s`))
+      .join(', ');
     process.stderr.write(`${protocol} ${request}: ${line}\n`);
   }
 }

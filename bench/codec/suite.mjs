@@ -15,20 +15,28 @@ import { contendersOf } from './contenders.mjs';
 import { PROTOCOLS, REQUESTS, encode, httpHeaderCount } from './requests.mjs';
 
 const [protocol, request, ...rest] = process.argv.slice(2);
+/**
+ * @param {string} name
+ * @param {number} fallback
+ */
 const option = (name, fallback) => {
   const at = rest.indexOf(`--${name}`);
   return at >= 0 ? Number(rest[at + 1]) : fallback;
 };
-if (!PROTOCOLS.includes(protocol) || !(request in REQUESTS)) {
+if (protocol === undefined || request === undefined || !PROTOCOLS.includes(protocol) || !(request in REQUESTS)) {
   process.stderr.write(`usage: node bench/codec/suite.mjs ${PROTOCOLS.join('|')} ${Object.keys(REQUESTS).join('|')} [--max-time S] [--batch N]\n`);
   process.exit(2);
 }
 const maxTime = option('max-time', 2);
 const batch = option('batch', 32);
 
-/** What a contender must find per request: each counts in its own unit. */
-function expectedPerRequest(key) {
-  const vars = REQUESTS[request];
+/**
+ * What a contender must find per request: each counts in its own unit.
+ * @param {string} key
+ * @param {string} request
+ */
+function expectedPerRequest(key, request) {
+  const vars = REQUESTS[request] ?? [];
   const headers = httpHeaderCount(request);
   if (key === 'node-fastcgi') return vars.filter(([name]) => name.startsWith('HTTP_')).length + 2; // + Content-Type, Content-Length
   if (key === 'http-parser-js' || key === 'llhttp') return headers;
@@ -39,16 +47,17 @@ function expectedPerRequest(key) {
 // Each packet in a buffer of its own, as reads deliver them.
 const packet = encode(protocol, request);
 const packets = Array.from({ length: batch }, () => Buffer.from(packet));
+/** @type {import('../lib/report.mjs').CodecResult[]} */
 const results = [];
 const suite = new Benchmark.Suite(`${protocol} ${request}`);
 for (const contender of await contendersOf(protocol)) {
-  if (contender.skip) {
+  if ('skip' in contender) {
     results.push({ key: contender.key, skipped: contender.skip });
     continue;
   }
   const run = contender.prepare(packets);
   const found = run();
-  const want = expectedPerRequest(contender.key) * batch;
+  const want = expectedPerRequest(contender.key, request) * batch;
   if (found !== want) {
     results.push({
       key: contender.key,
@@ -57,12 +66,15 @@ for (const contender of await contendersOf(protocol)) {
     });
     continue;
   }
+  /** @type {import('../lib/report.mjs').CodecResult} */
   const result = { key: contender.key, label: contender.label, unit: contender.unit, perRequest: want / batch };
   results.push(result);
   suite.add(contender.key, run, {
     maxTime,
+    /** @param {Benchmark.Event} event */
     onComplete(event) {
       const { hz, stats } = event.target;
+      if (hz === undefined || stats === undefined) throw new Error(`${contender.key}: benchmark.js gave no result`);
       result.packetsPerSecond = hz * batch;
       result.mbPerSecond = (hz * batch * packet.length) / 1e6;
       result.rme = stats.rme;

@@ -255,7 +255,10 @@ export const SETUPS = [
   nginxReturn,
 ];
 
-/** The tsgi setups' comparators: uWSGI and node:http reached the same way (nginx or direct). */
+/**
+ * The tsgi setups' comparators: uWSGI and node:http reached the same way (nginx or direct).
+ * @type {Record<string, { uwsgi: string, node: string }>}
+ */
 export const BASELINES = {
   nginx: { uwsgi: 'uwsgi', node: 'node-http-proxy' },
   direct: { uwsgi: 'uwsgi-http', node: 'node-http' },

@@ -11,5 +11,10 @@ export function machineInfo() {
   };
 }
 
-/** "2 CPUs (AMD EPYC …), linux 6.1.0, Node v20.20.2". */
+/** @typedef {ReturnType<typeof machineInfo>} Machine */
+
+/**
+ * "2 CPUs (AMD EPYC …), linux 6.1.0, Node v20.20.2".
+ * @param {Machine} m
+ */
 export const machineLine = (m) => `${m.cpus} CPUs (${m.model}), ${m.os}, Node ${m.node}`;

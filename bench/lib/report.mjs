@@ -6,36 +6,98 @@
 import { BASELINES } from '../e2e/setups.mjs';
 import { machineLine } from './machine.mjs';
 
-const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+/**
+ * bench/results/e2e.json: what bench/e2e.mjs wrote (numbers rounded, NaN as null).
+ * @typedef {object} E2eResults
+ * @property {string} date
+ * @property {import('./machine.mjs').Machine} machine
+ * @property {Record<string, string | null | undefined>} versions
+ * @property {{ duration: number, rounds: number, warmup: number, connections: number[], workloads: string[], nginxWorkers: number, quick?: boolean }} options
+ * @property {Array<{ setup: string, reason: string }>} skipped
+ * @property {Array<{ key: string, name: string, label: string, group: string, via: string, pair?: string }>} setups
+ * @property {E2eCell[]} cells
+ */
+
+/**
+ * @typedef {object} E2eCell
+ * @property {string} setup
+ * @property {string} workload
+ * @property {number} connections
+ * @property {number | null} rps
+ * @property {number | null} p50Ms
+ * @property {number | null} p99Ms
+ * @property {number | null} backendCpuUs
+ * @property {number | null} nginxCpuUs
+ * @property {number} errors
+ * @property {number[]} runs req/s per round
+ */
+
+/**
+ * bench/results/codec.json: what bench/codec/run.mjs wrote, a suite per protocol and request.
+ * @typedef {{ date: string, machine: import('./machine.mjs').Machine, maxTime: number, batch: number, suites: CodecSuite[] }} CodecResults
+ */
+
+/** @typedef {{ protocol: string, request: string, packetBytes: number, batch: number, maxTime: number, results: CodecResult[] }} CodecSuite */
+
+/**
+ * One contender of a codec suite: measured, or skipped with the reason.
+ * @typedef {{ key: string, label?: string, unit?: string, perRequest?: number, skipped?: string, packetsPerSecond?: number, mbPerSecond?: number, rme?: number, samples?: number }} CodecResult
+ */
+
+/** @param {number | undefined} n */
+const fmtInt = (n) => (typeof n === 'number' && Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+/** @param {number} n */
 const fmtMs = (n) => (Number.isFinite(n) ? `${n < 1 ? n.toFixed(3) : n.toFixed(2)} ms` : 'n/a');
+/** @param {number} n */
 const fmtUs = (n) => (Number.isFinite(n) ? `${n < 10 ? n.toFixed(1) : Math.round(n)} µs` : 'n/a');
+/** @param {number} n */
 const fmtRatio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a');
+/** @param {number | null | undefined} n */
 const num = (n) => (n === null || n === undefined ? NaN : n);
 
 // ---- end to end ----------------------------------------------------------------------------
 
-/** The cell of `setup` for a workload and a connection count, or undefined. */
+/**
+ * The cell of `setup` for a workload and a connection count, or undefined.
+ * @param {E2eResults} results
+ * @param {string} setup
+ * @param {string} workload
+ * @param {number} connections
+ */
 const cellOf = (results, setup, workload, connections) =>
   results.cells.find((c) => c.setup === setup && c.workload === workload && c.connections === connections);
 
-/** rps of `a` over rps of `b` (or of `field`), same workload and connections; NaN if either is missing. */
+/**
+ * rps of `a` over rps of `b` (or of `field`), same workload and connections; NaN if either is missing.
+ * @param {E2eResults} results
+ * @param {string} a
+ * @param {string | undefined} b
+ * @param {string} workload
+ * @param {number} connections
+ * @param {'rps' | 'backendCpuUs'} [field]
+ */
 function ratio(results, a, b, workload, connections, field = 'rps') {
   const x = cellOf(results, a, workload, connections);
-  const y = cellOf(results, b, workload, connections);
+  const y = b === undefined ? undefined : cellOf(results, b, workload, connections);
   return x && y ? num(x[field]) / num(y[field]) : NaN;
 }
 
-/** The throughput scenario the targets are read at: hello, at the most connections run. */
+/**
+ * The throughput scenario the targets are read at: hello, at the most connections run.
+ * @param {E2eResults} results
+ */
 const headline = (results) => ({
-  workload: results.options.workloads.includes('hello') ? 'hello' : results.options.workloads[0],
+  workload: results.options.workloads.includes('hello') ? 'hello' : (results.options.workloads[0] ?? 'hello'),
   connections: Math.max(...results.options.connections),
 });
 
 /**
  * The issue's targets, each { target, a, b, field, goal, lowerIsBetter? }: setup `a` against
  * setup `b` in `field` (rps, or backendCpuUs where lower is better); goal NaN: shown, no target.
+ * @returns {Array<{ target: string, a: string, b: string, field: 'rps' | 'backendCpuUs', goal: number, lowerIsBetter?: boolean }>}
  */
 export function targets() {
+  /** @type {ReturnType<typeof targets>} */
   const rows = [
     { target: 'uwsgi behind nginx: req/s ≥ uWSGI', a: 'tsgi-uwsgi', b: 'uwsgi', field: 'rps', goal: 1 },
     { target: 'uwsgi behind nginx: backend CPU/request ≤ 0.5× uWSGI', a: 'tsgi-uwsgi', b: 'uwsgi', field: 'backendCpuUs', goal: 0.5, lowerIsBetter: true },
@@ -52,7 +114,10 @@ export function targets() {
   return rows;
 }
 
-/** The targets table: each pair's req/s and backend CPU/request ratios, and the verdict on the target's own. */
+/**
+ * The targets table: each pair's req/s and backend CPU/request ratios, and the verdict on the target's own.
+ * @param {E2eResults} results
+ */
 function targetLines(results) {
   const { workload, connections } = headline(results);
   const lines = [`| target (${workload}, ${connections} connections) | req/s ratio | backend CPU/req ratio | |`, '|---|---:|---:|---|'];
@@ -68,7 +133,13 @@ function targetLines(results) {
   return lines;
 }
 
-/** One table: every setup for a workload and a connection count, with the ratios beside tsgi's rows. */
+/**
+ * One table: every setup for a workload and a connection count, with the ratios beside tsgi's rows.
+ * @param {E2eResults} results
+ * @param {string} workload
+ * @param {number} connections
+ * @param {{ perRound?: boolean }} [how]
+ */
 function cellTable(results, workload, connections, { perRound = true } = {}) {
   const lines = [
     `| setup | req/s | p50 | p99 | backend CPU/req | nginx CPU/req | ×uWSGI | ×node:http |${perRound ? ' req/s per round | errors |' : ''}`,
@@ -78,9 +149,10 @@ function cellTable(results, workload, connections, { perRound = true } = {}) {
     const cell = cellOf(results, setup.key, workload, connections);
     if (!cell) continue;
     const baseline = setup.group === 'tsgi' ? BASELINES[setup.via] : null;
+    /** @param {string | undefined} other */
     const versus = (other) => (baseline ? fmtRatio(ratio(results, setup.key, other, workload, connections)) : '');
     const name = setup.group === 'tsgi' ? `**${setup.label}**` : setup.label;
-    const rounds = perRound ? ` ${cell.runs.map(fmtInt).join(', ')} | ${cell.errors} |` : '';
+    const rounds = perRound ? ` ${cell.runs.map((n) => fmtInt(n)).join(', ')} | ${cell.errors} |` : '';
     lines.push(
       `| ${name} | ${fmtInt(num(cell.rps))} | ${fmtMs(num(cell.p50Ms))} | ${fmtMs(num(cell.p99Ms))} | ${fmtUs(num(cell.backendCpuUs))} | ${fmtUs(num(cell.nginxCpuUs))} | ${versus(baseline?.uwsgi)} | ${versus(baseline?.node)} |${rounds}`,
     );
@@ -88,9 +160,13 @@ function cellTable(results, workload, connections, { perRound = true } = {}) {
   return lines;
 }
 
+/** @type {Record<string, string>} */
 const WORKLOAD_TITLES = { hello: 'hello world', '64k': '64 KiB response', post: '1 MiB POST' };
 
-/** "nginx 1.22.1 (1 worker), wrk 4.1.0, …": the versions line. */
+/**
+ * "nginx 1.22.1 (1 worker), wrk 4.1.0, …": the versions line.
+ * @param {E2eResults} results
+ */
 function versionsLine(results) {
   const v = results.versions;
   const o = results.options;
@@ -105,6 +181,7 @@ function versionsLine(results) {
 }
 
 /** bench/results/e2e.md: every table of a run. */
+/** @param {E2eResults} results */
 export function e2eMarkdown(results) {
   const lines = [
     `# tsgi end to end${results.options.quick ? ' (quick)' : ''}`,
@@ -133,6 +210,7 @@ export function e2eMarkdown(results) {
 
 const COLORS = { native: '#1f6feb', pure: '#8fb8f5', workers: '#0b3d91', peer: '#9a9a9a', ceiling: '#d0d0d0' };
 
+/** @param {E2eResults['setups'][number]} setup */
 function colorOf(setup) {
   if (setup.group === 'ceiling') return COLORS.ceiling;
   if (setup.group !== 'tsgi') return COLORS.peer;
@@ -140,9 +218,11 @@ function colorOf(setup) {
   return setup.key.endsWith('w') ? COLORS.workers : COLORS.native;
 }
 
+/** @param {string} text */
 const escapeXml = (text) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** bench/results/e2e.svg: req/s per setup, one panel per workload, at the most connections run. */
+/** @param {E2eResults} results */
 export function e2eSvg(results) {
   const { connections } = headline(results);
   const width = 860;
@@ -156,7 +236,10 @@ export function e2eSvg(results) {
   );
   y += 12;
   for (const workload of results.options.workloads) {
-    const rows = results.setups.map((setup) => ({ setup, cell: cellOf(results, setup.key, workload, connections) })).filter((r) => r.cell);
+    const rows = results.setups.flatMap((setup) => {
+      const cell = cellOf(results, setup.key, workload, connections);
+      return cell ? [{ setup, cell }] : [];
+    });
     if (!rows.length) continue;
     const top = Math.max(...rows.map((r) => num(r.cell.rps)).filter(Number.isFinite), 1);
     y += 22;
@@ -196,7 +279,10 @@ ${parts.join('\n')}
 
 // ---- codec -----------------------------------------------------------------------------------
 
-/** The rows of the codec table for `suites`: per suite, each contender with its ratio to pure-TS. */
+/**
+ * The rows of the codec table for `suites`: per suite, each contender with its ratio to pure-TS.
+ * @param {CodecSuite[]} suites
+ */
 function codecRows(suites) {
   const lines = ['| protocol | request | codec | packets/s | MB/s | ×pure-TS |', '|---|---|---|---:|---:|---:|'];
   for (const suite of suites) {
@@ -206,7 +292,7 @@ function codecRows(suites) {
       if (r.skipped) lines.push(`| ${what} | ${r.key} | skipped: ${r.skipped} | | |`);
       else
         lines.push(
-          `| ${what} | ${r.label} | ${fmtInt(r.packetsPerSecond)} | ${fmtInt(r.mbPerSecond)} | ${fmtRatio(r.packetsPerSecond / num(pure?.packetsPerSecond))} |`,
+          `| ${what} | ${r.label} | ${fmtInt(r.packetsPerSecond)} | ${fmtInt(r.mbPerSecond)} | ${fmtRatio(num(r.packetsPerSecond) / num(pure?.packetsPerSecond))} |`,
         );
     }
   }
@@ -214,6 +300,7 @@ function codecRows(suites) {
 }
 
 /** bench/results/codec.md. */
+/** @param {CodecResults} results */
 export function codecMarkdown(results) {
   return [
     '# tsgi codec micro-benchmarks',
@@ -230,7 +317,11 @@ export function codecMarkdown(results) {
 export const README_START = '<!-- bench:start (generated by node scripts/render-performance.mjs from bench/results/; do not edit) -->';
 export const README_END = '<!-- bench:end -->';
 
-/** The README's performance section, from the committed results. */
+/**
+ * The README's performance section, from the committed results.
+ * @param {E2eResults} e2e
+ * @param {CodecResults} codec
+ */
 export function readmeSection(e2e, codec) {
   const { workload, connections } = headline(e2e);
   return [
@@ -252,7 +343,11 @@ export function readmeSection(e2e, codec) {
   ].join('\n');
 }
 
-/** `readme` with its section between the markers replaced by `section`; throws without markers. */
+/**
+ * `readme` with its section between the markers replaced by `section`; throws without markers.
+ * @param {string} readme
+ * @param {string} section
+ */
 export function replaceReadmeSection(readme, section) {
   const start = readme.indexOf(README_START);
   const end = readme.indexOf(README_END);
