@@ -65,7 +65,6 @@ const ctx = {
     },
     pause() {},
     abort() {},
-    closeAfter() {},
     upgrade: () => false,
     writeError: () => false,
   },
