@@ -2,15 +2,15 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * The test matrix. The tests are laid out by kind (__test__/):
- *   unit/          in process, no peers: config, validate, compose, codecs, logs, docs tables...
+ *   unit/          in process, no peers: config, validate, compose, codecs, logs, docs
+ *                  tables, TSGI apps under node:http and fetch hosts...
  *   serving/       a server over sockets: raw protocol bytes, HTTP clients, the command
  *                  line, the master, chaos, adapters;
- *   peers/         real peers in front: nginx, HAProxy, cgi-fcgi;
+ *   peers/         real peers in front: nginx, HAProxy, cgi-fcgi (configuration files
+ *                  and `npm run example` behind nginx among them);
  *   differential/  two implementations compared (native and pure reactor, our HTTP codec
  *                  and llhttp's corpus, Node's own parser);
- *   install/       the packed package and the loader's routes;
- *   end-to-end/    configuration files from the CLI to a served request, TSGI apps under
- *                  node:http and fetch hosts, `npm run example`.
+ *   install/       the packed package and the loader's routes.
  * Every file runs against the native reactor (the build's prebuild); every file of
  * serving/ and peers/ runs again with TSGI_NATIVE=0, against the pure-TypeScript reactor,
  * so the two cannot drift apart. What the pure path does differently, its test says where
