@@ -48,3 +48,8 @@ export class TsgiError extends Error {
     this.code = code;
   }
 }
+
+/** An error as a log line shows it: its stack when it has one. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

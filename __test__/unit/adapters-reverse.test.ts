@@ -70,6 +70,14 @@ const app: App = async (environ: Environ, start) => {
         ['Content-Length', '5'],
       ]);
       return ['12345', '6789'];
+    case '/too-short':
+      start('200 OK', [
+        ['Content-Type', 'text/plain'],
+        ['Content-Length', '10'],
+      ]);
+      return (async function* () {
+        yield 'abc';
+      })();
     case '/slow': {
       const id = String(environ.QUERY_STRING);
       environ['tsgi.signal'].addEventListener('abort', () => aborted.push(id));
@@ -123,6 +131,17 @@ describe('toNodeHandler', () => {
       (error: Error) => error.message,
     );
     expect(mid).toMatch(/aborted|incomplete|socket hang up|ECONNRESET/);
+  });
+
+  it('a body shorter than its Content-Length is an aborted response, logged as such, not an app error', async () => {
+    const base = await listen(toNodeHandler(app));
+    const outcome = await request(`${base}/too-short`).then(
+      () => 'complete',
+      (error: Error) => error.message,
+    );
+    expect(outcome).toMatch(/aborted|incomplete|socket hang up|ECONNRESET/);
+    await waitFor(() => Boolean(logs?.find(/GET \/too-short: the app sent 3 of its Content-Length 10 bytes; response aborted$/)), 3_000, 'the log line');
+    expect(logs?.find(/app error/)).toBeUndefined();
   });
 
   it('a client that leaves fires tsgi.signal and closes the body', async () => {

@@ -1,11 +1,14 @@
 /**
- * One request and its response: startResponse, the deferred head, Content-Length, the
- * body iteration, close(), errors and aborts. Protocol-neutral except for the status
+ * One request and its response on a connection: the deferred head, the body iteration
+ * under backpressure, errors and aborts, and the wire framing the protocol needs. The
+ * contract's rules (startResponse, Content-Length, bodiless responses, close()) are the
+ * shared response state's (src/app/response.ts). Protocol-neutral except for the status
  * line of the head (HTTP for uwsgi, a CGI `Status:` header for FastCGI) and where
  * `tsgi.errors` goes.
  */
-import { checkHead, isBodiless, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
-import { ErrorCodes, TsgiError } from '../errors.js';
+import { checkHead, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
+import { byteLength, isChunk, isThenable, knownLength, ResponseState, type ResponseRequest } from '../app/response.js';
+import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { createEnviron, type EnvironSource } from './environ.js';
 import { BodyInput, abortError } from '../app/input.js';
 import { KeyId } from '../codec/keys.js';
@@ -13,7 +16,7 @@ import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js
 import { log } from '../log.js';
 import { fileWrapper } from '../app/file-wrapper.js';
 import { createErrorStream, errorStream } from '../app/error-stream.js';
-import { byteLength, chunkFrame, serializeHead } from './response-head.js';
+import { chunkFrame, serializeHead } from './response-head.js';
 import { WriteEnd, type WriteEndWord } from '../native/batch.js';
 
 /** What an exchange needs from the connection layer. */
@@ -49,18 +52,14 @@ const ERROR_HEAD = checkHead('500 Internal Server Error', [['Content-Type', 'tex
 const TIMEOUT_BODY = 'Gateway Timeout\n';
 const TIMEOUT_HEAD = checkHead('504 Gateway Timeout', [['Content-Type', 'text/plain']]);
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
-}
-
-export class Exchange implements EnvironSource {
+export class Exchange implements EnvironSource, ResponseRequest {
   readonly token: number;
   readonly errors: ErrorStream;
   readonly fileWrapper = fileWrapper;
-  private head: CheckedHead | null = null;
-  private headersSent = false;
-  /** Body bytes handed to the transport. */
-  private sent = 0;
+  /** A 101 answering an upgrade request turns the connection into a tunnel. */
+  readonly tunnels = true;
+  readonly headRequest: boolean;
+  private readonly response: ResponseState;
   /** Total body length when known before sending (an array body), else -1. */
   private knownLength = -1;
   /** The connection carries the peer's next request after this response: decided with the
@@ -82,9 +81,6 @@ export class Exchange implements EnvironSource {
   private goneListeners: Array<() => void> | null = null;
   /** The last write left the connection's queue over its high-water mark. */
   private queuedOver = false;
-  private body: Body | null = null;
-  private bodyClosed = false;
-  private readonly headRequest: boolean;
 
   // What the request log and the stats read once the exchange is done.
   /** When the request reached the app (`performance.now()`). */
@@ -104,6 +100,7 @@ export class Exchange implements EnvironSource {
     this.token = record.token;
     this.errors = record.protocol === Protocol.FASTCGI ? createErrorStream((text) => context.transport.writeError(this.token, text)) : errorStream;
     this.headRequest = record.get(KeyId.REQUEST_METHOD) === 'HEAD';
+    this.response = new ResponseState(this);
   }
 
   get multiprocess(): boolean {
@@ -147,7 +144,7 @@ export class Exchange implements EnvironSource {
   }
 
   sendHead(): void {
-    if (this.head && !this.headersSent && !this.finished) this.transmit(this.commitHead(), null, false);
+    if (this.response.head && !this.response.headSent && !this.finished) this.transmit(this.commitHead(), null, false);
   }
 
   // ---- events from the connection ---------------------------------------------------
@@ -177,7 +174,7 @@ export class Exchange implements EnvironSource {
       try {
         listener();
       } catch (error) {
-        log.error(`${this.describeRequest()}: error in a client-gone listener: ${describe(error)}`);
+        log.error(`${this.describeRequest()}: error in a client-gone listener: ${describeError(error)}`);
       }
     }
     this.onDrain();
@@ -205,13 +202,8 @@ export class Exchange implements EnvironSource {
   }
 
   readonly startResponse: StartResponse = (status, headers, excInfo) => {
-    if (excInfo !== undefined && excInfo !== null) {
-      if (this.headersSent) throw excInfo;
-    } else if (this.head) {
-      throw new TsgiError(ErrorCodes.START_RESPONSE_TWICE, 'startResponse() called a second time without excInfo');
-    }
-    this.head = checkHead(status, headers);
-    if (this.head.code === 101 && this.record.flags & RequestFlags.UPGRADE && !this.headersSent) {
+    const head = this.response.start(status, headers, excInfo);
+    if (head.code === 101 && this.record.flags & RequestFlags.UPGRADE && !this.response.headSent) {
       // Switching protocols cannot be taken back, and the client says nothing in the new
       // protocol before it has the 101: it goes out now, not with the first chunk.
       this.transmit(this.commitHead(), null, false);
@@ -224,18 +216,16 @@ export class Exchange implements EnvironSource {
 
   private consume(body: Body): void {
     if (this.finished) {
-      this.body = body;
+      this.response.holdBody(body);
       this.closeBody();
       return;
     }
     if (typeof body === 'string' || body instanceof Uint8Array) body = [body];
-    this.body = body;
+    this.response.holdBody(body);
     try {
       if (Array.isArray(body)) {
         // The whole body is in hand: send it with its Content-Length.
-        let total = 0;
-        for (const chunk of body as Chunk[]) total += byteLength(chunk);
-        this.knownLength = total;
+        this.knownLength = knownLength(body);
         const chunks = body as Chunk[];
         for (let i = 0; i < chunks.length && !this.finished; i++) {
           // The last chunk carries the end: a one-chunk response is one native write.
@@ -315,7 +305,7 @@ export class Exchange implements EnvironSource {
     try {
       await iterator.return?.();
     } catch (error) {
-      log.error(`error in the body's return() after the request ended: ${describe(error)}`);
+      log.error(`error in the body's return() after the request ended: ${describeError(error)}`);
     }
   }
 
@@ -332,40 +322,27 @@ export class Exchange implements EnvironSource {
    * with it if `last` and nothing else is due. Returns `false` when the caller should wait
    * for DRAIN before producing more. */
   private send(chunk: Chunk, last = false): boolean {
-    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
-      throw new TsgiError(ErrorCodes.INVALID_CHUNK, `a body chunk must be a string or a Uint8Array, got ${typeof chunk}`);
-    }
-    if (this.finished) return false;
-    if (chunk.length === 0) return true;
-    const head = this.head;
-    if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body produced data before startResponse() was called');
-    // A 101's "body" is the tunnel's output: it goes out unframed.
-    if ((this.headRequest || isBodiless(head.code)) && head.code !== 101) {
+    const response = this.response;
+    if (this.finished && isChunk(chunk)) return false;
+    if (!response.accepts(chunk)) return true;
+    const head = response.headSent ? null : this.commitHead();
+    if (!response.bodyAllowed) {
       // No body on the wire, but the head goes out now, as it would with one.
-      if (!this.headersSent) this.transmit(this.commitHead(), null, last);
+      if (head !== null) this.transmit(head, null, last);
       return true;
     }
-    let body: Chunk = chunk;
-    if (head.contentLength >= 0) {
-      const room = head.contentLength - this.sent;
-      const length = byteLength(chunk);
-      if (length > room) {
-        log.error(`${this.describeRequest()}: the app sent more than its Content-Length ${head.contentLength}; extra bytes dropped`);
-        body = Buffer.from(chunk as Uint8Array | string).subarray(0, room);
-        this.sent += room;
-        this.transmit(this.headersSent ? null : this.commitHead(), body, true);
-        return false;
-      }
-      this.sent += length;
+    const { piece, over } = response.take(chunk);
+    if (over) {
+      this.transmit(head, piece, true);
+      return false;
     }
-    const complete = last && (head.contentLength < 0 || this.sent === head.contentLength);
-    return this.transmit(this.headersSent ? null : this.commitHead(), body, complete);
+    return this.transmit(head, piece, last && response.lengthReached);
   }
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
     if (head !== null) {
-      this.headersSent = true;
-      this.status = this.head!.code;
+      this.response.headSent = true;
+      this.status = this.response.head!.code;
       this.headText = head;
     }
     if (body !== null) this.bodyBytes += byteLength(body);
@@ -405,16 +382,14 @@ export class Exchange implements EnvironSource {
   /** The body is complete: send what is still due and end the response. */
   private end(): void {
     if (this.finished) return;
-    const head = this.head;
-    if (!head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body ended without startResponse() being called');
-    if (!this.headersSent) {
+    const shortfall = this.response.shortfall();
+    if (!this.response.headSent) {
       if (this.knownLength < 0) this.knownLength = 0;
       this.transmit(this.commitHead(), null, true);
       return;
     }
-    const bodyExpected = !this.headRequest && !isBodiless(head.code);
-    if (bodyExpected && head.contentLength >= 0 && this.sent < head.contentLength) {
-      log.error(`${this.describeRequest()}: the app sent ${this.sent} of its Content-Length ${head.contentLength} bytes; connection reset`);
+    if (shortfall !== null) {
+      log.error(`${this.describeRequest()}: ${shortfall}; connection reset`);
       this.context.transport.abort(this.token);
       this.finish();
       return;
@@ -425,10 +400,10 @@ export class Exchange implements EnvironSource {
   /** The app failed: a 500 if nothing was sent yet, else a reset (never a fake complete response). */
   private fail(error: unknown): void {
     if (this.finished) {
-      if (!this.aborted) log.error(`${this.describeRequest()}: error after the response ended: ${describe(error)}`);
+      if (!this.aborted) log.error(`${this.describeRequest()}: error after the response ended: ${describeError(error)}`);
       return;
     }
-    log.error(`${this.describeRequest()}: app error: ${describe(error)}`);
+    log.error(`${this.describeRequest()}: app error: ${describeError(error)}`);
     this.failed = true;
     this.endWith(ERROR_HEAD, ERROR_BODY);
   }
@@ -440,7 +415,7 @@ export class Exchange implements EnvironSource {
    */
   expire(seconds: number): boolean {
     if (this.finished) return false;
-    const answered = !this.headersSent;
+    const answered = !this.response.headSent;
     this.aborted = true;
     this.abortReason = new TsgiError(ErrorCodes.HARAKIRI, `the request ran longer than --harakiri ${seconds} s`);
     this.bodyInput?.fail(this.abortReason);
@@ -453,14 +428,14 @@ export class Exchange implements EnvironSource {
   /** Ends the response with a static one (`head`, `text`) if nothing was sent yet, else
    * by resetting the connection: never a fake complete response. */
   private endWith(head: CheckedHead, text: string): void {
-    if (this.headersSent) {
+    if (this.response.headSent) {
       this.context.transport.abort(this.token);
       this.finish();
       return;
     }
     const body = this.headRequest ? '' : text;
     const headText = this.frame(head, text.length);
-    this.headersSent = true;
+    this.response.headSent = true;
     this.status = head.code;
     this.headText = headText;
     this.bodyBytes += body.length;
@@ -476,22 +451,13 @@ export class Exchange implements EnvironSource {
 
   /** Calls the body's close() once, whatever happened. */
   private closeBody(): void {
-    if (this.bodyClosed || !this.body) return;
-    this.bodyClosed = true;
-    const close = this.body.close;
-    if (typeof close !== 'function') return;
-    try {
-      const result = close.call(this.body);
-      if (isThenable(result)) result.then(undefined, (error: unknown) => log.error(`error in the body's close(): ${describe(error)}`));
-    } catch (error) {
-      log.error(`error in the body's close(): ${describe(error)}`);
-    }
+    this.response.closeBody();
   }
 
   /** The app's head, going out now: the response is committed. An upgrade request
    * switches to a tunnel (101) or, answered otherwise, has no more input. */
   private commitHead(): string {
-    const head = this.head!;
+    const head = this.response.head!;
     if ((this.record.flags & RequestFlags.UPGRADE) !== 0) {
       if (head.code === 101) {
         if (!this.context.transport.upgrade(this.token))
@@ -524,8 +490,4 @@ export class Exchange implements EnvironSource {
     const uri = this.record.get(KeyId.REQUEST_URI) ?? this.record.get(KeyId.PATH_INFO) ?? '?';
     return `${method} ${uri}`;
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

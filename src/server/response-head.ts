@@ -9,7 +9,7 @@
  * after the response (`Framing.close`): the exchange carries the answer on its last write,
  * and the reactors obey it.
  */
-import { isBodiless, type CheckedHead, type Chunk } from '../app/contract.js';
+import { isBodiless, type CheckedHead } from '../app/contract.js';
 import { KeyId } from '../codec/keys.js';
 import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
 
@@ -89,11 +89,6 @@ function statusLine(record: RequestRecord, protocol: number): string {
   if (protocol === Protocol.HTTP) return 'HTTP/1.1';
   const version = record.get(KeyId.SERVER_PROTOCOL);
   return version !== undefined && HTTP_VERSION.test(version) ? version : 'HTTP/1.0';
-}
-
-/** Byte length of a chunk. */
-export function byteLength(chunk: Chunk): number {
-  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
 }
 
 /**
