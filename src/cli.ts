@@ -9,7 +9,7 @@
  */
 import { configFromCommandLine, helpText, renderConfig, subject, type Origin } from './config/index.js';
 import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContainer } from './process/container.js';
-import { ErrorCodes, TsgiError } from './errors.js';
+import { describeError, ErrorCodes, TsgiError } from './errors.js';
 import { listenersOf } from './net/sockets.js';
 
 async function version(): Promise<string> {
@@ -45,7 +45,7 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const message = error instanceof TsgiError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const message = error instanceof TsgiError ? error.message : describeError(error);
   process.stderr.write(`tsgi: ${message}\n`);
   // Exit now: a failed start may leave workers being killed or timers behind.
   process.exit(error instanceof TsgiError && error.code === ErrorCodes.INVALID_OPTION ? 2 : 1);

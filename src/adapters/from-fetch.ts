@@ -6,6 +6,7 @@ import type { App, Environ } from '../app/contract.js';
 import { log } from '../log.js';
 import { createRequest } from './fetch-request.js';
 import { sendResponse } from './fetch-response.js';
+import { describeError } from '../errors.js';
 
 /** What fetch hosts pass as the third argument (Cloudflare's ExecutionContext). */
 export interface ExecutionContext {
@@ -19,9 +20,7 @@ export type FetchHandler = (request: Request, env: Environ, ctx: ExecutionContex
 
 const executionContext: ExecutionContext = {
   waitUntil(promise) {
-    Promise.resolve(promise).catch((error: unknown) =>
-      log.error(`a waitUntil() promise failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
-    );
+    Promise.resolve(promise).catch((error: unknown) => log.error(`a waitUntil() promise failed: ${describeError(error)}`));
   },
   passThroughOnException() {},
 };

@@ -17,6 +17,7 @@ import type { Chunk, Environ, Headers, StartResponse } from '../app/contract.js'
 import { onClientGone, serverHooks } from '../server/environ.js';
 import { log } from '../log.js';
 import { endUnreadBody } from './node-request.js';
+import { describeError } from '../errors.js';
 
 /** Queued body bytes above which `res.write()` returns false (a socket's default). */
 const HIGH_WATER = 64 * 1024;
@@ -239,7 +240,7 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     if (this.destroyed) return;
     if (this.ended) {
       log.error(
-        `${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}: the handler failed after its response ended: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        `${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}: the handler failed after its response ended: ${describeError(error)}`,
       );
       return;
     }

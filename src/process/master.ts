@@ -14,7 +14,7 @@ import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { environmentOf, type Config } from '../config/index.js';
-import { ErrorCodes, TsgiError, type ErrorCode } from '../errors.js';
+import { describeError, type ErrorCode, ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
 import { listenQueues, memoryOf } from './proc.js';
@@ -432,9 +432,7 @@ export class Master {
   /** Runs work the master does not wait for; a failure in it is a bug, logged, and the
    * master goes on supervising. */
   background(work: Promise<unknown>): void {
-    work.catch((error: unknown) =>
-      log.error(`master: unexpected error (a bug; the master goes on): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`),
-    );
+    work.catch((error: unknown) => log.error(`master: unexpected error (a bug; the master goes on): ${describeError(error)}`));
   }
 
   // ---- the periodic look --------------------------------------------------------------------

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { loadApp } from './load-app.js';
-import { ErrorCodes, TsgiError } from '../errors.js';
+import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
 import { logThrough } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
@@ -63,7 +63,7 @@ async function start(message: WorkerStart): Promise<void> {
 process.once('message', (message: ToWorker) => {
   if (message.kind === 'start') {
     start(message).catch((error: unknown) => {
-      process.stderr.write(`tsgi[${process.pid}]: worker failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(`tsgi[${process.pid}]: worker failed to start: ${describeError(error)}\n`);
       process.exit(1);
     });
   }

@@ -17,6 +17,7 @@ import { requestLogger, type LoggedRequest } from '../observe/request-log.js';
 import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
+import { describeError } from '../errors.js';
 
 /** How often the worker's loop reports in and sweeps for --harakiri, ms. */
 const WORKER_TICK_MS = 200;
@@ -45,7 +46,7 @@ function serverOptions(config: Config): ServerOptions {
  * request in flight: it is logged and the worker goes on. */
 export function logUnhandledRejections(): void {
   process.on('unhandledRejection', (reason) => {
-    log.error(`unhandled promise rejection in the app: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+    log.error(`unhandled promise rejection in the app: ${describeError(reason)}`);
   });
 }
 
