@@ -43,7 +43,7 @@ const HEADERS = [
 /** @typedef {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => unknown} NodeHandler */
 /**
  * Each app as it is exported, and the --adapter it is served with.
- * @type {Record<string, [unknown, import('../dist/adapters/adapter-names.js').AdapterName]>}
+ * @type {Record<string, [unknown, import('../dist/config/options.js').AdapterName]>}
  */
 const apps = {
   plain: [/** @type {App} */ ((environ, start) => (start('200 OK', HEADERS), [BODY])), 'tsgi'],

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AdapterName } from '../../src/adapters/adapter-names.js';
+import type { AdapterName } from '../../src/config/options.js';
 import { loadApp } from '../../src/process/load-app.js';
 import { request } from '../helpers/http.js';
 import { useTestServers } from '../helpers/servers.js';

@@ -5,7 +5,7 @@
  */
 import { Server as HttpServer } from 'node:http';
 import type { App } from '../app/contract.js';
-import type { AdapterName } from './adapter-names.js';
+import type { AdapterName } from '../config/options.js';
 import { fromFetch, type FetchHandler } from './from-fetch.js';
 import { fromNode, type NodeHandler } from './from-node.js';
 

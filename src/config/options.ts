@@ -5,8 +5,6 @@
  * variables, the camelCase names of `serve()`, validation and `--print-config`; a test
  * holds the README's option table to it.
  */
-import { ADAPTERS } from '../adapters/adapter-names.js';
-
 /**
  * - `string`: any non-empty text (or one of `choices`).
  * - `integer`: digits; `seconds`: a decimal number; `octal`: a file mode written in octal.
@@ -78,7 +76,7 @@ export const OPTIONS = [
     type: 'string',
     arg: 'KIND',
     default: 'auto',
-    choices: ADAPTERS,
+    choices: ['auto', 'tsgi', 'fetch', 'node'],
     help: 'what the export is: tsgi (app(environ, startResponse)), fetch ((request) => Response, or { fetch }), node ((req, res), or an Express, Koa, Fastify app); auto tells by its shape',
   },
   {
@@ -364,6 +362,9 @@ export type Config = {
 } & {
   -readonly [S in Spec as S extends AlwaysSet ? never : S['name']]?: ValueOf<S>;
 };
+
+/** The values of `--adapter`: what the exported app is (src/adapters/detect.ts). */
+export type AdapterName = Config['adapter'];
 
 /** What `serve()` and `defineConfig()` take: the options by camelCase name, typed values
  * (a list, or one value, for an option that takes several). */

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../app/contract.js';
-import type { AdapterName } from '../adapters/adapter-names.js';
+import type { AdapterName } from '../config/options.js';
 import { adapt } from '../adapters/detect.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
