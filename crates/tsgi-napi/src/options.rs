@@ -1,0 +1,136 @@
+//! The options of a reactor as JavaScript gives them, [`BindingReactorOptions`], and their
+//! mapping onto `tsgi_reactor::Config`.
+//!
+//! Each field's doc, `@default` included, reaches the generated `native/index.d.ts`. The
+//! defaults themselves are `Config::default()`'s (tsgi-reactor, tsgi-wire).
+
+use napi_derive::napi;
+
+use tsgi_reactor::Config;
+
+/// Options of a reactor: the limits and timeouts the native side enforces. A field left
+/// out keeps its default.
+#[napi(object)]
+#[derive(Default)]
+pub struct BindingReactorOptions {
+    /// Largest request head, bytes: the uwsgi vars block (at most 65535) and the FastCGI
+    /// params stream (`buffer-size`).
+    ///
+    /// @default 65535
+    pub buffer_size: Option<u32>,
+    /// Most vars per request (`max-vars`).
+    ///
+    /// @default 1000
+    pub max_vars: Option<u32>,
+    /// Largest request body, bytes; 0 = no limit (`limit-post`).
+    ///
+    /// @default 0
+    pub limit_post: Option<f64>,
+    /// Head, body-idle and write-stall timeout, ms (`socket-timeout`).
+    ///
+    /// @default 10000
+    pub socket_timeout_ms: Option<u32>,
+    /// Idle time allowed between requests on a kept-alive HTTP connection, ms
+    /// (`http-keepalive-timeout`).
+    ///
+    /// @default 65000
+    pub keepalive_timeout_ms: Option<u32>,
+    /// An HTTP request must arrive whole within this of its first byte, ms
+    /// (`http-request-timeout`).
+    ///
+    /// @default 300000
+    pub request_timeout_ms: Option<u32>,
+    /// Queue size above which `write` asks for a DRAIN before more, bytes.
+    ///
+    /// @default 262144
+    pub write_high_water: Option<u32>,
+    /// Longest lingering close, ms.
+    ///
+    /// @default 5000
+    pub linger_ms: Option<u32>,
+    /// Longest HTTP request line, bytes (`http-max-request-line`).
+    ///
+    /// @default 8192
+    pub http_max_request_line: Option<u32>,
+    /// Largest HTTP head, bytes (`http-max-head`).
+    ///
+    /// @default 16384
+    pub http_max_head: Option<u32>,
+    /// Most HTTP header fields (`http-max-headers`).
+    ///
+    /// @default 100
+    pub http_max_headers: Option<u32>,
+    /// Most chunk-extension bytes on one chunk-size line (`http-max-chunk-extension`).
+    ///
+    /// @default 4096
+    pub http_max_chunk_extension: Option<u32>,
+    /// Most open connections; at it, accepting stops until one closes (`max-conns`).
+    ///
+    /// @default 10000
+    pub max_conns: Option<u32>,
+    /// Most requests at once on one FastCGI connection (`fastcgi-max-reqs`).
+    ///
+    /// @default 100
+    pub fastcgi_max_reqs: Option<u32>,
+    /// Whether a FastCGI connection may carry several requests at once (`fastcgi-multiplex`).
+    ///
+    /// @default true
+    pub fastcgi_multiplex: Option<bool>,
+}
+
+impl BindingReactorOptions {
+    /// `Config::default()` with the options given applied.
+    pub fn into_config(self) -> Config {
+        let mut config = Config::default();
+        if let Some(v) = self.buffer_size {
+            config.uwsgi.max_vars_block = v.min(u32::from(u16::MAX)) as u16;
+            config.fastcgi.max_params_bytes = v;
+        }
+        if let Some(v) = self.max_vars {
+            config.uwsgi.max_vars = v;
+            config.fastcgi.max_vars = v;
+        }
+        if let Some(v) = self.limit_post {
+            config.uwsgi.max_body = v.max(0.0) as u64;
+            config.fastcgi.max_body = v.max(0.0) as u64;
+            config.http.max_body = v.max(0.0) as u64;
+        }
+        if let Some(v) = self.http_max_request_line {
+            config.http.max_request_line = v;
+        }
+        if let Some(v) = self.http_max_head {
+            config.http.max_head_bytes = v;
+        }
+        if let Some(v) = self.http_max_headers {
+            config.http.max_headers = v;
+        }
+        if let Some(v) = self.http_max_chunk_extension {
+            config.http.max_chunk_extension = v;
+        }
+        if let Some(v) = self.max_conns {
+            config.max_conns = v.max(1) as usize;
+        }
+        if let Some(v) = self.fastcgi_max_reqs {
+            config.fastcgi_max_reqs = v.max(1) as usize;
+        }
+        if let Some(v) = self.fastcgi_multiplex {
+            config.fastcgi_multiplex = v;
+        }
+        if let Some(v) = self.socket_timeout_ms {
+            config.socket_timeout_ms = u64::from(v);
+        }
+        if let Some(v) = self.keepalive_timeout_ms {
+            config.keepalive_timeout_ms = u64::from(v);
+        }
+        if let Some(v) = self.request_timeout_ms {
+            config.request_timeout_ms = u64::from(v);
+        }
+        if let Some(v) = self.write_high_water {
+            config.write_high_water = v as usize;
+        }
+        if let Some(v) = self.linger_ms {
+            config.linger_ms = u64::from(v);
+        }
+        config
+    }
+}
