@@ -2,16 +2,25 @@
  * The binding's parseBatch, the codec micro-benchmarks' way into tsgi-wire (bench/codec/):
  * on the benchmark's own requests, laid end to end, it finds what the pure-TypeScript codec
  * finds in each one, and it refuses what the codecs refuse, naming the request.
+ *
+ * parseBatch is only in the benchmark build of the binding (native-bench/, the crate's
+ * `bench` feature), which this file builds, or brings up to date, before it starts.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOLS, REQUESTS, encode } from '../../bench/codec/requests.mjs';
 import { HeadVars, parseHead } from '../../src/codec/http-head.js';
 import { ParamsDecoder, RecordType, parseRecord, type RecordHead } from '../../src/codec/fastcgi.js';
 import { parseRequest } from '../../src/codec/uwsgi.js';
 import { VarList } from '../../src/codec/vars.js';
-import { loadNative } from '../../src/native/load.js';
+import { buildBenchBinding, loadBenchBinding, type BenchBinding } from '../../bench/codec/binding.mjs';
 
-const binding = loadNative().binding!;
+let binding: BenchBinding;
+beforeAll(() => {
+  buildBenchBinding();
+  const loaded = loadBenchBinding();
+  if (!loaded.binding) throw new Error(loaded.why);
+  binding = loaded.binding;
+}, 600_000);
 const protocols = PROTOCOLS as Array<'uwsgi' | 'fastcgi' | 'http'>;
 
 /** The vars the pure-TypeScript codec finds in one request. */

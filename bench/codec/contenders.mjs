@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadBenchBinding } from './binding.mjs';
 
 /**
  * A contender, ready: `prepare(packets)` gives the run that parses them all once and answers
@@ -47,14 +48,14 @@ const FASTCGI_LIMITS = { maxParamsBytes: 64 * 1024, maxVars: 1000, maxBody: 0 };
 const HTTP_LIMITS = { maxRequestLine: 8192, maxHeadBytes: 16384, maxHeaders: 100, maxBody: 0, maxChunkExtension: 4096 };
 
 /**
- * tsgi's native codec (crates/tsgi-wire) through the binding's parseBatch.
+ * tsgi's native codec (crates/tsgi-wire) through parseBatch, which only the benchmark
+ * build of the binding has (bench/codec/binding.mjs).
  * @param {import('../../src/native/load.js').WireProtocol} protocol
  * @returns {Promise<Made>}
  */
 async function native(protocol) {
-  const { loadNative } = /** @type {typeof import('../../src/native/load.js')} */ (await dist('native/load.js'));
-  const { binding, failures } = loadNative();
-  if (!binding?.parseBatch) return { skip: `no native binding with parseBatch (${failures.join('; ') || 'npm run build'})` };
+  const { binding, why } = loadBenchBinding();
+  if (!binding) return { skip: why };
   return {
     label: 'tsgi native (Rust, tsgi-wire), one parseBatch call per batch',
     prepare(packets) {

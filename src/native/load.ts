@@ -55,17 +55,9 @@ export interface NativeReactor {
 
 /** What the binding exports. */
 export interface NativeBinding {
-  Reactor: new (
-    onBatch: (words: number) => void,
-    arena: Uint8Array,
-    index: Uint32Array,
-    options?: NativeReactorOptions,
-  ) => NativeReactor;
+  Reactor: new (onBatch: (words: number) => void, arena: Uint8Array, index: Uint32Array, options?: NativeReactorOptions) => NativeReactor;
   knownKeys(): string[];
   batchLayout(): Record<string, number>;
-  /** For the codec micro-benchmarks only (bench/codec/): parses `count` requests laid end to
-   * end in `buffer`, each with its body; throws naming the first that is incomplete or refused. */
-  parseBatch(protocol: WireProtocol, buffer: Uint8Array, count: number): { requests: number; vars: number; bytes: number };
   /** Worker processes: the kernel sends `signal` when the parent (the master) dies. Native only. */
   setParentDeathSignal?(signal: number): void;
   /** Worker processes: `length` bytes of the file `fd` mapped shared (the scoreboard). Native only. */

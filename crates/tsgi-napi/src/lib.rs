@@ -8,7 +8,7 @@
 //! - `uv`: the few libuv functions that takes;
 //! - `convert`: raw Node-API values in and out, and the wording of errors;
 //! - `process`: what a worker process needs from the OS (its exports are re-exported here);
-//! - `parse_batch`: the codec micro-benchmarks' entry.
+//! - `parse_batch`: the codec micro-benchmarks' entry, built only with the `bench` feature.
 //!
 //! JavaScript writes responses through [`BindingReactor::write`], one call per response
 //! piece, with the head as a latin-1 string copied straight into the connection's queue.
@@ -19,6 +19,7 @@
 mod convert;
 mod driver;
 mod options;
+#[cfg(any(test, feature = "bench"))]
 mod parse_batch;
 mod process;
 mod uv;
@@ -31,7 +32,7 @@ use napi::JsValue;
 use napi_derive::napi;
 
 use tsgi_reactor::batch;
-use tsgi_reactor::{Protocol, WriteEnd};
+use tsgi_reactor::WriteEnd;
 
 use convert::{append_value, io_error_message, parse_protocol, Encoding};
 use driver::Driver;
@@ -225,6 +226,7 @@ pub fn batch_layout() -> HashMap<&'static str, u32> {
 }
 
 /// What [`parse_batch`] found: requests parsed, vars in them, bytes consumed.
+#[cfg(feature = "bench")]
 #[napi(object)]
 pub struct BindingParsedBatch {
     pub requests: u32,
@@ -232,11 +234,13 @@ pub struct BindingParsedBatch {
     pub bytes: f64,
 }
 
-/// For the codec micro-benchmarks (`bench/codec/`), never the server: parses `count`
+/// For the codec micro-benchmarks (`bench/codec/`), never the server, and only in the
+/// binary built with the `bench` feature (`npm run build:bench-binding`): parses `count`
 /// requests of `protocol` laid end to end at the start of `buffer`, each with its body,
 /// with tsgi-wire's codecs, in one call so that the crossing into native code is amortized
 /// as in the reactor's batch. Throws, naming the request and the codec's error code, if
 /// one is incomplete or refused.
+#[cfg(feature = "bench")]
 #[napi(catch_unwind)]
 pub fn parse_batch(
     #[napi(ts_arg_type = "'uwsgi' | 'fastcgi' | 'http'")] protocol: String,
@@ -244,9 +248,9 @@ pub fn parse_batch(
     count: u32,
 ) -> Result<BindingParsedBatch> {
     let wire = match parse_protocol(&protocol)? {
-        Protocol::Uwsgi => parse_batch::Wire::Uwsgi,
-        Protocol::Fastcgi => parse_batch::Wire::Fastcgi,
-        Protocol::Http => parse_batch::Wire::Http,
+        tsgi_reactor::Protocol::Uwsgi => parse_batch::Wire::Uwsgi,
+        tsgi_reactor::Protocol::Fastcgi => parse_batch::Wire::Fastcgi,
+        tsgi_reactor::Protocol::Http => parse_batch::Wire::Http,
     };
     let parsed = parse_batch::parse_batch(wire, buffer, count).map_err(|why| Error::new(Status::InvalidArg, why))?;
     Ok(BindingParsedBatch { requests: parsed.requests, vars: parsed.vars as f64, bytes: parsed.bytes as f64 })

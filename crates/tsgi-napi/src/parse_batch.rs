@@ -7,6 +7,9 @@
 //!
 //! Each request must be whole and valid: the bench feeds the same well-formed requests to
 //! every codec, and a refusal here means the input is wrong, not a result to time.
+//!
+//! Compiled only with the crate's `bench` feature (the benchmark binary, `npm run
+//! build:bench-binding`) and for its own tests: the binary that ships has no `parseBatch`.
 
 use tsgi_wire::fastcgi::{self, ParamsDecoder, RecordType};
 use tsgi_wire::http::{self, BodyFraming, HeadVars};
