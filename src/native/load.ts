@@ -10,59 +10,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { WriteEndWord } from './batch.js';
-
-/** Options the native reactor enforces (see crates/tsgi-napi). */
-export interface NativeReactorOptions {
-  bufferSize?: number;
-  maxVars?: number;
-  limitPost?: number;
-  socketTimeoutMs?: number;
-  keepaliveTimeoutMs?: number;
-  requestTimeoutMs?: number;
-  writeHighWater?: number;
-  lingerMs?: number;
-  httpMaxRequestLine?: number;
-  httpMaxHead?: number;
-  httpMaxHeaders?: number;
-  httpMaxChunkExtension?: number;
-  maxConns?: number;
-  fastcgiMaxReqs?: number;
-  fastcgiMultiplex?: boolean;
-}
-
-/** The wire protocols a listener speaks. */
-export type WireProtocol = 'uwsgi' | 'fastcgi' | 'http';
-
-/** The reactor class of the binding. */
-export interface NativeReactor {
-  listen(address: string, protocol: WireProtocol, backlog: number, mode: number): string;
-  /** Serves a socket bound by the master, listening on it with `backlog` if given. */
-  adopt(fd: number, protocol: WireProtocol, backlog?: number): void;
-  /** Queues head and/or body; `end` says whether the response goes on or is complete, and
-   * whether the connection stays open after it. Returns bytes queued, -1 if the request is gone. */
-  write(token: number, head: string | null, body: Uint8Array | string | null, end: WriteEndWord): number;
-  writeError(token: number, text: Uint8Array | string): boolean;
-  upgrade(token: number): boolean;
-  pause(token: number, paused: boolean): void;
-  abort(token: number): void;
-  /** A graceful stop: no new connections, kept-alive idle ones closed, the others closed after their current response. */
-  stopListening(): void;
-  close(): void;
-  readonly connections: number;
-  readonly accepted: number;
-}
-
-/** What the binding exports. */
-export interface NativeBinding {
-  Reactor: new (onBatch: (words: number) => void, arena: Uint8Array, index: Uint32Array, options?: NativeReactorOptions) => NativeReactor;
-  knownKeys(): string[];
-  batchLayout(): Record<string, number>;
-  /** Worker processes: the kernel sends `signal` when the parent (the master) dies. Native only. */
-  setParentDeathSignal?(signal: number): void;
-  /** Worker processes: `length` bytes of the file `fd` mapped shared (the scoreboard). Native only. */
-  mapShared?(fd: number, length: number): Buffer;
-}
+import type { NativeBinding } from './binding.js';
 
 /** The routes to a native binding, in the order they are tried. */
 export type NativeRoute = 'env' | 'prebuild' | 'package';

@@ -14,7 +14,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
-import type { WireProtocol } from '../native/load.js';
+import type { WireProtocol } from '../native/binding.js';
 import { createServerHandle, describeErrno, type ServerHandle } from './server-handle.js';
 
 /** A socket to serve, as the options name it. */

@@ -21,7 +21,7 @@ function send(message: FromWorker): void {
 /** A SIGKILLed master takes its workers along: the kernel's parent-death signal where the
  * native binding can set it, and the IPC channel closing in every case. */
 function dieWithMaster(masterPid: number): void {
-  loadNative().binding?.setParentDeathSignal?.(os.constants.signals.SIGKILL);
+  loadNative().binding?.setParentDeathSignal(os.constants.signals.SIGKILL);
   // The master may have died before the signal was armed.
   if (process.ppid !== masterPid) process.exit(1);
   process.on('disconnect', () => process.exit(1));

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { WireProtocol } from '../native/load.js';
+import type { WireProtocol } from '../native/binding.js';
 
 /** Descriptors of a worker process: 0 is /dev/null, 1 and 2 the app's stdout and stderr
  * (pipes to the master), 3 the IPC channel, then these. */

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import type { ChunkedDecoder } from '../codec/http-chunked.js';
 import type { ParamsDecoder } from '../codec/fastcgi.js';
 import type { WireError } from '../codec/vars.js';
-import type { WireProtocol } from '../native/load.js';
+import type { WireProtocol } from '../native/binding.js';
 
 /** Where the read side of a connection is. */
 export const enum ReadState {

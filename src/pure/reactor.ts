@@ -16,7 +16,7 @@ import net from 'node:net';
 import { endRequest, ProtocolStatus, RecordType, recordHeader, streamRecords, type FastcgiLimits } from '../codec/fastcgi.js';
 import type { HttpLimits } from '../codec/http-errors.js';
 import type { UwsgiLimits } from '../codec/uwsgi.js';
-import type { NativeReactor, NativeReactorOptions, WireProtocol } from '../native/load.js';
+import type { NativeReactor, NativeReactorOptions, WireProtocol } from '../native/binding.js';
 import { AbortReason, WriteEnd, type WriteEndWord } from '../native/batch.js';
 import { BatchWriter } from './batch.js';
 import { Conn, EMPTY, Level, ReadState, type Stream } from './conn.js';

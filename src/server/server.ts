@@ -5,7 +5,8 @@
 import type { App } from '../app/contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
-import { loadNative, type NativeReactor, type WireProtocol } from '../native/load.js';
+import type { NativeReactor, WireProtocol } from '../native/binding.js';
+import { loadNative } from '../native/load.js';
 import { PureReactor } from '../pure/reactor.js';
 import { AbortReason, decodeBatch, type BatchSink } from '../native/batch.js';
 import type { RequestRecord } from '../native/request.js';
