@@ -4,11 +4,20 @@
  * TypeScript uses src/native/binding.ts. Read with the TypeScript compiler, the two must
  * declare the same reactor class (methods and getters, parameters by name, optionality and
  * type, return types), the same option fields, the same exported functions.
+ *
+ * And the defaults, stated once in the option table (src/config/options.ts) and mapped by
+ * src/server/reactor-options.ts: the binding's own (`defaultOptions()`, tsgi-reactor's
+ * `Config::default()`) and its `@default` docs must be those, and so must what the
+ * pure-TypeScript reactor enforces when given no options.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { optionNamedInDoc } from '../helpers/doc-comments.js';
+import { loadNative } from '../../src/native/load.js';
+import { PureReactor } from '../../src/pure/reactor.js';
+import { REACTOR_DEFAULTS, REACTOR_OPTIONS } from '../../src/server/reactor-options.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const GENERATED = path.join(root, 'native', 'index.d.ts');
@@ -154,6 +163,27 @@ function contractDifferences(): string[] {
   return differences;
 }
 
+/** The option fields of the binding's declarations, each with its doc comment. */
+function optionDocs(): Array<{ name: string; declaration: ts.Declaration }> {
+  const options = checker.getDeclaredTypeOfSymbol(exported(GENERATED, 'BindingReactorOptions'));
+  return checker.getPropertiesOfType(options).map((field) => ({ name: field.name, declaration: field.declarations![0]! }));
+}
+
+/** The `@default` of each option field, as a value. */
+function documentedDefaults(): Record<string, unknown> {
+  return Object.fromEntries(
+    optionDocs().map(({ name, declaration }) => {
+      const tag = ts.getJSDocTags(declaration).find((t) => t.tagName.text === 'default');
+      return [name, tag ? JSON.parse(ts.getTextOfJSDocComment(tag.comment) ?? '') : '(no @default)'];
+    }),
+  );
+}
+
+/** The option each field's doc names, or null. */
+function documentedOptions(): Record<string, string | null> {
+  return Object.fromEntries(optionDocs().map(({ name, declaration }) => [name, optionNamedInDoc(declaration)]));
+}
+
 describe('the binding contract', () => {
   it('has the declarations the build generated', () => {
     expect(existsSync(GENERATED), `${GENERATED}: npm run build:native writes it`).toBe(true);
@@ -161,5 +191,23 @@ describe('the binding contract', () => {
 
   it('declares what the binding declares: the reactor, its options, the exported functions', () => {
     expect(contractDifferences()).toEqual([]);
+  });
+
+  it("documents as each option's @default the option table's default", () => {
+    expect(documentedDefaults()).toEqual({ ...REACTOR_DEFAULTS });
+  });
+
+  it('names in each option field the option the server sets it from', () => {
+    const fromTable = Object.fromEntries(Object.values(REACTOR_OPTIONS).map(({ option, reactor }) => [reactor, option]));
+    expect(documentedOptions()).toEqual({ ...fromTable, writeHighWater: null, lingerMs: null });
+  });
+
+  it("has as the binding's own defaults the option table's", () => {
+    expect(loadNative().binding!.defaultOptions()).toEqual({ ...REACTOR_DEFAULTS });
+  });
+
+  it('gives the pure-TypeScript reactor with no options what the native one has with none', () => {
+    const reactor = (options?: typeof REACTOR_DEFAULTS) => new PureReactor(() => {}, new Uint8Array(1 << 20), new Uint32Array(1 << 14), options);
+    expect(reactor().config).toEqual(reactor(loadNative().binding!.defaultOptions()).config);
   });
 });

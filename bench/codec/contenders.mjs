@@ -42,10 +42,14 @@ const dist = (file) => import(path.join(root, 'dist', file));
  */
 export const packageVersion = (name) => /** @type {{ version: string }} */ (requireFromRoot(`${name}/package.json`)).version;
 
-/** The limits the pure reactor parses with by default (src/pure/reactor.ts). */
-const UWSGI_LIMITS = { maxVarsBlock: 0xffff, maxVars: 1000, maxBody: 0 };
-const FASTCGI_LIMITS = { maxParamsBytes: 64 * 1024, maxVars: 1000, maxBody: 0 };
-const HTTP_LIMITS = { maxRequestLine: 8192, maxHeadBytes: 16384, maxHeaders: 100, maxBody: 0, maxChunkExtension: 4096 };
+/**
+ * The limits the pure reactor parses with when given no options: the option table's defaults.
+ * @returns {Promise<import('../../src/pure/reactor.js').ReactorConfig>}
+ */
+async function pureLimits() {
+  const { PureReactor } = /** @type {typeof import('../../src/pure/reactor.js')} */ (await dist('pure/reactor.js'));
+  return new PureReactor(() => {}, new Uint8Array(0), new Uint32Array(0)).config;
+}
 
 /**
  * tsgi's native codec (crates/tsgi-wire) through parseBatch, which only the benchmark
@@ -72,22 +76,23 @@ async function native(protocol) {
  */
 async function pureTs(protocol) {
   const label = 'tsgi pure-TypeScript (src/codec)';
+  const limits = await pureLimits();
   if (protocol === 'uwsgi') {
     const { parseRequest } = /** @type {typeof import('../../src/codec/uwsgi.js')} */ (await dist('codec/uwsgi.js'));
     const { VarList } = /** @type {typeof import('../../src/codec/vars.js')} */ (await dist('codec/vars.js'));
     const vars = new VarList();
-    return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseRequest(p, p.length, UWSGI_LIMITS, vars), n + vars.count), 0) };
+    return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseRequest(p, p.length, limits.uwsgi, vars), n + vars.count), 0) };
   }
   if (protocol === 'http') {
     const { HeadVars, parseHead } = /** @type {typeof import('../../src/codec/http-head.js')} */ (await dist('codec/http-head.js'));
     const vars = new HeadVars();
-    return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseHead(p, p.length, HTTP_LIMITS, vars), n + vars.vars.count), 0) };
+    return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseHead(p, p.length, limits.http, vars), n + vars.vars.count), 0) };
   }
   const { ParamsDecoder, RecordType, parseBeginRequest, parseRecord } = /** @type {typeof import('../../src/codec/fastcgi.js')} */ (
     await dist('codec/fastcgi.js')
   );
   const { WireError } = /** @type {typeof import('../../src/codec/vars.js')} */ (await dist('codec/vars.js'));
-  const params = new ParamsDecoder(FASTCGI_LIMITS);
+  const params = new ParamsDecoder(limits.fastcgi);
   /**
    * The records of one request, as src/pure/fastcgi.ts walks a read.
    * @param {Buffer} data

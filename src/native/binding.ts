@@ -7,7 +7,8 @@
  * build keeps it); __test__/unit/binding-contract.test.ts holds this file to it: the same
  * reactor methods and getters with the same parameters, the same option fields, the same
  * exported functions. The options are documented there, each with its default, from
- * crates/tsgi-napi/src/options.rs.
+ * crates/tsgi-napi/src/options.rs; the server fills every one from the option table
+ * (src/server/reactor-options.ts).
  */
 import type { WriteEndWord } from './batch.js';
 
@@ -55,6 +56,8 @@ export interface NativeReactor {
 /** What the binding exports. */
 export interface NativeBinding {
   Reactor: new (onBatch: (words: number) => void, arena: Uint8Array, index: Uint32Array, options?: NativeReactorOptions) => NativeReactor;
+  /** The options a reactor given none gets: the binding's defaults, every field set. */
+  defaultOptions(): Required<NativeReactorOptions>;
   knownKeys(): string[];
   batchLayout(): Record<string, number>;
   /** Worker processes: the kernel sends `signal` when the parent (the master) dies. */

@@ -15,6 +15,7 @@ import { log } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
 import { requestLogger, type LoggedRequest } from '../observe/request-log.js';
 import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
+import { serverLimits } from '../server/reactor-options.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
 import { describeError } from '../errors.js';
@@ -24,22 +25,7 @@ const WORKER_TICK_MS = 200;
 
 /** The server options the config asks for. */
 function serverOptions(config: Config): ServerOptions {
-  return {
-    bufferSize: config['buffer-size'],
-    maxVars: config['max-vars'],
-    limitPost: config['limit-post'],
-    socketTimeout: config['socket-timeout'],
-    keepaliveTimeout: config['http-keepalive-timeout'],
-    requestTimeout: config['http-request-timeout'],
-    httpMaxRequestLine: config['http-max-request-line'],
-    httpMaxHead: config['http-max-head'],
-    httpMaxHeaders: config['http-max-headers'],
-    httpMaxChunkExtension: config['http-max-chunk-extension'],
-    maxConns: config['max-conns'],
-    fastcgiMaxReqs: config['fastcgi-max-reqs'],
-    fastcgiMultiplex: config['fastcgi-multiplex'],
-    multiprocess: config.master && config.processes > 1,
-  };
+  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1 };
 }
 
 /** A promise the app forgot to handle is the app's bug, not a reason to drop every

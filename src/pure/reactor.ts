@@ -16,7 +16,8 @@ import net from 'node:net';
 import { endRequest, ProtocolStatus, RecordType, recordHeader, streamRecords, type FastcgiLimits } from '../codec/fastcgi.js';
 import type { HttpLimits } from '../codec/http-errors.js';
 import type { UwsgiLimits } from '../codec/uwsgi.js';
-import type { NativeReactor, NativeReactorOptions, WireProtocol } from '../native/binding.js';
+import type { NativeReactor, WireProtocol } from '../native/binding.js';
+import { REACTOR_DEFAULTS, type ReactorOptions } from '../server/reactor-options.js';
 import { AbortReason, WriteEnd, type WriteEndWord } from '../native/batch.js';
 import { BatchWriter } from './batch.js';
 import { Conn, EMPTY, Level, ReadState, type Stream } from './conn.js';
@@ -47,27 +48,28 @@ export interface ReactorConfig {
   lingerMs: number;
 }
 
-function configOf(o: NativeReactorOptions = {}): ReactorConfig {
-  const limitPost = Math.max(0, o.limitPost ?? 0);
-  const maxVars = o.maxVars ?? 1000;
+/** The reactor options as the limits the codecs and connections read. Every option is
+ * given (src/server/reactor-options.ts fills them from the option table): no defaults here. */
+function configOf(o: ReactorOptions): ReactorConfig {
+  const limitPost = Math.max(0, o.limitPost);
   return {
-    uwsgi: { maxVarsBlock: Math.min(o.bufferSize ?? 0xffff, 0xffff), maxVars, maxBody: limitPost },
-    fastcgi: { maxParamsBytes: o.bufferSize ?? 64 * 1024, maxVars, maxBody: limitPost },
+    uwsgi: { maxVarsBlock: Math.min(o.bufferSize, 0xffff), maxVars: o.maxVars, maxBody: limitPost },
+    fastcgi: { maxParamsBytes: o.bufferSize, maxVars: o.maxVars, maxBody: limitPost },
     http: {
-      maxRequestLine: o.httpMaxRequestLine ?? 8192,
-      maxHeadBytes: o.httpMaxHead ?? 16384,
-      maxHeaders: o.httpMaxHeaders ?? 100,
+      maxRequestLine: o.httpMaxRequestLine,
+      maxHeadBytes: o.httpMaxHead,
+      maxHeaders: o.httpMaxHeaders,
       maxBody: limitPost,
-      maxChunkExtension: o.httpMaxChunkExtension ?? 4096,
+      maxChunkExtension: o.httpMaxChunkExtension,
     },
-    maxConns: Math.max(1, o.maxConns ?? 10_000),
-    fastcgiMaxReqs: Math.max(1, o.fastcgiMaxReqs ?? 100),
-    fastcgiMultiplex: o.fastcgiMultiplex ?? true,
-    socketTimeoutMs: o.socketTimeoutMs ?? 10_000,
-    keepaliveTimeoutMs: o.keepaliveTimeoutMs ?? 65_000,
-    requestTimeoutMs: o.requestTimeoutMs ?? 300_000,
-    writeHighWater: o.writeHighWater ?? 256 * 1024,
-    lingerMs: o.lingerMs ?? 5_000,
+    maxConns: Math.max(1, o.maxConns),
+    fastcgiMaxReqs: Math.max(1, o.fastcgiMaxReqs),
+    fastcgiMultiplex: o.fastcgiMultiplex,
+    socketTimeoutMs: o.socketTimeoutMs,
+    keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+    requestTimeoutMs: o.requestTimeoutMs,
+    writeHighWater: o.writeHighWater,
+    lingerMs: o.lingerMs,
   };
 }
 
@@ -107,7 +109,7 @@ export class PureReactor implements NativeReactor {
     private readonly onBatch: (words: number) => void,
     arena: Uint8Array,
     index: Uint32Array,
-    options?: NativeReactorOptions,
+    options: ReactorOptions = REACTOR_DEFAULTS,
   ) {
     this.config = configOf(options);
     this.batch = new BatchWriter(Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength), index);

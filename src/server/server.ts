@@ -11,8 +11,10 @@ import { PureReactor } from '../pure/reactor.js';
 import { AbortReason, decodeBatch, type BatchSink } from '../native/batch.js';
 import type { RequestRecord } from '../native/request.js';
 import { log } from '../log.js';
+import { reactorOptions, WRITE_HIGH_WATER } from './reactor-options.js';
 
-/** Limits and timeouts of a server; the CLI fills them from options. */
+/** Limits and timeouts of a server; the CLI fills them from options. Each one left out
+ * takes its option's default (src/server/reactor-options.ts maps them). */
 export interface ServerOptions {
   /** Largest uwsgi vars block, bytes (`--buffer-size`). */
   bufferSize?: number;
@@ -66,7 +68,6 @@ export interface ListenOptions {
 
 const ARENA_BYTES = 4 * 1024 * 1024;
 const INDEX_WORDS = 64 * 1024;
-const WRITE_HIGH_WATER = 256 * 1024;
 const INPUT_HIGH_WATER = 256 * 1024;
 
 export class Server implements BatchSink, ExchangeContext {
@@ -93,22 +94,7 @@ export class Server implements BatchSink, ExchangeContext {
     this.multiprocess = options.multiprocess ?? false;
     this.arena = Buffer.alloc(ARENA_BYTES);
     this.index = new Uint32Array(INDEX_WORDS);
-    this.reactor = new Reactor((words) => this.onBatch(words), this.arena, this.index, {
-      bufferSize: options.bufferSize,
-      maxVars: options.maxVars,
-      limitPost: options.limitPost,
-      socketTimeoutMs: options.socketTimeout === undefined ? undefined : Math.round(options.socketTimeout * 1000),
-      keepaliveTimeoutMs: options.keepaliveTimeout === undefined ? undefined : Math.round(options.keepaliveTimeout * 1000),
-      requestTimeoutMs: options.requestTimeout === undefined ? undefined : Math.round(options.requestTimeout * 1000),
-      writeHighWater: WRITE_HIGH_WATER,
-      httpMaxRequestLine: options.httpMaxRequestLine,
-      httpMaxHead: options.httpMaxHead,
-      httpMaxHeaders: options.httpMaxHeaders,
-      httpMaxChunkExtension: options.httpMaxChunkExtension,
-      maxConns: options.maxConns,
-      fastcgiMaxReqs: options.fastcgiMaxReqs,
-      fastcgiMultiplex: options.fastcgiMultiplex,
-    });
+    this.reactor = new Reactor((words) => this.onBatch(words), this.arena, this.index, reactorOptions(options));
     this.transport = this.reactor;
   }
 

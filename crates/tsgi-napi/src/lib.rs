@@ -1,8 +1,8 @@
 //! tsgi-napi: the N-API binding of the tsgi reactor. This file is its exports: the
 //! `Reactor` class and the exported functions; what they stand on is in the modules:
 //!
-//! - `options`: the reactor options JavaScript gives and their mapping onto
-//!   `tsgi_reactor::Config`;
+//! - `options`: the reactor options JavaScript gives, their defaults and their mapping
+//!   onto `tsgi_reactor::Config`;
 //! - `driver`: the reactor polled from Node's event loop, one call into JavaScript per
 //!   wake-up with the whole batch;
 //! - `uv`: the few libuv functions that takes;
@@ -32,7 +32,7 @@ use napi::JsValue;
 use napi_derive::napi;
 
 use tsgi_reactor::batch;
-use tsgi_reactor::WriteEnd;
+use tsgi_reactor::{Config, WriteEnd};
 
 use convert::{append_value, io_error_message, parse_protocol, Encoding};
 use driver::Driver;
@@ -189,6 +189,13 @@ impl BindingReactor {
         self.closed = true;
         self.driver.release();
     }
+}
+
+/// The options a reactor takes when given none (tsgi-reactor's `Config::default()`),
+/// every field set. A test holds them to the defaults of the option table.
+#[napi(ts_return_type = "Required<BindingReactorOptions>")]
+pub fn default_options() -> BindingReactorOptions {
+    BindingReactorOptions::from(&Config::default())
 }
 
 /// The known CGI keys in id order (id = index + 1); `src/codec/keys.ts` must match.

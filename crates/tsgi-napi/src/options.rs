@@ -1,8 +1,11 @@
 //! The options of a reactor as JavaScript gives them, [`BindingReactorOptions`], and their
-//! mapping onto `tsgi_reactor::Config`.
+//! mapping onto `tsgi_reactor::Config` and back.
 //!
 //! Each field's doc, `@default` included, reaches the generated `native/index.d.ts`. The
-//! defaults themselves are `Config::default()`'s (tsgi-reactor, tsgi-wire).
+//! defaults themselves are `Config::default()`'s (tsgi-reactor, tsgi-wire); the binding
+//! reports them through `defaultOptions()`, and `__test__/unit/binding-contract.test.ts`
+//! holds both them and the `@default` docs to the option table (`src/config/options.ts`),
+//! where the server takes its defaults from.
 
 use napi_derive::napi;
 
@@ -11,7 +14,7 @@ use tsgi_reactor::Config;
 /// Options of a reactor: the limits and timeouts the native side enforces. A field left
 /// out keeps its default.
 #[napi(object)]
-#[derive(Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BindingReactorOptions {
     /// Largest request head, bytes: the uwsgi vars block (at most 65535) and the FastCGI
     /// params stream (`buffer-size`).
@@ -132,5 +135,83 @@ impl BindingReactorOptions {
             config.linger_ms = u64::from(v);
         }
         config
+    }
+}
+
+impl From<&Config> for BindingReactorOptions {
+    /// Every field set, read back from `config` (`defaultOptions()` is this of
+    /// `Config::default()`).
+    ///
+    /// `buffer_size` is read from the uwsgi limit: both protocols get the same value from
+    /// it, except that the uwsgi one stops at 65535 (its length field is 16 bits), which is
+    /// also the option's default. tsgi-wire's own FastCGI default is 64 KiB; a reactor
+    /// built with no `buffer_size` keeps it, but the server always gives one.
+    fn from(config: &Config) -> Self {
+        let u32_of = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        BindingReactorOptions {
+            buffer_size: Some(u32::from(config.uwsgi.max_vars_block)),
+            max_vars: Some(config.uwsgi.max_vars),
+            limit_post: Some(config.uwsgi.max_body as f64),
+            socket_timeout_ms: Some(u32_of(config.socket_timeout_ms)),
+            keepalive_timeout_ms: Some(u32_of(config.keepalive_timeout_ms)),
+            request_timeout_ms: Some(u32_of(config.request_timeout_ms)),
+            write_high_water: Some(u32_of(config.write_high_water as u64)),
+            linger_ms: Some(u32_of(config.linger_ms)),
+            http_max_request_line: Some(config.http.max_request_line),
+            http_max_head: Some(config.http.max_head_bytes),
+            http_max_headers: Some(config.http.max_headers),
+            http_max_chunk_extension: Some(config.http.max_chunk_extension),
+            max_conns: Some(u32_of(config.max_conns as u64)),
+            fastcgi_max_reqs: Some(u32_of(config.fastcgi_max_reqs as u64)),
+            fastcgi_multiplex: Some(config.fastcgi_multiplex),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Options unlike the defaults in every field.
+    fn unusual() -> BindingReactorOptions {
+        BindingReactorOptions {
+            buffer_size: Some(4096),
+            max_vars: Some(7),
+            limit_post: Some(1e6),
+            socket_timeout_ms: Some(1),
+            keepalive_timeout_ms: Some(2),
+            request_timeout_ms: Some(3),
+            write_high_water: Some(5),
+            linger_ms: Some(6),
+            http_max_request_line: Some(100),
+            http_max_head: Some(200),
+            http_max_headers: Some(3),
+            http_max_chunk_extension: Some(0),
+            max_conns: Some(9),
+            fastcgi_max_reqs: Some(2),
+            fastcgi_multiplex: Some(false),
+        }
+    }
+
+    #[test]
+    fn every_option_reaches_the_config_and_reads_back() {
+        let options = unusual();
+        assert_ne!(options, BindingReactorOptions::from(&Config::default()));
+        assert_eq!(BindingReactorOptions::from(&options.clone().into_config()), options);
+    }
+
+    #[test]
+    fn the_defaults_are_the_config_defaults() {
+        let defaults = BindingReactorOptions::from(&Config::default());
+        assert_eq!(BindingReactorOptions::from(&defaults.clone().into_config()), defaults);
+        let none = BindingReactorOptions::from(&BindingReactorOptions::default().into_config());
+        assert_eq!(none, defaults);
+    }
+
+    #[test]
+    fn buffer_size_sets_both_protocols_and_uwsgi_stops_at_65535() {
+        let config =
+            BindingReactorOptions { buffer_size: Some(100_000), ..BindingReactorOptions::default() }.into_config();
+        assert_eq!((config.uwsgi.max_vars_block, config.fastcgi.max_params_bytes), (u16::MAX, 100_000));
     }
 }
