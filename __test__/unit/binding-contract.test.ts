@@ -16,7 +16,6 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { optionNamedInDoc } from '../helpers/doc-comments.js';
 import { loadNative } from '../../src/native/load.js';
-import { PureReactor } from '../../src/pure/reactor.js';
 import { REACTOR_DEFAULTS, REACTOR_OPTIONS } from '../../src/server/reactor-options.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -204,10 +203,5 @@ describe('the binding contract', () => {
 
   it("has as the binding's own defaults the option table's", () => {
     expect(loadNative().binding!.defaultOptions()).toEqual({ ...REACTOR_DEFAULTS });
-  });
-
-  it('gives the pure-TypeScript reactor with no options what the native one has with none', () => {
-    const reactor = (options?: typeof REACTOR_DEFAULTS) => new PureReactor(() => {}, new Uint8Array(1 << 20), new Uint32Array(1 << 14), options);
-    expect(reactor().config).toEqual(reactor(loadNative().binding!.defaultOptions()).config);
   });
 });

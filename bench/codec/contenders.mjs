@@ -48,18 +48,20 @@ export const packageVersion = (name) => /** @type {{ version: string }} */ (requ
  */
 async function pureLimits() {
   const { PureReactor } = /** @type {typeof import('../../src/pure/reactor.js')} */ (await dist('pure/reactor.js'));
-  return new PureReactor(() => {}, new Uint8Array(0), new Uint32Array(0)).config;
+  const { REACTOR_DEFAULTS } = /** @type {typeof import('../../src/server/reactor-options.js')} */ (await dist('server/reactor-options.js'));
+  return new PureReactor(() => {}, new Uint8Array(0), new Uint32Array(0), REACTOR_DEFAULTS).config;
 }
 
 /**
  * tsgi's native codec (crates/tsgi-wire) through parseBatch, which only the benchmark
  * build of the binding has (bench/codec/binding.mjs).
- * @param {import('../../src/native/load.js').WireProtocol} protocol
+ * @param {import('../../src/native/binding.js').WireProtocol} protocol
  * @returns {Promise<Made>}
  */
 async function native(protocol) {
-  const { binding, why } = loadBenchBinding();
-  if (!binding) return { skip: why };
+  const loaded = loadBenchBinding();
+  if (!loaded.binding) return { skip: loaded.why };
+  const binding = loaded.binding;
   return {
     label: 'tsgi native (Rust, tsgi-wire), one parseBatch call per batch',
     prepare(packets) {
@@ -246,7 +248,7 @@ const UNIT = {
   llhttp: 'header fields',
 };
 
-/** @type {Record<import('../../src/native/load.js').WireProtocol, Record<string, (protocol: import('../../src/native/load.js').WireProtocol) => Made | Promise<Made>>>} */
+/** @type {Record<import('../../src/native/binding.js').WireProtocol, Record<string, (protocol: import('../../src/native/binding.js').WireProtocol) => Made | Promise<Made>>>} */
 const BY_PROTOCOL = {
   uwsgi: { native, 'pure-ts': pureTs },
   fastcgi: { native, 'pure-ts': pureTs, 'fastcgi-stream': fastcgiStream, 'node-fastcgi': nodeFastcgi },

@@ -34,6 +34,9 @@ export interface NativeReactorOptions {
   fastcgiMultiplex?: boolean;
 }
 
+/** Every option set: what a server gives its reactor (src/server/reactor-options.ts). */
+export type ReactorOptions = Required<NativeReactorOptions>;
+
 /** The reactor class of the binding. */
 export interface NativeReactor {
   listen(address: string, protocol: WireProtocol, backlog: number, mode: number): string;

@@ -16,8 +16,7 @@ import net from 'node:net';
 import { endRequest, ProtocolStatus, RecordType, recordHeader, streamRecords, type FastcgiLimits } from '../codec/fastcgi.js';
 import type { HttpLimits } from '../codec/http-errors.js';
 import type { UwsgiLimits } from '../codec/uwsgi.js';
-import type { NativeReactor, WireProtocol } from '../native/binding.js';
-import { REACTOR_DEFAULTS, type ReactorOptions } from '../server/reactor-options.js';
+import type { NativeReactor, ReactorOptions, WireProtocol } from '../native/binding.js';
 import { AbortReason, WriteEnd, type WriteEndWord } from '../native/batch.js';
 import { BatchWriter } from './batch.js';
 import { Conn, EMPTY, Level, ReadState, type Stream } from './conn.js';
@@ -33,7 +32,7 @@ export const MAX_PIPELINED = 64 * 1024;
 /** Resolution of timeouts. */
 const TICK_MS = 100;
 
-/** The limits and timeouts the reactor enforces, with the native defaults. */
+/** The limits and timeouts the reactor enforces, as the codecs and connections read them. */
 export interface ReactorConfig {
   uwsgi: UwsgiLimits;
   fastcgi: FastcgiLimits;
@@ -109,7 +108,7 @@ export class PureReactor implements NativeReactor {
     private readonly onBatch: (words: number) => void,
     arena: Uint8Array,
     index: Uint32Array,
-    options: ReactorOptions = REACTOR_DEFAULTS,
+    options: ReactorOptions,
   ) {
     this.config = configOf(options);
     this.batch = new BatchWriter(Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength), index);

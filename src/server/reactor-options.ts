@@ -10,7 +10,7 @@
  * native binding's defaults and its `@default` docs to the ones here.
  */
 import { optionNamed, type Config } from '../config/options.js';
-import type { NativeReactorOptions } from '../native/binding.js';
+import type { ReactorOptions } from '../native/binding.js';
 import type { ServerOptions } from './server.js';
 
 /** Queue size above which a write asks for a DRAIN before more, bytes: the reactor's, and
@@ -20,9 +20,6 @@ export const WRITE_HIGH_WATER = 256 * 1024;
 /** Longest lingering close, ms: how long a closing connection drains unread bytes, so the
  * peer reads the response instead of a reset. Not a user option. */
 export const LINGER_MS = 5_000;
-
-/** Every reactor option set: what a server gives its reactor. */
-export type ReactorOptions = Required<NativeReactorOptions>;
 
 /** The `ServerOptions` that reach the reactor. */
 type Limit = Exclude<keyof ServerOptions, 'multiprocess'>;
@@ -73,5 +70,5 @@ export function reactorOptions(options: ServerOptions): ReactorOptions {
   return out as ReactorOptions;
 }
 
-/** What a reactor given no options enforces: the option table's defaults. */
+/** The option table's defaults, as reactor options. */
 export const REACTOR_DEFAULTS: Readonly<ReactorOptions> = Object.freeze(reactorOptions({}));
