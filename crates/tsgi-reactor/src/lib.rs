@@ -5,6 +5,9 @@
 //! [`Reactor::fd`] with Node's event loop, calls [`Reactor::poll`] when it is readable
 //! and hands the filled [`batch::Batch`] to JavaScript in one call.
 #![deny(missing_docs)]
+// Every `unsafe` block says why it is sound, in a `// SAFETY:` line above it (httparse does
+// the same, in CI).
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod batch;
 mod conn;

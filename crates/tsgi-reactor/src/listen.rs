@@ -79,7 +79,7 @@ pub fn bind(address: &Address, backlog: u32, mode: u32) -> io::Result<Bound> {
 
 /// std listens with a fixed backlog of 128; Linux lets a second `listen` set the real one.
 fn relisten(fd: RawFd, backlog: libc::c_int) -> io::Result<()> {
-    // SAFETY: plain syscall on a socket we own.
+    // SAFETY: listen(2) takes no pointers; on a bad fd it fails with EBADF, checked below.
     if unsafe { libc::listen(fd, backlog) } < 0 {
         let err = io::Error::last_os_error();
         crate::sys::close(fd);
@@ -107,10 +107,11 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
 }
 
 fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
-    // SAFETY: umask cannot fail; the previous mask is restored right after.
+    // SAFETY: umask(2) takes no pointers and cannot fail; the previous mask is restored
+    // right after.
     let old = unsafe { libc::umask(mask as libc::mode_t) };
     let result = f();
-    // SAFETY: as above.
+    // SAFETY: umask(2) takes no pointers and cannot fail.
     unsafe { libc::umask(old) };
     result
 }

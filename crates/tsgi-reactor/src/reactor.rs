@@ -242,7 +242,7 @@ impl Reactor {
     pub fn new(config: Config) -> io::Result<Reactor> {
         let epfd = sys::epoll_create()?;
         let timerfd = sys::timerfd_create()?;
-        // SAFETY: plain syscall.
+        // SAFETY: eventfd(2) takes no pointers; a failure is -1, checked below.
         let wakefd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if wakefd < 0 {
             return Err(io::Error::last_os_error());
@@ -310,7 +310,8 @@ impl Reactor {
     /// on it with `backlog` if given: the master binds without listening, since a
     /// listening socket in a process that never accepts would only fill its queue.
     pub fn adopt(&mut self, fd: RawFd, protocol: Protocol, backlog: Option<u32>) -> io::Result<()> {
-        // SAFETY: fcntl and listen on an fd the caller hands over.
+        // SAFETY: fcntl(2) and listen(2) take no pointers here; on an fd that is not an open
+        // socket they fail (EBADF, ENOTSOCK), which is checked and returned.
         unsafe {
             let flags = libc::fcntl(fd, libc::F_GETFL);
             if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
@@ -1101,7 +1102,8 @@ impl Reactor {
 
     pub(crate) fn ring(&self) {
         let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to our eventfd.
+        // SAFETY: `one` is 8 live bytes for the duration of the call, the length passed; the
+        // eventfd is ours until `Drop`. A full counter (EAGAIN) means it rings already.
         unsafe { libc::write(self.wakefd, one.as_ptr().cast(), 8) };
     }
 

@@ -256,7 +256,9 @@ fn writes_past_the_high_water_mark_ask_for_drain() {
 /// A TCP socket bound to a loopback port and not listening, as the master hands it to
 /// its workers; returns the fd and the address.
 fn bound_not_listening() -> (i32, String) {
-    // SAFETY: plain socket calls on a socket this function owns; `addr` outlives them.
+    // SAFETY: socket, bind and getsockname on a socket this function owns; `addr` and
+    // `bound` are live, correctly sized sockaddr_in values for the calls that read or
+    // write them, with `len`/`bound_len` giving their size.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
         assert!(fd >= 0);
@@ -290,7 +292,7 @@ fn a_shared_listener_given_up_no_longer_wakes_the_reactor() {
     // The worker's fd is a copy: the master (here `kept`) still holds the socket, so its
     // connections must stay in the queue for others and never reach this reactor.
     let (fd, address) = bound_not_listening();
-    // SAFETY: dup of an fd this test owns.
+    // SAFETY: dup(2) takes no pointers; `fd` is an open socket this test owns.
     let kept = unsafe { libc::dup(fd) };
     let mut h = Harness::new(Config::default());
     h.reactor.adopt(fd, Protocol::Uwsgi, Some(16)).unwrap();
@@ -300,14 +302,15 @@ fn a_shared_listener_given_up_no_longer_wakes_the_reactor() {
     // Node polls the reactor's epoll fd: were the listener still in the set, it would be
     // readable for as long as the connection waits, and Node would spin.
     let mut pollfd = libc::pollfd { fd: h.reactor.fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one pollfd that lives across the call.
+    // SAFETY: `pollfd` is one live pollfd for the duration of the call, the count passed.
     assert_eq!(unsafe { libc::poll(&mut pollfd, 1, 0) }, 0, "the reactor is woken for a connection it does not take");
     let mut batch = Batch::new(&mut h.arena, &mut h.index);
     h.reactor.poll(&mut batch);
     assert!(batch.is_empty());
     h.reactor.flush_corked();
     assert_eq!(h.reactor.accepted(), 0);
-    // SAFETY: accept on the copy this test kept; the connection is waiting in its queue.
+    // SAFETY: null address pointers are allowed by accept(2); `kept` is an open listening
+    // socket this test owns, with the connection waiting in its queue.
     let accepted = unsafe { libc::accept(kept, std::ptr::null_mut(), std::ptr::null_mut()) };
     assert!(accepted >= 0, "the connection waited for another process");
     crate::sys::close(accepted);

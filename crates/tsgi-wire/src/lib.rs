@@ -6,6 +6,8 @@
 //! [`Status::Complete`], [`Status::Partial`] (not an error: more bytes are needed) or an
 //! error variant that names the malformed field.
 #![deny(missing_docs)]
+// Codecs of untrusted bytes: safe Rust only, so a malformed request can at worst be refused.
+#![forbid(unsafe_code)]
 
 pub mod fastcgi;
 pub mod http;
