@@ -10,6 +10,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod batch;
+mod config;
 mod conn;
 mod fastcgi;
 mod http;
@@ -24,4 +25,5 @@ mod uwsgi;
 #[cfg(test)]
 mod tests;
 
-pub use reactor::{Config, ListenerInfo, Protocol, Reactor, WriteEnd};
+pub use config::Config;
+pub use reactor::{ListenerInfo, Protocol, Reactor, WriteEnd};
