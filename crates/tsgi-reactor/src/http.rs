@@ -420,7 +420,7 @@ impl Reactor {
             self.close_conn(slot, true, AbortReason::BodyTruncated);
             return;
         }
-        self.streams.close(stream_slot);
+        self.streams.remove(stream_slot);
         self.conn_mut(slot).expect("found").streams.clear();
         self.answer(slot, &refusal::http(status));
     }

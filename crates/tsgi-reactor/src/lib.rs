@@ -20,6 +20,7 @@ mod reactor;
 mod refusal;
 mod stream;
 mod sys;
+mod table;
 mod uwsgi;
 
 #[cfg(test)]

@@ -26,8 +26,9 @@ use crate::batch::{AbortReason, Batch, Level, VarSpan};
 use crate::conn::{Conn, ReadState};
 use crate::listen::{self, Address};
 use crate::outbuf::Flushed;
-use crate::stream::{Phase, Streams};
+use crate::stream::{Phase, Stream, Streams};
 use crate::sys;
+use crate::table::Table;
 
 /// The most bytes read from one socket per poll: one busy upload cannot starve the others.
 pub(crate) const READ_CHUNK: usize = 256 * 1024;
@@ -43,8 +44,6 @@ const TICK_MS: u64 = 100;
 /// After EMFILE/ENFILE on accept, the listener rests this long instead of spinning.
 const ACCEPT_BACKOFF_MS: u64 = 100;
 
-const SLOT_BITS: u32 = 20;
-const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 const KIND_SHIFT: u32 = 62;
 const KIND_CONN: u64 = 0;
 const KIND_LISTENER: u64 = 1;
@@ -80,12 +79,6 @@ struct Listener {
     resting_until: u64,
     /// The Unix socket file this reactor created, removed on close.
     unlink: Option<PathBuf>,
-}
-
-#[derive(Default)]
-struct Slot {
-    generation: u32,
-    conn: Option<Conn>,
 }
 
 /// How a write from JavaScript leaves its response (the `end` word of `write`). Whether
@@ -149,9 +142,7 @@ pub struct Reactor {
     wakefd: RawFd,
     timer_armed: bool,
     listeners: Vec<Listener>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    live: usize,
+    conns: Table<Conn>,
     /// Connections accepted since the start.
     accepted: u64,
     /// Accepting stopped at `max-conns`.
@@ -204,9 +195,7 @@ impl Reactor {
             wakefd,
             timer_armed: false,
             listeners: Vec::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            live: 0,
+            conns: Table::default(),
             accepted: 0,
             accept_paused: false,
             draining: false,
@@ -234,7 +223,7 @@ impl Reactor {
 
     /// Connections open now.
     pub fn connections(&self) -> usize {
-        self.live
+        self.conns.len()
     }
 
     /// Connections accepted since the reactor started.
@@ -348,7 +337,7 @@ impl Reactor {
     pub fn output(&mut self, token: u32) -> Option<&mut Vec<u8>> {
         let slot = self.streams.slot_of(token)?;
         let conn_slot = self.streams.get(slot)?.conn;
-        let conn = self.slots.get_mut(conn_slot as usize)?.conn.as_mut()?;
+        let conn = self.conns.get_mut(conn_slot)?;
         let fastcgi = conn.protocol == Protocol::Fastcgi;
         let out = conn.out.tail();
         let stream = self.streams.get_mut(slot)?;
@@ -378,7 +367,7 @@ impl Reactor {
         let Some((slot, conn_slot)) = self.stream_conn(token) else { return -1 };
         let stream = self.streams.get_mut(slot).expect("found above");
         let (id, start) = (stream.id, stream.write_start);
-        let conn = self.slots[conn_slot as usize].conn.as_mut().expect("found above");
+        let conn = self.conns.get_mut(conn_slot).expect("found above");
         if conn.protocol == Protocol::Fastcgi {
             fastcgi::encode::frame_in_place(conn.out.tail(), fastcgi::RecordType::Stdout, id, start);
         }
@@ -412,7 +401,7 @@ impl Reactor {
     pub fn write_error(&mut self, token: u32, text: &[u8]) -> bool {
         let Some((slot, conn_slot)) = self.stream_conn(token) else { return false };
         let id = self.streams.get(slot).expect("found above").id;
-        let conn = self.slots[conn_slot as usize].conn.as_mut().expect("found above");
+        let conn = self.conns.get_mut(conn_slot).expect("found above");
         if conn.protocol != Protocol::Fastcgi {
             return false;
         }
@@ -484,7 +473,7 @@ impl Reactor {
             }
         }
         self.draining = true;
-        for slot in 0..self.slots.len() as u32 {
+        for slot in 0..self.conns.slots() {
             let Some(conn) = self.conn_mut(slot) else { continue };
             let idle = conn.streams.is_empty() && conn.head.is_empty();
             // A connection busy with a request closes after its response (`end_stream`).
@@ -505,21 +494,19 @@ impl Reactor {
     /// Closes every listener and connection.
     pub fn close(&mut self) {
         self.stop_listening();
-        for slot in 0..self.slots.len() as u32 {
-            if self.slots[slot as usize].conn.is_some() {
-                self.close_conn(slot, true, AbortReason::PeerGone);
-            }
+        for slot in 0..self.conns.slots() {
+            self.close_conn(slot, true, AbortReason::PeerGone);
         }
     }
 
     // ---- connections -------------------------------------------------------------
 
     pub(crate) fn conn_mut(&mut self, slot: u32) -> Option<&mut Conn> {
-        self.slots.get_mut(slot as usize).and_then(|s| s.conn.as_mut())
+        self.conns.get_mut(slot)
     }
 
     pub(crate) fn conn(&self, slot: u32) -> Option<&Conn> {
-        self.slots.get(slot as usize).and_then(|s| s.conn.as_ref())
+        self.conns.get(slot)
     }
 
     /// The stream slot of the request with FastCGI id `id` (0: the uwsgi request) on the
@@ -527,10 +514,6 @@ impl Reactor {
     pub(crate) fn find_stream(&self, slot: u32, id: u16) -> Option<u32> {
         let conn = self.conn(slot)?;
         conn.streams.iter().copied().find(|&s| self.streams.get(s).is_some_and(|s| s.id == id))
-    }
-
-    fn conn_by_token(&mut self, token: u32) -> Option<&mut Conn> {
-        self.conn_mut(token & SLOT_MASK).filter(|c| c.token == token)
     }
 
     /// The stream slot and connection slot of the live request `token`.
@@ -541,11 +524,13 @@ impl Reactor {
 
     /// A new stream on the connection in `conn_slot`; `None` (logged) if there is no room.
     pub(crate) fn open_stream(&mut self, conn_slot: u32, id: u16, keep_conn: bool, phase: Phase) -> Option<u32> {
-        let Some(slot) = self.streams.open(conn_slot, id, keep_conn, phase) else {
+        let Some(vacant) = self.streams.vacant() else {
             self.log(Level::Error, "too many requests in one worker; connection closed".to_string());
             self.close_conn(conn_slot, true, AbortReason::Internal);
             return None;
         };
+        let token = vacant.token();
+        let slot = vacant.insert(Stream::new(token, conn_slot, id, keep_conn, phase));
         self.conn_mut(conn_slot).expect("caller checked").streams.push(slot);
         Some(slot)
     }
@@ -555,11 +540,11 @@ impl Reactor {
     /// ([`StreamEnd::Cut`]). The connection closes once its output is sent, unless it is
     /// kept alive for more requests.
     pub(crate) fn end_stream(&mut self, slot: u32, end: StreamEnd) {
-        let Some(stream) = self.streams.close(slot) else { return };
+        let Some(stream) = self.streams.remove(slot) else { return };
         if let Phase::Params(decoder) = stream.phase {
             self.decoders.push(decoder);
         }
-        let Some(conn) = self.slots.get_mut(stream.conn as usize).and_then(|s| s.conn.as_mut()) else { return };
+        let Some(conn) = self.conns.get_mut(stream.conn) else { return };
         conn.streams.retain(|&s| s != slot);
         let conn_slot = stream.conn;
         // Whether the connection carries another request: JavaScript's word for a response
@@ -599,7 +584,7 @@ impl Reactor {
     /// Recomputes whether the connection in `conn_slot` reads: not while any of its
     /// requests has asked to pause.
     fn refresh_paused(&mut self, conn_slot: u32) {
-        let Some(conn) = self.slots.get(conn_slot as usize).and_then(|s| s.conn.as_ref()) else { return };
+        let Some(conn) = self.conns.get(conn_slot) else { return };
         let paused = conn.streams.iter().any(|&s| self.streams.get(s).is_some_and(|s| s.paused));
         let timeout = self.config.socket_timeout_ms;
         let conn = self.conn_mut(conn_slot).expect("checked above");
@@ -632,7 +617,7 @@ impl Reactor {
         let Some(listener) = self.listeners.get(index) else { return };
         let (fd, protocol) = (listener.fd, listener.protocol);
         for _ in 0..ACCEPTS_PER_POLL {
-            if self.live >= self.config.max_conns {
+            if self.conns.len() >= self.config.max_conns {
                 self.pause_accepting();
                 return;
             }
@@ -703,29 +688,19 @@ impl Reactor {
     }
 
     fn add_conn(&mut self, fd: RawFd, protocol: Protocol) -> Option<u32> {
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None if self.slots.len() < SLOT_MASK as usize => {
-                self.slots.push(Slot::default());
-                self.slots.len() as u32 - 1
-            }
-            None => {
-                sys::close(fd);
-                self.log(Level::Error, "too many connections in one worker; connection refused".to_string());
-                return None;
-            }
+        let Some(vacant) = self.conns.vacant() else {
+            sys::close(fd);
+            self.log(Level::Error, "too many connections in one worker; connection refused".to_string());
+            return None;
         };
-        let entry = &mut self.slots[slot as usize];
-        entry.generation = entry.generation.wrapping_add(1);
-        let token = ((entry.generation & 0xfff) << SLOT_BITS) | slot;
+        let token = vacant.token();
         let now = sys::now_ms();
         let mut conn = Conn::new(fd, token, protocol, now);
         if protocol == Protocol::Http {
             conn.addresses = Some(Box::new(crate::http::Addresses::of(fd)));
         }
         conn.deadline = now + self.config.socket_timeout_ms;
-        entry.conn = Some(conn);
-        self.live += 1;
+        let slot = vacant.insert(conn);
         self.accepted += 1;
         self.arm_timer(true);
         self.update_interest(slot);
@@ -779,10 +754,9 @@ impl Reactor {
     }
 
     fn on_conn_event(&mut self, token: u32, events: u32, batch: &mut Batch) {
-        let slot = token & SLOT_MASK;
-        if self.conn_by_token(token).is_none() {
+        let Some(slot) = self.conns.slot_of(token) else {
             return; // closed earlier in this round; the slot may hold a newer connection
-        }
+        };
         if events & libc::EPOLLOUT as u32 != 0 && self.flush_conn(slot) != Ok(true) {
             return;
         }
@@ -851,7 +825,7 @@ impl Reactor {
         match conn.out.flush(conn.fd) {
             Ok(Flushed::All) => {
                 for index in 0..conn.streams.len() {
-                    let stream_slot = self.slots[slot as usize].conn.as_ref().expect("checked above").streams[index];
+                    let stream_slot = self.conns.get(slot).expect("checked above").streams[index];
                     let Some(stream) = self.streams.get_mut(stream_slot) else { continue };
                     if stream.want_drain {
                         stream.want_drain = false;
@@ -904,7 +878,7 @@ impl Reactor {
     /// Sets the deadline the connection's state calls for.
     pub(crate) fn refresh_deadline(&mut self, slot: u32) {
         let timeout = self.config.socket_timeout_ms;
-        let Some(conn) = self.slots.get(slot as usize).and_then(|s| s.conn.as_ref()) else { return };
+        let Some(conn) = self.conns.get(slot) else { return };
         let deadline = match conn.state {
             ReadState::Head if conn.idle => conn.accepted_at + self.config.keepalive_timeout_ms,
             ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
@@ -934,15 +908,13 @@ impl Reactor {
     /// Closes a connection. Its requests that JavaScript has and has not finished get an
     /// ABORT with `reason`. `reset` sends RST instead of FIN.
     pub(crate) fn close_conn(&mut self, slot: u32, reset: bool, reason: AbortReason) {
-        let Some(conn) = self.slots.get_mut(slot as usize).and_then(|s| s.conn.take()) else { return };
+        let Some(conn) = self.conns.remove(slot) else { return };
         if reset {
             sys::set_linger_zero(conn.fd);
         }
         sys::close(conn.fd); // also removes it from the epoll set
-        self.free.push(slot);
-        self.live -= 1;
         for stream_slot in conn.streams {
-            let Some(stream) = self.streams.close(stream_slot) else { continue };
+            let Some(stream) = self.streams.remove(stream_slot) else { continue };
             if stream.in_app {
                 self.push_notice(Notice::Abort(stream.token, reason));
             }
@@ -950,7 +922,7 @@ impl Reactor {
                 self.decoders.push(decoder);
             }
         }
-        if self.accept_paused && self.live < self.config.max_conns {
+        if self.accept_paused && self.conns.len() < self.config.max_conns {
             self.resume_accepting();
         }
     }
@@ -967,7 +939,7 @@ impl Reactor {
     fn tick(&mut self) {
         let mut expirations = [0u8; 8];
         let _ = sys::read(self.timerfd, &mut expirations);
-        if self.live == 0 {
+        if self.conns.is_empty() {
             // Disarmed here rather than when the last connection closes, so a busy
             // server whose connection count touches 0 does not re-arm it per request.
             self.arm_timer(false);
@@ -982,7 +954,7 @@ impl Reactor {
             }
         }
         let timeout_s = self.config.socket_timeout_ms as f64 / 1000.0;
-        for slot in 0..self.slots.len() as u32 {
+        for slot in 0..self.conns.slots() {
             let Some(conn) = self.conn_mut(slot) else { continue };
             if conn.deadline == 0 || conn.deadline > now {
                 continue;

@@ -7,8 +7,7 @@
 
 use tsgi_wire::fastcgi::ParamsDecoder;
 
-const SLOT_BITS: u32 = 20;
-const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+use crate::table::Table;
 
 /// Where a FastCGI request's input is (uwsgi keeps this in the connection's state).
 pub enum Phase {
@@ -55,34 +54,13 @@ pub struct Stream {
     pub write_start: usize,
 }
 
-#[derive(Default)]
-struct Slot {
-    generation: u32,
-    stream: Option<Stream>,
-}
+/// All streams of a reactor, addressed by slot, named by token.
+pub type Streams = Table<Stream>;
 
-/// All streams of a reactor, addressed by token.
-#[derive(Default)]
-pub struct Streams {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-}
-
-impl Streams {
-    /// A new stream for the connection in slot `conn`; `None` when 2^20 are live.
-    pub fn open(&mut self, conn: u32, id: u16, keep_conn: bool, phase: Phase) -> Option<u32> {
-        let slot = match self.free.pop() {
-            Some(slot) => slot,
-            None if self.slots.len() < SLOT_MASK as usize => {
-                self.slots.push(Slot::default());
-                self.slots.len() as u32 - 1
-            }
-            None => return None,
-        };
-        let entry = &mut self.slots[slot as usize];
-        entry.generation = entry.generation.wrapping_add(1);
-        let token = ((entry.generation & 0xfff) << SLOT_BITS) | slot;
-        entry.stream = Some(Stream {
+impl Stream {
+    /// A new request on the connection in slot `conn`, named `token`.
+    pub fn new(token: u32, conn: u32, id: u16, keep_conn: bool, phase: Phase) -> Self {
+        Stream {
             token,
             conn,
             id,
@@ -94,30 +72,6 @@ impl Streams {
             wrote: false,
             awaiting_continue: false,
             write_start: 0,
-        });
-        Some(slot)
-    }
-
-    /// The stream in `slot`.
-    pub fn get(&self, slot: u32) -> Option<&Stream> {
-        self.slots.get(slot as usize).and_then(|s| s.stream.as_ref())
-    }
-
-    /// The stream in `slot`, to change.
-    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Stream> {
-        self.slots.get_mut(slot as usize).and_then(|s| s.stream.as_mut())
-    }
-
-    /// The slot of the live stream `token`.
-    pub fn slot_of(&self, token: u32) -> Option<u32> {
-        let slot = token & SLOT_MASK;
-        self.get(slot).filter(|s| s.token == token).map(|_| slot)
-    }
-
-    /// Frees `slot`, returning the stream.
-    pub fn close(&mut self, slot: u32) -> Option<Stream> {
-        let stream = self.slots.get_mut(slot as usize)?.stream.take()?;
-        self.free.push(slot);
-        Some(stream)
+        }
     }
 }
