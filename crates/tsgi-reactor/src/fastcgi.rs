@@ -22,7 +22,8 @@ use tsgi_wire::{keys, Status};
 
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
 use crate::conn::ReadState;
-use crate::reactor::{Notice, Reactor, StreamEnd};
+use crate::notices::Notice;
+use crate::reactor::{Reactor, StreamEnd};
 use crate::refusal;
 use crate::stream::Phase;
 use crate::sys::{read_some, Read};
@@ -99,7 +100,7 @@ impl Reactor {
             return;
         }
         if flow == Flow::Full {
-            self.retry_later(slot);
+            self.notices.retry(slot);
         }
         if let Some(conn) = self.conn_mut(slot) {
             conn.head = pending;
@@ -228,7 +229,7 @@ impl Reactor {
             None
         };
         if let Some((status, why)) = rejection {
-            self.log(Level::Warn, format!("fastcgi: {why}"));
+            self.notices.log(Level::Warn, format!("fastcgi: {why}"));
             self.reply(slot, |out| encode::end_request(out, id, 0, status));
             let conn = self.conn_mut(slot).expect("caller checked");
             conn.close_when_idle |= !begin.keep_conn();
@@ -256,7 +257,7 @@ impl Reactor {
         let (token, in_app, conn) = (stream.token, stream.in_app, stream.conn);
         stream.in_app = false;
         if in_app {
-            self.push_notice(Notice::Abort(token, AbortReason::PeerGone));
+            self.notices.push(Notice::Abort(token, AbortReason::PeerGone));
         }
         self.end_stream(stream_slot, StreamEnd::Cut { app_status: 0 });
         self.mark_dirty(conn);
@@ -280,7 +281,7 @@ impl Reactor {
             }
             Err(error) if error.status().is_some() => {
                 let status = error.status().unwrap_or(400);
-                self.log(Level::Warn, format!("fastcgi: {error}; answered {status}"));
+                self.notices.log(Level::Warn, format!("fastcgi: {error}; answered {status}"));
                 self.refuse_stream(stream_slot, status);
                 Flow::Go
             }
@@ -332,7 +333,7 @@ impl Reactor {
     /// binding's buffers are smaller than one request, a misconfiguration).
     fn batch_too_small(&mut self, slot: u32, batch: &Batch) -> Flow {
         if batch.is_empty() {
-            self.log(Level::Error, "fastcgi: batch buffers smaller than one request; closed".to_string());
+            self.notices.log(Level::Error, "fastcgi: batch buffers smaller than one request; closed".to_string());
             self.close_conn(slot, true, AbortReason::Internal);
             return Flow::Closed;
         }
@@ -398,14 +399,14 @@ impl Reactor {
         let (token, in_app, wrote) = (stream.token, stream.in_app, stream.wrote);
         stream.in_app = false;
         if in_app {
-            self.push_notice(Notice::Abort(token, reason));
+            self.notices.push(Notice::Abort(token, reason));
         }
         if wrote {
-            self.log(Level::Warn, format!("fastcgi: {why}; request aborted, connection closed"));
+            self.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, connection closed"));
             self.close_conn(slot, true, reason);
             return Flow::Closed;
         }
-        self.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered {status}"));
+        self.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered {status}"));
         self.refuse_stream(stream_slot, status);
         Flow::Go
     }
@@ -428,7 +429,7 @@ impl Reactor {
 
     /// The record stream cannot be trusted: log `what`, close, abort the requests.
     fn protocol_error(&mut self, slot: u32, what: &str) -> Flow {
-        self.log(Level::Warn, format!("fastcgi: {what}; closed"));
+        self.notices.log(Level::Warn, format!("fastcgi: {what}; closed"));
         self.close_conn(slot, false, AbortReason::PeerGone);
         Flow::Closed
     }
@@ -437,7 +438,7 @@ impl Reactor {
     /// how a connection ends. Requests JavaScript still has are aborted (F25).
     fn peer_closed(&mut self, slot: u32, pending: usize) {
         if pending > 0 {
-            self.log(
+            self.notices.log(
                 Level::Warn,
                 format!("fastcgi: peer closed inside a record ({pending} bytes of it received) (F2); closed"),
             );

@@ -95,27 +95,27 @@ impl Reactor {
         let (state, pending) = (conn.state, conn.head.len());
         let reason = match state {
             ReadState::Head if pending > 0 => {
-                self.log(
+                self.notices.log(
                     Level::Warn,
                     format!("http: peer closed inside a request head ({pending} bytes received); closed"),
                 );
                 AbortReason::PeerGone
             }
             ReadState::Body { remaining } => {
-                self.log(
+                self.notices.log(
                     Level::Warn,
                     format!("http: peer closed with {remaining} body bytes missing; request aborted"),
                 );
                 AbortReason::BodyTruncated
             }
             ReadState::Chunked => {
-                self.log(Level::Warn, "http: peer closed inside a chunked body; request aborted".to_string());
+                self.notices.log(Level::Warn, "http: peer closed inside a chunked body; request aborted".to_string());
                 AbortReason::BodyTruncated
             }
             ReadState::Tunnel { .. } => {
                 // The client is done sending; the app may still be.
                 if let Some(token) = self.http_token(slot) {
-                    self.push_notice(crate::reactor::Notice::BodyEnd(token));
+                    self.notices.push(crate::notices::Notice::BodyEnd(token));
                     let conn = self.conn_mut(slot).expect("checked above");
                     conn.state = ReadState::Tunnel { eof: true };
                     self.update_interest(slot);
@@ -158,7 +158,7 @@ impl Reactor {
             Ok(Status::Complete(head)) => self.http_deliver(slot, head, &mut vars, batch),
             Err(error) => {
                 let status = error.status();
-                self.log(Level::Warn, format!("http: {error}; answered {status}"));
+                self.notices.log(Level::Warn, format!("http: {error}; answered {status}"));
                 self.answer(slot, &refusal::http(status));
                 false
             }
@@ -182,10 +182,10 @@ impl Reactor {
         if !batch.fits(words, vars.block.len()) {
             self.spans = spans;
             if batch.is_empty() {
-                self.log(Level::Error, "http: batch buffers smaller than one request head; closed".to_string());
+                self.notices.log(Level::Error, "http: batch buffers smaller than one request head; closed".to_string());
                 self.close_conn(slot, true, AbortReason::Internal);
             } else {
-                self.retry_later(slot);
+                self.notices.retry(slot);
             }
             return false;
         }
@@ -277,7 +277,7 @@ impl Reactor {
         let conn = self.conn_mut(slot).expect("caller checked");
         let take = (conn.head.len() as u64).min(remaining) as usize;
         if !batch.fits(4 + 2, take) {
-            self.retry_later(slot);
+            self.notices.retry(slot);
             return false;
         }
         batch.body(token, &conn.head[..take]);
@@ -317,7 +317,7 @@ impl Reactor {
         while used < pending.len() {
             if token.is_some() && !batch.fits(4 + 2, pending.len() - used) {
                 // Whatever this decode finds must fit: decoding cannot be undone.
-                self.retry_later(slot);
+                self.notices.retry(slot);
                 break;
             }
             match decoder.decode(&pending[used..]) {
@@ -363,7 +363,7 @@ impl Reactor {
             }
             Err(error) => {
                 let status = error.status();
-                self.log(Level::Warn, format!("http: {error}; request aborted"));
+                self.notices.log(Level::Warn, format!("http: {error}; request aborted"));
                 self.http_fail(slot, status);
                 false
             }
@@ -378,7 +378,7 @@ impl Reactor {
         };
         let conn = self.conn_mut(slot).expect("caller checked");
         if !batch.fits(4, conn.head.len()) {
-            self.retry_later(slot);
+            self.notices.retry(slot);
             return false;
         }
         batch.body(token, &conn.head);
@@ -397,8 +397,8 @@ impl Reactor {
         }
         conn.state = ReadState::Tunnel { eof: false };
         if !conn.head.is_empty() {
-            self.retry_later(slot);
-            self.ring();
+            self.notices.retry(slot);
+            self.notices.ring();
         }
         self.refresh_deadline(slot);
         self.update_interest(slot);
@@ -415,7 +415,7 @@ impl Reactor {
         let stream = self.streams.get_mut(stream_slot).expect("found");
         let (token, wrote) = (stream.token, stream.wrote);
         stream.in_app = false;
-        self.push_notice(crate::reactor::Notice::Abort(token, AbortReason::BodyTruncated));
+        self.notices.push(crate::notices::Notice::Abort(token, AbortReason::BodyTruncated));
         if wrote {
             self.close_conn(slot, true, AbortReason::BodyTruncated);
             return;
@@ -457,8 +457,8 @@ impl Reactor {
         conn.accepted_at = sys::now_ms();
         conn.idle = conn.head.is_empty();
         if !conn.head.is_empty() {
-            self.retry_later(slot);
-            self.ring();
+            self.notices.retry(slot);
+            self.notices.ring();
         }
         self.refresh_deadline(slot);
         self.update_interest(slot);

@@ -15,6 +15,7 @@ mod conn;
 mod fastcgi;
 mod http;
 pub mod listen;
+mod notices;
 mod outbuf;
 mod reactor;
 mod refusal;

@@ -10,7 +10,6 @@
 //! queue draining) become notices, delivered in the next batch; if no batch is running,
 //! an eventfd in the epoll set rings so that one comes.
 
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,6 +24,7 @@ use crate::config::Config;
 use crate::batch::{AbortReason, Batch, Level, VarSpan};
 use crate::conn::{Conn, ReadState};
 use crate::listen::{self, Address};
+use crate::notices::{Notice, Notices};
 use crate::outbuf::Flushed;
 use crate::stream::{Phase, Stream, Streams};
 use crate::sys;
@@ -125,21 +125,11 @@ pub(crate) enum StreamEnd {
     },
 }
 
-/// Something to tell JavaScript in the next batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Notice {
-    Abort(u32, AbortReason),
-    BodyEnd(u32),
-    Drain(u32),
-    Log(Level, String),
-}
-
 /// The socket loop of one worker.
 pub struct Reactor {
     pub(crate) config: Config,
     epfd: RawFd,
     timerfd: RawFd,
-    wakefd: RawFd,
     timer_armed: bool,
     listeners: Vec<Listener>,
     conns: Table<Conn>,
@@ -159,11 +149,9 @@ pub struct Reactor {
     pub(crate) scratch: Box<[u8]>,
     pub(crate) vars: Vec<uwsgi::Var>,
     pub(crate) spans: Vec<VarSpan>,
-    notices: VecDeque<Notice>,
-    retry: Vec<u32>,
+    pub(crate) notices: Notices,
     dirty: Vec<u32>,
     unregistered: Vec<u32>,
-    in_batch: bool,
     events: Vec<libc::epoll_event>,
     #[cfg(test)]
     pub(crate) panic_on_request: bool,
@@ -181,18 +169,12 @@ impl Reactor {
     pub fn new(config: Config) -> io::Result<Reactor> {
         let epfd = sys::epoll_create()?;
         let timerfd = sys::timerfd_create()?;
-        // SAFETY: eventfd(2) takes no pointers; a failure is -1, checked below.
-        let wakefd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if wakefd < 0 {
-            return Err(io::Error::last_os_error());
-        }
         sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, timerfd, libc::EPOLLIN as u32, KIND_TIMER << KIND_SHIFT)?;
-        sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, wakefd, libc::EPOLLIN as u32, KIND_WAKE << KIND_SHIFT)?;
+        let notices = Notices::new(epfd, KIND_WAKE << KIND_SHIFT)?;
         Ok(Reactor {
             config,
             epfd,
             timerfd,
-            wakefd,
             timer_armed: false,
             listeners: Vec::new(),
             conns: Table::default(),
@@ -205,11 +187,9 @@ impl Reactor {
             scratch: vec![0u8; 64 * 1024].into_boxed_slice(),
             vars: Vec::with_capacity(64),
             spans: Vec::with_capacity(64),
-            notices: VecDeque::new(),
-            retry: Vec::new(),
+            notices,
             dirty: Vec::new(),
             unregistered: Vec::new(),
-            in_batch: false,
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_POLL],
             #[cfg(test)]
             panic_on_request: false,
@@ -282,15 +262,14 @@ impl Reactor {
     /// Writes are queued ("corked") from here until [`Reactor::flush_corked`], which must
     /// follow every poll, after JavaScript has handled the batch.
     pub fn poll(&mut self, batch: &mut Batch) -> bool {
-        self.in_batch = true;
-        for slot in std::mem::take(&mut self.retry) {
+        for slot in self.notices.begin_batch() {
             self.guarded(slot, batch, |r, b| r.on_readable(slot, b));
         }
         let n = match sys::epoll_wait_now(self.epfd, &mut self.events) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => {
-                self.log(Level::Error, format!("epoll_wait failed: {e}"));
+                self.notices.log(Level::Error, format!("epoll_wait failed: {e}"));
                 0
             }
         };
@@ -300,15 +279,12 @@ impl Reactor {
             match data >> KIND_SHIFT {
                 KIND_LISTENER => self.accept(data as usize & 0xffff, batch),
                 KIND_TIMER => self.tick(),
-                KIND_WAKE => {
-                    let mut counter = [0u8; 8];
-                    let _ = sys::read(self.wakefd, &mut counter);
-                }
+                KIND_WAKE => self.notices.heard(),
                 _ => self.on_conn_event(data as u32, ev.events, batch),
             }
         }
-        self.deliver_notices(batch);
-        !self.retry.is_empty() || !self.notices.is_empty()
+        self.notices.deliver(batch);
+        self.notices.pending()
     }
 
     /// Sends what JavaScript queued during the batch, then leaves batch mode.
@@ -319,15 +295,12 @@ impl Reactor {
                 let _ = self.flush_conn(slot);
             }
         }
-        self.in_batch = false;
+        self.notices.end_batch();
         for slot in std::mem::take(&mut self.unregistered) {
             if let Some(conn) = self.conn_mut(slot) {
                 conn.unregistered = false;
                 self.update_interest(slot);
             }
-        }
-        if !self.notices.is_empty() {
-            self.ring();
         }
     }
 
@@ -377,7 +350,7 @@ impl Reactor {
         if end != WriteEnd::More {
             self.end_stream(slot, StreamEnd::Complete { keep_conn: end == WriteEnd::KeepAlive });
         }
-        if self.in_batch {
+        if self.notices.in_batch() {
             self.mark_dirty(conn_slot);
         } else if self.flush_conn(conn_slot).is_err() {
             return -1;
@@ -406,7 +379,7 @@ impl Reactor {
             return false;
         }
         fastcgi::encode::stderr(conn.out.tail(), id, text);
-        if self.in_batch {
+        if self.notices.in_batch() {
             self.mark_dirty(conn_slot);
         } else {
             let _ = self.flush_conn(conn_slot);
@@ -428,7 +401,7 @@ impl Reactor {
                 conn.out.tail().extend_from_slice(crate::http::CONTINUE);
             }
             self.mark_dirty(conn_slot);
-            if !self.in_batch {
+            if !self.notices.in_batch() {
                 let _ = self.flush_conn(conn_slot);
             }
         }
@@ -449,7 +422,7 @@ impl Reactor {
         if shared {
             self.end_stream(slot, StreamEnd::Cut { app_status: 1 });
             self.mark_dirty(conn_slot);
-            if !self.in_batch {
+            if !self.notices.in_batch() {
                 let _ = self.flush_conn(conn_slot);
             }
         } else {
@@ -525,7 +498,7 @@ impl Reactor {
     /// A new stream on the connection in `conn_slot`; `None` (logged) if there is no room.
     pub(crate) fn open_stream(&mut self, conn_slot: u32, id: u16, keep_conn: bool, phase: Phase) -> Option<u32> {
         let Some(vacant) = self.streams.vacant() else {
-            self.log(Level::Error, "too many requests in one worker; connection closed".to_string());
+            self.notices.log(Level::Error, "too many requests in one worker; connection closed".to_string());
             self.close_conn(conn_slot, true, AbortReason::Internal);
             return None;
         };
@@ -597,8 +570,8 @@ impl Reactor {
         }
         if !paused && !conn.head.is_empty() {
             // Records read before the pause wait in the buffer: parse them now.
-            self.retry_later(conn_slot);
-            self.ring();
+            self.notices.retry(conn_slot);
+            self.notices.ring();
         }
         self.update_interest(conn_slot);
     }
@@ -636,7 +609,7 @@ impl Reactor {
                     let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
                     self.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
                     self.arm_timer(true);
-                    self.log(
+                    self.notices.log(
                         Level::Error,
                         format!(
                             "accept: {e}; not accepting for {ACCEPT_BACKOFF_MS} ms (raise the fd limit, ulimit -n)"
@@ -653,7 +626,7 @@ impl Reactor {
                     continue
                 }
                 Err(e) => {
-                    self.log(Level::Error, format!("accept: {e}"));
+                    self.notices.log(Level::Error, format!("accept: {e}"));
                     return;
                 }
             }
@@ -671,7 +644,7 @@ impl Reactor {
             let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
         }
         let max = self.config.max_conns;
-        self.log(
+        self.notices.log(
             Level::Warn,
             format!("max-conns {max} connections open; not accepting until one closes (raise --max-conns)"),
         );
@@ -690,7 +663,7 @@ impl Reactor {
     fn add_conn(&mut self, fd: RawFd, protocol: Protocol) -> Option<u32> {
         let Some(vacant) = self.conns.vacant() else {
             sys::close(fd);
-            self.log(Level::Error, "too many connections in one worker; connection refused".to_string());
+            self.notices.log(Level::Error, "too many connections in one worker; connection refused".to_string());
             return None;
         };
         let token = vacant.token();
@@ -710,7 +683,7 @@ impl Reactor {
     /// The epoll interest a connection needs in its current state.
     pub(crate) fn update_interest(&mut self, slot: u32) {
         let epfd = self.epfd;
-        let in_batch = self.in_batch;
+        let in_batch = self.notices.in_batch();
         let Some(conn) = self.conn_mut(slot) else { return };
         let reading = match conn.state {
             ReadState::Body { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { eof: false } => {
@@ -776,7 +749,7 @@ impl Reactor {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            self.log(Level::Error, format!("internal error on a connection, closed it: {what}"));
+            self.notices.log(Level::Error, format!("internal error on a connection, closed it: {what}"));
             self.close_conn(slot, true, AbortReason::Internal);
         }
     }
@@ -830,7 +803,7 @@ impl Reactor {
                     if stream.want_drain {
                         stream.want_drain = false;
                         let token = stream.token;
-                        self.push_notice(Notice::Drain(token));
+                        self.notices.push(Notice::Drain(token));
                     }
                 }
                 let conn = self.conn_mut(slot).expect("checked above");
@@ -916,7 +889,7 @@ impl Reactor {
         for stream_slot in conn.streams {
             let Some(stream) = self.streams.remove(stream_slot) else { continue };
             if stream.in_app {
-                self.push_notice(Notice::Abort(stream.token, reason));
+                self.notices.push(Notice::Abort(stream.token, reason));
             }
             if let Phase::Params(decoder) = stream.phase {
                 self.decoders.push(decoder);
@@ -962,7 +935,7 @@ impl Reactor {
             let reading_body = matches!(conn.state, ReadState::Body { .. } | ReadState::Chunked);
             if reading_body && conn.request_deadline != 0 && conn.request_deadline <= now {
                 let limit_s = self.config.request_timeout_ms as f64 / 1000.0;
-                self.log(Level::Warn, format!("http: request not received whole within http-request-timeout {limit_s} s; aborted (raise --http-request-timeout)"));
+                self.notices.log(Level::Warn, format!("http: request not received whole within http-request-timeout {limit_s} s; aborted (raise --http-request-timeout)"));
                 self.http_fail(slot, 408);
                 continue;
             }
@@ -970,22 +943,22 @@ impl Reactor {
                 ReadState::Head | ReadState::DiscardVars { .. } => {
                     let (got, name) = (conn.head.len(), conn.protocol.name());
                     if got > 0 {
-                        self.log(Level::Warn, format!("{name}: no complete request head within socket-timeout {timeout_s} s ({got} bytes received); closed (raise --socket-timeout)"));
+                        self.notices.log(Level::Warn, format!("{name}: no complete request head within socket-timeout {timeout_s} s ({got} bytes received); closed (raise --socket-timeout)"));
                     }
                     self.close_conn(slot, false, AbortReason::Timeout);
                 }
                 ReadState::Linger { .. } => self.close_conn(slot, false, AbortReason::Timeout),
                 ReadState::Tunnel { .. } => {
-                    self.log(Level::Warn, format!("http: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                    self.notices.log(Level::Warn, format!("http: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
                 }
                 ReadState::Chunked => {
-                    self.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                    self.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
                 }
                 ReadState::Body { remaining } => {
                     let name = conn.protocol.name();
-                    self.log(Level::Warn, format!("{name}: request body stalled for socket-timeout {timeout_s} s with {remaining} bytes missing; aborted (raise --socket-timeout)"));
+                    self.notices.log(Level::Warn, format!("{name}: request body stalled for socket-timeout {timeout_s} s with {remaining} bytes missing; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
                 }
                 ReadState::Refused => self.close_conn(slot, false, AbortReason::Timeout),
@@ -994,66 +967,16 @@ impl Reactor {
                     if got > 0 || busy {
                         let what =
                             if stalled_out { "peer read nothing of the response" } else { "no FastCGI record arrived" };
-                        self.log(Level::Warn, format!("fastcgi: {what} for socket-timeout {timeout_s} s ({got} bytes of a record pending); closed (raise --socket-timeout)"));
+                        self.notices.log(Level::Warn, format!("fastcgi: {what} for socket-timeout {timeout_s} s ({got} bytes of a record pending); closed (raise --socket-timeout)"));
                     }
                     // An idle kept-alive connection just closes: the web server opens another.
                     self.close_conn(slot, busy, AbortReason::Timeout);
                 }
                 ReadState::Done => {
-                    self.log(Level::Warn, format!("uwsgi: peer read nothing of the response for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                    self.notices.log(Level::Warn, format!("uwsgi: peer read nothing of the response for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                     self.close_conn(slot, true, AbortReason::Timeout);
                 }
             }
-        }
-    }
-
-    // ---- notices ---------------------------------------------------------------------
-
-    pub(crate) fn log(&mut self, level: Level, text: String) {
-        self.push_notice(Notice::Log(level, text));
-    }
-
-    pub(crate) fn push_notice(&mut self, notice: Notice) {
-        self.notices.push_back(notice);
-        if !self.in_batch {
-            self.ring();
-        }
-    }
-
-    pub(crate) fn ring(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: `one` is 8 live bytes for the duration of the call, the length passed; the
-        // eventfd is ours until `Drop`. A full counter (EAGAIN) means it rings already.
-        unsafe { libc::write(self.wakefd, one.as_ptr().cast(), 8) };
-    }
-
-    fn deliver_notices(&mut self, batch: &mut Batch) {
-        while let Some(notice) = self.notices.front() {
-            let fits = match notice {
-                Notice::Abort(token, reason) => batch.abort(*token, *reason),
-                Notice::Drain(token) => batch.drain(*token),
-                Notice::BodyEnd(token) => batch.body_end(*token),
-                Notice::Log(level, text) => batch.log(*level, text),
-            };
-            if !fits {
-                if batch.is_empty() {
-                    // Too long for an empty batch: only a log line can be. Print it here.
-                    if let Some(Notice::Log(_, text)) = self.notices.pop_front() {
-                        eprintln!("tsgi: {text}");
-                    }
-                    continue;
-                }
-                return;
-            }
-            self.notices.pop_front();
-        }
-    }
-
-    /// A connection whose request did not fit in this batch is read again first thing
-    /// in the next one.
-    pub(crate) fn retry_later(&mut self, slot: u32) {
-        if !self.retry.contains(&slot) {
-            self.retry.push(slot);
         }
     }
 }
@@ -1062,7 +985,6 @@ impl Drop for Reactor {
     fn drop(&mut self) {
         self.close();
         sys::close(self.timerfd);
-        sys::close(self.wakefd);
         sys::close(self.epfd);
     }
 }

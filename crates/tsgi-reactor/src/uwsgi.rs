@@ -56,7 +56,7 @@ impl Reactor {
                 let max = remaining.min(crate::reactor::READ_CHUNK as u64) as usize;
                 let space = batch.body_space(max);
                 if space.is_empty() {
-                    self.retry_later(slot);
+                    self.notices.retry(slot);
                     return;
                 }
                 match read(fd, space) {
@@ -83,7 +83,7 @@ impl Reactor {
                         self.update_interest(slot);
                     }
                     Read::Eof => {
-                        self.log(
+                        self.notices.log(
                             Level::Warn,
                             format!("uwsgi: peer closed with {remaining} body bytes missing; request aborted"),
                         );
@@ -114,7 +114,7 @@ impl Reactor {
         };
         if let Some(error) = error {
             let got = conn.head.len();
-            self.log(Level::Warn, format!("uwsgi: {error} (peer closed after {got} bytes); closed"));
+            self.notices.log(Level::Warn, format!("uwsgi: {error} (peer closed after {got} bytes); closed"));
         }
         self.close_conn(slot, false, AbortReason::PeerGone);
     }
@@ -163,7 +163,7 @@ impl Reactor {
             }
             Err(error) if error.status().is_some() => self.refuse(slot, error),
             Err(error) => {
-                self.log(Level::Warn, format!("uwsgi: {error}; closed"));
+                self.notices.log(Level::Warn, format!("uwsgi: {error}; closed"));
                 self.close_conn(slot, false, AbortReason::PeerGone);
             }
         }
@@ -201,10 +201,11 @@ impl Reactor {
             if batch.is_empty() {
                 // The binding sizes its buffers for several maximal heads, so this means a
                 // misconfigured binding; fail the connection rather than retry forever.
-                self.log(Level::Error, "uwsgi: batch buffers smaller than one request head; closed".to_string());
+                self.notices
+                    .log(Level::Error, "uwsgi: batch buffers smaller than one request head; closed".to_string());
                 self.close_conn(slot, true, AbortReason::Internal);
             } else {
-                self.retry_later(slot);
+                self.notices.retry(slot);
             }
             return false;
         }
@@ -240,7 +241,7 @@ impl Reactor {
     /// closes with a lingering close.
     fn refuse(&mut self, slot: u32, error: Error) {
         let status = error.status().unwrap_or(400);
-        self.log(Level::Warn, format!("uwsgi: {error}; answered {status}"));
+        self.notices.log(Level::Warn, format!("uwsgi: {error}; answered {status}"));
         self.answer(slot, &refusal::http(status));
     }
 
