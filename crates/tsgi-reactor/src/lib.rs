@@ -22,6 +22,7 @@ mod refusal;
 mod stream;
 mod sys;
 mod table;
+mod timers;
 mod uwsgi;
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use crate::outbuf::Flushed;
 use crate::stream::{Phase, Stream, Streams};
 use crate::sys;
 use crate::table::Table;
+use crate::timers::Timer;
 
 /// The most bytes read from one socket per poll: one busy upload cannot starve the others.
 pub(crate) const READ_CHUNK: usize = 256 * 1024;
@@ -39,16 +40,15 @@ const EVENTS_PER_POLL: usize = 256;
 const ACCEPTS_PER_POLL: usize = 64;
 /// Bytes after a complete request that are read and dropped before reading stops (U20).
 pub(crate) const MAX_DISCARD: usize = 64 * 1024;
-/// Resolution of timeouts. The timer runs only while connections exist.
-const TICK_MS: u64 = 100;
 /// After EMFILE/ENFILE on accept, the listener rests this long instead of spinning.
 const ACCEPT_BACKOFF_MS: u64 = 100;
 
-const KIND_SHIFT: u32 = 62;
-const KIND_CONN: u64 = 0;
-const KIND_LISTENER: u64 = 1;
-const KIND_TIMER: u64 = 2;
-const KIND_WAKE: u64 = 3;
+// What an epoll event is about: the top bits of its data word, the rest naming which.
+pub(crate) const KIND_SHIFT: u32 = 62;
+pub(crate) const KIND_CONN: u64 = 0;
+pub(crate) const KIND_LISTENER: u64 = 1;
+pub(crate) const KIND_TIMER: u64 = 2;
+pub(crate) const KIND_WAKE: u64 = 3;
 
 /// The wire protocol a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +72,13 @@ impl Protocol {
     }
 }
 
-struct Listener {
-    fd: RawFd,
-    protocol: Protocol,
+pub(crate) struct Listener {
+    pub(crate) fd: RawFd,
+    pub(crate) protocol: Protocol,
     /// Set while accepting rests after EMFILE; monotonic ms.
-    resting_until: u64,
+    pub(crate) resting_until: u64,
     /// The Unix socket file this reactor created, removed on close.
-    unlink: Option<PathBuf>,
+    pub(crate) unlink: Option<PathBuf>,
 }
 
 /// How a write from JavaScript leaves its response (the `end` word of `write`). Whether
@@ -128,15 +128,14 @@ pub(crate) enum StreamEnd {
 /// The socket loop of one worker.
 pub struct Reactor {
     pub(crate) config: Config,
-    epfd: RawFd,
-    timerfd: RawFd,
-    timer_armed: bool,
-    listeners: Vec<Listener>,
-    conns: Table<Conn>,
+    pub(crate) epfd: RawFd,
+    pub(crate) timer: Timer,
+    pub(crate) listeners: Vec<Listener>,
+    pub(crate) conns: Table<Conn>,
     /// Connections accepted since the start.
-    accepted: u64,
+    pub(crate) accepted: u64,
     /// Accepting stopped at `max-conns`.
-    accept_paused: bool,
+    pub(crate) accept_paused: bool,
     /// A graceful stop is under way ([`Reactor::stop_listening`]): no connection is kept
     /// alive past its current request.
     pub(crate) draining: bool,
@@ -150,9 +149,9 @@ pub struct Reactor {
     pub(crate) vars: Vec<uwsgi::Var>,
     pub(crate) spans: Vec<VarSpan>,
     pub(crate) notices: Notices,
-    dirty: Vec<u32>,
-    unregistered: Vec<u32>,
-    events: Vec<libc::epoll_event>,
+    pub(crate) dirty: Vec<u32>,
+    pub(crate) unregistered: Vec<u32>,
+    pub(crate) events: Vec<libc::epoll_event>,
     #[cfg(test)]
     pub(crate) panic_on_request: bool,
 }
@@ -168,14 +167,12 @@ impl Reactor {
     /// A reactor with no listeners.
     pub fn new(config: Config) -> io::Result<Reactor> {
         let epfd = sys::epoll_create()?;
-        let timerfd = sys::timerfd_create()?;
-        sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, timerfd, libc::EPOLLIN as u32, KIND_TIMER << KIND_SHIFT)?;
+        let timer = Timer::new(epfd, KIND_TIMER << KIND_SHIFT)?;
         let notices = Notices::new(epfd, KIND_WAKE << KIND_SHIFT)?;
         Ok(Reactor {
             config,
             epfd,
-            timerfd,
-            timer_armed: false,
+            timer,
             listeners: Vec::new(),
             conns: Table::default(),
             accepted: 0,
@@ -848,36 +845,6 @@ impl Reactor {
         }
     }
 
-    /// Sets the deadline the connection's state calls for.
-    pub(crate) fn refresh_deadline(&mut self, slot: u32) {
-        let timeout = self.config.socket_timeout_ms;
-        let Some(conn) = self.conns.get(slot) else { return };
-        let deadline = match conn.state {
-            ReadState::Head if conn.idle => conn.accepted_at + self.config.keepalive_timeout_ms,
-            ReadState::Head | ReadState::DiscardVars { .. } => conn.accepted_at + timeout,
-            ReadState::Linger { until } => until,
-            // A body must keep coming, and (HTTP) be whole by the request's deadline.
-            ReadState::Body { .. } | ReadState::Chunked if !conn.paused && conn.request_deadline != 0 => {
-                (sys::now_ms() + timeout).min(conn.request_deadline)
-            }
-            ReadState::Body { .. } | ReadState::Chunked if !conn.paused => sys::now_ms() + timeout,
-            _ if conn.out.queued() > 0 => sys::now_ms() + timeout,
-            // FastCGI: idle between requests, or a request still sending its input.
-            ReadState::Records
-                if !conn.paused
-                    && (conn.streams.is_empty()
-                        || conn
-                            .streams
-                            .iter()
-                            .any(|&s| self.streams.get(s).is_some_and(|s| !matches!(s.phase, Phase::Complete)))) =>
-            {
-                sys::now_ms() + timeout
-            }
-            _ => 0,
-        };
-        self.conn_mut(slot).expect("checked above").deadline = deadline;
-    }
-
     /// Closes a connection. Its requests that JavaScript has and has not finished get an
     /// ABORT with `reason`. `reset` sends RST instead of FIN.
     pub(crate) fn close_conn(&mut self, slot: u32, reset: bool, reason: AbortReason) {
@@ -901,90 +868,11 @@ impl Reactor {
     }
 
     // ---- time ----------------------------------------------------------------------
-
-    fn arm_timer(&mut self, on: bool) {
-        let on = on || self.listeners.iter().any(|l| l.resting_until != 0);
-        if on != self.timer_armed && sys::timerfd_set_interval(self.timerfd, if on { TICK_MS } else { 0 }).is_ok() {
-            self.timer_armed = on;
-        }
-    }
-
-    fn tick(&mut self) {
-        let mut expirations = [0u8; 8];
-        let _ = sys::read(self.timerfd, &mut expirations);
-        if self.conns.is_empty() {
-            // Disarmed here rather than when the last connection closes, so a busy
-            // server whose connection count touches 0 does not re-arm it per request.
-            self.arm_timer(false);
-        }
-        let now = sys::now_ms();
-        for index in 0..self.listeners.len() {
-            let listener = &mut self.listeners[index];
-            if listener.resting_until != 0 && listener.resting_until <= now {
-                listener.resting_until = 0;
-                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
-                let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
-            }
-        }
-        let timeout_s = self.config.socket_timeout_ms as f64 / 1000.0;
-        for slot in 0..self.conns.slots() {
-            let Some(conn) = self.conn_mut(slot) else { continue };
-            if conn.deadline == 0 || conn.deadline > now {
-                continue;
-            }
-            let reading_body = matches!(conn.state, ReadState::Body { .. } | ReadState::Chunked);
-            if reading_body && conn.request_deadline != 0 && conn.request_deadline <= now {
-                let limit_s = self.config.request_timeout_ms as f64 / 1000.0;
-                self.notices.log(Level::Warn, format!("http: request not received whole within http-request-timeout {limit_s} s; aborted (raise --http-request-timeout)"));
-                self.http_fail(slot, 408);
-                continue;
-            }
-            match conn.state {
-                ReadState::Head | ReadState::DiscardVars { .. } => {
-                    let (got, name) = (conn.head.len(), conn.protocol.name());
-                    if got > 0 {
-                        self.notices.log(Level::Warn, format!("{name}: no complete request head within socket-timeout {timeout_s} s ({got} bytes received); closed (raise --socket-timeout)"));
-                    }
-                    self.close_conn(slot, false, AbortReason::Timeout);
-                }
-                ReadState::Linger { .. } => self.close_conn(slot, false, AbortReason::Timeout),
-                ReadState::Tunnel { .. } => {
-                    self.notices.log(Level::Warn, format!("http: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
-                    self.close_conn(slot, true, AbortReason::Timeout);
-                }
-                ReadState::Chunked => {
-                    self.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
-                    self.close_conn(slot, true, AbortReason::Timeout);
-                }
-                ReadState::Body { remaining } => {
-                    let name = conn.protocol.name();
-                    self.notices.log(Level::Warn, format!("{name}: request body stalled for socket-timeout {timeout_s} s with {remaining} bytes missing; aborted (raise --socket-timeout)"));
-                    self.close_conn(slot, true, AbortReason::Timeout);
-                }
-                ReadState::Refused => self.close_conn(slot, false, AbortReason::Timeout),
-                ReadState::Records => {
-                    let (got, busy, stalled_out) = (conn.head.len(), !conn.streams.is_empty(), conn.out.queued() > 0);
-                    if got > 0 || busy {
-                        let what =
-                            if stalled_out { "peer read nothing of the response" } else { "no FastCGI record arrived" };
-                        self.notices.log(Level::Warn, format!("fastcgi: {what} for socket-timeout {timeout_s} s ({got} bytes of a record pending); closed (raise --socket-timeout)"));
-                    }
-                    // An idle kept-alive connection just closes: the web server opens another.
-                    self.close_conn(slot, busy, AbortReason::Timeout);
-                }
-                ReadState::Done => {
-                    self.notices.log(Level::Warn, format!("uwsgi: peer read nothing of the response for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
-                    self.close_conn(slot, true, AbortReason::Timeout);
-                }
-            }
-        }
-    }
 }
 
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.close();
-        sys::close(self.timerfd);
         sys::close(self.epfd);
     }
 }
