@@ -9,6 +9,7 @@
 // the same, in CI).
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod accept;
 pub mod batch;
 mod config;
 mod conn;
@@ -28,5 +29,6 @@ mod uwsgi;
 #[cfg(test)]
 mod tests;
 
+pub use accept::ListenerInfo;
 pub use config::Config;
-pub use reactor::{ListenerInfo, Protocol, Reactor, WriteEnd};
+pub use reactor::{Protocol, Reactor, WriteEnd};

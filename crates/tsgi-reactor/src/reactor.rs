@@ -13,7 +13,6 @@
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 
 use tsgi_wire::fastcgi::{self, ParamsDecoder};
 use tsgi_wire::http;
@@ -21,9 +20,9 @@ use tsgi_wire::uwsgi;
 
 use crate::config::Config;
 
+use crate::accept::Listener;
 use crate::batch::{AbortReason, Batch, Level, VarSpan};
 use crate::conn::{Conn, ReadState};
-use crate::listen::{self, Address};
 use crate::notices::{Notice, Notices};
 use crate::outbuf::Flushed;
 use crate::stream::{Phase, Stream, Streams};
@@ -35,13 +34,8 @@ use crate::timers::Timer;
 pub(crate) const READ_CHUNK: usize = 256 * 1024;
 /// The most epoll events handled per poll, so Node's own loop gets its turn.
 const EVENTS_PER_POLL: usize = 256;
-/// The most connections accepted per listener per poll (fairness between workers that
-/// share a listening socket).
-const ACCEPTS_PER_POLL: usize = 64;
 /// Bytes after a complete request that are read and dropped before reading stops (U20).
 pub(crate) const MAX_DISCARD: usize = 64 * 1024;
-/// After EMFILE/ENFILE on accept, the listener rests this long instead of spinning.
-const ACCEPT_BACKOFF_MS: u64 = 100;
 
 // What an epoll event is about: the top bits of its data word, the rest naming which.
 pub(crate) const KIND_SHIFT: u32 = 62;
@@ -70,15 +64,6 @@ impl Protocol {
             Protocol::Http => "http",
         }
     }
-}
-
-pub(crate) struct Listener {
-    pub(crate) fd: RawFd,
-    pub(crate) protocol: Protocol,
-    /// Set while accepting rests after EMFILE; monotonic ms.
-    pub(crate) resting_until: u64,
-    /// The Unix socket file this reactor created, removed on close.
-    pub(crate) unlink: Option<PathBuf>,
 }
 
 /// How a write from JavaScript leaves its response (the `end` word of `write`). Whether
@@ -156,13 +141,6 @@ pub struct Reactor {
     pub(crate) panic_on_request: bool,
 }
 
-/// A listening address as bound.
-#[derive(Debug, Clone)]
-pub struct ListenerInfo {
-    /// The address (with the real port for port 0).
-    pub local: String,
-}
-
 impl Reactor {
     /// A reactor with no listeners.
     pub fn new(config: Config) -> io::Result<Reactor> {
@@ -201,57 +179,6 @@ impl Reactor {
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.conns.len()
-    }
-
-    /// Connections accepted since the reactor started.
-    pub fn accepted(&self) -> u64 {
-        self.accepted
-    }
-
-    /// Binds `spec` (see [`Address::parse`]) and starts accepting on it.
-    pub fn listen(&mut self, spec: &str, protocol: Protocol, backlog: u32, mode: u32) -> io::Result<ListenerInfo> {
-        let address = Address::parse(spec)?;
-        let bound = listen::bind(&address, backlog, mode)?;
-        let unlink = match address {
-            Address::Unix(path) => Some(path),
-            Address::Tcp(_) => None,
-        };
-        self.add_listener(bound.fd, protocol, unlink)?;
-        Ok(ListenerInfo { local: bound.local })
-    }
-
-    /// Starts accepting on a socket bound elsewhere (by the master process), listening
-    /// on it with `backlog` if given: the master binds without listening, since a
-    /// listening socket in a process that never accepts would only fill its queue.
-    pub fn adopt(&mut self, fd: RawFd, protocol: Protocol, backlog: Option<u32>) -> io::Result<()> {
-        // SAFETY: fcntl(2) and listen(2) take no pointers here; on an fd that is not an open
-        // socket they fail (EBADF, ENOTSOCK), which is checked and returned.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if let Some(backlog) = backlog {
-                if libc::listen(fd, backlog.min(i32::MAX as u32) as libc::c_int) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-        }
-        self.add_listener(fd, protocol, None)
-    }
-
-    fn add_listener(&mut self, fd: RawFd, protocol: Protocol, unlink: Option<PathBuf>) -> io::Result<()> {
-        // Responses go out whole; Nagle would only delay the last segment of a streamed
-        // one. Linux copies the option to every accepted socket, so it is set once here
-        // (it fails harmlessly on Unix sockets).
-        let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        let data = (KIND_LISTENER << KIND_SHIFT) | self.listeners.len() as u64;
-        if let Err(e) = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, data) {
-            sys::close(fd);
-            return Err(e);
-        }
-        self.listeners.push(Listener { fd, protocol, resting_until: 0, unlink });
-        Ok(())
     }
 
     /// Handles what is ready and fills `batch` for JavaScript. Returns `true` if work was
@@ -427,40 +354,6 @@ impl Reactor {
         }
     }
 
-    /// Stops taking new work, for a graceful stop: closes the listeners (Unix socket
-    /// files this reactor created are removed), closes kept-alive connections that wait
-    /// for a next request, and lets every other connection close after its current
-    /// response. Requests in progress go on.
-    pub fn stop_listening(&mut self) {
-        for listener in self.listeners.drain(..) {
-            // A listening socket inherited from the master stays open there: closing our
-            // fd would leave it in our epoll set (epoll forgets a file only when its last
-            // fd closes) and wake us for connections we no longer take.
-            let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
-            sys::close(listener.fd);
-            if let Some(path) = listener.unlink {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        self.draining = true;
-        for slot in 0..self.conns.slots() {
-            let Some(conn) = self.conn_mut(slot) else { continue };
-            let idle = conn.streams.is_empty() && conn.head.is_empty();
-            // A connection busy with a request closes after its response (`end_stream`).
-            match conn.protocol {
-                Protocol::Http if idle && conn.idle => self.close_conn(slot, false, AbortReason::PeerGone),
-                Protocol::Http => {}
-                Protocol::Fastcgi => {
-                    conn.close_when_idle = true;
-                    if idle && conn.out.queued() == 0 {
-                        self.close_conn(slot, false, AbortReason::PeerGone);
-                    }
-                }
-                Protocol::Uwsgi => {}
-            }
-        }
-    }
-
     /// Closes every listener and connection.
     pub fn close(&mut self) {
         self.stop_listening();
@@ -583,81 +476,7 @@ impl Reactor {
         }
     }
 
-    fn accept(&mut self, index: usize, batch: &mut Batch) {
-        let Some(listener) = self.listeners.get(index) else { return };
-        let (fd, protocol) = (listener.fd, listener.protocol);
-        for _ in 0..ACCEPTS_PER_POLL {
-            if self.conns.len() >= self.config.max_conns {
-                self.pause_accepting();
-                return;
-            }
-            match sys::accept(fd) {
-                Ok(conn_fd) => {
-                    // A proxy writes its request as soon as it is connected, so it is
-                    // usually there already: read it now rather than after an epoll round.
-                    if let Some(slot) = self.add_conn(conn_fd, protocol) {
-                        self.guarded(slot, batch, |r, b| r.on_readable(slot, b));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
-                    // Out of file descriptors: rest instead of spinning on a listener
-                    // that stays readable (waitress GHSA-3f84-rpwh-47g6 is the spin).
-                    let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
-                    self.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
-                    self.arm_timer(true);
-                    self.notices.log(
-                        Level::Error,
-                        format!(
-                            "accept: {e}; not accepting for {ACCEPT_BACKOFF_MS} ms (raise the fd limit, ulimit -n)"
-                        ),
-                    );
-                    return;
-                }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ECONNABORTED) | Some(libc::EINTR) | Some(libc::EPROTO)
-                    ) =>
-                {
-                    continue
-                }
-                Err(e) => {
-                    self.notices.log(Level::Error, format!("accept: {e}"));
-                    return;
-                }
-            }
-        }
-    }
-
-    /// At `max-conns`: the listeners leave the epoll set, so new connections wait in the
-    /// kernel's listen queue (or go to another worker) until one of ours closes.
-    fn pause_accepting(&mut self) {
-        if self.accept_paused {
-            return;
-        }
-        self.accept_paused = true;
-        for listener in &self.listeners {
-            let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
-        }
-        let max = self.config.max_conns;
-        self.notices.log(
-            Level::Warn,
-            format!("max-conns {max} connections open; not accepting until one closes (raise --max-conns)"),
-        );
-    }
-
-    fn resume_accepting(&mut self) {
-        self.accept_paused = false;
-        for (index, listener) in self.listeners.iter().enumerate() {
-            if listener.resting_until == 0 {
-                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
-                let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
-            }
-        }
-    }
-
-    fn add_conn(&mut self, fd: RawFd, protocol: Protocol) -> Option<u32> {
+    pub(crate) fn add_conn(&mut self, fd: RawFd, protocol: Protocol) -> Option<u32> {
         let Some(vacant) = self.conns.vacant() else {
             sys::close(fd);
             self.notices.log(Level::Error, "too many connections in one worker; connection refused".to_string());
@@ -738,7 +557,7 @@ impl Reactor {
     /// Runs `f` for one connection so that a panic costs that connection only: it is
     /// logged, the connection reset, and its requests aborted. A panic must never unwind
     /// into Node.
-    fn guarded(&mut self, slot: u32, batch: &mut Batch, f: impl FnOnce(&mut Reactor, &mut Batch)) {
+    pub(crate) fn guarded(&mut self, slot: u32, batch: &mut Batch, f: impl FnOnce(&mut Reactor, &mut Batch)) {
         let outcome = catch_unwind(AssertUnwindSafe(|| f(self, batch)));
         if let Err(panic) = outcome {
             let what = panic
@@ -752,7 +571,7 @@ impl Reactor {
     }
 
     /// Reads whatever the connection's state wants to read now.
-    fn on_readable(&mut self, slot: u32, batch: &mut Batch) {
+    pub(crate) fn on_readable(&mut self, slot: u32, batch: &mut Batch) {
         #[cfg(test)]
         if self.panic_on_request {
             panic!("injected for a test");
