@@ -13,6 +13,7 @@ mod accept;
 pub mod batch;
 mod config;
 mod conn;
+mod conns;
 mod fastcgi;
 mod http;
 pub mod listen;
