@@ -23,10 +23,11 @@ use tsgi_wire::{keys, Status};
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
 use crate::conn::ReadState;
 use crate::notices::Notice;
-use crate::reactor::{Reactor, StreamEnd};
+use crate::reactor::Reactor;
 use crate::refusal;
 use crate::stream::Phase;
 use crate::sys::{read_some, Read};
+use crate::write::StreamEnd;
 
 /// What became of the connection after some records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -386,25 +386,6 @@ impl Reactor {
         false
     }
 
-    /// The app answered 101 to the upgrade request `token`: the connection becomes a
-    /// tunnel. Bytes already buffered after the request are the first tunnelled ones.
-    pub fn upgrade(&mut self, token: u32) -> bool {
-        let Some(stream_slot) = self.streams.slot_of(token) else { return false };
-        let slot = self.streams.get(stream_slot).expect("found").conn;
-        let Some(conn) = self.conn_mut(slot) else { return false };
-        if conn.protocol != crate::reactor::Protocol::Http || conn.state != ReadState::Done {
-            return false;
-        }
-        conn.state = ReadState::Tunnel { eof: false };
-        if !conn.head.is_empty() {
-            self.notices.retry(slot);
-            self.notices.ring();
-        }
-        self.refresh_deadline(slot);
-        self.update_interest(slot);
-        true
-    }
-
     /// The body cannot be read on: the request is aborted; the client gets `status` if
     /// nothing of the response went out yet, else a reset.
     pub(crate) fn http_fail(&mut self, slot: u32, status: u16) {

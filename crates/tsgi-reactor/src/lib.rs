@@ -26,10 +26,12 @@ mod sys;
 mod table;
 mod timers;
 mod uwsgi;
+mod write;
 
 #[cfg(test)]
 mod tests;
 
 pub use accept::ListenerInfo;
 pub use config::Config;
-pub use reactor::{Protocol, Reactor, WriteEnd};
+pub use reactor::{Protocol, Reactor};
+pub use write::WriteEnd;
