@@ -12,8 +12,9 @@ use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 use crate::batch::{AbortReason, Batch, Level};
+use crate::conn::Protocol;
 use crate::listen::{self, Address};
-use crate::reactor::{Protocol, Reactor, KIND_LISTENER, KIND_SHIFT};
+use crate::reactor::{Reactor, KIND_LISTENER, KIND_SHIFT};
 use crate::sys;
 
 /// The most connections accepted per listener per poll (fairness between workers that
@@ -95,7 +96,7 @@ impl Reactor {
         let Some(listener) = self.listeners.get(index) else { return };
         let (fd, protocol) = (listener.fd, listener.protocol);
         for _ in 0..ACCEPTS_PER_POLL {
-            if self.conns.len() >= self.config.max_conns {
+            if self.conns.len() >= self.cx.config.max_conns {
                 self.pause_accepting();
                 return;
             }
@@ -114,7 +115,7 @@ impl Reactor {
                     let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
                     self.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
                     self.arm_timer(true);
-                    self.notices.log(
+                    self.cx.notices.log(
                         Level::Error,
                         format!(
                             "accept: {e}; not accepting for {ACCEPT_BACKOFF_MS} ms (raise the fd limit, ulimit -n)"
@@ -131,7 +132,7 @@ impl Reactor {
                     continue
                 }
                 Err(e) => {
-                    self.notices.log(Level::Error, format!("accept: {e}"));
+                    self.cx.notices.log(Level::Error, format!("accept: {e}"));
                     return;
                 }
             }
@@ -148,8 +149,8 @@ impl Reactor {
         for listener in &self.listeners {
             let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
         }
-        let max = self.config.max_conns;
-        self.notices.log(
+        let max = self.cx.config.max_conns;
+        self.cx.notices.log(
             Level::Warn,
             format!("max-conns {max} connections open; not accepting until one closes (raise --max-conns)"),
         );
@@ -180,21 +181,11 @@ impl Reactor {
                 let _ = std::fs::remove_file(path);
             }
         }
-        self.draining = true;
+        self.cx.draining = true;
         for slot in 0..self.conns.slots() {
-            let Some(conn) = self.conn_mut(slot) else { continue };
-            let idle = conn.streams.is_empty() && conn.head.is_empty();
             // A connection busy with a request closes after its response (`end_stream`).
-            match conn.protocol {
-                Protocol::Http if idle && conn.idle => self.close_conn(slot, false, AbortReason::PeerGone),
-                Protocol::Http => {}
-                Protocol::Fastcgi => {
-                    conn.close_when_idle = true;
-                    if idle && conn.out.queued() == 0 {
-                        self.close_conn(slot, false, AbortReason::PeerGone);
-                    }
-                }
-                Protocol::Uwsgi => {}
+            if self.conns.get_mut(slot).is_some_and(|conn| conn.stop()) {
+                self.close_conn(slot, false, AbortReason::PeerGone);
             }
         }
     }

@@ -9,10 +9,9 @@
 use std::os::fd::RawFd;
 
 use crate::batch::{AbortReason, Level};
-use crate::conn::{Conn, ReadState};
+use crate::conn::{Conn, Protocol};
 use crate::notices::Notice;
-use crate::reactor::{Protocol, Reactor, KIND_CONN, KIND_SHIFT, MAX_DISCARD};
-use crate::stream::Phase;
+use crate::reactor::{Reactor, KIND_CONN, KIND_SHIFT};
 use crate::sys;
 
 impl Reactor {
@@ -21,28 +20,19 @@ impl Reactor {
         self.conns.len()
     }
 
-    pub(crate) fn conn_mut(&mut self, slot: u32) -> Option<&mut Conn> {
-        self.conns.get_mut(slot)
-    }
-
-    pub(crate) fn conn(&self, slot: u32) -> Option<&Conn> {
-        self.conns.get(slot)
-    }
-
+    /// Takes a connection just accepted on a listener speaking `protocol`; `None` (the
+    /// socket closed, logged) when the table is full.
     pub(crate) fn add_conn(&mut self, fd: RawFd, protocol: Protocol) -> Option<u32> {
         let Some(vacant) = self.conns.vacant() else {
             sys::close(fd);
-            self.notices.log(Level::Error, "too many connections in one worker; connection refused".to_string());
+            self.cx.notices.log(Level::Error, "too many connections in one worker; connection refused".to_string());
             return None;
         };
         let token = vacant.token();
         let now = sys::now_ms();
         let mut conn = Conn::new(fd, token, protocol, now);
-        if protocol == Protocol::Http {
-            conn.addresses = Some(Box::new(crate::http::Addresses::of(fd)));
-        }
-        conn.deadline = now + self.config.socket_timeout_ms;
-        let slot = vacant.insert(conn);
+        conn.link.deadline = now + self.cx.config.socket_timeout_ms;
+        let (slot, _) = vacant.insert(conn);
         self.accepted += 1;
         self.arm_timer(true);
         self.update_interest(slot);
@@ -53,20 +43,19 @@ impl Reactor {
     /// ABORT with `reason`. `reset` sends RST instead of FIN.
     pub(crate) fn close_conn(&mut self, slot: u32, reset: bool, reason: AbortReason) {
         let Some(conn) = self.conns.remove(slot) else { return };
+        let link = conn.link;
         if reset {
-            sys::set_linger_zero(conn.fd);
+            sys::set_linger_zero(link.fd);
         }
-        sys::close(conn.fd); // also removes it from the epoll set
-        for stream_slot in conn.streams {
-            let Some(stream) = self.streams.remove(stream_slot) else { continue };
+        sys::close(link.fd); // also removes it from the epoll set
+        for stream_slot in link.streams {
+            let Some(mut stream) = self.streams.remove(stream_slot) else { continue };
             if stream.in_app {
-                self.notices.push(Notice::Abort(stream.token, reason));
+                self.cx.notices.push(Notice::Abort(stream.token, reason));
             }
-            if let Phase::Params(decoder) = stream.phase {
-                self.decoders.push(decoder);
-            }
+            self.cx.scratch.decoders.recycle(&mut stream.proto);
         }
-        if self.accept_paused && self.conns.len() < self.config.max_conns {
+        if self.accept_paused && self.conns.len() < self.cx.config.max_conns {
             self.resume_accepting();
         }
     }
@@ -74,46 +63,39 @@ impl Reactor {
     /// The epoll interest a connection needs in its current state.
     pub(crate) fn update_interest(&mut self, slot: u32) {
         let epfd = self.epfd;
-        let in_batch = self.notices.in_batch();
-        let Some(conn) = self.conn_mut(slot) else { return };
-        let reading = match conn.state {
-            ReadState::Body { .. } | ReadState::Records | ReadState::Chunked | ReadState::Tunnel { eof: false } => {
-                !conn.paused
-            }
-            ReadState::Tunnel { eof: true } => false,
-            ReadState::Done if conn.protocol == Protocol::Http => conn.head.len() < crate::http::MAX_PIPELINED,
-            ReadState::Done => conn.discarded < MAX_DISCARD,
-            _ => true,
-        };
+        let in_batch = self.cx.notices.in_batch();
+        let Some(conn) = self.conns.get_mut(slot) else { return };
+        let reading = conn.wants_read();
+        let link = &mut conn.link;
         let mut want = 0u32;
         if reading {
             want |= (libc::EPOLLIN | libc::EPOLLRDHUP) as u32;
         }
-        if conn.out.queued() > 0 {
+        if link.out.queued() > 0 {
             want |= libc::EPOLLOUT as u32;
         }
-        if want == conn.interest {
+        if want == link.interest {
             return;
         }
-        if conn.interest == 0 && want != 0 && in_batch {
+        if link.interest == 0 && want != 0 && in_batch {
             // Not in the epoll set yet: a connection answered within this batch closes
             // before it ever needs to be, which saves an epoll_ctl per request. Those
             // still open when the batch ends are added by `flush_corked`.
-            if !conn.unregistered {
-                conn.unregistered = true;
+            if !link.unregistered {
+                link.unregistered = true;
                 self.unregistered.push(slot);
             }
             return;
         }
-        let data = (KIND_CONN << KIND_SHIFT) | u64::from(conn.token);
-        let op = if conn.interest == 0 { libc::EPOLL_CTL_ADD } else { libc::EPOLL_CTL_MOD };
+        let data = (KIND_CONN << KIND_SHIFT) | u64::from(link.token);
+        let op = if link.interest == 0 { libc::EPOLL_CTL_ADD } else { libc::EPOLL_CTL_MOD };
         let result = if want == 0 {
-            sys::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, conn.fd, 0, 0)
+            sys::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, link.fd, 0, 0)
         } else {
-            sys::epoll_ctl(epfd, op, conn.fd, want, data)
+            sys::epoll_ctl(epfd, op, link.fd, want, data)
         };
         if result.is_ok() {
-            conn.interest = want;
+            link.interest = want;
         }
     }
 }

@@ -4,8 +4,10 @@
 //! each record means for the connection (reliability.md §2.2, F1-F26): which request ids
 //! are active, which record may come when, when to answer from here (management records,
 //! refusals, rejections) and when to hand a request to JavaScript. Every request is a
-//! [`crate::stream::Stream`], so several can be active on one connection (multiplexing)
-//! and a kept-alive connection serves one after another.
+//! [`crate::stream::Stream`] whose FastCGI part ([`FastcgiStream`]) is its id and where its
+//! input is, so several can be active on one connection (multiplexing) and a kept-alive
+//! connection serves one after another. What the connection itself keeps is
+//! [`FastcgiConn`].
 //!
 //! Three kinds of trouble, three answers:
 //! - the framing cannot be trusted (F1, F2, F6, F7, F9, F10, F19, F22): the connection
@@ -21,23 +23,121 @@ use tsgi_wire::fastcgi::{
 use tsgi_wire::{keys, Status};
 
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
-use crate::conn::ReadState;
+use crate::config::Config;
+use crate::conn::{Link, Next};
 use crate::notices::Notice;
-use crate::reactor::Reactor;
+use crate::reactor::Cx;
 use crate::refusal;
-use crate::stream::Phase;
+use crate::stream::{self, ProtoStream, Stream, Streams};
 use crate::sys::{read_some, Read};
-use crate::write::StreamEnd;
+use crate::write::{self, StreamEnd};
 
-/// What became of the connection after some records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
-    /// Handled; go on.
-    Go,
-    /// The batch is full: this record waits for the next one.
-    Full,
-    /// The connection is closed.
-    Closed,
+/// What a FastCGI connection keeps besides its requests.
+pub(crate) struct FastcgiConn {
+    /// A request without `FCGI_KEEP_CONN` began (or a graceful stop): close once no
+    /// request is left.
+    pub close_when_idle: bool,
+}
+
+/// What a FastCGI request keeps: its id on the connection and where its input is.
+pub(crate) struct FastcgiStream {
+    /// The request id.
+    pub id: u16,
+    /// `FCGI_KEEP_CONN` was set.
+    pub keep_conn: bool,
+    /// Where its input is.
+    pub phase: Phase,
+}
+
+/// Where a FastCGI request's input is.
+pub(crate) enum Phase {
+    /// Reading the PARAMS stream.
+    Params(Box<ParamsDecoder>),
+    /// Reading the STDIN stream.
+    Stdin {
+        /// Body bytes still expected; with `until_end`, still allowed by `limit-post`.
+        remaining: u64,
+        /// No `CONTENT_LENGTH` (or an empty one, which is what nginx sends for a chunked
+        /// body it does not buffer): the body is whatever STDIN carries until its end.
+        until_end: bool,
+    },
+    /// All input arrived (the empty STDIN record).
+    Complete,
+}
+
+/// Spare params decoders, so a request does not allocate one.
+#[derive(Default)]
+pub(crate) struct Decoders {
+    #[allow(clippy::vec_box)] // boxes move between here and `Phase::Params` without a copy
+    spare: Vec<Box<ParamsDecoder>>,
+}
+
+impl Decoders {
+    /// A decoder for a new request.
+    fn take(&mut self, limits: fastcgi::Limits) -> Box<ParamsDecoder> {
+        match self.spare.pop() {
+            Some(mut decoder) => {
+                decoder.reset();
+                decoder
+            }
+            None => Box::new(ParamsDecoder::new(limits)),
+        }
+    }
+
+    /// Takes back the decoder of a request that ends while reading its params.
+    pub(crate) fn recycle(&mut self, request: &mut ProtoStream) {
+        if let ProtoStream::Fastcgi(request) = request {
+            if let Phase::Params(decoder) = std::mem::replace(&mut request.phase, Phase::Complete) {
+                self.spare.push(decoder);
+            }
+        }
+    }
+}
+
+/// An active request found by its id: its stream's slot, and split borrows of what its
+/// records read and change.
+struct Active<'s> {
+    slot: u32,
+    token: u32,
+    in_app: &'s mut bool,
+    wrote: bool,
+    request: &'s mut FastcgiStream,
+}
+
+impl<'s> Active<'s> {
+    /// The request with id `id` on the connection, if it is active.
+    fn find(link: &Link, streams: &'s mut Streams, id: u16) -> Option<Active<'s>> {
+        let is_it = |s: &Stream| matches!(&s.proto, ProtoStream::Fastcgi(r) if r.id == id);
+        let slot = link.streams.iter().copied().find(|&s| streams.get(s).is_some_and(is_it))?;
+        match streams.get_mut(slot)? {
+            Stream { token, in_app, wrote, proto: ProtoStream::Fastcgi(request), .. } => {
+                Some(Active { slot, token: *token, in_app, wrote: *wrote, request })
+            }
+            _ => None,
+        }
+    }
+
+    /// This request ends with the static response for `status` (already logged).
+    fn refuse(&self, status: u16) -> Step {
+        Step::Refuse(Refusal { slot: self.slot, id: self.request.id, keep_conn: self.request.keep_conn, status })
+    }
+}
+
+/// What a record did to its request, when that is more than its connection can be told
+/// with [`Next`] while the request is borrowed.
+enum Step {
+    /// Go on, or stop, as the connection's [`Next`] says.
+    Next(Next),
+    /// End the request with a static response.
+    Refuse(Refusal),
+}
+
+/// A request to end with the static response for `status`.
+struct Refusal {
+    slot: u32,
+    id: u16,
+    keep_conn: bool,
+    status: u16,
 }
 
 /// The spec's name of a record type, for log lines.
@@ -59,391 +159,433 @@ fn type_name(record_type: RecordType) -> String {
     name.to_string()
 }
 
-impl Reactor {
-    pub(crate) fn fastcgi_readable(&mut self, slot: u32, batch: &mut Batch) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        if conn.state != ReadState::Records {
-            self.drain_readable(slot);
-            return;
-        }
-        let (fd, paused) = (conn.fd, conn.paused);
-        let mut pending = std::mem::take(&mut conn.head);
-        let mut flow = Flow::Go;
+impl FastcgiConn {
+    /// A connection before its first record.
+    pub(crate) fn new() -> Self {
+        FastcgiConn { close_when_idle: false }
+    }
+
+    /// Handles the records buffered (left by a full batch, or read before a pause), then
+    /// reads and handles more.
+    pub(crate) fn readable(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Next {
+        // Whether to read is decided by the pause as it was when the connection woke.
+        let paused = link.paused;
+        let mut pending = std::mem::take(&mut link.buffered);
+        let mut next = Next::Go;
         if !pending.is_empty() {
-            // Records left by a full batch, or read before a pause.
-            flow = self.consume(slot, &mut pending, batch);
+            next = self.consume(link, streams, cx, &mut pending, batch);
         }
-        if flow == Flow::Go && !paused {
-            let mut scratch = std::mem::take(&mut self.scratch);
-            match read_some(fd, &mut scratch) {
+        if next == Next::Go && !paused {
+            let mut scratch = std::mem::take(&mut cx.scratch.read);
+            match read_some(link.fd, &mut scratch) {
                 Read::Data(n) if pending.is_empty() => {
-                    let (used, after) = self.records(slot, &scratch[..n], batch);
+                    let (used, after) = self.records(link, streams, cx, &scratch[..n], batch);
                     pending.extend_from_slice(&scratch[used..n]);
-                    flow = after;
+                    next = after;
                 }
                 Read::Data(n) => {
                     pending.extend_from_slice(&scratch[..n]);
-                    flow = self.consume(slot, &mut pending, batch);
+                    next = self.consume(link, streams, cx, &mut pending, batch);
                 }
-                Read::Eof => {
-                    self.peer_closed(slot, pending.len());
-                    flow = Flow::Closed;
-                }
+                Read::Eof => next = peer_closed(cx, pending.len()),
                 Read::WouldBlock => {}
-                Read::Failed => {
-                    self.close_conn(slot, true, AbortReason::PeerGone);
-                    flow = Flow::Closed;
-                }
+                Read::Failed => next = Next::reset(AbortReason::PeerGone),
             }
-            self.scratch = scratch;
+            cx.scratch.read = scratch;
         }
-        if flow == Flow::Closed {
-            return;
-        }
-        if flow == Flow::Full {
-            self.notices.retry(slot);
-        }
-        if let Some(conn) = self.conn_mut(slot) {
-            conn.head = pending;
-        }
-        self.refresh_deadline(slot);
-        self.update_interest(slot);
+        link.buffered = pending;
+        next
     }
 
-    /// [`Reactor::records`] on a buffer, removing what was handled.
-    fn consume(&mut self, slot: u32, pending: &mut Vec<u8>, batch: &mut Batch) -> Flow {
-        let (used, flow) = self.records(slot, pending, batch);
+    /// [`FastcgiConn::records`] on a buffer, removing what was handled.
+    fn consume(
+        &mut self,
+        link: &mut Link,
+        streams: &mut Streams,
+        cx: &mut Cx,
+        pending: &mut Vec<u8>,
+        batch: &mut Batch,
+    ) -> Next {
+        let (used, next) = self.records(link, streams, cx, pending, batch);
         pending.drain(..used);
-        flow
+        next
     }
 
-    /// Handles every whole record at the start of `data`; returns the bytes handled.
-    fn records(&mut self, slot: u32, data: &[u8], batch: &mut Batch) -> (usize, Flow) {
+    /// Handles every whole record at the start of `data`, until one says to stop; returns
+    /// the bytes handled (a record that must wait for the next batch is not).
+    fn records(
+        &mut self,
+        link: &mut Link,
+        streams: &mut Streams,
+        cx: &mut Cx,
+        data: &[u8],
+        batch: &mut Batch,
+    ) -> (usize, Next) {
         let mut pos = 0;
         loop {
             let (header, content, n) = match fastcgi::parse_record(&data[pos..]) {
                 Ok(Status::Complete(record)) => record,
-                Ok(Status::Partial) => return (pos, Flow::Go),
-                Err(error) => return (pos, self.protocol_error(slot, &error.to_string())),
+                Ok(Status::Partial) => return (pos, Next::Go),
+                Err(error) => return (pos, protocol_error(cx, &error.to_string())),
             };
-            let closing = self.conn_mut(slot).is_some_and(|c| c.closing);
             // Once the last request without FCGI_KEEP_CONN ended, nothing more is taken.
-            let flow = if closing { Flow::Go } else { self.record(slot, header, &data[pos..][content], batch) };
-            if flow != Flow::Go {
-                return (pos, flow);
+            let next = if link.closing {
+                Next::Go
+            } else {
+                self.record(link, streams, cx, header, &data[pos..][content], batch)
+            };
+            if next != Next::Go {
+                return (pos, next);
             }
             pos += n;
         }
     }
 
-    fn record(&mut self, slot: u32, header: RecordHeader, content: &[u8], batch: &mut Batch) -> Flow {
+    fn record(
+        &mut self,
+        link: &mut Link,
+        streams: &mut Streams,
+        cx: &mut Cx,
+        header: RecordHeader,
+        content: &[u8],
+        batch: &mut Batch,
+    ) -> Next {
         let (id, kind) = (header.request_id, header.record_type);
         if id == fastcgi::NULL_REQUEST_ID {
             return match kind {
-                RecordType::GetValues => self.get_values(slot, content),
+                RecordType::GetValues => get_values(link, cx, content),
                 RecordType::GetValuesResult | RecordType::UnknownType | RecordType::Unknown(_) => {
                     // F4: a management type we do not take.
-                    self.reply(slot, |out| encode::unknown_type(out, kind.as_u8()));
-                    Flow::Go
+                    cx.reply(link, |out| encode::unknown_type(out, kind.as_u8()));
+                    Next::Go
                 }
-                _ => self.protocol_error(slot, &format!("FastCGI {} record with request id 0 (F6)", type_name(kind))),
+                _ => protocol_error(cx, &format!("FastCGI {} record with request id 0 (F6)", type_name(kind))),
             };
         }
         if kind.is_management() {
-            return self
-                .protocol_error(slot, &format!("FastCGI {} record with request id {id}, not 0 (F6)", type_name(kind)));
+            return protocol_error(cx, &format!("FastCGI {} record with request id {id}, not 0 (F6)", type_name(kind)));
         }
-        match (kind, self.find_stream(slot, id)) {
-            (RecordType::BeginRequest, Some(_)) => {
-                self.protocol_error(slot, &format!("FastCGI BEGIN_REQUEST for request id {id}, which is active (F10)"))
+        let Some(active) = Active::find(link, streams, id) else {
+            return match kind {
+                RecordType::BeginRequest => match fastcgi::parse_begin_request(content) {
+                    Ok(begin) => self.begin(link, streams, cx, id, begin),
+                    Err(error) => protocol_error(cx, &error.to_string()),
+                },
+                // F8: records for a request that is not active are ignored.
+                _ => Next::Go,
+            };
+        };
+        let step = match kind {
+            RecordType::BeginRequest => {
+                return protocol_error(cx, &format!("FastCGI BEGIN_REQUEST for request id {id}, which is active (F10)"))
             }
-            (RecordType::BeginRequest, None) => match fastcgi::parse_begin_request(content) {
-                Ok(begin) => self.begin(slot, id, begin),
-                Err(error) => self.protocol_error(slot, &error.to_string()),
-            },
-            // F8: records for a request that is not active are ignored.
-            (_, None) => Flow::Go,
-            (RecordType::AbortRequest, Some(stream)) => {
-                self.abort_request(stream);
-                Flow::Go
-            }
-            (RecordType::Params, Some(stream)) => self.params(slot, stream, content, batch),
-            (RecordType::Stdin, Some(stream)) => self.stdin(slot, stream, content, batch),
-            (kind, Some(_)) => self
-                .protocol_error(slot, &format!("FastCGI {} record for active request id {id} (F7)", type_name(kind))),
-        }
-    }
-
-    /// F5: answers the names this application knows, each once, in the order asked.
-    fn get_values(&mut self, slot: u32, content: &[u8]) -> Flow {
-        let mut answers: Vec<(&'static [u8], String)> = Vec::new();
-        let mut pos = 0;
-        while pos < content.len() {
-            let (name, n) = match fastcgi::parse_name_value(&content[pos..]) {
-                Ok(Status::Complete((name, _, n))) => (&content[pos..][name], n),
-                Ok(Status::Partial) => {
-                    return self.protocol_error(slot, "FastCGI GET_VALUES pair runs past its record")
+            RecordType::AbortRequest => {
+                // F23: the web server gave up on the request. JavaScript learns it (its
+                // abort signal fires), and the request ends with `END_REQUEST` at once.
+                if std::mem::replace(active.in_app, false) {
+                    cx.notices.push(Notice::Abort(active.token, AbortReason::PeerGone));
                 }
-                Err(error) => return self.protocol_error(slot, &error.to_string()),
-            };
-            pos += n;
-            let answer = match name {
-                fastcgi::MAX_CONNS => (fastcgi::MAX_CONNS, self.config.max_conns.to_string()),
-                fastcgi::MAX_REQS => (fastcgi::MAX_REQS, self.max_reqs().to_string()),
-                fastcgi::MPXS_CONNS => (fastcgi::MPXS_CONNS, u8::from(self.config.fastcgi_multiplex).to_string()),
-                _ => continue,
-            };
-            if !answers.iter().any(|(known, _)| *known == answer.0) {
-                answers.push(answer);
+                let slot = active.slot;
+                self.end_request(link, streams, cx, slot, StreamEnd::Cut { app_status: 0 });
+                cx.corked.mark(link);
+                return Next::Go;
             }
-        }
-        let pairs: Vec<(&[u8], &[u8])> = answers.iter().map(|(name, value)| (*name, value.as_bytes())).collect();
-        // Three short pairs at most: always fits one record.
-        self.reply(slot, |out| encode::get_values_result(out, &pairs).expect("three pairs fit a record"));
-        Flow::Go
-    }
-
-    /// The most requests one connection carries at once: 1 without multiplexing.
-    fn max_reqs(&self) -> usize {
-        if self.config.fastcgi_multiplex {
-            self.config.fastcgi_max_reqs
-        } else {
-            1
+            RecordType::Params => params(active, cx, content, batch),
+            RecordType::Stdin => stdin(active, cx, content, batch),
+            kind => {
+                return protocol_error(
+                    cx,
+                    &format!("FastCGI {} record for active request id {id} (F7)", type_name(kind)),
+                )
+            }
+        };
+        match step {
+            Step::Next(next) => next,
+            Step::Refuse(refusal) => {
+                self.refuse(link, streams, cx, refusal);
+                Next::Go
+            }
         }
     }
 
     /// `BEGIN_REQUEST` for an inactive id: a new request, or a rejection (F11-F13).
-    fn begin(&mut self, slot: u32, id: u16, begin: BeginRequest) -> Flow {
-        let active = self.conn_mut(slot).map_or(0, |c| c.streams.len());
+    fn begin(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, id: u16, begin: BeginRequest) -> Next {
+        let active = link.streams.len();
+        let config = &cx.config;
         let rejection = if begin.role != Role::Responder {
             let role = begin.role.as_u16();
             Some((
                 ProtocolStatus::UnknownRole,
                 format!("FastCGI role {role} is not supported (only RESPONDER, 1); answered FCGI_UNKNOWN_ROLE"),
             ))
-        } else if active > 0 && !self.config.fastcgi_multiplex {
+        } else if active > 0 && !config.fastcgi_multiplex {
             Some((ProtocolStatus::CantMpxConn, format!("FastCGI request id {id} while another is active on the connection and multiplexing is off; answered FCGI_CANT_MPX_CONN (enable --fastcgi-multiplex)")))
-        } else if active >= self.config.fastcgi_max_reqs {
-            let max = self.config.fastcgi_max_reqs;
+        } else if active >= config.fastcgi_max_reqs {
+            let max = config.fastcgi_max_reqs;
             Some((ProtocolStatus::Overloaded, format!("FastCGI connection already carries fastcgi-max-reqs {max} requests; answered FCGI_OVERLOADED (raise --fastcgi-max-reqs)")))
         } else {
             None
         };
         if let Some((status, why)) = rejection {
-            self.notices.log(Level::Warn, format!("fastcgi: {why}"));
-            self.reply(slot, |out| encode::end_request(out, id, 0, status));
-            let conn = self.conn_mut(slot).expect("caller checked");
-            conn.close_when_idle |= !begin.keep_conn();
-            conn.closing = conn.streams.is_empty() && conn.close_when_idle;
-            return Flow::Go;
+            cx.notices.log(Level::Warn, format!("fastcgi: {why}"));
+            cx.reply(link, |out| encode::end_request(out, id, 0, status));
+            self.close_when_idle |= !begin.keep_conn();
+            link.closing = link.streams.is_empty() && self.close_when_idle;
+            return Next::Go;
         }
-        let limits = self.config.fastcgi;
-        let decoder = match self.decoders.pop() {
-            Some(mut decoder) => {
-                decoder.reset();
-                decoder
+        let decoder = cx.scratch.decoders.take(cx.config.fastcgi);
+        let request = FastcgiStream { id, keep_conn: begin.keep_conn(), phase: Phase::Params(decoder) };
+        match stream::open(streams, link, &mut cx.notices, ProtoStream::Fastcgi(request)) {
+            Some(_) => Next::Go,
+            None => Next::reset(AbortReason::Internal),
+        }
+    }
+
+    /// Ends a request with the static response for its status.
+    fn refuse(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, refusal: Refusal) {
+        cx.reply(link, |out| encode::stdout(out, refusal.id, &refusal::cgi(refusal.status)));
+        self.end_request(link, streams, cx, refusal.slot, StreamEnd::Complete { keep_conn: refusal.keep_conn });
+    }
+
+    /// The reactor ends the request in stream `slot` itself (the web server aborted it, or
+    /// it was refused); [`write::end_stream`] is the same for an end JavaScript asks for.
+    fn end_request(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, slot: u32, end: StreamEnd) {
+        let Some((stream, keep_conn)) = write::take_stream(link, streams, cx, slot, end) else { return };
+        if let ProtoStream::Fastcgi(request) = &stream.proto {
+            self.request_ended(link, request, end, keep_conn);
+        }
+        if stream.paused {
+            // It may have been the request that paused reading.
+            write::refresh_paused(link, false, streams, cx);
+        }
+    }
+
+    /// A request is over: `END_REQUEST` is queued, after the empty STDOUT record that closes
+    /// a complete response ([`StreamEnd::Complete`]), or alone ([`StreamEnd::Cut`]). The
+    /// connection closes once its output is sent, unless kept alive for more requests.
+    pub(crate) fn request_ended(&mut self, link: &mut Link, request: &FastcgiStream, end: StreamEnd, keep_conn: bool) {
+        let out = link.out.tail();
+        let app_status = match end {
+            StreamEnd::Complete { .. } => {
+                encode::end_stream(out, RecordType::Stdout, request.id);
+                0
             }
-            None => Box::new(ParamsDecoder::new(limits)),
+            StreamEnd::Cut { app_status } => app_status,
         };
-        match self.open_stream(slot, id, begin.keep_conn(), Phase::Params(decoder)) {
-            Some(_) => Flow::Go,
-            None => Flow::Closed,
+        encode::end_request(out, request.id, app_status, ProtocolStatus::RequestComplete);
+        self.close_when_idle |= !keep_conn;
+        if link.streams.is_empty() && self.close_when_idle {
+            link.closing = true;
         }
     }
 
-    /// F23: the web server gave up on the request. JavaScript learns it (its abort
-    /// signal fires), and the request ends with `END_REQUEST` at once.
-    fn abort_request(&mut self, stream_slot: u32) {
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let (token, in_app, conn) = (stream.token, stream.in_app, stream.conn);
-        stream.in_app = false;
-        if in_app {
-            self.notices.push(Notice::Abort(token, AbortReason::PeerGone));
+    /// The deadline: a queued response must keep moving, and while the connection is idle
+    /// between requests, or a request still sends its input, the next record must come.
+    pub(crate) fn deadline(&self, link: &Link, streams: &Streams, config: &Config, now: u64) -> u64 {
+        let sending = |&s: &u32| {
+            streams
+                .get(s)
+                .is_some_and(|s| !matches!(&s.proto, ProtoStream::Fastcgi(r) if matches!(r.phase, Phase::Complete)))
+        };
+        if link.out.queued() == 0 && !link.paused && (link.streams.is_empty() || link.streams.iter().any(sending)) {
+            return now + config.socket_timeout_ms;
         }
-        self.end_stream(stream_slot, StreamEnd::Cut { app_status: 0 });
-        self.mark_dirty(conn);
+        crate::conn::stalled_output(link, config, now)
     }
 
-    fn params(&mut self, slot: u32, stream_slot: u32, content: &[u8], batch: &mut Batch) -> Flow {
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let Phase::Params(decoder) = &mut stream.phase else {
-            return self.protocol_error(slot, &Error::ParamsAfterEnd.to_string());
+    /// The deadline passed.
+    pub(crate) fn expired(&self, link: &Link, cx: &mut Cx) -> Next {
+        let (got, busy, stalled_out) = (link.buffered.len(), !link.streams.is_empty(), link.out.queued() > 0);
+        if got > 0 || busy {
+            let timeout_s = cx.config.socket_timeout_ms as f64 / 1000.0;
+            let what = if stalled_out { "peer read nothing of the response" } else { "no FastCGI record arrived" };
+            cx.notices.log(Level::Warn, format!("fastcgi: {what} for socket-timeout {timeout_s} s ({got} bytes of a record pending); closed (raise --socket-timeout)"));
+        }
+        // An idle kept-alive connection just closes: the web server opens another.
+        Next::Close { reset: busy, reason: AbortReason::Timeout }
+    }
+}
+
+/// F5: answers the names this application knows, each once, in the order asked.
+fn get_values(link: &mut Link, cx: &mut Cx, content: &[u8]) -> Next {
+    let mut answers: Vec<(&'static [u8], String)> = Vec::new();
+    let mut pos = 0;
+    let config = &cx.config;
+    while pos < content.len() {
+        let (name, n) = match fastcgi::parse_name_value(&content[pos..]) {
+            Ok(Status::Complete((name, _, n))) => (&content[pos..][name], n),
+            Ok(Status::Partial) => return protocol_error(cx, "FastCGI GET_VALUES pair runs past its record"),
+            Err(error) => return protocol_error(cx, &error.to_string()),
         };
-        // A request whose delivery waited for room in the batch has its info already.
-        let parsed = match decoder.info() {
-            Some(info) if content.is_empty() => Ok(Status::Complete(info)),
-            _ => decoder.feed(content),
+        pos += n;
+        let answer = match name {
+            fastcgi::MAX_CONNS => (fastcgi::MAX_CONNS, config.max_conns.to_string()),
+            fastcgi::MAX_REQS => (fastcgi::MAX_REQS, max_reqs(config).to_string()),
+            fastcgi::MPXS_CONNS => (fastcgi::MPXS_CONNS, u8::from(config.fastcgi_multiplex).to_string()),
+            _ => continue,
         };
-        match parsed {
-            Ok(Status::Partial) => Flow::Go,
-            Ok(Status::Complete(info)) => {
-                let declared = decoder.vars().iter().any(|v| v.key_id == keys::id::CONTENT_LENGTH && v.value_len > 0);
-                self.deliver_fastcgi(stream_slot, info.content_length, declared, batch)
+        if !answers.iter().any(|(known, _)| *known == answer.0) {
+            answers.push(answer);
+        }
+    }
+    let pairs: Vec<(&[u8], &[u8])> = answers.iter().map(|(name, value)| (*name, value.as_bytes())).collect();
+    // Three short pairs at most: always fits one record.
+    cx.reply(link, |out| encode::get_values_result(out, &pairs).expect("three pairs fit a record"));
+    Next::Go
+}
+
+/// The most requests one connection carries at once: 1 without multiplexing.
+fn max_reqs(config: &Config) -> usize {
+    if config.fastcgi_multiplex {
+        config.fastcgi_max_reqs
+    } else {
+        1
+    }
+}
+
+/// PARAMS for an active request: more params, or their end, which hands the request to
+/// JavaScript. Without a declared `CONTENT_LENGTH`, the body is what STDIN carries, up to
+/// `limit-post`.
+fn params(active: Active, cx: &mut Cx, content: &[u8], batch: &mut Batch) -> Step {
+    let Phase::Params(decoder) = &mut active.request.phase else {
+        return Step::Next(protocol_error(cx, &Error::ParamsAfterEnd.to_string()));
+    };
+    // A request whose delivery waited for room in the batch has its info already.
+    let parsed = match decoder.info() {
+        Some(info) if content.is_empty() => Ok(Status::Complete(info)),
+        _ => decoder.feed(content),
+    };
+    let info = match parsed {
+        Ok(Status::Partial) => return Step::Next(Next::Go),
+        Ok(Status::Complete(info)) => info,
+        Err(error) if error.status().is_some() => {
+            let status = error.status().unwrap_or(400);
+            cx.notices.log(Level::Warn, format!("fastcgi: {error}; answered {status}"));
+            return active.refuse(status);
+        }
+        Err(error) => return Step::Next(protocol_error(cx, &error.to_string())),
+    };
+    let content_length = info.content_length;
+    let declared = decoder.vars().iter().any(|v| v.key_id == keys::id::CONTENT_LENGTH && v.value_len > 0);
+    let mut spans = std::mem::take(&mut cx.scratch.spans);
+    spans.clear();
+    spans.extend(decoder.vars().iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
+        key_id: v.key_id,
+        key_off: v.key_offset,
+        key_len: u32::from(v.key_len),
+        value_off: v.value_offset,
+        value_len: u32::from(v.value_len),
+    }));
+    let mut flags = if declared && content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
+    if active.request.keep_conn {
+        flags |= batch::FLAG_KEEP_ALIVE;
+    }
+    let delivered =
+        batch.request(active.token, batch::PROTOCOL_FASTCGI, content_length, flags, decoder.block(), &spans);
+    cx.scratch.spans = spans;
+    if !delivered {
+        return Step::Next(batch_too_small(cx, batch));
+    }
+    let stdin = if declared {
+        Phase::Stdin { remaining: content_length, until_end: false }
+    } else {
+        let limit = cx.config.fastcgi.max_body;
+        Phase::Stdin { remaining: if limit == 0 { u64::MAX } else { limit }, until_end: true }
+    };
+    if let Phase::Params(decoder) = std::mem::replace(&mut active.request.phase, stdin) {
+        cx.scratch.decoders.spare.push(decoder);
+    }
+    *active.in_app = true;
+    Step::Next(Next::Go)
+}
+
+/// STDIN for an active request: body bytes for JavaScript, or the end of the body.
+fn stdin(active: Active, cx: &mut Cx, content: &[u8], batch: &mut Batch) -> Step {
+    let (remaining, until_end) = match active.request.phase {
+        Phase::Params(_) => return Step::Next(protocol_error(cx, "FastCGI STDIN before the end of PARAMS (F19)")),
+        Phase::Complete => return Step::Next(protocol_error(cx, "FastCGI STDIN after the end of STDIN (F22)")),
+        Phase::Stdin { remaining, until_end } => (remaining, until_end),
+    };
+    let token = active.token;
+    if content.is_empty() {
+        if until_end {
+            if !batch.fits(2, 0) {
+                return Step::Next(batch_too_small(cx, batch));
             }
-            Err(error) if error.status().is_some() => {
-                let status = error.status().unwrap_or(400);
-                self.notices.log(Level::Warn, format!("fastcgi: {error}; answered {status}"));
-                self.refuse_stream(stream_slot, status);
-                Flow::Go
-            }
-            Err(error) => self.protocol_error(slot, &error.to_string()),
-        }
-    }
-
-    /// Hands a request whose params are complete to JavaScript. Without a declared
-    /// `CONTENT_LENGTH`, the body is what STDIN carries, up to `limit-post`.
-    fn deliver_fastcgi(&mut self, stream_slot: u32, content_length: u64, declared: bool, batch: &mut Batch) -> Flow {
-        let next = if declared {
-            Phase::Stdin { remaining: content_length, until_end: false }
-        } else {
-            let limit = self.config.fastcgi.max_body;
-            Phase::Stdin { remaining: if limit == 0 { u64::MAX } else { limit }, until_end: true }
-        };
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let Phase::Params(decoder) = std::mem::replace(&mut stream.phase, next) else {
-            unreachable!("caller matched Phase::Params");
-        };
-        let token = stream.token;
-        let mut spans = std::mem::take(&mut self.spans);
-        spans.clear();
-        spans.extend(decoder.vars().iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
-            key_id: v.key_id,
-            key_off: v.key_offset,
-            key_len: u32::from(v.key_len),
-            value_off: v.value_offset,
-            value_len: u32::from(v.value_len),
-        }));
-        let mut flags = if declared && content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
-        if stream.keep_conn {
-            flags |= batch::FLAG_KEEP_ALIVE;
-        }
-        let delivered = batch.request(token, batch::PROTOCOL_FASTCGI, content_length, flags, decoder.block(), &spans);
-        self.spans = spans;
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        if !delivered {
-            stream.phase = Phase::Params(decoder);
-            let conn = stream.conn;
-            return self.batch_too_small(conn, batch);
-        }
-        stream.in_app = true;
-        self.decoders.push(decoder);
-        Flow::Go
-    }
-
-    /// No room for an event: wait for the next batch, unless this one is empty (the
-    /// binding's buffers are smaller than one request, a misconfiguration).
-    fn batch_too_small(&mut self, slot: u32, batch: &Batch) -> Flow {
-        if batch.is_empty() {
-            self.notices.log(Level::Error, "fastcgi: batch buffers smaller than one request; closed".to_string());
-            self.close_conn(slot, true, AbortReason::Internal);
-            return Flow::Closed;
-        }
-        Flow::Full
-    }
-
-    fn stdin(&mut self, slot: u32, stream_slot: u32, content: &[u8], batch: &mut Batch) -> Flow {
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let (remaining, until_end) = match stream.phase {
-            Phase::Params(_) => return self.protocol_error(slot, "FastCGI STDIN before the end of PARAMS (F19)"),
-            Phase::Complete => return self.protocol_error(slot, "FastCGI STDIN after the end of STDIN (F22)"),
-            Phase::Stdin { remaining, until_end } => (remaining, until_end),
-        };
-        let token = stream.token;
-        if content.is_empty() {
-            if until_end {
-                if !batch.fits(2, 0) {
-                    return self.batch_too_small(slot, batch);
-                }
-                batch.body_end(token);
-            } else if remaining > 0 {
-                let why = format!("FastCGI STDIN ended with {remaining} bytes of CONTENT_LENGTH missing (F21)");
-                return self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 400);
-            }
-            let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-            stream.phase = Phase::Complete;
-            return Flow::Go;
-        }
-        if content.len() as u64 > remaining {
-            return if until_end {
-                let limit = self.config.fastcgi.max_body;
-                let why = format!("FastCGI request body is over limit-post {limit} bytes (raise --limit-post)");
-                self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 413)
-            } else {
-                let why = format!(
-                    "FastCGI STDIN carried more than CONTENT_LENGTH ({} bytes over, F20)",
-                    content.len() as u64 - remaining
-                );
-                self.fail_request(slot, stream_slot, &why, AbortReason::BodyTruncated, 400)
-            };
-        }
-        let remaining = remaining - content.len() as u64;
-        if !batch.fits(4 + 2, content.len()) {
-            return self.batch_too_small(slot, batch);
-        }
-        batch.body(token, content);
-        if remaining == 0 && !until_end {
-            // The body is whole; the empty STDIN record that must follow is awaited
-            // without holding the app up.
             batch.body_end(token);
+        } else if remaining > 0 {
+            let why = format!("FastCGI STDIN ended with {remaining} bytes of CONTENT_LENGTH missing (F21)");
+            return fail_request(active, cx, &why, AbortReason::BodyTruncated, 400);
         }
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        stream.phase = Phase::Stdin { remaining, until_end };
-        Flow::Go
+        active.request.phase = Phase::Complete;
+        return Step::Next(Next::Go);
     }
-
-    /// The body does not match its `CONTENT_LENGTH` (F20, F21) or is over `limit-post`:
-    /// the request is aborted. The web server gets `status` if nothing of the response
-    /// went out yet; otherwise only closing the connection tells it the response is not
-    /// complete.
-    fn fail_request(&mut self, slot: u32, stream_slot: u32, why: &str, reason: AbortReason, status: u16) -> Flow {
-        let stream = self.streams.get_mut(stream_slot).expect("caller found it");
-        let (token, in_app, wrote) = (stream.token, stream.in_app, stream.wrote);
-        stream.in_app = false;
-        if in_app {
-            self.notices.push(Notice::Abort(token, reason));
-        }
-        if wrote {
-            self.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, connection closed"));
-            self.close_conn(slot, true, reason);
-            return Flow::Closed;
-        }
-        self.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered {status}"));
-        self.refuse_stream(stream_slot, status);
-        Flow::Go
-    }
-
-    /// Ends a request with the static response for `status`.
-    fn refuse_stream(&mut self, stream_slot: u32, status: u16) {
-        let stream = self.streams.get(stream_slot).expect("caller found it");
-        let (id, conn, keep_conn) = (stream.id, stream.conn, stream.keep_conn);
-        self.reply(conn, |out| encode::stdout(out, id, &refusal::cgi(status)));
-        self.end_stream(stream_slot, StreamEnd::Complete { keep_conn });
-    }
-
-    /// Queues bytes the reactor sends itself; they go out with the batch's flush.
-    fn reply(&mut self, slot: u32, write: impl FnOnce(&mut Vec<u8>)) {
-        if let Some(conn) = self.conn_mut(slot) {
-            write(conn.out.tail());
-            self.mark_dirty(slot);
-        }
-    }
-
-    /// The record stream cannot be trusted: log `what`, close, abort the requests.
-    fn protocol_error(&mut self, slot: u32, what: &str) -> Flow {
-        self.notices.log(Level::Warn, format!("fastcgi: {what}; closed"));
-        self.close_conn(slot, false, AbortReason::PeerGone);
-        Flow::Closed
-    }
-
-    /// The web server closed. Mid-record (F2) is worth a log line; between records it is
-    /// how a connection ends. Requests JavaScript still has are aborted (F25).
-    fn peer_closed(&mut self, slot: u32, pending: usize) {
-        if pending > 0 {
-            self.notices.log(
-                Level::Warn,
-                format!("fastcgi: peer closed inside a record ({pending} bytes of it received) (F2); closed"),
+    if content.len() as u64 > remaining {
+        return if until_end {
+            let limit = cx.config.fastcgi.max_body;
+            let why = format!("FastCGI request body is over limit-post {limit} bytes (raise --limit-post)");
+            fail_request(active, cx, &why, AbortReason::BodyTruncated, 413)
+        } else {
+            let why = format!(
+                "FastCGI STDIN carried more than CONTENT_LENGTH ({} bytes over, F20)",
+                content.len() as u64 - remaining
             );
-        }
-        self.close_conn(slot, false, AbortReason::PeerGone);
+            fail_request(active, cx, &why, AbortReason::BodyTruncated, 400)
+        };
     }
+    let remaining = remaining - content.len() as u64;
+    if !batch.fits(4 + 2, content.len()) {
+        return Step::Next(batch_too_small(cx, batch));
+    }
+    batch.body(token, content);
+    if remaining == 0 && !until_end {
+        // The body is whole; the empty STDIN record that must follow is awaited
+        // without holding the app up.
+        batch.body_end(token);
+    }
+    active.request.phase = Phase::Stdin { remaining, until_end };
+    Step::Next(Next::Go)
+}
+
+/// The body does not match its `CONTENT_LENGTH` (F20, F21) or is over `limit-post`: the
+/// request is aborted. The web server gets `status` if nothing of the response went out
+/// yet; otherwise only closing the connection tells it the response is not complete.
+fn fail_request(active: Active, cx: &mut Cx, why: &str, reason: AbortReason, status: u16) -> Step {
+    if std::mem::replace(active.in_app, false) {
+        cx.notices.push(Notice::Abort(active.token, reason));
+    }
+    if active.wrote {
+        cx.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, connection closed"));
+        return Step::Next(Next::reset(reason));
+    }
+    cx.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered {status}"));
+    active.refuse(status)
+}
+
+/// No room for an event: wait for the next batch, unless this one is empty (the
+/// binding's buffers are smaller than one request, a misconfiguration).
+fn batch_too_small(cx: &mut Cx, batch: &Batch) -> Next {
+    if batch.is_empty() {
+        cx.notices.log(Level::Error, "fastcgi: batch buffers smaller than one request; closed".to_string());
+        return Next::reset(AbortReason::Internal);
+    }
+    Next::Retry
+}
+
+/// The record stream cannot be trusted: log `what`, close, abort the requests.
+fn protocol_error(cx: &mut Cx, what: &str) -> Next {
+    cx.notices.log(Level::Warn, format!("fastcgi: {what}; closed"));
+    Next::close(AbortReason::PeerGone)
+}
+
+/// The web server closed. Mid-record (F2) is worth a log line; between records it is
+/// how a connection ends. Requests JavaScript still has are aborted (F25).
+fn peer_closed(cx: &mut Cx, pending: usize) -> Next {
+    if pending > 0 {
+        cx.notices.log(
+            Level::Warn,
+            format!("fastcgi: peer closed inside a record ({pending} bytes of it received) (F2); closed"),
+        );
+    }
+    Next::close(AbortReason::PeerGone)
 }

@@ -5,44 +5,103 @@
 //! streamed (Content-Length or chunked), and bytes that arrive meanwhile (pipelined
 //! requests) wait in the connection's buffer until the response has ended, so responses go
 //! out in request order. Anything the codec refuses gets a static response and a close,
-//! and nothing after it is ever parsed.
+//! and nothing after it is ever parsed. After `101 Switching Protocols` the connection is
+//! a tunnel: the bytes both ways are the app's.
 //!
 //! The response bytes are JavaScript's (status line, `Date`, framing, chunk sizes); the
 //! reactor only learns when a response ends and whether the connection stays open.
 
 use std::net::SocketAddr;
 
-use tsgi_wire::http::{self, BodyFraming, Head};
+use tsgi_wire::http::{self, BodyFraming, ChunkedDecoder, Head};
 use tsgi_wire::keys;
 use tsgi_wire::Status;
 
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
-use crate::conn::ReadState;
-use crate::reactor::Reactor;
+use crate::config::Config;
+use crate::conn::{Link, Next, Protocol, Stage};
+use crate::notices::{Notice, Notices};
+use crate::reactor::Cx;
 use crate::refusal;
-use crate::stream::Phase;
+use crate::stream::{self, ProtoStream, Streams};
 use crate::sys::{self, read_some, Read};
+use crate::timers;
 
 /// Bytes of pipelined requests buffered while a response is pending; past it, reading
 /// stops until the response ends.
-pub(crate) const MAX_PIPELINED: usize = 64 * 1024;
+const MAX_PIPELINED: usize = 64 * 1024;
 
 /// `100 Continue`, sent before the body of a request that asked for it.
 pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// What an HTTP connection keeps.
+pub(crate) struct HttpConn {
+    state: State,
+    /// Kept alive after a response, no byte of the next request yet: the idle timeout
+    /// (`http-keepalive-timeout`) applies, not the head timeout.
+    pub idle: bool,
+    /// When the request being read must be whole (`http-request-timeout` from the first
+    /// byte of its head), monotonic ms; 0 when no body is being read.
+    request_deadline: u64,
+    /// Both socket addresses, for REMOTE_ADDR and SERVER_PORT.
+    addresses: Addresses,
+    /// The chunked body decoder, kept for the connection's next requests.
+    chunked: Option<Box<ChunkedDecoder>>,
+}
+
+/// Where the read side of an HTTP connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for a request head.
+    Head,
+    /// Streaming a Content-Length body to JavaScript.
+    Body {
+        /// Body bytes still expected.
+        remaining: u64,
+    },
+    /// Streaming a chunked body to JavaScript (the decoder is [`HttpConn::chunked`]).
+    Chunked,
+    /// The request is read; bytes that come now are the next (pipelined) requests.
+    Done,
+    /// After `101 Switching Protocols`: the bytes both ways are the app's, unframed.
+    Tunnel {
+        /// The client closed its side (its bytes ended; ours may go on).
+        eof: bool,
+    },
+}
+
+/// What an HTTP request keeps.
+pub(crate) struct HttpStream {
+    /// `Expect: 100-continue`: the client waits for `100 Continue`, sent when the app
+    /// first wants the body (its first unpause); until then the body is not read.
+    pub awaiting_continue: bool,
+}
+
 /// The socket addresses of an HTTP connection, for the vars a proxy would otherwise send.
-pub struct Addresses {
+struct Addresses {
     /// The client.
-    pub peer: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
     /// Our end.
-    pub local: Option<SocketAddr>,
+    local: Option<SocketAddr>,
 }
 
 impl Addresses {
     /// Both ends of `fd` (`None` each for a Unix socket).
-    pub fn of(fd: i32) -> Self {
+    fn of(fd: i32) -> Self {
         Addresses { peer: sys::socket_addr(fd, true), local: sys::socket_addr(fd, false) }
     }
+}
+
+/// How far one step through the buffered bytes got.
+enum Step {
+    /// It took bytes; look again.
+    On,
+    /// Nothing more to do with the buffer now.
+    Stop,
+    /// The batch has no room for what comes next: stop, read again in the next batch.
+    Full,
+    /// Stop here: the connection is answered or closed.
+    Done(Next),
 }
 
 /// `SERVER_NAME` and `SERVER_PORT` from a `Host` value (`name`, `name:port`, `[v6]:port`).
@@ -58,118 +117,119 @@ fn split_host(host: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
-impl Reactor {
-    pub(crate) fn http_readable(&mut self, slot: u32, batch: &mut Batch) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        match conn.state {
-            ReadState::Refused | ReadState::Linger { .. } => return self.drain_readable(slot),
-            ReadState::Body { .. } | ReadState::Chunked | ReadState::Tunnel { .. } if conn.paused => return,
-            ReadState::Tunnel { eof: true } => return,
-            ReadState::Done if conn.head.len() >= MAX_PIPELINED => return,
+impl HttpConn {
+    /// A connection on `fd`, waiting for its first head.
+    pub(crate) fn new(fd: i32) -> Self {
+        HttpConn { state: State::Head, idle: false, request_deadline: 0, addresses: Addresses::of(fd), chunked: None }
+    }
+
+    /// Reads into the buffer and handles what is there.
+    pub(crate) fn readable(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Next {
+        match self.state {
+            State::Body { .. } | State::Chunked | State::Tunnel { .. } if link.paused => return Next::Wait,
+            State::Tunnel { eof: true } => return Next::Wait,
+            State::Done if link.buffered.len() >= MAX_PIPELINED => return Next::Wait,
             _ => {}
         }
-        let fd = conn.fd;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let read = read_some(fd, &mut scratch);
-        if let Read::Data(n) = read {
-            let conn = self.conn_mut(slot).expect("checked above");
-            if conn.idle {
-                // The next request began: from now its head has socket-timeout to arrive.
-                conn.idle = false;
-                conn.accepted_at = sys::now_ms();
+        match read_some(link.fd, &mut cx.scratch.read) {
+            Read::Data(n) => {
+                if self.idle {
+                    // The next request began: from now its head has socket-timeout to arrive.
+                    self.idle = false;
+                    link.head_started = sys::now_ms();
+                }
+                link.buffered.extend_from_slice(&cx.scratch.read[..n]);
+                self.process(link, streams, cx, batch)
             }
-            conn.head.extend_from_slice(&scratch[..n]);
-        }
-        self.scratch = scratch;
-        match read {
-            Read::Data(_) => self.http_process(slot, batch),
-            Read::Eof => self.http_eof(slot),
+            Read::Eof => self.eof(link, streams, cx),
             // Woken for bytes already buffered (pipelined, or before a pause or an upgrade).
-            Read::WouldBlock => self.http_process(slot, batch),
-            Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
+            Read::WouldBlock => self.process(link, streams, cx, batch),
+            Read::Failed => Next::reset(AbortReason::PeerGone),
         }
     }
 
-    fn http_eof(&mut self, slot: u32) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        let (state, pending) = (conn.state, conn.head.len());
-        let reason = match state {
-            ReadState::Head if pending > 0 => {
-                self.notices.log(
+    fn eof(&mut self, link: &Link, streams: &Streams, cx: &mut Cx) -> Next {
+        let pending = link.buffered.len();
+        let reason = match self.state {
+            State::Head if pending > 0 => {
+                cx.notices.log(
                     Level::Warn,
                     format!("http: peer closed inside a request head ({pending} bytes received); closed"),
                 );
                 AbortReason::PeerGone
             }
-            ReadState::Body { remaining } => {
-                self.notices.log(
+            State::Body { remaining } => {
+                cx.notices.log(
                     Level::Warn,
                     format!("http: peer closed with {remaining} body bytes missing; request aborted"),
                 );
                 AbortReason::BodyTruncated
             }
-            ReadState::Chunked => {
-                self.notices.log(Level::Warn, "http: peer closed inside a chunked body; request aborted".to_string());
+            State::Chunked => {
+                cx.notices.log(Level::Warn, "http: peer closed inside a chunked body; request aborted".to_string());
                 AbortReason::BodyTruncated
             }
-            ReadState::Tunnel { .. } => {
+            State::Tunnel { .. } => {
                 // The client is done sending; the app may still be.
-                if let Some(token) = self.http_token(slot) {
-                    self.notices.push(crate::notices::Notice::BodyEnd(token));
-                    let conn = self.conn_mut(slot).expect("checked above");
-                    conn.state = ReadState::Tunnel { eof: true };
-                    self.update_interest(slot);
-                    return;
+                if let Some(token) = link.current(streams) {
+                    cx.notices.push(Notice::BodyEnd(token));
+                    self.state = State::Tunnel { eof: true };
+                    return Next::Wait;
                 }
                 AbortReason::PeerGone
             }
             _ => AbortReason::PeerGone,
         };
-        self.close_conn(slot, false, reason);
+        Next::close(reason)
     }
 
     /// Handles what is buffered: a head, body bytes, or nothing while a response is pending.
-    pub(crate) fn http_process(&mut self, slot: u32, batch: &mut Batch) {
+    fn process(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Next {
         loop {
-            let Some(conn) = self.conn_mut(slot) else { return };
-            let progressed = match conn.state {
-                ReadState::Head if !conn.head.is_empty() => self.http_head(slot, batch),
-                ReadState::Body { remaining } if !conn.head.is_empty() => self.http_body(slot, remaining, batch),
-                ReadState::Chunked if !conn.head.is_empty() => self.http_chunks(slot, batch),
-                ReadState::Tunnel { .. } if !conn.head.is_empty() => self.http_tunnel(slot, batch),
-                _ => false,
+            let step = match self.state {
+                _ if link.buffered.is_empty() => Step::Stop,
+                State::Head => self.head(link, streams, cx, batch),
+                State::Body { remaining } => self.body(link, streams, cx, remaining, batch),
+                State::Chunked => self.chunks(link, streams, cx, batch),
+                State::Tunnel { .. } => tunnel(link, streams, batch),
+                State::Done => Step::Stop,
             };
-            if !progressed {
-                break;
+            match step {
+                Step::On => continue,
+                Step::Stop => return Next::Go,
+                Step::Full => return Next::Retry,
+                Step::Done(next) => return next,
             }
         }
-        self.refresh_deadline(slot);
-        self.update_interest(slot);
     }
 
-    /// Parses a head from the buffer and hands the request over. `true` if it did.
-    fn http_head(&mut self, slot: u32, batch: &mut Batch) -> bool {
-        let limits = self.config.http;
-        let mut vars = std::mem::take(&mut self.http_vars);
-        let conn = self.conn_mut(slot).expect("caller checked");
-        let parsed = http::parse_head(&conn.head, &limits, &mut vars);
-        let delivered = match parsed {
-            Ok(Status::Partial) => false,
-            Ok(Status::Complete(head)) => self.http_deliver(slot, head, &mut vars, batch),
+    /// Parses a head from the buffer and hands the request over.
+    fn head(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Step {
+        let mut vars = std::mem::take(&mut cx.scratch.http_vars);
+        let step = match http::parse_head(&link.buffered, &cx.config.http, &mut vars) {
+            Ok(Status::Partial) => Step::Stop,
+            Ok(Status::Complete(head)) => self.deliver(link, streams, cx, head, &mut vars, batch),
             Err(error) => {
                 let status = error.status();
-                self.notices.log(Level::Warn, format!("http: {error}; answered {status}"));
-                self.answer(slot, &refusal::http(status));
-                false
+                cx.notices.log(Level::Warn, format!("http: {error}; answered {status}"));
+                Step::Done(Next::answer(refusal::http(status)))
             }
         };
-        self.http_vars = vars;
-        delivered
+        cx.scratch.http_vars = vars;
+        step
     }
 
-    fn http_deliver(&mut self, slot: u32, head: Head, vars: &mut http::HeadVars, batch: &mut Batch) -> bool {
-        self.add_socket_vars(slot, &head, vars);
-        let mut spans = std::mem::take(&mut self.spans);
+    fn deliver(
+        &mut self,
+        link: &mut Link,
+        streams: &mut Streams,
+        cx: &mut Cx,
+        head: Head,
+        vars: &mut http::HeadVars,
+        batch: &mut Batch,
+    ) -> Step {
+        self.add_socket_vars(&head, vars);
+        let mut spans = std::mem::take(&mut cx.scratch.spans);
         spans.clear();
         spans.extend(vars.vars.iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
             key_id: v.key_id,
@@ -180,37 +240,32 @@ impl Reactor {
         }));
         let words = batch::REQUEST_HEADER_WORDS + batch::VAR_WORDS * spans.len() + 4 + 2;
         if !batch.fits(words, vars.block.len()) {
-            self.spans = spans;
+            cx.scratch.spans = spans;
             if batch.is_empty() {
-                self.notices.log(Level::Error, "http: batch buffers smaller than one request head; closed".to_string());
-                self.close_conn(slot, true, AbortReason::Internal);
-            } else {
-                self.notices.retry(slot);
+                cx.notices.log(Level::Error, "http: batch buffers smaller than one request head; closed".to_string());
+                return Step::Done(Next::reset(AbortReason::Internal));
             }
-            return false;
+            return Step::Full;
         }
         // After an upgrade request the client may already speak the new protocol: no next
         // request is parsed, whatever the answer. A draining worker keeps no connection.
-        let keep_alive = head.keep_alive && !head.upgrade && !self.draining;
-        // Whether the connection stays open is JavaScript's decision, on its last write.
-        let Some(stream) = self.open_stream(slot, 0, false, Phase::Complete) else {
-            self.spans = spans;
-            return false;
-        };
-        let stream = self.streams.get_mut(stream).expect("just opened");
-        stream.in_app = true;
-        let token = stream.token;
+        let keep_alive = head.keep_alive && !head.upgrade && !cx.draining;
         let (length, next) = match head.body {
-            BodyFraming::None | BodyFraming::Length(0) => (0, ReadState::Done),
-            BodyFraming::Length(n) => (n, ReadState::Body { remaining: n }),
-            BodyFraming::Chunked => (0, ReadState::Chunked),
+            BodyFraming::None | BodyFraming::Length(0) => (0, State::Done),
+            BodyFraming::Length(n) => (n, State::Body { remaining: n }),
+            BodyFraming::Chunked => (0, State::Chunked),
         };
-        let awaiting_continue = head.expect_continue && next != ReadState::Done;
-        if awaiting_continue {
-            // The body is not read (nor asked for) until the app wants it.
-            stream.awaiting_continue = true;
-            stream.paused = true;
-        }
+        // The body is not read (nor asked for) until the app wants it.
+        let awaiting_continue = head.expect_continue && next != State::Done;
+        // Whether the connection stays open is JavaScript's decision, on its last write.
+        let request = ProtoStream::Http(HttpStream { awaiting_continue });
+        let Some(stream) = stream::open(streams, link, &mut cx.notices, request) else {
+            cx.scratch.spans = spans;
+            return Step::Done(Next::reset(AbortReason::Internal));
+        };
+        stream.in_app = true;
+        stream.paused = awaiting_continue;
+        let token = stream.token;
         let mut flags = 0;
         if head.upgrade {
             flags |= batch::FLAG_UPGRADE;
@@ -219,37 +274,31 @@ impl Reactor {
             flags |= batch::FLAG_AWAITING_CONTINUE;
         }
         // An upgrade request's input stays open: it may go on as the tunnel.
-        if next == ReadState::Done && !head.upgrade {
+        if next == State::Done && !head.upgrade {
             flags |= batch::FLAG_BODY_COMPLETE;
         }
         if keep_alive {
             flags |= batch::FLAG_KEEP_ALIVE;
         }
         batch.request(token, batch::PROTOCOL_HTTP, length, flags, &vars.block, &spans);
-        self.spans = spans;
-        let limits = self.config.http;
-        let request_timeout = self.config.request_timeout_ms;
-        let conn = self.conn_mut(slot).expect("caller checked");
-        if next == ReadState::Chunked {
-            match conn.chunked.as_mut() {
+        cx.scratch.spans = spans;
+        if next == State::Chunked {
+            match self.chunked.as_mut() {
                 Some(decoder) => decoder.reset(),
-                None => conn.chunked = Some(Box::new(http::ChunkedDecoder::new(&limits))),
+                None => self.chunked = Some(Box::new(ChunkedDecoder::new(&cx.config.http))),
             }
         }
-        conn.head.drain(..head.len);
-        conn.state = next;
-        conn.request_deadline = if next == ReadState::Done { 0 } else { conn.accepted_at + request_timeout };
-        conn.paused |= awaiting_continue;
-        true
+        link.buffered.drain(..head.len);
+        self.state = next;
+        self.request_deadline = if next == State::Done { 0 } else { link.head_started + cx.config.request_timeout_ms };
+        link.paused |= awaiting_continue;
+        Step::On
     }
 
     /// REMOTE_ADDR/PORT from the socket; SERVER_NAME/PORT from the host the client asked
     /// for, else our end of the socket.
-    fn add_socket_vars(&mut self, slot: u32, head: &Head, vars: &mut http::HeadVars) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        let addresses = conn.addresses.as_deref();
-        let peer = addresses.and_then(|a| a.peer);
-        let local = addresses.and_then(|a| a.local);
+    fn add_socket_vars(&self, head: &Head, vars: &mut http::HeadVars) {
+        let Addresses { peer, local } = self.addresses;
         let host = head.host.clone().map(|range| vars.block[range].to_vec()).unwrap_or_default();
         let (name, port) = split_host(&host);
         let server_name = if name.is_empty() {
@@ -270,54 +319,56 @@ impl Reactor {
     }
 
     /// Streams Content-Length body bytes from the buffer.
-    fn http_body(&mut self, slot: u32, remaining: u64, batch: &mut Batch) -> bool {
-        let Some(token) = self.http_token(slot) else {
-            return self.http_discard_body(slot, remaining);
+    fn body(&mut self, link: &mut Link, streams: &Streams, cx: &mut Cx, remaining: u64, batch: &mut Batch) -> Step {
+        let Some(token) = link.current(streams) else {
+            return self.discard_body(link, cx, remaining);
         };
-        let conn = self.conn_mut(slot).expect("caller checked");
-        let take = (conn.head.len() as u64).min(remaining) as usize;
+        let take = (link.buffered.len() as u64).min(remaining) as usize;
         if !batch.fits(4 + 2, take) {
-            self.notices.retry(slot);
-            return false;
+            return Step::Full;
         }
-        batch.body(token, &conn.head[..take]);
-        conn.head.drain(..take);
+        batch.body(token, &link.buffered[..take]);
+        link.buffered.drain(..take);
         let remaining = remaining - take as u64;
         if remaining == 0 {
             batch.body_end(token);
-            conn.state = ReadState::Done;
-            conn.request_deadline = 0;
+            self.state = State::Done;
+            self.request_deadline = 0;
         } else {
-            conn.state = ReadState::Body { remaining };
+            self.state = State::Body { remaining };
         }
-        true
+        Step::On
     }
 
     /// The response ended before the body was read: the rest is dropped as it comes.
-    fn http_discard_body(&mut self, slot: u32, remaining: u64) -> bool {
-        let conn = self.conn_mut(slot).expect("caller checked");
-        let take = (conn.head.len() as u64).min(remaining) as usize;
-        conn.head.drain(..take);
+    fn discard_body(&mut self, link: &mut Link, cx: &mut Cx, remaining: u64) -> Step {
+        let take = (link.buffered.len() as u64).min(remaining) as usize;
+        link.buffered.drain(..take);
         let remaining = remaining - take as u64;
-        conn.state = if remaining == 0 { ReadState::Done } else { ReadState::Body { remaining } };
+        self.state = if remaining == 0 { State::Done } else { State::Body { remaining } };
         if remaining == 0 {
-            self.http_next(slot);
+            self.next_request(link, cx);
         }
-        take > 0
+        if take > 0 {
+            Step::On
+        } else {
+            Step::Stop
+        }
     }
 
     /// Decodes chunked body bytes from the buffer.
-    fn http_chunks(&mut self, slot: u32, batch: &mut Batch) -> bool {
-        let token = self.http_token(slot);
-        let conn = self.conn_mut(slot).expect("caller checked");
-        let mut decoder = conn.chunked.take().expect("set with the Chunked state");
-        let mut pending = std::mem::take(&mut conn.head);
+    fn chunks(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Step {
+        let token = link.current(streams);
+        let limits = &cx.config.http;
+        let decoder = self.chunked.get_or_insert_with(|| Box::new(ChunkedDecoder::new(limits)));
+        let pending = &link.buffered;
         let mut used = 0;
         let mut outcome = Ok(false);
+        let mut full = false;
         while used < pending.len() {
             if token.is_some() && !batch.fits(4 + 2, pending.len() - used) {
                 // Whatever this decode finds must fit: decoding cannot be undone.
-                self.notices.retry(slot);
+                full = true;
                 break;
             }
             match decoder.decode(&pending[used..]) {
@@ -344,106 +395,162 @@ impl Reactor {
                 }
             }
         }
-        pending.drain(..used);
-        let Some(conn) = self.conn_mut(slot) else { return false };
-        conn.head = pending;
+        link.buffered.drain(..used);
         match outcome {
             Ok(true) => {
-                conn.chunked = Some(decoder);
-                conn.state = ReadState::Done;
-                conn.request_deadline = 0;
+                self.state = State::Done;
+                self.request_deadline = 0;
                 if token.is_none() {
-                    self.http_next(slot);
+                    self.next_request(link, cx);
                 }
-                true
+                Step::On
             }
-            Ok(false) => {
-                conn.chunked = Some(decoder);
-                false
-            }
+            Ok(false) if full => Step::Full,
+            Ok(false) => Step::Stop,
             Err(error) => {
                 let status = error.status();
-                self.notices.log(Level::Warn, format!("http: {error}; request aborted"));
-                self.http_fail(slot, status);
-                false
+                cx.notices.log(Level::Warn, format!("http: {error}; request aborted"));
+                Step::Done(fail(link, streams, cx, status))
             }
         }
     }
 
-    /// Hands tunnelled bytes to the app as they are.
-    fn http_tunnel(&mut self, slot: u32, batch: &mut Batch) -> bool {
-        let Some(token) = self.http_token(slot) else {
-            self.conn_mut(slot).expect("caller checked").head.clear();
-            return false;
-        };
-        let conn = self.conn_mut(slot).expect("caller checked");
-        if !batch.fits(4, conn.head.len()) {
-            self.notices.retry(slot);
+    /// The app answered 101 to the upgrade request on this connection: it becomes a tunnel.
+    /// Bytes already buffered after the request are the first tunnelled ones. `false` if
+    /// the request is not (or no longer) one that can be upgraded.
+    pub(crate) fn upgrade(&mut self, link: &Link, notices: &mut Notices) -> bool {
+        if link.stage != Stage::Serving || self.state != State::Done {
             return false;
         }
-        batch.body(token, &conn.head);
-        conn.head.clear();
-        false
-    }
-
-    /// The body cannot be read on: the request is aborted; the client gets `status` if
-    /// nothing of the response went out yet, else a reset.
-    pub(crate) fn http_fail(&mut self, slot: u32, status: u16) {
-        let Some(stream_slot) = self.find_stream(slot, 0) else {
-            self.answer(slot, b""); // the response already ended: close after it, never a second one
-            return;
-        };
-        let stream = self.streams.get_mut(stream_slot).expect("found");
-        let (token, wrote) = (stream.token, stream.wrote);
-        stream.in_app = false;
-        self.notices.push(crate::notices::Notice::Abort(token, AbortReason::BodyTruncated));
-        if wrote {
-            self.close_conn(slot, true, AbortReason::BodyTruncated);
-            return;
+        self.state = State::Tunnel { eof: false };
+        if !link.buffered.is_empty() {
+            notices.retry(link.slot());
+            notices.ring();
         }
-        self.streams.remove(stream_slot);
-        self.conn_mut(slot).expect("found").streams.clear();
-        self.answer(slot, &refusal::http(status));
-    }
-
-    /// The token of the request JavaScript has on this connection, if its response has not
-    /// ended.
-    fn http_token(&self, slot: u32) -> Option<u32> {
-        self.find_stream(slot, 0).and_then(|s| self.streams.get(s)).map(|s| s.token)
+        true
     }
 
     /// The response ended: a kept-alive connection goes back to reading heads once the
     /// request is read whole (pipelined ones waiting in the buffer are parsed in the next
     /// poll); otherwise it closes after the response.
-    pub(crate) fn http_response_ended(&mut self, slot: u32, keep_alive: bool) {
-        let Some(conn) = self.conn_mut(slot) else { return };
+    pub(crate) fn response_ended(&mut self, link: &mut Link, cx: &mut Cx, keep_alive: bool) {
         if !keep_alive {
-            conn.closing = true;
+            link.closing = true;
             return;
         }
-        if conn.state == ReadState::Done {
-            self.http_next(slot);
+        if self.state == State::Done {
+            self.next_request(link, cx);
         }
-        // Still reading the body: it is dropped as it comes (http_discard_body), then next.
+        // Still reading the body: it is dropped as it comes (discard_body), then next.
     }
 
     /// Starts waiting for the next request on a kept-alive connection.
-    fn http_next(&mut self, slot: u32) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        if !conn.streams.is_empty() || conn.closing {
+    fn next_request(&mut self, link: &mut Link, cx: &mut Cx) {
+        if !link.streams.is_empty() || link.closing {
             return; // the response has not ended yet, or the connection is closing
         }
-        conn.state = ReadState::Head;
-        conn.request_deadline = 0;
-        conn.accepted_at = sys::now_ms();
-        conn.idle = conn.head.is_empty();
-        if !conn.head.is_empty() {
-            self.notices.retry(slot);
-            self.notices.ring();
+        self.state = State::Head;
+        self.request_deadline = 0;
+        let now = sys::now_ms();
+        link.head_started = now;
+        self.idle = link.buffered.is_empty();
+        if !link.buffered.is_empty() {
+            cx.notices.retry(link.slot());
+            cx.notices.ring();
         }
-        self.refresh_deadline(slot);
-        self.update_interest(slot);
+        link.deadline = self.deadline(link, &cx.config, now);
     }
+
+    /// Whether the connection reads now.
+    pub(crate) fn wants_read(&self, link: &Link) -> bool {
+        match self.state {
+            State::Head => true,
+            State::Body { .. } | State::Chunked | State::Tunnel { eof: false } => !link.paused,
+            State::Tunnel { eof: true } => false,
+            State::Done => link.buffered.len() < MAX_PIPELINED,
+        }
+    }
+
+    /// The deadline the state calls for: the head within `socket-timeout` of its first
+    /// byte (`http-keepalive-timeout` while idle), a body that keeps coming and is whole by
+    /// the request's deadline, a queued response that keeps moving.
+    pub(crate) fn deadline(&self, link: &Link, config: &Config, now: u64) -> u64 {
+        let timeout = config.socket_timeout_ms;
+        match self.state {
+            State::Head if self.idle => link.head_started + config.keepalive_timeout_ms,
+            State::Head => link.head_started + timeout,
+            State::Body { .. } | State::Chunked if !link.paused && self.request_deadline != 0 => {
+                (now + timeout).min(self.request_deadline)
+            }
+            State::Body { .. } | State::Chunked if !link.paused => now + timeout,
+            _ => crate::conn::stalled_output(link, config, now),
+        }
+    }
+
+    /// The deadline passed at `now`.
+    pub(crate) fn expired(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, now: u64) -> Next {
+        let reading_body = matches!(self.state, State::Body { .. } | State::Chunked);
+        if reading_body && self.request_deadline != 0 && self.request_deadline <= now {
+            let limit_s = cx.config.request_timeout_ms as f64 / 1000.0;
+            cx.notices.log(Level::Warn, format!("http: request not received whole within http-request-timeout {limit_s} s; aborted (raise --http-request-timeout)"));
+            return fail(link, streams, cx, 408);
+        }
+        let timeout_s = cx.config.socket_timeout_ms as f64 / 1000.0;
+        match self.state {
+            State::Head => timers::head_timeout(link, Protocol::Http, cx),
+            State::Tunnel { .. } => {
+                cx.notices.log(Level::Warn, format!("http: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                Next::reset(AbortReason::Timeout)
+            }
+            State::Chunked => {
+                cx.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+                Next::reset(AbortReason::Timeout)
+            }
+            State::Body { remaining } => timers::body_stalled(Protocol::Http, remaining, cx),
+            State::Done => timers::response_stalled(cx),
+        }
+    }
+
+    /// The request is read to its end.
+    pub(crate) fn read_whole(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// A Content-Length body is being read.
+    pub(crate) fn in_length_body(&self) -> bool {
+        matches!(self.state, State::Body { .. })
+    }
+}
+
+/// Hands tunnelled bytes to the app as they are.
+fn tunnel(link: &mut Link, streams: &Streams, batch: &mut Batch) -> Step {
+    let Some(token) = link.current(streams) else {
+        link.buffered.clear();
+        return Step::Stop;
+    };
+    if !batch.fits(4, link.buffered.len()) {
+        return Step::Full;
+    }
+    batch.body(token, &link.buffered);
+    link.buffered.clear();
+    Step::Stop
+}
+
+/// The body cannot be read on: the request is aborted; the client gets `status` if
+/// nothing of the response went out yet, else a reset.
+fn fail(link: &mut Link, streams: &mut Streams, cx: &mut Cx, status: u16) -> Next {
+    let Some((slot, stream)) = link.streams.first().and_then(|&slot| Some((slot, streams.get_mut(slot)?))) else {
+        return Next::answer(&b""[..]); // the response already ended: close after it, never a second one
+    };
+    let (token, wrote) = (stream.token, stream.wrote);
+    stream.in_app = false;
+    cx.notices.push(Notice::Abort(token, AbortReason::BodyTruncated));
+    if wrote {
+        return Next::reset(AbortReason::BodyTruncated);
+    }
+    streams.remove(slot);
+    link.streams.clear();
+    Next::answer(refusal::http(status))
 }
 
 /// Appends a var to the head's block and list.

@@ -33,5 +33,6 @@ mod tests;
 
 pub use accept::ListenerInfo;
 pub use config::Config;
-pub use reactor::{Protocol, Reactor};
+pub use conn::Protocol;
+pub use reactor::Reactor;
 pub use write::WriteEnd;

@@ -6,36 +6,33 @@
 //! connection; during a batch (`corked`) they are flushed together by
 //! [`Reactor::flush_corked`] after JavaScript returns, otherwise at once.
 //!
-//! Events that arise outside a batch (a flush failing after JavaScript returned, a
-//! queue draining) become notices, delivered in the next batch; if no batch is running,
-//! an eventfd in the epoll set rings so that one comes.
+//! This file keeps the struct and that loop. Each role has its own file: accepting
+//! (`accept.rs`), the connection table (`conns.rs`), timeouts (`timers.rs`), notices to
+//! JavaScript (`notices.rs`), the write API (`write.rs`), and one file per protocol whose
+//! handlers answer [`Next`] for the connection they were given; [`Reactor::apply`] is the
+//! one place that acts on it.
 
 use std::io;
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use tsgi_wire::fastcgi::ParamsDecoder;
 use tsgi_wire::http;
 use tsgi_wire::uwsgi;
 
-use crate::config::Config;
-
 use crate::accept::Listener;
 use crate::batch::{AbortReason, Batch, Level, VarSpan};
-use crate::conn::{Conn, ReadState};
+use crate::config::Config;
+use crate::conn::{Conn, Link, Next, Stage};
+use crate::fastcgi::Decoders;
 use crate::notices::{Notice, Notices};
 use crate::outbuf::Flushed;
-use crate::stream::{Phase, Stream, Streams};
+use crate::stream::Streams;
 use crate::sys;
 use crate::table::Table;
 use crate::timers::Timer;
 
-/// The most bytes read from one socket per poll: one busy upload cannot starve the others.
-pub(crate) const READ_CHUNK: usize = 256 * 1024;
 /// The most epoll events handled per poll, so Node's own loop gets its turn.
 const EVENTS_PER_POLL: usize = 256;
-/// Bytes after a complete request that are read and dropped before reading stops (U20).
-pub(crate) const MAX_DISCARD: usize = 64 * 1024;
 
 // What an epoll event is about: the top bits of its data word, the rest naming which.
 pub(crate) const KIND_SHIFT: u32 = 62;
@@ -44,57 +41,78 @@ pub(crate) const KIND_LISTENER: u64 = 1;
 pub(crate) const KIND_TIMER: u64 = 2;
 pub(crate) const KIND_WAKE: u64 = 3;
 
-/// The wire protocol a listener speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// The uwsgi binary protocol.
-    Uwsgi,
-    /// FastCGI 1.0, responder role.
-    Fastcgi,
-    /// HTTP/1.1, straight from clients or an HTTP proxy.
-    Http,
-}
-
-impl Protocol {
-    /// The name log lines start with.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Uwsgi => "uwsgi",
-            Protocol::Fastcgi => "fastcgi",
-            Protocol::Http => "http",
-        }
-    }
-}
-
 /// The socket loop of one worker.
 pub struct Reactor {
-    pub(crate) config: Config,
     pub(crate) epfd: RawFd,
+    pub(crate) events: Vec<libc::epoll_event>,
+    /// Every open connection, by slot.
+    pub(crate) conns: Table<Conn>,
+    /// Every request JavaScript may write to, by slot.
+    pub(crate) streams: Streams,
+    /// What protocol handlers use besides their connection and the streams.
+    pub(crate) cx: Cx,
     pub(crate) timer: Timer,
     pub(crate) listeners: Vec<Listener>,
-    pub(crate) conns: Table<Conn>,
     /// Connections accepted since the start.
     pub(crate) accepted: u64,
     /// Accepting stopped at `max-conns`.
     pub(crate) accept_paused: bool,
-    /// A graceful stop is under way ([`Reactor::stop_listening`]): no connection is kept
-    /// alive past its current request.
-    pub(crate) draining: bool,
-    pub(crate) streams: Streams,
-    /// Spare FastCGI params decoders, so a request does not allocate one.
-    #[allow(clippy::vec_box)] // boxes move between here and `Phase::Params` without a copy
-    pub(crate) decoders: Vec<Box<ParamsDecoder>>,
-    /// The vars of the HTTP head being parsed, reused.
-    pub(crate) http_vars: http::HeadVars,
-    pub(crate) scratch: Box<[u8]>,
-    pub(crate) vars: Vec<uwsgi::Var>,
-    pub(crate) spans: Vec<VarSpan>,
-    pub(crate) notices: Notices,
-    pub(crate) dirty: Vec<u32>,
+    /// Connections to add to the epoll set when the batch ends, unless they close first.
     pub(crate) unregistered: Vec<u32>,
-    pub(crate) events: Vec<libc::epoll_event>,
     #[cfg(test)]
     pub(crate) panic_on_request: bool,
+}
+
+/// The parts of the reactor a protocol handler may use besides its own connection (and
+/// the stream table, given beside it so a handler can hold a request and these at once).
+pub(crate) struct Cx {
+    /// The settings.
+    pub config: Config,
+    /// Notices for the next batch, and the connections to read again in it.
+    pub notices: Notices,
+    /// Buffers reused from one read or parse to the next.
+    pub scratch: Scratch,
+    /// Connections with output queued during this batch.
+    pub corked: Corked,
+    /// A graceful stop is under way ([`Reactor::stop_listening`]): no connection is kept
+    /// alive past its current request.
+    pub draining: bool,
+}
+
+impl Cx {
+    /// Queues bytes the reactor sends itself on `link`; they go out with the batch's flush.
+    pub fn reply(&mut self, link: &mut Link, write: impl FnOnce(&mut Vec<u8>)) {
+        write(link.out.tail());
+        self.corked.mark(link);
+    }
+}
+
+/// Buffers reused from one read or parse to the next, so a request allocates none.
+pub(crate) struct Scratch {
+    /// Where a read lands before it is parsed or dropped.
+    pub read: Box<[u8]>,
+    /// The vars of the uwsgi head being parsed.
+    pub uwsgi_vars: Vec<uwsgi::Var>,
+    /// The vars of the HTTP head being parsed.
+    pub http_vars: http::HeadVars,
+    /// Spare FastCGI params decoders.
+    pub decoders: Decoders,
+    /// The vars of a request on their way into the batch.
+    pub spans: Vec<VarSpan>,
+}
+
+/// Connections with output queued during a batch, flushed together when it ends.
+#[derive(Default)]
+pub(crate) struct Corked(Vec<u32>);
+
+impl Corked {
+    /// Queues `link` for the flush after the batch (once).
+    pub fn mark(&mut self, link: &mut Link) {
+        if !link.dirty {
+            link.dirty = true;
+            self.0.push(link.slot());
+        }
+    }
 }
 
 impl Reactor {
@@ -103,25 +121,24 @@ impl Reactor {
         let epfd = sys::epoll_create()?;
         let timer = Timer::new(epfd, KIND_TIMER << KIND_SHIFT)?;
         let notices = Notices::new(epfd, KIND_WAKE << KIND_SHIFT)?;
+        let scratch = Scratch {
+            read: vec![0u8; 64 * 1024].into_boxed_slice(),
+            uwsgi_vars: Vec::with_capacity(64),
+            http_vars: http::HeadVars::new(),
+            decoders: Decoders::default(),
+            spans: Vec::with_capacity(64),
+        };
         Ok(Reactor {
-            config,
             epfd,
+            events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_POLL],
+            conns: Table::default(),
+            streams: Streams::default(),
+            cx: Cx { config, notices, scratch, corked: Corked::default(), draining: false },
             timer,
             listeners: Vec::new(),
-            conns: Table::default(),
             accepted: 0,
             accept_paused: false,
-            draining: false,
-            streams: Streams::default(),
-            decoders: Vec::new(),
-            http_vars: http::HeadVars::new(),
-            scratch: vec![0u8; 64 * 1024].into_boxed_slice(),
-            vars: Vec::with_capacity(64),
-            spans: Vec::with_capacity(64),
-            notices,
-            dirty: Vec::new(),
             unregistered: Vec::new(),
-            events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_POLL],
             #[cfg(test)]
             panic_on_request: false,
         })
@@ -137,14 +154,14 @@ impl Reactor {
     /// Writes are queued ("corked") from here until [`Reactor::flush_corked`], which must
     /// follow every poll, after JavaScript has handled the batch.
     pub fn poll(&mut self, batch: &mut Batch) -> bool {
-        for slot in self.notices.begin_batch() {
+        for slot in self.cx.notices.begin_batch() {
             self.guarded(slot, batch, |r, b| r.on_readable(slot, b));
         }
         let n = match sys::epoll_wait_now(self.epfd, &mut self.events) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => {
-                self.notices.log(Level::Error, format!("epoll_wait failed: {e}"));
+                self.cx.notices.log(Level::Error, format!("epoll_wait failed: {e}"));
                 0
             }
         };
@@ -154,26 +171,26 @@ impl Reactor {
             match data >> KIND_SHIFT {
                 KIND_LISTENER => self.accept(data as usize & 0xffff, batch),
                 KIND_TIMER => self.tick(),
-                KIND_WAKE => self.notices.heard(),
+                KIND_WAKE => self.cx.notices.heard(),
                 _ => self.on_conn_event(data as u32, ev.events, batch),
             }
         }
-        self.notices.deliver(batch);
-        self.notices.pending()
+        self.cx.notices.deliver(batch);
+        self.cx.notices.pending()
     }
 
     /// Sends what JavaScript queued during the batch, then leaves batch mode.
     pub fn flush_corked(&mut self) {
-        for slot in std::mem::take(&mut self.dirty) {
-            if let Some(conn) = self.conn_mut(slot) {
-                conn.dirty = false;
+        for slot in std::mem::take(&mut self.cx.corked.0) {
+            if let Some(conn) = self.conns.get_mut(slot) {
+                conn.link.dirty = false;
                 let _ = self.flush_conn(slot);
             }
         }
-        self.notices.end_batch();
+        self.cx.notices.end_batch();
         for slot in std::mem::take(&mut self.unregistered) {
-            if let Some(conn) = self.conn_mut(slot) {
-                conn.unregistered = false;
+            if let Some(conn) = self.conns.get_mut(slot) {
+                conn.link.unregistered = false;
                 self.update_interest(slot);
             }
         }
@@ -185,28 +202,6 @@ impl Reactor {
         for slot in 0..self.conns.slots() {
             self.close_conn(slot, true, AbortReason::PeerGone);
         }
-    }
-
-    // ---- connections -------------------------------------------------------------
-
-    /// The stream slot of the request with FastCGI id `id` (0: the uwsgi request) on the
-    /// connection in `slot`.
-    pub(crate) fn find_stream(&self, slot: u32, id: u16) -> Option<u32> {
-        let conn = self.conn(slot)?;
-        conn.streams.iter().copied().find(|&s| self.streams.get(s).is_some_and(|s| s.id == id))
-    }
-
-    /// A new stream on the connection in `conn_slot`; `None` (logged) if there is no room.
-    pub(crate) fn open_stream(&mut self, conn_slot: u32, id: u16, keep_conn: bool, phase: Phase) -> Option<u32> {
-        let Some(vacant) = self.streams.vacant() else {
-            self.notices.log(Level::Error, "too many requests in one worker; connection closed".to_string());
-            self.close_conn(conn_slot, true, AbortReason::Internal);
-            return None;
-        };
-        let token = vacant.token();
-        let slot = vacant.insert(Stream::new(token, conn_slot, id, keep_conn, phase));
-        self.conn_mut(conn_slot).expect("caller checked").streams.push(slot);
-        Some(slot)
     }
 
     fn on_conn_event(&mut self, token: u32, events: u32, batch: &mut Batch) {
@@ -232,7 +227,7 @@ impl Reactor {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            self.notices.log(Level::Error, format!("internal error on a connection, closed it: {what}"));
+            self.cx.notices.log(Level::Error, format!("internal error on a connection, closed it: {what}"));
             self.close_conn(slot, true, AbortReason::Internal);
         }
     }
@@ -243,54 +238,56 @@ impl Reactor {
         if self.panic_on_request {
             panic!("injected for a test");
         }
-        match self.conn_mut(slot).map(|c| c.protocol) {
-            Some(Protocol::Uwsgi) => self.uwsgi_readable(slot, batch),
-            Some(Protocol::Fastcgi) => self.fastcgi_readable(slot, batch),
-            Some(Protocol::Http) => self.http_readable(slot, batch),
-            None => {}
+        let Some(conn) = self.conns.get_mut(slot) else { return };
+        let next = conn.readable(&mut self.streams, &mut self.cx, batch);
+        self.apply(slot, next);
+    }
+
+    /// Does what a protocol handler answered for the connection in `slot`.
+    pub(crate) fn apply(&mut self, slot: u32, next: Next) {
+        match next {
+            Next::Wait => self.update_interest(slot),
+            Next::Go => {
+                self.refresh_deadline(slot);
+                self.update_interest(slot);
+            }
+            Next::Retry => {
+                self.cx.notices.retry(slot);
+                self.refresh_deadline(slot);
+                self.update_interest(slot);
+            }
+            Next::Answer(response) => self.answer(slot, &response),
+            Next::Close { reset, reason } => self.close_conn(slot, reset, reason),
         }
     }
 
-    /// Reads and drops what the peer sends once its request is read (uwsgi, U20) or our
-    /// answer is out (a refusal, a lingering close), watching for it to leave.
-    pub(crate) fn drain_readable(&mut self, slot: u32) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        let fd = conn.fd;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        match sys::read_some(fd, &mut scratch) {
-            sys::Read::Data(n) => {
-                let conn = self.conn_mut(slot).expect("checked above");
-                conn.discarded += n;
-                self.update_interest(slot);
-            }
-            // Done: the peer left (nginx closes the upstream when its client goes), so an
-            // unfinished request is aborted. Refused, Linger: it has our answer.
-            sys::Read::Eof => self.close_conn(slot, false, AbortReason::PeerGone),
-            sys::Read::WouldBlock => {}
-            sys::Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
-        }
-        self.scratch = scratch;
+    /// Answers from the reactor itself (a refusal, a pong), then closes with a lingering
+    /// close; the app never sees the request.
+    fn answer(&mut self, slot: u32, response: &[u8]) {
+        let Some(conn) = self.conns.get_mut(slot) else { return };
+        conn.link.out.tail().extend_from_slice(response);
+        conn.link.closing = true;
+        conn.link.stage = Stage::Refused;
+        let _ = self.flush_conn(slot);
     }
 
     /// Sends queued output. `Err` if the connection failed (and is now closed, its
     /// requests aborted); `Ok(false)` if it was closed because its last response is
     /// complete; `Ok(true)` if it is still open.
     pub(crate) fn flush_conn(&mut self, slot: u32) -> Result<bool, ()> {
-        let timeout = self.config.socket_timeout_ms;
-        let Some(conn) = self.conn_mut(slot) else { return Ok(false) };
-        match conn.out.flush(conn.fd) {
+        let timeout = self.cx.config.socket_timeout_ms;
+        let Some(conn) = self.conns.get_mut(slot) else { return Ok(false) };
+        let link = &mut conn.link;
+        match link.out.flush(link.fd) {
             Ok(Flushed::All) => {
-                for index in 0..conn.streams.len() {
-                    let stream_slot = self.conns.get(slot).expect("checked above").streams[index];
+                for &stream_slot in &link.streams {
                     let Some(stream) = self.streams.get_mut(stream_slot) else { continue };
                     if stream.want_drain {
                         stream.want_drain = false;
-                        let token = stream.token;
-                        self.notices.push(Notice::Drain(token));
+                        self.cx.notices.push(Notice::Drain(stream.token));
                     }
                 }
-                let conn = self.conn_mut(slot).expect("checked above");
-                if conn.closing {
+                if link.closing {
                     return Ok(self.finish(slot));
                 }
                 self.refresh_deadline(slot);
@@ -298,7 +295,7 @@ impl Reactor {
                 Ok(true)
             }
             Ok(Flushed::Partly) => {
-                conn.deadline = sys::now_ms() + timeout;
+                link.deadline = sys::now_ms() + timeout;
                 self.update_interest(slot);
                 Ok(true)
             }
@@ -312,26 +309,23 @@ impl Reactor {
     /// The last response is fully sent: close now if the request was read to its end, or
     /// shut our side and drain the rest (lingering close). Returns `false` if closed.
     fn finish(&mut self, slot: u32) -> bool {
-        let linger = self.config.linger_ms;
-        let Some(conn) = self.conn_mut(slot) else { return false };
-        match conn.state {
-            ReadState::Done => {
-                self.close_conn(slot, false, AbortReason::PeerGone);
-                false
-            }
-            ReadState::Linger { .. } => true,
-            _ => {
-                sys::shutdown_write(conn.fd);
-                conn.state = ReadState::Linger { until: sys::now_ms() + linger };
-                conn.paused = false;
-                self.refresh_deadline(slot);
-                self.update_interest(slot);
-                true
-            }
+        let linger = self.cx.config.linger_ms;
+        let Some(conn) = self.conns.get_mut(slot) else { return false };
+        if conn.read_whole() {
+            self.close_conn(slot, false, AbortReason::PeerGone);
+            return false;
         }
+        let link = &mut conn.link;
+        if let Stage::Linger { .. } = link.stage {
+            return true;
+        }
+        sys::shutdown_write(link.fd);
+        link.stage = Stage::Linger { until: sys::now_ms() + linger };
+        link.paused = false;
+        self.refresh_deadline(slot);
+        self.update_interest(slot);
+        true
     }
-
-    // ---- time ----------------------------------------------------------------------
 }
 
 impl Drop for Reactor {

@@ -59,7 +59,7 @@ impl<T> Table<T> {
 
     /// The slot of the live entry `token`; `None` if that entry is gone.
     pub fn slot_of(&self, token: u32) -> Option<u32> {
-        let slot = token & SLOT_MASK;
+        let slot = slot(token);
         let live = self.slots.get(slot as usize).filter(|s| s.entry.is_some())?;
         (token_of(slot, live.generation) == token).then_some(slot)
     }
@@ -87,15 +87,15 @@ impl<T> Table<T> {
     }
 }
 
-impl<T> Vacant<'_, T> {
+impl<'t, T> Vacant<'t, T> {
     /// The token the entry will have.
     pub fn token(&self) -> u32 {
         let generation = self.table.slots.get(self.slot as usize).map_or(0, |s| s.generation);
         token_of(self.slot, generation.wrapping_add(1))
     }
 
-    /// Puts `entry` in the slot; returns the slot.
-    pub fn insert(self, entry: T) -> u32 {
+    /// Puts `entry` in the slot; returns the slot and the entry, in place.
+    pub fn insert(self, entry: T) -> (u32, &'t mut T) {
         let table = self.table;
         if self.slot as usize == table.slots.len() {
             table.slots.push(Slot { generation: 0, entry: None });
@@ -104,9 +104,13 @@ impl<T> Vacant<'_, T> {
         }
         let slot = &mut table.slots[self.slot as usize];
         slot.generation = slot.generation.wrapping_add(1);
-        slot.entry = Some(entry);
-        self.slot
+        (self.slot, slot.entry.insert(entry))
     }
+}
+
+/// The slot a token names (whether or not its entry is still live).
+pub fn slot(token: u32) -> u32 {
+    token & SLOT_MASK
 }
 
 fn token_of(slot: u32, generation: u32) -> u32 {
@@ -122,13 +126,13 @@ mod tests {
         let mut table = Table::default();
         let vacant = table.vacant().unwrap();
         let first = vacant.token();
-        let slot = vacant.insert("a");
+        let (slot, _) = vacant.insert("a");
         assert_eq!(table.slot_of(first), Some(slot));
         assert_eq!(table.remove(slot), Some("a"));
         assert_eq!(table.slot_of(first), None);
         let vacant = table.vacant().unwrap();
         let second = vacant.token();
-        assert_eq!(vacant.insert("b"), slot, "the freed slot is reused");
+        assert_eq!(vacant.insert("b").0, slot, "the freed slot is reused");
         assert_ne!(second, first);
         assert_eq!(table.slot_of(first), None);
         assert_eq!(table.slot_of(second), Some(slot));

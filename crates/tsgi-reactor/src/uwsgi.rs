@@ -2,191 +2,242 @@
 //!
 //! The codec (`tsgi_wire::uwsgi`) says what the bytes mean; this module decides what to
 //! do about it (reliability.md §2.1): hand the request to JavaScript, stream the body,
-//! refuse with a static response and a lingering close, or close at once.
+//! refuse with a static response and a lingering close, or close at once. A uwsgi
+//! connection carries one request; its state ([`UwsgiConn`]) is that request's read side.
 
 use tsgi_wire::keys;
 use tsgi_wire::uwsgi::{self, Error};
 
 use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
-use crate::conn::ReadState;
-use crate::reactor::Reactor;
+use crate::config::Config;
+use crate::conn::{Link, Next, Protocol};
+use crate::reactor::Cx;
 use crate::refusal;
-use crate::stream::Phase;
+use crate::stream::{self, ProtoStream, Streams};
 use crate::sys::{read_some as read, Read};
+use crate::timers;
 
 /// The answer to a ping: the header of a pong (modifier1 100, datasize 0, modifier2 1).
-const PONG: [u8; 4] = [uwsgi::MODIFIER_PING, 0, 0, 1];
+const PONG: &[u8] = &[uwsgi::MODIFIER_PING, 0, 0, 1];
 
-impl Reactor {
-    pub(crate) fn uwsgi_readable(&mut self, slot: u32, batch: &mut Batch) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        let fd = conn.fd;
-        match conn.state {
-            ReadState::Head => {
-                let mut scratch = std::mem::take(&mut self.scratch);
-                match read(fd, &mut scratch) {
-                    Read::Data(n) => self.feed_head(slot, &scratch[..n], batch),
-                    Read::Eof => self.eof_in_head(slot),
-                    Read::WouldBlock => {}
-                    Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
-                }
-                self.scratch = scratch;
+/// The most bytes read from one socket per poll: one busy upload cannot starve the others.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Bytes after a complete request that are read and dropped before reading stops (U20).
+const MAX_DISCARD: usize = 64 * 1024;
+
+/// The read side of a uwsgi connection.
+pub(crate) struct UwsgiConn {
+    state: State,
+    /// Bytes thrown away after the request (U20); past [`MAX_DISCARD`], reading stops.
+    discarded: usize,
+}
+
+/// Where the read side of a uwsgi connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the packet header and vars block.
+    Head,
+    /// The vars block is over `buffer-size` (U4): its bytes are read and thrown away, then
+    /// `error` is answered, so the proxy gets a response instead of a reset.
+    DiscardVars {
+        /// Vars bytes still to throw away.
+        remaining: usize,
+        /// The refusal to answer once they are gone.
+        error: Error,
+    },
+    /// Streaming the body to JavaScript.
+    Body {
+        /// Body bytes still expected.
+        remaining: u64,
+    },
+    /// The request is fully read; reading now only notices the peer leaving (and throws
+    /// away anything sent after the body, which is never parsed: U20).
+    Done,
+}
+
+impl UwsgiConn {
+    /// A connection waiting for its head.
+    pub(crate) fn new() -> Self {
+        UwsgiConn { state: State::Head, discarded: 0 }
+    }
+
+    /// Reads what the state wants read now.
+    pub(crate) fn readable(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Next {
+        match self.state {
+            State::Head => {
+                let mut scratch = std::mem::take(&mut cx.scratch.read);
+                let next = match read(link.fd, &mut scratch) {
+                    Read::Data(n) => self.feed_head(link, streams, cx, &scratch[..n], batch),
+                    Read::Eof => self.eof_in_head(link, cx),
+                    Read::WouldBlock => Next::Wait,
+                    Read::Failed => Next::reset(AbortReason::PeerGone),
+                };
+                cx.scratch.read = scratch;
+                next
             }
-            ReadState::DiscardVars { remaining, error } => {
-                let mut scratch = std::mem::take(&mut self.scratch);
-                let want = remaining.min(scratch.len());
-                match read(fd, &mut scratch[..want]) {
-                    Read::Data(n) if n == remaining => self.refuse(slot, error),
+            State::DiscardVars { remaining, error } => {
+                let want = remaining.min(cx.scratch.read.len());
+                match read(link.fd, &mut cx.scratch.read[..want]) {
+                    Read::Data(n) if n == remaining => refuse(cx, error),
                     Read::Data(n) => {
-                        let conn = self.conn_mut(slot).expect("checked above");
-                        conn.state = ReadState::DiscardVars { remaining: remaining - n, error };
+                        self.state = State::DiscardVars { remaining: remaining - n, error };
+                        Next::Wait
                     }
-                    Read::Eof => self.eof_in_head(slot),
-                    Read::WouldBlock => {}
-                    Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
-                }
-                self.scratch = scratch;
-            }
-            ReadState::Body { remaining } => {
-                if conn.paused {
-                    return;
-                }
-                // None once the response ended early: the rest of the body is read and dropped.
-                let token = self.find_stream(slot, 0).and_then(|s| self.streams.get(s)).map(|s| s.token);
-                let max = remaining.min(crate::reactor::READ_CHUNK as u64) as usize;
-                let space = batch.body_space(max);
-                if space.is_empty() {
-                    self.notices.retry(slot);
-                    return;
-                }
-                match read(fd, space) {
-                    Read::Data(n) => {
-                        if let Some(token) = token {
-                            batch.commit_body(token, n);
-                        }
-                        let remaining = remaining - n as u64;
-                        let conn = self.conn_mut(slot).expect("checked above");
-                        if remaining == 0 {
-                            conn.state = ReadState::Done;
-                            if let Some(token) = token {
-                                batch.body_end(token);
-                            }
-                            if conn.closing && conn.out.queued() == 0 {
-                                // The response went out before the body was read whole.
-                                self.close_conn(slot, false, AbortReason::PeerGone);
-                                return;
-                            }
-                        } else {
-                            conn.state = ReadState::Body { remaining };
-                        }
-                        self.refresh_deadline(slot);
-                        self.update_interest(slot);
-                    }
-                    Read::Eof => {
-                        self.notices.log(
-                            Level::Warn,
-                            format!("uwsgi: peer closed with {remaining} body bytes missing; request aborted"),
-                        );
-                        self.close_conn(slot, false, AbortReason::BodyTruncated);
-                    }
-                    Read::WouldBlock => {}
-                    Read::Failed => self.close_conn(slot, true, AbortReason::PeerGone),
+                    Read::Eof => self.eof_in_head(link, cx),
+                    Read::WouldBlock => Next::Wait,
+                    Read::Failed => Next::reset(AbortReason::PeerGone),
                 }
             }
-            ReadState::Done
-            | ReadState::Refused
-            | ReadState::Linger { .. }
-            | ReadState::Records
-            | ReadState::Chunked
-            | ReadState::Tunnel { .. } => self.drain_readable(slot),
+            State::Body { remaining } => self.body(link, streams, cx, remaining, batch),
+            State::Done => match link.drain(&mut cx.scratch.read) {
+                Ok(n) => {
+                    self.discarded += n;
+                    Next::Wait
+                }
+                Err(next) => next,
+            },
         }
     }
 
-    fn eof_in_head(&mut self, slot: u32) {
-        let Some(conn) = self.conn_mut(slot) else { return };
+    /// Streams body bytes straight from the socket into the batch.
+    fn body(&mut self, link: &Link, streams: &Streams, cx: &mut Cx, remaining: u64, batch: &mut Batch) -> Next {
+        if link.paused {
+            return Next::Wait;
+        }
+        // None once the response ended early: the rest of the body is read and dropped.
+        let token = link.current(streams);
+        let max = remaining.min(READ_CHUNK as u64) as usize;
+        let space = batch.body_space(max);
+        if space.is_empty() {
+            return Next::Retry;
+        }
+        match read(link.fd, space) {
+            Read::Data(n) => {
+                if let Some(token) = token {
+                    batch.commit_body(token, n);
+                }
+                let remaining = remaining - n as u64;
+                if remaining > 0 {
+                    self.state = State::Body { remaining };
+                    return Next::Go;
+                }
+                self.state = State::Done;
+                if let Some(token) = token {
+                    batch.body_end(token);
+                }
+                if link.closing && link.out.queued() == 0 {
+                    // The response went out before the body was read whole.
+                    return Next::close(AbortReason::PeerGone);
+                }
+                Next::Go
+            }
+            Read::Eof => {
+                cx.notices.log(
+                    Level::Warn,
+                    format!("uwsgi: peer closed with {remaining} body bytes missing; request aborted"),
+                );
+                Next::close(AbortReason::BodyTruncated)
+            }
+            Read::WouldBlock => Next::Wait,
+            Read::Failed => Next::reset(AbortReason::PeerGone),
+        }
+    }
+
+    fn eof_in_head(&self, link: &Link, cx: &mut Cx) -> Next {
         // A peer that connects and leaves without a byte (a health check, a port scan)
         // is not worth a log line; one that leaves mid-head is (U1, U2).
-        let error = match conn.state {
-            ReadState::DiscardVars { .. } => Some(Error::TruncatedVars),
-            _ if conn.head.is_empty() => None,
-            _ if conn.head.len() < uwsgi::HEADER_LEN => Some(Error::TruncatedHeader),
+        let got = link.buffered.len();
+        let error = match self.state {
+            State::DiscardVars { .. } => Some(Error::TruncatedVars),
+            _ if got == 0 => None,
+            _ if got < uwsgi::HEADER_LEN => Some(Error::TruncatedHeader),
             _ => Some(Error::TruncatedVars),
         };
         if let Some(error) = error {
-            let got = conn.head.len();
-            self.notices.log(Level::Warn, format!("uwsgi: {error} (peer closed after {got} bytes); closed"));
+            cx.notices.log(Level::Warn, format!("uwsgi: {error} (peer closed after {got} bytes); closed"));
         }
-        self.close_conn(slot, false, AbortReason::PeerGone);
+        Next::close(AbortReason::PeerGone)
     }
 
-    /// Takes newly read head bytes.
-    fn feed_head(&mut self, slot: u32, input: &[u8], batch: &mut Batch) {
-        let limits = self.config.uwsgi;
-        let conn = self.conn_mut(slot).expect("caller checked");
-        let mut head = std::mem::take(&mut conn.head);
+    /// Takes newly read head bytes. The buffered ones are parsed together with them; on a
+    /// refusal or a close they are dropped (so a vars block being discarded, or a refused
+    /// head, counts 0 bytes received).
+    fn feed_head(
+        &mut self,
+        link: &mut Link,
+        streams: &mut Streams,
+        cx: &mut Cx,
+        input: &[u8],
+        batch: &mut Batch,
+    ) -> Next {
+        let mut head = std::mem::take(&mut link.buffered);
         let buffered = !head.is_empty();
         if buffered {
             head.extend_from_slice(input);
         }
         let buf: &[u8] = if buffered { &head } else { input };
-        let mut vars = std::mem::take(&mut self.vars);
-        let parsed = uwsgi::parse_request(buf, &limits, &mut vars);
-        match parsed {
+        let mut vars = std::mem::take(&mut cx.scratch.uwsgi_vars);
+        let next = match uwsgi::parse_request(buf, &cx.config.uwsgi, &mut vars) {
             Ok(tsgi_wire::Status::Partial) => {
                 if !buffered {
                     head.extend_from_slice(input);
                 }
-                self.conn_mut(slot).expect("caller checked").head = head;
+                link.buffered = head;
+                Next::Wait
             }
             Ok(tsgi_wire::Status::Complete((header, _, _))) if header.modifier1 == uwsgi::MODIFIER_PING => {
-                self.answer(slot, &PONG);
+                Next::answer(PONG)
             }
             Ok(tsgi_wire::Status::Complete((header, info, consumed))) => {
-                if self.deliver(slot, buf, &vars, header, info, consumed, batch) {
+                let next = self.deliver(link, streams, cx, buf, &vars, header, info, consumed, batch);
+                if next != Next::Retry {
                     head.clear();
                 } else if !buffered {
                     head.extend_from_slice(input);
                 }
-                if let Some(conn) = self.conn_mut(slot) {
-                    conn.head = head;
-                }
+                link.buffered = head;
+                next
             }
             Err(Error::VarsTooLarge { size, limit }) => {
                 let already = buf.len().saturating_sub(uwsgi::HEADER_LEN);
                 let error = Error::VarsTooLarge { size, limit };
                 if already >= usize::from(size) {
-                    self.refuse(slot, error);
+                    refuse(cx, error)
                 } else {
-                    let conn = self.conn_mut(slot).expect("caller checked");
-                    conn.state = ReadState::DiscardVars { remaining: usize::from(size) - already, error };
+                    self.state = State::DiscardVars { remaining: usize::from(size) - already, error };
+                    Next::Wait
                 }
             }
-            Err(error) if error.status().is_some() => self.refuse(slot, error),
+            Err(error) if error.status().is_some() => refuse(cx, error),
             Err(error) => {
-                self.notices.log(Level::Warn, format!("uwsgi: {error}; closed"));
-                self.close_conn(slot, false, AbortReason::PeerGone);
+                cx.notices.log(Level::Warn, format!("uwsgi: {error}; closed"));
+                Next::close(AbortReason::PeerGone)
             }
-        }
-        self.vars = vars;
+        };
+        cx.scratch.uwsgi_vars = vars;
+        next
     }
 
     /// Hands a complete head (and any body bytes that came with it) to JavaScript.
-    /// Returns `false` if the batch has no room; the bytes stay buffered for the next.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Next::Retry`] if the batch has no room; the bytes stay buffered for the next.
+    #[allow(clippy::too_many_arguments)] // the parts of one parsed packet, borrowed where they lie
     fn deliver(
         &mut self,
-        slot: u32,
+        link: &mut Link,
+        streams: &mut Streams,
+        cx: &mut Cx,
         buf: &[u8],
         vars: &[uwsgi::Var],
         header: uwsgi::Header,
         info: uwsgi::RequestInfo,
         consumed: usize,
         batch: &mut Batch,
-    ) -> bool {
+    ) -> Next {
         let block = &buf[uwsgi::HEADER_LEN..consumed];
         let after = &buf[consumed..];
         let body_now = (after.len() as u64).min(info.content_length) as usize;
-        let mut spans = std::mem::take(&mut self.spans);
+        let mut spans = std::mem::take(&mut cx.scratch.spans);
         spans.clear();
         spans.extend(vars.iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
             key_id: v.key_id,
@@ -197,23 +248,21 @@ impl Reactor {
         }));
         let words = batch::REQUEST_HEADER_WORDS + batch::VAR_WORDS * spans.len() + 4 + 2;
         if !batch.fits(words, block.len() + body_now) {
-            self.spans = spans;
+            cx.scratch.spans = spans;
             if batch.is_empty() {
                 // The binding sizes its buffers for several maximal heads, so this means a
                 // misconfigured binding; fail the connection rather than retry forever.
-                self.notices
-                    .log(Level::Error, "uwsgi: batch buffers smaller than one request head; closed".to_string());
-                self.close_conn(slot, true, AbortReason::Internal);
-            } else {
-                self.notices.retry(slot);
+                cx.notices.log(Level::Error, "uwsgi: batch buffers smaller than one request head; closed".to_string());
+                return Next::reset(AbortReason::Internal);
             }
-            return false;
+            return Next::Retry;
         }
-        let Some(stream) = self.open_stream(slot, 0, false, Phase::Complete) else { return true };
-        let stream = self.streams.get_mut(stream).expect("just opened");
+        let Some(stream) = stream::open(streams, link, &mut cx.notices, ProtoStream::Uwsgi) else {
+            cx.scratch.spans = spans;
+            return Next::reset(AbortReason::Internal);
+        };
         stream.in_app = true;
         let token = stream.token;
-        let conn = self.conn_mut(slot).expect("caller checked");
         let mut flags = 0;
         if info.content_length == 0 {
             flags |= batch::FLAG_BODY_COMPLETE;
@@ -222,6 +271,7 @@ impl Reactor {
             flags |= batch::FLAG_MANAGE_PATH_INFO;
         }
         batch.request(token, batch::PROTOCOL_UWSGI, info.content_length, flags, block, &spans);
+        cx.scratch.spans = spans;
         let remaining = info.content_length - body_now as u64;
         if body_now > 0 {
             batch.body(token, &after[..body_now]);
@@ -229,29 +279,54 @@ impl Reactor {
         if info.content_length > 0 && remaining == 0 {
             batch.body_end(token);
         }
-        conn.discarded = after.len() - body_now;
-        conn.state = if remaining > 0 { ReadState::Body { remaining } } else { ReadState::Done };
-        self.spans = spans;
-        self.refresh_deadline(slot);
-        self.update_interest(slot);
-        true
+        self.discarded = after.len() - body_now;
+        self.state = if remaining > 0 { State::Body { remaining } } else { State::Done };
+        Next::Go
     }
 
-    /// Refuses the request with the static response for `error`, logged once, then
-    /// closes with a lingering close.
-    fn refuse(&mut self, slot: u32, error: Error) {
-        let status = error.status().unwrap_or(400);
-        self.notices.log(Level::Warn, format!("uwsgi: {error}; answered {status}"));
-        self.answer(slot, &refusal::http(status));
+    /// Whether the connection reads now.
+    pub(crate) fn wants_read(&self, link: &Link) -> bool {
+        match self.state {
+            State::Head | State::DiscardVars { .. } => true,
+            State::Body { .. } => !link.paused,
+            State::Done => self.discarded < MAX_DISCARD,
+        }
     }
 
-    /// Answers from the reactor itself (a refusal, a pong), then closes with a lingering
-    /// close; the app never sees the request.
-    pub(crate) fn answer(&mut self, slot: u32, response: &[u8]) {
-        let Some(conn) = self.conn_mut(slot) else { return };
-        conn.out.tail().extend_from_slice(response);
-        conn.closing = true;
-        conn.state = ReadState::Refused;
-        let _ = self.flush_conn(slot);
+    /// The deadline the state calls for: the head must arrive within `socket-timeout` of
+    /// the accept; the body must keep coming, and a queued response keep moving.
+    pub(crate) fn deadline(&self, link: &Link, config: &Config, now: u64) -> u64 {
+        match self.state {
+            State::Head | State::DiscardVars { .. } => link.head_started + config.socket_timeout_ms,
+            State::Body { .. } if !link.paused => now + config.socket_timeout_ms,
+            _ => crate::conn::stalled_output(link, config, now),
+        }
     }
+
+    /// The deadline passed.
+    pub(crate) fn expired(&self, link: &Link, cx: &mut Cx) -> Next {
+        match self.state {
+            State::Head | State::DiscardVars { .. } => timers::head_timeout(link, Protocol::Uwsgi, cx),
+            State::Body { remaining } => timers::body_stalled(Protocol::Uwsgi, remaining, cx),
+            State::Done => timers::response_stalled(cx),
+        }
+    }
+
+    /// The request is read to its end.
+    pub(crate) fn read_whole(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// The body is being read.
+    pub(crate) fn in_length_body(&self) -> bool {
+        matches!(self.state, State::Body { .. })
+    }
+}
+
+/// Refuses the request with the static response for `error`, logged once, then a
+/// lingering close.
+fn refuse(cx: &mut Cx, error: Error) -> Next {
+    let status = error.status().unwrap_or(400);
+    cx.notices.log(Level::Warn, format!("uwsgi: {error}; answered {status}"));
+    Next::answer(refusal::http(status))
 }

@@ -5,16 +5,19 @@
 //! write whether the response ends and the connection stays open ([`WriteEnd`]); during a
 //! batch the queue is flushed when the batch ends, otherwise at once. The rest of what
 //! JavaScript can do to a request is here too: pause its body, abort it, turn it into a
-//! tunnel, write to the web server's error log. A request ends here ([`Reactor::end_stream`])
-//! whether JavaScript ended it or the reactor did.
+//! tunnel, write to the web server's error log. A request JavaScript ends, ends here
+//! ([`end_stream`]); the parts of that the reactor also uses when it ends one itself
+//! (a FastCGI abort or refusal) are [`take_stream`] and [`refresh_paused`].
 
 use tsgi_wire::fastcgi;
 
 use crate::batch::AbortReason;
-use crate::conn::ReadState;
-use crate::reactor::{Protocol, Reactor};
-use crate::stream::Phase;
+use crate::conn::{Conn, Link, ProtoConn};
+use crate::http;
+use crate::reactor::{Cx, Reactor};
+use crate::stream::{ProtoStream, Stream, Streams};
 use crate::sys;
+use crate::table::Table;
 
 /// How a write from JavaScript leaves its response (the `end` word of `write`). Whether
 /// the connection stays open is decided once, by JavaScript, which wrote the head that
@@ -65,14 +68,10 @@ impl Reactor {
     /// the request is gone (the peer left, or the response already ended). Follow with
     /// [`Reactor::commit_write`], or [`Reactor::cancel_write`] if appending failed.
     pub fn output(&mut self, token: u32) -> Option<&mut Vec<u8>> {
-        let slot = self.streams.slot_of(token)?;
-        let conn_slot = self.streams.get(slot)?.conn;
-        let conn = self.conns.get_mut(conn_slot)?;
-        let fastcgi = conn.protocol == Protocol::Fastcgi;
-        let out = conn.out.tail();
-        let stream = self.streams.get_mut(slot)?;
+        let (_, stream, conn) = request(&mut self.streams, &mut self.conns, token)?;
+        let out = conn.link.out.tail();
         stream.write_start = out.len();
-        if fastcgi {
+        if let ProtoStream::Fastcgi(_) = stream.proto {
             // The STDOUT record header, filled in by `commit_write` once the length is known.
             out.extend_from_slice(&[0; fastcgi::HEADER_LEN]);
         }
@@ -81,11 +80,8 @@ impl Reactor {
 
     /// Undoes an [`Reactor::output`] whose appending failed.
     pub fn cancel_write(&mut self, token: u32) {
-        let Some((slot, conn)) = self.stream_conn(token) else { return };
-        let start = self.streams.get(slot).map_or(0, |s| s.write_start);
-        if let Some(conn) = self.conn_mut(conn) {
-            conn.out.tail().truncate(start);
-        }
+        let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return };
+        conn.link.out.tail().truncate(stream.write_start);
     }
 
     /// Call after appending to [`Reactor::output`]: frames the bytes for the protocol,
@@ -93,27 +89,22 @@ impl Reactor {
     /// or -1 if the request is gone (JavaScript then treats it as aborted; no ABORT event
     /// follows).
     pub fn commit_write(&mut self, token: u32, end: WriteEnd) -> i64 {
-        let hwm = self.config.write_high_water;
-        let Some((slot, conn_slot)) = self.stream_conn(token) else { return -1 };
-        let stream = self.streams.get_mut(slot).expect("found above");
-        let (id, start) = (stream.id, stream.write_start);
-        let conn = self.conns.get_mut(conn_slot).expect("found above");
-        if conn.protocol == Protocol::Fastcgi {
-            fastcgi::encode::frame_in_place(conn.out.tail(), fastcgi::RecordType::Stdout, id, start);
+        let hwm = self.cx.config.write_high_water;
+        let Some((slot, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return -1 };
+        let (conn_slot, start) = (stream.conn, stream.write_start);
+        if let ProtoStream::Fastcgi(request) = &stream.proto {
+            fastcgi::encode::frame_in_place(conn.link.out.tail(), fastcgi::RecordType::Stdout, request.id, start);
         }
-        let wrote = conn.out.tail().len() > start;
-        let stream = self.streams.get_mut(slot).expect("found above");
-        stream.wrote |= wrote;
+        stream.wrote |= conn.link.out.tail().len() > start;
         if end != WriteEnd::More {
-            self.end_stream(slot, StreamEnd::Complete { keep_conn: end == WriteEnd::KeepAlive });
+            let end = StreamEnd::Complete { keep_conn: end == WriteEnd::KeepAlive };
+            end_stream(conn, &mut self.streams, &mut self.cx, slot, end);
         }
-        if self.notices.in_batch() {
-            self.mark_dirty(conn_slot);
-        } else if self.flush_conn(conn_slot).is_err() {
+        if !self.send(conn_slot) {
             return -1;
         }
-        let queued = match self.conn_mut(conn_slot) {
-            Some(conn) => conn.out.queued(),
+        let queued = match self.conns.get(conn_slot) {
+            Some(conn) => conn.link.out.queued(),
             // Ended and fully flushed: the connection is already closed.
             None => return 0,
         };
@@ -129,18 +120,11 @@ impl Reactor {
     /// STDERR record. Returns `false` if the protocol has no such channel (uwsgi) or the
     /// request is gone; the caller then logs it itself.
     pub fn write_error(&mut self, token: u32, text: &[u8]) -> bool {
-        let Some((slot, conn_slot)) = self.stream_conn(token) else { return false };
-        let id = self.streams.get(slot).expect("found above").id;
-        let conn = self.conns.get_mut(conn_slot).expect("found above");
-        if conn.protocol != Protocol::Fastcgi {
-            return false;
-        }
-        fastcgi::encode::stderr(conn.out.tail(), id, text);
-        if self.notices.in_batch() {
-            self.mark_dirty(conn_slot);
-        } else {
-            let _ = self.flush_conn(conn_slot);
-        }
+        let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return false };
+        let ProtoStream::Fastcgi(request) = &stream.proto else { return false };
+        fastcgi::encode::stderr(conn.link.out.tail(), request.id, text);
+        let conn_slot = stream.conn;
+        let _ = self.send(conn_slot);
         true
     }
 
@@ -148,21 +132,24 @@ impl Reactor {
     /// input buffer is full, or has room again. On a FastCGI connection this stops
     /// reading for all its requests: their records share the socket.
     pub fn pause(&mut self, token: u32, paused: bool) {
-        let Some((slot, conn_slot)) = self.stream_conn(token) else { return };
-        let stream = self.streams.get_mut(slot).expect("found above");
+        let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return };
+        let conn_slot = stream.conn;
         stream.paused = paused;
-        if !paused && stream.awaiting_continue {
-            // The app wants the body of an `Expect: 100-continue` request: now ask for it.
-            stream.awaiting_continue = false;
-            if let Some(conn) = self.conn_mut(conn_slot) {
-                conn.out.tail().extend_from_slice(crate::http::CONTINUE);
-            }
-            self.mark_dirty(conn_slot);
-            if !self.notices.in_batch() {
-                let _ = self.flush_conn(conn_slot);
+        if let ProtoStream::Http(request) = &mut stream.proto {
+            if !paused && request.awaiting_continue {
+                // The app wants the body of an `Expect: 100-continue` request: now ask for it.
+                request.awaiting_continue = false;
+                conn.link.out.tail().extend_from_slice(http::CONTINUE);
+                self.cx.corked.mark(&mut conn.link);
+                let _ = self.send(conn_slot);
             }
         }
-        self.refresh_paused(conn_slot);
+        // The flush may have closed the connection.
+        let Some(conn) = self.conns.get_mut(conn_slot) else { return };
+        let in_length_body = conn.in_length_body();
+        if refresh_paused(&mut conn.link, in_length_body, &self.streams, &mut self.cx) {
+            self.update_interest(conn_slot);
+        }
     }
 
     /// Ends the request `token` abnormally: JavaScript found it cannot complete the
@@ -171,122 +158,117 @@ impl Reactor {
     /// connection is reset, unless other FastCGI requests share it: then this one alone
     /// ends, with `appStatus` 1.
     pub fn abort(&mut self, token: u32) {
-        let Some((slot, conn_slot)) = self.stream_conn(token) else { return };
-        let shared = self.conn_mut(conn_slot).is_some_and(|c| c.protocol == Protocol::Fastcgi && c.streams.len() > 1);
-        if let Some(stream) = self.streams.get_mut(slot) {
-            stream.in_app = false;
-        }
-        if shared {
-            self.end_stream(slot, StreamEnd::Cut { app_status: 1 });
-            self.mark_dirty(conn_slot);
-            if !self.notices.in_batch() {
-                let _ = self.flush_conn(conn_slot);
-            }
-        } else {
+        let Some((slot, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return };
+        let conn_slot = stream.conn;
+        stream.in_app = false;
+        let shared = matches!(conn.proto, ProtoConn::Fastcgi(_)) && conn.link.streams.len() > 1;
+        if !shared {
             self.close_conn(conn_slot, true, AbortReason::Internal);
+            return;
         }
+        end_stream(conn, &mut self.streams, &mut self.cx, slot, StreamEnd::Cut { app_status: 1 });
+        self.cx.corked.mark(&mut conn.link);
+        let _ = self.send(conn_slot);
     }
 
     /// The app answered 101 to the upgrade request `token`: the connection becomes a
     /// tunnel. Bytes already buffered after the request are the first tunnelled ones.
     pub fn upgrade(&mut self, token: u32) -> bool {
-        let Some(stream_slot) = self.streams.slot_of(token) else { return false };
-        let slot = self.streams.get(stream_slot).expect("found").conn;
-        let Some(conn) = self.conn_mut(slot) else { return false };
-        if conn.protocol != crate::reactor::Protocol::Http || conn.state != ReadState::Done {
+        let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return false };
+        let conn_slot = stream.conn;
+        let Conn { link, proto: ProtoConn::Http(http) } = conn else { return false };
+        if !http.upgrade(link, &mut self.cx.notices) {
             return false;
         }
-        conn.state = ReadState::Tunnel { eof: false };
-        if !conn.head.is_empty() {
-            self.notices.retry(slot);
-            self.notices.ring();
-        }
-        self.refresh_deadline(slot);
-        self.update_interest(slot);
+        self.refresh_deadline(conn_slot);
+        self.update_interest(conn_slot);
         true
     }
 
-    /// The stream slot and connection slot of the live request `token`.
-    pub(crate) fn stream_conn(&self, token: u32) -> Option<(u32, u32)> {
-        let slot = self.streams.slot_of(token)?;
-        Some((slot, self.streams.get(slot)?.conn))
+    /// Output was queued on the connection in `slot`: during a batch it goes out with the
+    /// batch's flush, otherwise now. `false` if the flush failed (the connection is closed).
+    fn send(&mut self, slot: u32) -> bool {
+        if !self.cx.notices.in_batch() {
+            return self.flush_conn(slot).is_ok();
+        }
+        if let Some(conn) = self.conns.get_mut(slot) {
+            self.cx.corked.mark(&mut conn.link);
+        }
+        true
     }
+}
 
-    /// The request in stream `slot` is over. For FastCGI, `END_REQUEST` is queued: after
-    /// the empty STDOUT record that closes the response ([`StreamEnd::Complete`]), or alone
-    /// ([`StreamEnd::Cut`]). The connection closes once its output is sent, unless it is
-    /// kept alive for more requests.
-    pub(crate) fn end_stream(&mut self, slot: u32, end: StreamEnd) {
-        let Some(stream) = self.streams.remove(slot) else { return };
-        if let Phase::Params(decoder) = stream.phase {
-            self.decoders.push(decoder);
-        }
-        let Some(conn) = self.conns.get_mut(stream.conn) else { return };
-        conn.streams.retain(|&s| s != slot);
-        let conn_slot = stream.conn;
-        // Whether the connection carries another request: JavaScript's word for a response
-        // it ended; for a request cut short or refused by the reactor, the peer's
-        // (`FCGI_KEEP_CONN`; never for HTTP, whose cut response cannot be followed). A
-        // graceful stop keeps no connection.
-        let keep_conn = match end {
-            StreamEnd::Complete { keep_conn } => keep_conn,
-            StreamEnd::Cut { .. } => stream.keep_conn,
-        } && !self.draining;
-        match conn.protocol {
-            // One request per connection.
-            Protocol::Uwsgi => conn.closing = true,
-            Protocol::Http => self.http_response_ended(conn_slot, keep_conn),
-            Protocol::Fastcgi => {
-                let out = conn.out.tail();
-                let app_status = match end {
-                    StreamEnd::Complete { .. } => {
-                        fastcgi::encode::end_stream(out, fastcgi::RecordType::Stdout, stream.id);
-                        0
-                    }
-                    StreamEnd::Cut { app_status } => app_status,
-                };
-                fastcgi::encode::end_request(out, stream.id, app_status, fastcgi::ProtocolStatus::RequestComplete);
-                conn.close_when_idle |= !keep_conn;
-                if conn.streams.is_empty() && conn.close_when_idle {
-                    conn.closing = true;
-                }
-            }
-        }
-        if stream.paused {
-            // It may have been the request that paused reading.
-            self.refresh_paused(stream.conn);
-        }
-    }
+/// The live request `token`: its stream's slot, the stream and its connection.
+fn request<'s, 'c>(
+    streams: &'s mut Streams,
+    conns: &'c mut Table<Conn>,
+    token: u32,
+) -> Option<(u32, &'s mut Stream, &'c mut Conn)> {
+    let slot = streams.slot_of(token)?;
+    let stream = streams.get_mut(slot)?;
+    let conn = conns.get_mut(stream.conn)?;
+    Some((slot, stream, conn))
+}
 
-    /// Recomputes whether the connection in `conn_slot` reads: not while any of its
-    /// requests has asked to pause.
-    pub(crate) fn refresh_paused(&mut self, conn_slot: u32) {
-        let Some(conn) = self.conns.get(conn_slot) else { return };
-        let paused = conn.streams.iter().any(|&s| self.streams.get(s).is_some_and(|s| s.paused));
-        let timeout = self.config.socket_timeout_ms;
-        let conn = self.conn_mut(conn_slot).expect("checked above");
-        if conn.paused == paused {
-            return;
+/// The request in stream `slot` is over: JavaScript ended its response, or cut it
+/// short. For FastCGI, `END_REQUEST` is queued. The connection closes once its output is
+/// sent, unless it is kept alive for more requests.
+pub(crate) fn end_stream(conn: &mut Conn, streams: &mut Streams, cx: &mut Cx, slot: u32, end: StreamEnd) {
+    let Conn { link, proto } = conn;
+    let Some((stream, keep_conn)) = take_stream(link, streams, cx, slot, end) else { return };
+    match (&mut *proto, &stream.proto) {
+        (ProtoConn::Fastcgi(fastcgi), ProtoStream::Fastcgi(request)) => {
+            fastcgi.request_ended(link, request, end, keep_conn);
         }
-        conn.paused = paused;
-        if let ReadState::Body { .. } = conn.state {
-            conn.deadline = if paused { 0 } else { sys::now_ms() + timeout };
-        }
-        if !paused && !conn.head.is_empty() {
-            // Records read before the pause wait in the buffer: parse them now.
-            self.notices.retry(conn_slot);
-            self.notices.ring();
-        }
-        self.update_interest(conn_slot);
+        (ProtoConn::Http(http), _) => http.response_ended(link, cx, keep_conn),
+        // uwsgi: one request per connection (and no other protocol has uwsgi requests).
+        _ => link.closing = true,
     }
+    if stream.paused {
+        // It may have been the request that paused reading.
+        let in_length_body = conn.in_length_body();
+        refresh_paused(&mut conn.link, in_length_body, streams, cx);
+    }
+}
 
-    /// Queues the connection for the flush after the batch.
-    pub(crate) fn mark_dirty(&mut self, slot: u32) {
-        if let Some(conn) = self.conn_mut(slot) {
-            if !conn.dirty {
-                conn.dirty = true;
-                self.dirty.push(slot);
-            }
-        }
+/// Takes the request in stream `slot` off `link` (a params decoder it holds goes back
+/// to the pool). Returns it, and whether the connection carries another request after
+/// it: JavaScript's word for a response it ended; for a request cut short or refused by
+/// the reactor, the peer's (`FCGI_KEEP_CONN`; never for HTTP, whose cut response cannot be
+/// followed). A graceful stop keeps no connection.
+pub(crate) fn take_stream(
+    link: &mut Link,
+    streams: &mut Streams,
+    cx: &mut Cx,
+    slot: u32,
+    end: StreamEnd,
+) -> Option<(Stream, bool)> {
+    let mut stream = streams.remove(slot)?;
+    cx.scratch.decoders.recycle(&mut stream.proto);
+    link.streams.retain(|&s| s != slot);
+    let keep_conn = match end {
+        StreamEnd::Complete { keep_conn } => keep_conn,
+        StreamEnd::Cut { .. } => stream.proto.keeps_conn(),
+    } && !cx.draining;
+    Some((stream, keep_conn))
+}
+
+/// Recomputes whether `link` reads: not while any of its requests has asked to pause.
+/// A body of known length (`in_length_body`) stops timing out while paused. Returns
+/// `true` if that changed; the caller then updates the epoll interest.
+pub(crate) fn refresh_paused(link: &mut Link, in_length_body: bool, streams: &Streams, cx: &mut Cx) -> bool {
+    let paused = link.streams.iter().any(|&s| streams.get(s).is_some_and(|s| s.paused));
+    if link.paused == paused {
+        return false;
     }
+    link.paused = paused;
+    if in_length_body {
+        link.deadline = if paused { 0 } else { sys::now_ms() + cx.config.socket_timeout_ms };
+    }
+    if !paused && !link.buffered.is_empty() {
+        // Bytes read before the pause wait in the buffer: parse them now.
+        cx.notices.retry(link.slot());
+        cx.notices.ring();
+    }
+    true
 }
