@@ -19,6 +19,9 @@
 //! An event is committed only once it is written whole, so a panic half-way through
 //! writing one leaves the batch as it was before it.
 
+use tsgi_wire::keys;
+use tsgi_wire::uwsgi::Var;
+
 /// A request head: vars, framing and flags.
 pub const REQUEST: u32 = 1;
 /// A piece of request body.
@@ -36,6 +39,9 @@ pub const LOG: u32 = 6;
 pub const REQUEST_HEADER_WORDS: usize = 9;
 /// Words per var in a [`REQUEST`] event.
 pub const VAR_WORDS: usize = 5;
+/// Words of a [`BODY`] event and the [`BODY_END`] after it: the room a request head keeps
+/// behind it for the body that came with it.
+pub(crate) const BODY_AND_END_WORDS: usize = 4 + 2;
 
 /// `protocol` word of a [`REQUEST`]: uwsgi.
 pub const PROTOCOL_UWSGI: u32 = 1;
@@ -98,6 +104,32 @@ pub struct VarSpan {
     pub value_len: u32,
 }
 
+/// What a [`REQUEST`] event says besides its token and vars.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestHead<'a> {
+    /// `PROTOCOL_*`.
+    pub protocol: u32,
+    /// The body length (`content_length_lo`, `_hi`).
+    pub content_length: u64,
+    /// `FLAG_*`.
+    pub flags: u32,
+    /// The vars block, which var offsets are relative to; copied into the arena.
+    pub block: &'a [u8],
+}
+
+impl VarSpan {
+    /// The span of a var as a codec parsed it (offsets into its block).
+    fn of(var: &Var) -> VarSpan {
+        VarSpan {
+            key_id: var.key_id,
+            key_off: var.key_offset,
+            key_len: u32::from(var.key_len),
+            value_off: var.value_offset,
+            value_len: u32::from(var.value_len),
+        }
+    }
+}
+
 /// A batch being filled.
 pub struct Batch<'a> {
     arena: &'a mut [u8],
@@ -144,8 +176,37 @@ impl<'a> Batch<'a> {
         block: &[u8],
         vars: &[VarSpan],
     ) -> bool {
-        let words = REQUEST_HEADER_WORDS + VAR_WORDS * vars.len();
-        if !self.fits(words, block.len()) {
+        let head = RequestHead { protocol, content_length, flags, block };
+        self.write_request(token, head, vars.iter().copied(), (0, 0))
+    }
+
+    /// Appends a [`REQUEST`] for vars as a codec parsed them (offsets into `head.block`),
+    /// leaving out the keys the app never sees ([`keys::is_dropped`]), if it fits with
+    /// `room_after` (words, arena bytes) still free behind it for the events that must
+    /// follow it in this batch. Returns `false` (and adds nothing) if not. This is how a
+    /// request of every protocol enters the batch.
+    pub(crate) fn request_vars(
+        &mut self,
+        token: u32,
+        head: RequestHead,
+        vars: &[Var],
+        room_after: (usize, usize),
+    ) -> bool {
+        let spans = vars.iter().filter(|v| !keys::is_dropped(v.key_id)).map(VarSpan::of);
+        self.write_request(token, head, spans, room_after)
+    }
+
+    fn write_request(
+        &mut self,
+        token: u32,
+        head: RequestHead,
+        vars: impl Iterator<Item = VarSpan> + Clone,
+        (words_after, bytes_after): (usize, usize),
+    ) -> bool {
+        let count = vars.clone().count();
+        let words = REQUEST_HEADER_WORDS + VAR_WORDS * count;
+        let block = head.block;
+        if !self.fits(words + words_after, block.len() + bytes_after) {
             return false;
         }
         let base = self.arena_len as u32;
@@ -155,15 +216,15 @@ impl<'a> Batch<'a> {
         out[..REQUEST_HEADER_WORDS].copy_from_slice(&[
             REQUEST,
             token,
-            protocol,
-            vars.len() as u32,
-            content_length as u32,
-            (content_length >> 32) as u32,
-            flags,
+            head.protocol,
+            count as u32,
+            head.content_length as u32,
+            (head.content_length >> 32) as u32,
+            head.flags,
             base,
             block.len() as u32,
         ]);
-        for (slot, var) in out[REQUEST_HEADER_WORDS..].chunks_exact_mut(VAR_WORDS).zip(vars.iter()) {
+        for (slot, var) in out[REQUEST_HEADER_WORDS..].chunks_exact_mut(VAR_WORDS).zip(vars) {
             slot.copy_from_slice(&[
                 u32::from(var.key_id),
                 base + var.key_off,
@@ -263,6 +324,33 @@ mod tests {
         assert_eq!(&index[13..18], &[1, 4, 14, 20, 3]);
         assert_eq!(&index[18..words], &[BODY_END, 7, ABORT, 7, 1]);
         assert_eq!(&arena[..7], b"xyblock");
+    }
+
+    #[test]
+    fn parsed_vars_go_in_without_the_dropped_keys_and_only_with_room_behind() {
+        let mut arena = [0u8; 64];
+        let mut index = [0u32; 64];
+        let mut batch = Batch::new(&mut arena, &mut index);
+        let var = |key: &[u8], key_offset: u32, value_offset: u32| Var {
+            key_id: keys::lookup(key),
+            key_offset,
+            key_len: key.len() as u16,
+            value_offset,
+            value_len: 1,
+        };
+        // "REQUEST_METHODG" "HTTP_PROXYx": the second never reaches the app (httpoxy).
+        let block = b"REQUEST_METHODGHTTP_PROXYx";
+        let vars = [var(b"REQUEST_METHOD", 0, 14), var(b"HTTP_PROXY", 15, 25)];
+        let head = RequestHead { protocol: PROTOCOL_HTTP, content_length: 0, flags: 0, block };
+        assert!(!batch.request_vars(3, head, &vars, (64, 0)), "no room for what must follow");
+        assert!(batch.is_empty());
+        assert!(batch.request_vars(3, head, &vars, (BODY_AND_END_WORDS, 64 - block.len())));
+        let words = batch.words();
+        assert_eq!(words, REQUEST_HEADER_WORDS + VAR_WORDS);
+        assert_eq!(
+            &index[..words],
+            &[REQUEST, 3, PROTOCOL_HTTP, 1, 0, 0, 0, 0, 26, keys::lookup(b"REQUEST_METHOD").into(), 0, 14, 14, 1]
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tsgi_wire::fastcgi::{
 };
 use tsgi_wire::{keys, Status};
 
-use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
+use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
 use crate::conn::{Link, Next};
 use crate::notices::Notice;
@@ -31,6 +31,9 @@ use crate::refusal;
 use crate::stream::{self, ProtoStream, Stream, Streams};
 use crate::sys::{read_some, Read};
 use crate::write::{self, StreamEnd};
+
+/// Logged when a request or its body does not fit even in an empty batch.
+const NO_ROOM: &str = "fastcgi: batch buffers smaller than one request; closed";
 
 /// What a FastCGI connection keeps besides its requests.
 pub(crate) struct FastcgiConn {
@@ -335,9 +338,10 @@ impl FastcgiConn {
         }
         let decoder = cx.scratch.decoders.take(cx.config.fastcgi);
         let request = FastcgiStream { id, keep_conn: begin.keep_conn(), phase: Phase::Params(decoder) };
-        match stream::open(streams, link, &mut cx.notices, ProtoStream::Fastcgi(request)) {
-            Some(_) => Next::Go,
-            None => Next::reset(AbortReason::Internal),
+        // Handed to JavaScript once its params are complete.
+        match stream::open(streams, link, &mut cx.notices, ProtoStream::Fastcgi(request), |_| true) {
+            Ok(_) => Next::Go,
+            Err(_) => Next::reset(AbortReason::Internal),
         }
     }
 
@@ -467,24 +471,13 @@ fn params(active: Active, cx: &mut Cx, content: &[u8], batch: &mut Batch) -> Ste
     };
     let content_length = info.content_length;
     let declared = decoder.vars().iter().any(|v| v.key_id == keys::id::CONTENT_LENGTH && v.value_len > 0);
-    let mut spans = std::mem::take(&mut cx.scratch.spans);
-    spans.clear();
-    spans.extend(decoder.vars().iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
-        key_id: v.key_id,
-        key_off: v.key_offset,
-        key_len: u32::from(v.key_len),
-        value_off: v.value_offset,
-        value_len: u32::from(v.value_len),
-    }));
     let mut flags = if declared && content_length == 0 { batch::FLAG_BODY_COMPLETE } else { 0 };
     if active.request.keep_conn {
         flags |= batch::FLAG_KEEP_ALIVE;
     }
-    let delivered =
-        batch.request(active.token, batch::PROTOCOL_FASTCGI, content_length, flags, decoder.block(), &spans);
-    cx.scratch.spans = spans;
-    if !delivered {
-        return Step::Next(batch_too_small(cx, batch));
+    let head = RequestHead { protocol: batch::PROTOCOL_FASTCGI, content_length, flags, block: decoder.block() };
+    if !batch.request_vars(active.token, head, decoder.vars(), (0, 0)) {
+        return Step::Next(cx.no_room(batch, NO_ROOM));
     }
     let stdin = if declared {
         Phase::Stdin { remaining: content_length, until_end: false }
@@ -510,7 +503,7 @@ fn stdin(active: Active, cx: &mut Cx, content: &[u8], batch: &mut Batch) -> Step
     if content.is_empty() {
         if until_end {
             if !batch.fits(2, 0) {
-                return Step::Next(batch_too_small(cx, batch));
+                return Step::Next(cx.no_room(batch, NO_ROOM));
             }
             batch.body_end(token);
         } else if remaining > 0 {
@@ -535,7 +528,7 @@ fn stdin(active: Active, cx: &mut Cx, content: &[u8], batch: &mut Batch) -> Step
     }
     let remaining = remaining - content.len() as u64;
     if !batch.fits(4 + 2, content.len()) {
-        return Step::Next(batch_too_small(cx, batch));
+        return Step::Next(cx.no_room(batch, NO_ROOM));
     }
     batch.body(token, content);
     if remaining == 0 && !until_end {
@@ -560,16 +553,6 @@ fn fail_request(active: Active, cx: &mut Cx, why: &str, reason: AbortReason, sta
     }
     cx.notices.log(Level::Warn, format!("fastcgi: {why}; request aborted, answered {status}"));
     active.refuse(status)
-}
-
-/// No room for an event: wait for the next batch, unless this one is empty (the
-/// binding's buffers are smaller than one request, a misconfiguration).
-fn batch_too_small(cx: &mut Cx, batch: &Batch) -> Next {
-    if batch.is_empty() {
-        cx.notices.log(Level::Error, "fastcgi: batch buffers smaller than one request; closed".to_string());
-        return Next::reset(AbortReason::Internal);
-    }
-    Next::Retry
 }
 
 /// The record stream cannot be trusted: log `what`, close, abort the requests.

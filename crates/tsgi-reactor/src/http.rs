@@ -17,13 +17,13 @@ use tsgi_wire::http::{self, BodyFraming, ChunkedDecoder, Head};
 use tsgi_wire::keys;
 use tsgi_wire::Status;
 
-use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
+use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
 use crate::conn::{Link, Next, Protocol, Stage};
 use crate::notices::{Notice, Notices};
 use crate::reactor::Cx;
 use crate::refusal;
-use crate::stream::{self, ProtoStream, Streams};
+use crate::stream::{self, ProtoStream, Streams, Unopened};
 use crate::sys::{self, read_some, Read};
 use crate::timers;
 
@@ -94,14 +94,11 @@ impl Addresses {
 
 /// How far one step through the buffered bytes got.
 enum Step {
-    /// It took bytes; look again.
-    On,
-    /// Nothing more to do with the buffer now.
-    Stop,
-    /// The batch has no room for what comes next: stop, read again in the next batch.
-    Full,
-    /// Stop here: the connection is answered or closed.
-    Done(Next),
+    /// It took bytes: look again.
+    More,
+    /// Stop here; the connection goes on as this says ([`Next::Go`]: nothing more to do
+    /// with the buffer now; [`Next::Retry`]: the batch has no room for what comes next).
+    Stop(Next),
 }
 
 /// `SERVER_NAME` and `SERVER_PORT` from a `Host` value (`name`, `name:port`, `[v6]:port`).
@@ -187,18 +184,16 @@ impl HttpConn {
     fn process(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Next {
         loop {
             let step = match self.state {
-                _ if link.buffered.is_empty() => Step::Stop,
+                _ if link.buffered.is_empty() => Step::Stop(Next::Go),
                 State::Head => self.head(link, streams, cx, batch),
                 State::Body { remaining } => self.body(link, streams, cx, remaining, batch),
                 State::Chunked => self.chunks(link, streams, cx, batch),
                 State::Tunnel { .. } => tunnel(link, streams, batch),
-                State::Done => Step::Stop,
+                State::Done => Step::Stop(Next::Go),
             };
             match step {
-                Step::On => continue,
-                Step::Stop => return Next::Go,
-                Step::Full => return Next::Retry,
-                Step::Done(next) => return next,
+                Step::More => continue,
+                Step::Stop(next) => return next,
             }
         }
     }
@@ -207,12 +202,12 @@ impl HttpConn {
     fn head(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Step {
         let mut vars = std::mem::take(&mut cx.scratch.http_vars);
         let step = match http::parse_head(&link.buffered, &cx.config.http, &mut vars) {
-            Ok(Status::Partial) => Step::Stop,
+            Ok(Status::Partial) => Step::Stop(Next::Go),
             Ok(Status::Complete(head)) => self.deliver(link, streams, cx, head, &mut vars, batch),
             Err(error) => {
                 let status = error.status();
                 cx.notices.log(Level::Warn, format!("http: {error}; answered {status}"));
-                Step::Done(Next::answer(refusal::http(status)))
+                Step::Stop(Next::answer(refusal::http(status)))
             }
         };
         cx.scratch.http_vars = vars;
@@ -229,24 +224,6 @@ impl HttpConn {
         batch: &mut Batch,
     ) -> Step {
         self.add_socket_vars(&head, vars);
-        let mut spans = std::mem::take(&mut cx.scratch.spans);
-        spans.clear();
-        spans.extend(vars.vars.iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
-            key_id: v.key_id,
-            key_off: v.key_offset,
-            key_len: u32::from(v.key_len),
-            value_off: v.value_offset,
-            value_len: u32::from(v.value_len),
-        }));
-        let words = batch::REQUEST_HEADER_WORDS + batch::VAR_WORDS * spans.len() + 4 + 2;
-        if !batch.fits(words, vars.block.len()) {
-            cx.scratch.spans = spans;
-            if batch.is_empty() {
-                cx.notices.log(Level::Error, "http: batch buffers smaller than one request head; closed".to_string());
-                return Step::Done(Next::reset(AbortReason::Internal));
-            }
-            return Step::Full;
-        }
         // After an upgrade request the client may already speak the new protocol: no next
         // request is parsed, whatever the answer. A draining worker keeps no connection.
         let keep_alive = head.keep_alive && !head.upgrade && !cx.draining;
@@ -257,15 +234,6 @@ impl HttpConn {
         };
         // The body is not read (nor asked for) until the app wants it.
         let awaiting_continue = head.expect_continue && next != State::Done;
-        // Whether the connection stays open is JavaScript's decision, on its last write.
-        let request = ProtoStream::Http(HttpStream { awaiting_continue });
-        let Some(stream) = stream::open(streams, link, &mut cx.notices, request) else {
-            cx.scratch.spans = spans;
-            return Step::Done(Next::reset(AbortReason::Internal));
-        };
-        stream.in_app = true;
-        stream.paused = awaiting_continue;
-        let token = stream.token;
         let mut flags = 0;
         if head.upgrade {
             flags |= batch::FLAG_UPGRADE;
@@ -277,11 +245,22 @@ impl HttpConn {
         if next == State::Done && !head.upgrade {
             flags |= batch::FLAG_BODY_COMPLETE;
         }
+        // Whether the connection stays open is JavaScript's decision, on its last write.
         if keep_alive {
             flags |= batch::FLAG_KEEP_ALIVE;
         }
-        batch.request(token, batch::PROTOCOL_HTTP, length, flags, &vars.block, &spans);
-        cx.scratch.spans = spans;
+        let request = RequestHead { protocol: batch::PROTOCOL_HTTP, content_length: length, flags, block: &vars.block };
+        let hand_over = |token| batch.request_vars(token, request, &vars.vars, (batch::BODY_AND_END_WORDS, 0));
+        let proto = ProtoStream::Http(HttpStream { awaiting_continue });
+        let stream = match stream::open(streams, link, &mut cx.notices, proto, hand_over) {
+            Ok(stream) => stream,
+            Err(Unopened::NoRoom) => {
+                return Step::Stop(cx.no_room(batch, "http: batch buffers smaller than one request head; closed"))
+            }
+            Err(Unopened::TooMany) => return Step::Stop(Next::reset(AbortReason::Internal)),
+        };
+        stream.in_app = true;
+        stream.paused = awaiting_continue;
         if next == State::Chunked {
             match self.chunked.as_mut() {
                 Some(decoder) => decoder.reset(),
@@ -292,7 +271,7 @@ impl HttpConn {
         self.state = next;
         self.request_deadline = if next == State::Done { 0 } else { link.head_started + cx.config.request_timeout_ms };
         link.paused |= awaiting_continue;
-        Step::On
+        Step::More
     }
 
     /// REMOTE_ADDR/PORT from the socket; SERVER_NAME/PORT from the host the client asked
@@ -325,7 +304,7 @@ impl HttpConn {
         };
         let take = (link.buffered.len() as u64).min(remaining) as usize;
         if !batch.fits(4 + 2, take) {
-            return Step::Full;
+            return Step::Stop(Next::Retry);
         }
         batch.body(token, &link.buffered[..take]);
         link.buffered.drain(..take);
@@ -337,7 +316,7 @@ impl HttpConn {
         } else {
             self.state = State::Body { remaining };
         }
-        Step::On
+        Step::More
     }
 
     /// The response ended before the body was read: the rest is dropped as it comes.
@@ -350,9 +329,9 @@ impl HttpConn {
             self.next_request(link, cx);
         }
         if take > 0 {
-            Step::On
+            Step::More
         } else {
-            Step::Stop
+            Step::Stop(Next::Go)
         }
     }
 
@@ -403,14 +382,14 @@ impl HttpConn {
                 if token.is_none() {
                     self.next_request(link, cx);
                 }
-                Step::On
+                Step::More
             }
-            Ok(false) if full => Step::Full,
-            Ok(false) => Step::Stop,
+            Ok(false) if full => Step::Stop(Next::Retry),
+            Ok(false) => Step::Stop(Next::Go),
             Err(error) => {
                 let status = error.status();
                 cx.notices.log(Level::Warn, format!("http: {error}; request aborted"));
-                Step::Done(fail(link, streams, cx, status))
+                Step::Stop(fail(link, streams, cx, status))
             }
         }
     }
@@ -526,14 +505,14 @@ impl HttpConn {
 fn tunnel(link: &mut Link, streams: &Streams, batch: &mut Batch) -> Step {
     let Some(token) = link.current(streams) else {
         link.buffered.clear();
-        return Step::Stop;
+        return Step::Stop(Next::Go);
     };
     if !batch.fits(4, link.buffered.len()) {
-        return Step::Full;
+        return Step::Stop(Next::Retry);
     }
     batch.body(token, &link.buffered);
     link.buffered.clear();
-    Step::Stop
+    Step::Stop(Next::Go)
 }
 
 /// The body cannot be read on: the request is aborted; the client gets `status` if

@@ -20,7 +20,7 @@ use tsgi_wire::http;
 use tsgi_wire::uwsgi;
 
 use crate::accept::Listener;
-use crate::batch::{AbortReason, Batch, Level, VarSpan};
+use crate::batch::{AbortReason, Batch, Level};
 use crate::config::Config;
 use crate::conn::{Conn, Link, Next, Stage};
 use crate::fastcgi::Decoders;
@@ -85,6 +85,18 @@ impl Cx {
         write(link.out.tail());
         self.corked.mark(link);
     }
+
+    /// The batch has no room for what a connection must hand over: it waits for the next
+    /// batch, unless this one is empty. The binding sizes its buffers for several maximal
+    /// requests, so an empty batch without room means a misconfigured binding: the
+    /// connection is reset, with `why` logged, rather than retried forever.
+    pub fn no_room(&mut self, batch: &Batch, why: &str) -> Next {
+        if !batch.is_empty() {
+            return Next::Retry;
+        }
+        self.notices.log(Level::Error, why.to_string());
+        Next::reset(AbortReason::Internal)
+    }
 }
 
 /// Buffers reused from one read or parse to the next, so a request allocates none.
@@ -97,8 +109,6 @@ pub(crate) struct Scratch {
     pub http_vars: http::HeadVars,
     /// Spare FastCGI params decoders.
     pub decoders: Decoders,
-    /// The vars of a request on their way into the batch.
-    pub spans: Vec<VarSpan>,
 }
 
 /// Connections with output queued during a batch, flushed together when it ends.
@@ -126,7 +136,6 @@ impl Reactor {
             uwsgi_vars: Vec::with_capacity(64),
             http_vars: http::HeadVars::new(),
             decoders: Decoders::default(),
-            spans: Vec::with_capacity(64),
         };
         Ok(Reactor {
             epfd,

@@ -57,19 +57,34 @@ impl ProtoStream {
 /// All streams of a reactor, addressed by slot, named by token.
 pub(crate) type Streams = Table<Stream>;
 
-/// Opens a request on `link`: a new stream, in the link's list. `None` (logged) when the
-/// worker carries 2^20 - 1 already; the caller then resets the connection.
+/// Why a request was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unopened {
+    /// It could not be handed over (no room in the batch); nothing changed.
+    NoRoom,
+    /// The worker carries 2^20 - 1 requests already (logged); the caller resets the
+    /// connection.
+    TooMany,
+}
+
+/// Opens a request on `link` if `hand_over(token)`, given the token it will have, says it
+/// went into the batch: a new stream, in the link's list. The token is known before the
+/// stream exists, so a request that does not fit leaves no trace.
 pub(crate) fn open<'s>(
     streams: &'s mut Streams,
     link: &mut Link,
     notices: &mut Notices,
     proto: ProtoStream,
-) -> Option<&'s mut Stream> {
+    hand_over: impl FnOnce(u32) -> bool,
+) -> Result<&'s mut Stream, Unopened> {
     let Some(vacant) = streams.vacant() else {
         notices.log(Level::Error, "too many requests in one worker; connection closed".to_string());
-        return None;
+        return Err(Unopened::TooMany);
     };
     let token = vacant.token();
+    if !hand_over(token) {
+        return Err(Unopened::NoRoom);
+    }
     let stream = Stream {
         token,
         conn: link.slot(),
@@ -82,5 +97,5 @@ pub(crate) fn open<'s>(
     };
     let (slot, stream) = vacant.insert(stream);
     link.streams.push(slot);
-    Some(stream)
+    Ok(stream)
 }

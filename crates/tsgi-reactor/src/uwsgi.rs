@@ -5,15 +5,14 @@
 //! refuse with a static response and a lingering close, or close at once. A uwsgi
 //! connection carries one request; its state ([`UwsgiConn`]) is that request's read side.
 
-use tsgi_wire::keys;
 use tsgi_wire::uwsgi::{self, Error};
 
-use crate::batch::{self, AbortReason, Batch, Level, VarSpan};
+use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
 use crate::conn::{Link, Next, Protocol};
 use crate::reactor::Cx;
 use crate::refusal;
-use crate::stream::{self, ProtoStream, Streams};
+use crate::stream::{self, ProtoStream, Streams, Unopened};
 use crate::sys::{read_some as read, Read};
 use crate::timers;
 
@@ -237,32 +236,6 @@ impl UwsgiConn {
         let block = &buf[uwsgi::HEADER_LEN..consumed];
         let after = &buf[consumed..];
         let body_now = (after.len() as u64).min(info.content_length) as usize;
-        let mut spans = std::mem::take(&mut cx.scratch.spans);
-        spans.clear();
-        spans.extend(vars.iter().filter(|v| !keys::is_dropped(v.key_id)).map(|v| VarSpan {
-            key_id: v.key_id,
-            key_off: v.key_offset,
-            key_len: u32::from(v.key_len),
-            value_off: v.value_offset,
-            value_len: u32::from(v.value_len),
-        }));
-        let words = batch::REQUEST_HEADER_WORDS + batch::VAR_WORDS * spans.len() + 4 + 2;
-        if !batch.fits(words, block.len() + body_now) {
-            cx.scratch.spans = spans;
-            if batch.is_empty() {
-                // The binding sizes its buffers for several maximal heads, so this means a
-                // misconfigured binding; fail the connection rather than retry forever.
-                cx.notices.log(Level::Error, "uwsgi: batch buffers smaller than one request head; closed".to_string());
-                return Next::reset(AbortReason::Internal);
-            }
-            return Next::Retry;
-        }
-        let Some(stream) = stream::open(streams, link, &mut cx.notices, ProtoStream::Uwsgi) else {
-            cx.scratch.spans = spans;
-            return Next::reset(AbortReason::Internal);
-        };
-        stream.in_app = true;
-        let token = stream.token;
         let mut flags = 0;
         if info.content_length == 0 {
             flags |= batch::FLAG_BODY_COMPLETE;
@@ -270,8 +243,19 @@ impl UwsgiConn {
         if header.modifier1 == uwsgi::MODIFIER_MANAGE_PATH_INFO {
             flags |= batch::FLAG_MANAGE_PATH_INFO;
         }
-        batch.request(token, batch::PROTOCOL_UWSGI, info.content_length, flags, block, &spans);
-        cx.scratch.spans = spans;
+        let head = RequestHead { protocol: batch::PROTOCOL_UWSGI, content_length: info.content_length, flags, block };
+        // Room for the body that came with the head, and its end.
+        let room_after = (batch::BODY_AND_END_WORDS, body_now);
+        let hand_over = |token| batch.request_vars(token, head, vars, room_after);
+        let stream = match stream::open(streams, link, &mut cx.notices, ProtoStream::Uwsgi, hand_over) {
+            Ok(stream) => stream,
+            Err(Unopened::NoRoom) => {
+                return cx.no_room(batch, "uwsgi: batch buffers smaller than one request head; closed")
+            }
+            Err(Unopened::TooMany) => return Next::reset(AbortReason::Internal),
+        };
+        stream.in_app = true;
+        let token = stream.token;
         let remaining = info.content_length - body_now as u64;
         if body_now > 0 {
             batch.body(token, &after[..body_now]);
