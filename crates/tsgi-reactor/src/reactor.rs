@@ -33,6 +33,8 @@ use crate::timers::Timer;
 
 /// The most epoll events handled per poll, so Node's own loop gets its turn.
 const EVENTS_PER_POLL: usize = 256;
+/// The most bytes one read takes into [`Scratch::read`].
+const READ_BUFFER: usize = 64 * 1024;
 
 // What an epoll event is about: the top bits of its data word, the rest naming which.
 pub(crate) const KIND_SHIFT: u32 = 62;
@@ -111,6 +113,26 @@ pub(crate) struct Scratch {
     pub decoders: Decoders,
 }
 
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            read: vec![0u8; READ_BUFFER].into_boxed_slice(),
+            uwsgi_vars: Vec::with_capacity(64),
+            http_vars: http::HeadVars::new(),
+            decoders: Decoders::default(),
+        }
+    }
+
+    /// After a panic: a handler may have taken the read buffer out (to parse from it
+    /// while holding the rest of `Cx`) and not put it back. Reading into an empty buffer
+    /// returns 0, which reads as every peer's end, so it is replaced.
+    fn recover(&mut self) {
+        if self.read.is_empty() {
+            self.read = vec![0u8; READ_BUFFER].into_boxed_slice();
+        }
+    }
+}
+
 /// Connections with output queued during a batch, flushed together when it ends.
 #[derive(Default)]
 pub(crate) struct Corked(Vec<u32>);
@@ -131,18 +153,12 @@ impl Reactor {
         let epfd = sys::epoll_create()?;
         let timer = Timer::new(epfd, KIND_TIMER << KIND_SHIFT)?;
         let notices = Notices::new(epfd, KIND_WAKE << KIND_SHIFT)?;
-        let scratch = Scratch {
-            read: vec![0u8; 64 * 1024].into_boxed_slice(),
-            uwsgi_vars: Vec::with_capacity(64),
-            http_vars: http::HeadVars::new(),
-            decoders: Decoders::default(),
-        };
         Ok(Reactor {
             epfd,
             events: vec![libc::epoll_event { events: 0, u64: 0 }; EVENTS_PER_POLL],
             conns: Table::default(),
             streams: Streams::default(),
-            cx: Cx { config, notices, scratch, corked: Corked::default(), draining: false },
+            cx: Cx { config, notices, scratch: Scratch::new(), corked: Corked::default(), draining: false },
             timer,
             listeners: Vec::new(),
             accepted: 0,
@@ -237,6 +253,7 @@ impl Reactor {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
             self.cx.notices.log(Level::Error, format!("internal error on a connection, closed it: {what}"));
+            self.cx.scratch.recover();
             self.close_conn(slot, true, AbortReason::Internal);
         }
     }
