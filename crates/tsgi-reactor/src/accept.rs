@@ -25,12 +25,41 @@ const ACCEPT_BACKOFF_MS: u64 = 100;
 
 /// A listening socket.
 pub(crate) struct Listener {
-    pub(crate) fd: RawFd,
-    pub(crate) protocol: Protocol,
+    fd: RawFd,
+    protocol: Protocol,
     /// Set while accepting rests after EMFILE; monotonic ms.
-    pub(crate) resting_until: u64,
+    resting_until: u64,
     /// The Unix socket file this reactor created, removed on close.
-    pub(crate) unlink: Option<PathBuf>,
+    unlink: Option<PathBuf>,
+}
+
+/// The listeners and the state of accepting.
+#[derive(Default)]
+pub(crate) struct Accepting {
+    /// The listening sockets, by index (the epoll data of their events).
+    pub listeners: Vec<Listener>,
+    /// Accepting stopped at `max-conns`: the listeners are out of the epoll set.
+    pub paused: bool,
+    /// Connections accepted since the start.
+    pub accepted: u64,
+}
+
+impl Accepting {
+    /// A listener rests after EMFILE: the timer must run to wake it.
+    pub fn resting(&self) -> bool {
+        self.listeners.iter().any(|l| l.resting_until != 0)
+    }
+
+    /// Listeners whose rest ended at `now` are back in the epoll set `epfd`.
+    pub fn wake_rested(&mut self, epfd: RawFd, now: u64) {
+        for (index, listener) in self.listeners.iter_mut().enumerate() {
+            if listener.resting_until != 0 && listener.resting_until <= now {
+                listener.resting_until = 0;
+                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
+                let _ = sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
+            }
+        }
+    }
 }
 
 /// A listening address as bound.
@@ -43,7 +72,7 @@ pub struct ListenerInfo {
 impl Reactor {
     /// Connections accepted since the reactor started.
     pub fn accepted(&self) -> u64 {
-        self.accepted
+        self.accept.accepted
     }
 
     /// Binds `spec` (see [`Address::parse`]) and starts accepting on it.
@@ -83,17 +112,17 @@ impl Reactor {
         // one. Linux copies the option to every accepted socket, so it is set once here
         // (it fails harmlessly on Unix sockets).
         let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        let data = (KIND_LISTENER << KIND_SHIFT) | self.listeners.len() as u64;
+        let data = (KIND_LISTENER << KIND_SHIFT) | self.accept.listeners.len() as u64;
         if let Err(e) = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, data) {
             sys::close(fd);
             return Err(e);
         }
-        self.listeners.push(Listener { fd, protocol, resting_until: 0, unlink });
+        self.accept.listeners.push(Listener { fd, protocol, resting_until: 0, unlink });
         Ok(())
     }
 
     pub(crate) fn accept(&mut self, index: usize, batch: &mut Batch) {
-        let Some(listener) = self.listeners.get(index) else { return };
+        let Some(listener) = self.accept.listeners.get(index) else { return };
         let (fd, protocol) = (listener.fd, listener.protocol);
         for _ in 0..ACCEPTS_PER_POLL {
             if self.conns.len() >= self.cx.config.max_conns {
@@ -113,7 +142,7 @@ impl Reactor {
                     // Out of file descriptors: rest instead of spinning on a listener
                     // that stays readable (waitress GHSA-3f84-rpwh-47g6 is the spin).
                     let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
-                    self.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
+                    self.accept.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
                     self.arm_timer(true);
                     self.cx.notices.log(
                         Level::Error,
@@ -142,11 +171,11 @@ impl Reactor {
     /// At `max-conns`: the listeners leave the epoll set, so new connections wait in the
     /// kernel's listen queue (or go to another worker) until one of ours closes.
     fn pause_accepting(&mut self) {
-        if self.accept_paused {
+        if self.accept.paused {
             return;
         }
-        self.accept_paused = true;
-        for listener in &self.listeners {
+        self.accept.paused = true;
+        for listener in &self.accept.listeners {
             let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
         }
         let max = self.cx.config.max_conns;
@@ -157,8 +186,8 @@ impl Reactor {
     }
 
     pub(crate) fn resume_accepting(&mut self) {
-        self.accept_paused = false;
-        for (index, listener) in self.listeners.iter().enumerate() {
+        self.accept.paused = false;
+        for (index, listener) in self.accept.listeners.iter().enumerate() {
             if listener.resting_until == 0 {
                 let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
                 let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
@@ -171,7 +200,7 @@ impl Reactor {
     /// for a next request, and lets every other connection close after its current
     /// response. Requests in progress go on.
     pub fn stop_listening(&mut self) {
-        for listener in self.listeners.drain(..) {
+        for listener in self.accept.listeners.drain(..) {
             // A listening socket inherited from the master stays open there: closing our
             // fd would leave it in our epoll set (epoll forgets a file only when its last
             // fd closes) and wake us for connections we no longer take.

@@ -33,7 +33,7 @@ impl Reactor {
         let mut conn = Conn::new(fd, token, protocol, now);
         conn.link.deadline = now + self.cx.config.socket_timeout_ms;
         let (slot, _) = vacant.insert(conn);
-        self.accepted += 1;
+        self.accept.accepted += 1;
         self.arm_timer(true);
         self.update_interest(slot);
         Some(slot)
@@ -55,7 +55,7 @@ impl Reactor {
             }
             self.cx.scratch.decoders.recycle(&mut stream.proto);
         }
-        if self.accept_paused && self.conns.len() < self.cx.config.max_conns {
+        if self.accept.paused && self.conns.len() < self.cx.config.max_conns {
             self.resume_accepting();
         }
     }

@@ -19,7 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use tsgi_wire::http;
 use tsgi_wire::uwsgi;
 
-use crate::accept::Listener;
+use crate::accept::Accepting;
 use crate::batch::{AbortReason, Batch, Level};
 use crate::config::Config;
 use crate::conn::{Conn, Link, Next, Stage};
@@ -54,11 +54,7 @@ pub struct Reactor {
     /// What protocol handlers use besides their connection and the streams.
     pub(crate) cx: Cx,
     pub(crate) timer: Timer,
-    pub(crate) listeners: Vec<Listener>,
-    /// Connections accepted since the start.
-    pub(crate) accepted: u64,
-    /// Accepting stopped at `max-conns`.
-    pub(crate) accept_paused: bool,
+    pub(crate) accept: Accepting,
     /// Connections to add to the epoll set when the batch ends, unless they close first.
     pub(crate) unregistered: Vec<u32>,
     #[cfg(test)]
@@ -160,9 +156,7 @@ impl Reactor {
             streams: Streams::default(),
             cx: Cx { config, notices, scratch: Scratch::new(), corked: Corked::default(), draining: false },
             timer,
-            listeners: Vec::new(),
-            accepted: 0,
-            accept_paused: false,
+            accept: Accepting::default(),
             unregistered: Vec::new(),
             #[cfg(test)]
             panic_on_request: false,

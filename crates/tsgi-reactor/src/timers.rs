@@ -15,7 +15,7 @@ use std::os::fd::RawFd;
 
 use crate::batch::{AbortReason, Level};
 use crate::conn::{Link, Next, Protocol};
-use crate::reactor::{Cx, Reactor, KIND_LISTENER, KIND_SHIFT};
+use crate::reactor::{Cx, Reactor};
 use crate::sys;
 
 /// Resolution of timeouts. The timer runs only while connections exist.
@@ -48,7 +48,7 @@ impl Drop for Timer {
 impl Reactor {
     /// Runs the timer while `on` or a listener rests; stops it otherwise.
     pub(crate) fn arm_timer(&mut self, on: bool) {
-        let on = on || self.listeners.iter().any(|l| l.resting_until != 0);
+        let on = on || self.accept.resting();
         if on != self.timer.armed && sys::timerfd_set_interval(self.timer.fd, if on { TICK_MS } else { 0 }).is_ok() {
             self.timer.armed = on;
         }
@@ -65,14 +65,7 @@ impl Reactor {
             self.arm_timer(false);
         }
         let now = sys::now_ms();
-        for index in 0..self.listeners.len() {
-            let listener = &mut self.listeners[index];
-            if listener.resting_until != 0 && listener.resting_until <= now {
-                listener.resting_until = 0;
-                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
-                let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
-            }
-        }
+        self.accept.wake_rested(self.epfd, now);
         for slot in 0..self.conns.slots() {
             let Some(conn) = self.conns.get_mut(slot) else { continue };
             if conn.link.deadline == 0 || conn.link.deadline > now {
