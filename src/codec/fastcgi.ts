@@ -2,7 +2,7 @@
  * FastCGI 1.0 records and params (crates/tsgi-wire/src/fastcgi.rs, cases F1-F26): the
  * record header, `BEGIN_REQUEST`, name-value pairs, and the PARAMS stream reassembled
  * into the canonical vars. Which record may come when is the connection's business
- * (src/pure/fastcgi-conn.ts).
+ * (src/pure/fastcgi.ts).
  */
 import { refusalError } from './refusal-text.js';
 import { Framing, VarList, WireError, httpPrefix, pushVar } from './vars.js';

@@ -7,6 +7,13 @@ import { isDropped } from '../codec/keys.js';
 import { VAR_WORDS, type VarList } from '../codec/vars.js';
 import { Layout } from '../native/batch.js';
 
+/** Log levels of LOG events. */
+export const Level = { WARN: 1, ERROR: 2 } as const;
+
+/** Words of a BODY event and the BODY_END after it: the room a request head keeps behind it
+ * for the body that came with it. */
+export const BODY_AND_END_WORDS = 4 + 2;
+
 export class BatchWriter {
   private arenaLength = 0;
   words = 0;
@@ -29,12 +36,26 @@ export class BatchWriter {
   }
 
   /** A REQUEST: `block[start..start+length]` into the arena, one entry per var that is not
-   * dropped (var offsets are relative to `start`). False if it does not fit. */
-  request(token: number, protocol: number, contentLength: number, flags: number, block: Buffer, start: number, length: number, vars: VarList): boolean {
+   * dropped (var offsets are relative to `start`), if it fits with `wordsAfter` words and
+   * `bytesAfter` arena bytes still free behind it for the events that must follow it in this
+   * batch. False (and nothing added) if not. This is how a request of every protocol enters
+   * the batch (crates/tsgi-reactor/src/batch.rs `request_vars`). */
+  request(
+    token: number,
+    protocol: number,
+    contentLength: number,
+    flags: number,
+    block: Buffer,
+    start: number,
+    length: number,
+    vars: VarList,
+    wordsAfter = 0,
+    bytesAfter = 0,
+  ): boolean {
     let kept = 0;
     for (let v = 0; v < vars.count; v++) if (!isDropped(vars.keyId(v))) kept++;
     const words = Layout.REQUEST_HEADER_WORDS + VAR_WORDS * kept;
-    if (!this.fits(words, length)) return false;
+    if (!this.fits(words + wordsAfter, length + bytesAfter)) return false;
     const base = this.arenaLength;
     block.copy(this.arena, base, start, start + length);
     const index = this.index;

@@ -1,64 +1,97 @@
 /**
- * A connection of the pure-TypeScript reactor and the requests on it, with the same
- * states as the native ones (crates/tsgi-reactor/src/conn.rs, stream.rs).
+ * One connection of the pure-TypeScript reactor: what every connection has, and the state
+ * of its protocol (crates/tsgi-reactor/src/conn.rs). The Rust `Conn` is a `Link` (what every
+ * connection has) beside a `ProtoConn` (one protocol's state), split so that a handler can
+ * borrow both at once; here the link's fields are the `Conn`'s own, and `proto` is the
+ * protocol's state, a class in that protocol's file (`UwsgiConn`, `FastcgiConn`, `HttpConn`).
+ * No field that means something for one protocol only is here. The states every protocol
+ * shares, a refusal being sent and the lingering close, are a {@link Stage}; once a
+ * connection is in one, its protocol's state is no longer consulted.
+ *
+ * A protocol handler answers {@link Next}, what should happen to the connection, applied in
+ * one place (`PureReactor.apply`). New kinds of connection (a WebSocket tunnel, a file being
+ * sent) are states of their protocol, not fields here.
  */
 import type net from 'node:net';
-import type { ChunkedDecoder } from '../codec/http-chunked.js';
-import type { ParamsDecoder } from '../codec/fastcgi.js';
-import type { WireError } from '../codec/vars.js';
 import type { WireProtocol } from '../native/binding.js';
+import type { ReactorConfig } from './config.js';
+import type { PureReactor } from './reactor.js';
+import type { Stream } from './stream.js';
+import type { StreamEnd } from './write.js';
 
-/** Where the read side of a connection is. */
-export const enum ReadState {
-  /** uwsgi, HTTP: waiting for a request head. */
-  Head,
-  /** uwsgi: a vars block over buffer-size is read and thrown away, then refused. */
-  DiscardVars,
-  /** uwsgi, HTTP: streaming a Content-Length body; `remaining` bytes to come. */
-  Body,
-  /** uwsgi, HTTP: the request is read; uwsgi throws away whatever follows. */
-  Done,
-  /** FastCGI: records, for any number of requests. */
-  Records,
-  /** HTTP: a chunked body. */
-  Chunked,
-  /** HTTP after 101: the bytes both ways are the app's. */
-  Tunnel,
-  /** A refusal is being sent; what the peer sends is dropped. */
+export const EMPTY = Buffer.alloc(0);
+
+/** Where a connection stands, whatever its protocol. */
+export const enum Stage {
+  /** Its protocol's state says what the bytes mean. */
+  Serving,
+  /** A refusal (or a pong) is being sent; what the peer sends is dropped, never parsed. */
   Refused,
   /** Our side is shut after the last response; unread bytes are drained until `lingerUntil`. */
   Linger,
 }
 
-export const EMPTY = Buffer.alloc(0);
+/**
+ * What the reactor asks of the state of a connection's protocol (`UwsgiConn`, `FastcgiConn`,
+ * `HttpConn`): the twin of the Rust `ProtoConn` enum, whose match arms these methods are.
+ * Only consulted while the connection is {@link Stage.Serving}, but for `stop` and
+ * `requestEnded`, which concern the connection whatever its stage.
+ */
+export interface ProtoConn {
+  readonly protocol: WireProtocol;
+  /** Bytes that come now are read and dropped, never parsed (uwsgi after its request, U20). */
+  readonly dropsInput: boolean;
+  /** `bytes` were dropped that way. */
+  drop(bytes: number): void;
+  /** Handles what is buffered. */
+  process(r: PureReactor, conn: Conn): Next;
+  /** The peer closed its side. */
+  eof(r: PureReactor, conn: Conn): Next;
+  /** Whether the connection is read now (the native epoll interest). */
+  wantsRead(conn: Conn): boolean;
+  /** The deadline the state calls for at `now` (0: none). */
+  deadline(conn: Conn, config: ReactorConfig, now: number): number;
+  /** The deadline passed at `now`. */
+  expired(r: PureReactor, conn: Conn, now: number): Next;
+  /** The request was read to its end: the connection may close without lingering. */
+  readonly readWhole: boolean;
+  /** A body of known length is being read (its stall timeout stops while paused). */
+  readonly inLengthBody: boolean;
+  /** A graceful stop began: true if the connection closes now. */
+  stop(conn: Conn): boolean;
+  /** A request on the connection ended (`keepConn`: it may carry the peer's next one). */
+  requestEnded(r: PureReactor, conn: Conn, stream: Stream, end: StreamEnd, keepConn: boolean): void;
+}
 
-/** Log levels of LOG events. */
-export const Level = { WARN: 1, ERROR: 2 } as const;
+/**
+ * What should happen to a connection after its protocol handled an event: `wait` (nothing
+ * the deadline depends on changed; only whether it is read follows the state), `go` (its
+ * deadline and reading follow its new state), `retry` (as `go`, and it is handled again first
+ * thing in the next batch: this one had no room), an answer from the reactor itself then a
+ * lingering close, or a close (`reset`: RST, not FIN; requests JavaScript has get ABORT with
+ * `reason`).
+ */
+export type Next = 'wait' | 'go' | 'retry' | { readonly answer: Buffer } | { readonly reset: boolean; readonly reason: number };
 
-/** One request as JavaScript knows it (a uwsgi or HTTP connection has one at a time). */
-export interface Stream {
-  readonly token: number;
-  readonly conn: Conn;
-  /** FastCGI request id; 0 otherwise. */
-  readonly id: number;
-  keepConn: boolean;
-  /** FastCGI input: PARAMS, then STDIN, then complete. */
-  phase: 'params' | 'stdin' | 'complete';
-  decoder: ParamsDecoder | null;
-  /** STDIN bytes still expected; with `untilEnd`, still allowed by limit-post. */
-  remaining: number;
-  untilEnd: boolean;
-  /** JavaScript has the request and its response has not ended. */
-  inApp: boolean;
-  paused: boolean;
-  wantDrain: boolean;
-  /** Response bytes went out: a refusal can no longer replace them. */
-  wrote: boolean;
-  awaitingContinue: boolean;
+/** Answer `bytes` (a refusal, a pong), then close after them. */
+export function answer(bytes: Buffer): Next {
+  return { answer: bytes };
+}
+
+/** Close with FIN. */
+export function close(reason: number): Next {
+  return { reset: false, reason };
+}
+
+/** Close with RST. */
+export function reset(reason: number): Next {
+  return { reset: true, reason };
 }
 
 export class Conn {
-  state: ReadState;
+  stage = Stage.Serving;
+  /** With {@link Stage.Linger}: when the drain gives up (ms). */
+  lingerUntil = 0;
   /** Received and not yet handled. */
   pending: Buffer = EMPTY;
   readonly streams: Stream[] = [];
@@ -66,38 +99,28 @@ export class Conn {
   paused = false;
   /** Close (or linger) once the last response is out. */
   closing = false;
-  /** FastCGI: a request without FCGI_KEEP_CONN began. */
-  closeWhenIdle = false;
   /** Corked by writes during the current batch. */
   dirty = false;
   closed = false;
-  /** Reading from the socket (not paused). */
+  /** Reading from the socket (not paused): the native epoll interest. */
   reading = true;
-  /** Bytes thrown away after the request (uwsgi U20). */
-  discarded = 0;
-  /** Body (or discarded vars) bytes still to come. */
-  remaining = 0;
-  /** The refusal due once discarded vars are gone. */
-  discardError: WireError | null = null;
-  /** HTTP tunnel: the client closed its side. */
-  tunnelEof = false;
-  acceptedAt: number;
-  /** HTTP: kept alive, waiting for a next request. */
-  idle = false;
-  requestDeadline = 0;
+  /** When the connection was accepted, or (HTTP keep-alive) when the first byte of its next
+   * head arrived: the head must arrive within socket-timeout of it. */
+  headStarted: number;
   deadline = 0;
-  lingerUntil = 0;
   /** Bytes queued for the socket at the last tick, to notice a peer that reads nothing. */
   lastQueued = 0;
-  chunked: ChunkedDecoder | null = null;
 
   constructor(
     readonly socket: net.Socket,
-    readonly protocol: WireProtocol,
+    readonly proto: ProtoConn,
     now: number,
   ) {
-    this.state = protocol === 'fastcgi' ? ReadState.Records : ReadState.Head;
-    this.acceptedAt = now;
+    this.headStarted = now;
+  }
+
+  get protocol(): WireProtocol {
+    return this.proto.protocol;
   }
 
   /** Response bytes not yet handed to the kernel. */
@@ -108,35 +131,15 @@ export class Conn {
   take(n: number): void {
     this.pending = n >= this.pending.length ? EMPTY : this.pending.subarray(n);
   }
+
+  /** The token of the request in progress on a connection that carries one at a time
+   * (uwsgi, HTTP); undefined once its response has ended. */
+  get current(): number | undefined {
+    return this.streams[0]?.token;
+  }
 }
 
-/** The static refusals (crates/tsgi-reactor/src/refusal.rs); nothing of the request is echoed. */
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  417: 'Expectation Failed',
-  431: 'Request Header Fields Too Large',
-  501: 'Not Implemented',
-};
-
-function reasonOf(status: number): [number, string] {
-  const reason = REASONS[status];
-  return reason ? [status, reason] : [500, 'Internal Server Error'];
-}
-
-/** As an HTTP response, announcing the close that follows. */
-export function httpRefusal(status: number): Buffer {
-  const [code, reason] = reasonOf(status);
-  return Buffer.from(
-    `HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\nConnection: close\r\n\r\n${reason}\n`,
-    'latin1',
-  );
-}
-
-/** As a CGI response (FastCGI STDOUT). */
-export function cgiRefusal(status: number): Buffer {
-  const [code, reason] = reasonOf(status);
-  return Buffer.from(`Status: ${code} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`, 'latin1');
+/** The deadline of a connection with nothing left to read: a queued response must keep moving. */
+export function stalledOutput(conn: Conn, config: ReactorConfig, now: number): number {
+  return conn.queued > 0 ? now + config.socketTimeoutMs : 0;
 }

@@ -1,9 +1,11 @@
 /**
  * The FastCGI side of a connection (crates/tsgi-reactor/src/fastcgi.rs, F1-F26): which
  * record may come when, management records answered at any time, requests as streams
- * (several at once when multiplexed), and three kinds of trouble: untrustworthy framing
- * closes the connection, a bad request is refused alone, a request that cannot be taken
- * gets END_REQUEST with the protocol status.
+ * (several at once when multiplexed) whose FastCGI part ({@link FastcgiStream}) is their id
+ * and where their input is, and three kinds of trouble: untrustworthy framing closes the
+ * connection, a bad request is refused alone, a request that cannot be taken gets
+ * END_REQUEST with the protocol status. What the connection itself keeps is
+ * {@link FastcgiConn}.
  */
 import {
   KEEP_CONN,
@@ -17,6 +19,7 @@ import {
   parseBeginRequest,
   parseNameValue,
   parseRecord,
+  recordHeader,
   streamRecords,
   typeName,
   unknownType,
@@ -25,77 +28,201 @@ import {
 import { KeyId } from '../codec/keys.js';
 import { VAR_WORDS, WireError } from '../codec/vars.js';
 import { AbortReason, Layout } from '../native/batch.js';
-import { cgiRefusal, Level, type Conn, type Stream } from './conn.js';
+import { Level } from './batch.js';
+import type { ReactorConfig } from './config.js';
+import { close, type Conn, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
+import { cgiRefusal } from './refusal.js';
+import type { Stream } from './stream.js';
+import { endStream, reply, type StreamEnd } from './write.js';
 
-/** What became of the connection: go on, the batch is full (retry), or it is closed. */
-const enum Flow {
-  Go,
-  Full,
-  Closed,
-}
+/** Logged when a request or its body does not fit even in an empty batch. */
+const NO_ROOM = 'fastcgi: batch buffers smaller than one request; closed';
 
 /** Spare params decoders, so a request does not allocate one. */
 const decoders: ParamsDecoder[] = [];
 
-export function fastcgiProcess(r: PureReactor, conn: Conn): void {
-  const data = conn.pending;
-  let pos = 0;
-  let flow = Flow.Go;
-  for (;;) {
-    const record = parseRecord(data, pos, data.length);
-    if (record === null) break;
-    if (record instanceof WireError) {
-      flow = protocolError(r, conn, record.message);
-      break;
-    }
-    // Once the last request without FCGI_KEEP_CONN ended, nothing more is taken.
-    if (!conn.closing) flow = onRecord(r, conn, record, data.subarray(pos + 8, pos + 8 + record.contentLength));
-    if (flow !== Flow.Go) break;
-    pos += record.total;
-  }
-  if (flow === Flow.Closed) return;
-  conn.take(pos);
-  if (flow === Flow.Full) r.retryLater(conn);
-  r.refreshDeadline(conn);
-  r.updateInterest(conn);
+/** What a FastCGI request keeps: its id, FCGI_KEEP_CONN, and where its input is. */
+export class FastcgiStream {
+  readonly protocol = 'fastcgi';
+  /** PARAMS, then STDIN, then complete. */
+  phase: 'params' | 'stdin' | 'complete' = 'params';
+  /** STDIN bytes still expected; with `untilEnd`, still allowed by limit-post. */
+  remaining = 0;
+  /** No CONTENT_LENGTH: the body is what STDIN carries until its end. */
+  untilEnd = false;
+
+  constructor(
+    readonly id: number,
+    readonly keepConn: boolean,
+    public decoder: ParamsDecoder | null,
+  ) {}
 }
 
-function onRecord(r: PureReactor, conn: Conn, record: RecordHead, content: Buffer): Flow {
-  const { type, requestId: id } = record;
-  if (id === 0) {
-    if (type === RecordType.GET_VALUES) return getValues(r, conn, content);
-    if (type === RecordType.GET_VALUES_RESULT || type === RecordType.UNKNOWN_TYPE || type === 0 || type > RecordType.UNKNOWN_TYPE) {
-      // F4: a management type we do not take.
-      r.send(conn, unknownType(type));
-      return Flow.Go;
+/** A stream on a FastCGI connection, with its FastCGI part. */
+type Request = Stream & { readonly proto: FastcgiStream };
+
+/** What a FastCGI connection keeps besides its requests. */
+export class FastcgiConn implements ProtoConn {
+  readonly protocol = 'fastcgi';
+  /** A request without FCGI_KEEP_CONN began (or a graceful stop): close once none is left. */
+  closeWhenIdle = false;
+
+  readonly dropsInput = false;
+
+  drop(): void {}
+
+  /** Handles every whole record buffered, until one says to stop. */
+  process(r: PureReactor, conn: Conn): Next {
+    const data = conn.pending;
+    let pos = 0;
+    let next: Next = 'go';
+    for (;;) {
+      const record = parseRecord(data, pos, data.length);
+      if (record === null) break;
+      if (record instanceof WireError) {
+        next = protocolError(r, record.message);
+        break;
+      }
+      // Once the last request without FCGI_KEEP_CONN ended, nothing more is taken.
+      if (!conn.closing) next = this.onRecord(r, conn, record, data.subarray(pos + 8, pos + 8 + record.contentLength));
+      if (next !== 'go') break;
+      pos += record.total;
     }
-    return protocolError(r, conn, `FastCGI ${typeName(type)} record with request id 0 (F6)`);
+    if (next !== 'go' && next !== 'retry') return next;
+    conn.take(pos);
+    return next;
   }
-  if (isManagement(type)) return protocolError(r, conn, `FastCGI ${typeName(type)} record with request id ${id}, not 0 (F6)`);
-  const stream = r.findStream(conn, id);
-  if (type === RecordType.BEGIN_REQUEST) {
-    if (stream) return protocolError(r, conn, `FastCGI BEGIN_REQUEST for request id ${id}, which is active (F10)`);
-    const begin = parseBeginRequest(content);
-    return begin instanceof WireError ? protocolError(r, conn, begin.message) : beginRequest(r, conn, id, begin.role, begin.flags);
+
+  private onRecord(r: PureReactor, conn: Conn, record: RecordHead, content: Buffer): Next {
+    const { type, requestId: id } = record;
+    if (id === 0) {
+      if (type === RecordType.GET_VALUES) return getValues(r, conn, content);
+      if (type === RecordType.GET_VALUES_RESULT || type === RecordType.UNKNOWN_TYPE || type === 0 || type > RecordType.UNKNOWN_TYPE) {
+        // F4: a management type we do not take.
+        reply(r, conn, unknownType(type));
+        return 'go';
+      }
+      return protocolError(r, `FastCGI ${typeName(type)} record with request id 0 (F6)`);
+    }
+    if (isManagement(type)) return protocolError(r, `FastCGI ${typeName(type)} record with request id ${id}, not 0 (F6)`);
+    const request = find(conn, id);
+    if (type === RecordType.BEGIN_REQUEST) {
+      if (request) return protocolError(r, `FastCGI BEGIN_REQUEST for request id ${id}, which is active (F10)`);
+      const begin = parseBeginRequest(content);
+      return begin instanceof WireError ? protocolError(r, begin.message) : this.beginRequest(r, conn, id, begin.role, begin.flags);
+    }
+    // F8: records for a request that is not active are ignored.
+    if (!request) return 'go';
+    switch (type) {
+      case RecordType.ABORT_REQUEST:
+        abortRequest(r, request);
+        return 'go';
+      case RecordType.PARAMS:
+        return params(r, request, content);
+      case RecordType.STDIN:
+        return stdin(r, request, content);
+      default:
+        return protocolError(r, `FastCGI ${typeName(type)} record for active request id ${id} (F7)`);
+    }
   }
-  // F8: records for a request that is not active are ignored.
-  if (!stream) return Flow.Go;
-  switch (type) {
-    case RecordType.ABORT_REQUEST:
-      abortRequest(r, stream);
-      return Flow.Go;
-    case RecordType.PARAMS:
-      return params(r, conn, stream, content);
-    case RecordType.STDIN:
-      return stdin(r, conn, stream, content);
-    default:
-      return protocolError(r, conn, `FastCGI ${typeName(type)} record for active request id ${id} (F7)`);
+
+  /** BEGIN_REQUEST for an inactive id: a new request, or a rejection (F11-F13). */
+  private beginRequest(r: PureReactor, conn: Conn, id: number, role: number, flags: number): Next {
+    const active = conn.streams.length;
+    const keepConn = (flags & KEEP_CONN) !== 0;
+    let rejection: [number, string] | null = null;
+    if (role !== ROLE_RESPONDER) {
+      rejection = [ProtocolStatus.UNKNOWN_ROLE, `FastCGI role ${role} is not supported (only RESPONDER, 1); answered FCGI_UNKNOWN_ROLE`];
+    } else if (active > 0 && !r.config.fastcgiMultiplex) {
+      rejection = [
+        ProtocolStatus.CANT_MPX_CONN,
+        `FastCGI request id ${id} while another is active on the connection and multiplexing is off; answered FCGI_CANT_MPX_CONN (enable --fastcgi-multiplex)`,
+      ];
+    } else if (active >= r.config.fastcgiMaxReqs) {
+      const max = r.config.fastcgiMaxReqs;
+      rejection = [
+        ProtocolStatus.OVERLOADED,
+        `FastCGI connection already carries fastcgi-max-reqs ${max} requests; answered FCGI_OVERLOADED (raise --fastcgi-max-reqs)`,
+      ];
+    }
+    if (rejection) {
+      r.notices.log(Level.WARN, `fastcgi: ${rejection[1]}`);
+      this.closeWhenIdle ||= !keepConn;
+      conn.closing = conn.streams.length === 0 && this.closeWhenIdle;
+      reply(r, conn, endRequest(id, 0, rejection[0]));
+      return 'go';
+    }
+    const decoder = decoders.pop() ?? new ParamsDecoder(r.config.fastcgi);
+    decoder.reset(r.config.fastcgi);
+    // Handed to JavaScript once its params are complete.
+    r.streams.open(conn, new FastcgiStream(id, keepConn, decoder));
+    return 'go';
   }
+
+  /** A request is over: END_REQUEST goes out, after the empty STDOUT record that closes a
+   * complete response. The connection closes once its output is sent, unless kept alive. */
+  requestEnded(r: PureReactor, conn: Conn, stream: Stream, end: StreamEnd, keepConn: boolean): void {
+    // A FastCGI connection carries FastCGI requests only.
+    const { id } = stream.proto as FastcgiStream;
+    const pieces = end.complete ? [recordHeader(RecordType.STDOUT, id, 0)] : [];
+    pieces.push(endRequest(id, end.complete ? 0 : end.appStatus, ProtocolStatus.REQUEST_COMPLETE));
+    reply(r, conn, ...pieces);
+    this.closeWhenIdle ||= !keepConn;
+    if (conn.streams.length === 0 && this.closeWhenIdle) conn.closing = true;
+  }
+
+  /** The web server closed: mid-record (F2) is worth a log line; requests still running are aborted (F25). */
+  eof(r: PureReactor, conn: Conn): Next {
+    const pending = conn.pending.length;
+    if (pending > 0) r.notices.log(Level.WARN, `fastcgi: peer closed inside a record (${pending} bytes of it received) (F2); closed`);
+    return close(AbortReason.PEER_GONE);
+  }
+
+  wantsRead(conn: Conn): boolean {
+    return !conn.paused;
+  }
+
+  /** A queued response must keep moving; idle between requests, or while a request still
+   * sends its input, the next record must come. */
+  deadline(conn: Conn, config: ReactorConfig, now: number): number {
+    if (conn.queued > 0) return now + config.socketTimeoutMs;
+    const sending = conn.streams.length === 0 || conn.streams.some((s) => (s.proto as FastcgiStream).phase !== 'complete');
+    return !conn.paused && sending ? now + config.socketTimeoutMs : 0;
+  }
+
+  /** The deadline passed. */
+  expired(r: PureReactor, conn: Conn): Next {
+    const got = conn.pending.length;
+    const busy = conn.streams.length > 0;
+    if (got > 0 || busy) {
+      const what = conn.queued > 0 ? 'peer read nothing of the response' : 'no FastCGI record arrived';
+      r.notices.log(
+        Level.WARN,
+        `fastcgi: ${what} for socket-timeout ${r.config.socketTimeoutMs / 1000} s (${got} bytes of a record pending); closed (raise --socket-timeout)`,
+      );
+    }
+    // An idle kept-alive connection just closes: the web server opens another.
+    return { reset: busy, reason: AbortReason.TIMEOUT };
+  }
+
+  readonly readWhole = false;
+  readonly inLengthBody = false;
+
+  /** A graceful stop: no request after the current ones; an idle connection closes now. */
+  stop(conn: Conn): boolean {
+    this.closeWhenIdle = true;
+    return conn.streams.length === 0 && conn.pending.length === 0 && conn.queued === 0;
+  }
+}
+
+/** The active request `id` on the connection. */
+function find(conn: Conn, id: number): Request | undefined {
+  return conn.streams.find((s): s is Request => s.proto.protocol === 'fastcgi' && s.proto.id === id);
 }
 
 /** F5: the names this application knows, each once, in the order asked. */
-function getValues(r: PureReactor, conn: Conn, content: Buffer): Flow {
+function getValues(r: PureReactor, conn: Conn, content: Buffer): Next {
   const answers = new Map<string, string>();
   const known: Record<string, () => string> = {
     FCGI_MAX_CONNS: () => String(r.config.maxConns),
@@ -104,173 +231,123 @@ function getValues(r: PureReactor, conn: Conn, content: Buffer): Flow {
   };
   for (let pos = 0; pos < content.length;) {
     const pair = parseNameValue(content, pos, content.length);
-    if (pair === null) return protocolError(r, conn, 'FastCGI GET_VALUES pair runs past its record');
-    if (pair instanceof WireError) return protocolError(r, conn, pair.message);
+    if (pair === null) return protocolError(r, 'FastCGI GET_VALUES pair runs past its record');
+    if (pair instanceof WireError) return protocolError(r, pair.message);
     const name = content.toString('latin1', pair.nameStart, pair.nameEnd);
     const answer = Object.hasOwn(known, name) ? known[name] : undefined;
     if (answer && !answers.has(name)) answers.set(name, answer());
     pos = pair.next;
   }
-  r.send(conn, getValuesResult([...answers]));
-  return Flow.Go;
+  reply(r, conn, getValuesResult([...answers]));
+  return 'go';
 }
 
 function maxReqs(r: PureReactor): number {
   return r.config.fastcgiMultiplex ? r.config.fastcgiMaxReqs : 1;
 }
 
-/** BEGIN_REQUEST for an inactive id: a new request, or a rejection (F11-F13). */
-function beginRequest(r: PureReactor, conn: Conn, id: number, role: number, flags: number): Flow {
-  const active = conn.streams.length;
-  const keepConn = (flags & KEEP_CONN) !== 0;
-  let rejection: [number, string] | null = null;
-  if (role !== ROLE_RESPONDER) {
-    rejection = [ProtocolStatus.UNKNOWN_ROLE, `FastCGI role ${role} is not supported (only RESPONDER, 1); answered FCGI_UNKNOWN_ROLE`];
-  } else if (active > 0 && !r.config.fastcgiMultiplex) {
-    rejection = [
-      ProtocolStatus.CANT_MPX_CONN,
-      `FastCGI request id ${id} while another is active on the connection and multiplexing is off; answered FCGI_CANT_MPX_CONN (enable --fastcgi-multiplex)`,
-    ];
-  } else if (active >= r.config.fastcgiMaxReqs) {
-    const max = r.config.fastcgiMaxReqs;
-    rejection = [
-      ProtocolStatus.OVERLOADED,
-      `FastCGI connection already carries fastcgi-max-reqs ${max} requests; answered FCGI_OVERLOADED (raise --fastcgi-max-reqs)`,
-    ];
-  }
-  if (rejection) {
-    r.log(Level.WARN, `fastcgi: ${rejection[1]}`);
-    conn.closeWhenIdle ||= !keepConn;
-    conn.closing = conn.streams.length === 0 && conn.closeWhenIdle;
-    r.send(conn, endRequest(id, 0, rejection[0]));
-    return Flow.Go;
-  }
-  const stream = r.openStream(conn, id, keepConn, 'params');
-  const decoder = decoders.pop() ?? new ParamsDecoder(r.config.fastcgi);
-  decoder.reset(r.config.fastcgi);
-  stream.decoder = decoder;
-  return Flow.Go;
-}
-
 /** F23: the web server gave up: the app learns it, and END_REQUEST goes out at once. */
-function abortRequest(r: PureReactor, stream: Stream): void {
-  if (stream.inApp) r.pushNotice({ kind: 'abort', token: stream.token, reason: AbortReason.PEER_GONE });
-  stream.inApp = false;
-  releaseDecoder(stream);
-  r.endStream(stream, { complete: false, appStatus: 0 });
+function abortRequest(r: PureReactor, request: Request): void {
+  if (request.inApp) r.notices.push({ kind: 'abort', token: request.token, reason: AbortReason.PEER_GONE });
+  request.inApp = false;
+  releaseDecoder(request.proto);
+  endStream(r, request, { complete: false, appStatus: 0 });
 }
 
-function releaseDecoder(stream: Stream): void {
-  if (stream.decoder && decoders.length < 64) decoders.push(stream.decoder);
-  stream.decoder = null;
+function releaseDecoder(request: FastcgiStream): void {
+  if (request.decoder && decoders.length < 64) decoders.push(request.decoder);
+  request.decoder = null;
 }
 
-function params(r: PureReactor, conn: Conn, stream: Stream, content: Buffer): Flow {
-  const decoder = stream.decoder;
-  if (stream.phase !== 'params' || !decoder) return protocolError(r, conn, 'FastCGI PARAMS record after the end of the params stream');
+/** PARAMS: more params, or their end, which hands the request to JavaScript. Without a
+ * declared CONTENT_LENGTH the body is what STDIN carries, up to limit-post. */
+function params(r: PureReactor, request: Request, content: Buffer): Next {
+  const part = request.proto;
+  const decoder = part.decoder;
+  if (part.phase !== 'params' || !decoder) return protocolError(r, 'FastCGI PARAMS record after the end of the params stream');
   // A request whose delivery waited for room in the batch is complete already.
   const parsed = decoder.done && content.length === 0 ? true : decoder.feed(content);
-  if (parsed === null) return Flow.Go;
+  if (parsed === null) return 'go';
   if (parsed instanceof WireError) {
-    if (parsed.status === null) return protocolError(r, conn, parsed.message);
-    r.log(Level.WARN, `fastcgi: ${parsed.message}; answered ${parsed.status}`);
-    refuseStream(r, stream, parsed.status);
-    return Flow.Go;
+    if (parsed.status === null) return protocolError(r, parsed.message);
+    r.notices.log(Level.WARN, `fastcgi: ${parsed.message}; answered ${parsed.status}`);
+    refuse(r, request, parsed.status);
+    return 'go';
   }
   let declared = false;
   for (let v = 0; v < decoder.vars.count; v++) {
     if (decoder.vars.keyId(v) === KeyId.CONTENT_LENGTH && decoder.vars.words[v * VAR_WORDS + 4]! > 0) declared = true;
   }
-  return deliver(r, conn, stream, decoder, declared);
-}
-
-/** Hands a request whose params are complete to JavaScript. Without a declared
- * CONTENT_LENGTH the body is what STDIN carries, up to limit-post. */
-function deliver(r: PureReactor, conn: Conn, stream: Stream, decoder: ParamsDecoder, declared: boolean): Flow {
   const contentLength = decoder.contentLength;
   let flags = declared && contentLength === 0 ? Layout.FLAG_BODY_COMPLETE : 0;
-  if (stream.keepConn) flags |= Layout.FLAG_KEEP_ALIVE;
-  if (!r.batch.request(stream.token, Layout.PROTOCOL_FASTCGI, contentLength, flags, decoder.block, 0, decoder.length, decoder.vars))
-    return batchTooSmall(r, conn);
+  if (part.keepConn) flags |= Layout.FLAG_KEEP_ALIVE;
+  if (!r.batch.request(request.token, Layout.PROTOCOL_FASTCGI, contentLength, flags, decoder.block, 0, decoder.length, decoder.vars)) {
+    return r.noRoom(NO_ROOM);
+  }
   const limit = r.config.fastcgi.maxBody;
-  stream.phase = 'stdin';
-  stream.untilEnd = !declared;
-  stream.remaining = declared ? contentLength : limit === 0 ? Infinity : limit;
-  stream.inApp = true;
-  releaseDecoder(stream);
-  return Flow.Go;
+  part.phase = 'stdin';
+  part.untilEnd = !declared;
+  part.remaining = declared ? contentLength : limit === 0 ? Infinity : limit;
+  request.inApp = true;
+  releaseDecoder(part);
+  return 'go';
 }
 
-/** No room for an event: wait for the next batch, unless this one is empty. */
-function batchTooSmall(r: PureReactor, conn: Conn): Flow {
-  if (!r.batch.isEmpty) return Flow.Full;
-  r.log(Level.ERROR, 'fastcgi: batch buffers smaller than one request; closed');
-  r.closeConn(conn, true, AbortReason.INTERNAL);
-  return Flow.Closed;
-}
-
-function stdin(r: PureReactor, conn: Conn, stream: Stream, content: Buffer): Flow {
-  if (stream.phase === 'params') return protocolError(r, conn, 'FastCGI STDIN before the end of PARAMS (F19)');
-  if (stream.phase === 'complete') return protocolError(r, conn, 'FastCGI STDIN after the end of STDIN (F22)');
-  const { remaining, untilEnd } = stream;
+/** STDIN: body bytes for JavaScript, or the end of the body. */
+function stdin(r: PureReactor, request: Request, content: Buffer): Next {
+  const part = request.proto;
+  if (part.phase === 'params') return protocolError(r, 'FastCGI STDIN before the end of PARAMS (F19)');
+  if (part.phase === 'complete') return protocolError(r, 'FastCGI STDIN after the end of STDIN (F22)');
+  const { remaining, untilEnd } = part;
   const batch = r.batch;
   if (content.length === 0) {
     if (untilEnd) {
-      if (!batch.fits(2, 0)) return batchTooSmall(r, conn);
-      batch.bodyEnd(stream.token);
+      if (!batch.fits(2, 0)) return r.noRoom(NO_ROOM);
+      batch.bodyEnd(request.token);
     } else if (remaining > 0) {
-      return failRequest(r, conn, stream, `FastCGI STDIN ended with ${remaining} bytes of CONTENT_LENGTH missing (F21)`, 400);
+      return failRequest(r, request, `FastCGI STDIN ended with ${remaining} bytes of CONTENT_LENGTH missing (F21)`, 400);
     }
-    stream.phase = 'complete';
-    return Flow.Go;
+    part.phase = 'complete';
+    return 'go';
   }
   if (content.length > remaining) {
-    if (untilEnd) return failRequest(r, conn, stream, `FastCGI request body is over limit-post ${r.config.fastcgi.maxBody} bytes (raise --limit-post)`, 413);
-    return failRequest(r, conn, stream, `FastCGI STDIN carried more than CONTENT_LENGTH (${content.length - remaining} bytes over, F20)`, 400);
+    if (untilEnd) return failRequest(r, request, `FastCGI request body is over limit-post ${r.config.fastcgi.maxBody} bytes (raise --limit-post)`, 413);
+    return failRequest(r, request, `FastCGI STDIN carried more than CONTENT_LENGTH (${content.length - remaining} bytes over, F20)`, 400);
   }
-  if (!batch.fits(4 + 2, content.length)) return batchTooSmall(r, conn);
-  batch.body(stream.token, content, 0, content.length);
-  stream.remaining = remaining - content.length;
+  if (!batch.fits(4 + 2, content.length)) return r.noRoom(NO_ROOM);
+  batch.body(request.token, content, 0, content.length);
+  part.remaining = remaining - content.length;
   // The body is whole; the empty STDIN record that must follow is awaited without holding the app up.
-  if (stream.remaining === 0 && !untilEnd) batch.bodyEnd(stream.token);
-  return Flow.Go;
+  if (part.remaining === 0 && !untilEnd) batch.bodyEnd(request.token);
+  return 'go';
 }
 
 /** The body does not match its CONTENT_LENGTH (F20, F21) or is over limit-post: the request
  * is aborted; the web server gets `status` if nothing of the response went out, else the
  * connection closes, the only way left to say the response is not complete. */
-function failRequest(r: PureReactor, conn: Conn, stream: Stream, why: string, status: number): Flow {
-  if (stream.inApp) r.pushNotice({ kind: 'abort', token: stream.token, reason: AbortReason.BODY_TRUNCATED });
-  stream.inApp = false;
-  if (stream.wrote) {
-    r.log(Level.WARN, `fastcgi: ${why}; request aborted, connection closed`);
-    r.closeConn(conn, true, AbortReason.BODY_TRUNCATED);
-    return Flow.Closed;
+function failRequest(r: PureReactor, request: Request, why: string, status: number): Next {
+  if (request.inApp) r.notices.push({ kind: 'abort', token: request.token, reason: AbortReason.BODY_TRUNCATED });
+  request.inApp = false;
+  if (request.wrote) {
+    r.notices.log(Level.WARN, `fastcgi: ${why}; request aborted, connection closed`);
+    return { reset: true, reason: AbortReason.BODY_TRUNCATED };
   }
-  r.log(Level.WARN, `fastcgi: ${why}; request aborted, answered ${status}`);
-  refuseStream(r, stream, status);
-  return Flow.Go;
+  r.notices.log(Level.WARN, `fastcgi: ${why}; request aborted, answered ${status}`);
+  refuse(r, request, status);
+  return 'go';
 }
 
 /** Ends a request with the static response for `status`. */
-function refuseStream(r: PureReactor, stream: Stream, status: number): void {
+function refuse(r: PureReactor, request: Request, status: number): void {
   const records: Buffer[] = [];
-  streamRecords(RecordType.STDOUT, stream.id, cgiRefusal(status), records);
-  r.send(stream.conn, ...records);
-  releaseDecoder(stream);
-  r.endStream(stream, { complete: true, keepConn: stream.keepConn });
+  streamRecords(RecordType.STDOUT, request.proto.id, cgiRefusal(status), records);
+  reply(r, request.conn, ...records);
+  releaseDecoder(request.proto);
+  endStream(r, request, { complete: true, keepConn: request.proto.keepConn });
 }
 
 /** The record stream cannot be trusted: log, close, abort the requests. */
-function protocolError(r: PureReactor, conn: Conn, what: string): Flow {
-  r.log(Level.WARN, `fastcgi: ${what}; closed`);
-  r.closeConn(conn, false, AbortReason.PEER_GONE);
-  return Flow.Closed;
-}
-
-/** The web server closed: mid-record (F2) is worth a log line; requests still running are aborted (F25). */
-export function fastcgiEof(r: PureReactor, conn: Conn): void {
-  const pending = conn.pending.length;
-  if (pending > 0) r.log(Level.WARN, `fastcgi: peer closed inside a record (${pending} bytes of it received) (F2); closed`);
-  r.closeConn(conn, false, AbortReason.PEER_GONE);
+function protocolError(r: PureReactor, what: string): Next {
+  r.notices.log(Level.WARN, `fastcgi: ${what}; closed`);
+  return close(AbortReason.PEER_GONE);
 }

@@ -1,142 +1,217 @@
 /**
- * The read side of a uwsgi connection (crates/tsgi-reactor/src/uwsgi.rs): head, body,
- * and what comes after, which is never parsed (U20).
+ * The read side of a uwsgi connection (crates/tsgi-reactor/src/uwsgi.rs): head, body, and
+ * what comes after, which is never parsed (U20). A uwsgi connection carries one request; its
+ * state ({@link UwsgiConn}) is that request's read side.
  */
 import { HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING, UwsgiErrors, parseRequest, type UwsgiHead } from '../codec/uwsgi.js';
-import { VAR_WORDS, VarList, WireError } from '../codec/vars.js';
+import { VarList, WireError } from '../codec/vars.js';
 import { AbortReason, Layout } from '../native/batch.js';
-import { EMPTY, Level, ReadState, httpRefusal, type Conn } from './conn.js';
+import { BODY_AND_END_WORDS, Level } from './batch.js';
+import type { ReactorConfig } from './config.js';
+import { EMPTY, answer, close, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
+import { httpRefusal } from './refusal.js';
+import { UWSGI_STREAM } from './stream.js';
+import { bodyStalled, headTimeout, responseStalled } from './timers.js';
 
 /** The answer to a ping: a pong header (modifier1 100, datasize 0, modifier2 1). */
 const PONG = Buffer.from([MODIFIER_PING, 0, 0, 1]);
 
+/** Bytes after a complete request read and dropped before reading stops (U20). */
+const MAX_DISCARD = 64 * 1024;
+
 const vars = new VarList();
 
-/** Handles what is buffered; the states that only drain never get here (PureReactor.process). */
-export function uwsgiProcess(r: PureReactor, conn: Conn): void {
-  switch (conn.state) {
-    case ReadState.Head:
-      return head(r, conn);
-    case ReadState.DiscardVars: {
-      const take = Math.min(conn.pending.length, conn.remaining);
-      conn.remaining -= take;
-      conn.pending = EMPTY;
-      if (conn.remaining === 0) refuse(r, conn, conn.discardError!);
-      return;
-    }
-    case ReadState.Body:
-      return body(r, conn);
-  }
+/** Where the read side of a uwsgi connection is. */
+const enum State {
+  /** Waiting for the packet header and vars block. */
+  Head,
+  /** A vars block over buffer-size is read and thrown away, then refused (U4). */
+  DiscardVars,
+  /** Streaming the body to JavaScript. */
+  Body,
+  /** The request is read; what follows is thrown away. */
+  Done,
 }
 
-function head(r: PureReactor, conn: Conn): void {
-  const buf = conn.pending;
-  const parsed = parseRequest(buf, buf.length, r.config.uwsgi, vars);
-  if (parsed === null) return;
-  if (parsed instanceof WireError) {
-    if (parsed.code === 'uwsgi_vars_too_large') {
-      // The block is read and thrown away, then refused: the proxy gets an answer, not a reset.
-      const size = buf[1]! | (buf[2]! << 8);
-      const already = buf.length - HEADER_LEN;
-      if (already >= size) return refuse(r, conn, parsed);
-      conn.state = ReadState.DiscardVars;
-      conn.remaining = size - already;
-      conn.discardError = parsed;
-      conn.pending = EMPTY;
-      return;
-    }
-    if (parsed.status !== null) return refuse(r, conn, parsed);
-    r.log(Level.WARN, `uwsgi: ${parsed.message}; closed`);
-    r.closeConn(conn, false, AbortReason.PEER_GONE);
-    return;
-  }
-  if (parsed.modifier1 === MODIFIER_PING) return r.answer(conn, PONG);
-  deliver(r, conn, buf, parsed);
-}
+export class UwsgiConn implements ProtoConn {
+  readonly protocol = 'uwsgi';
+  private state = State.Head;
+  /** Vars bytes still to throw away (DiscardVars), body bytes still to come (Body). */
+  private remaining = 0;
+  /** The refusal due once discarded vars are gone. */
+  private discardError: WireError | null = null;
+  /** Bytes thrown away after the request (U20); past MAX_DISCARD, reading stops. */
+  private discarded = 0;
 
-/** Hands a complete head (and the body bytes that came with it) to JavaScript. */
-function deliver(r: PureReactor, conn: Conn, buf: Buffer, head: UwsgiHead): void {
-  const batch = r.batch;
-  const contentLength = head.contentLength;
-  const bodyNow = Math.min(buf.length - head.consumed, contentLength);
-  const words = Layout.REQUEST_HEADER_WORDS + VAR_WORDS * vars.count + 4 + 2;
-  if (!batch.fits(words, head.consumed - HEADER_LEN + bodyNow)) {
-    if (batch.isEmpty) {
-      r.log(Level.ERROR, 'uwsgi: batch buffers smaller than one request head; closed');
-      r.closeConn(conn, true, AbortReason.INTERNAL);
-    } else {
-      r.retryLater(conn);
-    }
-    return;
+  /** Bytes that come now are read and dropped, never parsed. */
+  get dropsInput(): boolean {
+    return this.state === State.Done;
   }
-  const stream = r.openStream(conn, 0, false, 'complete');
-  stream.inApp = true;
-  let flags = 0;
-  if (contentLength === 0) flags |= Layout.FLAG_BODY_COMPLETE;
-  if (head.modifier1 === MODIFIER_MANAGE_PATH_INFO) flags |= Layout.FLAG_MANAGE_PATH_INFO;
-  batch.request(stream.token, Layout.PROTOCOL_UWSGI, contentLength, flags, buf, HEADER_LEN, head.consumed - HEADER_LEN, vars);
-  if (bodyNow > 0) batch.body(stream.token, buf, head.consumed, head.consumed + bodyNow);
-  const remaining = contentLength - bodyNow;
-  if (contentLength > 0 && remaining === 0) batch.bodyEnd(stream.token);
-  conn.discarded = buf.length - head.consumed - bodyNow;
-  conn.pending = EMPTY;
-  conn.remaining = remaining;
-  conn.state = remaining > 0 ? ReadState.Body : ReadState.Done;
-  r.refreshDeadline(conn);
-  r.updateInterest(conn);
-}
 
-function body(r: PureReactor, conn: Conn): void {
-  if (conn.paused) return;
-  // None once the response ended early: the rest of the body is read and dropped.
-  const token = r.findStream(conn, 0)?.token;
-  const room = r.batch.bodyRoom();
-  if (room === 0) {
-    r.retryLater(conn);
-    return;
+  /** Drops `bytes` the peer sent after the request. */
+  drop(bytes: number): void {
+    this.discarded += bytes;
   }
-  const take = Math.min(conn.pending.length, conn.remaining, room);
-  if (token !== undefined) r.batch.body(token, conn.pending, 0, take);
-  conn.remaining -= take;
-  conn.take(take);
-  if (conn.remaining === 0) {
-    conn.state = ReadState.Done;
-    if (token !== undefined) r.batch.bodyEnd(token);
-    conn.discarded += conn.pending.length;
+
+  /** Handles what is buffered. */
+  process(r: PureReactor, conn: Conn): Next {
+    switch (this.state) {
+      case State.Head:
+        return this.head(r, conn);
+      case State.DiscardVars: {
+        const take = Math.min(conn.pending.length, this.remaining);
+        this.remaining -= take;
+        conn.pending = EMPTY;
+        return this.remaining === 0 ? refuse(r, this.discardError!) : 'wait';
+      }
+      case State.Body:
+        return this.body(r, conn);
+      case State.Done:
+        return 'wait';
+    }
+  }
+
+  private head(r: PureReactor, conn: Conn): Next {
+    const buf = conn.pending;
+    const parsed = parseRequest(buf, buf.length, r.config.uwsgi, vars);
+    if (parsed === null) return 'wait';
+    if (parsed instanceof WireError) {
+      if (parsed.code === 'uwsgi_vars_too_large') {
+        // The block is read and thrown away, then refused: the proxy gets an answer, not a reset.
+        const size = buf[1]! | (buf[2]! << 8);
+        const already = buf.length - HEADER_LEN;
+        if (already >= size) return refuse(r, parsed);
+        this.state = State.DiscardVars;
+        this.remaining = size - already;
+        this.discardError = parsed;
+        conn.pending = EMPTY;
+        return 'wait';
+      }
+      if (parsed.status !== null) return refuse(r, parsed);
+      r.notices.log(Level.WARN, `uwsgi: ${parsed.message}; closed`);
+      return close(AbortReason.PEER_GONE);
+    }
+    if (parsed.modifier1 === MODIFIER_PING) return answer(PONG);
+    return this.deliver(r, conn, buf, parsed);
+  }
+
+  /** Hands a complete head (and the body bytes that came with it) to JavaScript. */
+  private deliver(r: PureReactor, conn: Conn, buf: Buffer, head: UwsgiHead): Next {
+    const batch = r.batch;
+    const contentLength = head.contentLength;
+    const bodyNow = Math.min(buf.length - head.consumed, contentLength);
+    let flags = 0;
+    if (contentLength === 0) flags |= Layout.FLAG_BODY_COMPLETE;
+    if (head.modifier1 === MODIFIER_MANAGE_PATH_INFO) flags |= Layout.FLAG_MANAGE_PATH_INFO;
+    // Room for the body that came with the head, and its end.
+    const stream = r.streams.open(conn, UWSGI_STREAM, (token) =>
+      batch.request(token, Layout.PROTOCOL_UWSGI, contentLength, flags, buf, HEADER_LEN, head.consumed - HEADER_LEN, vars, BODY_AND_END_WORDS, bodyNow),
+    );
+    if (!stream) return r.noRoom('uwsgi: batch buffers smaller than one request head; closed');
+    stream.inApp = true;
+    if (bodyNow > 0) batch.body(stream.token, buf, head.consumed, head.consumed + bodyNow);
+    const remaining = contentLength - bodyNow;
+    if (contentLength > 0 && remaining === 0) batch.bodyEnd(stream.token);
+    this.discarded = buf.length - head.consumed - bodyNow;
     conn.pending = EMPTY;
-  } else if (conn.pending.length > 0) {
-    r.retryLater(conn);
+    this.remaining = remaining;
+    this.state = remaining > 0 ? State.Body : State.Done;
+    return 'go';
   }
-  r.refreshDeadline(conn);
-  r.updateInterest(conn);
-}
 
-/** The peer closed: mid-head is worth a log line (U1, U2); mid-body aborts (U19). */
-export function uwsgiEof(r: PureReactor, conn: Conn): void {
-  if (conn.state === ReadState.Body) {
-    r.log(Level.WARN, `uwsgi: peer closed with ${conn.remaining} body bytes missing; request aborted`);
-    r.closeConn(conn, false, AbortReason.BODY_TRUNCATED);
-    return;
+  private body(r: PureReactor, conn: Conn): Next {
+    if (conn.paused) return 'wait';
+    // None once the response ended early: the rest of the body is read and dropped.
+    const token = conn.current;
+    const room = r.batch.bodyRoom();
+    if (room === 0) return 'retry';
+    const take = Math.min(conn.pending.length, this.remaining, room);
+    if (token !== undefined) r.batch.body(token, conn.pending, 0, take);
+    this.remaining -= take;
+    conn.take(take);
+    if (this.remaining === 0) {
+      this.state = State.Done;
+      if (token !== undefined) r.batch.bodyEnd(token);
+      this.discarded += conn.pending.length;
+      conn.pending = EMPTY;
+      return 'go';
+    }
+    return conn.pending.length > 0 ? 'retry' : 'go';
   }
-  if (conn.state === ReadState.Head || conn.state === ReadState.DiscardVars) {
-    const got = conn.pending.length;
-    const error =
-      conn.state === ReadState.DiscardVars
-        ? UwsgiErrors.truncatedVars()
-        : got === 0
-          ? null
-          : got < HEADER_LEN
-            ? UwsgiErrors.truncatedHeader()
-            : UwsgiErrors.truncatedVars();
-    if (error) r.log(Level.WARN, `uwsgi: ${error.message} (peer closed after ${got} bytes); closed`);
+
+  /** The peer closed: mid-head is worth a log line (U1, U2); mid-body aborts (U19). */
+  eof(r: PureReactor, conn: Conn): Next {
+    if (this.state === State.Body) {
+      r.notices.log(Level.WARN, `uwsgi: peer closed with ${this.remaining} body bytes missing; request aborted`);
+      return close(AbortReason.BODY_TRUNCATED);
+    }
+    if (this.state === State.Head || this.state === State.DiscardVars) {
+      const got = conn.pending.length;
+      const error =
+        this.state === State.DiscardVars
+          ? UwsgiErrors.truncatedVars()
+          : got === 0
+            ? null
+            : got < HEADER_LEN
+              ? UwsgiErrors.truncatedHeader()
+              : UwsgiErrors.truncatedVars();
+      if (error) r.notices.log(Level.WARN, `uwsgi: ${error.message} (peer closed after ${got} bytes); closed`);
+    }
+    return close(AbortReason.PEER_GONE);
   }
-  r.closeConn(conn, false, AbortReason.PEER_GONE);
+
+  /** Whether the connection is read now. */
+  wantsRead(conn: Conn): boolean {
+    if (this.state === State.Body) return !conn.paused;
+    if (this.state === State.Done) return this.discarded < MAX_DISCARD;
+    return true;
+  }
+
+  /** The head within socket-timeout of the accept; a body that keeps coming; a queued response that keeps moving. */
+  deadline(conn: Conn, config: ReactorConfig, now: number): number {
+    if (this.state === State.Head || this.state === State.DiscardVars) return conn.headStarted + config.socketTimeoutMs;
+    if (this.state === State.Body && !conn.paused) return now + config.socketTimeoutMs;
+    return stalledOutput(conn, config, now);
+  }
+
+  /** The deadline passed. */
+  expired(r: PureReactor, conn: Conn): Next {
+    switch (this.state) {
+      case State.Head:
+      case State.DiscardVars:
+        return headTimeout(r, conn);
+      case State.Body:
+        return bodyStalled(r, conn, this.remaining);
+      case State.Done:
+        return responseStalled(r);
+    }
+  }
+
+  /** The request is read to its end. */
+  get readWhole(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** The body is being read. */
+  get inLengthBody(): boolean {
+    return this.state === State.Body;
+  }
+
+  /** A graceful stop: the request in progress finishes; the connection closes after it. */
+  stop(): boolean {
+    return false;
+  }
+
+  /** The response ended: one request per connection. */
+  requestEnded(_r: PureReactor, conn: Conn): void {
+    conn.closing = true;
+  }
 }
 
 /** Refuses with the static response for `error`, logged once, then a lingering close. */
-function refuse(r: PureReactor, conn: Conn, error: WireError): void {
+function refuse(r: PureReactor, error: WireError): Next {
   const status = error.status ?? 400;
-  r.log(Level.WARN, `uwsgi: ${error.message}; answered ${status}`);
-  r.answer(conn, httpRefusal(status));
+  r.notices.log(Level.WARN, `uwsgi: ${error.message}; answered ${status}`);
+  return answer(httpRefusal(status));
 }
