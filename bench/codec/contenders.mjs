@@ -44,7 +44,7 @@ export const packageVersion = (name) => /** @type {{ version: string }} */ (requ
 
 /**
  * The limits the pure reactor parses with when given no options: the option table's defaults.
- * @returns {Promise<import('../../src/pure/reactor.js').ReactorConfig>}
+ * @returns {Promise<import('../../src/pure/config.js').ReactorConfig>}
  */
 async function pureLimits() {
   const { PureReactor } = /** @type {typeof import('../../src/pure/reactor.js')} */ (await dist('pure/reactor.js'));
