@@ -9,11 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ChunkedDecoder } from '../../src/codec/http-chunked.js';
-import type { HttpLimits } from '../../src/codec/http-errors.js';
-import { HeadVars, parseHead, type Head } from '../../src/codec/http-head.js';
+import { ChunkedDecoder } from '../../src/codec/http/chunked.js';
+import type { HttpLimits } from '../../src/codec/http/errors.js';
+import { HeadVars, parseHead, type Head } from '../../src/codec/http/head.js';
 import { KNOWN_KEYS } from '../../src/codec/keys.js';
-import { VAR_WORDS, WireError } from '../../src/codec/vars.js';
+import { VAR_WORDS, WireError } from '../../src/codec/wire.js';
 
 interface Case {
   name: string;

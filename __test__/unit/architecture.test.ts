@@ -148,7 +148,7 @@ describe('ARCHITECTURE.md', () => {
   it('pairs every file of src/pure/ and src/codec/ with Rust that exists', () => {
     const twins = tableRows('Twins');
     const paired = new Set(twins.flatMap(([typescript]) => spans(typescript)));
-    const expected = ['pure', 'codec'].flatMap((dir) => readdirSync(path.join(root, 'src', dir)).map((name) => `src/${dir}/${name}`));
+    const expected = ['pure', 'codec'].flatMap((dir) => sourceFiles(path.join(root, 'src', dir))).map(rel);
     expect(expected.filter((file) => !paired.has(file))).toEqual([]);
     for (const [typescript, rust] of twins) {
       for (const file of spans(typescript)) expect(existsSync(path.join(root, file)), file).toBe(true);

@@ -8,10 +8,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOLS, REQUESTS, encode } from '../../bench/codec/requests.mjs';
-import { HeadVars, parseHead } from '../../src/codec/http-head.js';
+import { HeadVars, parseHead } from '../../src/codec/http/head.js';
 import { ParamsDecoder, RecordType, parseRecord, type RecordHead } from '../../src/codec/fastcgi.js';
 import { parseRequest } from '../../src/codec/uwsgi.js';
-import { VarList } from '../../src/codec/vars.js';
+import { VarList } from '../../src/codec/wire.js';
 import { buildBenchBinding, loadBenchBinding, type BenchBinding } from '../../bench/codec/binding.mjs';
 
 let binding: BenchBinding;

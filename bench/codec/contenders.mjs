@@ -81,19 +81,19 @@ async function pureTs(protocol) {
   const limits = await pureLimits();
   if (protocol === 'uwsgi') {
     const { parseRequest } = /** @type {typeof import('../../src/codec/uwsgi.js')} */ (await dist('codec/uwsgi.js'));
-    const { VarList } = /** @type {typeof import('../../src/codec/vars.js')} */ (await dist('codec/vars.js'));
+    const { VarList } = /** @type {typeof import('../../src/codec/wire.js')} */ (await dist('codec/wire.js'));
     const vars = new VarList();
     return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseRequest(p, p.length, limits.uwsgi, vars), n + vars.count), 0) };
   }
   if (protocol === 'http') {
-    const { HeadVars, parseHead } = /** @type {typeof import('../../src/codec/http-head.js')} */ (await dist('codec/http-head.js'));
+    const { HeadVars, parseHead } = /** @type {typeof import('../../src/codec/http/head.js')} */ (await dist('codec/http/head.js'));
     const vars = new HeadVars();
     return { label, prepare: (packets) => () => packets.reduce((n, p) => (parseHead(p, p.length, limits.http, vars), n + vars.vars.count), 0) };
   }
   const { ParamsDecoder, RecordType, parseBeginRequest, parseRecord } = /** @type {typeof import('../../src/codec/fastcgi.js')} */ (
     await dist('codec/fastcgi.js')
   );
-  const { WireError } = /** @type {typeof import('../../src/codec/vars.js')} */ (await dist('codec/vars.js'));
+  const { WireError } = /** @type {typeof import('../../src/codec/wire.js')} */ (await dist('codec/wire.js'));
   const params = new ParamsDecoder(limits.fastcgi);
   /**
    * The records of one request, as src/pure/fastcgi.ts walks a read.

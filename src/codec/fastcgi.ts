@@ -4,8 +4,8 @@
  * into the canonical vars. Which record may come when is the connection's business
  * (src/pure/fastcgi.ts).
  */
-import { refusalError } from './refusal-text.js';
-import { Framing, VarList, WireError, httpPrefix, pushVar } from './vars.js';
+import { Framing, httpPrefix, refusalError } from './request.js';
+import { VarList, WireError, pushVar } from './wire.js';
 
 export const HEADER_LEN = 8;
 export const MAX_CONTENT_LEN = 0xffff;

@@ -6,8 +6,8 @@
  * `parseRequest` answers `null` (more bytes needed), a {@link WireError}, or the parsed
  * head; every prefix of a buffer answers `null` or what the whole buffer answers.
  */
-import { refusalError } from './refusal-text.js';
-import { Framing, VarList, WireError, httpPrefix, pushVar } from './vars.js';
+import { Framing, httpPrefix, refusalError } from './request.js';
+import { VarList, WireError, pushVar } from './wire.js';
 
 export const HEADER_LEN = 4;
 export const MODIFIER_WSGI = 0;

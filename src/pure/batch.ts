@@ -4,7 +4,7 @@
  * An event is written only if it fits whole.
  */
 import { isDropped } from '../codec/keys.js';
-import { VAR_WORDS, type VarList } from '../codec/vars.js';
+import { VAR_WORDS, type VarList } from '../codec/wire.js';
 import { Layout } from '../native/batch.js';
 
 /** Log levels of LOG events. */

@@ -4,7 +4,7 @@
  * (src/server/reactor-options.ts); the Rust `Config::default` is held to them by a test.
  */
 import type { FastcgiLimits } from '../codec/fastcgi.js';
-import type { HttpLimits } from '../codec/http-errors.js';
+import type { HttpLimits } from '../codec/http/errors.js';
 import type { UwsgiLimits } from '../codec/uwsgi.js';
 import type { ReactorOptions } from '../native/binding.js';
 

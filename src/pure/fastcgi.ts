@@ -26,7 +26,7 @@ import {
   type RecordHead,
 } from '../codec/fastcgi.js';
 import { KeyId } from '../codec/keys.js';
-import { VAR_WORDS, WireError } from '../codec/vars.js';
+import { VAR_WORDS, WireError } from '../codec/wire.js';
 import { AbortReason, Layout } from '../native/batch.js';
 import { Level } from './batch.js';
 import type { ReactorConfig } from './config.js';

@@ -5,9 +5,9 @@
  * static response and a close, and nothing after it is parsed. After `101` the connection
  * is a tunnel: the bytes both ways are the app's.
  */
-import { ChunkedDecoder } from '../codec/http-chunked.js';
-import { HeadVars, parseHead, type Head } from '../codec/http-head.js';
-import { WireError } from '../codec/vars.js';
+import { ChunkedDecoder } from '../codec/http/chunked.js';
+import { HeadVars, parseHead, type Head } from '../codec/http/head.js';
+import { WireError } from '../codec/wire.js';
 import { AbortReason, Layout } from '../native/batch.js';
 import { BODY_AND_END_WORDS, Level } from './batch.js';
 import type { ReactorConfig } from './config.js';

@@ -4,7 +4,7 @@
  * state ({@link UwsgiConn}) is that request's read side.
  */
 import { HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING, UwsgiErrors, parseRequest, type UwsgiHead } from '../codec/uwsgi.js';
-import { VarList, WireError } from '../codec/vars.js';
+import { VarList, WireError } from '../codec/wire.js';
 import { AbortReason, Layout } from '../native/batch.js';
 import { BODY_AND_END_WORDS, Level } from './batch.js';
 import type { ReactorConfig } from './config.js';

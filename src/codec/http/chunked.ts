@@ -4,8 +4,8 @@
  * strict sizes and extensions, trailers checked and dropped. However the input is cut,
  * the same data, end and error come out.
  */
-import { HttpErrors, type HttpLimits } from './http-errors.js';
-import { MAX_CONTENT_LENGTH, TOKEN, WireError, hexDigit } from './vars.js';
+import { HttpErrors, type HttpLimits } from './errors.js';
+import { MAX_CONTENT_LENGTH, TOKEN, WireError, hexDigit } from '../wire.js';
 
 const enum S {
   SizeStart,

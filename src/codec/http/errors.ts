@@ -2,7 +2,7 @@
  * The HTTP/1.1 refusals (crates/tsgi-wire/src/http/mod.rs `Error`): each with its code,
  * its status (400 unless a limit: 413, 414, 417, 431) and its log line, word for word.
  */
-import { MAX_CONTENT_LENGTH, WireError } from './vars.js';
+import { MAX_CONTENT_LENGTH, WireError } from '../wire.js';
 
 /** Most empty lines (CRLF) skipped before a request line. */
 export const MAX_EMPTY_LINES = 4;

@@ -9,9 +9,9 @@
  * `QUERY_STRING`, `SERVER_PROTOCOL`, then one var per header line (`CONTENT_LENGTH`,
  * `CONTENT_TYPE`, `HTTP_*`); names with `_` and `Proxy` dropped.
  */
-import { HttpErrors, MAX_EMPTY_LINES, type HttpLimits } from './http-errors.js';
-import { lookupKey } from './keys.js';
-import { TOKEN, VarList, WireError, hexDigit, parseContentLength } from './vars.js';
+import { HttpErrors, MAX_EMPTY_LINES, type HttpLimits } from './errors.js';
+import { lookupKey } from '../keys.js';
+import { TOKEN, VarList, WireError, hexDigit, parseContentLength } from '../wire.js';
 
 const CR = 0x0d;
 const LF = 0x0a;

@@ -1,86 +1,14 @@
 /**
- * What every protocol's codec shares: the list of vars a parse produces (the canonical
- * form the batch carries), the checks every adapter runs once a request's vars are in
- * (crates/tsgi-wire/src/request.rs), strict `CONTENT_LENGTH`, the token grammar and the
- * "this is HTTP" sniff. The TypeScript twin of the Rust codecs: same decisions, same
- * order, so the pure-TypeScript server refuses what the native one refuses.
+ * What every protocol checks once a request's vars are all in (crates/tsgi-wire/src/
+ * request.rs, the rules of U10/U11 and U15-U18 and their FastCGI twins), so the same vars
+ * sent over uwsgi or FastCGI are refused for the same reason, in the same order, with the
+ * same words; and the sniff that tells an HTTP request sent to the wrong port.
+ *
+ * The Rust maps a `Refusal` into each protocol's own error type (uwsgi.rs, fastcgi.rs);
+ * here one function words both, so the two cannot drift apart.
  */
-import { KeyId, lookupKey } from './keys.js';
-
-/** A codec's refusal: a stable code, the static response status (null: close without
- * one), and one log line of static text and numbers (nothing from the request). */
-export class WireError {
-  constructor(
-    readonly code: string,
-    readonly status: number | null,
-    readonly message: string,
-  ) {}
-}
-
-/** Words per var in a {@link VarList} (and in a batch's REQUEST event). */
-export const VAR_WORDS = 5;
-
-/**
- * Vars as offsets into a block: per var `keyId, keyOffset, keyLength, valueOffset,
- * valueLength`. Grows as needed and is reused across requests.
- */
-export class VarList {
-  words = new Uint32Array(64 * VAR_WORDS);
-  count = 0;
-
-  clear(): void {
-    this.count = 0;
-  }
-
-  push(keyId: number, keyOffset: number, keyLength: number, valueOffset: number, valueLength: number): void {
-    let at = this.count * VAR_WORDS;
-    if (at + VAR_WORDS > this.words.length) {
-      const grown = new Uint32Array(this.words.length * 2);
-      grown.set(this.words);
-      this.words = grown;
-    }
-    const w = this.words;
-    w[at++] = keyId;
-    w[at++] = keyOffset;
-    w[at++] = keyLength;
-    w[at++] = valueOffset;
-    w[at] = valueLength;
-    this.count++;
-  }
-
-  keyId(i: number): number {
-    return this.words[i * VAR_WORDS]!;
-  }
-}
-
-/** The largest body length accepted from the wire: 2^53 - 1. */
-export const MAX_CONTENT_LENGTH = Number.MAX_SAFE_INTEGER;
-
-/** `CONTENT_LENGTH` strictly: digits only, at most 2^53 - 1; empty is 0. */
-export function parseContentLength(buf: Buffer, start: number, end: number): number | 'not-digits' | 'too-large' {
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const d = buf[i]! - 0x30;
-    if (d < 0 || d > 9) return 'not-digits';
-    n = n * 10 + d;
-    // Checked at every digit, as the Rust does: a long run of digits ends as too large,
-    // never as a rounded float.
-    if (n > MAX_CONTENT_LENGTH) return 'too-large';
-  }
-  return n;
-}
-
-/** RFC 9110 tchar, the grammar of methods and header names. */
-export const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
-
-/** The value of a hex digit byte, or -1. */
-export function hexDigit(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  if (b >= 0x61 && b <= 0x66) return b - 0x57;
-  if (b >= 0x41 && b <= 0x46) return b - 0x37;
-  return -1;
-}
+import { KeyId, KNOWN_KEYS } from './keys.js';
+import { MAX_CONTENT_LENGTH, parseContentLength, TOKEN, WireError } from './wire.js';
 
 /** Whether the start of a buffer is an HTTP request line: `[A-Z]{3}[A-Z ]`. */
 export function httpPrefix(buf: Buffer, start: number, end: number): 'http' | 'maybe' | 'no' {
@@ -164,9 +92,27 @@ export class Framing {
   }
 }
 
-/** Pushes a var whose key is `block[keyOffset..keyOffset+keyLength]`, looking its id up. */
-export function pushVar(vars: VarList, block: Buffer, keyOffset: number, keyLength: number, valueOffset: number, valueLength: number): number {
-  const keyId = lookupKey(block, keyOffset, keyLength);
-  vars.push(keyId, keyOffset, keyLength, valueOffset, valueLength);
-  return keyId;
+/** The refusal as `protocol`'s error. `protocol` is the log's word ("uwsgi", "FastCGI"); `noun` what a pair is called there. */
+export function refusalError(protocol: 'uwsgi' | 'FastCGI', noun: 'var' | 'param', refusal: Refusal): WireError {
+  const code = (name: string): string => `${protocol.toLowerCase()}_${name}`;
+  switch (refusal.kind) {
+    case 'conflict': {
+      const name = KNOWN_KEYS[refusal.key - 1];
+      return new WireError(code('conflicting_duplicate'), 400, `${protocol} ${noun} ${name} given twice with different values`);
+    }
+    case 'missing-method':
+      return new WireError(code('missing_method'), 400, `${protocol} request has no REQUEST_METHOD ${noun}`);
+    case 'invalid-method':
+      return new WireError(code('invalid_method'), 400, `${protocol} REQUEST_METHOD is empty or not an HTTP token`);
+    case 'invalid-content-length':
+      return new WireError(code('invalid_content_length'), 400, `${protocol} CONTENT_LENGTH is not plain ASCII digits`);
+    case 'content-length-overflow':
+      return new WireError(code('content_length_overflow'), 400, `${protocol} CONTENT_LENGTH is over ${MAX_CONTENT_LENGTH} (2^53 - 1)`);
+    case 'body-too-large':
+      return new WireError(
+        code('body_too_large'),
+        413,
+        `${protocol} request body of ${refusal.length} bytes is over limit-post ${refusal.limit} (raise --limit-post)`,
+      );
+  }
 }
