@@ -217,7 +217,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
   private consume(body: Body): void {
     if (this.finished) {
       this.response.holdBody(body);
-      this.closeBody();
+      this.response.closeBody();
       return;
     }
     if (typeof body === 'string' || body instanceof Uint8Array) body = [body];
@@ -232,7 +232,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
           this.send(chunks[i]!, i === chunks.length - 1);
         }
         this.end();
-        this.closeBody();
+        this.response.closeBody();
         return;
       }
       if (typeof (body as Iterable<Chunk>)[Symbol.iterator] === 'function') {
@@ -248,7 +248,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
             // The app yielded something unsendable: stop as for-of would, with return().
             this.fail(error);
             void this.stopEarly(iterator);
-            this.closeBody();
+            this.response.closeBody();
             return;
           }
           if (!more || this.finished) {
@@ -257,7 +257,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
           }
         }
         this.end();
-        this.closeBody();
+        this.response.closeBody();
         return;
       }
       if (typeof (body as AsyncIterable<Chunk>)[Symbol.asyncIterator] === 'function') {
@@ -267,7 +267,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
       throw new TypeError('the app must return an iterable or async iterable of chunks');
     } catch (error) {
       this.fail(error);
-      this.closeBody();
+      this.response.closeBody();
     }
   }
 
@@ -297,7 +297,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
       this.fail(error);
     }
     if (early) await this.stopEarly(iterator);
-    this.closeBody();
+    this.response.closeBody();
   }
 
   /** Tells an iterator we stopped before its end (a generator's `finally` runs). */
@@ -447,11 +447,6 @@ export class Exchange implements EnvironSource, ResponseRequest {
     if (this.finished) return;
     this.finished = true;
     this.context.done(this);
-  }
-
-  /** Calls the body's close() once, whatever happened. */
-  private closeBody(): void {
-    this.response.closeBody();
   }
 
   /** The app's head, going out now: the response is committed. An upgrade request
