@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeBatch } from '../dist/native/batch.js';
 import { Exchange } from '../dist/server/exchange.js';
-import { KEY_IDS } from '../dist/codec/keys.js';
+import { uwsgiBatch } from './lib/batch.mjs';
 import { adapt } from '../dist/adapters/detect.js';
 
 const args = process.argv.slice(2);
@@ -75,28 +75,8 @@ const vars = {
   HTTP_USER_AGENT: 'wrk',
   HTTP_ACCEPT: '*/*',
 };
-const arena = Buffer.alloc(1 << 20);
-const index = new Uint32Array(1 << 16);
 const N = 16;
-let off = 0;
-let words = 0;
-for (let r = 0; r < N; r++) {
-  const start = off;
-  const entries = [];
-  for (const [k, v] of Object.entries(vars)) {
-    const ko = off;
-    off += arena.write(k, off, 'latin1');
-    const vo = off;
-    off += arena.write(v, off, 'latin1');
-    entries.push([KEY_IDS.get(k) ?? 0, ko, k.length, vo, v.length]);
-  }
-  index.set([1, r, 1, entries.length, 0, 0, 1, start, off - start], words);
-  words += 9;
-  for (const e of entries) {
-    index.set(e, words);
-    words += 5;
-  }
-}
+const { arena, index, words } = uwsgiBatch(vars, N);
 
 /**
  * Nanoseconds per request of `app`, dispatched in batches as the server dispatches them.

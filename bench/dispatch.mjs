@@ -4,7 +4,7 @@
 // (after npm run build). Measured on the development machine: ~600 ns per request.
 import { decodeBatch } from '../dist/native/batch.js';
 import { Exchange } from '../dist/server/exchange.js';
-import { KEY_IDS } from '../dist/codec/keys.js';
+import { uwsgiBatch } from './lib/batch.mjs';
 const vars = {
   QUERY_STRING: '',
   REQUEST_METHOD: 'GET',
@@ -21,28 +21,8 @@ const vars = {
   SERVER_NAME: 'localhost',
   HTTP_HOST: '127.0.0.1:8080',
 };
-const arena = Buffer.alloc(1 << 20),
-  index = new Uint32Array(1 << 16);
-let off = 0,
-  w = 0;
 const N = 16;
-for (let r = 0; r < N; r++) {
-  const start = off;
-  const entries = [];
-  for (const [k, v] of Object.entries(vars)) {
-    const ko = off;
-    off += arena.write(k, off, 'latin1');
-    const vo = off;
-    off += arena.write(v, off, 'latin1');
-    entries.push([KEY_IDS.get(k) ?? 0, ko, k.length, vo, v.length]);
-  }
-  index.set([1, r, 1, entries.length, 0, 0, 1, start, off - start], w);
-  w += 9;
-  for (const e of entries) {
-    index.set(e, w);
-    w += 5;
-  }
-}
+const { arena, index, words } = uwsgiBatch(vars, N);
 const BODY = 'Hello, World!\n';
 /** @type {import('../dist/app/contract.js').Headers} */
 const HEADERS = [
@@ -85,7 +65,7 @@ const sink = {
   log() {},
 };
 function round() {
-  decodeBatch(w, arena, index, sink);
+  decodeBatch(words, arena, index, sink);
 }
 for (let i = 0; i < 20000; i++) round();
 const t0 = process.hrtime.bigint();

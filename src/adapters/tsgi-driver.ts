@@ -40,7 +40,7 @@ export async function drive(app: App, environ: Environ, sink: ResponseSink): Pro
     if (!response.accepts(chunk)) return;
     if (!response.headSent) sendHead(-1);
     if (!response.bodyAllowed) return;
-    const { piece } = response.take(chunk);
+    const piece = response.take(chunk);
     return piece.length > 0 ? sink.chunk(piece) : undefined;
   };
   const startResponse: StartResponse = (status, headers, excInfo) => {

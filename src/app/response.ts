@@ -47,7 +47,8 @@ export class ResponseState {
   headSent = false;
   /** Body bytes handed on, counted against the app's Content-Length. */
   sent = 0;
-  private overflowed = false;
+  /** The app sent more than its Content-Length (the extra bytes were dropped). */
+  overflowed = false;
   private body: Body | null = null;
   private bodyClosed = false;
 
@@ -83,19 +84,20 @@ export class ResponseState {
   }
 
   /** The part of `chunk` within the app's Content-Length, counted as sent. What is past it
-   * is dropped (`over`), with a log line the first time: the response is then complete. */
-  take(chunk: Chunk): { piece: Chunk; over: boolean } {
+   * is dropped, with a log line the first time, and `overflowed` is set: the response is
+   * then complete. (No result object: this runs for every chunk.) */
+  take(chunk: Chunk): Chunk {
     const declared = this.head!.contentLength;
     const length = byteLength(chunk);
     if (declared < 0 || length <= declared - this.sent) {
       this.sent += length;
-      return { piece: chunk, over: false };
+      return chunk;
     }
     const room = declared - this.sent;
     if (!this.overflowed) log.error(`${this.request.describeRequest()}: the app sent more than its Content-Length ${declared}; extra bytes dropped`);
     this.overflowed = true;
     this.sent = declared;
-    return { piece: room === 0 ? EMPTY : Buffer.from(chunk as Uint8Array | string).subarray(0, room), over: true };
+    return room === 0 ? EMPTY : Buffer.from(chunk as Uint8Array | string).subarray(0, room);
   }
 
   /** The app's Content-Length is reached (or it gave none). */

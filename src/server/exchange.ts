@@ -331,8 +331,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
       if (head !== null) this.transmit(head, null, last);
       return true;
     }
-    const { piece, over } = response.take(chunk);
-    if (over) {
+    const piece = response.take(chunk);
+    if (response.overflowed) {
       this.transmit(head, piece, true);
       return false;
     }
