@@ -21,6 +21,8 @@ import { keepsConn, type Stream } from './stream.js';
 export type StreamEnd = { complete: true; keepConn: boolean } | { complete: false; appStatus: number };
 
 export function write(r: PureReactor, token: number, head: string | null, body: Uint8Array | string | null, end: WriteEndWord): number {
+  // As the binding refuses it (crates/tsgi-napi/src/lib.rs): a wrong word is a bug of ours.
+  if (end !== WriteEnd.MORE && end !== WriteEnd.KEEP_ALIVE && end !== WriteEnd.CLOSE) throw new TypeError(`write: end must be 0, 1 or 2, got ${String(end)}`);
   const stream = r.streams.get(token);
   if (!stream) return -1;
   const conn = stream.conn;
