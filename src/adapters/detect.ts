@@ -74,10 +74,11 @@ async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
   if (fastify(shape)) {
     await (shape.ready as () => Promise<unknown>)();
     const routing = shape.routing as NodeHandler;
-    return { app: fromNode((req, res) => routing.call(shape, req, res)), kind: 'Fastify app' };
+    // @fastify/websocket listens for upgrades on the app's own (never listening) server.
+    return { app: fromNode((req, res) => routing.call(shape, req, res), shape.server as HttpServer | undefined), kind: 'Fastify app' };
   }
   if (koa(shape)) return { app: fromNode((shape.callback as () => NodeHandler).call(shape)), kind: 'Koa app' };
-  if (shape instanceof HttpServer) return { app: fromNode((req, res) => shape.emit('request', req, res)), kind: 'http.Server' };
+  if (shape instanceof HttpServer) return { app: fromNode((req, res) => shape.emit('request', req, res), shape), kind: 'http.Server' };
   if (isFunction(shape) && expressLike(shape)) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Express/Connect app' };
   return undefined;
 }

@@ -17,6 +17,7 @@ import type { Chunk, Environ, Headers, StartResponse } from '../app/contract.js'
 import { onClientGone, serverHooks } from '../server/environ.js';
 import { log } from '../log.js';
 import { endUnreadBody } from './node-request.js';
+import { socketAddress } from './request-parts.js';
 import { describeError } from '../errors.js';
 
 /** Queued body bytes above which `res.write()` returns false (a socket's default). */
@@ -105,30 +106,27 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
   }
 
   get remoteAddress(): string | undefined {
-    return this.environ.REMOTE_ADDR;
+    return socketAddress.remoteAddress(this.environ);
   }
 
   get remotePort(): number | undefined {
-    const port = this.environ.REMOTE_PORT;
-    return typeof port === 'string' && port !== '' ? Number(port) : undefined;
+    return socketAddress.remotePort(this.environ);
   }
 
   get remoteFamily(): string | undefined {
-    return this.environ.REMOTE_ADDR?.includes(':') ? 'IPv6' : 'IPv4';
+    return socketAddress.remoteFamily(this.environ);
   }
 
   get localAddress(): string | undefined {
-    const address = this.environ.SERVER_ADDR;
-    return typeof address === 'string' ? address : undefined;
+    return socketAddress.localAddress(this.environ);
   }
 
   get localPort(): number {
-    return Number(this.environ.SERVER_PORT);
+    return socketAddress.localPort(this.environ);
   }
 
-  /** What `tls.TLSSocket` says and Express, Koa and Fastify read for `req.protocol`. */
   get encrypted(): true | undefined {
-    return this.environ['tsgi.url_scheme'] === 'https' ? true : undefined;
+    return socketAddress.encrypted(this.environ);
   }
 
   get writableLength(): number {
@@ -140,7 +138,7 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
   }
 
   address(): { address?: string; port: number; family?: string } {
-    return { address: this.localAddress, port: this.localPort, family: this.localAddress?.includes(':') ? 'IPv6' : 'IPv4' };
+    return socketAddress.address(this.environ);
   }
 
   cork(): void {

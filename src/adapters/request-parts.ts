@@ -64,3 +64,25 @@ export function requestUrl(environ: Environ): string {
   // An absolute-form target (a request to a proxy) is the URL already.
   return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(target) ? target : `${scheme}://${host}${target}`;
 }
+
+/** The connection's ends and security as `net.Socket` and `tls.TLSSocket` name them: what
+ * `req.socket` answers, for the requests' stand-in socket and an upgraded connection alike. */
+export const socketAddress = {
+  remoteAddress: (environ: Environ): string | undefined => environ.REMOTE_ADDR,
+  remotePort(environ: Environ): number | undefined {
+    const port = environ.REMOTE_PORT;
+    return typeof port === 'string' && port !== '' ? Number(port) : undefined;
+  },
+  remoteFamily: (environ: Environ): string => (environ.REMOTE_ADDR?.includes(':') ? 'IPv6' : 'IPv4'),
+  localAddress(environ: Environ): string | undefined {
+    const address = environ.SERVER_ADDR;
+    return typeof address === 'string' ? address : undefined;
+  },
+  localPort: (environ: Environ): number => Number(environ.SERVER_PORT),
+  /** What `tls.TLSSocket` says and Express, Koa, Fastify and `ws` read: true behind TLS. */
+  encrypted: (environ: Environ): true | undefined => (environ['tsgi.url_scheme'] === 'https' ? true : undefined),
+  address(environ: Environ): { address?: string; port: number; family?: string } {
+    const address = socketAddress.localAddress(environ);
+    return { address, port: socketAddress.localPort(environ), family: address?.includes(':') ? 'IPv6' : 'IPv4' };
+  },
+};

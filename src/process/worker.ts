@@ -114,6 +114,9 @@ export class Worker implements RequestObserver {
     let oldest: Exchange | undefined;
     // Oldest first: the sweep stops at the first request still within its time.
     for (const exchange of this.server.inFlight()) {
+      // A tunnel's request was answered when it switched: it lives as long as its
+      // connection, and no app call of it is running.
+      if (exchange.tunnel) continue;
       if (this.harakiriMs === 0 || now - exchange.startedAt <= this.harakiriMs) {
         oldest = exchange;
         break;

@@ -20,6 +20,7 @@ export interface EnvironSource {
   onClientGone(listener: () => void): void;
   sendHead(): void;
   varNames(): string[];
+  upgrade(): RawConnection | undefined;
   errors: unknown;
   fileWrapper: unknown;
 }
@@ -45,6 +46,30 @@ export interface ServerHooks {
    * environ would list of them, without making every `tsgi.*` value (an AbortController,
    * the input stream) as enumerating does. */
   varNames(): string[];
+  /**
+   * Takes the connection over, raw, for an upgrade request nothing was sent for yet (a
+   * WebSocket handshake that Node's `'upgrade'` event hands to an app such as `ws`): from
+   * now on what is written goes out as it is, the app's own `101` head included, and
+   * what the client sends arrives in `tsgi.input`, which ends when the client closes its
+   * side. The request stays in flight until the connection ends. Undefined where the
+   * connection cannot switch: not an upgrade request (FastCGI never carries one), or a
+   * response already begun.
+   */
+  upgrade(): RawConnection | undefined;
+}
+
+/** A connection taken over by the app after an upgrade (`ServerHooks.upgrade`). */
+export interface RawConnection {
+  /** Sends bytes as they are; false once the queue is over its high-water mark: wait for
+   * `onDrain` before writing more. False too once the connection is gone. */
+  write(chunk: Uint8Array | string): boolean;
+  /** Calls `listener` once, when the queue drains after a write returned false (or the
+   * connection went away). */
+  onDrain(listener: () => void): void;
+  /** Our side is done: the connection closes once what is queued is sent. */
+  end(): void;
+  /** Closes the connection at once (a reset), dropping what is queued. */
+  destroy(): void;
 }
 
 /** The server's hooks of `environ`'s request, if it came through tsgi's server. */

@@ -9,7 +9,7 @@
 import { checkHead, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
 import { byteLength, isChunk, isThenable, knownLength, ResponseState, type ResponseRequest } from '../app/response.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
-import { createEnviron, type EnvironSource } from './environ.js';
+import { createEnviron, type EnvironSource, type RawConnection } from './environ.js';
 import { BodyInput, abortError } from '../app/input.js';
 import { KeyId } from '../codec/keys.js';
 import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
@@ -52,6 +52,9 @@ const ERROR_HEAD = checkHead('500 Internal Server Error', [['Content-Type', 'tex
 const TIMEOUT_BODY = 'Gateway Timeout\n';
 const TIMEOUT_HEAD = checkHead('504 Gateway Timeout', [['Content-Type', 'text/plain']]);
 
+/** `HTTP/1.x NNN`: the status a raw response (an upgrade taken over by the app) begins with. */
+const RAW_STATUS = /^HTTP\/1\.[01] ([1-9][0-9]{2})/;
+
 export class Exchange implements EnvironSource, ResponseRequest {
   readonly token: number;
   readonly errors: ErrorStream;
@@ -81,6 +84,12 @@ export class Exchange implements EnvironSource, ResponseRequest {
   private goneListeners: Array<() => void> | null = null;
   /** The last write left the connection's queue over its high-water mark. */
   private queuedOver = false;
+  /** The app took the connection over (`upgrade()`): it writes raw bytes, its body is ignored. */
+  private raw = false;
+
+  /** The connection became a tunnel (a 101, or taken over raw): the request is answered,
+   * and stays in flight until the connection ends. Harakiri does not apply to it. */
+  tunnel = false;
 
   // What the request log and the stats read once the exchange is done.
   /** When the request reached the app (`performance.now()`). */
@@ -141,6 +150,20 @@ export class Exchange implements EnvironSource, ResponseRequest {
 
   varNames(): string[] {
     return this.record.names();
+  }
+
+  upgrade(): RawConnection | undefined {
+    if ((this.record.flags & RequestFlags.UPGRADE) === 0 || this.response.headSent || this.finished) return undefined;
+    if (!this.context.transport.upgrade(this.token)) return undefined;
+    this.raw = true;
+    this.tunnel = true;
+    this.response.headSent = true;
+    return {
+      write: (chunk) => this.rawWrite(chunk),
+      onDrain: (listener) => this.rawOnDrain(listener),
+      end: () => this.finished || this.transmit(null, null, true),
+      destroy: () => this.reset(),
+    };
   }
 
   sendHead(): void {
@@ -215,7 +238,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
   readonly write: Write = (chunk) => this.send(chunk);
 
   private consume(body: Body): void {
-    if (this.finished) {
+    if (this.finished || this.raw) {
+      // After upgrade() the connection is the app's: what the app returned is not sent.
       this.response.holdBody(body);
       this.response.closeBody();
       return;
@@ -339,6 +363,25 @@ export class Exchange implements EnvironSource, ResponseRequest {
     return this.transmit(head, piece, last && response.lengthReached);
   }
 
+  /** A raw write, after `upgrade()`: the bytes as they are, with backpressure. */
+  private rawWrite(chunk: Uint8Array | string): boolean {
+    if (this.finished) return false;
+    // The log's status is the one the app's own head gives (a 101, or the refusal it wrote).
+    if (this.status === 0) this.status = rawStatus(chunk);
+    return this.transmit(null, chunk, false);
+  }
+
+  private rawOnDrain(listener: () => void): void {
+    if (this.finished || !this.queuedOver) {
+      queueMicrotask(listener);
+      return;
+    }
+    this.wakeOnDrain = () => {
+      this.queuedOver = false;
+      listener();
+    };
+  }
+
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
     if (head !== null) {
       this.response.headSent = true;
@@ -390,8 +433,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
     }
     if (shortfall !== null) {
       log.error(`${this.describeRequest()}: ${shortfall}; connection reset`);
-      this.context.transport.abort(this.token);
-      this.finish();
+      this.reset();
       return;
     }
     this.transmit(null, null, true);
@@ -429,8 +471,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
    * by resetting the connection: never a fake complete response. */
   private endWith(head: CheckedHead, text: string): void {
     if (this.response.headSent) {
-      this.context.transport.abort(this.token);
-      this.finish();
+      this.reset();
       return;
     }
     const body = this.headRequest ? '' : text;
@@ -440,6 +481,13 @@ export class Exchange implements EnvironSource, ResponseRequest {
     this.headText = headText;
     this.bodyBytes += body.length;
     this.context.transport.write(this.token, headText, body, this.endWord(true));
+    this.finish();
+  }
+
+  /** Ends the response abnormally: the connection is reset (never a fake complete response). */
+  private reset(): void {
+    if (this.finished) return;
+    this.context.transport.abort(this.token);
     this.finish();
   }
 
@@ -457,6 +505,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
       if (head.code === 101) {
         if (!this.context.transport.upgrade(this.token))
           throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols, but the connection cannot switch');
+        this.tunnel = true;
       } else {
         this.inputOver = true;
         this.bodyInput?.end();
@@ -485,4 +534,11 @@ export class Exchange implements EnvironSource, ResponseRequest {
     const uri = this.record.get(KeyId.REQUEST_URI) ?? this.record.get(KeyId.PATH_INFO) ?? '?';
     return `${method} ${uri}`;
   }
+}
+
+/** The status code a raw response starts with (`HTTP/1.1 101 ...`), or 0. */
+function rawStatus(chunk: Uint8Array | string): number {
+  const start = typeof chunk === 'string' ? chunk.slice(0, 12) : Buffer.from(chunk.buffer, chunk.byteOffset, Math.min(chunk.byteLength, 12)).toString('latin1');
+  const match = RAW_STATUS.exec(start);
+  return match ? Number(match[1]) : 0;
 }

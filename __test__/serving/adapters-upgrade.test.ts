@@ -1,0 +1,180 @@
+/**
+ * WebSockets for Node apps, unchanged: an http.Server with `ws` attached (as apps set it
+ * up: `new WebSocketServer({ server })`, or `noServer` and `handleUpgrade`) gets Node's
+ * `'upgrade'` event with a real Duplex over the connection. Real `ws` clients.
+ */
+import http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { adapt } from '../../src/adapters/detect.js';
+import type { App } from '../../src/app/contract.js';
+import { useTestServers } from '../helpers/servers.js';
+import { waitFor } from '../helpers/uwsgi.js';
+
+const servers = useTestServers();
+const { serve } = servers;
+/** Requests in flight in this test's servers. */
+const inFlight = () => servers.started.reduce((n, server) => n + server.activeRequests, 0);
+const HTTP = { protocol: 'http' as const };
+
+/** `exported` as the command line would serve it. */
+async function appOf(exported: unknown): Promise<App> {
+  const adapted = await adapt(exported, 'auto');
+  if (typeof adapted === 'string') throw new Error(adapted);
+  return adapted.app;
+}
+
+/** An http.Server whose `ws` server echoes every message, and answers plain requests. */
+function echoServer(events: string[] = []): http.Server {
+  const server = http.createServer((req, res) => {
+    res.setHeader('Content-Type', 'text/plain');
+    res.end(`plain ${req.url}`);
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (socket, req) => {
+    events.push(`open ${req.url} from ${req.socket.remoteAddress}`);
+    socket.on('message', (data, binary) => socket.send(data, { binary }));
+    socket.on('close', (code) => events.push(`close ${code}`));
+  });
+  return server;
+}
+
+/** Opens a client and resolves once it is open. */
+function connect(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const client = new WebSocket(url);
+    client.once('open', () => resolve(client));
+    client.once('error', reject);
+  });
+}
+
+/** The next `count` messages of `client`. */
+function messages(client: WebSocket, count: number): Promise<Array<{ data: Buffer; binary: boolean }>> {
+  return new Promise((resolve) => {
+    const got: Array<{ data: Buffer; binary: boolean }> = [];
+    const listener = (data: Buffer, binary: boolean) => {
+      got.push({ data, binary });
+      if (got.length === count) {
+        client.off('message', listener);
+        resolve(got);
+      }
+    };
+    client.on('message', listener);
+  });
+}
+
+function closed(client: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+describe("Node apps get 'upgrade': ws over the HTTP listener", () => {
+  it('an http.Server with a WebSocketServer: text, a 1 MiB binary message, ping/pong, a close code', async () => {
+    const events: string[] = [];
+    const address = serve(await appOf(echoServer(events)), undefined, HTTP);
+    const client = await connect(`ws://${address}/chat`);
+    await waitFor(() => events.length > 0, { what: 'the connection event' });
+    expect(events[0]).toBe('open /chat from 127.0.0.1');
+
+    const replies = messages(client, 2);
+    client.send('hello');
+    const big = Buffer.alloc(1024 * 1024, 7);
+    big.writeUInt32BE(0xdeadbeef, big.length - 4);
+    client.send(big);
+    const [text, binary] = await replies;
+    expect(text).toEqual({ data: Buffer.from('hello'), binary: false });
+    expect(binary!.binary).toBe(true);
+    expect(binary!.data.equals(big)).toBe(true);
+
+    const pong = new Promise<Buffer>((resolve) => client.once('pong', resolve));
+    client.ping('are you there');
+    expect((await pong).toString()).toBe('are you there');
+
+    const end = closed(client);
+    client.close(4001, 'bye');
+    expect(await end).toEqual({ code: 4001, reason: 'bye' });
+    await waitFor(() => events.includes('close 4001'), { what: "the server's close event" });
+  });
+
+  it('1,000 messages arrive in order, and the server can close with its own code', async () => {
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket) => {
+      let seen = 0;
+      socket.on('message', (data) => {
+        socket.send(data);
+        if (++seen === 1000) socket.close(4002, 'enough');
+      });
+    });
+    const address = serve(await appOf(server), undefined, HTTP);
+    const client = await connect(`ws://${address}/`);
+    const replies = messages(client, 1000);
+    const end = closed(client);
+    for (let i = 0; i < 1000; i++) client.send(`message ${i}`);
+    expect((await replies).map((m) => m.data.toString())).toEqual(Array.from({ length: 1000 }, (_, i) => `message ${i}`));
+    expect(await end).toEqual({ code: 4002, reason: 'enough' });
+  });
+
+  it('noServer and handleUpgrade in an upgrade listener; a refused handshake gets the app its status', async () => {
+    const server = http.createServer((_req, res) => res.end('plain'));
+    const wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) => {
+      if (req.url !== '/allowed') {
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data) => ws.send(`got ${String(data)}`)));
+    });
+    const address = serve(await appOf(server), undefined, HTTP);
+
+    const client = await connect(`ws://${address}/allowed`);
+    const reply = messages(client, 1);
+    client.send('x');
+    expect((await reply)[0]!.data.toString()).toBe('got x');
+    client.close();
+
+    const refused = new Promise<number>((resolve, reject) => {
+      const other = new WebSocket(`ws://${address}/other`);
+      other.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      other.on('open', () => reject(new Error('opened')));
+    });
+    expect(await refused).toBe(403);
+  });
+
+  it("a plain request to the same server goes to 'request'; without an 'upgrade' listener, an upgrade request does too", async () => {
+    const address = serve(await appOf(echoServer()), undefined, HTTP);
+    const plain = await fetch(`http://${address}/page`);
+    expect(await plain.text()).toBe('plain /page');
+
+    const bare = http.createServer((req, res) => res.end(`no upgrade here: ${req.headers.upgrade}`));
+    const bareAddress = serve(await appOf(bare), undefined, HTTP);
+    const refused = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const client = new WebSocket(`ws://${bareAddress}/`);
+      client.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      client.on('open', () => reject(new Error('opened')));
+    });
+    expect(await refused).toEqual({ status: 200, body: 'no upgrade here: websocket' });
+  });
+
+  it('a client that vanishes mid-message: the app sees the socket close, and the request ends', async () => {
+    const events: string[] = [];
+    const server = http.createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket) => {
+      events.push('open');
+      socket.on('close', () => events.push('close'));
+    });
+    const address = serve(await appOf(server), undefined, HTTP);
+    const client = await connect(`ws://${address}/`);
+    await waitFor(() => events.includes('open'), { what: 'open' });
+    // The header of a 1 MiB frame, and a little of its payload: then the client is gone.
+    const raw = (client as unknown as { _socket: import('node:net').Socket })._socket;
+    raw.write(Buffer.from([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]));
+    raw.destroy();
+    await waitFor(() => events.includes('close'), { what: "the app's close event" });
+    await waitFor(() => inFlight() === 0, { what: 'the request to end' });
+  });
+});
