@@ -1,9 +1,14 @@
 /**
  * WebSockets for Node apps, unchanged: an http.Server with `ws` attached (as apps set it
- * up: `new WebSocketServer({ server })`, or `noServer` and `handleUpgrade`) gets Node's
- * `'upgrade'` event with a real Duplex over the connection. Real `ws` clients.
+ * up: `new WebSocketServer({ server })`, or `noServer` and `handleUpgrade`), socket.io 4
+ * and `@fastify/websocket` get Node's `'upgrade'` event with a real Duplex over the
+ * connection. Real `ws` and socket.io clients.
  */
 import http from 'node:http';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify from 'fastify';
+import { Server as SocketIoServer } from 'socket.io';
+import { io as socketIoClient, type Socket as SocketIoClient } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { adapt } from '../../src/adapters/detect.js';
@@ -176,5 +181,52 @@ describe("Node apps get 'upgrade': ws over the HTTP listener", () => {
     raw.destroy();
     await waitFor(() => events.includes('close'), { what: "the app's close event" });
     await waitFor(() => inFlight() === 0, { what: 'the request to end' });
+  });
+});
+
+describe('socket.io and @fastify/websocket, unchanged', () => {
+  it('socket.io 4: connects by long-polling, upgrades to a WebSocket, acknowledges both ways', async () => {
+    const httpServer = http.createServer();
+    const io = new SocketIoServer(httpServer);
+    const firstTransports: string[] = [];
+    io.on('connection', (socket) => {
+      firstTransports.push(socket.conn.transport.name);
+      socket.on('echo', (message: string, ack: (reply: string) => void) => ack(`echo ${message} over ${socket.conn.transport.name}`));
+    });
+    const address = serve(await appOf(httpServer), undefined, HTTP);
+    const client: SocketIoClient = socketIoClient(`http://${address}`, { transports: ['polling', 'websocket'], reconnection: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('connect_error', reject);
+      });
+      // The session began by long-polling (plain requests, to 'request'), then upgraded.
+      expect(firstTransports).toEqual(['polling']);
+      expect(await client.emitWithAck('echo', 'first')).toMatch(/^echo first over (polling|websocket)$/);
+      await waitFor(() => client.io.engine.transport.name === 'websocket', { what: 'the upgrade to websocket' });
+      expect(await client.emitWithAck('echo', 'second')).toBe('echo second over websocket');
+    } finally {
+      client.close();
+      io.close();
+    }
+  });
+
+  it('@fastify/websocket: a websocket route and a plain route of the same Fastify app', async () => {
+    const app = Fastify();
+    await app.register(fastifyWebsocket);
+    app.get('/ws', { websocket: true }, (socket) => {
+      socket.on('message', (data: Buffer) => socket.send(`fastify ${data.toString()}`));
+    });
+    app.get('/', async () => 'plain fastify');
+    const address = serve(await appOf(app), undefined, HTTP);
+    expect(await (await fetch(`http://${address}/`)).text()).toBe('plain fastify');
+    const client = await connect(`ws://${address}/ws`);
+    const reply = messages(client, 1);
+    client.send('hi');
+    expect((await reply)[0]!.data.toString()).toBe('fastify hi');
+    const end = closed(client);
+    client.close(1000);
+    expect((await end).code).toBe(1000);
+    await app.close();
   });
 });
