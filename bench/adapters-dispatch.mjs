@@ -105,6 +105,7 @@ async function measure(name, app) {
       active.delete(exchange.token);
       if (++done % N === 0) wake?.();
     },
+    tunneled() {},
   };
   /** @type {import('../dist/native/request.js').RequestRecord[]} */
   const fresh = [];

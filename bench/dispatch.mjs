@@ -52,6 +52,7 @@ const ctx = {
   writeHighWater: 1 << 18,
   inputHighWater: 1 << 18,
   done() {},
+  tunneled() {},
 };
 /** @type {import('../dist/native/batch.js').BatchSink} */
 const sink = {

@@ -22,6 +22,7 @@ const snapshot: StatsSnapshot = {
     exceptions: 1,
     harakiri_count: 0,
     in_flight: id === 1 ? 2 : 0,
+    tunnels: id === 1 ? 1 : 0,
     rss: 50e6,
     vsz: 1e9,
     running_time: 25_000,
@@ -47,6 +48,7 @@ describe('the stats JSON', () => {
       delta_requests: 1,
       exceptions: 1,
       harakiri_count: 0,
+      tunnels: 1,
       rss: 50e6,
       vsz: 1e9,
       running_time: 25_000,
@@ -68,6 +70,8 @@ describe('the Prometheus exposition', () => {
     expect(text.match(/^# TYPE tsgi_worker_requests_total counter$/gm)).toHaveLength(1);
     expect(text).toContain('tsgi_worker_requests_total{worker="1"} 10\ntsgi_worker_requests_total{worker="2"} 20\n');
     expect(text).toContain('tsgi_worker_up{worker="2"} 0');
+    expect(text).toContain('# TYPE tsgi_worker_tunnels gauge\n');
+    expect(text).toContain('tsgi_worker_tunnels{worker="1"} 1\ntsgi_worker_tunnels{worker="2"} 0\n');
     expect(text).toContain('tsgi_worker_response_time_seconds_total{worker="1"} 0.025');
     expect(text).toContain('tsgi_listen_queue{socket="/run/app \\"a\\".sock",proto="uwsgi"} 3');
     // Every sample line is `name{labels} value` or `name value`.

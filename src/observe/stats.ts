@@ -21,6 +21,8 @@ export interface WorkerStats {
   exceptions: number;
   harakiri_count: number;
   in_flight: number;
+  /** Of the requests in flight, open tunnels (WebSockets and other upgraded connections). */
+  tunnels: number;
   rss: number;
   vsz: number;
   /** Sum of response times, µs (uWSGI's running_time). */
@@ -126,6 +128,12 @@ export function prometheusText(s: StatsSnapshot): string {
     'gauge',
     'Requests being served.',
     perWorker((w) => w.in_flight),
+  );
+  family(
+    'tsgi_worker_tunnels',
+    'gauge',
+    'Open tunnels (WebSockets and other upgraded connections), counted in tsgi_worker_in_flight too.',
+    perWorker((w) => w.tunnels),
   );
   family(
     'tsgi_worker_response_time_seconds_total',

@@ -556,6 +556,7 @@ export class Master {
         exceptions: slot?.exceptions ?? 0,
         harakiri_count: place.harakiri + (slot?.harakiri ?? 0),
         in_flight: slot?.inFlight ?? 0,
+        tunnels: slot?.tunnels ?? 0,
         rss: worker?.memory.rss ?? 0,
         vsz: worker?.memory.vsz ?? 0,
         running_time: Math.round(slot?.responseTimeUs ?? 0),

@@ -39,6 +39,8 @@ export const Field = {
   /** When the oldest request in flight (described at OLDEST_AT) started, as of the last tick. */
   OLDEST_SINCE: 10,
   OLDEST_LENGTH: 11,
+  /** Open tunnels (WebSockets and other upgraded connections), counted in IN_FLIGHT too. */
+  TUNNELS: 12,
 } as const;
 
 const TEXT_BYTES = 192;
@@ -59,6 +61,8 @@ export interface SlotReading {
   readonly exceptions: number;
   readonly harakiri: number;
   readonly inFlight: number;
+  /** Of those, tunnels (WebSockets). */
+  readonly tunnels: number;
   readonly responseTimeUs: number;
   readonly tx: number;
   /** The request whose app call has not returned, and since when (0: none). */
@@ -109,6 +113,7 @@ export class Scoreboard {
       exceptions: f[at + Field.EXCEPTIONS]!,
       harakiri: f[at + Field.HARAKIRI]!,
       inFlight: f[at + Field.IN_FLIGHT]!,
+      tunnels: f[at + Field.TUNNELS]!,
       responseTimeUs: f[at + Field.RESPONSE_TIME_US]!,
       tx: f[at + Field.TX]!,
       current: { since: f[at + Field.CURRENT_SINCE]!, request: text(CURRENT_AT, f[at + Field.CURRENT_LENGTH]!) },

@@ -83,10 +83,15 @@ export class Worker implements RequestObserver {
     if (this.harakiriMs > 0) this.slot.leave();
   }
 
+  tunneled(): void {
+    this.slot.fields[Field.TUNNELS]!++;
+  }
+
   finished(exchange: Exchange): void {
     const f = this.slot.fields;
     const msecs = performance.now() - exchange.startedAt;
     f[Field.IN_FLIGHT]!--;
+    if (exchange.tunnel) f[Field.TUNNELS]!--;
     const requests = ++f[Field.REQUESTS]!;
     f[Field.RESPONSE_TIME_US]! += msecs * 1000;
     f[Field.TX]! += exchange.headText.length + exchange.bodyBytes;
@@ -140,15 +145,20 @@ export class Worker implements RequestObserver {
   // ---- stopping ----------------------------------------------------------------------------
 
   /** Stops accepting, lets requests in flight finish within `graceMs` (then aborts them),
-   * flushes the logs. Resolves with the number of requests that had to be aborted. */
+   * flushes the logs. Resolves with the number of requests that had to be aborted. Open
+   * tunnels (WebSockets) count as in flight: they get the same time, then are closed. */
   stop(graceMs: number): Promise<number> {
     this.stopping ??= (async () => {
-      const aborted = await this.server.shutdown(graceMs);
+      await this.server.windDown(graceMs);
+      const tunnels = this.server.openTunnels;
+      const requests = this.server.activeRequests - tunnels;
+      this.server.close();
       clearInterval(this.ticker);
-      if (aborted > 0)
-        log.warn(`worker ${this.identity.wid} (pid ${this.identity.pid}): aborted ${aborted} request(s) still running after ${graceMs / 1000} s`);
+      const who = `worker ${this.identity.wid} (pid ${this.identity.pid})`;
+      if (requests > 0) log.warn(`${who}: aborted ${requests} request(s) still running after ${graceMs / 1000} s`);
+      if (tunnels > 0) log.warn(`${who}: closed ${tunnels} tunnel(s) (WebSockets) still open after ${graceMs / 1000} s`);
       await this.logs.flushed();
-      return aborted;
+      return requests + tunnels;
     })();
     return this.stopping;
   }

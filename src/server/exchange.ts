@@ -45,6 +45,8 @@ export interface ExchangeContext {
   readonly inputHighWater: number;
   /** Called once when the exchange is over (response ended or aborted). */
   done(exchange: Exchange): void;
+  /** Called once when the connection becomes a tunnel (a 101, or taken over raw). */
+  tunneled(exchange: Exchange): void;
 }
 
 const ERROR_BODY = 'Internal Server Error\n';
@@ -156,8 +158,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
     if ((this.record.flags & RequestFlags.UPGRADE) === 0 || this.response.headSent || this.finished) return undefined;
     if (!this.context.transport.upgrade(this.token)) return undefined;
     this.raw = true;
-    this.tunnel = true;
     this.response.headSent = true;
+    this.becomeTunnel();
     return {
       write: (chunk) => this.rawWrite(chunk),
       onDrain: (listener) => this.rawOnDrain(listener),
@@ -484,6 +486,11 @@ export class Exchange implements EnvironSource, ResponseRequest {
     this.finish();
   }
 
+  private becomeTunnel(): void {
+    this.tunnel = true;
+    this.context.tunneled(this);
+  }
+
   /** Ends the response abnormally: the connection is reset (never a fake complete response). */
   private reset(): void {
     if (this.finished) return;
@@ -505,7 +512,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
       if (head.code === 101) {
         if (!this.context.transport.upgrade(this.token))
           throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols, but the connection cannot switch');
-        this.tunnel = true;
+        this.becomeTunnel();
       } else {
         this.inputOver = true;
         this.bodyInput?.end();

@@ -54,6 +54,8 @@ export interface RequestObserver {
   returned(exchange: Exchange): void;
   /** The exchange is over: its response ended, or it was aborted. */
   finished(exchange: Exchange): void;
+  /** The connection became a tunnel (a WebSocket): the request stays in flight until it closes. */
+  tunneled(exchange: Exchange): void;
 }
 
 /** Options of one listening socket. */
@@ -144,14 +146,27 @@ export class Server implements BatchSink, ExchangeContext {
    */
   async shutdown(graceMs: number): Promise<number> {
     if (this.closed) return 0;
+    await this.windDown(graceMs);
+    const left = this.exchanges.size;
+    this.close();
+    return left;
+  }
+
+  /** The first half of `shutdown`: stops accepting and waits up to `graceMs` for the
+   * requests in flight, tunnels included, to end; closes nothing. */
+  async windDown(graceMs: number): Promise<void> {
     this.reactor.stopListening();
     const deadline = Date.now() + graceMs;
     while ((this.exchanges.size > 0 || this.reactor.connections > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    const left = this.exchanges.size;
-    this.close();
-    return left;
+  }
+
+  /** Of the requests being served, the open tunnels (WebSockets and other upgrades). */
+  get openTunnels(): number {
+    let tunnels = 0;
+    for (const exchange of this.exchanges.values()) if (exchange.tunnel) tunnels++;
+    return tunnels;
   }
 
   /** Stops listening and closes every connection; requests still running are aborted
@@ -166,6 +181,10 @@ export class Server implements BatchSink, ExchangeContext {
   done(exchange: Exchange): void {
     this.exchanges.delete(exchange.token);
     this.observer?.finished(exchange);
+  }
+
+  tunneled(exchange: Exchange): void {
+    this.observer?.tunneled(exchange);
   }
 
   private onBatch(words: number): void {
