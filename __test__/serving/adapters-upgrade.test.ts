@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { adapt } from '../../src/adapters/detect.js';
 import type { App } from '../../src/app/contract.js';
+import { fcgiExchange, nginxParams, parseRecords, request, stdoutOf } from '../helpers/fastcgi.js';
 import { useTestServers } from '../helpers/servers.js';
 import { waitFor } from '../helpers/uwsgi.js';
 
@@ -228,5 +229,23 @@ describe('socket.io and @fastify/websocket, unchanged', () => {
     client.close(1000);
     expect((await end).code).toBe(1000);
     await app.close();
+  });
+});
+
+describe('FastCGI cannot carry an upgrade', () => {
+  it("a WebSocket handshake over FastCGI goes to 'request', never to 'upgrade'", async () => {
+    let upgrades = 0;
+    const server = http.createServer((req, res) => res.end(`request listener: ${req.headers.upgrade}`));
+    server.on('upgrade', (_req, socket) => {
+      upgrades++;
+      socket.destroy();
+    });
+    const address = serve(await appOf(server), undefined, { protocol: 'fastcgi' });
+    const vars = nginxParams('GET', '/chat', { HTTP_UPGRADE: 'websocket', HTTP_CONNECTION: 'Upgrade', HTTP_SEC_WEBSOCKET_KEY: 'dGhlIHNhbXBsZSBub25jZQ==' });
+    const result = await fcgiExchange(address, request(1, vars));
+    const stdout = stdoutOf(parseRecords(result.data).records, 1).toString();
+    expect(stdout).toMatch(/^Status: 200 OK\r\n/);
+    expect(stdout.endsWith('request listener: websocket')).toBe(true);
+    expect(upgrades).toBe(0);
   });
 });
