@@ -11,7 +11,9 @@ import { Server as SocketIoServer } from 'socket.io';
 import { io as socketIoClient, type Socket as SocketIoClient } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import path from 'node:path';
 import { adapt } from '../../src/adapters/detect.js';
+import { loadApp } from '../../src/process/load-app.js';
 import type { App } from '../../src/app/contract.js';
 import { fcgiExchange, nginxParams, parseRecords, request, stdoutOf } from '../helpers/fastcgi.js';
 import { useTestServers } from '../helpers/servers.js';
@@ -247,5 +249,29 @@ describe('FastCGI cannot carry an upgrade', () => {
     expect(stdout).toMatch(/^Status: 200 OK\r\n/);
     expect(stdout.endsWith('request listener: websocket')).toBe(true);
     expect(upgrades).toBe(0);
+  });
+});
+
+describe('fetch-style apps: the module exports the server that takes the upgrades', () => {
+  it("Hono's @hono/node-ws, unchanged: injectWebSocket(server) on the exported server", async () => {
+    const address = serve(await loadApp(path.resolve('__test__/fixtures/hono-ws-app.mjs'), 'application'), undefined, HTTP);
+    expect(await (await fetch(`http://${address}/`)).text()).toBe('hono plain');
+    const client = await connect(`ws://${address}/ws`);
+    const reply = messages(client, 1);
+    client.send('hi');
+    expect((await reply)[0]!.data.toString()).toBe('hono hi');
+    const end = closed(client);
+    client.close(1000);
+    expect((await end).code).toBe(1000);
+  });
+
+  it('a plain fetch handler with a ws server attached to its exported server', async () => {
+    const address = serve(await loadApp(path.resolve('__test__/fixtures/fetch-ws-app.mjs'), 'application'), undefined, HTTP);
+    expect(await (await fetch(`http://${address}/`)).text()).toBe('fetch plain');
+    const client = await connect(`ws://${address}/anything`);
+    const reply = messages(client, 1);
+    client.send('there');
+    expect((await reply)[0]!.data.toString()).toBe('fetch app there');
+    client.close();
   });
 });

@@ -8,6 +8,7 @@ import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
 import { fromFetch, type FetchHandler } from './from-fetch.js';
 import { fromNode, type NodeHandler } from './from-node.js';
+import { withUpgrades } from './upgrades.js';
 
 /** An app, and what it was recognised as (for the start-up log line). */
 export interface AdaptedApp {
@@ -74,11 +75,19 @@ async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
   if (fastify(shape)) {
     await (shape.ready as () => Promise<unknown>)();
     const routing = shape.routing as NodeHandler;
+    const app = fromNode((req, res) => routing.call(shape, req, res));
     // @fastify/websocket listens for upgrades on the app's own (never listening) server.
-    return { app: fromNode((req, res) => routing.call(shape, req, res), shape.server as HttpServer | undefined), kind: 'Fastify app' };
+    return { app: shape.server instanceof HttpServer ? withUpgrades(app, shape.server) : app, kind: 'Fastify app' };
   }
   if (koa(shape)) return { app: fromNode((shape.callback as () => NodeHandler).call(shape)), kind: 'Koa app' };
-  if (shape instanceof HttpServer) return { app: fromNode((req, res) => shape.emit('request', req, res), shape), kind: 'http.Server' };
+  if (shape instanceof HttpServer)
+    return {
+      app: withUpgrades(
+        fromNode((req, res) => shape.emit('request', req, res)),
+        shape,
+      ),
+      kind: 'http.Server',
+    };
   if (isFunction(shape) && expressLike(shape)) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Express/Connect app' };
   return undefined;
 }

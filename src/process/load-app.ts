@@ -1,12 +1,17 @@
 /**
  * Loads the app named by --module and --callable, with errors that name the option, and
- * makes it a TSGI app as --adapter says (src/adapters/detect.ts).
+ * makes it a TSGI app as --adapter says (src/adapters/detect.ts). A module whose app is not
+ * itself an http.Server may export one as `server` for its WebSockets: its `'upgrade'`
+ * listeners get the upgrade requests (`injectWebSocket(server)` of @hono/node-ws, or a
+ * `ws` server attached to it).
  */
+import { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
 import { adapt } from '../adapters/detect.js';
+import { withUpgrades } from '../adapters/upgrades.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -32,6 +37,11 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
       throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" ${adapted}; export the app as default or as ${callable}`);
     }
     log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}`);
+    const server = namespace.server;
+    if (server instanceof HttpServer && server !== candidate) {
+      log.info(`--module ${module}: export "server" takes the WebSocket upgrades (its 'upgrade' listeners)`);
+      return withUpgrades(adapted.app, server);
+    }
     return adapted.app;
   }
   throw new TsgiError(
