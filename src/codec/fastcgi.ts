@@ -133,6 +133,8 @@ export class ParamsDecoder {
   private state: 'open' | 'done' | WireError = 'open';
   /** The body length, once the stream ended well. */
   contentLength = 0;
+  /** Once the stream ended well: the request asks to switch protocols (FastCGI cannot). */
+  upgrade = false;
 
   constructor(private limits: FastcgiLimits) {}
 
@@ -207,6 +209,7 @@ export class ParamsDecoder {
     const outcome = this.framing.finish(this.block, this.limits.maxBody);
     if (typeof outcome !== 'number') return refusalError('FastCGI', 'param', outcome);
     this.contentLength = outcome;
+    this.upgrade = this.framing.upgrade;
     return true;
   }
 }

@@ -2,13 +2,14 @@
  * What every protocol checks once a request's vars are all in (crates/tsgi-wire/src/
  * request.rs, the rules of U10/U11 and U15-U18 and their FastCGI twins), so the same vars
  * sent over uwsgi or FastCGI are refused for the same reason, in the same order, with the
- * same words; and the sniff that tells an HTTP request sent to the wrong port.
+ * same words; whether the vars ask to switch protocols, by the HTTP codec's rule; and the
+ * sniff that tells an HTTP request sent to the wrong port.
  *
  * The Rust maps a `Refusal` into each protocol's own error type (uwsgi.rs, fastcgi.rs);
  * here one function words both, so the two cannot drift apart.
  */
 import { KeyId, KNOWN_KEYS } from './keys.js';
-import { MAX_CONTENT_LENGTH, parseContentLength, TOKEN, WireError } from './wire.js';
+import { MAX_CONTENT_LENGTH, hasToken, parseContentLength, TOKEN, WireError } from './wire.js';
 
 /** Whether the start of a buffer is an HTTP request line: `[A-Z]{3}[A-Z ]`. */
 export function httpPrefix(buf: Buffer, start: number, end: number): 'http' | 'maybe' | 'no' {
@@ -30,9 +31,13 @@ export type Refusal =
   | { kind: 'content-length-overflow' }
   | { kind: 'body-too-large'; length: number; limit: number };
 
+const CONNECT = Buffer.from('CONNECT', 'latin1');
+const HTTP_11 = Buffer.from('HTTP/1.1', 'latin1');
+
 /**
- * The first value of each var that decides framing or routing; a later occurrence must
- * repeat it byte for byte or the request is refused (U10/U11).
+ * What the walk over the vars keeps for the checks after it: the first value of each var
+ * that decides framing or routing (a later occurrence must repeat it byte for byte or the
+ * request is refused, U10/U11), and what says whether the request is an upgrade.
  */
 export class Framing {
   private method = -1;
@@ -42,14 +47,33 @@ export class Framing {
   private contentLength = -1;
   private contentLengthLength = 0;
   private conflict = 0;
+  /** SERVER_PROTOCOL is HTTP/1.1 (its last value: the one the app sees). */
+  private http11 = false;
+  /** An HTTP_CONNECTION value holds the token `upgrade`. */
+  private connectionUpgrade = false;
+  /** An HTTP_UPGRADE var is there. */
+  private upgradeHeader = false;
+  /** After a `finish` that answered a length: the request is an upgrade (`CONNECT`, or
+   * HTTP/1.1 with a Connection token `upgrade` and an Upgrade header, as parseHead decides). */
+  upgrade = false;
 
   reset(): void {
     this.method = this.uri = this.contentLength = -1;
     this.conflict = 0;
+    this.http11 = this.connectionUpgrade = this.upgradeHeader = this.upgrade = false;
   }
 
   see(block: Buffer, keyId: number, offset: number, length: number): void {
     switch (keyId) {
+      case KeyId.SERVER_PROTOCOL:
+        this.http11 = HTTP_11.compare(block, offset, offset + length) === 0;
+        break;
+      case KeyId.HTTP_CONNECTION:
+        this.connectionUpgrade ||= hasToken(block, offset, offset + length, 'upgrade');
+        break;
+      case KeyId.HTTP_UPGRADE:
+        this.upgradeHeader = true;
+        break;
       case KeyId.REQUEST_METHOD:
         if (this.method < 0) [this.method, this.methodLength] = [offset, length];
         else this.compare(block, keyId, this.method, this.methodLength, offset, length);
@@ -72,7 +96,8 @@ export class Framing {
     }
   }
 
-  /** The checks on meaning, in the Rust order; answers the body length or a refusal. */
+  /** The checks on meaning, in the Rust order; answers the body length (and sets
+   * `upgrade`) or a refusal. */
   finish(block: Buffer, maxBody: number): number | Refusal {
     if (this.conflict !== 0) return { kind: 'conflict', key: this.conflict };
     if (this.method < 0) return { kind: 'missing-method' };
@@ -88,6 +113,8 @@ export class Framing {
       length = parsed;
     }
     if (maxBody !== 0 && length > maxBody) return { kind: 'body-too-large', length, limit: maxBody };
+    const connect = CONNECT.compare(block, this.method, this.method + this.methodLength) === 0;
+    this.upgrade = connect || (this.http11 && this.connectionUpgrade && this.upgradeHeader);
     return length;
   }
 }

@@ -24,6 +24,10 @@ export interface UwsgiLimits {
 export interface UwsgiHead {
   modifier1: number;
   contentLength: number;
+  /** The request asks to switch protocols (crates/tsgi-wire/src/uwsgi.rs
+   * `RequestInfo::upgrade`): CONNECT, or HTTP/1.1 with a Connection token `upgrade` and an
+   * Upgrade header, read from the vars. Whether it can be tunnelled is the reactor's call. */
+  upgrade: boolean;
   /** Header and vars block: the body starts here. */
   consumed: number;
 }
@@ -73,7 +77,7 @@ export function parseRequest(buf: Buffer, length: number, limits: UwsgiLimits, v
   if (modifier1 === MODIFIER_PING) {
     if (datasize !== 0) return unsupportedModifier(modifier1);
     vars.clear();
-    return { modifier1, contentLength: 0, consumed: HEADER_LEN };
+    return { modifier1, contentLength: 0, upgrade: false, consumed: HEADER_LEN };
   }
   if (datasize === 0) return emptyVars();
   if (datasize > limits.maxVarsBlock) return UwsgiErrors.varsTooLarge(datasize, limits.maxVarsBlock);
@@ -82,10 +86,11 @@ export function parseRequest(buf: Buffer, length: number, limits: UwsgiLimits, v
   const block = buf.subarray(HEADER_LEN, end);
   const info = parseVars(block, limits, vars);
   if (info instanceof WireError) return info;
-  return { modifier1, contentLength: info, consumed: end };
+  return { modifier1, contentLength: info, upgrade: framing.upgrade, consumed: end };
 }
 
-/** Parses a complete vars block; answers the body length. */
+/** Parses a complete vars block; answers the body length (`parseRequest` adds whether the
+ * request is an upgrade, decided in the same walk). */
 export function parseVars(block: Buffer, limits: UwsgiLimits, vars: VarList): number | WireError {
   vars.clear();
   framing.reset();

@@ -73,6 +73,34 @@ export function parseContentLength(buf: Buffer, start: number, end: number): num
 export const TOKEN = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
 
+/** Whether `buf[start..end]` is `lower` in any case (ASCII). */
+export function equalsIgnoreCase(buf: Buffer, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    let b = buf[start + i]!;
+    if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    if (b !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** Whether the comma-separated list `buf[start..end]` holds `token` (any case, white space
+ * around items): a `Connection` header's options, as a header or an `HTTP_CONNECTION` var. */
+export function hasToken(buf: Buffer, start: number, end: number, token: string): boolean {
+  const isSpace = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0c || b === 0x0d;
+  let itemStart = start;
+  for (let i = start; i <= end; i++) {
+    if (i < end && buf[i] !== 0x2c) continue;
+    let s = itemStart;
+    let e = i;
+    while (s < e && isSpace(buf[s]!)) s++;
+    while (e > s && isSpace(buf[e - 1]!)) e--;
+    if (equalsIgnoreCase(buf, s, e, token)) return true;
+    itemStart = i + 1;
+  }
+  return false;
+}
+
 /** The value of a hex digit byte, or -1. */
 export function hexDigit(b: number): number {
   if (b >= 0x30 && b <= 0x39) return b - 0x30;

@@ -728,8 +728,7 @@ impl ParamsDecoder {
         if self.parsed != self.block.len() {
             return Err(Error::TruncatedParams);
         }
-        let content_length = self.framing.finish(&self.block, self.limits.max_body)?;
-        Ok(RequestInfo { content_length })
+        Ok(self.framing.finish(&self.block, self.limits.max_body)?)
     }
 
     /// `Some(info)` once the stream ended and the request passed its checks.

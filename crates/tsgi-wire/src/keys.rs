@@ -72,6 +72,12 @@ pub mod id {
     pub const SCRIPT_NAME: KeyId = 5;
     /// `CONTENT_LENGTH`
     pub const CONTENT_LENGTH: KeyId = 7;
+    /// `SERVER_PROTOCOL`: with the two below, whether a uwsgi or FastCGI request is an upgrade.
+    pub const SERVER_PROTOCOL: KeyId = 10;
+    /// `HTTP_CONNECTION`
+    pub const HTTP_CONNECTION: KeyId = 27;
+    /// `HTTP_UPGRADE`
+    pub const HTTP_UPGRADE: KeyId = 40;
     /// `HTTP_CONTENT_LENGTH`: dropped (PEP 3333; framing comes from `CONTENT_LENGTH` only).
     pub const HTTP_CONTENT_LENGTH: KeyId = 41;
     /// `HTTP_CONTENT_TYPE`: dropped (PEP 3333).
@@ -185,6 +191,9 @@ mod tests {
             (id::PATH_INFO, "PATH_INFO"),
             (id::SCRIPT_NAME, "SCRIPT_NAME"),
             (id::CONTENT_LENGTH, "CONTENT_LENGTH"),
+            (id::SERVER_PROTOCOL, "SERVER_PROTOCOL"),
+            (id::HTTP_CONNECTION, "HTTP_CONNECTION"),
+            (id::HTTP_UPGRADE, "HTTP_UPGRADE"),
             (id::HTTP_CONTENT_LENGTH, "HTTP_CONTENT_LENGTH"),
             (id::HTTP_CONTENT_TYPE, "HTTP_CONTENT_TYPE"),
             (id::HTTP_PROXY, "HTTP_PROXY"),

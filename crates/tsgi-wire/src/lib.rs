@@ -73,6 +73,12 @@ pub fn is_token_byte(b: u8) -> bool {
     TOKEN[b as usize]
 }
 
+/// `true` if the comma-separated list `value` holds `token` (any case, OWS around items):
+/// a `Connection` header's options, whether it came as a header or as an `HTTP_CONNECTION` var.
+pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value.split(|&b| b == b',').any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
+}
+
 static TOKEN: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;

@@ -1,18 +1,22 @@
 //! What every protocol adapter checks once a request's vars are all in: the rules of
 //! `reliability.md` U11/U24/U15-U18 (uwsgi) and their FastCGI twins, shared so that the
-//! same vars sent over uwsgi or FastCGI are refused for the same reason, in the same order.
+//! same vars sent over uwsgi or FastCGI are refused for the same reason, in the same order;
+//! and whether the vars ask to switch protocols, by the rule the HTTP codec applies to a
+//! head.
 //!
 //! Private: each protocol maps [`Refusal`] into its own public error type, whose codes and
 //! log lines name the protocol.
 
 use crate::keys::{self, KeyId};
+use crate::uwsgi::RequestInfo;
 
 /// Where a value lies in the block the vars point into: `(offset, length)`.
 pub(crate) type Span = (usize, usize);
 
-/// The first value of each var that decides framing or routing; a later occurrence must
-/// repeat it byte for byte (U10) or the request is refused (U11). Kept while walking, so
-/// duplicates cost one compare each instead of a search over all vars.
+/// What the walk over the vars keeps for the checks after it. The first value of each var
+/// that decides framing or routing; a later occurrence must repeat it byte for byte (U10)
+/// or the request is refused (U11). Kept while walking, so duplicates cost one compare each
+/// instead of a search over all vars. And what says whether the request is an upgrade.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Framing {
     method: Option<Span>,
@@ -20,6 +24,13 @@ pub(crate) struct Framing {
     content_length: Option<Span>,
     /// The first key seen with a different value, reported once the walk is done.
     conflict: Option<KeyId>,
+    /// `SERVER_PROTOCOL` is `HTTP/1.1` (its last value: the one the app sees).
+    http11: bool,
+    /// An `HTTP_CONNECTION` value holds the token `upgrade` (the values are one list, as a
+    /// proxy joins repeated headers).
+    connection_upgrade: bool,
+    /// An `HTTP_UPGRADE` var is there.
+    upgrade: bool,
 }
 
 impl Framing {
@@ -29,6 +40,18 @@ impl Framing {
             keys::id::REQUEST_METHOD => &mut self.method,
             keys::id::REQUEST_URI => &mut self.uri,
             keys::id::CONTENT_LENGTH => &mut self.content_length,
+            keys::id::SERVER_PROTOCOL => {
+                self.http11 = slice(block, value) == b"HTTP/1.1";
+                return;
+            }
+            keys::id::HTTP_CONNECTION => {
+                self.connection_upgrade |= crate::has_token(slice(block, value), b"upgrade");
+                return;
+            }
+            keys::id::HTTP_UPGRADE => {
+                self.upgrade = true;
+                return;
+            }
             _ => return,
         };
         match *first {
@@ -44,8 +67,10 @@ impl Framing {
     /// The checks on meaning, in this order: a conflicting duplicate (the first key in wire
     /// order whose second value differs), then a missing or invalid `REQUEST_METHOD`, then a
     /// malformed `CONTENT_LENGTH`, then one over `max_body` (0: no limit). Answers the body
-    /// length (0 when `CONTENT_LENGTH` is absent or empty).
-    pub(crate) fn finish(&self, block: &[u8], max_body: u64) -> Result<u64, Refusal> {
+    /// length (0 when `CONTENT_LENGTH` is absent or empty) and whether the request is an
+    /// upgrade: `CONNECT`, or `HTTP/1.1` with a `Connection` token `upgrade` and an `Upgrade`
+    /// header, as `http::parse_head` decides it.
+    pub(crate) fn finish(&self, block: &[u8], max_body: u64) -> Result<RequestInfo, Refusal> {
         if let Some(key) = self.conflict {
             return Err(Refusal::ConflictingDuplicate { key });
         }
@@ -63,7 +88,8 @@ impl Framing {
         if max_body != 0 && content_length > max_body {
             return Err(Refusal::BodyTooLarge { length: content_length, limit: max_body });
         }
-        Ok(content_length)
+        let upgrade = method == b"CONNECT" || (self.http11 && self.connection_upgrade && self.upgrade);
+        Ok(RequestInfo { content_length, upgrade })
     }
 }
 

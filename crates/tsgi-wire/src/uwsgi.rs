@@ -77,6 +77,13 @@ pub struct Var {
 pub struct RequestInfo {
     /// Body length from `CONTENT_LENGTH` (0 when absent or empty).
     pub content_length: u64,
+    /// The request asks to switch protocols (a WebSocket handshake, CONNECT), by the rule
+    /// the HTTP codec applies to a head (`http::Head::upgrade`), read from the vars a proxy
+    /// sends: `REQUEST_METHOD` is `CONNECT`, or `SERVER_PROTOCOL` is `HTTP/1.1` (its last
+    /// value), an `HTTP_CONNECTION` value holds the token `upgrade` (any case) and an
+    /// `HTTP_UPGRADE` var is there. Whether the connection can become a tunnel is the
+    /// reactor's business (a uwsgi request with a body cannot; FastCGI never can).
+    pub upgrade: bool,
 }
 
 /// A malformed or refused request. Every variant maps to one behaviour: a static
@@ -324,7 +331,8 @@ fn is_served_modifier(modifier1: u8) -> bool {
 /// [`Var`] per pair to `vars` (cleared first), and validates what the request as a whole
 /// needs: a valid `REQUEST_METHOD` (U24), no conflicting duplicates of `CONTENT_LENGTH`,
 /// `REQUEST_METHOD`, `REQUEST_URI` (U11), a strict `CONTENT_LENGTH` (U15-U17) within
-/// `limits.max_body` (U18), at most `limits.max_vars` pairs (U9).
+/// `limits.max_body` (U18), at most `limits.max_vars` pairs (U9); and says whether the
+/// request is an upgrade ([`RequestInfo::upgrade`]).
 ///
 /// Duplicate keys are all reported in `vars`, in wire order; merging them (last wins, or
 /// joined for `HTTP_*`) is the consumer's business. Values are opaque bytes (U13).
@@ -401,8 +409,7 @@ pub fn parse_vars(block: &[u8], limits: &Limits, vars: &mut Vec<Var>) -> Result<
         count += 1;
     }
 
-    let content_length = framing.finish(block, limits.max_body).map_err(Error::from)?;
-    Ok(RequestInfo { content_length })
+    framing.finish(block, limits.max_body).map_err(Error::from)
 }
 
 /// The u16 LE length field at `block[pos..pos + 2]`, or `None` when fewer than two bytes
@@ -456,7 +463,7 @@ pub fn parse_request(
     };
     if header.modifier1 == MODIFIER_PING {
         vars.clear();
-        return Ok(Status::Complete((header, RequestInfo { content_length: 0 }, HEADER_LEN)));
+        return Ok(Status::Complete((header, RequestInfo { content_length: 0, upgrade: false }, HEADER_LEN)));
     }
     let n = HEADER_LEN + usize::from(header.datasize);
     let Some(block) = buf.get(HEADER_LEN..n) else {

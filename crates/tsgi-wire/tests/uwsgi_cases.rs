@@ -46,7 +46,7 @@ fn worked_example_from_the_protocol_notes() {
     assert_eq!(packet, Packet::get().bytes());
     let ((header, info, n), vars) = parse_ok(&packet);
     assert_eq!(header, Header { modifier1: 0, datasize: 21, modifier2: 0 });
-    assert_eq!(info, RequestInfo { content_length: 0 });
+    assert_eq!(info, RequestInfo { content_length: 0, upgrade: false });
     assert_eq!(n, 25);
     assert_eq!(vars.len(), 1);
     assert_eq!(vars[0].key_id, id::REQUEST_METHOD);

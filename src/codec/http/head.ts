@@ -11,7 +11,7 @@
  */
 import { HttpErrors, MAX_EMPTY_LINES, type HttpLimits } from './errors.js';
 import { lookupKey } from '../keys.js';
-import { TOKEN, VarList, WireError, hexDigit, parseContentLength } from '../wire.js';
+import { TOKEN, VarList, WireError, equalsIgnoreCase, hasToken, hexDigit, parseContentLength } from '../wire.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -311,16 +311,6 @@ export function parseHead(buf: Buffer, length: number, limits: HttpLimits, out: 
   return build(buf, line, fieldList, scanned.outcome, limits, out);
 }
 
-function equalsIgnoreCase(buf: Buffer, start: number, end: number, lower: string): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    let b = buf[start + i]!;
-    if (b >= 0x41 && b <= 0x5a) b += 0x20;
-    if (b !== lower.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
 /** Host bytes: RFC 3986 unreserved, sub-delims, `%`, `:`, `[`, `]`. Empty is valid. */
 const HOST = new Uint8Array(256);
 for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]") HOST[c.charCodeAt(0)] = 1;
@@ -328,22 +318,6 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 function isHost(buf: Buffer, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (HOST[buf[i]!] === 0) return false;
   return true;
-}
-
-/** Whether the comma-separated list holds `token` (any case, white space around items). */
-function hasToken(buf: Buffer, start: number, end: number, token: string): boolean {
-  const isSpace = (b: number): boolean => b === SP || b === HTAB || b === LF || b === 0x0c || b === CR;
-  let itemStart = start;
-  for (let i = start; i <= end; i++) {
-    if (i < end && buf[i] !== 0x2c) continue;
-    let s = itemStart;
-    let e = i;
-    while (s < e && isSpace(buf[s]!)) s++;
-    while (e > s && isSpace(buf[e - 1]!)) e--;
-    if (equalsIgnoreCase(buf, s, e, token)) return true;
-    itemStart = i + 1;
-  }
-  return false;
 }
 
 interface TargetParts {

@@ -617,11 +617,6 @@ fn percent_decode(path: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `true` if the comma-separated list `value` holds `token` (any case, OWS around items).
-fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value.split(|&b| b == b',').any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
-}
-
 /// What the walk over the fields remembers.
 #[derive(Default)]
 struct Seen {
@@ -772,9 +767,9 @@ fn walk_fields(
             }
             seen.host = Some(range);
         } else if is("connection") {
-            seen.close |= has_token(value, b"close");
-            seen.keep_alive |= has_token(value, b"keep-alive");
-            seen.connection_upgrade |= has_token(value, b"upgrade");
+            seen.close |= crate::has_token(value, b"close");
+            seen.keep_alive |= crate::has_token(value, b"keep-alive");
+            seen.connection_upgrade |= crate::has_token(value, b"upgrade");
         } else if is("upgrade") {
             seen.upgrade = true;
         } else if is("expect") && minor_version == 1 {
