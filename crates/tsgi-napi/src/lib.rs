@@ -141,8 +141,8 @@ impl BindingReactor {
         Ok(self.driver.reactor.borrow_mut().write_error(token, &bytes))
     }
 
-    /// HTTP: the app answers 101 to the upgrade request `token`: from now on the bytes of
-    /// the connection are the app's both ways. False if the request is gone or not one.
+    /// The app answers 101 to the upgrade request `token` (HTTP, or uwsgi): from now on the
+    /// bytes of the connection are the app's both ways. False if the request is gone or not one.
     #[napi(catch_unwind)]
     pub fn upgrade(&self, token: u32) -> bool {
         self.driver.reactor.borrow_mut().upgrade(token)

@@ -61,8 +61,9 @@ pub const FLAG_MANAGE_PATH_INFO: u32 = 2;
 pub const FLAG_KEEP_ALIVE: u32 = 4;
 /// `flags` bit: HTTP `Expect: 100-continue`: the body comes once JavaScript first unpauses.
 pub const FLAG_AWAITING_CONTINUE: u32 = 8;
-/// `flags` bit: HTTP: an upgrade request (WebSocket handshake, CONNECT). If the app answers
-/// `101`, its input goes on as the client's raw bytes; otherwise it ends empty.
+/// `flags` bit: an upgrade request (WebSocket handshake, CONNECT) over HTTP, or over uwsgi
+/// without a body. If the app answers `101`, its input goes on as the client's raw bytes;
+/// otherwise it ends empty.
 pub const FLAG_UPGRADE: u32 = 16;
 
 /// Why a request was aborted (the `reason` word of an [`ABORT`] event).

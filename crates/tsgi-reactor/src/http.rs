@@ -6,7 +6,7 @@
 //! requests) wait in the connection's buffer until the response has ended, so responses go
 //! out in request order. Anything the codec refuses gets a static response and a close,
 //! and nothing after it is ever parsed. After `101 Switching Protocols` the connection is
-//! a tunnel: the bytes both ways are the app's.
+//! a tunnel (`tunnel.rs`): the bytes both ways are the app's.
 //!
 //! The response bytes are JavaScript's (status line, `Date`, framing, chunk sizes); the
 //! reactor only learns when a response ends and whether the connection stays open.
@@ -19,13 +19,14 @@ use tsgi_wire::Status;
 
 use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
-use crate::conn::{Link, Next, Protocol, Stage};
+use crate::conn::{Link, Next, Protocol};
 use crate::notices::{Notice, Notices};
 use crate::reactor::Cx;
 use crate::refusal;
 use crate::stream::{self, ProtoStream, Streams, Unopened};
 use crate::sys::{self, read_some, Read};
 use crate::timers;
+use crate::tunnel::Tunnel;
 
 /// Bytes of pipelined requests buffered while a response is pending; past it, reading
 /// stops until the response ends.
@@ -64,10 +65,7 @@ enum State {
     /// The request is read; bytes that come now are the next (pipelined) requests.
     Done,
     /// After `101 Switching Protocols`: the bytes both ways are the app's, unframed.
-    Tunnel {
-        /// The client closed its side (its bytes ended; ours may go on).
-        eof: bool,
-    },
+    Tunnel(Tunnel),
 }
 
 /// What an HTTP request keeps.
@@ -123,8 +121,8 @@ impl HttpConn {
     /// Reads into the buffer and handles what is there.
     pub(crate) fn readable(&mut self, link: &mut Link, streams: &mut Streams, cx: &mut Cx, batch: &mut Batch) -> Next {
         match self.state {
-            State::Body { .. } | State::Chunked | State::Tunnel { .. } if link.paused => return Next::Wait,
-            State::Tunnel { eof: true } => return Next::Wait,
+            State::Tunnel(ref mut tunnel) => return tunnel.readable(link, streams, cx, batch),
+            State::Body { .. } | State::Chunked if link.paused => return Next::Wait,
             State::Done if link.buffered.len() >= MAX_PIPELINED => return Next::Wait,
             _ => {}
         }
@@ -138,14 +136,14 @@ impl HttpConn {
                 link.buffered.extend_from_slice(&cx.scratch.read[..n]);
                 self.process(link, streams, cx, batch)
             }
-            Read::Eof => self.eof(link, streams, cx),
-            // Woken for bytes already buffered (pipelined, or before a pause or an upgrade).
+            Read::Eof => self.eof(link, cx),
+            // Woken for bytes already buffered (pipelined, or before a pause).
             Read::WouldBlock => self.process(link, streams, cx, batch),
             Read::Failed => Next::reset(AbortReason::PeerGone),
         }
     }
 
-    fn eof(&mut self, link: &Link, streams: &Streams, cx: &mut Cx) -> Next {
+    fn eof(&self, link: &Link, cx: &mut Cx) -> Next {
         let pending = link.buffered.len();
         let reason = match self.state {
             State::Head if pending > 0 => {
@@ -166,15 +164,6 @@ impl HttpConn {
                 cx.notices.log(Level::Warn, "http: peer closed inside a chunked body; request aborted".to_string());
                 AbortReason::BodyTruncated
             }
-            State::Tunnel { .. } => {
-                // The client is done sending; the app may still be.
-                if let Some(token) = link.current(streams) {
-                    cx.notices.push(Notice::BodyEnd(token));
-                    self.state = State::Tunnel { eof: true };
-                    return Next::Wait;
-                }
-                AbortReason::PeerGone
-            }
             _ => AbortReason::PeerGone,
         };
         Next::close(reason)
@@ -188,8 +177,8 @@ impl HttpConn {
                 State::Head => self.head(link, streams, cx, batch),
                 State::Body { remaining } => self.body(link, streams, cx, remaining, batch),
                 State::Chunked => self.chunks(link, streams, cx, batch),
-                State::Tunnel { .. } => tunnel(link, streams, batch),
-                State::Done => Step::Stop(Next::Go),
+                // A tunnel's bytes are read by `Tunnel::readable`, never parsed here.
+                State::Done | State::Tunnel(_) => Step::Stop(Next::Go),
             };
             match step {
                 Step::More => continue,
@@ -398,14 +387,11 @@ impl HttpConn {
     /// Bytes already buffered after the request are the first tunnelled ones. `false` if
     /// the request is not (or no longer) one that can be upgraded.
     pub(crate) fn upgrade(&mut self, link: &Link, notices: &mut Notices) -> bool {
-        if link.stage != Stage::Serving || self.state != State::Done {
+        if self.state != State::Done {
             return false;
         }
-        self.state = State::Tunnel { eof: false };
-        if !link.buffered.is_empty() {
-            notices.retry(link.slot());
-            notices.ring();
-        }
+        let Some(tunnel) = Tunnel::open(link, notices) else { return false };
+        self.state = State::Tunnel(tunnel);
         true
     }
 
@@ -444,8 +430,8 @@ impl HttpConn {
     pub(crate) fn wants_read(&self, link: &Link) -> bool {
         match self.state {
             State::Head => true,
-            State::Body { .. } | State::Chunked | State::Tunnel { eof: false } => !link.paused,
-            State::Tunnel { eof: true } => false,
+            State::Body { .. } | State::Chunked => !link.paused,
+            State::Tunnel(tunnel) => tunnel.wants_read(link),
             State::Done => link.buffered.len() < MAX_PIPELINED,
         }
     }
@@ -477,10 +463,7 @@ impl HttpConn {
         let timeout_s = cx.config.socket_timeout_ms as f64 / 1000.0;
         match self.state {
             State::Head => timers::head_timeout(link, Protocol::Http, cx),
-            State::Tunnel { .. } => {
-                cx.notices.log(Level::Warn, format!("http: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
-                Next::reset(AbortReason::Timeout)
-            }
+            State::Tunnel(_) => timers::tunnel_stalled(Protocol::Http, cx),
             State::Chunked => {
                 cx.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                 Next::reset(AbortReason::Timeout)
@@ -499,20 +482,6 @@ impl HttpConn {
     pub(crate) fn in_length_body(&self) -> bool {
         matches!(self.state, State::Body { .. })
     }
-}
-
-/// Hands tunnelled bytes to the app as they are.
-fn tunnel(link: &mut Link, streams: &Streams, batch: &mut Batch) -> Step {
-    let Some(token) = link.current(streams) else {
-        link.buffered.clear();
-        return Step::Stop(Next::Go);
-    };
-    if !batch.fits(4, link.buffered.len()) {
-        return Step::Stop(Next::Retry);
-    }
-    batch.body(token, &link.buffered);
-    link.buffered.clear();
-    Step::Stop(Next::Go)
 }
 
 /// The body cannot be read on: the request is aborted; the client gets `status` if

@@ -25,6 +25,7 @@ mod stream;
 mod sys;
 mod table;
 mod timers;
+mod tunnel;
 mod uwsgi;
 mod write;
 

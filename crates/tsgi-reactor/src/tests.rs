@@ -12,7 +12,7 @@ use crate::{Config, Protocol, Reactor, WriteEnd};
 /// One decoded batch event, as JavaScript would see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Event {
-    Request { token: u32, vars: Vec<(String, String)>, content_length: u64 },
+    Request { token: u32, vars: Vec<(String, String)>, content_length: u64, flags: u32 },
     Body(u32, Vec<u8>),
     BodyEnd(u32),
     Abort(u32, u32),
@@ -35,7 +35,7 @@ fn decode(arena: &[u8], index: &[u32], words: usize) -> Vec<Event> {
                     })
                     .collect();
                 let content_length = u64::from(index[i + 4]) | (u64::from(index[i + 5]) << 32);
-                events.push(Event::Request { token: index[i + 1], vars, content_length });
+                events.push(Event::Request { token: index[i + 1], vars, content_length, flags: index[i + 6] });
                 i += batch::REQUEST_HEADER_WORDS + batch::VAR_WORDS * nvars;
             }
             batch::BODY => {
@@ -85,13 +85,31 @@ impl Harness {
         let start = Instant::now();
         while !done(&all) {
             assert!(start.elapsed() < Duration::from_secs(5), "timed out; events so far: {all:?}");
-            let words = {
-                let mut batch = Batch::new(&mut self.arena, &mut self.index);
-                self.reactor.poll(&mut batch);
-                batch.words()
-            };
-            all.extend(decode(&self.arena, &self.index, words));
-            self.reactor.flush_corked();
+            all.extend(self.poll_once());
+            thread::sleep(Duration::from_millis(2));
+        }
+        all
+    }
+
+    /// One poll, as the binding makes it, and the events of its batch.
+    fn poll_once(&mut self) -> Vec<Event> {
+        let words = {
+            let mut batch = Batch::new(&mut self.arena, &mut self.index);
+            self.reactor.poll(&mut batch);
+            batch.words()
+        };
+        let events = decode(&self.arena, &self.index, words);
+        self.reactor.flush_corked();
+        events
+    }
+
+    /// Polls until every connection is closed, or 5 s pass.
+    fn until_no_connections(&mut self) -> Vec<Event> {
+        let start = Instant::now();
+        let mut all = Vec::new();
+        while self.reactor.connections() > 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "a connection stays open; events: {all:?}");
+            all.extend(self.poll_once());
             thread::sleep(Duration::from_millis(2));
         }
         all
@@ -107,8 +125,15 @@ impl Harness {
     }
 
     fn respond(&mut self, token: u32, bytes: &[u8]) {
+        self.write(token, bytes, WriteEnd::Close);
+    }
+
+    /// Writes `bytes` of the response to `token`, flushed at once.
+    fn write(&mut self, token: u32, bytes: &[u8], end: WriteEnd) -> i64 {
         self.reactor.output(token).expect("request alive").extend_from_slice(bytes);
-        assert!(self.reactor.commit_write(token, WriteEnd::Close) >= 0);
+        let queued = self.reactor.commit_write(token, end);
+        assert!(queued >= 0);
+        queued
     }
 }
 
@@ -152,7 +177,7 @@ fn a_request_is_delivered_with_its_vars_and_answered() {
         packet(&[("REQUEST_METHOD", "GET"), ("PATH_INFO", "/x"), ("HTTP_CONTENT_LENGTH", "9")], b""),
     );
     let events = h.poll_until(|e| !e.is_empty());
-    let Event::Request { token, vars, content_length } = &events[0] else { panic!("{events:?}") };
+    let Event::Request { token, vars, content_length, .. } = &events[0] else { panic!("{events:?}") };
     // HTTP_CONTENT_LENGTH never reaches the app (PEP 3333).
     assert_eq!(vars, &[("REQUEST_METHOD".into(), "GET".into()), ("PATH_INFO".into(), "/x".into())]);
     assert_eq!(*content_length, 0);
@@ -351,4 +376,126 @@ fn a_ping_gets_a_pong_without_the_app() {
         thread::sleep(Duration::from_millis(2));
     }
     assert_eq!(reply.join().unwrap(), [100, 0, 0, 1]);
+}
+
+/// The vars nginx sends for a WebSocket handshake, trimmed to those that make it one.
+const HANDSHAKE: &[(&str, &str)] = &[
+    ("REQUEST_METHOD", "GET"),
+    ("SERVER_PROTOCOL", "HTTP/1.1"),
+    ("HTTP_CONNECTION", "Upgrade"),
+    ("HTTP_UPGRADE", "websocket"),
+];
+
+/// The body bytes of `token` among `events`, in order.
+fn body_of(events: &[Event], token: u32) -> Vec<u8> {
+    events
+        .iter()
+        .filter_map(|e| if let Event::Body(t, b) = e { (*t == token).then_some(b.clone()) } else { None })
+        .flatten()
+        .collect()
+}
+
+/// Reads from `stream` until `want` bytes came (the read timeout fails the test otherwise).
+fn read_exactly(stream: &mut TcpStream, want: usize) -> Vec<u8> {
+    let mut got = vec![0; want];
+    stream.read_exact(&mut got).unwrap();
+    got
+}
+
+#[test]
+fn a_uwsgi_upgrade_request_becomes_a_tunnel_after_101() {
+    let mut h = Harness::new(Config::default());
+    let mut stream = TcpStream::connect(&h.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(&packet(HANDSHAKE, b"early")).unwrap();
+    let events = h.poll_until(|e| !e.is_empty());
+    let &[Event::Request { token, flags, content_length: 0, .. }] = &events[..] else { panic!("{events:?}") };
+    // Flagged, and its input stays open: it may go on as the tunnel.
+    assert_eq!(flags, batch::FLAG_UPGRADE);
+    // What comes before the app switches is kept, not thrown away (U20) nor handed over.
+    stream.write_all(b"+more").unwrap();
+    thread::sleep(Duration::from_millis(20));
+    assert_eq!(h.poll_once(), []);
+    assert!(h.reactor.upgrade(token));
+    h.write(token, b"HTTP/1.1 101 Switching Protocols\r\n\r\n", WriteEnd::More);
+    let events = h.poll_until(|e| body_of(e, token).len() == 10);
+    assert_eq!(body_of(&events, token), b"early+more");
+    assert_eq!(read_exactly(&mut stream, 36), b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    // Both ways, raw, several times.
+    for round in 0..3 {
+        let ping = format!("ping {round}");
+        stream.write_all(ping.as_bytes()).unwrap();
+        let events = h.poll_until(|e| body_of(e, token).len() == ping.len());
+        assert_eq!(body_of(&events, token), ping.as_bytes());
+        h.write(token, format!("pong {round}").as_bytes(), WriteEnd::More);
+        assert_eq!(read_exactly(&mut stream, 6), format!("pong {round}").as_bytes());
+    }
+    // The client's end is the input's end; the app may still write.
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let events = h.poll_until(|e| e.contains(&Event::BodyEnd(token)));
+    assert_eq!(events, [Event::BodyEnd(token)]);
+    h.write(token, b"bye", WriteEnd::More);
+    assert_eq!(read_exactly(&mut stream, 3), b"bye");
+    // The response's end closes the connection once its bytes are out.
+    h.respond(token, b"!");
+    h.reactor.flush_corked();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"!");
+    h.until_no_connections();
+}
+
+#[test]
+fn a_uwsgi_request_that_is_no_upgrade_cannot_switch() {
+    let mut h = Harness::new(Config::default());
+    let asks = |protocol| {
+        vec![
+            ("REQUEST_METHOD", "GET"),
+            ("SERVER_PROTOCOL", protocol),
+            ("HTTP_CONNECTION", "upgrade"),
+            ("HTTP_UPGRADE", "websocket"),
+        ]
+    };
+    let cases = [
+        // Not asked for: no Connection: upgrade.
+        ([&asks("HTTP/1.1")[..2], &asks("HTTP/1.1")[3..]].concat(), &b""[..], batch::FLAG_BODY_COMPLETE),
+        // HTTP/1.0 cannot switch.
+        (asks("HTTP/1.0"), b"", batch::FLAG_BODY_COMPLETE),
+        // With a body, a plain request: its input ends with the body.
+        ([HANDSHAKE, &[("CONTENT_LENGTH", "4")]].concat(), b"body", 0),
+    ];
+    for (vars, body, want) in cases {
+        let mut stream = TcpStream::connect(&h.address).unwrap();
+        stream.write_all(&packet(&vars, body)).unwrap();
+        let events = h.poll_until(|e| {
+            e.iter().any(|e| matches!(e, Event::BodyEnd(_) | Event::Request { flags: batch::FLAG_BODY_COMPLETE, .. }))
+        });
+        let token = token_of(&events);
+        assert!(matches!(events[0], Event::Request { flags, .. } if flags == want), "{vars:?}: {events:?}");
+        assert!(!h.reactor.upgrade(token), "{vars:?}");
+        h.respond(token, b"HTTP/1.1 500 Internal Server Error\r\n\r\n");
+        h.reactor.flush_corked();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).unwrap();
+        assert_eq!(reply, b"HTTP/1.1 500 Internal Server Error\r\n\r\n");
+    }
+}
+
+#[test]
+fn a_uwsgi_tunnel_whose_peer_reads_nothing_is_cut_after_the_socket_timeout() {
+    let mut h = Harness::new(Config { socket_timeout_ms: 200, ..Config::default() });
+    let mut stream = TcpStream::connect(&h.address).unwrap();
+    stream.write_all(&packet(HANDSHAKE, b"")).unwrap();
+    let token = token_of(&h.poll_until(|e| !e.is_empty()));
+    assert!(h.reactor.upgrade(token));
+    // Far more than the socket buffers hold, while the client reads nothing.
+    h.reactor.output(token).unwrap().extend(std::iter::repeat_n(b'x', 16 << 20));
+    assert!(h.reactor.commit_write(token, WriteEnd::More) > 0);
+    let events = h.poll_until(|e| e.iter().any(|e| matches!(e, Event::Abort(..))));
+    let line =
+        "uwsgi: peer read nothing of the tunnel's output for socket-timeout 0.2 s; aborted (raise --socket-timeout)";
+    assert!(events.contains(&Event::Log(line.to_string())), "{events:?}");
+    assert!(events.contains(&Event::Abort(token, batch::AbortReason::Timeout as u32)), "{events:?}");
+    assert_eq!(h.reactor.connections(), 0);
+    drop(stream);
 }

@@ -105,6 +105,13 @@ pub(crate) fn body_stalled(protocol: Protocol, remaining: u64, cx: &mut Cx) -> N
     Next::reset(AbortReason::Timeout)
 }
 
+/// The peer of a tunnel read nothing of the app's output: the request is aborted.
+pub(crate) fn tunnel_stalled(protocol: Protocol, cx: &mut Cx) -> Next {
+    let (name, timeout_s) = (protocol.name(), timeout_s(cx));
+    cx.notices.log(Level::Warn, format!("{name}: peer read nothing of the tunnel's output for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
+    Next::reset(AbortReason::Timeout)
+}
+
 /// The request is read and the peer reads nothing of the response: the request is
 /// aborted. The line names uwsgi whatever the protocol (HTTP gets it too), byte for byte
 /// as before the reactor was cut by role.

@@ -4,17 +4,22 @@
 //! do about it (reliability.md §2.1): hand the request to JavaScript, stream the body,
 //! refuse with a static response and a lingering close, or close at once. A uwsgi
 //! connection carries one request; its state ([`UwsgiConn`]) is that request's read side.
+//! What follows the request is never parsed: it is thrown away (U20), unless the request
+//! is an upgrade (a WebSocket handshake nginx passes on) and the app answers `101`: then
+//! the connection is a tunnel (`tunnel.rs`) and those bytes are the app's, as over HTTP.
 
 use tsgi_wire::uwsgi::{self, Error};
 
 use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
 use crate::conn::{Link, Next, Protocol};
+use crate::notices::Notices;
 use crate::reactor::Cx;
 use crate::refusal;
 use crate::stream::{self, ProtoStream, Streams, Unopened};
 use crate::sys::{read_some as read, Read};
 use crate::timers;
+use crate::tunnel::Tunnel;
 
 /// The answer to a ping: the header of a pong (modifier1 100, datasize 0, modifier2 1).
 const PONG: &[u8] = &[uwsgi::MODIFIER_PING, 0, 0, 1];
@@ -22,13 +27,14 @@ const PONG: &[u8] = &[uwsgi::MODIFIER_PING, 0, 0, 1];
 /// The most bytes read from one socket per poll: one busy upload cannot starve the others.
 const READ_CHUNK: usize = 256 * 1024;
 
-/// Bytes after a complete request that are read and dropped before reading stops (U20).
-const MAX_DISCARD: usize = 64 * 1024;
+/// Bytes after a complete request that are read and dropped (U20), or kept after an upgrade
+/// request until the app answers, before reading stops.
+const MAX_AFTER: usize = 64 * 1024;
 
 /// The read side of a uwsgi connection.
 pub(crate) struct UwsgiConn {
     state: State,
-    /// Bytes thrown away after the request (U20); past [`MAX_DISCARD`], reading stops.
+    /// Bytes thrown away after the request (U20); past [`MAX_AFTER`], reading stops.
     discarded: usize,
 }
 
@@ -53,6 +59,12 @@ enum State {
     /// The request is fully read; reading now only notices the peer leaving (and throws
     /// away anything sent after the body, which is never parsed: U20).
     Done,
+    /// An upgrade request without a body is read, and the app has not switched (yet): what
+    /// the peer sends now is kept in the buffer, since after a `101` it is the tunnel's
+    /// first bytes; past [`MAX_AFTER`], reading stops. Otherwise as [`State::Done`].
+    Upgradable,
+    /// After `101 Switching Protocols`: the bytes both ways are the app's.
+    Tunnel(Tunnel),
 }
 
 impl UwsgiConn {
@@ -96,6 +108,14 @@ impl UwsgiConn {
                 }
                 Err(next) => next,
             },
+            State::Upgradable => match link.drain(&mut cx.scratch.read) {
+                Ok(n) => {
+                    link.buffered.extend_from_slice(&cx.scratch.read[..n]);
+                    Next::Wait
+                }
+                Err(next) => next,
+            },
+            State::Tunnel(ref mut tunnel) => tunnel.readable(link, streams, cx, batch),
         }
     }
 
@@ -190,10 +210,18 @@ impl UwsgiConn {
             }
             Ok(tsgi_wire::Status::Complete((header, info, consumed))) => {
                 let next = self.deliver(link, streams, cx, buf, &vars, header, info, consumed, batch);
-                if next != Next::Retry {
-                    head.clear();
-                } else if !buffered {
-                    head.extend_from_slice(input);
+                // Handed over: the head and body bytes go, and so does whatever follows
+                // (U20), unless it may be the start of a tunnel. Not handed over (no room
+                // in this batch): it all stays for the next.
+                let used = match next {
+                    Next::Retry => 0,
+                    _ if self.state == State::Upgradable => consumed,
+                    _ => buf.len(),
+                };
+                if buffered {
+                    head.drain(..used);
+                } else {
+                    head.extend_from_slice(&input[used..]);
                 }
                 link.buffered = head;
                 next
@@ -236,8 +264,14 @@ impl UwsgiConn {
         let block = &buf[uwsgi::HEADER_LEN..consumed];
         let after = &buf[consumed..];
         let body_now = (after.len() as u64).min(info.content_length) as usize;
+        // An upgrade request with a body is served as a plain one: its input ends with the
+        // body and can go on as no tunnel.
+        let upgrade = info.upgrade && info.content_length == 0;
         let mut flags = 0;
-        if info.content_length == 0 {
+        if upgrade {
+            // Its input stays open: it may go on as the tunnel.
+            flags |= batch::FLAG_UPGRADE;
+        } else if info.content_length == 0 {
             flags |= batch::FLAG_BODY_COMPLETE;
         }
         if header.modifier1 == uwsgi::MODIFIER_MANAGE_PATH_INFO {
@@ -263,9 +297,28 @@ impl UwsgiConn {
         if info.content_length > 0 && remaining == 0 {
             batch.body_end(token);
         }
-        self.discarded = after.len() - body_now;
-        self.state = if remaining > 0 { State::Body { remaining } } else { State::Done };
+        self.state = if remaining > 0 {
+            State::Body { remaining }
+        } else if upgrade {
+            State::Upgradable
+        } else {
+            State::Done
+        };
+        // Kept for the tunnel, or thrown away (U20).
+        self.discarded = if upgrade { 0 } else { after.len() - body_now };
         Next::Go
+    }
+
+    /// The app answered `101` to the upgrade request on this connection: it becomes a
+    /// tunnel. Bytes kept after the request are the first tunnelled ones. `false` if the
+    /// request is not one that can be upgraded.
+    pub(crate) fn upgrade(&mut self, link: &Link, notices: &mut Notices) -> bool {
+        if self.state != State::Upgradable {
+            return false;
+        }
+        let Some(tunnel) = Tunnel::open(link, notices) else { return false };
+        self.state = State::Tunnel(tunnel);
+        true
     }
 
     /// Whether the connection reads now.
@@ -273,7 +326,9 @@ impl UwsgiConn {
         match self.state {
             State::Head | State::DiscardVars { .. } => true,
             State::Body { .. } => !link.paused,
-            State::Done => self.discarded < MAX_DISCARD,
+            State::Done => self.discarded < MAX_AFTER,
+            State::Upgradable => link.buffered.len() < MAX_AFTER,
+            State::Tunnel(tunnel) => tunnel.wants_read(link),
         }
     }
 
@@ -292,13 +347,14 @@ impl UwsgiConn {
         match self.state {
             State::Head | State::DiscardVars { .. } => timers::head_timeout(link, Protocol::Uwsgi, cx),
             State::Body { remaining } => timers::body_stalled(Protocol::Uwsgi, remaining, cx),
-            State::Done => timers::response_stalled(cx),
+            State::Done | State::Upgradable => timers::response_stalled(cx),
+            State::Tunnel(_) => timers::tunnel_stalled(Protocol::Uwsgi, cx),
         }
     }
 
-    /// The request is read to its end.
+    /// The request is read to its end (a tunnel's input has none).
     pub(crate) fn read_whole(&self) -> bool {
-        self.state == State::Done
+        matches!(self.state, State::Done | State::Upgradable)
     }
 
     /// The body is being read.

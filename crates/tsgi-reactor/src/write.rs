@@ -171,13 +171,20 @@ impl Reactor {
         let _ = self.send(conn_slot);
     }
 
-    /// The app answered 101 to the upgrade request `token`: the connection becomes a
-    /// tunnel. Bytes already buffered after the request are the first tunnelled ones.
+    /// The app answered 101 to the upgrade request `token` (HTTP, or uwsgi): the connection
+    /// becomes a tunnel (`tunnel.rs`). Bytes already buffered after the request are the
+    /// first tunnelled ones. `false` if it cannot: not an upgrade request, one whose body
+    /// is still being read, or one on a connection on its way out.
     pub fn upgrade(&mut self, token: u32) -> bool {
         let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return false };
         let conn_slot = stream.conn;
-        let Conn { link, proto: ProtoConn::Http(http) } = conn else { return false };
-        if !http.upgrade(link, &mut self.cx.notices) {
+        let Conn { link, proto } = conn;
+        let switched = match proto {
+            ProtoConn::Http(http) => http.upgrade(link, &mut self.cx.notices),
+            ProtoConn::Uwsgi(uwsgi) => uwsgi.upgrade(link, &mut self.cx.notices),
+            ProtoConn::Fastcgi(_) => false,
+        };
+        if !switched {
             return false;
         }
         self.refresh_deadline(conn_slot);
