@@ -29,7 +29,8 @@ export const RequestFlags = {
   KEEP_ALIVE: 4,
   /** HTTP `Expect: 100-continue`: reading starts paused; the first unpause sends `100 Continue`. */
   AWAITING_CONTINUE: 8,
-  /** HTTP: an upgrade request; answered 101, its input goes on as the client's raw bytes. */
+  /** An upgrade request (HTTP, or uwsgi without a body); answered 101, its input goes on as
+   * the client's raw bytes. */
   UPGRADE: 16,
 } as const;
 

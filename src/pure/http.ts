@@ -3,7 +3,7 @@
  * time; its body streamed (Content-Length or chunked); pipelined bytes wait in the
  * buffer until the response has ended, so responses go out in order. A refusal gets a
  * static response and a close, and nothing after it is parsed. After `101` the connection
- * is a tunnel: the bytes both ways are the app's.
+ * is a tunnel (tunnel.ts): the bytes both ways are the app's.
  */
 import { ChunkedDecoder } from '../codec/http/chunked.js';
 import { HeadVars, parseHead, type Head } from '../codec/http/head.js';
@@ -11,12 +11,13 @@ import { WireError } from '../codec/wire.js';
 import { AbortReason, Layout } from '../native/batch.js';
 import { BODY_AND_END_WORDS, Level } from './batch.js';
 import type { ReactorConfig } from './config.js';
-import { EMPTY, Stage, answer, close, reset, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
+import { EMPTY, answer, close, reset, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 import { httpRefusal } from './refusal.js';
-import { bodyStalled, headTimeout, refreshDeadline, responseStalled } from './timers.js';
+import { bodyStalled, headTimeout, refreshDeadline, responseStalled, tunnelStalled } from './timers.js';
 import { updateInterest } from './conns.js';
 import type { Stream } from './stream.js';
+import { Tunnel } from './tunnel.js';
 import type { StreamEnd } from './write.js';
 
 /** Pipelined bytes buffered while a response is pending; past it, reading stops. */
@@ -57,8 +58,8 @@ export class HttpConn implements ProtoConn {
   private state = State.Head;
   /** Body bytes still to come. */
   private remaining = 0;
-  /** Tunnel: the client closed its side. */
-  private tunnelEof = false;
+  /** After 101 (State.Tunnel): the tunnel's read side. */
+  private tunnel: Tunnel | null = null;
   /** Kept alive, waiting for a next request: the keep-alive timeout applies. */
   private idle = false;
   /** When the request being read must be whole (ms); 0 when no body is being read. */
@@ -78,14 +79,14 @@ export class HttpConn implements ProtoConn {
       this.idle = false;
       conn.headStarted = Date.now();
     }
-    if (conn.paused && (this.state === State.Body || this.state === State.Chunked || this.state === State.Tunnel)) return 'go';
+    if (this.tunnel) return this.tunnel.process(r, conn);
+    if (conn.paused && (this.state === State.Body || this.state === State.Chunked)) return 'go';
     for (;;) {
       let step: Step;
       if (conn.pending.length === 0) step = 'go';
       else if (this.state === State.Head) step = this.head(r, conn);
       else if (this.state === State.Body) step = this.body(r, conn);
       else if (this.state === State.Chunked) step = this.chunks(r, conn);
-      else if (this.state === State.Tunnel) step = this.tunnel(r, conn);
       else step = 'go';
       if (step !== 'more') return step;
     }
@@ -203,26 +204,13 @@ export class HttpConn implements ProtoConn {
     return 'more';
   }
 
-  /** Hands tunnelled bytes to the app as they are. */
-  private tunnel(r: PureReactor, conn: Conn): Step {
-    const token = conn.current;
-    if (token !== undefined) {
-      if (!r.batch.fits(4, conn.pending.length)) return 'retry';
-      r.batch.body(token, conn.pending, 0, conn.pending.length);
-    }
-    conn.pending = EMPTY;
-    return 'go';
-  }
-
   /** The app answered 101: the connection becomes a tunnel; bytes already buffered after
    * the request are the first tunnelled ones. False if it cannot (any longer). */
   upgrade(r: PureReactor, conn: Conn): boolean {
-    if (conn.stage !== Stage.Serving || this.state !== State.Done) return false;
+    if (this.state !== State.Done) return false;
+    this.tunnel = Tunnel.open(r, conn);
+    if (!this.tunnel) return false;
     this.state = State.Tunnel;
-    this.tunnelEof = false;
-    if (conn.pending.length > 0) r.notices.retryLater(conn);
-    refreshDeadline(r, conn);
-    updateInterest(conn);
     return true;
   }
 
@@ -249,6 +237,7 @@ export class HttpConn implements ProtoConn {
   /** The peer closed. Inside a head or a body it is worth a log line; a tunnel's client
    * closing its side only ends the app's input. */
   eof(r: PureReactor, conn: Conn): Next {
+    if (this.tunnel) return this.tunnel.onEof(r, conn);
     let reason: number = AbortReason.PEER_GONE;
     if (this.state === State.Head && conn.pending.length > 0) {
       r.notices.log(Level.WARN, `http: peer closed inside a request head (${conn.pending.length} bytes received); closed`);
@@ -258,13 +247,6 @@ export class HttpConn implements ProtoConn {
     } else if (this.state === State.Chunked) {
       r.notices.log(Level.WARN, 'http: peer closed inside a chunked body; request aborted');
       reason = AbortReason.BODY_TRUNCATED;
-    } else if (this.state === State.Tunnel) {
-      const token = conn.current;
-      if (token !== undefined) {
-        r.notices.push({ kind: 'body-end', token });
-        this.tunnelEof = true;
-        return 'wait';
-      }
     }
     return close(reason);
   }
@@ -276,7 +258,7 @@ export class HttpConn implements ProtoConn {
       case State.Chunked:
         return !conn.paused;
       case State.Tunnel:
-        return !conn.paused && !this.tunnelEof;
+        return this.tunnel!.wantsRead(conn);
       case State.Done:
         return conn.pending.length < MAX_PIPELINED;
       case State.Head:
@@ -310,8 +292,7 @@ export class HttpConn implements ProtoConn {
       case State.Head:
         return headTimeout(r, conn);
       case State.Tunnel:
-        r.notices.log(Level.WARN, `http: peer read nothing of the tunnel's output for socket-timeout ${seconds} s; aborted (raise --socket-timeout)`);
-        return reset(AbortReason.TIMEOUT);
+        return tunnelStalled(r, conn);
       case State.Chunked:
         r.notices.log(Level.WARN, `http: chunked request body stalled for socket-timeout ${seconds} s; aborted (raise --socket-timeout)`);
         return reset(AbortReason.TIMEOUT);

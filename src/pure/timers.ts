@@ -94,6 +94,12 @@ export function bodyStalled(r: PureReactor, conn: Conn, remaining: number): Next
   return reset(AbortReason.TIMEOUT);
 }
 
+/** The peer of a tunnel read nothing of the app's output: the request is aborted. */
+export function tunnelStalled(r: PureReactor, conn: Conn): Next {
+  r.notices.log(Level.WARN, `${conn.protocol}: peer read nothing of the tunnel's output for socket-timeout ${seconds(r)} s; aborted (raise --socket-timeout)`);
+  return reset(AbortReason.TIMEOUT);
+}
+
 /** The request is read and the peer reads nothing of the response: the request is aborted.
  * The line names uwsgi whatever the protocol (HTTP gets it too), as the native one does. */
 export function responseStalled(r: PureReactor): Next {

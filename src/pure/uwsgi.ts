@@ -1,7 +1,9 @@
 /**
  * The read side of a uwsgi connection (crates/tsgi-reactor/src/uwsgi.rs): head, body, and
- * what comes after, which is never parsed (U20). A uwsgi connection carries one request; its
- * state ({@link UwsgiConn}) is that request's read side.
+ * what comes after, which is never parsed: thrown away (U20), unless the request is an
+ * upgrade (a WebSocket handshake nginx passes on) and the app answers `101`: then the
+ * connection is a tunnel (tunnel.ts) and those bytes are the app's, as over HTTP. A uwsgi
+ * connection carries one request; its state ({@link UwsgiConn}) is that request's read side.
  */
 import { HEADER_LEN, MODIFIER_MANAGE_PATH_INFO, MODIFIER_PING, UwsgiErrors, parseRequest, type UwsgiHead } from '../codec/uwsgi.js';
 import { VarList, WireError } from '../codec/wire.js';
@@ -12,13 +14,15 @@ import { EMPTY, answer, close, stalledOutput, type Conn, type Next, type ProtoCo
 import type { PureReactor } from './reactor.js';
 import { httpRefusal } from './refusal.js';
 import { UWSGI_STREAM } from './stream.js';
-import { bodyStalled, headTimeout, responseStalled } from './timers.js';
+import { bodyStalled, headTimeout, responseStalled, tunnelStalled } from './timers.js';
+import { Tunnel } from './tunnel.js';
 
 /** The answer to a ping: a pong header (modifier1 100, datasize 0, modifier2 1). */
 const PONG = Buffer.from([MODIFIER_PING, 0, 0, 1]);
 
-/** Bytes after a complete request read and dropped before reading stops (U20). */
-const MAX_DISCARD = 64 * 1024;
+/** Bytes after a complete request read and dropped (U20), or kept after an upgrade request
+ * until the app answers, before reading stops. */
+const MAX_AFTER = 64 * 1024;
 
 const vars = new VarList();
 
@@ -32,6 +36,11 @@ const enum State {
   Body,
   /** The request is read; what follows is thrown away. */
   Done,
+  /** An upgrade request without a body is read, and the app has not switched (yet): what the
+   * peer sends now is kept, since after a 101 it is the tunnel's first bytes. Otherwise as Done. */
+  Upgradable,
+  /** After 101: the bytes both ways are the app's. */
+  Tunnel,
 }
 
 export class UwsgiConn implements ProtoConn {
@@ -41,8 +50,10 @@ export class UwsgiConn implements ProtoConn {
   private remaining = 0;
   /** The refusal due once discarded vars are gone. */
   private discardError: WireError | null = null;
-  /** Bytes thrown away after the request (U20); past MAX_DISCARD, reading stops. */
+  /** Bytes thrown away after the request (U20); past MAX_AFTER, reading stops. */
   private discarded = 0;
+  /** After 101 (State.Tunnel): the tunnel's read side. */
+  private tunnel: Tunnel | null = null;
 
   /** Bytes that come now are read and dropped, never parsed. */
   get dropsInput(): boolean {
@@ -68,7 +79,10 @@ export class UwsgiConn implements ProtoConn {
       case State.Body:
         return this.body(r, conn);
       case State.Done:
+      case State.Upgradable:
         return 'wait';
+      case State.Tunnel:
+        return this.tunnel!.process(r, conn);
     }
   }
 
@@ -101,8 +115,13 @@ export class UwsgiConn implements ProtoConn {
     const batch = r.batch;
     const contentLength = head.contentLength;
     const bodyNow = Math.min(buf.length - head.consumed, contentLength);
+    // An upgrade request with a body is served as a plain one: its input ends with the body
+    // and can go on as no tunnel.
+    const upgrade = head.upgrade && contentLength === 0;
     let flags = 0;
-    if (contentLength === 0) flags |= Layout.FLAG_BODY_COMPLETE;
+    // Its input stays open: it may go on as the tunnel.
+    if (upgrade) flags |= Layout.FLAG_UPGRADE;
+    else if (contentLength === 0) flags |= Layout.FLAG_BODY_COMPLETE;
     if (head.modifier1 === MODIFIER_MANAGE_PATH_INFO) flags |= Layout.FLAG_MANAGE_PATH_INFO;
     // Room for the body that came with the head, and its end.
     const stream = r.streams.open(conn, UWSGI_STREAM, (token) =>
@@ -113,10 +132,16 @@ export class UwsgiConn implements ProtoConn {
     if (bodyNow > 0) batch.body(stream.token, buf, head.consumed, head.consumed + bodyNow);
     const remaining = contentLength - bodyNow;
     if (contentLength > 0 && remaining === 0) batch.bodyEnd(stream.token);
-    this.discarded = buf.length - head.consumed - bodyNow;
-    conn.pending = EMPTY;
     this.remaining = remaining;
-    this.state = remaining > 0 ? State.Body : State.Done;
+    this.state = remaining > 0 ? State.Body : upgrade ? State.Upgradable : State.Done;
+    // What follows is kept for the tunnel, or thrown away (U20).
+    if (upgrade) {
+      this.discarded = 0;
+      conn.take(head.consumed);
+    } else {
+      this.discarded = buf.length - head.consumed - bodyNow;
+      conn.pending = EMPTY;
+    }
     return 'go';
   }
 
@@ -140,8 +165,10 @@ export class UwsgiConn implements ProtoConn {
     return conn.pending.length > 0 ? 'retry' : 'go';
   }
 
-  /** The peer closed: mid-head is worth a log line (U1, U2); mid-body aborts (U19). */
+  /** The peer closed: mid-head is worth a log line (U1, U2); mid-body aborts (U19); a
+   * tunnel's client closing its side only ends the app's input. */
   eof(r: PureReactor, conn: Conn): Next {
+    if (this.tunnel) return this.tunnel.onEof(r, conn);
     if (this.state === State.Body) {
       r.notices.log(Level.WARN, `uwsgi: peer closed with ${this.remaining} body bytes missing; request aborted`);
       return close(AbortReason.BODY_TRUNCATED);
@@ -161,11 +188,30 @@ export class UwsgiConn implements ProtoConn {
     return close(AbortReason.PEER_GONE);
   }
 
+  /** The app answered 101 to the upgrade request: the connection becomes a tunnel; bytes kept
+   * after the request are the first tunnelled ones. False if the request cannot switch. */
+  upgrade(r: PureReactor, conn: Conn): boolean {
+    if (this.state !== State.Upgradable) return false;
+    this.tunnel = Tunnel.open(r, conn);
+    if (!this.tunnel) return false;
+    this.state = State.Tunnel;
+    return true;
+  }
+
   /** Whether the connection is read now. */
   wantsRead(conn: Conn): boolean {
-    if (this.state === State.Body) return !conn.paused;
-    if (this.state === State.Done) return this.discarded < MAX_DISCARD;
-    return true;
+    switch (this.state) {
+      case State.Body:
+        return !conn.paused;
+      case State.Done:
+        return this.discarded < MAX_AFTER;
+      case State.Upgradable:
+        return conn.pending.length < MAX_AFTER;
+      case State.Tunnel:
+        return this.tunnel!.wantsRead(conn);
+      default:
+        return true;
+    }
   }
 
   /** The head within socket-timeout of the accept; a body that keeps coming; a queued response that keeps moving. */
@@ -184,13 +230,16 @@ export class UwsgiConn implements ProtoConn {
       case State.Body:
         return bodyStalled(r, conn, this.remaining);
       case State.Done:
+      case State.Upgradable:
         return responseStalled(r);
+      case State.Tunnel:
+        return tunnelStalled(r, conn);
     }
   }
 
-  /** The request is read to its end. */
+  /** The request is read to its end (a tunnel's input has none). */
   get readWhole(): boolean {
-    return this.state === State.Done;
+    return this.state === State.Done || this.state === State.Upgradable;
   }
 
   /** The body is being read. */

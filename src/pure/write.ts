@@ -15,6 +15,8 @@ import { closeConn, updateInterest } from './conns.js';
 import { CONTINUE, HttpConn } from './http.js';
 import type { PureReactor } from './reactor.js';
 import { keepsConn, type Stream } from './stream.js';
+import { refreshDeadline } from './timers.js';
+import { UwsgiConn } from './uwsgi.js';
 
 /** How a request ends: complete (the connection kept for the peer's next request, or not),
  * or cut short with a FastCGI appStatus. */
@@ -66,9 +68,17 @@ export function writeError(r: PureReactor, token: number, text: Uint8Array | str
   return true;
 }
 
+/** The app answered 101 to the upgrade request `token` (HTTP, or uwsgi): the connection
+ * becomes a tunnel (tunnel.ts). False if it cannot. */
 export function upgrade(r: PureReactor, token: number): boolean {
   const conn = r.streams.get(token)?.conn;
-  return conn !== undefined && conn.proto instanceof HttpConn && conn.proto.upgrade(r, conn);
+  if (conn === undefined) return false;
+  const proto = conn.proto;
+  const switched = (proto instanceof HttpConn || proto instanceof UwsgiConn) && proto.upgrade(r, conn);
+  if (!switched) return false;
+  refreshDeadline(r, conn);
+  updateInterest(conn);
+  return true;
 }
 
 export function pause(r: PureReactor, token: number, paused: boolean): void {
