@@ -1,8 +1,9 @@
 /**
- * WebSockets through a real nginx to an unchanged Node app (an http.Server with `ws`), over
+ * WebSockets through a real nginx to an unchanged Node app (an http.Server with `ws`): over
  * the HTTP listener behind `proxy_pass` with the Upgrade headers passed on, the way every
- * nginx WebSocket guide configures it; over TCP and over a Unix socket. Skips, saying why,
- * when nginx is not installed (fails under CI=true).
+ * nginx WebSocket guide configures it, and over the uwsgi listener behind `uwsgi_pass`
+ * (nothing to set); over TCP and over a Unix socket. Skips, saying why, when nginx is not
+ * installed (fails under CI=true).
  */
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,7 @@ function echoServer(): http.Server {
   return server;
 }
 
-describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) proxy_pass to --http-socket: WebSockets to a ws app`, () => {
+describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in front of a ws app: proxy_pass and uwsgi_pass`, () => {
   let server: Server;
   let nginx: Nginx;
   let dir: string;
@@ -40,10 +41,15 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) proxy
     const tcp = server.listen('127.0.0.1:0', { protocol: 'http' });
     const unix = path.join(dir, 'http.sock');
     server.listen(unix, { protocol: 'http' });
+    const uwsgiTcp = server.listen('127.0.0.1:0', { protocol: 'uwsgi' });
+    const uwsgiUnix = path.join(dir, 'uwsgi.sock');
+    server.listen(uwsgiUnix, { protocol: 'uwsgi' });
     nginx = await startNginx({
       locations: [
         { path: '/tcp/', proxyPass: tcp, extra: WEBSOCKET_PROXYING },
         { path: '/unix/', proxyPass: `unix:${unix}`, extra: WEBSOCKET_PROXYING },
+        { path: '/uwsgi-tcp/', uwsgiPass: uwsgiTcp },
+        { path: '/uwsgi-unix/', uwsgiPass: `unix:${uwsgiUnix}` },
       ],
     });
   });
@@ -54,7 +60,7 @@ describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) proxy
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const via of ['tcp', 'unix'] as const) {
+  for (const via of ['tcp', 'unix', 'uwsgi-tcp', 'uwsgi-unix'] as const) {
     it(`${via}: text and a 1 MiB binary message echoed in order, then a close code`, async () => {
       const client = new WebSocket(`ws://127.0.0.1:${nginx.port}/${via}/echo`);
       await new Promise((resolve, reject) => {

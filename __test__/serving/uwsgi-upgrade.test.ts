@@ -157,7 +157,7 @@ describe('uwsgi upgrade', () => {
     const { data } = await client.whenClosed;
     expect(data.toString('latin1')).toMatch(new RegExp(`^${version.replace('.', '\\.')} 500 Internal Server Error\r\n`));
     expect(data.includes('never read')).toBe(false);
-    await waitFor(() => servers.logs.find(/101 Switching Protocols answers an HTTP upgrade request only/), { what: 'the app error' });
+    await waitFor(() => servers.logs.find(/101 Switching Protocols answers an upgrade request only/), { what: 'the app error' });
   });
 
   it('an upgrade request with a body is a plain request: its input is the body, and a 101 to it is refused', async () => {

@@ -28,7 +28,8 @@ export interface Transport {
   pause(token: number, paused: boolean): void;
   /** Ends the request abnormally: the response cannot be completed. */
   abort(token: number): void;
-  /** HTTP: the app answers 101: the connection becomes a tunnel. False if it cannot. */
+  /** An upgrade request (HTTP or uwsgi) is answered 101, or taken over raw: the connection
+   * becomes a tunnel. False if it cannot (FastCGI, or no upgrade request). */
   upgrade(token: number): boolean;
   /** Sends text to the web server's error log (FastCGI STDERR); false if there is no such channel. */
   writeError(token: number, text: string): boolean;
@@ -518,7 +519,10 @@ export class Exchange implements EnvironSource, ResponseRequest {
         this.bodyInput?.end();
       }
     } else if (head.code === 101) {
-      throw new TsgiError(ErrorCodes.INVALID_STATUS, '101 Switching Protocols answers an HTTP upgrade request only');
+      throw new TsgiError(
+        ErrorCodes.INVALID_STATUS,
+        '101 Switching Protocols answers an upgrade request only (HTTP/1.1 or uwsgi, with Connection: upgrade and Upgrade)',
+      );
     }
     return this.frame(head, this.knownLength);
   }
