@@ -144,6 +144,15 @@ export const OPTIONS = [
     help: 'seconds an HTTP request, head and body, may take to arrive whole from its first byte, however steadily it trickles; over it: 408',
   },
   {
+    name: 'tunnel-timeout',
+    type: 'seconds',
+    arg: 'SECONDS',
+    default: 600,
+    min: 0,
+    max: 86400,
+    help: 'seconds a tunnel (a WebSocket after its upgrade) may pass with no byte either way before it is closed; 0: never',
+  },
+  {
     name: 'http-max-request-line',
     type: 'integer',
     arg: 'BYTES',

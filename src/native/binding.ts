@@ -23,6 +23,7 @@ export interface NativeReactorOptions {
   socketTimeoutMs?: number;
   keepaliveTimeoutMs?: number;
   requestTimeoutMs?: number;
+  tunnelTimeoutMs?: number;
   writeHighWater?: number;
   lingerMs?: number;
   httpMaxRequestLine?: number;

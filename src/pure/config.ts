@@ -19,6 +19,7 @@ export interface ReactorConfig {
   socketTimeoutMs: number;
   keepaliveTimeoutMs: number;
   requestTimeoutMs: number;
+  tunnelTimeoutMs: number;
   writeHighWater: number;
   lingerMs: number;
 }
@@ -43,6 +44,7 @@ export function configOf(o: ReactorOptions): ReactorConfig {
     socketTimeoutMs: o.socketTimeoutMs,
     keepaliveTimeoutMs: o.keepaliveTimeoutMs,
     requestTimeoutMs: o.requestTimeoutMs,
+    tunnelTimeoutMs: o.tunnelTimeoutMs,
     writeHighWater: o.writeHighWater,
     lingerMs: o.lingerMs,
   };

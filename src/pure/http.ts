@@ -14,7 +14,7 @@ import type { ReactorConfig } from './config.js';
 import { EMPTY, answer, close, reset, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 import { httpRefusal } from './refusal.js';
-import { bodyStalled, headTimeout, refreshDeadline, responseStalled, tunnelStalled } from './timers.js';
+import { bodyStalled, headTimeout, refreshDeadline, responseStalled } from './timers.js';
 import { updateInterest } from './conns.js';
 import type { Stream } from './stream.js';
 import { Tunnel } from './tunnel.js';
@@ -274,6 +274,7 @@ export class HttpConn implements ProtoConn {
     if ((this.state === State.Body || this.state === State.Chunked) && !conn.paused) {
       return this.requestDeadline !== 0 ? Math.min(now + timeout, this.requestDeadline) : now + timeout;
     }
+    if (this.state === State.Tunnel) return Tunnel.deadline(conn, config, now);
     return stalledOutput(conn, config, now);
   }
 
@@ -292,7 +293,7 @@ export class HttpConn implements ProtoConn {
       case State.Head:
         return headTimeout(r, conn);
       case State.Tunnel:
-        return tunnelStalled(r, conn);
+        return Tunnel.expired(r, conn);
       case State.Chunked:
         r.notices.log(Level.WARN, `http: chunked request body stalled for socket-timeout ${seconds} s; aborted (raise --socket-timeout)`);
         return reset(AbortReason.TIMEOUT);

@@ -94,6 +94,12 @@ export function bodyStalled(r: PureReactor, conn: Conn, remaining: number): Next
   return reset(AbortReason.TIMEOUT);
 }
 
+/** Nothing moved through a tunnel either way for tunnel-timeout: it is closed. */
+export function tunnelIdle(r: PureReactor, conn: Conn): Next {
+  r.notices.log(Level.WARN, `${conn.protocol}: tunnel idle for tunnel-timeout ${r.config.tunnelTimeoutMs / 1000} s; closed (raise --tunnel-timeout)`);
+  return close(AbortReason.TIMEOUT);
+}
+
 /** The peer of a tunnel read nothing of the app's output: the request is aborted. */
 export function tunnelStalled(r: PureReactor, conn: Conn): Next {
   r.notices.log(Level.WARN, `${conn.protocol}: peer read nothing of the tunnel's output for socket-timeout ${seconds(r)} s; aborted (raise --socket-timeout)`);

@@ -8,8 +8,10 @@
  * (http.ts, uwsgi.ts); what that state does is here, once.
  */
 import { AbortReason } from '../native/batch.js';
+import type { ReactorConfig } from './config.js';
 import { EMPTY, Stage, close, type Conn, type Next } from './conn.js';
 import type { PureReactor } from './reactor.js';
+import { tunnelIdle, tunnelStalled } from './timers.js';
 
 /** The read side of a connection after `101`. */
 export class Tunnel {
@@ -62,5 +64,18 @@ export class Tunnel {
   /** Whether the connection is read now: until the client's end, unless the app paused. */
   wantsRead(conn: Conn): boolean {
     return !this.ended && !conn.paused;
+  }
+
+  /** Output the peer does not read is cut at socket-timeout; a tunnel where nothing moves
+   * either way closes at tunnel-timeout (reads and flushes set the deadline anew). */
+  static deadline(conn: Conn, config: ReactorConfig, now: number): number {
+    if (conn.queued > 0) return now + config.socketTimeoutMs;
+    return config.tunnelTimeoutMs > 0 ? now + config.tunnelTimeoutMs : 0;
+  }
+
+  /** The deadline passed: the peer reads nothing of the output (a reset), or nothing moved
+   * for tunnel-timeout (a close). */
+  static expired(r: PureReactor, conn: Conn): Next {
+    return conn.queued > 0 ? tunnelStalled(r, conn) : tunnelIdle(r, conn);
   }
 }

@@ -14,7 +14,7 @@ import { EMPTY, answer, close, stalledOutput, type Conn, type Next, type ProtoCo
 import type { PureReactor } from './reactor.js';
 import { httpRefusal } from './refusal.js';
 import { UWSGI_STREAM } from './stream.js';
-import { bodyStalled, headTimeout, responseStalled, tunnelStalled } from './timers.js';
+import { bodyStalled, headTimeout, responseStalled } from './timers.js';
 import { Tunnel } from './tunnel.js';
 
 /** The answer to a ping: a pong header (modifier1 100, datasize 0, modifier2 1). */
@@ -218,6 +218,7 @@ export class UwsgiConn implements ProtoConn {
   deadline(conn: Conn, config: ReactorConfig, now: number): number {
     if (this.state === State.Head || this.state === State.DiscardVars) return conn.headStarted + config.socketTimeoutMs;
     if (this.state === State.Body && !conn.paused) return now + config.socketTimeoutMs;
+    if (this.state === State.Tunnel) return Tunnel.deadline(conn, config, now);
     return stalledOutput(conn, config, now);
   }
 
@@ -233,7 +234,7 @@ export class UwsgiConn implements ProtoConn {
       case State.Upgradable:
         return responseStalled(r);
       case State.Tunnel:
-        return tunnelStalled(r, conn);
+        return Tunnel.expired(r, conn);
     }
   }
 

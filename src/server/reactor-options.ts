@@ -40,6 +40,7 @@ export const REACTOR_OPTIONS = {
   socketTimeout: { option: 'socket-timeout', reactor: 'socketTimeoutMs' },
   keepaliveTimeout: { option: 'http-keepalive-timeout', reactor: 'keepaliveTimeoutMs' },
   requestTimeout: { option: 'http-request-timeout', reactor: 'requestTimeoutMs' },
+  tunnelTimeout: { option: 'tunnel-timeout', reactor: 'tunnelTimeoutMs' },
   httpMaxRequestLine: { option: 'http-max-request-line', reactor: 'httpMaxRequestLine' },
   httpMaxHead: { option: 'http-max-head', reactor: 'httpMaxHead' },
   httpMaxHeaders: { option: 'http-max-headers', reactor: 'httpMaxHeaders' },

@@ -30,6 +30,8 @@ export interface ServerOptions {
   keepaliveTimeout?: number;
   /** An HTTP request, head and body, must arrive whole within this many seconds of its first byte (`--http-request-timeout`). */
   requestTimeout?: number;
+  /** A tunnel (a WebSocket after its upgrade) with no byte either way for this many seconds is closed; 0: never (`--tunnel-timeout`). */
+  tunnelTimeout?: number;
   /** Longest HTTP request line, bytes (`--http-max-request-line`); over it: 414. */
   httpMaxRequestLine?: number;
   /** Largest HTTP head (and trailer section), bytes (`--http-max-head`); over it: 431. */

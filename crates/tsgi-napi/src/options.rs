@@ -43,6 +43,11 @@ pub struct BindingReactorOptions {
     ///
     /// @default 300000
     pub request_timeout_ms: Option<u32>,
+    /// A tunnel (a WebSocket after its 101) with no byte either way for this long is
+    /// closed, ms; 0: never (`tunnel-timeout`).
+    ///
+    /// @default 600000
+    pub tunnel_timeout_ms: Option<u32>,
     /// Queue size above which `write` asks for a DRAIN before more, bytes.
     ///
     /// @default 262144
@@ -128,6 +133,9 @@ impl BindingReactorOptions {
         if let Some(v) = self.request_timeout_ms {
             config.request_timeout_ms = u64::from(v);
         }
+        if let Some(v) = self.tunnel_timeout_ms {
+            config.tunnel_timeout_ms = u64::from(v);
+        }
         if let Some(v) = self.write_high_water {
             config.write_high_water = v as usize;
         }
@@ -155,6 +163,7 @@ impl From<&Config> for BindingReactorOptions {
             socket_timeout_ms: Some(u32_of(config.socket_timeout_ms)),
             keepalive_timeout_ms: Some(u32_of(config.keepalive_timeout_ms)),
             request_timeout_ms: Some(u32_of(config.request_timeout_ms)),
+            tunnel_timeout_ms: Some(u32_of(config.tunnel_timeout_ms)),
             write_high_water: Some(u32_of(config.write_high_water as u64)),
             linger_ms: Some(u32_of(config.linger_ms)),
             http_max_request_line: Some(config.http.max_request_line),
@@ -181,6 +190,7 @@ mod tests {
             socket_timeout_ms: Some(1),
             keepalive_timeout_ms: Some(2),
             request_timeout_ms: Some(3),
+            tunnel_timeout_ms: Some(4),
             write_high_water: Some(5),
             linger_ms: Some(6),
             http_max_request_line: Some(100),

@@ -35,6 +35,9 @@ pub struct Config {
     /// `http-request-timeout`: an HTTP request, head and body, must arrive whole within
     /// this of its first byte, however steadily it trickles (408). Milliseconds.
     pub request_timeout_ms: u64,
+    /// `tunnel-timeout`: how long a tunnel (a WebSocket after its `101`) may pass with no
+    /// byte either way before it is closed; 0: never. Milliseconds.
+    pub tunnel_timeout_ms: u64,
     /// A write that leaves more than this queued asks JavaScript to wait for DRAIN.
     pub write_high_water: usize,
     /// How long a closing connection drains unread bytes, so the peer reads our
@@ -54,6 +57,7 @@ impl Default for Config {
             socket_timeout_ms: 10_000,
             keepalive_timeout_ms: 65_000,
             request_timeout_ms: 300_000,
+            tunnel_timeout_ms: 600_000,
             write_high_water: 256 * 1024,
             linger_ms: 5_000,
         }

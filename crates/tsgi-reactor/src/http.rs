@@ -448,6 +448,7 @@ impl HttpConn {
                 (now + timeout).min(self.request_deadline)
             }
             State::Body { .. } | State::Chunked if !link.paused => now + timeout,
+            State::Tunnel(_) => Tunnel::deadline(link, config, now),
             _ => crate::conn::stalled_output(link, config, now),
         }
     }
@@ -463,7 +464,7 @@ impl HttpConn {
         let timeout_s = cx.config.socket_timeout_ms as f64 / 1000.0;
         match self.state {
             State::Head => timers::head_timeout(link, Protocol::Http, cx),
-            State::Tunnel(_) => timers::tunnel_stalled(Protocol::Http, cx),
+            State::Tunnel(_) => Tunnel::expired(link, Protocol::Http, cx),
             State::Chunked => {
                 cx.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
                 Next::reset(AbortReason::Timeout)

@@ -112,6 +112,16 @@ pub(crate) fn tunnel_stalled(protocol: Protocol, cx: &mut Cx) -> Next {
     Next::reset(AbortReason::Timeout)
 }
 
+/// Nothing moved through a tunnel either way for `tunnel-timeout`: it is closed.
+pub(crate) fn tunnel_idle(protocol: Protocol, cx: &mut Cx) -> Next {
+    let (name, idle_s) = (protocol.name(), cx.config.tunnel_timeout_ms as f64 / 1000.0);
+    cx.notices.log(
+        Level::Warn,
+        format!("{name}: tunnel idle for tunnel-timeout {idle_s} s; closed (raise --tunnel-timeout)"),
+    );
+    Next::close(AbortReason::Timeout)
+}
+
 /// The request is read and the peer reads nothing of the response: the request is
 /// aborted. The line names uwsgi whatever the protocol (HTTP gets it too), byte for byte
 /// as before the reactor was cut by role.

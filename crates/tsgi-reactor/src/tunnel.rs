@@ -7,11 +7,13 @@
 //! does is here, once.
 
 use crate::batch::{AbortReason, Batch};
-use crate::conn::{Link, Next, Stage};
+use crate::config::Config;
+use crate::conn::{Link, Next, Protocol, Stage};
 use crate::notices::{Notice, Notices};
 use crate::reactor::Cx;
 use crate::stream::Streams;
 use crate::sys::{read_some, Read};
+use crate::timers;
 
 /// The read side of a connection after `101`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +72,29 @@ impl Tunnel {
     /// Whether the connection reads now: until the client's end, unless the app paused.
     pub(crate) fn wants_read(&self, link: &Link) -> bool {
         !self.eof && !link.paused
+    }
+
+    /// Output the peer does not read is cut at `socket-timeout`; a tunnel where nothing
+    /// moves either way closes at `tunnel-timeout` (the deadline moves with every read and
+    /// every flush, which set it anew).
+    pub(crate) fn deadline(link: &Link, config: &Config, now: u64) -> u64 {
+        if link.out.queued() > 0 {
+            now + config.socket_timeout_ms
+        } else if config.tunnel_timeout_ms > 0 {
+            now + config.tunnel_timeout_ms
+        } else {
+            0
+        }
+    }
+
+    /// The deadline passed: the peer reads nothing of the output (a reset), or nothing
+    /// moved for `tunnel-timeout` (a close).
+    pub(crate) fn expired(link: &Link, protocol: Protocol, cx: &mut Cx) -> Next {
+        if link.out.queued() > 0 {
+            timers::tunnel_stalled(protocol, cx)
+        } else {
+            timers::tunnel_idle(protocol, cx)
+        }
     }
 }
 

@@ -338,6 +338,7 @@ impl UwsgiConn {
         match self.state {
             State::Head | State::DiscardVars { .. } => link.head_started + config.socket_timeout_ms,
             State::Body { .. } if !link.paused => now + config.socket_timeout_ms,
+            State::Tunnel(_) => Tunnel::deadline(link, config, now),
             _ => crate::conn::stalled_output(link, config, now),
         }
     }
@@ -348,7 +349,7 @@ impl UwsgiConn {
             State::Head | State::DiscardVars { .. } => timers::head_timeout(link, Protocol::Uwsgi, cx),
             State::Body { remaining } => timers::body_stalled(Protocol::Uwsgi, remaining, cx),
             State::Done | State::Upgradable => timers::response_stalled(cx),
-            State::Tunnel(_) => timers::tunnel_stalled(Protocol::Uwsgi, cx),
+            State::Tunnel(_) => Tunnel::expired(link, Protocol::Uwsgi, cx),
         }
     }
 
