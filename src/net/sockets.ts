@@ -1,9 +1,11 @@
 /**
  * The master's listening sockets: bound once, before any privilege drop, and handed to
- * every worker as inherited file descriptors. The master never listens on them itself (a
+ * the workers as inherited file descriptors. The master never listens on them itself (a
  * listening socket in a process that never accepts would only fill its queue): each
  * worker listens on its copy with the configured backlog, and the socket stays listening
  * for as long as any process holds it, so reloads and respawns refuse no connection.
+ * Every worker gets the shared sockets; with `--worker-sockets` each worker place also has
+ * sockets of its own (`workerListenersOf`), which only that place's workers get.
  *
  * Node has no public call that binds a socket without accepting on it. `net` exports the
  * one node:cluster uses for exactly this (`_createServerHandle`: a bound, not listening
@@ -24,6 +26,14 @@ export interface Listener {
   readonly name: string;
   /** The option that named it (`--socket`), for error messages. */
   readonly option: string;
+  /** A worker place's own socket (`--worker-sockets`): the place, 1..processes. Absent
+   * for a socket every worker shares. */
+  readonly worker?: number;
+}
+
+/** `--socket NAME`, or `--worker-sockets: worker 2's --socket NAME`: a listener in messages. */
+function describeListener({ option, name, worker }: Listener): string {
+  return worker === undefined ? `${option} ${name}` : `--worker-sockets: worker ${worker}'s ${option} ${name}`;
 }
 
 const OPTION_OF: Record<WireProtocol, string> = { uwsgi: '--socket', fastcgi: '--fastcgi-socket', http: '--http-socket' };
@@ -39,6 +49,48 @@ export function listenersOf(config: { socket: string[]; 'fastcgi-socket': string
   return listeners.length > 0 ? listeners : [{ protocol: 'uwsgi', name: fallback, option: OPTION_OF.uwsgi }];
 }
 
+/** Whether an address names a Unix socket: `unix:PATH`, or anything with a `/`. */
+function isUnixSocket(spec: string): boolean {
+  return spec.startsWith('unix:') || spec.includes('/');
+}
+
+/** `HOST:PORT` or `[V6]:PORT`: 1 the host as written, 2 a V6 host, 3 another host, 4 the port. */
+const TCP_ADDRESS = /^(\[([^\]]+)\]|([^:]*)):(\d{1,5})$/;
+
+/**
+ * Worker `wid`'s own address for the socket named `name` (`--worker-sockets`): a Unix
+ * socket `PATH` gives `PATH.wid`; a TCP `HOST:PORT` gives `HOST:(PORT+wid)`, the host
+ * written as it was (`[::1]`, a name, nothing for `:PORT`); port 0 stays 0, so each
+ * worker binds a free port of its own. A name that is no address comes back as it is:
+ * binding the shared socket of that name reports the mistake first.
+ */
+export function workerAddress(name: string, wid: number): string {
+  if (isUnixSocket(name)) return `${name}.${wid}`;
+  const match = TCP_ADDRESS.exec(name);
+  if (!match) return name;
+  const port = Number(match[4]);
+  return port === 0 ? name : `${match[1]}:${port + wid}`;
+}
+
+/**
+ * Every worker place's own sockets (`--worker-sockets`): for each of `listeners`, one per
+ * place 1..`processes`, in that order. A port that leaves no room for the last place
+ * (past 65535) is a mistake in the options, refused before anything is bound.
+ */
+export function workerListenersOf(listeners: readonly Listener[], processes: number): Listener[] {
+  return listeners.flatMap((listener) => {
+    const port = isUnixSocket(listener.name) ? 0 : Number(TCP_ADDRESS.exec(listener.name)?.[4] ?? 0);
+    // Past 65535 already, binding the shared socket reports it.
+    if (port <= 65535 && port + processes > 65535) {
+      throw new TsgiError(
+        ErrorCodes.INVALID_OPTION,
+        `--worker-sockets: ${listener.option} ${listener.name}: worker ${processes}'s port would be ${port + processes}, past 65535; with --processes ${processes}, name a port up to ${65535 - processes}`,
+      );
+    }
+    return Array.from({ length: processes }, (_, i) => ({ ...listener, name: workerAddress(listener.name, i + 1), worker: i + 1 }));
+  });
+}
+
 /** A bound socket the workers inherit. */
 export interface BoundSocket {
   /** The address as the user wrote it (`--socket VALUE`). */
@@ -52,26 +104,23 @@ export interface BoundSocket {
   readonly path?: string;
   /** TCP: the bound port (for finding its listen queue). */
   readonly port?: number;
+  /** A worker place's own socket (`--worker-sockets`): only that place's workers get it. */
+  readonly worker?: number;
 }
 
 /** Handles stay referenced here: a collected handle would close its descriptor. */
 const handles = new Map<number, ServerHandle>();
 
-/** Whether an address names a Unix socket: `unix:PATH`, or anything with a `/`. */
-function isUnixSocket(spec: string): boolean {
-  return spec.startsWith('unix:') || spec.includes('/');
-}
-
 /** Where to bind: uWSGI's address forms (`HOST:PORT`, `[V6]:PORT`, `:PORT` for every IPv4
  * interface, a path with `/` or `unix:PATH`). `defaultHost` replaces an empty host. */
 export async function parseAddress(spec: string, defaultHost = '0.0.0.0'): Promise<{ path: string } | { host: string; port: number; family: 4 | 6 }> {
   if (isUnixSocket(spec)) return { path: spec.startsWith('unix:') ? spec.slice(5) : spec };
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec);
-  if (!match || Number(match[3]) > 65535) {
+  const match = TCP_ADDRESS.exec(spec);
+  if (!match || Number(match[4]) > 65535) {
     throw new TsgiError(ErrorCodes.LISTEN, `${JSON.stringify(spec)}: expected HOST:PORT, :PORT or a socket path containing '/'`);
   }
-  const port = Number(match[3]);
-  const host = match[1] ?? (match[2] || defaultHost);
+  const port = Number(match[4]);
+  const host = match[2] ?? (match[3] || defaultHost);
   if (net.isIP(host)) return { host, port, family: net.isIP(host) as 4 | 6 };
   try {
     const resolved = await lookup(host);
@@ -103,10 +152,11 @@ export async function removeStaleSocket(path: string): Promise<void> {
  * is never more open than asked, then exactly). Errors name the option and address. */
 export async function bindSocket(listener: Listener, mode: number): Promise<BoundSocket> {
   try {
-    return await bind(listener, mode);
+    const socket = await bind(listener, mode);
+    return listener.worker === undefined ? socket : { ...socket, worker: listener.worker };
   } catch (error) {
     const code = error instanceof TsgiError ? error.code : ErrorCodes.LISTEN;
-    throw new TsgiError(code, `${listener.option} ${listener.name}: ${(error as Error).message}`, { cause: error });
+    throw new TsgiError(code, `${describeListener(listener)}: ${(error as Error).message}`, { cause: error });
   }
 }
 
