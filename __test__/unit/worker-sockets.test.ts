@@ -1,7 +1,8 @@
-/** --worker-sockets: each worker's own address, derived from a socket's. */
+/** --worker-sockets: each worker's own address, derived from a socket's, and how the stats show it. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, TsgiError } from '../../src/errors.js';
 import { listenersOf, workerAddress, workerListenersOf } from '../../src/net/sockets.js';
+import { prometheusText, statsJson, type StatsSnapshot } from '../../src/observe/stats.js';
 
 describe("a worker's own address", () => {
   it('TCP: the port plus the worker id, the host as written', () => {
@@ -66,5 +67,36 @@ describe("every worker's own listeners", () => {
     expect((error as TsgiError).message).toBe(
       "--worker-sockets: --fastcgi-socket 127.0.0.1:65533: worker 3's port would be 65536, past 65535; with --processes 3, name a port up to 65532",
     );
+  });
+});
+
+describe("a worker's own socket in the stats", () => {
+  const snapshot: StatsSnapshot = {
+    version: 'tsgi 0.1.0',
+    pid: 100,
+    uid: 0,
+    gid: 0,
+    cwd: '/',
+    load: 0,
+    listen_queue: 1,
+    crash_loop: false,
+    sockets: [
+      { name: '127.0.0.1:8000', proto: 'http', queue: 0, max_queue: 128 },
+      { name: '127.0.0.1:8001', proto: 'http', queue: 1, max_queue: 128, worker: 1 },
+    ],
+    workers: [],
+  };
+
+  it('the JSON says whose it is; a shared socket has no worker', () => {
+    const { sockets } = JSON.parse(statsJson(snapshot));
+    expect(sockets[0]).not.toHaveProperty('worker');
+    expect(sockets[1]).toEqual({ name: '127.0.0.1:8001', proto: 'http', queue: 1, max_queue: 128, worker: 1, shared: 0, can_offload: 0 });
+  });
+
+  it('/metrics labels its listen queue with the worker', () => {
+    const text = prometheusText(snapshot);
+    expect(text).toContain('tsgi_listen_queue{socket="127.0.0.1:8000",proto="http"} 0\n');
+    expect(text).toContain('tsgi_listen_queue{socket="127.0.0.1:8001",proto="http",worker="1"} 1\n');
+    expect(text).toContain('tsgi_listen_queue_max{socket="127.0.0.1:8001",proto="http",worker="1"} 128\n');
   });
 });

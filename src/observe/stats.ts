@@ -43,6 +43,8 @@ export interface SocketStats {
   /** Connections waiting to be accepted (TCP; 0 for Unix sockets, which Linux does not report). */
   queue: number;
   max_queue: number;
+  /** A worker's own socket (`--worker-sockets`): its place; absent on a shared socket. */
+  worker?: number;
 }
 
 export interface StatsSnapshot {
@@ -92,6 +94,9 @@ export function prometheusText(s: StatsSnapshot): string {
     for (const [labels, value] of samples) out.push(`${name}${labels} ${value}`);
   };
   const perWorker = (pick: (w: WorkerStats) => number): Array<[string, number]> => s.workers.map((w) => [`{worker=${label(w.id)}}`, pick(w)]);
+  // A worker's own socket also says whose it is; a shared one has no worker label.
+  const perSocket = (pick: (k: SocketStats) => number): Array<[string, number]> =>
+    s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}${k.worker === undefined ? '' : `,worker=${label(k.worker)}`}}`, pick(k)]);
   family('tsgi_workers', 'gauge', 'Worker places (--processes).', [['', s.workers.length]]);
   family(
     'tsgi_worker_up',
@@ -158,13 +163,13 @@ export function prometheusText(s: StatsSnapshot): string {
     'tsgi_listen_queue',
     'gauge',
     'Connections waiting to be accepted (TCP sockets).',
-    s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}}`, k.queue]),
+    perSocket((k) => k.queue),
   );
   family(
     'tsgi_listen_queue_max',
     'gauge',
     'Size of the listen queue.',
-    s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}}`, k.max_queue]),
+    perSocket((k) => k.max_queue),
   );
   return out.join('\n') + '\n';
 }
