@@ -214,6 +214,13 @@ export const OPTIONS = [
     help: 'run a master process that binds the sockets and supervises the workers (false: one process serves alone, with no respawn, reload or harakiri)',
   },
   { name: 'processes', short: 'p', aliases: ['workers'], type: 'integer', arg: 'N', default: 1, min: 1, max: 1024, help: 'worker processes serving the app' },
+  {
+    name: 'worker-sockets',
+    type: 'boolean',
+    arg: 'BOOL',
+    default: false,
+    help: 'also give each worker a socket of its own for every socket: worker N on HOST:(PORT+N), or PATH.N for a Unix socket (port 0: any free port), so a proxy can keep a client on one worker (socket.io)',
+  },
   { name: 'need-app', type: 'boolean', arg: 'BOOL', default: true, help: 'stop at start-up when the app cannot be loaded (false: keep retrying with backoff)' },
   {
     name: 'harakiri',

@@ -19,6 +19,11 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     // The app would be loaded before the drop: only the master drops privileges safely.
     throw new TsgiError(ErrorCodes.INVALID_OPTION, '--uid and --gid need the master (leave out --master false)');
   }
+  if (config['worker-sockets']) {
+    // One process has no worker to pin a client to: its shared sockets already reach it,
+    // and a proxy told to use PORT+1 would find nothing there.
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, '--worker-sockets needs the master (leave out --master false): one process serves every socket alone');
+  }
   const logs = new LogWriter(fdBackend(2));
   logThrough(logs);
   logUnhandledRejections();

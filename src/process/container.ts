@@ -14,7 +14,7 @@ import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
 import { checkNotRoot, dropPrivileges } from './privileges.js';
 import { compileFormat } from '../observe/request-log.js';
-import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, type BoundSocket } from '../net/sockets.js';
+import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
 
 /** Where tsgi serves when no socket is named: loopback, never every interface. */
@@ -41,6 +41,9 @@ export interface BoundAddress {
   readonly name: string;
   /** As bound: `127.0.0.1:41234` (the real port for port 0) or the socket path. */
   readonly address: string;
+  /** A worker's own socket (`--worker-sockets`): its place, 1..processes; absent for a
+   * socket every worker shares. */
+  readonly worker?: number;
 }
 
 /** A running container. */
@@ -78,16 +81,21 @@ export async function backlogOf(config: Config): Promise<number> {
 /** Starts a master and its workers; resolves once every worker is ready. */
 export async function startContainer(config: Config, options: ContainerOptions): Promise<Container> {
   checkStartable(config);
+  // The shared sockets first: a worker's own socket that takes the address of another
+  // socket of the options is then the one reported.
+  const shared = listenersOf(config, DEFAULT_SOCKET);
+  const listeners = [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
   const output = openLogs(config.logto);
   const previousSink = options.ownLog ? logThrough(output.logs) : null;
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
   const backlog = await backlogOf(config);
   const sockets: BoundSocket[] = [];
   try {
-    for (const listener of listenersOf(config, DEFAULT_SOCKET)) {
+    for (const listener of listeners) {
       const socket = await bindSocket(listener, config['chmod-socket']);
       sockets.push(socket);
-      warnIfExposed(listener, socket.local);
+      // A worker's own socket is on the host of its shared one, warned about already.
+      if (listener.worker === undefined) warnIfExposed(listener, socket.local);
     }
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
     dropPrivileges(config.uid, config.gid, config['allow-root']);
@@ -153,10 +161,13 @@ export async function startContainer(config: Config, options: ContainerOptions):
   }
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
   await Promise.race([master.start(), startFailed]);
-  for (const socket of sockets) log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}`);
+  for (const socket of sockets) {
+    const whose = socket.worker === undefined ? '' : ` (worker ${socket.worker}'s own)`;
+    log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}${whose}`);
+  }
   log.info(`${config.processes} worker(s) ready (pid ${master.pids.join(', ')}); master pid ${process.pid}`);
   return {
-    addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local })),
+    addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local, ...(s.worker !== undefined && { worker: s.worker }) })),
     get pids() {
       return master.pids;
     },

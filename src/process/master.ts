@@ -187,7 +187,9 @@ export class Master {
       return null;
     }
     this.scoreboard.reset(slot);
-    const { sockets } = this.options;
+    // The shared sockets, and the place's own (--worker-sockets): a replacement for place
+    // N gets place N's, still bound here, so nothing is refused on them meanwhile.
+    const sockets = this.options.sockets.filter((s) => s.worker === undefined || s.worker === wid);
     const child = fork(WORKER_MAIN, [], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe', this.scoreboard.fd, ...sockets.map((s) => s.fd)],
       execArgv: [],
@@ -569,7 +571,7 @@ export class Master {
     });
     const sockets = this.options.sockets.map((s) => {
       const queue = s.port === undefined ? 0 : (queues.get(s.port) ?? 0);
-      return { name: s.local, proto: s.protocol, queue, max_queue: this.options.backlog };
+      return { name: s.local, proto: s.protocol, queue, max_queue: this.options.backlog, ...(s.worker !== undefined && { worker: s.worker }) };
     });
     return {
       version: this.options.version,

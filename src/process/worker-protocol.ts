@@ -33,7 +33,8 @@ export interface WorkerStart {
   masterPid: number;
   /** Listen queue length each worker listens with. */
   backlog: number;
-  /** The sockets, in descriptor order from `WorkerFd.FIRST_SOCKET`. */
+  /** The sockets this worker serves, in descriptor order from `WorkerFd.FIRST_SOCKET`:
+   * every shared one, then its place's own (`--worker-sockets`). */
   sockets: Array<{ name: string; protocol: WireProtocol }>;
 }
 
