@@ -1,7 +1,9 @@
 /**
  * What the --worker-sockets tests share: a port with room for the workers' own ports after
- * it, and the stats (served with --stats-http) that say which pid holds which place.
+ * it, the stats (served with --stats-http) that say which pid holds which place, and
+ * pausing a worker (SIGSTOP), which to the kernel looks like a worker too busy to accept.
  */
+import { readFileSync } from 'node:fs';
 import { checkPortFree, freePort } from '../../scripts/lib/processes.mjs';
 import { until } from './chaos.js';
 
@@ -38,4 +40,22 @@ export function placePids(statsPort: number, gone: readonly number[] = []): Prom
     const { workers } = await statsOf(statsPort);
     return workers.every((w) => w.accepting === 1 && !gone.includes(w.pid)) ? workers.map((w) => w.pid) : null;
   }, 'every place to have a ready worker');
+}
+
+/** The process state letter of /proc/PID/stat: R, S, T (stopped)... */
+function stateOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
+/** Stops `pid` (SIGSTOP), resolving once the kernel has it stopped: it accepts nothing more. */
+export async function pause(pid: number): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  await until(() => stateOf(pid) === 'T', `process ${pid} to be stopped`);
+}
+
+/** Lets a paused `pid` run again. */
+export async function resume(pid: number): Promise<void> {
+  process.kill(pid, 'SIGCONT');
+  await until(() => stateOf(pid) !== 'T', `process ${pid} to run again`);
 }
