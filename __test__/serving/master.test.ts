@@ -332,6 +332,54 @@ describe('the request log', () => {
     expect(readFileSync(`${logfile}.1`, 'utf8')).not.toContain('GET /after');
   });
 
+  it('workers write their request lines themselves: the log goes on while the master is stopped', async () => {
+    const dir = tempDir();
+    const logfile = path.join(dir, 'tsgi.log');
+    const port = await freePort();
+    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--processes', '2', '--logto', logfile], null);
+    await until(() => existsSync(logfile) && readFileSync(logfile, 'utf8').includes('worker(s) ready'), 'the log file to say ready');
+    process.kill(master.pid, 'SIGSTOP');
+    try {
+      for (let i = 0; i < 4; i++) expect((await get(port, `/while-stopped-${i}`)).status).toBe(200);
+      await until(() => (readFileSync(logfile, 'utf8').match(/GET \/while-stopped-\d/g) ?? []).length === 4, 'the 4 request lines, with the master stopped');
+    } finally {
+      process.kill(master.pid, 'SIGCONT');
+    }
+  });
+
+  it('lines from several workers to one stderr pipe stay whole, long ones included', async () => {
+    // Each worker's own socket (--worker-sockets, any free port) takes half the requests,
+    // so both log.
+    const master = await tsgi(['--http-socket', '127.0.0.1:0', '--worker-sockets', '--module', APP, '--processes', '2']);
+    const ports = [1, 2].map((wid) => Number(master.lines.find((l) => l.text.includes(`(worker ${wid}'s own)`))!.text.match(/:(\d+) \(worker/)![1]));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+    const long = 'x'.repeat(3000);
+    const requests = 400;
+    // The pipe is left unread meanwhile: it fills, and the workers' writes go in as the
+    // reader makes room, where one process's write could cut into another's.
+    master.child.stderr!.pause();
+    await Promise.all(Array.from({ length: requests }, (_, i) => get(ports[i % 2]!, `/long-${i}?${long}`, agent)));
+    agent.destroy();
+    master.child.stderr!.resume();
+    // Every request's text arrived (whole lines or not: that is checked next).
+    const arrived = () =>
+      master.lines
+        .map((l) => l.text)
+        .join('\n')
+        .match(/ => generated /g)?.length ?? 0;
+    await until(() => arrived() >= requests, `${requests} request lines`);
+    const logged = master.lines.filter((l) => l.text.includes('/long-'));
+    // Each line is one request's, from its start to its end: no other line cut into it.
+    for (const { text } of logged)
+      expect(text).toMatch(
+        new RegExp(
+          `^\\[pid: \\d+\\|app: 0\\|req: \\d+/\\d+\\] [^\\[]*\\[[^\\]]+\\] GET /long-\\d+\\?${long} => generated \\d+ bytes in \\d+ msecs \\(HTTP/1\\.1 200\\) \\d+ headers in \\d+ bytes \\(1 switches on core 0\\)$`,
+        ),
+      );
+    expect(logged).toHaveLength(requests);
+    expect(new Set(logged.map((l) => /^\[pid: (\d+)/.exec(l.text)![1])).size).toBe(2);
+  });
+
   it('--disable-logging keeps only what --log-4xx, --log-5xx and --log-slow ask for', async () => {
     const dir = tempDir();
     const module = path.join(dir, 'app.mjs');

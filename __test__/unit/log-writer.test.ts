@@ -1,30 +1,79 @@
 /** Log output that never blocks: batching, the bound with its drop count, whole lines. */
-import { describe, expect, it } from 'vitest';
-import { LineSplitter, LogWriter } from '../../src/observe/log-writer.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LineSplitter, LogWriter, pieceEnd } from '../../src/observe/log-writer.js';
 
 /** A destination that completes writes only when told. */
+
 function slowBackend() {
   const writes: string[] = [];
   const pending: Array<() => void> = [];
-  return { writes, pending, backend: (text: string, done: () => void) => (writes.push(text), pending.push(done)) };
+  return { writes, pending, backend: (bytes: Buffer, done: () => void) => (writes.push(bytes.toString()), pending.push(done)) };
 }
 
 describe('LogWriter', () => {
-  it('writes one batch at a time: lines queued while one is written go out together', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+  /** The wait before a batch is written (10 ms) passes. */
+  const later = () => vi.advanceTimersByTime(10);
+
+  it('writes lines together 10 ms after the first, then one batch at a time: lines queued while one is written go out together', () => {
     const dest = slowBackend();
     const writer = new LogWriter(dest.backend);
     writer.line('a');
+    vi.advanceTimersByTime(9);
     writer.line('b');
+    expect(dest.writes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(dest.writes).toEqual(['a\nb\n']);
     writer.line('c');
-    expect(dest.writes).toEqual(['a\n']);
+    writer.line('d');
+    later();
+    expect(dest.writes).toEqual(['a\nb\n']);
     dest.pending.shift()!();
-    expect(dest.writes).toEqual(['a\n', 'b\nc\n']);
+    expect(dest.writes).toEqual(['a\nb\n', 'c\nd\n']);
+  });
+
+  it('writes at once when 64 KiB wait, and when asked to flush', async () => {
+    const dest = slowBackend();
+    const writer = new LogWriter(dest.backend);
+    const big = 'x'.repeat(40 * 1024);
+    writer.line(big);
+    expect(dest.writes).toEqual([]);
+    writer.line(big);
+    expect(dest.writes).toEqual([`${big}\n${big}\n`]);
+    dest.pending.shift()!();
+    writer.line('last');
+    const flushed = writer.flushed();
+    expect(dest.writes[1]).toBe('last\n');
+    dest.pending.shift()!();
+    await flushed;
+  });
+
+  it('keeps the bytes of a write in flight intact while new lines come, in any script and size', () => {
+    const held: Array<{ bytes: Buffer; text: string }> = [];
+    const done: Array<() => void> = [];
+    const writer = new LogWriter((bytes, finish) => (held.push({ bytes, text: bytes.toString() }), done.push(finish)));
+    const long = 'é€'.repeat(100 * 1024);
+    writer.line('première ligne');
+    later();
+    for (let i = 0; i < 50; i++) writer.line(`ligne ${i} ✓`);
+    writer.line(long);
+    // The first batch's bytes are what they were when written, though 300 KiB came since.
+    expect(held[0]!.bytes.toString()).toBe('première ligne\n');
+    done.shift()!();
+    expect(held[1]!.text).toBe(`${Array.from({ length: 50 }, (_, i) => `ligne ${i} ✓\n`).join('')}${long}\n`);
+    writer.line('after');
+    expect(held[1]!.bytes.toString()).toBe(held[1]!.text);
+    done.shift()!();
+    later();
+    expect(held[2]!.text).toBe('after\n');
   });
 
   it('past its bound drops lines instead of growing, and says how many once it can', async () => {
     const dest = slowBackend();
     const writer = new LogWriter(dest.backend, 10);
-    writer.line('first'); // in flight
+    writer.line('first');
+    later(); // in flight
     writer.line('12345'); // queued: 6 bytes
     writer.line('67890'); // would make 12: dropped
     writer.line('x'); // 8: queued
@@ -39,6 +88,7 @@ describe('LogWriter', () => {
     const dest = slowBackend();
     const writer = new LogWriter(dest.backend);
     writer.line('one');
+    later();
     writer.line('two');
     let done = false;
     const flushed = writer.flushed().then(() => (done = true));
@@ -49,6 +99,16 @@ describe('LogWriter', () => {
     await flushed;
     expect(done).toBe(true);
   });
+});
+
+describe('pieceEnd: what one write to a pipe takes', () => {
+  const bytes = Buffer.from('aaaa\nbbbb\ncccccccccc\ndd\n');
+  it('takes everything that fits', () => expect(pieceEnd(bytes, 0, 100)).toBe(bytes.length));
+  it('ends after the last whole line that fits', () => {
+    expect(pieceEnd(bytes, 0, 12)).toBe(10);
+    expect(pieceEnd(bytes, 5, 6)).toBe(10);
+  });
+  it('takes a line longer than a piece whole, and no more', () => expect(pieceEnd(bytes, 10, 4)).toBe(21));
 });
 
 describe('LineSplitter', () => {

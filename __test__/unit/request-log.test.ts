@@ -23,15 +23,15 @@ const VARS: Record<string, string> = {
 const NAMES = new Map([...KEY_IDS].map(([name, id]) => [id, name]));
 const HEAD = 'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n';
 
-function finished(status = 201, msecs = 12.5): LoggedRequest {
+function finished(status = 201, msecs = 12.5, startedAtEpoch = Date.UTC(2026, 11, 2, 18, 6, 6, 250), vars = VARS): LoggedRequest {
   const record = {
-    get: (id: number) => VARS[NAMES.get(id)!],
-    lookup: (name: string) => VARS[name],
+    get: (id: number) => vars[NAMES.get(id)!],
+    lookup: (name: string) => vars[name],
     nvars: Object.keys(VARS).length,
     headSize: 321,
   };
   const exchange = { record, status, headText: HEAD, bodyBytes: 5 } as unknown as Exchange;
-  return { exchange, msecs, startedAtEpoch: Date.UTC(2026, 11, 2, 18, 6, 6, 250), pid: 4242, wid: 3, workerRequests: 7, totalRequests: 19 };
+  return { exchange, msecs, startedAtEpoch, pid: 4242, wid: 3, workerRequests: 7, totalRequests: 19 };
 }
 
 const options = (more: Partial<RequestLogOptions> = {}): RequestLogOptions => ({
@@ -106,6 +106,31 @@ describe('the request log line', () => {
       uagent: 'curl/8',
       referer: 'https://example.org/form',
     });
+  });
+});
+
+describe('the request log line, over time and odd values', () => {
+  it("says each request's own second and milliseconds, as the seconds go by", () => {
+    const json = requestLogger(options({ 'log-json': true }))!;
+    const line = requestLogger(options())!;
+    const at = (ms: number) => Date.UTC(2026, 11, 2, 18, 6, 6, 0) + ms;
+    const times = [0, 7, 999, 1000, 1050, 61_001].map((ms) => (JSON.parse(json(finished(201, 1, at(ms)))!) as { time: string }).time);
+    expect(times).toEqual([
+      '2026-12-02T18:06:06.000Z',
+      '2026-12-02T18:06:06.007Z',
+      '2026-12-02T18:06:06.999Z',
+      '2026-12-02T18:06:07.000Z',
+      '2026-12-02T18:06:07.050Z',
+      '2026-12-02T18:07:07.001Z',
+    ]);
+    const seconds = [0, 999, 1000, 61_000].map((ms) => /:(\d\d:\d\d) 2026\]/.exec(line(finished(201, 1, at(ms)))!)![1]);
+    expect(seconds).toEqual(['06:06', '06:06', '06:07', '07:07']);
+  });
+
+  it('--log-json escapes what JSON must: quotes, backslashes, control characters', () => {
+    const odd = { ...VARS, REQUEST_URI: '/a"b\\c', HTTP_USER_AGENT: 'tab\there\u0001', HTTP_REFERER: 'caf\u00e9' };
+    const parsed = JSON.parse(requestLogger(options({ 'log-json': true }))!(finished(201, 1, Date.now(), odd))!) as Record<string, string>;
+    expect([parsed.uri, parsed.uagent, parsed.referer]).toEqual(['/a"b\\c', 'tab\there\u0001', 'caf\u00e9']);
   });
 });
 

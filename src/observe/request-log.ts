@@ -34,6 +34,9 @@ type Getter = (r: LoggedRequest) => string | number;
 const REMOTE_ADDR = KEY_IDS.get('REMOTE_ADDR')!;
 const get = (id: number) => (r: LoggedRequest) => r.exchange.record.get(id) ?? '';
 
+/** Bytes of the response, head and body. */
+const responseSize = (r: LoggedRequest): number => r.exchange.headText.length + r.exchange.bodyBytes;
+
 /** Header lines of a response head (its status line and blank line not counted). */
 function headerCount(head: string): number {
   let lines = 0;
@@ -41,22 +44,40 @@ function headerCount(head: string): number {
   return Math.max(0, lines - 2);
 }
 
+/**
+ * `format` made once per second: a time of day to the second reads the same for every
+ * request of that second, and making it costs more than the rest of a log line (Date's
+ * local-time text goes through the time zone rules).
+ */
+function perSecond(format: (epochMs: number) => string): (epochMs: number) => string {
+  let second = NaN;
+  let text = '';
+  return (epochMs) => {
+    const now = Math.floor(epochMs / 1000);
+    if (now !== second) {
+      second = now;
+      text = format(epochMs);
+    }
+    return text;
+  };
+}
+
 /** `Sun Jan 19 18:50:59 2014`, as C's ctime() (uWSGI's default line), in local time. */
-function ctime(epochMs: number): string {
+const ctime = perSecond((epochMs) => {
   const d = new Date(epochMs);
   const [weekday, month, day, year, time] = d.toString().split(' ');
   return `${weekday} ${month} ${day!.replace(/^0/, ' ')} ${time} ${year}`;
-}
+});
 
 /** `19/Jan/2014:18:50:59 +0100`, Apache's common log time, in local time. */
-function apacheTime(epochMs: number): string {
+const apacheTime = perSecond((epochMs) => {
   const d = new Date(epochMs);
   const pad = (n: number) => String(n).padStart(2, '0');
   const month = d.toString().split(' ')[1];
   const offset = -d.getTimezoneOffset();
   const zone = `${offset >= 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}${pad(Math.abs(offset) % 60)}`;
   return `${pad(d.getDate())}/${month}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${zone}`;
-}
+});
 
 /** uWSGI's `%(name)` log variables (LogFormat.rst), those that mean something here. */
 const VARIABLES: Record<string, Getter> = {
@@ -78,7 +99,7 @@ const VARIABLES: Record<string, Getter> = {
   epoch: () => Math.floor(Date.now() / 1000),
   ctime: (r) => ctime(r.startedAtEpoch),
   ltime: (r) => apacheTime(r.startedAtEpoch),
-  size: (r) => r.exchange.headText.length + r.exchange.bodyBytes,
+  size: responseSize,
   hsize: (r) => r.exchange.headText.length,
   rsize: (r) => r.exchange.bodyBytes,
   cl: get(KeyId.CONTENT_LENGTH),
@@ -101,28 +122,37 @@ function defaultLine(r: LoggedRequest): string {
   return (
     `[pid: ${r.pid}|app: 0|req: ${r.workerRequests}/${r.totalRequests}] ${record.get(REMOTE_ADDR) ?? ''} (${record.lookup('REMOTE_USER') ?? ''}) ` +
     `{${record.nvars} vars in ${record.headSize} bytes} [${ctime(r.startedAtEpoch)}] ${record.get(KeyId.REQUEST_METHOD) ?? ''} ${record.get(KeyId.REQUEST_URI) ?? ''} ` +
-    `=> generated ${head.length + r.exchange.bodyBytes} bytes in ${Math.round(r.msecs)} msecs (${record.get(KeyId.SERVER_PROTOCOL) ?? ''} ${r.exchange.status}) ` +
+    `=> generated ${responseSize(r)} bytes in ${Math.round(r.msecs)} msecs (${record.get(KeyId.SERVER_PROTOCOL) ?? ''} ${r.exchange.status}) ` +
     `${headerCount(head)} headers in ${head.length} bytes (1 switches on core 0)`
   );
 }
 
+/** What JSON.stringify would escape in a string: quotes, backslashes, control characters,
+ * lone surrogates. Request values rarely hold any, and then need no call to it. */
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+function jsonString(value: string): string {
+  return JSON_ESCAPED.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+/** `2014-01-19T17:50:59.123Z`: the second's text made once per second, the milliseconds added. */
+const isoSecond = perSecond((epochMs) => new Date(epochMs).toISOString().slice(0, 19));
+function isoTime(epochMs: number): string {
+  const ms = Math.floor(epochMs) % 1000;
+  return `${isoSecond(epochMs)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+}
+
+/** `--log-json`: one object per line, written out here rather than through JSON.stringify
+ * of an object made for it, which cost more than the rest of the request's logging. */
 function jsonLine(r: LoggedRequest): string {
-  const v = (name: string) => VARIABLES[name]!(r);
-  return JSON.stringify({
-    time: new Date(r.startedAtEpoch).toISOString(),
-    pid: r.pid,
-    wid: r.wid,
-    addr: v('addr'),
-    method: v('method'),
-    uri: v('uri'),
-    proto: v('proto'),
-    status: r.exchange.status,
-    size: v('size'),
-    msecs: Math.round(r.msecs * 1000) / 1000,
-    host: v('host'),
-    uagent: v('uagent'),
-    referer: v('referer'),
-  });
+  const record = r.exchange.record;
+  return (
+    `{"time":"${isoTime(r.startedAtEpoch)}","pid":${r.pid},"wid":${r.wid},"addr":${jsonString(record.get(REMOTE_ADDR) ?? '')},` +
+    `"method":${jsonString(record.get(KeyId.REQUEST_METHOD) ?? '')},"uri":${jsonString(record.get(KeyId.REQUEST_URI) ?? '')},` +
+    `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${r.exchange.status},"size":${responseSize(r)},` +
+    `"msecs":${Math.round(r.msecs * 1000) / 1000},"host":${jsonString(record.lookup('HTTP_HOST') ?? '')},` +
+    `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}}`
+  );
 }
 
 /** Compiles a `--log-format` template; an unknown `%(name)` is an error naming it. */

@@ -6,10 +6,11 @@
  * It runs in the master's process, which never loads the app nor the native reactor
  * (it imports nothing from native/ or server/): the workers do.
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import type { TsgiError } from '../errors.js';
 import { log, logThrough, setLogSink } from '../log.js';
+import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
 import { checkNotRoot, dropPrivileges } from './privileges.js';
@@ -132,6 +133,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
     backlog,
     logs: output.logs,
     stdout: output.stdout,
+    logFd: () => output.fd,
     version: `tsgi ${packageVersion()}`,
     onExit: (code) => void cleanup().then(() => settleClosed(code)),
     // Only before every worker was ever ready (--need-app): the start fails with it.
@@ -156,7 +158,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
       });
     }
     handlers.set('SIGHUP', () => master.background(master.reload('SIGHUP')));
-    handlers.set('SIGUSR1', () => output.reopen());
+    handlers.set('SIGUSR1', () => {
+      if (!config.logto || !output.reopen()) return;
+      void master.reopenLogs().then(() => log.info(`SIGUSR1: reopened --logto ${config.logto}`));
+    });
     for (const [signal, handler] of handlers) process.on(signal, handler);
   }
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
@@ -184,31 +189,35 @@ interface Logs {
   readonly logs: LogWriter;
   /** The apps' stdout. */
   readonly stdout: LogWriter;
-  /** After logrotate moved `--logto`: write to a new file of that name. */
-  reopen(): void;
+  /** Where tsgi's log lines go now (stderr, or the `--logto` file): each worker inherits
+   * it and writes its own lines there. */
+  readonly fd: number;
+  /** After logrotate moved `--logto`: write to a new file of that name; false (and logged)
+   * if it cannot be opened. */
+  reopen(): boolean;
   /** Closes the `--logto` file, once flushed. */
   close(): void;
 }
 
 /** Where log lines go: stderr (the apps' stdout to stdout), or all to `--logto`. */
 function openLogs(logto: string | undefined): Logs {
-  if (logto === undefined) return { logs: new LogWriter(fdBackend(2)), stdout: new LogWriter(fdBackend(1)), reopen() {}, close() {} };
-  let fd = openSync(logto, 'a', 0o640);
-  const writer = new LogWriter(fdBackend(fd));
-  const reopen = (): void => {
-    let next: number;
-    try {
-      next = openSync(logto, 'a', 0o640);
-    } catch (error) {
-      log.error(`SIGUSR1: cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
-      return;
-    }
-    const old = fd;
-    fd = next;
-    writer.switchTo(fdBackend(next));
-    // A write still in flight finishes on the old file first.
-    setTimeout(() => closeSync(old), 1000).unref();
-    log.info(`SIGUSR1: reopened --logto ${logto}`);
+  if (logto === undefined) return { logs: new LogWriter(fdBackend(2)), stdout: new LogWriter(fdBackend(1)), fd: 2, reopen: () => false, close() {} };
+  const file = new LogFile(logto);
+  return {
+    logs: file.writer,
+    stdout: file.writer,
+    get fd() {
+      return file.fd;
+    },
+    reopen() {
+      try {
+        file.reopen();
+        return true;
+      } catch (error) {
+        log.error(`SIGUSR1: cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
+        return false;
+      }
+    },
+    close: () => file.close(),
   };
-  return { logs: writer, stdout: writer, reopen, close: () => closeSync(fd) };
 }

@@ -39,6 +39,8 @@ const BACKOFF_MAX_MS = 30_000;
 const KILL_MARGIN_MS = 1000;
 /** Deaths in a row soon after start that make a crash loop (logged, in the stats). */
 const CRASH_LOOP = 3;
+/** How long a log reopen waits for the workers to say they reopened theirs. */
+const REOPEN_WAIT_MS = 2000;
 
 type WorkerState = 'starting' | 'ready' | 'stopping';
 
@@ -87,7 +89,11 @@ class WorkerProcess {
   markExited(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal };
     this.settle(false);
+    this.logsReopened?.();
   }
+
+  /** Called when the worker says it reopened `--logto`, or when it exits. */
+  logsReopened: (() => void) | null = null;
 
   /** "exited with code 1" / "killed by SIGKILL". */
   describeExit(): string {
@@ -127,6 +133,8 @@ export interface MasterOptions {
   /** Where log lines go (stderr, or --logto), and the apps' stdout. */
   logs: LogWriter;
   stdout: LogWriter;
+  /** The descriptor of the log now: each worker writes its own lines to it. */
+  logFd: () => number;
   version: string;
   /** Called once the master is done (every worker gone), with the exit code it asks for. */
   onExit: (code: number) => void;
@@ -191,7 +199,7 @@ export class Master {
     // N gets place N's, still bound here, so nothing is refused on them meanwhile.
     const sockets = this.options.sockets.filter((s) => s.worker === undefined || s.worker === wid);
     const child = fork(WORKER_MAIN, [], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe', this.scoreboard.fd, ...sockets.map((s) => s.fd)],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd)],
       execArgv: [],
       serialization: 'json',
       env: { ...process.env, ...environmentOf(this.config.env) },
@@ -200,7 +208,6 @@ export class Master {
     this.workers.add(worker);
     this.route(child.stdout!, this.options.stdout);
     this.route(child.stderr!, this.options.logs);
-    this.route(child.stdio[4] as NodeJS.ReadableStream, this.options.logs);
     child.on('message', (message: FromWorker) => this.onMessage(worker, message));
     child.on('exit', (code, signal) => this.onExit(worker, code, signal));
     child.on('error', (error) => log.error(`${worker.name}: ${error.message}`));
@@ -250,6 +257,9 @@ export class Master {
         break;
       case 'recycle':
         worker.recycleWanted ??= message.reason;
+        break;
+      case 'logs-reopened':
+        worker.logsReopened?.();
         break;
     }
   }
@@ -433,6 +443,25 @@ export class Master {
 
   /** Runs work the master does not wait for; a failure in it is a bug, logged, and the
    * master goes on supervising. */
+  /**
+   * SIGUSR1, once the master's own `--logto` is reopened: every worker reopens its own
+   * (each writes its lines there itself). Resolves once each has said so or exited, or
+   * after REOPEN_WAIT_MS for a worker whose loop is blocked (it reopens when it wakes).
+   */
+  async reopenLogs(): Promise<void> {
+    const waits = [...this.workers].map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          worker.logsReopened = resolve;
+          worker.send({ kind: 'reopen-logs' });
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, REOPEN_WAIT_MS)));
+    await Promise.race([Promise.all(waits), late]);
+    clearTimeout(timer);
+  }
+
   background(work: Promise<unknown>): void {
     work.catch((error: unknown) => log.error(`master: unexpected error (a bug; the master goes on): ${describeError(error)}`));
   }

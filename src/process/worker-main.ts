@@ -2,13 +2,13 @@
  * The entry of a worker process, forked by the master: waits for its start message,
  * arranges to die with the master, loads the app and serves the inherited sockets.
  */
-import net from 'node:net';
 import os from 'node:os';
 import { loadApp } from './load-app.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
-import { logThrough } from '../log.js';
-import { LogWriter } from '../observe/log-writer.js';
+import { log, logThrough } from '../log.js';
+import { LogFile } from '../observe/log-file.js';
+import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
 import { WorkerSlot } from './scoreboard.js';
 import { logUnhandledRejections, Worker } from './worker.js';
@@ -30,11 +30,20 @@ function dieWithMaster(masterPid: number): void {
 async function start(message: WorkerStart): Promise<void> {
   const { config } = message;
   dieWithMaster(message.masterPid);
-  const pipe = new net.Socket({ fd: WorkerFd.LOG, readable: false, writable: true });
-  pipe.on('error', () => {}); // the master is gone: 'disconnect' ends the process
-  const logs = new LogWriter((text, done) => pipe.write(text, () => done()));
+  // The request log and tsgi's own lines go straight to the log, not through the master.
+  const logFile = config.logto === undefined ? null : new LogFile(config.logto, WorkerFd.LOG);
+  const logs = logFile?.writer ?? new LogWriter(fdBackend(WorkerFd.LOG));
   logThrough(logs);
   logUnhandledRejections();
+  process.on('message', (next: ToWorker) => {
+    if (next.kind !== 'reopen-logs') return;
+    try {
+      logFile?.reopen();
+    } catch (error) {
+      log.error(`cannot reopen --logto ${config.logto}: ${(error as Error).message}; still writing to the old file`);
+    }
+    send({ kind: 'logs-reopened' });
+  });
 
   let app;
   try {

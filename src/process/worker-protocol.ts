@@ -10,7 +10,8 @@ import type { WireProtocol } from '../native/binding.js';
 /** Descriptors of a worker process: 0 is /dev/null, 1 and 2 the app's stdout and stderr
  * (pipes to the master), 3 the IPC channel, then these. */
 export const WorkerFd = {
-  /** tsgi's own log lines (request log, warnings): a pipe to the master. */
+  /** tsgi's own log lines (request log, warnings): the master's log (stderr or `--logto`),
+   * which the worker writes to itself. */
   LOG: 4,
   /** The scoreboard file. */
   SCOREBOARD: 5,
@@ -44,9 +45,17 @@ export interface WorkerStop {
   graceMs: number;
 }
 
-export type ToWorker = WorkerStart | WorkerStop;
+/** master → worker: `--logto` was moved (SIGUSR1): open a new file of that name, then say
+ * `logs-reopened`. */
+export interface WorkerReopenLogs {
+  kind: 'reopen-logs';
+}
+
+export type ToWorker = WorkerStart | WorkerStop | WorkerReopenLogs;
 
 /** worker → master. `ready`: the app is loaded and the sockets are served. `recycle`:
  * the worker reached a limit (`--max-requests`) and asks to be replaced. `failed`: the
- * app could not be loaded (the worker then exits with EXIT_APP_LOAD). */
-export type FromWorker = { kind: 'ready' } | { kind: 'recycle'; reason: string } | { kind: 'failed'; code: ErrorCode; message: string };
+ * app could not be loaded (the worker then exits with EXIT_APP_LOAD). `logs-reopened`: the
+ * answer to `reopen-logs`. */
+export type FromWorker =
+  { kind: 'ready' } | { kind: 'recycle'; reason: string } | { kind: 'failed'; code: ErrorCode; message: string } | { kind: 'logs-reopened' };
