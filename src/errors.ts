@@ -34,6 +34,8 @@ export const ErrorCodes = {
   INVALID_OPTION: 'TSGI_ERR_INVALID_OPTION',
   /** The request ran longer than --harakiri (the reason of its tsgi.signal). */
   HARAKIRI: 'TSGI_ERR_HARAKIRI',
+  /** A worker process could not be created at start-up (out of file descriptors, processes or memory). */
+  WORKER_START: 'TSGI_ERR_WORKER_START',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -65,9 +65,16 @@ export interface Tsgi {
 /** tsgi refuses to run workers as root without leave; CI runs as root. */
 export const AS_ROOT = process.getuid?.() === 0 ? ['--allow-root'] : [];
 
-/** Starts the CLI with `args`; resolves once `ready` is printed (default: the workers are ready). */
-export async function startTsgi(args: string[], ready: RegExp | null = /worker\(s\) ready/): Promise<Tsgi> {
-  const child = spawn(process.execPath, [CLI, ...AS_ROOT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts the CLI with `args`; resolves once `ready` is printed (default: the workers are
+ * ready). `fdLimit`: the process starts with that many file descriptors at most (ulimit -n).
+ */
+export async function startTsgi(args: string[], ready: RegExp | null = /worker\(s\) ready/, { fdLimit }: { fdLimit?: number } = {}): Promise<Tsgi> {
+  const command = [CLI, ...AS_ROOT, ...args];
+  const child =
+    fdLimit === undefined
+      ? spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Tsgi['lines'] = [];
   const waiters = new Set<() => void>();
   for (const stream of [child.stdout!, child.stderr!]) {

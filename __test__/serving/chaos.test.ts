@@ -4,7 +4,7 @@
  * Each scenario asserts what the fault may cost and adds a row to the table printed at
  * the end (requests sent, failed, and how long recovering took).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,10 +30,10 @@ afterAll(() => {
 });
 
 /** tsgi (the CLI, `--module` the chaos app unless `args` names another) behind nginx. */
-async function stack(args: string[], ready?: RegExp | null): Promise<{ tsgi: Tsgi; nginx: Nginx; port: number }> {
+async function stack(args: string[], ready?: RegExp | null, options?: { fdLimit?: number }): Promise<{ tsgi: Tsgi; nginx: Nginx; port: number }> {
   const port = await freePort();
   const module = args.includes('--module') ? [] : ['--module', APP];
-  const tsgi = await startTsgi(['--socket', `127.0.0.1:${port}`, ...module, '--disable-logging', '--log-5xx', ...args], ready);
+  const tsgi = await startTsgi(['--socket', `127.0.0.1:${port}`, ...module, '--disable-logging', '--log-5xx', ...args], ready, options);
   cleanups.push(() => tsgi.kill());
   const nginx = await startNginx({ locations: [{ path: '/', uwsgiPass: `127.0.0.1:${port}` }], accessLog: false });
   cleanups.push(() => nginx.stop());
@@ -203,6 +203,41 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
       sent,
       failed: failed.length,
       recovery: `${attempts.length} attempts in ${((attempts.at(-1)!.at - attempts[0]!.at) / 1000).toFixed(1)} s, waits ${waits.filter(Boolean).join(', ')} s; master up; serving ${servedAfter} ms after the fix's SIGHUP`,
+    });
+  });
+
+  it('a master out of file descriptors when a worker dies: it says why, stays up, the other worker serves, and the place is filled once descriptors return', async () => {
+    const statsPort = await freePort();
+    const { tsgi, nginx } = await stack(['--processes', '2', '--stats', `127.0.0.1:${statsPort}`, '--stats-http'], undefined, { fdLimit: 48 });
+    const load = new Load(nginx.url, 50, '/ok').start();
+    // Idle connections to the stats port take every descriptor the master has left (those
+    // past the limit libuv accepts and closes at once).
+    const held: net.Socket[] = [];
+    for (let i = 0; i < 60; i++) held.push(net.connect(statsPort, '127.0.0.1').on('error', () => {}));
+    cleanups.push(() => held.forEach((s) => s.destroy()));
+    const open = () => readdirSync(`/proc/${tsgi.pid}/fd`).length;
+    await until(() => open() >= 46 || undefined, 'the master to hold (almost) 48 descriptors');
+    const [victim, survivor] = tsgi.workers();
+    const killedAt = Date.now();
+    process.kill(victim!, 'SIGKILL');
+    const said = await tsgi.line(
+      /cannot start worker \d: the master is out of file descriptors \(EMFILE, too many open files\).*; the other workers go on serving; next try in/,
+    );
+    expect(alive(tsgi.pid)).toBe(true);
+    expect(tsgi.workers()).toEqual([survivor]);
+    await sleep(500);
+    const during = await load.stop();
+    // Only the killed worker's requests in flight could fail; the survivor answered the rest.
+    expect(during.failed.filter((f) => f.start > killedAt + 5)).toEqual([]);
+    expect(during.sent - during.failed.length).toBeGreaterThan(0);
+    held.forEach((s) => s.destroy());
+    const replacement = await until(() => tsgi.workers().find((pid) => pid !== survivor && pid !== victim), 'a replacement once descriptors are back', 15_000);
+    await until(async () => (await fetch(nginx.url('/ok'))).headers.get('x-pid') === String(replacement) || undefined, 'the replacement serving', 15_000);
+    rows.push({
+      scenario: 'worker dies while the master is out of fds (ulimit -n 48)',
+      sent: during.sent,
+      failed: during.failed.length,
+      recovery: `master up; "${said.text.slice(said.text.indexOf('cannot start'), said.text.indexOf(':', said.text.indexOf('cannot start')) + 1)} …EMFILE"; replacement once fds returned`,
     });
   });
 

@@ -258,6 +258,17 @@ describe('storms and stalls', () => {
     for (const pid of master.workers()) expect(alive(pid)).toBe(true); // no zombie among them
   });
 
+  it('too few file descriptors to start every worker: one line naming the cause and the limit, exit 1', async () => {
+    const master = await startTsgi(['--socket', '127.0.0.1:0', '--module', APP, '--processes', '12'], null, { fdLimit: 40 });
+    cleanups.push(() => master.kill());
+    expect((await master.exited).code).toBe(1);
+    const text = master.lines.map((l) => l.text).join('\n');
+    expect(text).toMatch(
+      /^tsgi: cannot start worker \d+: the master is out of file descriptors \(EMFILE, too many open files\): raise its limit \(ulimit -n, systemd LimitNOFILE=\)$/m,
+    );
+    expect(text).not.toMatch(/TypeError|    at /);
+  });
+
   it('a log destination that stops reading costs dropped lines, counted, never a request', async () => {
     const port = await freePort();
     const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP]);

@@ -178,6 +178,8 @@ export function prometheusText(s: StatsSnapshot): string {
 const MAX_HEAD = 8192;
 /** A client that has not sent its request head in this long is closed. */
 const HEAD_TIMEOUT_MS = 5000;
+/** At most one line per this long about connections the stats server could not accept. */
+const ACCEPT_ERROR_EVERY_MS = 10_000;
 
 function httpResponse(status: string, type: string, body: string): string {
   return `HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
@@ -226,6 +228,17 @@ export async function serveStats(address: string, http: boolean, snapshot: () =>
     server.once('error', reject);
     if ('path' in where) server.listen(where.path, resolve);
     else server.listen(where.port, where.host, resolve);
+  });
+  // Accepting can fail once listening (out of descriptors: EMFILE); the master must
+  // not die of it. Said once per ACCEPT_ERROR_EVERY_MS, with how often it happened.
+  let lastSaid = -Infinity;
+  let unsaid = 0;
+  server.on('error', (error) => {
+    const now = performance.now();
+    if (now - lastSaid < ACCEPT_ERROR_EVERY_MS) return void unsaid++;
+    log.warn(`stats: cannot accept a connection: ${error.message}${unsaid > 0 ? ` (and ${unsaid} more since the last line)` : ''}`);
+    lastSaid = now;
+    unsaid = 0;
   });
   if ('path' in where) await chmod(where.path, 0o600);
   const bound = server.address();

@@ -198,14 +198,29 @@ export class Master {
     // The shared sockets, and the place's own (--worker-sockets): a replacement for place
     // N gets place N's, still bound here, so nothing is refused on them meanwhile.
     const sockets = this.options.sockets.filter((s) => s.worker === undefined || s.worker === wid);
-    const child = fork(WORKER_MAIN, [], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd)],
-      execArgv: [],
-      serialization: 'json',
-      env: { ...process.env, ...environmentOf(this.config.env) },
-    });
+    let child: ChildProcess;
+    try {
+      child = fork(WORKER_MAIN, [], {
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd)],
+        execArgv: [],
+        serialization: 'json',
+        env: { ...process.env, ...environmentOf(this.config.env) },
+      });
+    } catch (error) {
+      this.freeSlots.push(slot);
+      this.spawnFailed(wid, error as NodeJS.ErrnoException);
+      return null;
+    }
+    if (child.pid === undefined) {
+      // The process was not created (out of descriptors or processes, no memory): Node
+      // says why with an 'error' event, and the child has no pipes.
+      this.freeSlots.push(slot);
+      child.once('error', (error) => this.spawnFailed(wid, error));
+      return null;
+    }
     const worker = new WorkerProcess(wid, slot, child);
     this.workers.add(worker);
+    // A child with a pid has the pipes asked for.
     this.route(child.stdout!, this.options.stdout);
     this.route(child.stderr!, this.options.logs);
     child.on('message', (message: FromWorker) => this.onMessage(worker, message));
@@ -228,6 +243,25 @@ export class Master {
       child.kill('SIGKILL');
     }, START_TIMEOUT_MS);
     return worker;
+  }
+
+  /**
+   * A worker process could not be created. Before the workers ever served, the start
+   * fails with it; after, the live workers go on serving and the place is tried again
+   * after its backoff, as after a crash: the master itself never goes down for it.
+   */
+  private spawnFailed(wid: number, error: NodeJS.ErrnoException): void {
+    const cause = `cannot start worker ${wid}: ${describeSpawnError(error)}`;
+    if (!this.booted) {
+      this.fatal(new TsgiError(ErrorCodes.WORKER_START, cause));
+      return;
+    }
+    const place = this.places[wid - 1]!;
+    place.failures++;
+    place.retryAt = performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (place.failures - 1));
+    const serving = this.workers.size > 0 ? 'the other workers go on serving' : 'no worker is serving';
+    log.error(`${cause}; ${serving}; next try in ${((place.retryAt - performance.now()) / 1000).toFixed(1)} s`);
+    this.reconcile();
   }
 
   /** Copies a worker's output to `to`, whole lines at a time. */
@@ -406,7 +440,7 @@ export class Master {
       for (const w of fresh) this.retire(w, mercy, 'reload failed');
       const why = failed
         ? `the new ${failed.name} ${failed.describeExit()}${failed.failure ? `: ${failed.failure.message}` : ''}`
-        : 'no room for the new workers';
+        : 'the new workers could not all be started';
       log.error(`reload failed: ${why}; the old workers go on serving`);
       return false;
     }
@@ -420,7 +454,9 @@ export class Master {
       const old = this.liveIn(place.wid);
       const fresh = this.spawn(place.wid);
       if (!fresh || !(await fresh.ready)) {
-        const why = fresh ? `the new ${fresh.name} ${fresh.describeExit()}${fresh.failure ? `: ${fresh.failure.message}` : ''}` : 'no room for a new worker';
+        const why = fresh
+          ? `the new ${fresh.name} ${fresh.describeExit()}${fresh.failure ? `: ${fresh.failure.message}` : ''}`
+          : 'a new worker could not be started';
         log.error(`chain reload stopped at worker ${place.wid}: ${why}; workers ${place.wid} to ${this.places.length} keep the old version`);
         return false;
       }
@@ -441,8 +477,6 @@ export class Master {
     }
   }
 
-  /** Runs work the master does not wait for; a failure in it is a bug, logged, and the
-   * master goes on supervising. */
   /**
    * SIGUSR1, once the master's own `--logto` is reopened: every worker reopens its own
    * (each writes its lines there itself). Resolves once each has said so or exited, or
@@ -462,6 +496,8 @@ export class Master {
     clearTimeout(timer);
   }
 
+  /** Runs work the master does not wait for; a failure in it is a bug, logged, and the
+   * master goes on supervising. */
   background(work: Promise<unknown>): void {
     work.catch((error: unknown) => log.error(`master: unexpected error (a bug; the master goes on): ${describeError(error)}`));
   }
@@ -619,4 +655,23 @@ export class Master {
 
 async function mtime(file: string): Promise<number> {
   return (await stat(file).catch(() => null))?.mtimeMs ?? 0;
+}
+
+/** Why fork() failed, in words an operator can act on. */
+function describeSpawnError(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'EMFILE':
+      return 'the master is out of file descriptors (EMFILE, too many open files): raise its limit (ulimit -n, systemd LimitNOFILE=)';
+    case 'ENFILE':
+      return 'the system is out of file descriptors (ENFILE, file table overflow)';
+    case 'EAGAIN':
+      return 'no more processes may be created (EAGAIN): see ulimit -u, systemd TasksMax=';
+    case 'ENOMEM':
+      return 'out of memory (ENOMEM)';
+    case 'ENOENT':
+    case 'EACCES':
+      return `cannot run ${process.execPath} (${error.code}): was Node removed or replaced?`;
+    default:
+      return error.message;
+  }
 }
