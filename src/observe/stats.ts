@@ -176,8 +176,12 @@ export function prometheusText(s: StatsSnapshot): string {
 
 /** The largest request head the HTTP stats server reads. */
 const MAX_HEAD = 8192;
-/** A client that has not sent its request head in this long is closed. */
-const HEAD_TIMEOUT_MS = 5000;
+/** How long a stats connection may last, whatever the client sends meanwhile: a client
+ * trickling its request head a byte at a time must not hold a master descriptor. */
+const CONNECTION_DEADLINE_MS = 5000;
+/** Stats connections open at once; more are closed as they come, so that the master
+ * keeps descriptors for its workers (uwsgitop and a Prometheus server need one each). */
+const MAX_CONNECTIONS = 64;
 /** At most one line per this long about connections the stats server could not accept. */
 const ACCEPT_ERROR_EVERY_MS = 10_000;
 
@@ -189,7 +193,7 @@ function httpResponse(status: string, type: string, body: string): string {
 async function answerHttp(socket: net.Socket, snapshot: () => Promise<StatsSnapshot>): Promise<void> {
   let head = '';
   const line = await new Promise<string | null>((resolve) => {
-    socket.setTimeout(HEAD_TIMEOUT_MS, () => resolve(null));
+    socket.on('close', () => resolve(null));
     socket.on('data', (chunk: Buffer) => {
       head += chunk.toString('latin1');
       if (head.includes('\r\n\r\n') || head.includes('\n\n')) resolve(head.split(/\r?\n/)[0]!);
@@ -218,12 +222,15 @@ export async function serveStats(address: string, http: boolean, snapshot: () =>
   if ('path' in where) await removeStaleSocket(where.path);
   const server = net.createServer((socket) => {
     socket.on('error', () => {});
+    const deadline = setTimeout(() => socket.destroy(), CONNECTION_DEADLINE_MS);
+    socket.on('close', () => clearTimeout(deadline));
     const answer = http ? answerHttp(socket, snapshot) : snapshot().then((s) => void socket.end(statsJson(s)));
     answer.catch((error: unknown) => {
       log.error(`stats: ${(error as Error).message}`);
       socket.destroy();
     });
   });
+  server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if ('path' in where) server.listen(where.path, resolve);
