@@ -241,6 +241,36 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
     });
   });
 
+  it('a timer that throws while 5 slow requests are in flight: the 5 complete, the worker is replaced, the stats count it', async () => {
+    const statsPort = await freePort();
+    const { tsgi, nginx } = await stack(['--processes', '1', '--stats', `127.0.0.1:${statsPort}`, '--uncaught-exception-grace', '5']);
+    const [victim] = tsgi.workers();
+    const slow = Array.from({ length: 5 }, () => fetch(nginx.url('/slow?ms=1000')));
+    await until(async () => (await readStats(statsPort)).workers[0].in_flight >= 5 || undefined, '5 requests in flight');
+    const thrownAt = Date.now();
+    expect((await fetch(nginx.url('/throw-later'))).status).toBe(200);
+    const said = await tsgi.line(
+      /worker 1 \(pid \d+\): accepting nothing more; finishing 5 request\(s\) in flight \(GET \/slow\?ms=1000(, GET \/slow\?ms=1000){4}\) within --uncaught-exception-grace 5 s, then exiting/,
+    );
+    expect(tsgi.lines.some((l) => l.text.includes('uncaught exception: Error: thrown in a timer on purpose'))).toBe(true);
+    expect(tsgi.lines.some((l) => /^\s+at Timeout\./.test(l.text) || l.text.includes('chaos-app.mjs:'))).toBe(true);
+    const replies = await Promise.all(slow);
+    expect(replies.map((r) => [r.status, r.headers.get('x-pid')])).toEqual(Array.from({ length: 5 }, () => [200, String(victim)]));
+    // A new worker serves meanwhile; the old one is gone once its requests are done.
+    const replacement = await until(() => tsgi.workers().find((pid) => pid !== victim), 'a replacement');
+    await until(async () => (await fetch(nginx.url('/ok'))).headers.get('x-pid') === String(replacement) || undefined, 'the replacement serving');
+    await until(() => !alive(victim!) || undefined, 'the old worker gone');
+    const stats = await readStats(statsPort);
+    expect(stats.workers[0].uncaught_exceptions).toBe(1);
+    expect(alive(tsgi.pid)).toBe(true);
+    rows.push({
+      scenario: 'a timer throws with 5 slow requests in flight (1 worker)',
+      sent: 6,
+      failed: replies.filter((r) => r.status !== 200).length,
+      recovery: `the 5 completed; replacement serving ${Date.now() - thrownAt} ms after the throw; logged with its stack and the ${said.text.match(/finishing (\d+)/)![1]} requests`,
+    });
+  });
+
   it('--max-requests 100 under load: workers recycle, no request fails', async () => {
     const { tsgi, nginx } = await stack(['--processes', '2', '--max-requests', '100', '--max-requests-delta', '20']);
     const load = new Load(nginx.url, 150, '/ok').start();

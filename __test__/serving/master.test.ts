@@ -269,6 +269,19 @@ describe('storms and stalls', () => {
     expect(text).not.toMatch(/TypeError|    at /);
   });
 
+  it('without a master, an uncaught exception lets the request in flight finish, then exits 1', async () => {
+    const port = await freePort();
+    const alone = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--master', 'false'], /no master/);
+    cleanups.push(() => alone.kill());
+    // Its connection is accepted first (the listen queue is in order), so it is in flight
+    // when the timer of the next request throws, 50 ms after that one was answered.
+    const slow = get(port, '/slow?ms=800');
+    expect((await get(port, '/throw-later')).status).toBe(200);
+    await alone.line(/worker 0 \(pid \d+\): accepting nothing more; finishing 1 request\(s\) in flight \(GET \/slow\?ms=800\)/);
+    expect((await slow).status).toBe(200);
+    expect((await alone.exited).code).toBe(1);
+  });
+
   it('a log destination that stops reading costs dropped lines, counted, never a request', async () => {
     const port = await freePort();
     const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP]);

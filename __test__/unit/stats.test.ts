@@ -21,6 +21,7 @@ const snapshot: StatsSnapshot = {
     delta_requests: id,
     exceptions: 1,
     harakiri_count: 0,
+    uncaught_exceptions: id - 1,
     in_flight: id === 1 ? 2 : 0,
     tunnels: id === 1 ? 1 : 0,
     rss: 50e6,
@@ -48,6 +49,7 @@ describe('the stats JSON', () => {
       delta_requests: 1,
       exceptions: 1,
       harakiri_count: 0,
+      uncaught_exceptions: 0,
       tunnels: 1,
       rss: 50e6,
       vsz: 1e9,
@@ -72,6 +74,8 @@ describe('the Prometheus exposition', () => {
     expect(text).toContain('tsgi_worker_up{worker="2"} 0');
     expect(text).toContain('# TYPE tsgi_worker_tunnels gauge\n');
     expect(text).toContain('tsgi_worker_tunnels{worker="1"} 1\ntsgi_worker_tunnels{worker="2"} 0\n');
+    expect(text).toContain('# TYPE tsgi_worker_uncaught_exceptions_total counter\n');
+    expect(text).toContain('tsgi_worker_uncaught_exceptions_total{worker="1"} 0\ntsgi_worker_uncaught_exceptions_total{worker="2"} 1\n');
     expect(text).toContain('tsgi_worker_response_time_seconds_total{worker="1"} 0.025');
     expect(text).toContain('tsgi_listen_queue{socket="/run/app \\"a\\".sock",proto="uwsgi"} 3');
     // Every sample line is `name{labels} value` or `name value`.

@@ -242,6 +242,15 @@ export const OPTIONS = [
     help: 'after --harakiri, seconds a worker whose event loop stays blocked (a busy loop) gets before it is killed and replaced',
   },
   {
+    name: 'uncaught-exception-grace',
+    type: 'seconds',
+    arg: 'SECONDS',
+    default: 5,
+    min: 0,
+    max: 3600,
+    help: 'after an exception nothing caught, seconds a worker (which accepts nothing more) gets to finish its other requests before it exits and is replaced',
+  },
+  {
     name: 'max-requests',
     short: 'R',
     type: 'integer',

@@ -20,6 +20,8 @@ export interface WorkerStats {
   delta_requests: number;
   exceptions: number;
   harakiri_count: number;
+  /** Workers of this place that had an exception nothing caught (each then replaced). */
+  uncaught_exceptions: number;
   in_flight: number;
   /** Of the requests in flight, open tunnels (WebSockets and other upgraded connections). */
   tunnels: number;
@@ -121,6 +123,12 @@ export function prometheusText(s: StatsSnapshot): string {
     'counter',
     'Requests and workers ended by --harakiri.',
     perWorker((w) => w.harakiri_count),
+  );
+  family(
+    'tsgi_worker_uncaught_exceptions_total',
+    'counter',
+    'Exceptions nothing caught in the app; each costs the worker, after its requests in flight.',
+    perWorker((w) => w.uncaught_exceptions),
   );
   family(
     'tsgi_worker_respawns_total',

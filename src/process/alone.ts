@@ -44,6 +44,7 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
       throw new TsgiError((error as TsgiError).code, `${option} ${(error as Error).message}`);
     }
   }
+  process.on('uncaughtException', (error) => void worker.uncaught(error, config['uncaught-exception-grace'] * 1000).then(() => process.exit(1)));
   process.once('SIGTERM', () => {
     log.info(`SIGTERM: no longer accepting; finishing ${worker.server.activeRequests} request(s) in flight (up to ${config['reload-mercy']} s)`);
     void worker.stop(config['reload-mercy'] * 1000).then((aborted) => process.exit(aborted > 0 ? 1 : 0));

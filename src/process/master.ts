@@ -114,6 +114,8 @@ class WorkerProcess {
 class Place {
   respawns = 0;
   harakiri = 0;
+  /** Workers of this place that had an exception nothing caught. */
+  uncaught = 0;
   /** Deaths in a row soon after start. */
   failures = 0;
   /** performance.now() before which no respawn happens (backoff). */
@@ -294,6 +296,14 @@ export class Master {
         break;
       case 'logs-reopened':
         worker.logsReopened?.();
+        break;
+      case 'uncaught':
+        // The worker accepts nothing more and exits once its requests are done (or the
+        // grace is over): its place gets a new worker now.
+        this.places[worker.wid - 1]!.uncaught++;
+        if (this.stopping || worker.state === 'stopping') break;
+        this.retire(worker, this.config['uncaught-exception-grace'] * 1000, 'an uncaught exception');
+        this.reconcile();
         break;
     }
   }
@@ -622,6 +632,7 @@ export class Master {
         delta_requests: delta,
         exceptions: slot?.exceptions ?? 0,
         harakiri_count: place.harakiri + (slot?.harakiri ?? 0),
+        uncaught_exceptions: place.uncaught,
         in_flight: slot?.inFlight ?? 0,
         tunnels: slot?.tunnels ?? 0,
         rss: worker?.memory.rss ?? 0,

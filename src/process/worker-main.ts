@@ -56,6 +56,8 @@ async function start(message: WorkerStart): Promise<void> {
   const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
   const worker = new Worker(app, config, { wid: message.wid, pid: process.pid }, slot, logs, send);
   message.sockets.forEach((socket, i) => worker.server.adopt(WorkerFd.FIRST_SOCKET + i, socket.protocol, message.backlog));
+  // A throw nothing caught costs this worker, not the requests it holds (Worker.uncaught).
+  process.on('uncaughtException', (error) => void worker.uncaught(error, config['uncaught-exception-grace'] * 1000).then(() => process.exit(1)));
 
   const stop = (graceMs: number) => void worker.stop(graceMs).then((aborted) => process.exit(aborted > 0 ? 1 : 0));
   process.on('message', (next: ToWorker) => {

@@ -56,6 +56,11 @@ export type ToWorker = WorkerStart | WorkerStop | WorkerReopenLogs;
 /** worker → master. `ready`: the app is loaded and the sockets are served. `recycle`:
  * the worker reached a limit (`--max-requests`) and asks to be replaced. `failed`: the
  * app could not be loaded (the worker then exits with EXIT_APP_LOAD). `logs-reopened`: the
- * answer to `reopen-logs`. */
+ * answer to `reopen-logs`. `uncaught`: an exception nothing caught; the worker accepts nothing
+ * more, finishes what it holds within --uncaught-exception-grace and exits. */
 export type FromWorker =
-  { kind: 'ready' } | { kind: 'recycle'; reason: string } | { kind: 'failed'; code: ErrorCode; message: string } | { kind: 'logs-reopened' };
+  | { kind: 'ready' }
+  | { kind: 'recycle'; reason: string }
+  | { kind: 'failed'; code: ErrorCode; message: string }
+  | { kind: 'logs-reopened' }
+  | { kind: 'uncaught' };

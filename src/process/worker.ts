@@ -163,6 +163,31 @@ export class Worker implements RequestObserver {
     return this.stopping;
   }
 
+  /**
+   * An exception nothing caught (a throw in a timer, an 'error' event without a
+   * listener): the process may be in any state, so it takes no new request; the requests
+   * in flight, which had nothing to do with it as far as anyone knows, get `graceMs` to
+   * finish. Resolves when the worker should exit. A second one only adds its line.
+   */
+  uncaught(error: unknown, graceMs: number): Promise<number> {
+    const who = `worker ${this.identity.wid} (pid ${this.identity.pid})`;
+    const text = error instanceof Error && error.stack ? error.stack : describeError(error);
+    if (this.stopping) {
+      log.error(`${who}: another uncaught exception while stopping: ${text}`);
+      return this.stopping;
+    }
+    const requests = [...this.server.inFlight()].filter((e) => !e.tunnel).map((e) => e.describeRequest());
+    const shown = requests.length > 5 ? `${requests.slice(0, 5).join(', ')}, …` : requests.join(', ');
+    log.error(`${who}: uncaught exception: ${text}`);
+    log.error(
+      requests.length > 0
+        ? `${who}: accepting nothing more; finishing ${requests.length} request(s) in flight (${shown}) within --uncaught-exception-grace ${graceMs / 1000} s, then exiting`
+        : `${who}: no request in flight; exiting`,
+    );
+    this.report({ kind: 'uncaught' });
+    return this.stop(graceMs);
+  }
+
   /** Closes at once: requests still running are aborted. */
   close(): void {
     clearInterval(this.ticker);
