@@ -11,6 +11,7 @@ import { AbortReason } from '../native/batch.js';
 import { Level } from './batch.js';
 import { addConn, closeConn } from './conns.js';
 import { listenNow } from './listen.js';
+import { refreshDeadline } from './timers.js';
 import type { PureReactor } from './reactor.js';
 
 /** The listeners and the state of accepting. */
@@ -82,5 +83,9 @@ export function stopListening(r: PureReactor): void {
   for (const [socket] of r.accept.waiting.splice(0)) socket.destroy();
   r.draining = true;
   // A connection busy with a request closes after its response (endStream).
-  for (const conn of [...r.conns]) if (conn.proto.stop(conn)) closeConn(r, conn, false, AbortReason.PEER_GONE);
+  const now = Date.now();
+  for (const conn of [...r.conns]) {
+    if (conn.proto.stop(conn, now)) closeConn(r, conn, false, AbortReason.PEER_GONE);
+    else refreshDeadline(r, conn);
+  }
 }

@@ -57,8 +57,8 @@ export interface ProtoConn {
   readonly readWhole: boolean;
   /** A body of known length is being read (its stall timeout stops while paused). */
   readonly inLengthBody: boolean;
-  /** A graceful stop began: true if the connection closes now. */
-  stop(conn: Conn): boolean;
+  /** A graceful stop began at `now`: true if the connection closes now. */
+  stop(conn: Conn, now: number): boolean;
   /** A request on the connection ended (`keepConn`: it may carry the peer's next one). */
   requestEnded(r: PureReactor, conn: Conn, stream: Stream, end: StreamEnd, keepConn: boolean): void;
 }

@@ -46,6 +46,11 @@ const enum State {
 type Step = 'more' | Next;
 
 /** What an HTTP request keeps. */
+/** How long a kept-alive connection waits for its next request once a graceful stop has
+ * begun (at most http-keepalive-timeout). A client sending back to back sends within it;
+ * an idle one is closed at its end, as at any keep-alive timeout. */
+const DRAIN_IDLE_MS = 1000;
+
 export class HttpStream {
   readonly protocol = 'http';
   /** `Expect: 100-continue`: the body is asked for when the app first wants it. */
@@ -66,6 +71,11 @@ export class HttpConn implements ProtoConn {
   private requestDeadline = 0;
   /** The chunked body decoder, kept for the connection's next requests. */
   private chunked: ChunkedDecoder | null = null;
+  /** When a graceful stop began (ms; 0: none). A response already promised keep-alive,
+   * so the client may be sending its next request: a kept-alive connection waits
+   * DRAIN_IDLE_MS for it and answers it with `Connection: close`, rather than closing
+   * under it. */
+  private drainStarted = 0;
 
   /** Nothing after a request is dropped unread: it is the next request. */
   readonly dropsInput = false;
@@ -270,6 +280,9 @@ export class HttpConn implements ProtoConn {
    * that keeps coming and is whole by the request's deadline; a queued response that moves. */
   deadline(conn: Conn, config: ReactorConfig, now: number): number {
     const timeout = config.socketTimeoutMs;
+    if (this.state === State.Head && this.idle && this.drainStarted !== 0) {
+      return Math.max(conn.headStarted, this.drainStarted) + Math.min(DRAIN_IDLE_MS, config.keepaliveTimeoutMs);
+    }
     if (this.state === State.Head) return conn.headStarted + (this.idle ? config.keepaliveTimeoutMs : timeout);
     if ((this.state === State.Body || this.state === State.Chunked) && !conn.paused) {
       return this.requestDeadline !== 0 ? Math.min(now + timeout, this.requestDeadline) : now + timeout;
@@ -314,9 +327,12 @@ export class HttpConn implements ProtoConn {
     return this.state === State.Body;
   }
 
-  /** A graceful stop: an idle kept-alive connection closes now. */
-  stop(conn: Conn): boolean {
-    return conn.streams.length === 0 && conn.pending.length === 0 && this.idle;
+  /** A graceful stop: never closes now, since its last response promised keep-alive; it
+   * closes when idle for DRAIN_IDLE_MS, or after a request that arrives meanwhile (that
+   * one gets no keep-alive). */
+  stop(_conn: Conn, now: number): boolean {
+    this.drainStarted = now;
+    return false;
   }
 }
 

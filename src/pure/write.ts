@@ -110,13 +110,14 @@ export function abort(r: PureReactor, token: number): void {
 /** The request is over. The connection closes once its output is sent, unless kept alive:
  * JavaScript's word for a response it ended; for a request cut short or refused by the
  * reactor, the peer's (FCGI_KEEP_CONN; never for HTTP, whose cut response cannot be
- * followed). A graceful stop keeps none. */
+ * followed). A graceful stop keeps none but HTTP's, whose response promised keep-alive: it
+ * waits a moment for a next request, answered with `Connection: close`. */
 export function endStream(r: PureReactor, stream: Stream, end: StreamEnd): void {
   if (!r.streams.remove(stream)) return;
   const conn = stream.conn;
   conn.streams.splice(conn.streams.indexOf(stream), 1);
   if (conn.closed) return;
-  const keepConn = (end.complete ? end.keepConn : keepsConn(stream.proto)) && !r.draining;
+  const keepConn = (end.complete ? end.keepConn : keepsConn(stream.proto)) && (!r.draining || conn.proto.protocol === 'http');
   conn.proto.requestEnded(r, conn, stream, end, keepConn);
   // It may have been the request that paused reading.
   if (stream.paused) refreshPaused(r, conn);

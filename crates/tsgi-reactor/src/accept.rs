@@ -211,10 +211,13 @@ impl Reactor {
             }
         }
         self.cx.draining = true;
+        let now = sys::now_ms();
         for slot in 0..self.conns.slots() {
             // A connection busy with a request closes after its response (`end_stream`).
-            if self.conns.get_mut(slot).is_some_and(|conn| conn.stop()) {
+            if self.conns.get_mut(slot).is_some_and(|conn| conn.stop(now)) {
                 self.close_conn(slot, false, AbortReason::PeerGone);
+            } else {
+                self.refresh_deadline(slot);
             }
         }
     }

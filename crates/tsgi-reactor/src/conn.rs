@@ -223,8 +223,9 @@ impl Conn {
     }
 
     /// A graceful stop began: `true` if the connection closes now (it waits for no
-    /// response and is idle); otherwise it closes after its current request.
-    pub fn stop(&mut self) -> bool {
+    /// response and is idle); otherwise it closes after its current request. HTTP never
+    /// closes here: its last response promised keep-alive (see [`crate::http::HttpConn::drain`]).
+    pub fn stop(&mut self, now: u64) -> bool {
         let link = &self.link;
         let idle = link.streams.is_empty() && link.buffered.is_empty();
         match &mut self.proto {
@@ -233,7 +234,10 @@ impl Conn {
                 fastcgi.close_when_idle = true;
                 idle && link.out.queued() == 0
             }
-            ProtoConn::Http(http) => idle && http.idle,
+            ProtoConn::Http(http) => {
+                http.drain(now);
+                false
+            }
         }
     }
 

@@ -48,7 +48,17 @@ pub(crate) struct HttpConn {
     addresses: Addresses,
     /// The chunked body decoder, kept for the connection's next requests.
     chunked: Option<Box<ChunkedDecoder>>,
+    /// When a graceful stop began (monotonic ms; 0: none). A response already promised
+    /// keep-alive, so the client may be sending its next request: a kept-alive connection
+    /// waits [`DRAIN_IDLE_MS`] for it and answers it with `Connection: close`, rather than
+    /// closing under it.
+    drain_started: u64,
 }
+
+/// How long a kept-alive connection waits for its next request once a graceful stop has
+/// begun (at most `http-keepalive-timeout`). A client sending back to back sends within
+/// it; an idle one is closed at its end, as at any keep-alive timeout.
+const DRAIN_IDLE_MS: u64 = 1000;
 
 /// Where the read side of an HTTP connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +125,14 @@ fn split_host(host: &[u8]) -> (&[u8], Option<&[u8]>) {
 impl HttpConn {
     /// A connection on `fd`, waiting for its first head.
     pub(crate) fn new(fd: i32) -> Self {
-        HttpConn { state: State::Head, idle: false, request_deadline: 0, addresses: Addresses::of(fd), chunked: None }
+        HttpConn {
+            state: State::Head,
+            idle: false,
+            request_deadline: 0,
+            addresses: Addresses::of(fd),
+            chunked: None,
+            drain_started: 0,
+        }
     }
 
     /// Reads into the buffer and handles what is there.
@@ -426,6 +443,12 @@ impl HttpConn {
         link.deadline = self.deadline(link, &cx.config, now);
     }
 
+    /// A graceful stop began at `now`: the connection closes when idle for
+    /// [`DRAIN_IDLE_MS`], or after a request that arrives meanwhile (it gets no keep-alive).
+    pub(crate) fn drain(&mut self, now: u64) {
+        self.drain_started = now;
+    }
+
     /// Whether the connection reads now.
     pub(crate) fn wants_read(&self, link: &Link) -> bool {
         match self.state {
@@ -442,6 +465,9 @@ impl HttpConn {
     pub(crate) fn deadline(&self, link: &Link, config: &Config, now: u64) -> u64 {
         let timeout = config.socket_timeout_ms;
         match self.state {
+            State::Head if self.idle && self.drain_started != 0 => {
+                link.head_started.max(self.drain_started) + DRAIN_IDLE_MS.min(config.keepalive_timeout_ms)
+            }
             State::Head if self.idle => link.head_started + config.keepalive_timeout_ms,
             State::Head => link.head_started + timeout,
             State::Body { .. } | State::Chunked if !link.paused && self.request_deadline != 0 => {

@@ -242,7 +242,8 @@ pub(crate) fn end_stream(conn: &mut Conn, streams: &mut Streams, cx: &mut Cx, sl
 /// to the pool). Returns it, and whether the connection carries another request after
 /// it: JavaScript's word for a response it ended; for a request cut short or refused by
 /// the reactor, the peer's (`FCGI_KEEP_CONN`; never for HTTP, whose cut response cannot be
-/// followed). A graceful stop keeps no connection.
+/// followed). A graceful stop keeps no connection but HTTP's, whose response promised
+/// keep-alive: it waits a moment for a next request, answered with `Connection: close`.
 pub(crate) fn take_stream(
     link: &mut Link,
     streams: &mut Streams,
@@ -256,7 +257,7 @@ pub(crate) fn take_stream(
     let keep_conn = match end {
         StreamEnd::Complete { keep_conn } => keep_conn,
         StreamEnd::Cut { .. } => stream.proto.keeps_conn(),
-    } && !cx.draining;
+    } && (!cx.draining || matches!(stream.proto, ProtoStream::Http(_)));
     Some((stream, keep_conn))
 }
 

@@ -1,0 +1,95 @@
+/**
+ * A worker that stops (a reload, a recycle) loses nothing on kept-alive HTTP connections:
+ * clients sending back to back on persistent connections get every answer. A connection
+ * whose last response promised keep-alive is not closed under the client's next request;
+ * that request is answered, with `Connection: close`, and the client reconnects.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTsgi, until, type Tsgi } from '../helpers/chaos.js';
+import { freePort } from '../../scripts/lib/processes.mjs';
+
+const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
+const cleanups: Array<() => void> = [];
+
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+});
+
+/** `clients` loops, each on its own kept-alive connection, sending GET /ok back to back
+ * until stopped; every request that did not get a 200 is counted, with why. */
+function backToBack(port: number, clients: number) {
+  let running = true;
+  let answered = 0;
+  let closes = 0;
+  const failures: string[] = [];
+  const one = (agent: http.Agent) =>
+    new Promise<void>((resolve) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/ok', agent }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) answered++;
+            else failures.push(`status ${res.statusCode}`);
+            if (res.headers.connection === 'close') closes++;
+            resolve();
+          });
+        })
+        .on('error', (error) => {
+          failures.push(error.message);
+          resolve();
+        });
+    });
+  const loops = Array.from({ length: clients }, async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    while (running) await one(agent);
+    agent.destroy();
+  });
+  return {
+    get answered() {
+      return answered;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { answered, closes, failures };
+    },
+  };
+}
+
+async function serve(args: string[]): Promise<{ master: Tsgi; port: number }> {
+  const port = await freePort();
+  const master = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--disable-logging', ...args]);
+  cleanups.push(() => master.kill());
+  return { master, port };
+}
+
+describe('kept-alive HTTP connections across a worker stopping', () => {
+  it('20 clients back to back across 5 SIGHUP reloads: every request answered', async () => {
+    const { master, port } = await serve(['--processes', '2']);
+    const load = backToBack(port, 20);
+    for (let i = 1; i <= 5; i++) {
+      await until(() => load.answered > i * 200 || undefined, `requests before reload ${i}`);
+      process.kill(master.pid, 'SIGHUP');
+      await until(() => master.lines.filter((l) => /reload \(SIGHUP\): done/.test(l.text)).length >= i || undefined, `reload ${i} done`, 15_000);
+    }
+    // The old workers of the last reload finish, with the load still on.
+    const old = master.workers().length;
+    await until(() => master.workers().length === 2 || undefined, `the ${old - 2} old workers gone`, 15_000);
+    const { answered, closes, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(1000);
+    // The stopping workers answered their connections' next requests with Connection: close.
+    expect(closes).toBeGreaterThan(0);
+  });
+
+  it('20 clients back to back across --max-requests recycling: every request answered', async () => {
+    const { master, port } = await serve(['--processes', '2', '--max-requests', '400']);
+    const load = backToBack(port, 20);
+    await until(() => master.lines.filter((l) => /--max-requests 400 reached; replacing it/.test(l.text)).length >= 4 || undefined, '4 recycles', 20_000);
+    const { answered, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(1600);
+  });
+});
