@@ -8,18 +8,23 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTsgi, until, type Tsgi } from '../helpers/chaos.js';
+import { announceNginx, hasNginx, startNginx } from '../helpers/nginx.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
 
 const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
-const cleanups: Array<() => void> = [];
+announceNginx();
 
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+const BODY = 'x'.repeat(1024);
+const cleanups: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** `clients` loops, each on its own kept-alive connection, sending GET /ok back to back
- * until stopped; every request that did not get a 200 is counted, with why. */
-function backToBack(port: number, clients: number) {
+/** `clients` loops, each on its own kept-alive connection, sending GET /ok (or POSTs of
+ * 1 KiB) back to back until stopped; every request that did not get a 200 is counted,
+ * with why. */
+function backToBack(port: number, clients: number, { post = false } = {}) {
   let running = true;
   let answered = 0;
   let closes = 0;
@@ -27,7 +32,7 @@ function backToBack(port: number, clients: number) {
   const one = (agent: http.Agent) =>
     new Promise<void>((resolve) => {
       http
-        .get({ host: '127.0.0.1', port, path: '/ok', agent }, (res) => {
+        .request({ host: '127.0.0.1', port, path: '/ok', agent, method: post ? 'POST' : 'GET' }, (res) => {
           res.resume();
           res.on('end', () => {
             if (res.statusCode === 200) answered++;
@@ -39,7 +44,8 @@ function backToBack(port: number, clients: number) {
         .on('error', (error) => {
           failures.push(error.message);
           resolve();
-        });
+        })
+        .end(post ? BODY : undefined);
     });
   const loops = Array.from({ length: clients }, async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -91,5 +97,21 @@ describe('kept-alive HTTP connections across a worker stopping', () => {
     const { answered, failures } = await load.stop();
     expect(failures).toEqual([]);
     expect(answered).toBeGreaterThan(1600);
+  });
+
+  it.skipIf(!hasNginx)('POSTs through nginx proxy_pass with upstream keepalive across 3 reloads: no 502', async () => {
+    const { master, port } = await serve(['--processes', '2']);
+    const nginx = await startNginx({ locations: [{ path: '/', proxyPass: `127.0.0.1:${port}`, keepalive: 32 }], accessLog: false });
+    cleanups.push(() => nginx.stop());
+    const load = backToBack(Number(new URL(nginx.url('/')).port), 20, { post: true });
+    for (let i = 1; i <= 3; i++) {
+      await until(() => load.answered > i * 200 || undefined, `requests before reload ${i}`);
+      process.kill(master.pid, 'SIGHUP');
+      await until(() => master.lines.filter((l) => /reload \(SIGHUP\): done/.test(l.text)).length >= i || undefined, `reload ${i} done`, 15_000);
+    }
+    await until(() => master.workers().length === 2 || undefined, 'the old workers gone', 15_000);
+    const { answered, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(600);
   });
 });
