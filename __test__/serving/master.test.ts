@@ -7,6 +7,8 @@
  */
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +52,22 @@ function get(port: number, path = '/', agent: http.Agent | false = false): Promi
 }
 
 describe('pidfile, sockets and privileges', () => {
+  it('--stats on a port that is taken: one line naming the option and the cause, exit 1, the sockets let go', async () => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    cleanups.push(() => void taken.close());
+    const statsPort = (taken.address() as net.AddressInfo).port;
+    const port = await freePort();
+    const master = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--stats', `127.0.0.1:${statsPort}`], null);
+    cleanups.push(() => master.kill());
+    expect((await master.exited).code).toBe(1);
+    expect(master.lines.map((l) => l.text)).toEqual([`tsgi: --stats 127.0.0.1:${statsPort}: address already in use (EADDRINUSE)`]);
+    // The HTTP socket bound before it is free again.
+    const again = net.createServer().listen(port, '127.0.0.1');
+    await once(again, 'listening');
+    again.close();
+  });
+
   it('writes the pidfile and a Unix socket with --chmod-socket; --vacuum (the default) removes both on exit', async () => {
     const dir = tempDir();
     const pidfile = path.join(dir, 'tsgi.pid');

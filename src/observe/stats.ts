@@ -7,6 +7,8 @@
 import { chmod } from 'node:fs/promises';
 import net from 'node:net';
 import { parseAddress, removeStaleSocket } from '../net/sockets.js';
+import { describeErrno } from '../net/server-handle.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
 /** One worker place as the stats show it. */
@@ -240,7 +242,11 @@ export async function serveStats(address: string, http: boolean, snapshot: () =>
   });
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      // Said as every other bind mistake is: the option, the address, the cause.
+      const cause = typeof error.errno === 'number' ? describeErrno(error.errno) : error.message;
+      reject(new TsgiError(ErrorCodes.LISTEN, `--stats ${address}: ${cause}`, { cause: error }));
+    });
     if ('path' in where) server.listen(where.path, resolve);
     else server.listen(where.port, where.host, resolve);
   });

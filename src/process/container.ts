@@ -91,6 +91,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
   const backlog = await backlogOf(config);
   const sockets: BoundSocket[] = [];
+  let stats: Awaited<ReturnType<typeof serveStats>> | null = null;
   try {
     for (const listener of listeners) {
       const socket = await bindSocket(listener, config['chmod-socket']);
@@ -98,14 +99,16 @@ export async function startContainer(config: Config, options: ContainerOptions):
       // A worker's own socket is on the host of its shared one, warned about already.
       if (listener.worker === undefined) warnIfExposed(listener, socket.local);
     }
+    // Bound with the others, before the privilege drop: a taken port is a start-up error.
+    if (config.stats) stats = await serveStats(config.stats, config['stats-http'], () => master.snapshot());
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
     dropPrivileges(config.uid, config.gid, config['allow-root']);
   } catch (error) {
+    stats?.close();
     await closeSockets(sockets, true);
     restoreLog();
     throw error;
   }
-  const stats = config.stats ? await serveStats(config.stats, config['stats-http'], () => master.snapshot()) : null;
   const handlers = new Map<NodeJS.Signals, () => void>();
   const cleanup = async (): Promise<void> => {
     for (const [signal, handler] of handlers) process.off(signal, handler);
