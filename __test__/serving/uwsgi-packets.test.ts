@@ -375,6 +375,9 @@ describe('limits at their edge', () => {
     const { address, calls, server } = countingServer({ maxConns: 2 });
     const held = [new RawClient(address), new RawClient(address)];
     await Promise.all(held.map((c) => c.connected));
+    // Two bytes of a head each: with --defer-accept a silent connection is not even
+    // accepted; these are, and wait for the rest of their head.
+    await Promise.all(held.map((c) => c.write(packet(nginxVars('GET', '/held')).subarray(0, 2))));
     await waitFor(() => server.connections === 2, { what: 'two connections' });
     const third = new RawClient(address);
     await third.connected;

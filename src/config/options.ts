@@ -206,6 +206,13 @@ export const OPTIONS = [
     help: 'let one FastCGI connection carry several requests at once; if false, a second gets FCGI_CANT_MPX_CONN (FCGI_MPXS_CONNS)',
   },
   {
+    name: 'defer-accept',
+    type: 'boolean',
+    arg: 'BOOL',
+    default: true,
+    help: "TCP sockets hand a connection to a worker only once its first bytes are there (TCP_DEFER_ACCEPT, up to --socket-timeout), as uWSGI's do; false is uWSGI's no-defer-accept. Native reactor only",
+  },
+  {
     name: 'master',
     short: 'M',
     type: 'boolean',

@@ -33,6 +33,7 @@ export interface NativeReactorOptions {
   maxConns?: number;
   fastcgiMaxReqs?: number;
   fastcgiMultiplex?: boolean;
+  deferAccept?: boolean;
 }
 
 /** Every option set: what a server gives its reactor (src/server/reactor-options.ts). */

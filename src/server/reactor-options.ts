@@ -48,6 +48,7 @@ export const REACTOR_OPTIONS = {
   maxConns: { option: 'max-conns', reactor: 'maxConns' },
   fastcgiMaxReqs: { option: 'fastcgi-max-reqs', reactor: 'fastcgiMaxReqs' },
   fastcgiMultiplex: { option: 'fastcgi-multiplex', reactor: 'fastcgiMultiplex' },
+  deferAccept: { option: 'defer-accept', reactor: 'deferAccept' },
 } as const satisfies {
   readonly [K in Limit]-?: { readonly option: OptionOf<NonNullable<ServerOptions[K]>>; readonly reactor: ReactorKeyOf<NonNullable<ServerOptions[K]>> };
 };

@@ -46,6 +46,9 @@ export interface ServerOptions {
   fastcgiMaxReqs?: number;
   /** Whether a FastCGI connection may carry several requests at once (`--fastcgi-multiplex`). */
   fastcgiMultiplex?: boolean;
+  /** TCP listeners accept a connection once its first bytes are there, with the native
+   * reactor only, as Node cannot set TCP_DEFER_ACCEPT (`--defer-accept`). */
+  deferAccept?: boolean;
 }
 
 /** Watches requests come and go: the worker's request log, stats and harakiri. */

@@ -84,6 +84,11 @@ pub struct BindingReactorOptions {
     ///
     /// @default true
     pub fastcgi_multiplex: Option<bool>,
+    /// TCP listeners hand over a connection only once its first bytes have arrived, with
+    /// TCP_DEFER_ACCEPT (`defer-accept`).
+    ///
+    /// @default true
+    pub defer_accept: Option<bool>,
 }
 
 impl BindingReactorOptions {
@@ -123,6 +128,9 @@ impl BindingReactorOptions {
         }
         if let Some(v) = self.fastcgi_multiplex {
             config.fastcgi_multiplex = v;
+        }
+        if let Some(v) = self.defer_accept {
+            config.defer_accept = v;
         }
         if let Some(v) = self.socket_timeout_ms {
             config.socket_timeout_ms = u64::from(v);
@@ -173,6 +181,7 @@ impl From<&Config> for BindingReactorOptions {
             max_conns: Some(u32_of(config.max_conns as u64)),
             fastcgi_max_reqs: Some(u32_of(config.fastcgi_max_reqs as u64)),
             fastcgi_multiplex: Some(config.fastcgi_multiplex),
+            defer_accept: Some(config.defer_accept),
         }
     }
 }
@@ -200,6 +209,7 @@ mod tests {
             max_conns: Some(9),
             fastcgi_max_reqs: Some(2),
             fastcgi_multiplex: Some(false),
+            defer_accept: Some(false),
         }
     }
 

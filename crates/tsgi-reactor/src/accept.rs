@@ -112,6 +112,13 @@ impl Reactor {
         // one. Linux copies the option to every accepted socket, so it is set once here
         // (it fails harmlessly on Unix sockets).
         let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        if self.cx.config.defer_accept {
+            // Accept only once the peer's first bytes are there: the read right after
+            // accept then finds the request, instead of an empty socket and an epoll
+            // round. Seconds; the same option on every worker's copy of the socket.
+            let seconds = self.cx.config.socket_timeout_ms.div_ceil(1000).clamp(1, i32::MAX as u64) as libc::c_int;
+            let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, seconds);
+        }
         let data = (KIND_LISTENER << KIND_SHIFT) | self.accept.listeners.len() as u64;
         if let Err(e) = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, data) {
             sys::close(fd);

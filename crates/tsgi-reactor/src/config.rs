@@ -25,6 +25,10 @@ pub struct Config {
     /// `fastcgi-multiplex`: whether one FastCGI connection may carry several requests at
     /// once; if not, a second is answered `FCGI_CANT_MPX_CONN`. `FCGI_MPXS_CONNS`.
     pub fastcgi_multiplex: bool,
+    /// `defer-accept`: TCP listeners hand over a connection only once its first bytes are
+    /// there (`TCP_DEFER_ACCEPT`, for up to `socket-timeout`), as uWSGI's do: a proxy
+    /// writes its request at once, and the read right after accept then finds it.
+    pub defer_accept: bool,
     /// `socket-timeout`: the head must arrive within it of the accept; the body and a
     /// stalled response may idle for at most this long. Milliseconds.
     pub socket_timeout_ms: u64,
@@ -54,6 +58,7 @@ impl Default for Config {
             max_conns: 10_000,
             fastcgi_max_reqs: 100,
             fastcgi_multiplex: true,
+            defer_accept: true,
             socket_timeout_ms: 10_000,
             keepalive_timeout_ms: 65_000,
             request_timeout_ms: 300_000,
