@@ -341,7 +341,9 @@ fn a_shared_listener_given_up_no_longer_wakes_the_reactor() {
     let mut h = Harness::new(Config::default());
     h.reactor.adopt(fd, Protocol::Uwsgi, Some(16)).unwrap();
     h.reactor.stop_listening();
-    let connection = TcpStream::connect(&address).unwrap();
+    let mut connection = TcpStream::connect(&address).unwrap();
+    // A byte, so that the connection is ready to be accepted (defer-accept).
+    connection.write_all(b"x").unwrap();
     thread::sleep(Duration::from_millis(20));
     // Node polls the reactor's epoll fd: were the listener still in the set, it would be
     // readable for as long as the connection waits, and Node would spin.
