@@ -52,7 +52,7 @@ describe('HTTP timeouts', () => {
     expect(servers.logs.find(/http: no complete request head within socket-timeout 0\.5 s .*--socket-timeout/)).toBeDefined();
   });
 
-  it('a body that stalls for socket-timeout aborts the request', async () => {
+  it('a body that stalls for socket-timeout aborts the request and answers 408, then closes', async () => {
     let aborted = false;
     const app: App = async (environ, start) => {
       environ['tsgi.signal'].addEventListener('abort', () => (aborted = true));
@@ -64,8 +64,41 @@ describe('HTTP timeouts', () => {
     const client = new RawClient(address);
     await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
     await client.whenClosed;
+    expect(client.data.toString('latin1')).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     await waitFor(() => aborted);
-    expect(servers.logs.find(/request body stalled for socket-timeout 0\.3 s with 7 bytes missing/)).toBeDefined();
+    expect(
+      servers.logs.find(/http: request body stalled for socket-timeout 0\.3 s with 7 bytes missing; aborted with 408 \(raise --socket-timeout\)/),
+    ).toBeDefined();
+  });
+
+  it('a chunked body that stalls for socket-timeout: 408, then closed', async () => {
+    const app: App = async (environ, start) => {
+      for await (const _ of environ['tsgi.input']);
+      start('200 OK', []);
+      return [];
+    };
+    const address = serve(app, { socketTimeout: 0.3 }, HTTP);
+    const client = new RawClient(address);
+    await client.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab');
+    await client.whenClosed;
+    expect(client.data.toString('latin1')).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(servers.logs.find(/http: chunked request body stalled for socket-timeout 0\.3 s; aborted with 408/)).toBeDefined();
+  });
+
+  it('a body that stalls after the app began its response: reset, no second response', async () => {
+    const app: App = async function* (environ, start) {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      yield 'started\n';
+      for await (const _ of environ['tsgi.input']);
+      yield 'never\n';
+    };
+    const address = serve(app, { socketTimeout: 0.3 }, HTTP);
+    const client = new RawClient(address);
+    await client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+    await client.whenClosed;
+    const text = client.data.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).not.toContain('408');
   });
 });
 

@@ -14,7 +14,7 @@ import type { ReactorConfig } from './config.js';
 import { EMPTY, answer, close, reset, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 import { httpRefusal } from './refusal.js';
-import { bodyStalled, headTimeout, refreshDeadline, responseStalled } from './timers.js';
+import { headTimeout, refreshDeadline, responseStalled } from './timers.js';
 import { updateInterest } from './conns.js';
 import type { Stream } from './stream.js';
 import { Tunnel } from './tunnel.js';
@@ -307,11 +307,17 @@ export class HttpConn implements ProtoConn {
         return headTimeout(r, conn);
       case State.Tunnel:
         return Tunnel.expired(r, conn);
+      // A client that stopped sending its body is told so (408) unless the app has begun
+      // its response, then the connection closes.
       case State.Chunked:
-        r.notices.log(Level.WARN, `http: chunked request body stalled for socket-timeout ${seconds} s; aborted (raise --socket-timeout)`);
-        return reset(AbortReason.TIMEOUT);
+        r.notices.log(Level.WARN, `http: chunked request body stalled for socket-timeout ${seconds} s; aborted with 408 (raise --socket-timeout)`);
+        return fail(r, conn, 408);
       case State.Body:
-        return bodyStalled(r, conn, this.remaining);
+        r.notices.log(
+          Level.WARN,
+          `http: request body stalled for socket-timeout ${seconds} s with ${this.remaining} bytes missing; aborted with 408 (raise --socket-timeout)`,
+        );
+        return fail(r, conn, 408);
       case State.Done:
         return responseStalled(r);
     }

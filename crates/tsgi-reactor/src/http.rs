@@ -491,11 +491,16 @@ impl HttpConn {
         match self.state {
             State::Head => timers::head_timeout(link, Protocol::Http, cx),
             State::Tunnel(_) => Tunnel::expired(link, Protocol::Http, cx),
+            // A client that stopped sending its body is told so (408) unless the app has
+            // begun its response, then the connection closes.
             State::Chunked => {
-                cx.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted (raise --socket-timeout)"));
-                Next::reset(AbortReason::Timeout)
+                cx.notices.log(Level::Warn, format!("http: chunked request body stalled for socket-timeout {timeout_s} s; aborted with 408 (raise --socket-timeout)"));
+                fail(link, streams, cx, 408)
             }
-            State::Body { remaining } => timers::body_stalled(Protocol::Http, remaining, cx),
+            State::Body { remaining } => {
+                cx.notices.log(Level::Warn, format!("http: request body stalled for socket-timeout {timeout_s} s with {remaining} bytes missing; aborted with 408 (raise --socket-timeout)"));
+                fail(link, streams, cx, 408)
+            }
             State::Done => timers::response_stalled(cx),
         }
     }
