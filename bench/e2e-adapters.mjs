@@ -34,21 +34,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  checkSetup,
-  children,
-  environmentLine,
-  fmtRatio,
-  fmtUs,
-  killAll,
-  optionParser,
-  ratioLine,
-  runRounds,
-  startBackend,
-  summarize,
-  tableLines,
-  wanted,
-} from './lib/e2e.mjs';
+import { checkSetup, children, environmentLine, fmtRatio, fmtUs, killAll, measureBackends, optionParser, ratioLine, startBackend, wanted } from './lib/e2e.mjs';
 import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
@@ -232,16 +218,7 @@ async function main() {
     for (const s of measured)
       say(`${s.key}: ${s.command}${s.via === 'http' ? '' : ` (behind nginx ${s.via === 'uwsgi' ? 'uwsgi_pass' : 'proxy_pass, keepalive 32'})`}`);
     say('');
-    if (measured.length === 0) {
-      say('nothing measured.');
-      process.exitCode = 1;
-      return;
-    }
-
-    await runRounds(measured, options, wrk, { cpu: {}, isInterrupted: () => interrupted });
-    summarize(measured);
-    for (const line of tableLines(measured, { cpu: true, nginxCpu: false })) say(line);
-    say('');
+    if (!(await measureBackends(measured, options, wrk, say, () => interrupted))) return;
 
     /** @param {string} key */
     const find = (key) => measured.find((s) => s.key === key);

@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkSetup, environmentLine, fmtUs, killAll, optionParser, runRounds, startBackend, summarize, tableLines, wanted } from './lib/e2e.mjs';
+import { checkSetup, environmentLine, fmtUs, killAll, measureBackends, optionParser, startBackend, wanted } from './lib/e2e.mjs';
 import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
@@ -164,15 +164,7 @@ async function main() {
     say(environmentLine(nginxBin, options));
     for (const [key, reason] of skipped) say(`SKIPPED ${key}: ${reason}`);
     say('');
-    if (measured.length === 0) {
-      say('nothing measured.');
-      process.exitCode = 1;
-      return;
-    }
-    await runRounds(measured, options, wrk, { cpu: {}, isInterrupted: () => interrupted });
-    summarize(measured);
-    for (const line of tableLines(measured, { cpu: true, nginxCpu: false })) say(line);
-    say('');
+    if (!(await measureBackends(measured, options, wrk, say, () => interrupted))) return;
     say('backend CPU per logged request, over the same setup unlogged:');
     for (const s of measured) {
       const base = measured.find((b) => b.key === s.plan.baseline);

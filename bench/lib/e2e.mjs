@@ -582,6 +582,28 @@ export function environmentLine(nginxBin, options, wrkArgs = `-t${options.thread
 }
 
 /**
+ * Runs the rounds of `measured` and prints their table, with the backend's CPU per
+ * request; false (and exit code 1) when nothing is left to measure.
+ * @param {Measured[]} measured
+ * @param {RoundOptions} options
+ * @param {string} wrk
+ * @param {(text: string) => void} say
+ * @param {() => boolean} isInterrupted
+ */
+export async function measureBackends(measured, options, wrk, say, isInterrupted) {
+  if (measured.length === 0) {
+    say('nothing measured.');
+    process.exitCode = 1;
+    return false;
+  }
+  await runRounds(measured, options, wrk, { cpu: {}, isInterrupted });
+  summarize(measured);
+  for (const line of tableLines(measured, { cpu: true, nginxCpu: false })) say(line);
+  say('');
+  return true;
+}
+
+/**
  * The summary table (markdown), as lines; `cpu` adds the CPU-per-request columns (`nginxCpu`
  * false: the backend's only), `extra` more columns before the per-round req/s:
  * [{ header, cell: (setup) => text }] (right-aligned).
