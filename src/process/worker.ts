@@ -117,16 +117,15 @@ export class Worker implements RequestObserver {
   private tick(): void {
     const now = performance.now();
     let oldest: Exchange | undefined;
-    // Oldest first: the sweep stops at the first request still within its time.
     for (const exchange of this.server.inFlight()) {
       // A tunnel's request was answered when it switched: it lives as long as its
       // connection, and no app call of it is running.
       if (exchange.tunnel) continue;
       if (this.harakiriMs === 0 || now - exchange.startedAt <= this.harakiriMs) {
-        oldest = exchange;
-        break;
+        if (oldest === undefined || exchange.startedAt < oldest.startedAt) oldest = exchange;
+      } else {
+        this.harakiri(exchange, now);
       }
-      this.harakiri(exchange, now);
     }
     this.slot.tick(oldest && { request: oldest.describeRequest(), since: oldest.startedAt + this.toMonotonic });
   }

@@ -3,12 +3,13 @@
  * handed over (a FastCGI one from its BEGIN_REQUEST), freed when its response ends or it is
  * aborted; its token is what the batch and `write` name. What every request has is here;
  * what one protocol keeps about a request is its `proto` part, defined in that protocol's
- * file. The native table names streams by slot and generation (table.rs) so a stale token
- * names nothing; here a Map by token does, the tokens counted up and skipping live ones.
+ * file. Streams are named by slot and generation, as the native table names them
+ * (table.rs), so a stale token names nothing and JavaScript finds a request by its slot.
  */
 import type { Conn } from './conn.js';
 import type { FastcgiStream } from './fastcgi.js';
 import type { HttpStream } from './http.js';
+import { TOKEN_SLOT_BITS } from '../native/batch.js';
 
 /** One request (a uwsgi or HTTP connection has one at a time). */
 export interface Stream {
@@ -36,40 +37,56 @@ export function keepsConn(proto: ProtoStream): boolean {
   return proto.protocol === 'fastcgi' && proto.keepConn;
 }
 
-/** Every request JavaScript may write to, by token. */
+/** A token: a slot and the slot's generation, as the native table makes them (table.rs). */
+const SLOT_BITS = TOKEN_SLOT_BITS;
+const SLOT_MASK = (1 << SLOT_BITS) - 1;
+const GENERATION_MASK = 0xfff;
+
+/** Every request JavaScript may write to, by token: slots reused through a free list, each
+ * reuse a new generation, so a stale token names nothing. */
 export class Streams {
-  private readonly byToken = new Map<number, Stream>();
-  private nextToken = 1;
+  private readonly slots: Array<Stream | undefined> = [];
+  private readonly generations: number[] = [];
+  private readonly free: number[] = [];
 
   get(token: number): Stream | undefined {
-    return this.byToken.get(token);
+    const stream = this.slots[token & SLOT_MASK];
+    return stream?.token === token ? stream : undefined;
   }
 
   has(token: number): boolean {
-    return this.byToken.has(token);
+    return this.get(token) !== undefined;
   }
 
   /** Opens a request on `conn` if `handOver(token)`, given the token it will have, says it
    * went into the batch. The token is known first, so a request that does not fit leaves no
    * trace. */
   open(conn: Conn, proto: ProtoStream, handOver: (token: number) => boolean = () => true): Stream | undefined {
-    let token = this.nextToken;
-    while (token === 0 || this.byToken.has(token)) token = (token + 1) >>> 0;
+    const slot = this.free.length > 0 ? this.free[this.free.length - 1]! : this.slots.length;
+    if (slot > SLOT_MASK) return undefined;
+    const generation = ((this.generations[slot] ?? 0) + 1) & GENERATION_MASK;
+    const token = ((generation << SLOT_BITS) | slot) >>> 0;
     if (!handOver(token)) return undefined;
-    this.nextToken = (token + 1) >>> 0;
+    if (slot === this.slots.length) this.slots.push(undefined);
+    else this.free.pop();
+    this.generations[slot] = generation;
     const stream: Stream = { token, conn, inApp: false, paused: false, wantDrain: false, wrote: false, proto };
-    this.byToken.set(token, stream);
+    this.slots[slot] = stream;
     conn.streams.push(stream);
     return stream;
   }
 
   /** Frees `stream`; false if it was gone already. */
   remove(stream: Stream): boolean {
-    return this.byToken.delete(stream.token);
+    const slot = stream.token & SLOT_MASK;
+    if (this.slots[slot] !== stream) return false;
+    this.slots[slot] = undefined;
+    this.free.push(slot);
+    return true;
   }
 
   /** Drops the requests of a connection without telling JavaScript (it was told already). */
   forget(conn: Conn): void {
-    for (const stream of conn.streams.splice(0)) this.byToken.delete(stream.token);
+    for (const stream of conn.streams.splice(0)) this.remove(stream);
   }
 }

@@ -5,6 +5,7 @@
 import type { App } from '../app/contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
+import { InFlight } from './in-flight.js';
 import type { NativeReactor, WireProtocol } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { PureReactor } from '../pure/reactor.js';
@@ -86,7 +87,7 @@ export class Server implements BatchSink, ExchangeContext {
   private readonly reactor: NativeReactor;
   private readonly arena: Buffer;
   private readonly index: Uint32Array;
-  private readonly exchanges = new Map<number, Exchange>();
+  private readonly exchanges = new InFlight();
   /** Records delivered in the current batch, to detach if their request outlives it. */
   private readonly fresh: RequestRecord[] = [];
   private closed = false;
@@ -124,7 +125,7 @@ export class Server implements BatchSink, ExchangeContext {
     }
   }
 
-  /** The requests being served, oldest first. */
+  /** The requests being served, in no particular order. */
   inFlight(): IterableIterator<Exchange> {
     return this.exchanges.values();
   }
@@ -205,7 +206,7 @@ export class Server implements BatchSink, ExchangeContext {
 
   request(record: RequestRecord): void {
     const exchange = new Exchange(record, this);
-    this.exchanges.set(record.token, exchange);
+    this.exchanges.add(exchange);
     this.fresh.push(record);
     const observer = this.observer;
     if (observer) {
