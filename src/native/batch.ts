@@ -33,11 +33,10 @@ export const Layout = {
   WRITE_MORE: WriteEnd.MORE,
   WRITE_END_KEEP_ALIVE: WriteEnd.KEEP_ALIVE,
   WRITE_END_CLOSE: WriteEnd.CLOSE,
+  /** A request's token is its slot, which is reused, in these low bits, and that slot's
+   * generation above them (crates/tsgi-reactor/src/table.rs); both reactors make them so. */
+  TOKEN_SLOT_BITS: 20,
 } as const;
-
-/** The slot bits of a request's token, in both reactors: a token is its slot, which is
- * reused, and that slot's generation above them (crates/tsgi-reactor/src/table.rs). */
-export const TOKEN_SLOT_BITS = 20;
 
 /** `reason` of an ABORT event. */
 export const AbortReason = { PEER_GONE: 1, BODY_TRUNCATED: 2, TIMEOUT: 3, INTERNAL: 4 } as const;

@@ -9,7 +9,7 @@
 import type { Conn } from './conn.js';
 import type { FastcgiStream } from './fastcgi.js';
 import type { HttpStream } from './http.js';
-import { TOKEN_SLOT_BITS } from '../native/batch.js';
+import { Layout } from '../native/batch.js';
 
 /** One request (a uwsgi or HTTP connection has one at a time). */
 export interface Stream {
@@ -38,7 +38,7 @@ export function keepsConn(proto: ProtoStream): boolean {
 }
 
 /** A token: a slot and the slot's generation, as the native table makes them (table.rs). */
-const SLOT_BITS = TOKEN_SLOT_BITS;
+const SLOT_BITS = Layout.TOKEN_SLOT_BITS;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
 const GENERATION_MASK = 0xfff;
 

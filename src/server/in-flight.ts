@@ -8,9 +8,9 @@
  * every young-generation GC until the next full one (docs/performance-notes.md).
  */
 import type { Exchange } from './exchange.js';
-import { TOKEN_SLOT_BITS } from '../native/batch.js';
+import { Layout } from '../native/batch.js';
 
-const SLOT_MASK = (1 << TOKEN_SLOT_BITS) - 1;
+const SLOT_MASK = (1 << Layout.TOKEN_SLOT_BITS) - 1;
 
 export class InFlight {
   private readonly bySlot: Array<Exchange | undefined> = [];

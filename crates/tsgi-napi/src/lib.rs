@@ -227,6 +227,7 @@ pub fn batch_layout() -> HashMap<&'static str, u32> {
         ("WRITE_MORE", WriteEnd::More as u32),
         ("WRITE_END_KEEP_ALIVE", WriteEnd::KeepAlive as u32),
         ("WRITE_END_CLOSE", WriteEnd::Close as u32),
+        ("TOKEN_SLOT_BITS", tsgi_reactor::TOKEN_SLOT_BITS),
     ]
     .into_iter()
     .collect()

@@ -36,4 +36,5 @@ pub use accept::ListenerInfo;
 pub use config::Config;
 pub use conn::Protocol;
 pub use reactor::Reactor;
+pub use table::SLOT_BITS as TOKEN_SLOT_BITS;
 pub use write::WriteEnd;

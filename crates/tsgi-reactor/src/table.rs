@@ -6,8 +6,9 @@
 //! kept-alive connection) names nothing rather than the slot's next occupant.
 
 /// Bits of a token that name the slot; the rest is the generation.
-/// Mirrored by `TOKEN_SLOT_BITS` in src/native/batch.ts: JavaScript finds a request by its slot.
-const SLOT_BITS: u32 = 20;
+/// JavaScript finds a request by its slot: `Layout.TOKEN_SLOT_BITS` in src/native/batch.ts
+/// must match (the binding reports it; a test compares them).
+pub const SLOT_BITS: u32 = 20;
 /// The slot bits of a token; also one more than the most slots a table has.
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 /// The generation bits kept in a token.
