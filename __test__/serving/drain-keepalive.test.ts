@@ -1,8 +1,9 @@
 /**
- * A worker that stops (a reload, a recycle) loses nothing on kept-alive HTTP connections:
+ * A worker that stops (a reload, a recycle) loses nothing on kept-alive connections:
  * clients sending back to back on persistent connections get every answer. A connection
  * whose last response promised keep-alive is not closed under the client's next request;
- * that request is answered, with `Connection: close`, and the client reconnects.
+ * that request is answered (over HTTP with `Connection: close`; over FastCGI the
+ * connection ends after it), and the client reconnects.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -64,25 +65,29 @@ function backToBack(port: number, clients: number, { post = false } = {}) {
   };
 }
 
-async function serve(args: string[]): Promise<{ master: Tsgi; port: number }> {
+async function serve(args: string[], socket = '--http-socket'): Promise<{ master: Tsgi; port: number }> {
   const port = await freePort();
-  const master = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--disable-logging', ...args]);
+  const master = await startTsgi([socket, `127.0.0.1:${port}`, '--module', APP, '--disable-logging', ...args]);
   cleanups.push(() => master.kill());
   return { master, port };
+}
+
+/** `count` reloads of `master`, each once `load` answered 200 more requests; then the old
+ * workers of the last one finish, with the load still on. */
+async function reloads(master: Tsgi, load: { answered: number }, count: number): Promise<void> {
+  for (let i = 1; i <= count; i++) {
+    await until(() => load.answered > i * 200 || undefined, `requests before reload ${i}`);
+    process.kill(master.pid, 'SIGHUP');
+    await until(() => master.lines.filter((l) => /reload \(SIGHUP\): done/.test(l.text)).length >= i || undefined, `reload ${i} done`, 15_000);
+  }
+  await until(() => master.workers().length === 2 || undefined, 'the old workers gone', 15_000);
 }
 
 describe('kept-alive HTTP connections across a worker stopping', () => {
   it('20 clients back to back across 5 SIGHUP reloads: every request answered', async () => {
     const { master, port } = await serve(['--processes', '2']);
     const load = backToBack(port, 20);
-    for (let i = 1; i <= 5; i++) {
-      await until(() => load.answered > i * 200 || undefined, `requests before reload ${i}`);
-      process.kill(master.pid, 'SIGHUP');
-      await until(() => master.lines.filter((l) => /reload \(SIGHUP\): done/.test(l.text)).length >= i || undefined, `reload ${i} done`, 15_000);
-    }
-    // The old workers of the last reload finish, with the load still on.
-    const old = master.workers().length;
-    await until(() => master.workers().length === 2 || undefined, `the ${old - 2} old workers gone`, 15_000);
+    await reloads(master, load, 5);
     const { answered, closes, failures } = await load.stop();
     expect(failures).toEqual([]);
     expect(answered).toBeGreaterThan(1000);
@@ -104,14 +109,34 @@ describe('kept-alive HTTP connections across a worker stopping', () => {
     const nginx = await startNginx({ locations: [{ path: '/', proxyPass: `127.0.0.1:${port}`, keepalive: 32 }], accessLog: false });
     cleanups.push(() => nginx.stop());
     const load = backToBack(Number(new URL(nginx.url('/')).port), 20, { post: true });
-    for (let i = 1; i <= 3; i++) {
-      await until(() => load.answered > i * 200 || undefined, `requests before reload ${i}`);
-      process.kill(master.pid, 'SIGHUP');
-      await until(() => master.lines.filter((l) => /reload \(SIGHUP\): done/.test(l.text)).length >= i || undefined, `reload ${i} done`, 15_000);
-    }
-    await until(() => master.workers().length === 2 || undefined, 'the old workers gone', 15_000);
+    await reloads(master, load, 3);
     const { answered, failures } = await load.stop();
     expect(failures).toEqual([]);
     expect(answered).toBeGreaterThan(600);
+  });
+});
+
+describe.skipIf(!hasNginx)('kept-alive FastCGI connections (nginx fastcgi_keep_conn) across a worker stopping', () => {
+  async function behindNginx(args: string[]) {
+    const { master, port } = await serve(['--processes', '2', ...args], '--fastcgi-socket');
+    const nginx = await startNginx({ locations: [{ path: '/', fastcgiPass: `127.0.0.1:${port}`, keepalive: 32 }], accessLog: false });
+    cleanups.push(() => nginx.stop());
+    return { master, load: backToBack(Number(new URL(nginx.url('/')).port), 20, { post: true }) };
+  }
+
+  it('POSTs across 3 reloads: no 502', async () => {
+    const { master, load } = await behindNginx([]);
+    await reloads(master, load, 3);
+    const { answered, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(600);
+  });
+
+  it('POSTs across --max-requests recycling: no 502', async () => {
+    const { master, load } = await behindNginx(['--max-requests', '400']);
+    await until(() => master.lines.filter((l) => /--max-requests 400 reached; replacing it/.test(l.text)).length >= 4 || undefined, '4 recycles', 20_000);
+    const { answered, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(1600);
   });
 });

@@ -155,6 +155,50 @@ describe('F24 FCGI_KEEP_CONN', () => {
   });
 });
 
+describe('FCGI_KEEP_CONN across a graceful stop', () => {
+  /** A kept connection that served one request, and its server winding down. */
+  async function keptThenStopping() {
+    const { address } = fcgiServer();
+    const client = new FcgiClient(address);
+    await client.send(get('/first', { keepConn: true }));
+    expectBytes((await client.untilEnd([1])).data, reply(1, ok('/first')));
+    const stopping = servers.started.at(-1)!.windDown(10_000);
+    return { client, stopping };
+  }
+
+  it('a request that arrives on a kept connection is answered; an empty GET_VALUES_RESULT after its END_REQUEST tells the web server to drop the connection, which closes', async () => {
+    const { client, stopping } = await keptThenStopping();
+    try {
+      await client.send(get('/next', { keepConn: true }));
+      const next = await client.untilClosed();
+      // nginx keeps a connection only when END_REQUEST ends what it read; the record after
+      // it, in the same write, makes nginx close it rather than send its next request.
+      expectBytes(next.data, Buffer.concat([reply(1, ok('/next')), Buffer.from([1, FCGI.GET_VALUES_RESULT, 0, 0, 0, 0, 0, 0])]));
+      expect(next.ended).toBe(true);
+      expect(next.reset).toBe(false);
+      await stopping;
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('an idle kept connection is not closed at once (its next request may be on the way), and closes without a reset when none comes', async () => {
+    const { client, stopping } = await keptThenStopping();
+    try {
+      const started = Date.now();
+      await delay(100);
+      expect(client.raw.closed).toBe(false);
+      const idle = await client.untilClosed();
+      expect(idle.data.length).toBe(0);
+      expect(idle.reset).toBe(false);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await stopping;
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
 describe('multiplexing', () => {
   it('three interleaved requests with different delays each get their own response (F12, F13 allow it)', async () => {
     const { address } = fcgiServer({ '/one': timed(150), '/two': timed(10), '/three': timed(80, true) });

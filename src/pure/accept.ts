@@ -7,9 +7,8 @@
  */
 import net from 'node:net';
 import type { WireProtocol } from '../native/binding.js';
-import { AbortReason } from '../native/batch.js';
 import { Level } from './batch.js';
-import { addConn, closeConn } from './conns.js';
+import { addConn } from './conns.js';
 import { listenNow } from './listen.js';
 import { refreshDeadline } from './timers.js';
 import type { PureReactor } from './reactor.js';
@@ -77,15 +76,15 @@ export function admitWaiting(r: PureReactor): void {
   }
 }
 
-/** A graceful stop: no new connections; idle kept-alive ones close, busy ones after their response. */
+/** A graceful stop: no new connections; kept-alive ones wait a moment for a next request
+ * and close after it (ProtoConn.stop), busy ones close after their response. */
 export function stopListening(r: PureReactor): void {
   for (const s of r.accept.servers.splice(0)) s.close();
   for (const [socket] of r.accept.waiting.splice(0)) socket.destroy();
   r.draining = true;
-  // A connection busy with a request closes after its response (endStream).
   const now = Date.now();
-  for (const conn of [...r.conns]) {
-    if (conn.proto.stop(conn, now)) closeConn(r, conn, false, AbortReason.PEER_GONE);
-    else refreshDeadline(r, conn);
+  for (const conn of r.conns) {
+    conn.proto.stop(conn, now);
+    refreshDeadline(r, conn);
   }
 }

@@ -21,6 +21,12 @@ import type { StreamEnd } from './write.js';
 
 export const EMPTY = Buffer.alloc(0);
 
+/** How long a kept-alive connection (HTTP, FastCGI keep-conn) waits for its next request
+ * once a graceful stop has begun (at most its idle timeout). A peer sending back to back
+ * sends within it, and its request is answered rather than cut by a close; an idle one is
+ * closed at its end, as at any idle timeout. */
+export const DRAIN_IDLE_MS = 1000;
+
 /** Where a connection stands, whatever its protocol. */
 export const enum Stage {
   /** Its protocol's state says what the bytes mean. */
@@ -57,8 +63,9 @@ export interface ProtoConn {
   readonly readWhole: boolean;
   /** A body of known length is being read (its stall timeout stops while paused). */
   readonly inLengthBody: boolean;
-  /** A graceful stop began at `now`: true if the connection closes now. */
-  stop(conn: Conn, now: number): boolean;
+  /** A graceful stop began at `now`. No connection closes here: a kept-alive one waits
+   * DRAIN_IDLE_MS for its peer's next request, answers it, then closes. */
+  stop(conn: Conn, now: number): void;
   /** A request on the connection ended (`keepConn`: it may carry the peer's next one). */
   requestEnded(r: PureReactor, conn: Conn, stream: Stream, end: StreamEnd, keepConn: boolean): void;
 }

@@ -30,7 +30,7 @@ import { VAR_WORDS, WireError } from '../codec/wire.js';
 import { AbortReason, Layout } from '../native/batch.js';
 import { Level } from './batch.js';
 import type { ReactorConfig } from './config.js';
-import { close, type Conn, type Next, type ProtoConn } from './conn.js';
+import { close, type Conn, DRAIN_IDLE_MS, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 import { cgiRefusal } from './refusal.js';
 import type { Stream } from './stream.js';
@@ -66,7 +66,11 @@ type Request = Stream & { readonly proto: FastcgiStream };
 export class FastcgiConn implements ProtoConn {
   readonly protocol = 'fastcgi';
   /** A request without FCGI_KEEP_CONN began (or a graceful stop): close once none is left. */
-  closeWhenIdle = false;
+  private closeWhenIdle = false;
+  /** When a graceful stop began (ms; 0: none). The web server keeps the connection for its
+   * next request and may be sending it: an idle connection waits DRAIN_IDLE_MS for it and
+   * ends after answering it, rather than closing under it. */
+  private drainStarted = 0;
 
   readonly dropsInput = false;
 
@@ -164,12 +168,18 @@ export class FastcgiConn implements ProtoConn {
    * complete response. The connection closes once its output is sent, unless kept alive. */
   requestEnded(r: PureReactor, conn: Conn, stream: Stream, end: StreamEnd, keepConn: boolean): void {
     // A FastCGI connection carries FastCGI requests only.
-    const { id } = stream.proto as FastcgiStream;
-    const pieces = end.complete ? [recordHeader(RecordType.STDOUT, id, 0)] : [];
-    pieces.push(endRequest(id, end.complete ? 0 : end.appStatus, ProtocolStatus.REQUEST_COMPLETE));
-    reply(r, conn, ...pieces);
+    const request = stream.proto as FastcgiStream;
+    const pieces = end.complete ? [recordHeader(RecordType.STDOUT, request.id, 0)] : [];
+    pieces.push(endRequest(request.id, end.complete ? 0 : end.appStatus, ProtocolStatus.REQUEST_COMPLETE));
     this.closeWhenIdle ||= !keepConn;
-    if (conn.streams.length === 0 && this.closeWhenIdle) conn.closing = true;
+    const closes = conn.streams.length === 0 && this.closeWhenIdle;
+    // The web server asked to keep the connection (a graceful stop ends it) and would send
+    // its next request into our close. A record after END_REQUEST, in the same write, makes
+    // it drop the connection instead: nginx keeps one only when END_REQUEST ends what it
+    // read. An empty GET_VALUES_RESULT is a management record that asks nothing of it.
+    if (closes && request.keepConn) pieces.push(EMPTY_VALUES_RESULT);
+    reply(r, conn, ...pieces);
+    if (closes) conn.closing = true;
   }
 
   /** The web server closed: mid-record (F2) is worth a log line; requests still running are aborted (F25). */
@@ -187,6 +197,8 @@ export class FastcgiConn implements ProtoConn {
    * sends its input, the next record must come. */
   deadline(conn: Conn, config: ReactorConfig, now: number): number {
     if (conn.queued > 0) return now + config.socketTimeoutMs;
+    const idle = conn.streams.length === 0 && conn.pending.length === 0;
+    if (idle && this.drainStarted !== 0) return this.drainStarted + Math.min(DRAIN_IDLE_MS, config.socketTimeoutMs);
     const sending = conn.streams.length === 0 || conn.streams.some((s) => (s.proto as FastcgiStream).phase !== 'complete');
     return !conn.paused && sending ? now + config.socketTimeoutMs : 0;
   }
@@ -209,12 +221,16 @@ export class FastcgiConn implements ProtoConn {
   readonly readWhole = false;
   readonly inLengthBody = false;
 
-  /** A graceful stop: no request after the current ones; an idle connection closes now. */
-  stop(conn: Conn): boolean {
+  /** A graceful stop: no request after the current ones, and an idle connection closes
+   * when DRAIN_IDLE_MS pass without one. */
+  stop(_conn: Conn, now: number): void {
     this.closeWhenIdle = true;
-    return conn.streams.length === 0 && conn.pending.length === 0 && conn.queued === 0;
+    this.drainStarted = now;
   }
 }
+
+/** Sent after the last END_REQUEST of a connection the web server wanted kept (requestEnded). */
+const EMPTY_VALUES_RESULT = getValuesResult([]);
 
 /** The active request `id` on the connection. */
 function find(conn: Conn, id: number): Request | undefined {

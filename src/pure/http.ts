@@ -11,7 +11,7 @@ import { WireError } from '../codec/wire.js';
 import { AbortReason, Layout } from '../native/batch.js';
 import { BODY_AND_END_WORDS, Level } from './batch.js';
 import type { ReactorConfig } from './config.js';
-import { EMPTY, answer, close, reset, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
+import { DRAIN_IDLE_MS, EMPTY, answer, close, reset, stalledOutput, type Conn, type Next, type ProtoConn } from './conn.js';
 import type { PureReactor } from './reactor.js';
 import { httpRefusal } from './refusal.js';
 import { headTimeout, refreshDeadline, responseStalled } from './timers.js';
@@ -46,10 +46,6 @@ const enum State {
 type Step = 'more' | Next;
 
 /** What an HTTP request keeps. */
-/** How long a kept-alive connection waits for its next request once a graceful stop has
- * begun (at most http-keepalive-timeout). A client sending back to back sends within it;
- * an idle one is closed at its end, as at any keep-alive timeout. */
-const DRAIN_IDLE_MS = 1000;
 
 export class HttpStream {
   readonly protocol = 'http';
@@ -333,12 +329,10 @@ export class HttpConn implements ProtoConn {
     return this.state === State.Body;
   }
 
-  /** A graceful stop: never closes now, since its last response promised keep-alive; it
-   * closes when idle for DRAIN_IDLE_MS, or after a request that arrives meanwhile (that
-   * one gets no keep-alive). */
-  stop(_conn: Conn, now: number): boolean {
+  /** A graceful stop: its last response promised keep-alive, so it closes when idle for
+   * DRAIN_IDLE_MS, or after a request that arrives meanwhile (that one gets no keep-alive). */
+  stop(_conn: Conn, now: number): void {
     this.drainStarted = now;
-    return false;
   }
 }
 

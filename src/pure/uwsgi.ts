@@ -249,9 +249,7 @@ export class UwsgiConn implements ProtoConn {
   }
 
   /** A graceful stop: the request in progress finishes; the connection closes after it. */
-  stop(): boolean {
-    return false;
-  }
+  stop(): void {}
 
   /** The response ended: one request per connection. */
   requestEnded(_r: PureReactor, conn: Conn): void {

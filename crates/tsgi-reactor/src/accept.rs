@@ -11,7 +11,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-use crate::batch::{AbortReason, Batch, Level};
+use crate::batch::{Batch, Level};
 use crate::conn::Protocol;
 use crate::listen::{self, Address};
 use crate::reactor::{Reactor, KIND_LISTENER, KIND_SHIFT};
@@ -203,9 +203,9 @@ impl Reactor {
     }
 
     /// Stops taking new work, for a graceful stop: closes the listeners (Unix socket
-    /// files this reactor created are removed), closes kept-alive connections that wait
-    /// for a next request, and lets every other connection close after its current
-    /// response. Requests in progress go on.
+    /// files this reactor created are removed); kept-alive connections wait a moment for
+    /// a next request and close after it (see [`crate::conn::Conn::stop`]), every other
+    /// connection closes after its current response. Requests in progress go on.
     pub fn stop_listening(&mut self) {
         for listener in self.accept.listeners.drain(..) {
             // A listening socket inherited from the master stays open there: closing our
@@ -220,10 +220,8 @@ impl Reactor {
         self.cx.draining = true;
         let now = sys::now_ms();
         for slot in 0..self.conns.slots() {
-            // A connection busy with a request closes after its response (`end_stream`).
-            if self.conns.get_mut(slot).is_some_and(|conn| conn.stop(now)) {
-                self.close_conn(slot, false, AbortReason::PeerGone);
-            } else {
+            if let Some(conn) = self.conns.get_mut(slot) {
+                conn.stop(now);
                 self.refresh_deadline(slot);
             }
         }

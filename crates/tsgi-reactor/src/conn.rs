@@ -30,6 +30,12 @@ use crate::sys::{self, Read};
 use crate::table;
 use crate::uwsgi::UwsgiConn;
 
+/// How long a kept-alive connection (HTTP, FastCGI keep-conn) waits for its next request
+/// once a graceful stop has begun (at most its idle timeout). A peer sending back to back
+/// sends within it, and its request is answered rather than cut by a close; an idle one
+/// is closed at its end, as at any idle timeout.
+pub(crate) const DRAIN_IDLE_MS: u64 = 1000;
+
 /// The wire protocol a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -222,22 +228,14 @@ impl Conn {
         }
     }
 
-    /// A graceful stop began: `true` if the connection closes now (it waits for no
-    /// response and is idle); otherwise it closes after its current request. HTTP never
-    /// closes here: its last response promised keep-alive (see [`crate::http::HttpConn::drain`]).
-    pub fn stop(&mut self, now: u64) -> bool {
-        let link = &self.link;
-        let idle = link.streams.is_empty() && link.buffered.is_empty();
+    /// A graceful stop began at `now`. No connection closes here: a uwsgi one carries a
+    /// single request; a kept-alive one (HTTP, FastCGI keep-conn) may have its peer's next
+    /// request on the way, so it waits [`DRAIN_IDLE_MS`] for it, answers it, then closes.
+    pub fn stop(&mut self, now: u64) {
         match &mut self.proto {
-            ProtoConn::Uwsgi(_) => false,
-            ProtoConn::Fastcgi(fastcgi) => {
-                fastcgi.close_when_idle = true;
-                idle && link.out.queued() == 0
-            }
-            ProtoConn::Http(http) => {
-                http.drain(now);
-                false
-            }
+            ProtoConn::Uwsgi(_) => {}
+            ProtoConn::Fastcgi(fastcgi) => fastcgi.drain(now),
+            ProtoConn::Http(http) => http.drain(now),
         }
     }
 

@@ -24,7 +24,7 @@ use tsgi_wire::{keys, Status};
 
 use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
-use crate::conn::{Link, Next};
+use crate::conn::{Link, Next, DRAIN_IDLE_MS};
 use crate::notices::Notice;
 use crate::reactor::Cx;
 use crate::refusal;
@@ -39,7 +39,11 @@ const NO_ROOM: &str = "fastcgi: batch buffers smaller than one request; closed";
 pub(crate) struct FastcgiConn {
     /// A request without `FCGI_KEEP_CONN` began (or a graceful stop): close once no
     /// request is left.
-    pub close_when_idle: bool,
+    close_when_idle: bool,
+    /// When a graceful stop began (monotonic ms; 0: none). The web server keeps the
+    /// connection for its next request and may be sending it: an idle connection waits
+    /// [`DRAIN_IDLE_MS`] for it and ends after answering it, rather than closing under it.
+    drain_started: u64,
 }
 
 /// What a FastCGI request keeps: its id on the connection and where its input is.
@@ -165,7 +169,7 @@ fn type_name(record_type: RecordType) -> String {
 impl FastcgiConn {
     /// A connection before its first record.
     pub(crate) fn new() -> Self {
-        FastcgiConn { close_when_idle: false }
+        FastcgiConn { close_when_idle: false, drain_started: 0 }
     }
 
     /// Handles the records buffered (left by a full batch, or read before a pause), then
@@ -379,13 +383,33 @@ impl FastcgiConn {
         encode::end_request(out, request.id, app_status, ProtocolStatus::RequestComplete);
         self.close_when_idle |= !keep_conn;
         if link.streams.is_empty() && self.close_when_idle {
+            if request.keep_conn {
+                // The web server asked to keep the connection (a graceful stop ends it)
+                // and would send its next request into our close. A record after
+                // END_REQUEST, in the same write, makes it drop the connection instead:
+                // nginx keeps one only when END_REQUEST ends what it read. An empty
+                // GET_VALUES_RESULT is a management record that asks nothing of it.
+                encode::get_values_result(link.out.tail(), &[]).expect("an empty record fits");
+            }
             link.closing = true;
         }
     }
 
+    /// A graceful stop began at `now`: no request after the current ones, and an idle
+    /// connection closes when [`DRAIN_IDLE_MS`] pass without one.
+    pub(crate) fn drain(&mut self, now: u64) {
+        self.close_when_idle = true;
+        self.drain_started = now;
+    }
+
     /// The deadline: a queued response must keep moving, and while the connection is idle
-    /// between requests, or a request still sends its input, the next record must come.
+    /// between requests (for a moment only once draining), or a request still sends its
+    /// input, the next record must come.
     pub(crate) fn deadline(&self, link: &Link, streams: &Streams, config: &Config, now: u64) -> u64 {
+        let idle = link.streams.is_empty() && link.buffered.is_empty() && link.out.queued() == 0;
+        if idle && self.drain_started != 0 {
+            return self.drain_started + DRAIN_IDLE_MS.min(config.socket_timeout_ms);
+        }
         let sending = |&s: &u32| {
             streams
                 .get(s)

@@ -19,7 +19,7 @@ use tsgi_wire::Status;
 
 use crate::batch::{self, AbortReason, Batch, Level, RequestHead};
 use crate::config::Config;
-use crate::conn::{Link, Next, Protocol};
+use crate::conn::{Link, Next, Protocol, DRAIN_IDLE_MS};
 use crate::notices::{Notice, Notices};
 use crate::reactor::Cx;
 use crate::refusal;
@@ -54,11 +54,6 @@ pub(crate) struct HttpConn {
     /// closing under it.
     drain_started: u64,
 }
-
-/// How long a kept-alive connection waits for its next request once a graceful stop has
-/// begun (at most `http-keepalive-timeout`). A client sending back to back sends within
-/// it; an idle one is closed at its end, as at any keep-alive timeout.
-const DRAIN_IDLE_MS: u64 = 1000;
 
 /// Where the read side of an HTTP connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
