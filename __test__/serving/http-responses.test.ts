@@ -99,6 +99,15 @@ describe('responses, byte for byte', () => {
     expect(other.text).toBe(res('404 Not Found', { body: 'no route /a b', connection: 'close' }));
   });
 
+  it('an absolute-form target wins over Host for SERVER_NAME, SERVER_PORT and HTTP_HOST alike (RFC 9112 §3.2.2)', async () => {
+    const address = serveHttp();
+    const client = await open(address);
+    await client.write(req('GET', 'http://target.example:81/environ?x', { headers: [['Host', 'header.example']] }));
+    const environ = await jsonBody(client);
+    expect(environ).toMatchObject({ PATH_INFO: '/environ', SERVER_NAME: 'target.example', SERVER_PORT: '81', HTTP_HOST: 'target.example:81' });
+    client.destroy();
+  });
+
   it('a list body gets Content-Length (empty chunks skipped)', async () => {
     const address = serveHttp();
     const client = await open(address);

@@ -112,12 +112,17 @@ fn absolute_form() {
     assert_eq!(r.var("REQUEST_URI").as_deref(), Some("http://Example.COM:8080/a%2Fb/c?x=y"));
     assert_eq!(r.var("PATH_INFO").as_deref(), Some("/a/b/c"));
     assert_eq!(r.var("QUERY_STRING").as_deref(), Some("x=y"));
-    assert_eq!(r.var("HTTP_HOST").as_deref(), Some("ignored"));
-    // RFC 9112 §3.2.2: the target's authority wins over Host.
+    // RFC 9112 §3.2.2: the target's authority wins over Host, for SERVER_NAME (the head's
+    // host) and HTTP_HOST alike.
+    assert_eq!(r.var("HTTP_HOST").as_deref(), Some("Example.COM:8080"));
     let mut out = HeadVars::new();
     let buf = b"GET https://a.example HTTP/1.1\r\nHost: b.example\r\n\r\n";
     let Ok(Status::Complete(head)) = http::parse_head(buf, &Limits::default(), &mut out) else { panic!() };
     assert_eq!(&out.block[head.host.clone().unwrap()], b"a.example");
+    assert_eq!(out.get(b"HTTP_HOST"), Some(&b"a.example"[..]));
+    // The Host field is still checked; a CONNECT keeps its own Host.
+    assert!(http::parse_head(b"GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n", &Limits::default(), &mut out).is_err());
+    assert_eq!(ok(b"CONNECT a:1 HTTP/1.1\r\nHost: b:1\r\n\r\n").var("HTTP_HOST").as_deref(), Some("b:1"));
     assert_eq!(out.get(b"PATH_INFO"), Some(&b"/"[..]));
     assert_eq!(out.get(b"QUERY_STRING"), Some(&b""[..]));
     let r = ok(b"GET HTTP://a?q HTTP/1.1\r\nHost: a\r\n\r\n");

@@ -384,6 +384,9 @@ function build(buf: Buffer, line: RequestLine, fields: Field[], headEnd: number,
   if (pushed instanceof WireError) return pushed;
   out.pushText('SERVER_PROTOCOL', minorVersion === 1 ? 'HTTP/1.1' : 'HTTP/1.0');
 
+  // An absolute-form target's authority wins over Host (RFC 9112 §3.2.2): HTTP_HOST says it
+  // too, so that it agrees with SERVER_NAME.
+  const absoluteHost = isConnect ? null : parts.authority;
   let contentLength = -1;
   let transferEncoding: [number, number] | null = null;
   let host: [number, number] | null = null;
@@ -417,12 +420,13 @@ function build(buf: Buffer, line: RequestLine, fields: Field[], headEnd: number,
       if (pushed instanceof WireError) return pushed;
       continue;
     }
-    const range = out.pushHeader(buf, ns, ne, vs, ve);
+    const isHostField = is('host');
+    const range = isHostField && absoluteHost ? out.pushHeader(buf, ns, ne, absoluteHost[0], absoluteHost[1]) : out.pushHeader(buf, ns, ne, vs, ve);
     if (range instanceof WireError) return range;
     if (is('transfer-encoding')) {
       if (transferEncoding) return HttpErrors.duplicateTransferEncoding();
       transferEncoding = range;
-    } else if (is('host')) {
+    } else if (isHostField) {
       if (host) return HttpErrors.duplicateHost();
       if (!isHost(buf, vs, ve)) return HttpErrors.invalidHost();
       host = range;

@@ -661,7 +661,10 @@ fn build(
     out.push(b"QUERY_STRING", &target[parts.query.clone()])?;
     out.push(b"SERVER_PROTOCOL", if minor_version == 1 { b"HTTP/1.1" } else { b"HTTP/1.0" })?;
     let mut seen = Seen::default();
-    walk_fields(fields, minor_version, &mut seen, out)?;
+    // An absolute-form target's authority wins over `Host` (RFC 9112 §3.2.2): HTTP_HOST
+    // says it too, so that it agrees with SERVER_NAME.
+    let absolute_host = parts.authority.clone().filter(|_| !is_connect).map(|a| &target[a]);
+    walk_fields(fields, minor_version, absolute_host, &mut seen, out)?;
 
     if seen.transfer_encoding.is_some() && seen.content_length.is_some() {
         return Err(Error::ContentLengthWithTransferEncoding);
@@ -713,10 +716,12 @@ fn build(
 }
 
 /// One var per field, in wire order, and what the framing needs to know; the errors of
-/// single fields, first in wire order.
+/// single fields, first in wire order. `absolute_host`: the value `HTTP_HOST` gets in place
+/// of the `Host` field's (which is still checked).
 fn walk_fields(
     fields: &[httparse::Header<'_>],
     minor_version: u8,
+    absolute_host: Option<&[u8]>,
     seen: &mut Seen,
     out: &mut HeadVars,
 ) -> Result<(), Error> {
@@ -752,13 +757,14 @@ fn walk_fields(
             out.push(b"CONTENT_TYPE", value)?;
             continue;
         }
-        let range = out.push_header(name, value)?;
+        let is_host_field = is("host");
+        let range = out.push_header(name, absolute_host.filter(|_| is_host_field).unwrap_or(value))?;
         if is("transfer-encoding") {
             if seen.transfer_encoding.is_some() {
                 return Err(Error::DuplicateTransferEncoding);
             }
             seen.transfer_encoding = Some(range);
-        } else if is("host") {
+        } else if is_host_field {
             if seen.host.is_some() {
                 return Err(Error::DuplicateHost);
             }
