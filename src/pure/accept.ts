@@ -3,7 +3,8 @@
  * listening servers (bound here, or adopted from the master), what happens at max-conns,
  * and the graceful stop. Node accepts on its own and cannot leave a connection in the
  * kernel's listen queue, so at max-conns accepted sockets wait here unread until a
- * connection closes; Node also rests after EMFILE itself, so there is no rest to manage.
+ * connection closes; after EMFILE libuv closes what waits itself, so there is no rest to
+ * manage, only its log lines.
  */
 import net from 'node:net';
 import type { WireProtocol } from '../native/binding.js';
@@ -13,6 +14,10 @@ import { listenNow } from './listen.js';
 import { refreshDeadline } from './timers.js';
 import type { PureReactor } from './reactor.js';
 
+/** While accepting keeps failing for want of descriptors, one log line per this long (libuv
+ * reports every failed accept). */
+const STARVED_LOG_MS = 10_000;
+
 /** The listeners and the state of accepting. */
 export class Accepting {
   readonly servers: net.Server[] = [];
@@ -20,14 +25,35 @@ export class Accepting {
   readonly waiting: Array<[net.Socket, WireProtocol]> = [];
   /** Connections accepted since the start. */
   accepted = 0;
+  /** When the last out-of-descriptors line was logged (ms; 0: never). */
+  starvedLoggedAt = 0;
+  /** Accepts that failed for want of descriptors since that line, not logged one by one. */
+  starvedUnlogged = 0;
+}
+
+/** An accept failed (listen errors are thrown by listen()/adopt()). For want of descriptors:
+ * one line, then at most one per STARVED_LOG_MS saying how many failures it stands for. */
+function acceptFailed(r: PureReactor, error: NodeJS.ErrnoException): void {
+  if (r.shut) return;
+  if (error.code !== 'EMFILE' && error.code !== 'ENFILE') return r.notices.log(Level.ERROR, `accept: ${error.message}`);
+  const accept = r.accept;
+  const now = Date.now();
+  if (accept.starvedLoggedAt !== 0 && now < accept.starvedLoggedAt + STARVED_LOG_MS) {
+    accept.starvedUnlogged++;
+    return;
+  }
+  const more = accept.starvedUnlogged === 0 ? '' : `; ${accept.starvedUnlogged} more times since the last such line`;
+  accept.starvedLoggedAt = now;
+  accept.starvedUnlogged = 0;
+  // libuv then accepts and closes what waits, so that clients learn at once.
+  r.notices.log(Level.ERROR, `accept: ${error.message}; waiting connections are closed while descriptors are short (raise the fd limit, ulimit -n)${more}`);
 }
 
 function server(r: PureReactor, protocol: WireProtocol): net.Server {
   if (protocol !== 'uwsgi' && protocol !== 'fastcgi' && protocol !== 'http') throw new Error(`unknown protocol ${JSON.stringify(protocol)}`);
   const server = net.createServer({ allowHalfOpen: true, noDelay: true });
   server.on('connection', (socket) => onConnection(r, socket, protocol));
-  // Listen errors are thrown by listen()/adopt(); later ones (EMFILE on accept) are logged.
-  server.on('error', (error) => r.shut || r.notices.log(Level.ERROR, `accept: ${error.message}`));
+  server.on('error', (error) => acceptFailed(r, error));
   return server;
 }
 

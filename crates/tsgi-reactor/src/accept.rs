@@ -22,6 +22,9 @@ use crate::sys;
 const ACCEPTS_PER_POLL: usize = 64;
 /// After EMFILE/ENFILE on accept, the listener rests this long instead of spinning.
 const ACCEPT_BACKOFF_MS: u64 = 100;
+/// While accepting keeps failing for want of descriptors, one log line per this long (a
+/// rest every 100 ms would otherwise write ten a second, per worker).
+const STARVED_LOG_MS: u64 = 10_000;
 
 /// A listening socket.
 pub(crate) struct Listener {
@@ -42,6 +45,10 @@ pub(crate) struct Accepting {
     pub paused: bool,
     /// Connections accepted since the start.
     pub accepted: u64,
+    /// When the last out-of-descriptors line was logged (monotonic ms; 0: never).
+    starved_logged_at: u64,
+    /// Rests for want of descriptors since that line, not logged one by one.
+    starved_unlogged: u64,
 }
 
 impl Accepting {
@@ -149,14 +156,10 @@ impl Reactor {
                     // Out of file descriptors: rest instead of spinning on a listener
                     // that stays readable (waitress GHSA-3f84-rpwh-47g6 is the spin).
                     let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
-                    self.accept.listeners[index].resting_until = sys::now_ms() + ACCEPT_BACKOFF_MS;
+                    let now = sys::now_ms();
+                    self.accept.listeners[index].resting_until = now + ACCEPT_BACKOFF_MS;
                     self.arm_timer(true);
-                    self.cx.notices.log(
-                        Level::Error,
-                        format!(
-                            "accept: {e}; not accepting for {ACCEPT_BACKOFF_MS} ms (raise the fd limit, ulimit -n)"
-                        ),
-                    );
+                    self.log_starved(&e, now);
                     return;
                 }
                 Err(e)
@@ -173,6 +176,25 @@ impl Reactor {
                 }
             }
         }
+    }
+
+    /// Accept failed for want of descriptors at `now`: one line, then at most one per
+    /// [`STARVED_LOG_MS`], saying how many rests it stands for.
+    fn log_starved(&mut self, error: &io::Error, now: u64) {
+        let accept = &mut self.accept;
+        if accept.starved_logged_at != 0 && now < accept.starved_logged_at + STARVED_LOG_MS {
+            accept.starved_unlogged += 1;
+            return;
+        }
+        let more = match std::mem::take(&mut accept.starved_unlogged) {
+            0 => String::new(),
+            n => format!("; {n} more times since the last such line"),
+        };
+        accept.starved_logged_at = now;
+        self.cx.notices.log(
+            Level::Error,
+            format!("accept: {error}; not accepting for {ACCEPT_BACKOFF_MS} ms at a time (raise the fd limit, ulimit -n){more}"),
+        );
     }
 
     /// At `max-conns`: the listeners leave the epoll set, so new connections wait in the
