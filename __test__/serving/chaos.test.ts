@@ -4,7 +4,7 @@
  * Each scenario asserts what the fault may cost and adds a row to the table printed at
  * the end (requests sent, failed, and how long recovering took).
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -238,6 +238,50 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
       sent: during.sent,
       failed: during.failed.length,
       recovery: `master up; "${said.text.slice(said.text.indexOf('cannot start'), said.text.indexOf(':', said.text.indexOf('cannot start')) + 1)} …EMFILE"; replacement once fds returned`,
+    });
+  });
+
+  it.each([
+    ['/big', 'the same 1 MiB buffer'],
+    ['/big-fresh', 'a new 1 MiB buffer each'],
+  ])('1,000 slow readers of %s (%s) over HTTP: the worker stays under 300 MB and fresh requests are answered', async (route, what) => {
+    const port = await freePort();
+    const tsgi = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--disable-logging', '--max-conns', '2000', '--listen', '2048']);
+    cleanups.push(() => tsgi.kill());
+    const [worker] = tsgi.workers();
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${worker}/status`, 'utf8'))![1]) / 1024;
+    const readers: net.Socket[] = [];
+    cleanups.push(() => readers.forEach((s) => s.destroy()));
+    let started = 0;
+    for (let i = 0; i < 1000; i++) {
+      const reader = net.connect(port, '127.0.0.1', () => reader.write(`GET ${route} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      // Reads its first bytes, then nothing more: the rest of the response waits.
+      reader.once('data', () => (started++, reader.pause())).on('error', () => {});
+      readers.push(reader);
+    }
+    let peak = 0;
+    const latencies: number[] = [];
+    while (started < 1000) {
+      peak = Math.max(peak, rss());
+      const at = Date.now();
+      expect((await fetch(`http://127.0.0.1:${port}/ok`)).status).toBe(200);
+      latencies.push(Date.now() - at);
+      await sleep(50);
+    }
+    // Every response begun; the worker holds what the sockets did not take.
+    for (let i = 0; i < 10; i++) {
+      peak = Math.max(peak, rss());
+      const at = Date.now();
+      expect((await fetch(`http://127.0.0.1:${port}/ok`)).status).toBe(200);
+      latencies.push(Date.now() - at);
+      await sleep(50);
+    }
+    expect(peak).toBeLessThan(300);
+    rows.push({
+      scenario: `1,000 slow readers of ${route} (${what}), HTTP direct`,
+      sent: latencies.length,
+      failed: 0,
+      recovery: `worker RSS peak ${peak.toFixed(0)} MB; fresh /ok answered in median ${median(latencies)} ms, max ${Math.max(...latencies)} ms`,
     });
   });
 

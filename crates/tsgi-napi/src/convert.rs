@@ -81,6 +81,59 @@ pub unsafe fn typed_array(
     Ok((data, length))
 }
 
+/// Below this size a body chunk is copied into the connection's queue; from it on, the
+/// queue holds the chunk itself until sent (a reference costs more than a small copy).
+const HOLD_MIN: usize = 32 * 1024;
+
+/// A Uint8Array the reactor sends without copying: referenced, so that it stays alive
+/// (and its bytes where they are) until the queue drops it.
+pub struct HeldArray {
+    env: sys::napi_env,
+    reference: sys::napi_ref,
+    data: *const u8,
+    len: usize,
+}
+
+impl tsgi_reactor::Held for HeldArray {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the reference keeps the array's buffer alive, and a buffer's bytes do not
+        // move; the app does not change a chunk it has handed over (as with socket.write).
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for HeldArray {
+    fn drop(&mut self) {
+        // SAFETY: the queue lives on the JS thread; the reference is ours to delete once.
+        unsafe { sys::napi_delete_reference(self.env, self.reference) };
+    }
+}
+
+/// `value` as a [`HeldArray`] if it is a Uint8Array of at least [`HOLD_MIN`] bytes; `None`
+/// for anything else (then appended by [`append_value`]).
+///
+/// # Safety
+/// `value` is a live value of `env`, on the JS thread.
+pub unsafe fn held_array(env: sys::napi_env, value: sys::napi_value) -> Option<HeldArray> {
+    let mut kind = 0;
+    // SAFETY: per the function's contract.
+    unsafe { sys::napi_typeof(env, value, &mut kind) };
+    if kind != sys::ValueType::napi_object {
+        return None;
+    }
+    // SAFETY: per the function's contract.
+    let (data, len) = unsafe { typed_array(env, value, sys::TypedarrayType::uint8_array) }.ok()?;
+    if len < HOLD_MIN {
+        return None;
+    }
+    let mut reference = ptr::null_mut();
+    // SAFETY: per the function's contract; one strong reference, deleted on drop.
+    if unsafe { sys::napi_create_reference(env, value, 1, &mut reference) } != sys::Status::napi_ok {
+        return None;
+    }
+    Some(HeldArray { env, reference, data: data.cast_const().cast(), len })
+}
+
 /// How a JavaScript string becomes bytes.
 pub enum Encoding {
     /// One byte per UTF-16 unit (response heads: field values are latin-1 on the wire).

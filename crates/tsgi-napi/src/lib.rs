@@ -34,7 +34,7 @@ use napi_derive::napi;
 use tsgi_reactor::batch;
 use tsgi_reactor::{Config, WriteEnd};
 
-use convert::{append_value, io_error_message, parse_protocol, Encoding};
+use convert::{append_value, held_array, io_error_message, parse_protocol, Encoding};
 use driver::Driver;
 pub use options::BindingReactorOptions;
 pub use process::{map_shared, set_parent_death_signal};
@@ -117,15 +117,22 @@ impl BindingReactor {
         };
         let env = self.driver.env;
         let mut reactor = self.driver.reactor.borrow_mut();
+        // SAFETY: a value of this call, on the JS thread.
+        let held = unsafe { held_array(env, body.raw()) };
         let Some(out) = reactor.output(token) else { return Ok(-1) };
         // SAFETY: values of this call, on the JS thread.
         let appended = unsafe {
-            append_value(env, out, head.raw(), Encoding::Latin1)
-                .and_then(|()| append_value(env, out, body.raw(), Encoding::Utf8))
+            append_value(env, out, head.raw(), Encoding::Latin1).and_then(|()| match held {
+                Some(_) => Ok(()),
+                None => append_value(env, out, body.raw(), Encoding::Utf8),
+            })
         };
         if let Err(error) = appended {
             reactor.cancel_write(token);
             return Err(error);
+        }
+        if let Some(held) = held {
+            reactor.hold(token, Box::new(held));
         }
         Ok(reactor.commit_write(token, end))
     }

@@ -35,6 +35,7 @@ mod tests;
 pub use accept::ListenerInfo;
 pub use config::Config;
 pub use conn::Protocol;
+pub use outbuf::Held;
 pub use reactor::Reactor;
 pub use table::SLOT_BITS as TOKEN_SLOT_BITS;
 pub use write::WriteEnd;

@@ -1,5 +1,7 @@
-//! A connection's queue of response bytes waiting for the socket.
+//! A connection's queue of response bytes waiting for the socket: bytes copied in, and
+//! large body chunks held where they are ([`Held`]), sent in order with one `sendmsg`.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -7,11 +9,43 @@ use std::os::fd::RawFd;
 /// does not pin megabytes to an idle connection.
 const KEEP_CAPACITY: usize = 256 * 1024;
 
-/// Bytes queued for one socket: appended at the end, sent from `pos`.
-#[derive(Default)]
+/// The most pieces one `sendmsg` gathers (well under the kernel's `UIO_MAXIOV`).
+const MAX_IOV: usize = 64;
+
+/// Bytes the queue sends without copying them: a body chunk whose owner keeps it alive
+/// and unchanged until the queue drops it (a JavaScript buffer, through a reference).
+pub trait Held {
+    /// The bytes, the same at every call.
+    fn bytes(&self) -> &[u8];
+}
+
+/// One piece of the queue.
+enum Piece {
+    Copied(Vec<u8>),
+    Held(Box<dyn Held>),
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Copied(bytes) => bytes,
+            Piece::Held(held) => held.bytes(),
+        }
+    }
+}
+
+/// Bytes queued for one socket: appended at the end, sent from `pos` of the first piece.
+/// Usually a single copied piece; a held one is followed by a new copied piece for what
+/// comes after it.
 pub struct OutBuf {
-    buf: Vec<u8>,
+    pieces: VecDeque<Piece>,
     pos: usize,
+}
+
+impl Default for OutBuf {
+    fn default() -> Self {
+        OutBuf { pieces: VecDeque::from([Piece::Copied(Vec::new())]), pos: 0 }
+    }
 }
 
 /// What a flush achieved.
@@ -26,29 +60,192 @@ pub enum Flushed {
 impl OutBuf {
     /// Bytes queued and not yet sent.
     pub fn queued(&self) -> usize {
-        self.buf.len() - self.pos
+        self.pieces.iter().map(|piece| piece.bytes().len()).sum::<usize>() - self.pos
     }
 
     /// The queue's tail, to append to.
     pub fn tail(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
+        if !matches!(self.pieces.back(), Some(Piece::Copied(_))) {
+            self.pieces.push_back(Piece::Copied(Vec::new()));
+        }
+        match self.pieces.back_mut() {
+            Some(Piece::Copied(bytes)) => bytes,
+            _ => unreachable!("a copied piece was just pushed"),
+        }
+    }
+
+    /// Queues `held` after what is queued, without copying it.
+    pub fn hold(&mut self, held: Box<dyn Held>) {
+        if held.bytes().is_empty() {
+            return;
+        }
+        // An empty copied tail before it would only cost an iovec.
+        if self.pieces.len() > 1 && matches!(self.pieces.back(), Some(Piece::Copied(bytes)) if bytes.is_empty()) {
+            self.pieces.pop_back();
+        }
+        self.pieces.push_back(Piece::Held(held));
     }
 
     /// Sends as much as the socket takes.
     pub fn flush(&mut self, fd: RawFd) -> io::Result<Flushed> {
-        while self.pos < self.buf.len() {
-            match crate::sys::send(fd, &self.buf[self.pos..]) {
-                Ok(n) => self.pos += n,
+        loop {
+            let sent = if self.pieces.len() == 1 {
+                // The usual case: one copied piece, one plain send.
+                let bytes = &self.pieces[0].bytes()[self.pos..];
+                if bytes.is_empty() {
+                    break;
+                }
+                crate::sys::send(fd, bytes)
+            } else {
+                self.send_pieces(fd)
+            };
+            match sent {
+                Ok(n) => self.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Partly),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
-        self.buf.clear();
+        // Everything is out: one copied piece stays, to append to, unless it grew large.
+        let mut kept = match self.pieces.pop_front() {
+            Some(Piece::Copied(bytes)) if bytes.capacity() <= KEEP_CAPACITY => bytes,
+            _ => Vec::new(),
+        };
+        kept.clear();
+        self.pieces.clear();
+        self.pieces.push_back(Piece::Copied(kept));
         self.pos = 0;
-        if self.buf.capacity() > KEEP_CAPACITY {
-            self.buf = Vec::new();
-        }
         Ok(Flushed::All)
+    }
+
+    /// One `sendmsg` of the first pieces (there are bytes in them: `flush` checked).
+    fn send_pieces(&self, fd: RawFd) -> io::Result<usize> {
+        let mut slices: [&[u8]; MAX_IOV] = [&[]; MAX_IOV];
+        let mut count = 0;
+        for (i, piece) in self.pieces.iter().take(MAX_IOV).enumerate() {
+            let bytes = if i == 0 { &piece.bytes()[self.pos..] } else { piece.bytes() };
+            if !bytes.is_empty() {
+                slices[count] = bytes;
+                count += 1;
+            }
+        }
+        crate::sys::send_vectored(fd, &slices[..count])
+    }
+
+    /// `n` bytes were sent: fully sent pieces leave the queue (a held one is released).
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(first) = self.pieces.front() else { break };
+            let left = first.bytes().len() - self.pos;
+            if n < left {
+                self.pos += n;
+                return;
+            }
+            n -= left;
+            self.pos = 0;
+            let last = self.pieces.len() == 1;
+            match self.pieces.front_mut() {
+                Some(Piece::Copied(bytes)) if last => bytes.clear(),
+                _ => {
+                    self.pieces.pop_front();
+                }
+            }
+        }
+        if self.pieces.is_empty() {
+            self.pieces.push_back(Piece::Copied(Vec::new()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::rc::Rc;
+
+    /// Held bytes that count their release.
+    struct Counted(Vec<u8>, Rc<Cell<u32>>);
+    impl Held for Counted {
+        fn bytes(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+        }
+    }
+
+    /// Reads what the socket holds, without blocking.
+    fn drain(peer: &mut UnixStream) -> Vec<u8> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = peer.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    }
+
+    #[test]
+    fn held_pieces_go_out_in_order_across_partial_sends_and_are_released_once_sent() {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let released = Rc::new(Cell::new(0));
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let mut out = OutBuf::default();
+        out.tail().extend_from_slice(b"head ");
+        out.hold(Box::new(Counted(big.clone(), released.clone())));
+        out.tail().extend_from_slice(b" middle ");
+        out.hold(Box::new(Counted(b"small held".to_vec(), released.clone())));
+        out.tail().extend_from_slice(b" end");
+        let total = out.queued();
+        assert_eq!(total, 5 + big.len() + 8 + 10 + 4);
+
+        let mut got = Vec::new();
+        let mut partly = 0;
+        loop {
+            match out.flush(ours.as_raw_fd()).unwrap() {
+                Flushed::All => break,
+                Flushed::Partly => partly += 1,
+            }
+            assert_eq!(out.queued(), total - got.len() - drain_into(&mut peer, &mut got));
+        }
+        got.extend(drain(&mut peer));
+        assert!(partly > 0, "3 MB fit in one send: the test did not cut anything");
+        let mut want = b"head ".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b" middle small held end");
+        assert!(got == want, "the bytes arrived in another order or cut");
+        assert_eq!(released.get(), 2);
+        assert_eq!(out.queued(), 0);
+        // The queue goes on as before.
+        out.tail().extend_from_slice(b"next");
+        assert_eq!(out.flush(ours.as_raw_fd()).unwrap(), Flushed::All);
+        assert_eq!(drain(&mut peer), b"next");
+    }
+
+    /// Reads into `got`; answers how many bytes were read.
+    fn drain_into(peer: &mut UnixStream, got: &mut Vec<u8>) -> usize {
+        let more = drain(peer);
+        got.extend_from_slice(&more);
+        more.len()
+    }
+
+    #[test]
+    fn a_queue_dropped_before_sending_releases_what_it_holds() {
+        let released = Rc::new(Cell::new(0));
+        let mut out = OutBuf::default();
+        out.hold(Box::new(Counted(vec![1; 10], released.clone())));
+        out.hold(Box::new(Counted(Vec::new(), released.clone())));
+        assert_eq!(released.get(), 1, "an empty held piece is released at once");
+        drop(out);
+        assert_eq!(released.get(), 2);
     }
 }

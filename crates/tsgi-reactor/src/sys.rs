@@ -64,6 +64,19 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     check_size(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
 }
 
+/// `sendmsg(2)` of `pieces` in order, without SIGPIPE (see [`send`]).
+pub fn send_vectored(fd: RawFd, pieces: &[&[u8]]) -> io::Result<usize> {
+    let iov: Vec<libc::iovec> =
+        pieces.iter().map(|piece| libc::iovec { iov_base: piece.as_ptr() as *mut _, iov_len: piece.len() }).collect();
+    // SAFETY: an all-zero msghdr is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut _;
+    msg.msg_iovlen = iov.len() as _;
+    // SAFETY: the kernel only reads the `iov` entries, each of which points into a live
+    // slice of `pieces` of its length.
+    check_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
+}
+
 /// Accepts one connection, non-blocking and close-on-exec.
 pub fn accept(fd: RawFd) -> io::Result<RawFd> {
     // SAFETY: null address pointers are allowed; the peer address is read later if needed.

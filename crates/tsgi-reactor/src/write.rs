@@ -14,6 +14,7 @@ use tsgi_wire::fastcgi;
 use crate::batch::AbortReason;
 use crate::conn::{Conn, Link, ProtoConn};
 use crate::http;
+use crate::outbuf::Held;
 use crate::reactor::{Cx, Reactor};
 use crate::stream::{ProtoStream, Stream, Streams};
 use crate::sys;
@@ -76,6 +77,21 @@ impl Reactor {
             out.extend_from_slice(&[0; fastcgi::HEADER_LEN]);
         }
         Some(out)
+    }
+
+    /// Appends `body` to what [`Reactor::output`] began, without copying it where the
+    /// protocol sends bytes as they are (HTTP, uwsgi): the queue holds it until sent. A
+    /// FastCGI response copies it, to frame it in records.
+    pub fn hold(&mut self, token: u32, body: Box<dyn Held>) {
+        let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return };
+        if let ProtoStream::Fastcgi(_) = stream.proto {
+            conn.link.out.tail().extend_from_slice(body.bytes());
+            return;
+        }
+        stream.wrote |= !body.bytes().is_empty();
+        conn.link.out.hold(body);
+        // What `commit_write` looks at is appended after it, to a new tail.
+        stream.write_start = 0;
     }
 
     /// Undoes an [`Reactor::output`] whose appending failed.
