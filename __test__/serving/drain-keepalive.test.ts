@@ -9,11 +9,14 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTsgi, until, type Tsgi } from '../helpers/chaos.js';
+import { haproxyVersion, startHaproxy } from '../helpers/haproxy.js';
 import { announceNginx, hasNginx, startNginx } from '../helpers/nginx.js';
+import { requirePeer } from '../helpers/peers.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
 
 const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
 announceNginx();
+const haproxy = requirePeer('HAProxy', process.env.HAPROXY ?? 'haproxy', 'apt-get install haproxy, or set HAPROXY=/path/to/haproxy');
 
 const BODY = 'x'.repeat(1024);
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -138,5 +141,39 @@ describe.skipIf(!hasNginx)('kept-alive FastCGI connections (nginx fastcgi_keep_c
     const { answered, failures } = await load.stop();
     expect(failures).toEqual([]);
     expect(answered).toBeGreaterThan(1600);
+  });
+});
+
+describe.skipIf(!haproxy.bin)(`kept-alive FastCGI connections (HAProxy ${haproxyVersion(haproxy.bin) ?? ''} fcgi-app, keep-conn) across reloads`, () => {
+  it('POSTs across 3 reloads: every request answered', async () => {
+    const { master, port } = await serve(['--processes', '2'], '--fastcgi-socket');
+    const proxy = await startHaproxy(
+      haproxy.bin!,
+      (front) => `global
+  nbthread 1
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend web
+  bind 127.0.0.1:${front}
+  default_backend tsgi
+backend tsgi
+  use-fcgi-app tsgi
+  http-reuse always
+  server tsgi 127.0.0.1:${port} proto fcgi
+fcgi-app tsgi
+  docroot /
+  path-info ^()(/.*)$
+  option keep-conn
+`,
+    );
+    cleanups.push(() => proxy.stop());
+    const load = backToBack(proxy.port, 20, { post: true });
+    await reloads(master, load, 3);
+    const { answered, failures } = await load.stop();
+    expect(failures).toEqual([]);
+    expect(answered).toBeGreaterThan(600);
   });
 });

@@ -17,7 +17,9 @@ import {
   endRequest,
   fcgiExchange,
   interleave,
+  nameValue,
   params,
+  record,
   recordsOf,
   reply,
   request,
@@ -166,14 +168,15 @@ describe('FCGI_KEEP_CONN across a graceful stop', () => {
     return { client, stopping };
   }
 
-  it('a request that arrives on a kept connection is answered; an empty GET_VALUES_RESULT after its END_REQUEST tells the web server to drop the connection, which closes', async () => {
+  it('a request that arrives on a kept connection is answered; a GET_VALUES_RESULT of FCGI_MAX_REQS 0 after its END_REQUEST tells the web server to drop the connection, which closes', async () => {
     const { client, stopping } = await keptThenStopping();
     try {
       await client.send(get('/next', { keepConn: true }));
       const next = await client.untilClosed();
-      // nginx keeps a connection only when END_REQUEST ends what it read; the record after
-      // it, in the same write, makes nginx close it rather than send its next request.
-      expectBytes(next.data, Buffer.concat([reply(1, ok('/next')), Buffer.from([1, FCGI.GET_VALUES_RESULT, 0, 0, 0, 0, 0, 0])]));
+      // nginx keeps a connection only when END_REQUEST ends what it read; HAProxy sends no
+      // request on one whose FCGI_MAX_REQS is 0 (with FCGI_MPXS_CONNS 1, else it reads 1).
+      const noMore = record(FCGI.GET_VALUES_RESULT, 0, Buffer.concat([nameValue('FCGI_MPXS_CONNS', '1'), nameValue('FCGI_MAX_REQS', '0')]));
+      expectBytes(next.data, Buffer.concat([reply(1, ok('/next')), noMore]));
       expect(next.ended).toBe(true);
       expect(next.reset).toBe(false);
       await stopping;

@@ -174,10 +174,11 @@ export class FastcgiConn implements ProtoConn {
     this.closeWhenIdle ||= !keepConn;
     const closes = conn.streams.length === 0 && this.closeWhenIdle;
     // The web server asked to keep the connection (a graceful stop ends it) and would send
-    // its next request into our close. A record after END_REQUEST, in the same write, makes
-    // it drop the connection instead: nginx keeps one only when END_REQUEST ends what it
-    // read. An empty GET_VALUES_RESULT is a management record that asks nothing of it.
-    if (closes && request.keepConn) pieces.push(EMPTY_VALUES_RESULT);
+    // its next request into our close. The record after END_REQUEST, in the same write,
+    // makes it drop the connection instead: nginx keeps one only when END_REQUEST ends what
+    // it read, and HAProxy sends nothing more on one whose FCGI_MAX_REQS is 0 (with
+    // FCGI_MPXS_CONNS 1: without it HAProxy reads the limit as 1).
+    if (closes && request.keepConn) pieces.push(NO_MORE_REQUESTS);
     reply(r, conn, ...pieces);
     if (closes) conn.closing = true;
   }
@@ -229,8 +230,12 @@ export class FastcgiConn implements ProtoConn {
   }
 }
 
-/** Sent after the last END_REQUEST of a connection the web server wanted kept (requestEnded). */
-const EMPTY_VALUES_RESULT = getValuesResult([]);
+/** Says the connection takes no more requests, after the last END_REQUEST of one the web
+ * server wanted kept (requestEnded). */
+const NO_MORE_REQUESTS = getValuesResult([
+  ['FCGI_MPXS_CONNS', '1'],
+  ['FCGI_MAX_REQS', '0'],
+]);
 
 /** The active request `id` on the connection. */
 function find(conn: Conn, id: number): Request | undefined {

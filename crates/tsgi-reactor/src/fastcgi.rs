@@ -35,6 +35,15 @@ use crate::write::{self, StreamEnd};
 /// Logged when a request or its body does not fit even in an empty batch.
 const NO_ROOM: &str = "fastcgi: batch buffers smaller than one request; closed";
 
+/// A GET_VALUES_RESULT that says the connection takes no more requests (see
+/// [`FastcgiConn::request_ended`]).
+static NO_MORE_REQUESTS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+    let mut record = Vec::new();
+    encode::get_values_result(&mut record, &[(fastcgi::MPXS_CONNS, b"1"), (fastcgi::MAX_REQS, b"0")])
+        .expect("two pairs fit a record");
+    record
+});
+
 /// What a FastCGI connection keeps besides its requests.
 pub(crate) struct FastcgiConn {
     /// A request without `FCGI_KEEP_CONN` began (or a graceful stop): close once no
@@ -385,11 +394,12 @@ impl FastcgiConn {
         if link.streams.is_empty() && self.close_when_idle {
             if request.keep_conn {
                 // The web server asked to keep the connection (a graceful stop ends it)
-                // and would send its next request into our close. A record after
+                // and would send its next request into our close. The record after
                 // END_REQUEST, in the same write, makes it drop the connection instead:
-                // nginx keeps one only when END_REQUEST ends what it read. An empty
-                // GET_VALUES_RESULT is a management record that asks nothing of it.
-                encode::get_values_result(link.out.tail(), &[]).expect("an empty record fits");
+                // nginx keeps one only when END_REQUEST ends what it read, and HAProxy
+                // sends nothing more on one whose FCGI_MAX_REQS is 0 (with
+                // FCGI_MPXS_CONNS 1: without it HAProxy reads the limit as 1).
+                link.out.tail().extend_from_slice(NO_MORE_REQUESTS.as_slice());
             }
             link.closing = true;
         }
