@@ -7,6 +7,7 @@ import { Server as HttpServer } from 'node:http';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
 import { fromFetch, type FetchHandler } from './from-fetch.js';
+import { installLightResponse } from './light-response.js';
 import { fromNode, type NodeHandler } from './from-node.js';
 import { withUpgrades } from './upgrades.js';
 
@@ -45,7 +46,7 @@ export async function adapt(exported: unknown, adapter: AdapterName): Promise<Ad
     case 'fetch':
       if (fetchObject(shape)) return fromFetchObject(shape);
       return isFunction(exported)
-        ? { app: fromFetch(exported as unknown as FetchHandler), kind: 'fetch handler' }
+        ? servedFetch(exported as unknown as FetchHandler, 'fetch handler')
         : `has no fetch() (it is ${what}); --adapter fetch wants (request) => Response or an object with fetch()`;
     case 'node':
       return (
@@ -67,7 +68,13 @@ export async function adapt(exported: unknown, adapter: AdapterName): Promise<Ad
 
 function fromFetchObject(shape: Shape): AdaptedApp {
   const fetch = shape.fetch as FetchHandler;
-  return { app: fromFetch((request, env, ctx) => fetch.call(shape, request, env, ctx)), kind: 'fetch handler ({ fetch })' };
+  return servedFetch((request, env, ctx) => fetch.call(shape, request, env, ctx), 'fetch handler ({ fetch })');
+}
+
+/** A fetch handler served by the container: from here on its Responses are light ones. */
+function servedFetch(handler: FetchHandler, kind: string): AdaptedApp {
+  installLightResponse();
+  return { app: fromFetch(handler), kind };
 }
 
 /** The Node frameworks' app objects, as Node handlers; undefined for anything else. */

@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Body, Chunk, Environ, Headers as HeaderList, StartResponse } from '../app/contract.js';
 import { onClientGone } from '../server/environ.js';
+import { lightParts, realResponse } from './light-response.js';
 
 /** Headers about the connection, not the response: the server owns them. */
 const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'te', 'trailer', 'upgrade']);
@@ -23,20 +24,48 @@ interface ResponseState {
 }
 
 /** Sends `response`; returns the TSGI body. */
-export function sendResponse(response: unknown, environ: Environ, startResponse: StartResponse): Body {
-  if (!(response instanceof Response)) {
-    throw new TypeError(`a fetch handler must return a Response (or a Promise of one), got ${response === null ? 'null' : typeof response}`);
+export function sendResponse(sent: unknown, environ: Environ, startResponse: StartResponse): Body {
+  if (!(sent instanceof Response)) {
+    throw new TypeError(`a fetch handler must return a Response (or a Promise of one), got ${sent === null ? 'null' : typeof sent}`);
   }
-  startResponse(`${response.status} ${response.statusText || STATUS_CODES[response.status] || 'Unknown'}`, headerPairs(response.headers));
+  const light = lightParts(sent);
+  if (light) {
+    startResponse(statusLine(light.status, light.statusText), initPairs(light.headers, light.defaultType));
+    return light.body === null ? [] : [light.body];
+  }
+  const response = realResponse(sent);
+  startResponse(statusLine(response.status, response.statusText), headerPairs(response.headers));
   if (response.body === null) return [];
   const whole = wholeBody(response);
   if (whole !== undefined) return [whole];
   return new StreamBody(response.body.getReader(), environ);
 }
 
+function statusLine(status: number, statusText: string): string {
+  return `${status} ${statusText || STATUS_CODES[status] || 'Unknown'}`;
+}
+
 function headerPairs(headers: Headers): HeaderList {
   const pairs: HeaderList = [];
   for (const [name, value] of headers) if (!CONNECTION_HEADERS.has(name)) pairs.push([name, value]);
+  return pairs;
+}
+
+/** The headers a light Response was made with (a Headers, pairs or a record), as sent;
+ * `defaultType` when they name no Content-Type. */
+function initPairs(init: Headers | HeadersInit | undefined, defaultType: string | null): HeaderList {
+  if (init instanceof Headers) return headerPairs(init);
+  const pairs: HeaderList = [];
+  let typed = false;
+  const add = (name: string, value: unknown) => {
+    const lower = name.toLowerCase();
+    if (CONNECTION_HEADERS.has(lower)) return;
+    typed ||= lower === 'content-type';
+    pairs.push([name, String(value).trim()]);
+  };
+  if (Array.isArray(init)) for (const [name, value] of init as Array<[string, string]>) add(name, value);
+  else if (init) for (const name of Object.keys(init)) add(name, (init as Record<string, string>)[name]);
+  if (defaultType !== null && !typed) pairs.push(['content-type', defaultType]);
   return pairs;
 }
 
