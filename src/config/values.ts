@@ -24,6 +24,9 @@ export function convert(spec: OptionSpec, setting: Setting): Value {
   if (spec.type === 'boolean' || spec.type === 'flag') {
     if (typeof raw === 'boolean') return raw;
     const word = String(raw);
+    // uWSGI's switch written with an empty value, `master =`, is on (its show-config
+    // prints a bare switch that way).
+    if (word === '' && setting.origin.kind === 'file') return true;
     if (TRUE_WORD.test(word)) return true;
     if (FALSE_WORD.test(word)) return false;
     throw bad('expected true or false');
