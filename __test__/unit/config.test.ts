@@ -375,10 +375,34 @@ describe('uWSGI-only options', () => {
     );
   });
 
-  it('any other unknown key in a [uwsgi] section is an error with the closest name', () => {
-    expect(refusal(() => loadFile('uwsgi.ini', '[uwsgi]\nproceses = 4\n'))).toMatch(
-      /uwsgi\.ini:2: proceses: unknown option; did you mean processes\? \(a key of your own must be used as %\(proceses\)\)$/,
+  it('any other unknown key in a [uwsgi] section is an error with the closest name, or the hint for a key of your own', () => {
+    expect(refusal(() => loadFile('uwsgi.ini', '[uwsgi]\nproceses = 4\n'))).toMatch(/uwsgi\.ini:2: proceses: unknown option; did you mean processes\?$/);
+    expect(refusal(() => loadFile('uwsgi.ini', '[uwsgi]\nmy-base = /srv\n'))).toMatch(
+      /uwsgi\.ini:2: my-base: unknown option \(a key of your own must be used as %\(my-base\)\)$/,
     );
+  });
+
+  it("uWSGI's other options are refused as such, with what to do instead, never with another uWSGI option as a guess", () => {
+    const message = refusal(() =>
+      loadFile(
+        'uwsgi.ini',
+        ['[uwsgi]', 'chown-socket = www-data', 'stats-push = statsd:127.0.0.1:8125', 'wsgi-env-behaviour = cheat', 'touch-logreopen = x', 'procname = x'].join(
+          '\n',
+        ),
+      ),
+    );
+    expect(message.split('\n').map((line) => line.replace(/^.*uwsgi\.ini:/, ''))).toEqual([
+      '2: chown-socket: a uWSGI option tsgi does not have: not in tsgi yet: run tsgi as the owner (--uid, --gid) or give the group access with --chmod-socket',
+      '3: stats-push: a uWSGI option tsgi does not have: tsgi pushes no stats: scrape them from --stats, as JSON (uwsgitop) or Prometheus text (--stats-http, /metrics)',
+      "4: wsgi-env-behaviour: an option of uWSGI's python plugin, which tsgi does not have (tsgi serves JavaScript); remove it",
+      '5: touch-logreopen: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
+      '6: procname: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
+    ]);
+    expect(refusal(() => parseArgs(['--add-header', 'X-A: b']))).toBe(
+      '--add-header: a uWSGI option tsgi does not have: set the header in the app, or with add_header in the web server in front',
+    );
+    // A typo of tsgi's own option still gets its suggestion.
+    expect(refusal(() => parseArgs(['--harakri', '3']))).toBe('unknown option --harakri; did you mean --harakiri?');
   });
 });
 

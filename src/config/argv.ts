@@ -5,7 +5,7 @@
 import { optionNamed, optionOfShortFlag, OPTION_NAMES, type OptionSpec } from './options.js';
 import type { Problems, Setting } from './origin.js';
 import { didYouMean } from './suggest.js';
-import { uwsgiOnlyRefusal } from './uwsgi-only.js';
+import { uwsgiRefusal } from './uwsgi-only.js';
 import { isBooleanWord } from './values.js';
 
 export interface CommandLine {
@@ -33,7 +33,7 @@ export function readArgv(argv: readonly string[], problems: Problems): CommandLi
     const spec: OptionSpec | undefined = match[1] !== undefined ? optionNamed(match[1]) : optionOfShortFlag(match[2]!);
     if (!spec) {
       const name = match[1] ?? '';
-      problems.add(uwsgiOnlyRefusal(name, flag) ?? `unknown option ${flag}${name ? didYouMean(name, OPTION_NAMES, (known) => `--${known}`) : ''}`);
+      problems.add(uwsgiRefusal(name, flag) ?? `unknown option ${flag}${name ? didYouMean(name, OPTION_NAMES, (known) => `--${known}`) : ''}`);
       // Its value, if it has one, is not taken for a config file.
       if (match[3] === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-')) i++;
       continue;

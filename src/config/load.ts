@@ -21,7 +21,7 @@ import { camelCase, FILE_OPTIONS, kebabCase, optionNamed, OPTIONS, OPTION_NAMES,
 import { fileAndLine, invalidOption, Problems, subject, type Origin, type Setting } from './origin.js';
 import { expand, referencedKeys, type PlaceholderScope } from './placeholders.js';
 import { didYouMean } from './suggest.js';
-import { UWSGI_ONLY_OPTIONS, UWSGI_SECTION, uwsgiOnlyRefusal } from './uwsgi-only.js';
+import { UWSGI_ONLY_OPTIONS, UWSGI_SECTION, uwsgiRefusal } from './uwsgi-only.js';
 import { assignmentKey, convert, rawValues, type Value } from './values.js';
 
 export interface LoadedConfig {
@@ -108,14 +108,16 @@ function fileSettings(named: NamedFile, env: NodeJS.ProcessEnv, warnings: string
     const spec = optionNamed(entry.key);
     if (!spec) {
       const why = UWSGI_ONLY_OPTIONS.get(entry.key);
-      const refusal = uwsgiOnlyRefusal(entry.key, where);
+      const refusal = uwsgiRefusal(entry.key, where);
       if (why !== undefined && section === UWSGI_SECTION) {
         if (!warned.has(entry.key)) warnings.push(`${where}: a uWSGI option tsgi does not have, ignored: ${why}`);
         warned.add(entry.key);
       } else if (refusal !== undefined) {
         problems.add(refusal);
       } else if (!referenced.has(entry.key)) {
-        problems.add(`${where}: unknown option${didYouMean(entry.key, OPTION_NAMES)} (a key of your own must be used as %(${entry.key}))`);
+        // A typo gets its suggestion; a name close to none may be a key of your own, unused.
+        const suggestion = didYouMean(entry.key, OPTION_NAMES);
+        problems.add(`${where}: unknown option${suggestion || ` (a key of your own must be used as %(${entry.key}))`}`);
       }
       continue;
     }
@@ -175,7 +177,7 @@ function codeSettings(options: Readonly<Record<string, unknown>>, caller: string
   for (const [key, value] of Object.entries(options)) {
     const spec = byCamelCase.get(key);
     if (!spec) {
-      problems.add(uwsgiOnlyRefusal(kebabCase(key), `${caller}: ${key}`) ?? `${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
+      problems.add(uwsgiRefusal(kebabCase(key), `${caller}: ${key}`) ?? `${caller}: ${key}: unknown option${didYouMean(key, byCamelCase.keys())}`);
       continue;
     }
     if (spec.type === 'flag') {
