@@ -98,6 +98,19 @@ describe("uWSGI's INI rules", () => {
     expect([config.processes, config.master, config.vacuum]).toEqual([3, true, true]);
   });
 
+  it('a ; or # after a value is part of it: said in the refusal it causes, warned about where it is taken', () => {
+    expect(refusal(() => load('[uwsgi]\nharakiri = 60   ; seconds\n'))).toMatch(
+      /uwsgi\.ini:2: harakiri "60   ; seconds": expected a number of seconds \(in a uwsgi\.ini a comment is a line of its own: a ; or # after a value is part of it\)$/,
+    );
+    const { config, warnings } = load('[uwsgi]\npidfile = /run/app.pid # the pid\n');
+    expect(config.pidfile).toBe('/run/app.pid # the pid');
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /uwsgi\.ini:2: pidfile "\/run\/app\.pid # the pid": the ; or # is part of the value, as in uWSGI \(a comment is a line of its own\)$/,
+      ),
+    ]);
+  });
+
   it('a line that is no key, comment nor section is refused with its line', () => {
     const message = refusal(() => load('[uwsgi]\n= 4\n[broken\nprocesses = 2\n'));
     expect(message.split('\n')).toEqual([

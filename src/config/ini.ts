@@ -13,6 +13,10 @@
  * entries of the section read (placeholders.ts, config-logic.ts).
  */
 
+/** A `;` or `#` after a space inside a value: a comment in most INI readers, part of the
+ * value in uWSGI's (and so in tsgi's). Said where it matters, since it surprises. */
+export const INLINE_COMMENT = /\s[;#]/;
+
 /** One line of a section that sets something: `key = value`, or a bare `key` (`true`). */
 export interface IniEntry {
   readonly key: string;

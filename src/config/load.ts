@@ -17,6 +17,7 @@ import { readArgv } from './argv.js';
 import { readSection } from './config-logic.js';
 import { readEnvironment } from './environment.js';
 import { formatOf, readConfigFile, type FileEntry } from './files.js';
+import { INLINE_COMMENT } from './ini.js';
 import { camelCase, FILE_OPTIONS, kebabCase, optionNamed, OPTIONS, OPTION_NAMES, type Config, type FileFormat, type OptionSpec } from './options.js';
 import { fileAndLine, invalidOption, Problems, subject, type Origin, type Setting } from './origin.js';
 import { expand, referencedKeys, type PlaceholderScope } from './placeholders.js';
@@ -153,6 +154,10 @@ function fileSettings(named: NamedFile, env: NodeJS.ProcessEnv, warnings: string
         typeof raw === 'string'
           ? problems.attempt(() => expand(raw, scope, `${at(entry, line)}: ${entry.key}`, spec.name === 'log-format', [entry.key]), null)
           : raw;
+      if (typeof value === 'string' && read.format === 'ini' && INLINE_COMMENT.test(value) && (spec.type === 'string' || spec.type === 'assignment'))
+        warnings.push(
+          `${at(entry, line)}: ${entry.key} ${JSON.stringify(value)}: the ; or # is part of the value, as in uWSGI (a comment is a line of its own)`,
+        );
       if (value !== null || raw === null) settings.push({ name: spec.name, raw: value, origin });
     });
   }

@@ -25,8 +25,10 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['single-interpreter', 'each worker runs one Node isolate'],
   ['wsgi-disable-file-wrapper', "Python's file wrapper switch; tsgi.file_wrapper streams files and works with any file"],
   ['py-autoreload', 'Python module reloading; use --touch-reload'],
+  ['py-callos-afterfork', "Python's signal handling in the workers; a Node worker handles its own"],
   ['plugins', 'tsgi has no plugins; uwsgi, FastCGI and HTTP are built in'],
   ['plugin', 'tsgi has no plugins; uwsgi, FastCGI and HTTP are built in'],
+  ['autoload', 'tsgi has no plugins to load'],
   // Threads and green threads: Node's event loop serves a worker's requests concurrently.
   [
     'threads',
@@ -44,6 +46,8 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['thunder-lock', 'the kernel spreads connections over the workers; no accept lock is needed'],
   ['strict', 'tsgi is always strict: an unknown option is an error'],
   ['harakiri-verbose', "tsgi's harakiri line always names the request and how long it ran"],
+  ['no-orphans', 'a worker always dies with its master'],
+  ['show-config', 'tsgi --print-config prints the merged configuration, with where each value came from'],
   // What only `ps` shows.
   ['auto-procname', "worker processes keep Node's process title"],
   ['procname-prefix', "worker processes keep Node's process title"],
@@ -55,6 +59,9 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['cheaper-initial', 'tsgi runs a fixed number of workers (--processes)'],
   ['cheaper-step', 'tsgi runs a fixed number of workers (--processes)'],
   ['cheaper-overload', 'tsgi runs a fixed number of workers (--processes)'],
+  ...['multiplier', 'min', 'max', 'backlog-alert', 'backlog-step'].map(
+    (name) => [`cheaper-busyness-${name}`, 'tsgi runs a fixed number of workers (--processes)'] as const,
+  ),
 ]);
 
 /** What to do instead of the uWSGI options a real uwsgi.ini often has and tsgi refuses. */
