@@ -33,7 +33,11 @@ async function main(argv: readonly string[]): Promise<void> {
   if (config.help) return void process.stdout.write(helpText());
   if (config.version) return void process.stdout.write(await version());
   for (const warning of loaded.warnings) process.stderr.write(`tsgi: warning: ${warning}\n`);
-  if (config['print-config']) return void process.stdout.write(renderConfig(loaded));
+  if (config['print-config']) {
+    // What a start would refuse (a log template, running as root) is refused here too.
+    checkStartable(config);
+    return void process.stdout.write(renderConfig(loaded));
+  }
   if (config.chdir !== undefined) changeDirectory(config.chdir, loaded.origins.get('chdir')![0]!);
   if (config.master) {
     const container = await startContainer(config, { handleSignals: true, ownLog: true });
