@@ -33,7 +33,11 @@ async function main(argv: readonly string[]): Promise<void> {
   if (config.help) return void process.stdout.write(helpText());
   if (config.version) return void process.stdout.write(await version());
   for (const warning of loaded.warnings) process.stderr.write(`tsgi: warning: ${warning}\n`);
-  if (config['print-config']) return void process.stdout.write(renderConfig(loaded));
+  if (config['print-config']) {
+    // What a start would refuse (a log template, running as root) is refused here too.
+    checkStartable(config);
+    return void process.stdout.write(renderConfig(loaded));
+  }
   if (config.chdir !== undefined) changeDirectory(config.chdir, loaded.origins.get('chdir')![0]!);
   if (config.master) {
     const container = await startContainer(config, { handleSignals: true, ownLog: true });
@@ -45,8 +49,11 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const message = error instanceof TsgiError ? error.message : describeError(error);
-  process.stderr.write(`tsgi: ${message}\n`);
+  const invalid = error instanceof TsgiError && error.code === ErrorCodes.INVALID_OPTION;
+  // The configuration's refusal lists every problem found, a line each.
+  const lines = invalid ? error.message.split('\n') : [error instanceof TsgiError ? error.message : describeError(error)];
+  if (lines.length > 1 && invalid) lines.push(`${lines.length} problems; nothing was started`);
+  process.stderr.write(lines.map((line) => `tsgi: ${line}\n`).join(''));
   // Exit now: a failed start may leave workers being killed or timers behind.
-  process.exit(error instanceof TsgiError && error.code === ErrorCodes.INVALID_OPTION ? 2 : 1);
+  process.exit(invalid ? 2 : 1);
 });

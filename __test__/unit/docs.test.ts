@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.js';
-import { OPTIONS, UWSGI_ONLY_OPTIONS, type OptionSpec } from '../../src/config/index.js';
+import { OPTIONS, UWSGI_ADVICE, UWSGI_ONLY_OPTIONS, type OptionSpec } from '../../src/config/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -44,5 +44,15 @@ describe('the README', () => {
       for (const name of names?.match(/[a-z-]+/g) ?? []) listed.set(name, reason!.replace(/`/g, ''));
     }
     expect(new Map([...listed].sort())).toEqual(new Map([...UWSGI_ONLY_OPTIONS].sort()));
+  });
+
+  it('lists the uWSGI options refused with what to do instead, each with the advice its refusal gives', () => {
+    const table = readme.slice(readme.indexOf('| uWSGI option | instead |'));
+    const listed = new Map<string, string>();
+    for (const line of table.slice(0, table.indexOf('\n\n')).split('\n').slice(2)) {
+      const [, names, advice] = /^\| (`[a-z0-9-]+`(?:, `[a-z0-9-]+`)*) \| (.*) \|$/.exec(line) ?? [];
+      for (const name of names?.match(/[a-z0-9-]+/g) ?? []) listed.set(name, advice!.replace(/`/g, ''));
+    }
+    expect(new Map([...listed].sort())).toEqual(new Map([...UWSGI_ADVICE].sort()));
   });
 });

@@ -3,9 +3,9 @@
  * (`--vacuum`, or followed by true/false), and one argument on its own: a config file.
  */
 import { optionNamed, optionOfShortFlag, OPTION_NAMES, type OptionSpec } from './options.js';
-import { invalidOption, type Setting } from './origin.js';
+import type { Problems, Setting } from './origin.js';
 import { didYouMean } from './suggest.js';
-import { uwsgiOnlyRefusal } from './uwsgi-only.js';
+import { uwsgiRefusal } from './uwsgi-only.js';
 import { isBooleanWord } from './values.js';
 
 export interface CommandLine {
@@ -14,7 +14,8 @@ export interface CommandLine {
   readonly configFile?: string;
 }
 
-export function readArgv(argv: readonly string[]): CommandLine {
+/** The command line's settings; what it cannot read is noted in `problems`, and the rest read. */
+export function readArgv(argv: readonly string[], problems: Problems): CommandLine {
   const settings: Setting[] = [];
   let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -25,18 +26,25 @@ export function readArgv(argv: readonly string[]): CommandLine {
         configFile = arg;
         continue;
       }
-      throw invalidOption(`unexpected argument ${JSON.stringify(arg)}; options start with --, and one config file may be named alone (tsgi app.ini)`);
+      problems.add(`unexpected argument ${JSON.stringify(arg)}; options start with --, and one config file may be named alone (tsgi app.ini)`);
+      continue;
     }
     const flag = arg.split('=')[0]!;
     const spec: OptionSpec | undefined = match[1] !== undefined ? optionNamed(match[1]) : optionOfShortFlag(match[2]!);
     if (!spec) {
       const name = match[1] ?? '';
-      throw invalidOption(uwsgiOnlyRefusal(name, flag) ?? `unknown option ${flag}${name ? didYouMean(name, OPTION_NAMES, (known) => `--${known}`) : ''}`);
+      problems.add(uwsgiRefusal(name, flag) ?? `unknown option ${flag}${name ? didYouMean(name, OPTION_NAMES, (known) => `--${known}`) : ''}`);
+      // Its value, if it has one, is not taken for a config file.
+      if (match[3] === undefined && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-')) i++;
+      continue;
     }
     const origin = { kind: 'flag', flag } as const;
     let raw: string | undefined = match[3];
     if (spec.type === 'flag') {
-      if (raw !== undefined) throw invalidOption(`${flag} takes no value`);
+      if (raw !== undefined) {
+        problems.add(`${flag} takes no value`);
+        continue;
+      }
       settings.push({ name: spec.name, raw: true, origin });
       continue;
     }
@@ -46,7 +54,10 @@ export function readArgv(argv: readonly string[]): CommandLine {
     }
     if (raw === undefined) {
       raw = argv[++i];
-      if (raw === undefined) throw invalidOption(`${flag} needs a value`);
+      if (raw === undefined) {
+        problems.add(`${flag} needs a value`);
+        continue;
+      }
     }
     settings.push({ name: spec.name, raw, origin });
   }

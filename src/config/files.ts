@@ -6,37 +6,44 @@
  * object, a YAML `tsgi:` mapping. tsgi reads `tsgi`, else `uwsgi` (an existing uwsgi.ini),
  * or the section named after the file (`app.ini:staging`).
  *
- * The parsers give values; lines come from YAML's node positions (JSON is read through it
- * too, once JSON.parse has accepted it), and for INI and TOML, line-based formats, from
- * the key lines of the section.
+ * INI is read by uWSGI's rules (ini.ts); lines come from YAML's node positions (JSON is
+ * read through it too, once JSON.parse has accepted it), and for INI and TOML, line-based
+ * formats, from the key lines of the section.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Node } from 'yaml';
+import { parseIni } from './ini.js';
 import type { FileFormat } from './options.js';
-import { fileAndLine, invalidOption } from './origin.js';
+import { fileAndLine, invalidOption, type Problems } from './origin.js';
 
 // The parsers load when a file is read, not with tsgi: an app that imports tsgi (for
 // validate(), Server...) starts about 50 ms sooner without them.
 const load = createRequire(import.meta.url);
-const iniParser = () => load('ini') as typeof import('ini');
 const tomlParser = () => load('smol-toml') as typeof import('smol-toml');
 const yamlParser = () => load('yaml') as typeof import('yaml');
 
 /** One key of a section, as written. `line`: of the key (INI, TOML) or value (YAML, JSON);
- * `itemLines`: of each item, when the value is a list and the format tells. */
+ * `itemLines`: of each item, when the value is a list and the format tells. `file` and
+ * `asked`: the file the key is in and the section named after its colon, when it is not
+ * the file named (an INI file's `include`). */
 export interface FileEntry {
   readonly key: string;
   readonly value: unknown;
   readonly line?: number;
   readonly itemLines?: ReadonlyArray<number | undefined>;
+  readonly file?: string;
+  readonly asked?: string;
 }
 
 export interface ConfigFile {
   /** The path as named. */
   readonly file: string;
+  readonly format: FileFormat;
   readonly section: string;
+  /** The section named after the colon, if any. */
+  readonly asked?: string;
   readonly entries: readonly FileEntry[];
 }
 
@@ -62,8 +69,9 @@ export function formatOf(spec: string): FileFormat {
 }
 
 /** Reads `spec` (`FILE[:SECTION]`) as `format`; `namedBy` (`--ini`, `TSGI_INI`) starts
- * the message when the file cannot be read. */
-export function readConfigFile(spec: string, format: FileFormat, namedBy: string): ConfigFile {
+ * the message when the file cannot be read. Lines that are not INI are noted in `problems`,
+ * and the rest of the file read. */
+export function readConfigFile(spec: string, format: FileFormat, namedBy: string, problems: Problems): ConfigFile {
   const { file, section: asked } = splitSection(spec);
   let text: string;
   try {
@@ -72,42 +80,34 @@ export function readConfigFile(spec: string, format: FileFormat, namedBy: string
     const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
     throw invalidOption(`${namedBy} ${file}: cannot read it: ${why}`);
   }
-  const sections = READERS[format](text, file);
+  const sections = READERS[format](text, file, problems);
   const section = asked ?? DEFAULT_SECTIONS.find((name) => sections.has(name));
   const entries = section === undefined ? undefined : sections.get(section);
   if (!entries) {
     const wanted = asked === undefined ? DEFAULT_SECTIONS.map((name) => describeSection(format, name)).join(' or ') : describeSection(format, asked);
     throw invalidOption(`${file}: no ${wanted} section`);
   }
-  return { file, section: section!, entries };
+  return { file, format, section: section!, ...(asked !== undefined && { asked }), entries };
 }
 
 function describeSection(format: FileFormat, name: string): string {
   return format === 'ini' || format === 'toml' ? `[${name}]` : JSON.stringify(name);
 }
 
-type Sections = Map<string, FileEntry[]>;
+type Sections = Map<string, readonly FileEntry[]>;
 
-const READERS: Record<FileFormat, (text: string, file: string) => Sections> = { ini: readIni, toml: readToml, yaml: readYaml, json: readJson };
+const READERS: Record<FileFormat, (text: string, file: string, problems: Problems) => Sections> = {
+  ini: readIni,
+  toml: readToml,
+  yaml: readYaml,
+  json: readJson,
+};
 
-function readIni(text: string): Sections {
-  // Repeated keys (several `socket` lines) become lists, as uWSGI reads them.
-  const data = iniParser().decode(text, { bracketedArray: false });
-  const lines = keyLines(text, /^\s*\[([^\]]*)\]\s*$/, /^\s*([^=;#[\s][^=]*?)\s*(?:=|$)/);
-  const sections: Sections = new Map();
-  for (const [name, body] of Object.entries(data)) {
-    if (!isPlainObject(body)) continue; // a key above every section
-    const at = lines.get(name);
-    const entries: FileEntry[] = [];
-    for (const [key, value] of Object.entries(body)) {
-      const seen = at?.get(key) ?? [];
-      // One entry per line: a key given twice is two settings, each with its line.
-      const values = Array.isArray(value) ? value : [value];
-      values.forEach((item, i) => entries.push(withLine({ key, value: item }, seen[i])));
-    }
-    sections.set(name, entries);
-  }
-  return sections;
+function readIni(text: string, file: string, problems: Problems): Sections {
+  const { sections, problems: lines } = parseIni(text);
+  for (const { line, message } of lines) problems.add(`${fileAndLine({ file, line })}: ${message}`);
+  // One entry per line: a key given twice is two settings, each with its line.
+  return new Map(sections);
 }
 
 function readToml(text: string, file: string): Sections {
@@ -166,12 +166,12 @@ function readYaml(text: string, file: string): Sections {
   return sections;
 }
 
-/** For line-based formats: section → key → the lines it is on, in order. */
+/** For TOML, line-based: section → key → the lines it is on, in order. */
 function keyLines(text: string, header: RegExp, keyLine: RegExp): Map<string, Map<string, number[]>> {
   const found = new Map<string, Map<string, number[]>>();
   let section: Map<string, number[]> | undefined;
   text.split(/\r?\n/).forEach((line, i) => {
-    if (/^\s*[;#]/.test(line)) return;
+    if (/^\s*#/.test(line)) return;
     const opened = header.exec(line);
     if (opened) {
       const name = opened[1]!.trim();

@@ -7,4 +7,4 @@ export { configFromCode, configFromCommandLine, type LoadedConfig } from './load
 export { helpText, renderConfig } from './print.js';
 export { environmentOf } from './values.js';
 export { subject, type Origin } from './origin.js';
-export { UWSGI_ONLY_OPTIONS } from './uwsgi-only.js';
+export { UWSGI_ADVICE, UWSGI_ONLY_OPTIONS } from './uwsgi-only.js';

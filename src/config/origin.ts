@@ -65,3 +65,32 @@ export function describeOrigin(origin: Origin): string {
 export function invalidOption(message: string): TsgiError {
   return new TsgiError(ErrorCodes.INVALID_OPTION, message);
 }
+
+/**
+ * The mistakes of one reading of the configuration, reported together: a file with five
+ * refused keys names all five, each with its place, rather than one per run. Each is one
+ * line of the final error's message.
+ */
+export class Problems {
+  private readonly found: string[] = [];
+
+  /** Runs `work`; if it refuses an option, the refusal is noted and `fallback` returned. */
+  attempt<T>(work: () => T, fallback: T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (!(error instanceof TsgiError) || error.code !== ErrorCodes.INVALID_OPTION) throw error;
+      this.found.push(...error.message.split('\n'));
+      return fallback;
+    }
+  }
+
+  add(message: string): void {
+    this.found.push(message);
+  }
+
+  /** Throws one error carrying every problem noted, a line each, if there is any. */
+  throwIfAny(): void {
+    if (this.found.length > 0) throw invalidOption(this.found.join('\n'));
+  }
+}

@@ -25,24 +25,19 @@ export function helpText(): string {
 /**
  * `--print-config`: every option that has a value, with where it came from, as an INI
  * `[tsgi]` section (so the output, saved, is a config file that gives the same values).
- * The config files themselves and the command line's flags are left out.
+ * The config files themselves and the command line's flags are left out. A comment is a
+ * line of its own in uWSGI's INI, so the origin is on the line above its value; `%` is
+ * written `%%`, so that no value reads as a placeholder.
  */
 export function renderConfig({ config, origins }: LoadedConfig): string {
-  const rows: Array<[string, string]> = [];
+  const lines = ['; the merged configuration; above each value, where it came from', '[tsgi]'];
   for (const spec of OPTIONS as readonly OptionSpec[]) {
     if (spec.type === 'flag' || (FILE_OPTIONS as readonly string[]).includes(spec.name)) continue;
     const value = (config as Record<string, Value | Value[] | undefined>)[spec.name];
     if (value === undefined) continue;
     const values = Array.isArray(value) ? value : [value];
     const from = origins.get(spec.name) ?? [];
-    values.forEach((item, i) => rows.push([`${spec.name} = ${iniValue(formatValue(spec, item))}`, describeOrigin(from[i] ?? from[0]!)]));
+    values.forEach((item, i) => lines.push(`; ${describeOrigin(from[i] ?? from[0]!)}`, `${spec.name} = ${formatValue(spec, item).replaceAll('%', '%%')}`));
   }
-  const width = Math.min(48, Math.max(...rows.map(([setting]) => setting.length)));
-  const body = rows.map(([setting, origin]) => `${setting.padEnd(width)}  ; ${origin}`);
-  return ['; the merged configuration; after each value, where it came from', '[tsgi]', ...body].join('\n') + '\n';
-}
-
-/** A value as INI keeps it: quoted where `;`, `#`, a quote or edge spaces would change it. */
-function iniValue(text: string): string {
-  return /[;#"]|^\s|\s$/.test(text) ? JSON.stringify(text) : text;
+  return lines.join('\n') + '\n';
 }

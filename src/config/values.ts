@@ -3,6 +3,7 @@
  * line, environment, INI) or typed (JSON, TOML, YAML, code); both take the same checks,
  * and a refusal names the option, the value and where it came from.
  */
+import { INLINE_COMMENT } from './ini.js';
 import type { OptionSpec } from './options.js';
 import { invalidOption, subject, type Raw, type Setting } from './origin.js';
 
@@ -19,11 +20,14 @@ export function isBooleanWord(word: string): boolean {
 /** The value `setting` gives `spec`, checked. */
 export function convert(spec: OptionSpec, setting: Setting): Value {
   const { raw } = setting;
-  const bad = (why: string) => invalidOption(`${subject(setting.origin, spec.name)} ${JSON.stringify(raw)}: ${why}`);
+  const bad = (why: string) => invalidOption(`${subject(setting.origin, spec.name)} ${JSON.stringify(raw)}: ${why}${inlineCommentHint(setting)}`);
   if (raw === null) throw bad('needs a value');
   if (spec.type === 'boolean' || spec.type === 'flag') {
     if (typeof raw === 'boolean') return raw;
     const word = String(raw);
+    // uWSGI's switch written with an empty value, `master =`, is on (its show-config
+    // prints a bare switch that way).
+    if (word === '' && setting.origin.kind === 'file') return true;
     if (TRUE_WORD.test(word)) return true;
     if (FALSE_WORD.test(word)) return false;
     throw bad('expected true or false');
@@ -62,6 +66,13 @@ export function convert(spec: OptionSpec, setting: Setting): Value {
   if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${spec.min}`);
   if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${spec.max}`);
   return value;
+}
+
+/** For a value from a file that a comment after it made wrong: how uWSGI's INI reads it. */
+function inlineCommentHint({ raw, origin }: Setting): string {
+  return origin.kind === 'file' && typeof raw === 'string' && INLINE_COMMENT.test(raw)
+    ? ' (in a uwsgi.ini a comment is a line of its own: a ; or # after a value is part of it)'
+    : '';
 }
 
 /** How `--print-config`, `--help` and the README write a value: modes in octal. */
