@@ -35,7 +35,7 @@ const kNeedDrain = Object.getOwnPropertySymbols(new OutgoingMessage()).find((sym
 
 type WriteCallback = (error?: Error | null) => void;
 /** The fields of Node's ServerResponse this module reads and sets beyond its typings. */
-type InternalResponse = ServerResponse & { _header: string | null; chunkedEncoding: boolean; _closed: boolean } & Record<symbol, unknown>;
+type InternalResponse = ServerResponse & { _header: string | null; _headerSent: boolean; chunkedEncoding: boolean; _closed: boolean } & Record<symbol, unknown>;
 
 /** The `res` of one request, writing to `socket`. */
 export function createServerResponse(req: IncomingMessage, socket: ResponseSocket): ServerResponse {
@@ -198,8 +198,11 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     let body: string | Uint8Array = data;
     if (this.status === null) {
       const head = this.res?._header;
-      if (typeof head !== 'string' || typeof data !== 'string' || !data.startsWith(head)) {
-        // An interim response (writeContinue, writeEarlyHints): the server has its own 100.
+      // Node sends its head with the first write, as the start of that string (or alone);
+      // an interim response (writeContinue, writeEarlyHints) goes before it, with the head
+      // not marked sent: the server has its own 100. (Not data.startsWith(head): Node's
+      // data is head + body, a string V8 would flatten just to compare.)
+      if (typeof head !== 'string' || typeof data !== 'string' || !this.res!._headerSent || data.length < head.length) {
         if (callback) process.nextTick(callback);
         return true;
       }
