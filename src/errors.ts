@@ -55,3 +55,19 @@ export class TsgiError extends Error {
 export function describeError(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
+
+/**
+ * A hint when `error` is what a Node `(req, res)` handler throws when it is called as a
+ * TSGI app (its `res` is then startResponse: `res.setHeader is not a function`), or the
+ * reverse; undefined for any other error.
+ */
+export function wrongInterfaceHint(error: unknown): string | undefined {
+  if (!(error instanceof TypeError)) return undefined;
+  if (/\.(?:setHeader|getHeader|hasHeader|removeHeader|writeHead|flushHeaders|once|end) is not a function/.test(error.message)) {
+    return 'this looks like a Node (req, res) handler called as a TSGI app: serve it with --adapter node';
+  }
+  if (/\bstart_?[Rr]esponse is not a function/.test(error.message)) {
+    return 'this looks like a TSGI app called as a Node handler: serve it with --adapter tsgi';
+  }
+  return undefined;
+}

@@ -68,9 +68,14 @@ export const AS_ROOT = process.getuid?.() === 0 ? ['--allow-root'] : [];
 /**
  * Starts the CLI with `args`; resolves once `ready` is printed (default: the workers are
  * ready). `fdLimit`: the process starts with that many file descriptors at most (ulimit -n).
+ * `nodeFlags`: Node's own flags, before the CLI (`--import tsx`).
  */
-export async function startTsgi(args: string[], ready: RegExp | null = /worker\(s\) ready/, { fdLimit }: { fdLimit?: number } = {}): Promise<Tsgi> {
-  const command = [CLI, ...AS_ROOT, ...args];
+export async function startTsgi(
+  args: string[],
+  ready: RegExp | null = /worker\(s\) ready/,
+  { fdLimit, nodeFlags = [] }: { fdLimit?: number; nodeFlags?: string[] } = {},
+): Promise<Tsgi> {
+  const command = [...nodeFlags, CLI, ...AS_ROOT, ...args];
   const child =
     fdLimit === undefined
       ? spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -128,7 +128,7 @@ describe('the command line', () => {
     const dir = folder({ 'app.toml': '[tsgi]\nprocesses = 3\n' });
     expect(configFromCommandLine(['--allow-root', path.join(dir, 'app.toml')], {}).config.processes).toBe(3);
     expect(refusal(() => configFromCommandLine([path.join(dir, 'app.toml'), 'two.ini'], {}))).toBe(
-      'unexpected argument "two.ini"; options start with --, and one config file may be named alone (tsgi app.ini)',
+      'unexpected argument "two.ini"; options start with --, and the app module (tsgi app.mjs) or one config file (tsgi app.ini) may be named alone',
     );
   });
 

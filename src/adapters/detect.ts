@@ -15,6 +15,8 @@ import { withUpgrades } from './upgrades.js';
 export interface AdaptedApp {
   app: App;
   kind: string;
+  /** What told a bare function's kind, when it was not --adapter (the log says it). */
+  why?: string;
 }
 
 type Shape = { [key: string]: unknown };
@@ -96,5 +98,23 @@ async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
       kind: 'http.Server',
     };
   if (isFunction(shape) && expressLike(shape)) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Express/Connect app' };
+  if (isFunction(shape)) {
+    const why = nodeHandlerSign(shape);
+    if (why) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Node handler', why: `${why}; --adapter tsgi serves it as a TSGI app` };
+  }
+  return undefined;
+}
+
+/**
+ * What gives a bare function away as a Node `(req, res)` handler, or undefined: Next.js's
+ * `getRequestHandler()` (a bound `handleRequest`), or parameters named as Node's are. A
+ * TSGI app's are `(environ, startResponse)`.
+ */
+export function nodeHandlerSign(fn: (...args: never[]) => unknown): string | undefined {
+  if (fn.name === 'bound handleRequest') return "Next.js's getRequestHandler()";
+  const params = /^(?:async\s*)?(?:function\b[^(]*)?\(?\s*([\w$]+)\s*,\s*([\w$]+)/.exec(Function.prototype.toString.call(fn));
+  if (params && /^(?:req|request|incoming)$/i.test(params[1]!) && /^(?:res|response|reply|outgoing)$/i.test(params[2]!)) {
+    return `its parameters are (${params[1]}, ${params[2]})`;
+  }
   return undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * The command line as settings: `--name value`, `--name=value`, `-p 4`, bare switches
- * (`--vacuum`, or followed by true/false), and one argument on its own: a config file.
+ * (`--vacuum`, or followed by true/false), and one argument on its own: the app module
+ * (`tsgi app.mjs`, the shape of `node app.mjs`) or a config file (`tsgi app.ini`).
  */
 import { optionNamed, optionOfShortFlag, OPTION_NAMES, type OptionSpec } from './options.js';
 import type { Problems, Setting } from './origin.js';
@@ -14,6 +15,9 @@ export interface CommandLine {
   readonly configFile?: string;
 }
 
+/** A JavaScript or TypeScript module, by its extension (with an optional `:export`). */
+const MODULE_FILE = /\.[cm]?[jt]sx?(?::[A-Za-z_$][\w$]*)?$/;
+
 /** The command line's settings; what it cannot read is noted in `problems`, and the rest read. */
 export function readArgv(argv: readonly string[], problems: Problems): CommandLine {
   const settings: Setting[] = [];
@@ -22,11 +26,17 @@ export function readArgv(argv: readonly string[], problems: Problems): CommandLi
     const arg = argv[i]!;
     const match = /^(?:--([^=]+)|-([A-Za-z]))(?:=(.*))?$/.exec(arg);
     if (!match) {
+      if (MODULE_FILE.test(arg)) {
+        settings.push({ name: 'module', raw: arg, origin: { kind: 'flag', flag: arg } });
+        continue;
+      }
       if (configFile === undefined && !arg.startsWith('-')) {
         configFile = arg;
         continue;
       }
-      problems.add(`unexpected argument ${JSON.stringify(arg)}; options start with --, and one config file may be named alone (tsgi app.ini)`);
+      problems.add(
+        `unexpected argument ${JSON.stringify(arg)}; options start with --, and the app module (tsgi app.mjs) or one config file (tsgi app.ini) may be named alone`,
+      );
       continue;
     }
     const flag = arg.split('=')[0]!;

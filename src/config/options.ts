@@ -62,7 +62,13 @@ export const OPTIONS = [
     aliases: ['wsgi-file', 'file'],
     type: 'string',
     arg: 'FILE',
-    help: 'the app: a JavaScript module exporting it as default or application (default: the built-in example app)',
+    help: 'the app: a JavaScript module exporting it as default or application, or FILE:NAME for another export; may be named alone (tsgi app.mjs). Default: the built-in example app',
+  },
+  {
+    name: 'node-args',
+    type: 'string',
+    arg: 'FLAGS',
+    help: "Node.js flags for the workers, split at spaces (--enable-source-maps --max-old-space-size=512); the workers also get the flags tsgi itself was started with (node --import tsx tsgi ...), but --inspect's",
   },
   {
     name: 'chdir',

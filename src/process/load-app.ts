@@ -4,10 +4,16 @@
  * itself an http.Server may export one as `server` for its WebSockets: its `'upgrade'`
  * listeners get the upgrade requests (`injectWebSocket(server)` of @hono/node-ws, or a
  * `ws` server attached to it).
+ *
+ * A module that fails to load says what Node would have said: where (file:line:column,
+ * and the line with a caret for a syntax error) and the stack, without the loader's own
+ * frames.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Server as HttpServer } from 'node:http';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
 import { adapt } from '../adapters/detect.js';
@@ -15,28 +21,38 @@ import { withUpgrades } from '../adapters/upgrades.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
+/** `app.mjs:api`: a module file and the export to serve (uWSGI's `module:callable`). */
+const WITH_EXPORT = /^(.+\.[cm]?[jt]sx?):([A-Za-z_$][\w$]*)$/;
+
+/** TypeScript sources, which Node 20 cannot import by itself. */
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+
+/** tsgi's own files (dist/), whose frames say nothing of the app. */
+const OWN_FILES = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
 export async function loadApp(module: string, callable: string, adapter: AdapterName = 'auto'): Promise<App> {
-  const file = path.resolve(module);
+  const named = WITH_EXPORT.exec(module);
+  if (named && callable !== 'application' && callable !== named[2]) {
+    throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module} names export "${named[2]}" and --callable names "${callable}"; keep one`);
+  }
+  const spec = named ? named[1]! : module;
+  const file = path.resolve(spec);
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && !(error as Error).message.includes(`'${file}'`)
-        ? (error as Error).message
-        : (error as Error).message.split('\n')[0];
-    throw new TsgiError(ErrorCodes.MODULE_LOAD, `--module ${module}: cannot load ${file}: ${reason}`, { cause: error });
+    throw new TsgiError(ErrorCodes.MODULE_LOAD, `--module ${module}: cannot load ${file}: ${loadFailure(spec, file, error)}`, { cause: error });
   }
-  // An explicit --callable names the export; otherwise the default export, then `application`.
-  const names = callable === 'application' ? ['default', 'application'] : [callable];
+  // An export named in --module or --callable; otherwise the default export, then `application`.
+  const names = named ? [named[2]!] : callable === 'application' ? ['default', 'application'] : [callable];
   for (const name of names) {
     const candidate = namespace[name];
     if (candidate === undefined) continue;
     const adapted = await adapt(candidate, adapter);
     if (typeof adapted === 'string') {
-      throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" ${adapted}; export the app as default or as ${callable}`);
+      throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" ${adapted}; export the app as default or as ${names.at(-1)}`);
     }
-    log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}`);
+    log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}${adapted.why ? ` (${adapted.why})` : ''}`);
     const server = namespace.server;
     if (server instanceof HttpServer && server !== candidate) {
       log.info(`--module ${module}: export "server" takes the WebSocket upgrades (its 'upgrade' listeners)`);
@@ -44,8 +60,56 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
     }
     return adapted.app;
   }
+  const exported = Object.keys(namespace).filter((key) => key !== 'server');
   throw new TsgiError(
     ErrorCodes.NOT_AN_APP,
-    `--module ${module}: exports no app; export a function as default or as "${names.at(-1)}" (--callable sets the name)`,
+    `--module ${module}: exports no ${names.map((name) => `"${name}"`).join(' or ')}` +
+      ` (it exports ${exported.length ? exported.map((key) => `"${key}"`).join(', ') : 'nothing'}); ` +
+      `export the app as default, or name the export: ${spec}:NAME or --callable NAME`,
   );
+}
+
+/** Why `file` (named `spec` by the user) could not be imported, in Node's words and place. */
+function loadFailure(spec: string, file: string, error: unknown): string {
+  const failure = error as NodeJS.ErrnoException;
+  if (failure.code === 'ERR_MODULE_NOT_FOUND' || failure.code === 'ERR_UNSUPPORTED_DIR_IMPORT') {
+    if (!existsSync(file)) return uwsgiModuleName(spec) ?? 'no such file';
+    // What the module imports is missing; Node says from where.
+    return failure.message.split('\n')[0]!;
+  }
+  if (failure.code === 'ERR_UNKNOWN_FILE_EXTENSION' && TYPESCRIPT.test(file)) {
+    return (
+      `Node ${process.versions.node} does not run TypeScript by itself. Start tsgi through a loader: ` +
+      `node --import tsx $(npx which tsgi) ... (or NODE_OPTIONS=--import=tsx, or --node-args "--import tsx"; npm install tsx), ` +
+      'or compile with tsc and serve the .js'
+    );
+  }
+  if (error instanceof SyntaxError && !error.stack?.includes('\n    at file:')) return syntaxFailure(file, error);
+  return withoutLoaderFrames(error);
+}
+
+/** uWSGI's Python form (`pkg.wsgi:app`, `myproject.wsgi`): a hint toward a file path. */
+function uwsgiModuleName(spec: string): string | undefined {
+  if (!/^[A-Za-z_][\w.]*(?::[A-Za-z_]\w*)?$/.test(spec) || /\.[cm]?[jt]sx?$/.test(spec)) return undefined;
+  return `no such file; --module takes a file path, not a Python module name as uWSGI's module = pkg.wsgi:app does: name the JavaScript file (app.mjs), and the export with app.mjs:NAME or --callable NAME`;
+}
+
+/**
+ * A syntax error: Node keeps where it is out of the error's stack (its own fatal handler
+ * prints it). `node --check` on the module finds it in the module itself; otherwise it is
+ * in something the module imports.
+ */
+function syntaxFailure(file: string, error: SyntaxError): string {
+  const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  // file:line, the line, the caret, the error; not node --check's own frames.
+  const where = check.status !== 0 ? /^[^]*?\n\w*Error: [^\n]*/.exec(check.stderr.trim())?.[0] : undefined;
+  return where ? `\n${where}` : `${error.name}: ${error.message} (in a module it imports: run node --check on them to see where)`;
+}
+
+/** `error`'s stack without Node's module loader and tsgi's own frames, which say nothing of the app. */
+function withoutLoaderFrames(error: unknown): string {
+  if (!(error instanceof Error) || !error.stack) return String(error);
+  const own = (line: string) => line.includes('node:internal') || line.includes(OWN_FILES) || line.includes(pathToFileURL(OWN_FILES).href);
+  const lines = error.stack.split('\n').filter((line) => !/^\s+at /.test(line) || !own(line));
+  return lines.length > 1 ? `\n${lines.join('\n')}` : lines[0]!;
 }

@@ -17,6 +17,7 @@ import { environmentOf, type Config } from '../config/index.js';
 import { describeError, type ErrorCode, ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
+import { workerExecArgv } from './node-args.js';
 import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
 import type { BoundSocket } from '../net/sockets.js';
@@ -204,7 +205,7 @@ export class Master {
     try {
       child = fork(WORKER_MAIN, [], {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd)],
-        execArgv: [],
+        execArgv: workerExecArgv(process.execArgv, this.config['node-args']),
         serialization: 'json',
         env: { ...process.env, ...environmentOf(this.config.env) },
       });

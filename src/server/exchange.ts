@@ -8,7 +8,7 @@
  */
 import { checkHead, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
 import { byteLength, isChunk, isThenable, knownLength, ResponseState, type ResponseRequest } from '../app/response.js';
-import { describeError, ErrorCodes, TsgiError } from '../errors.js';
+import { describeError, ErrorCodes, TsgiError, wrongInterfaceHint } from '../errors.js';
 import { createEnviron, type EnvironSource, type RawConnection } from './environ.js';
 import { BodyInput, abortError } from '../app/input.js';
 import { KeyId } from '../codec/keys.js';
@@ -57,6 +57,8 @@ const TIMEOUT_HEAD = checkHead('504 Gateway Timeout', [['Content-Type', 'text/pl
 
 /** `HTTP/1.x NNN`: the status a raw response (an upgrade taken over by the app) begins with. */
 const RAW_STATUS = /^HTTP\/1\.[01] ([1-9][0-9]{2})/;
+/** The wrong-interface hint (errors.ts) is logged once a process, not with every 500. */
+let hinted = false;
 
 export class Exchange implements EnvironSource, ResponseRequest {
   readonly token: number;
@@ -449,6 +451,11 @@ export class Exchange implements EnvironSource, ResponseRequest {
       return;
     }
     log.error(`${this.describeRequest()}: app error: ${describeError(error)}`);
+    const hint = wrongInterfaceHint(error);
+    if (hint !== undefined && !hinted) {
+      hinted = true;
+      log.warn(hint);
+    }
     this.failed = true;
     this.endWith(ERROR_HEAD, ERROR_BODY);
   }
