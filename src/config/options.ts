@@ -88,6 +88,12 @@ export const OPTIONS = [
   },
   { name: 'chmod-socket', type: 'octal', arg: 'MODE', default: 0o660, min: 0, max: 0o777, help: 'file mode of Unix sockets, octal' },
   {
+    name: 'chown-socket',
+    type: 'string',
+    arg: 'USER[:GROUP]',
+    help: "owner (and group) of Unix sockets, names or numbers, set before privileges drop: nginx's user (www-data) may then connect",
+  },
+  {
     name: 'listen',
     short: 'l',
     type: 'integer',

@@ -11,7 +11,8 @@ import { loadApp } from './load-app.js';
 import { log, logThrough } from '../log.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
-import { warnIfExposed, type Listener } from '../net/sockets.js';
+import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
+import { socketOwner } from './privileges.js';
 import { logUnhandledRejections, Worker } from './worker.js';
 
 export async function serveAlone(config: Config, listeners: readonly Listener[], backlog: number): Promise<void> {
@@ -33,10 +34,12 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
   const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, (message) => {
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
   });
+  const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   for (const listener of listeners) {
     const { protocol, name, option } = listener;
     try {
       const bound = worker.server.listen(name, { protocol, mode: config['chmod-socket'], backlog });
+      if (isUnixSocket(name)) ownSocket(bound, owner);
       warnIfExposed(listener, bound);
       log.info(`serving ${config.module ?? 'the built-in example app'} over ${protocol} on ${bound} (no master)`);
     } catch (error) {

@@ -13,7 +13,7 @@ import { log, logThrough, setLogSink } from '../log.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
-import { checkNotRoot, dropPrivileges } from './privileges.js';
+import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
 import { compileFormat } from '../observe/request-log.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
@@ -86,6 +86,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
   // socket of the options is then the one reported.
   const shared = listenersOf(config, DEFAULT_SOCKET);
   const listeners = [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
+  const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   const output = openLogs(config.logto);
   const previousSink = options.ownLog ? logThrough(output.logs) : null;
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
@@ -94,7 +95,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
   let stats: Awaited<ReturnType<typeof serveStats>> | null = null;
   try {
     for (const listener of listeners) {
-      const socket = await bindSocket(listener, config['chmod-socket']);
+      const socket = await bindSocket(listener, config['chmod-socket'], owner);
       sockets.push(socket);
       // A worker's own socket is on the host of its shared one, warned about already.
       if (listener.worker === undefined) warnIfExposed(listener, socket.local);
