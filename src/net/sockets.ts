@@ -11,7 +11,7 @@
  * one node:cluster uses for exactly this (`_createServerHandle`: a bound, not listening
  * handle), stable since Node 0.x; it is the only internal this module relies on.
  */
-import { chownSync } from 'node:fs';
+import { chownSync, closeSync } from 'node:fs';
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
@@ -107,10 +107,20 @@ export interface BoundSocket {
   readonly port?: number;
   /** A worker place's own socket (`--worker-sockets`): only that place's workers get it. */
   readonly worker?: number;
+  /** Passed by systemd (`LISTEN_FDS`): its file, if a Unix socket, is never removed. */
+  readonly inherited?: boolean;
 }
 
 /** Handles stay referenced here: a collected handle would close its descriptor. */
 const handles = new Map<number, ServerHandle>();
+/** Inherited descriptors (`LISTEN_FDS`) not closed yet. */
+const inheritedOpen = new Set<number>();
+
+/** Serves an inherited socket (src/net/activation.ts): closed by closeSockets, once. */
+export function keepInherited(socket: BoundSocket): BoundSocket {
+  inheritedOpen.add(socket.fd);
+  return socket;
+}
 
 /** Where to bind: uWSGI's address forms (`HOST:PORT`, `[V6]:PORT`, `:PORT` for every IPv4
  * interface, a path with `/` or `unix:PATH`). `defaultHost` replaces an empty host. */
@@ -224,6 +234,11 @@ async function bind({ name, protocol }: Listener, mode: number, owner: SocketOwn
  */
 export async function closeSockets(sockets: readonly BoundSocket[], vacuum: boolean): Promise<void> {
   for (const socket of sockets) {
+    if (socket.inherited) {
+      // Once: the number may be another descriptor's by a second call.
+      if (inheritedOpen.delete(socket.fd)) closeSync(socket.fd);
+      continue;
+    }
     if (socket.path && !vacuum) continue;
     handles.get(socket.fd)?.close();
     handles.delete(socket.fd);

@@ -17,6 +17,8 @@ import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
 import { compileFormat } from '../observe/request-log.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
+import { inheritedSockets, refuseUnclaimed, takeInherited } from '../net/activation.js';
+import { systemdNotifier } from './systemd.js';
 
 /** Where tsgi serves when no socket is named: loopback, never every interface. */
 export const DEFAULT_SOCKET = '127.0.0.1:3031';
@@ -94,12 +96,15 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const sockets: BoundSocket[] = [];
   let stats: Awaited<ReturnType<typeof serveStats>> | null = null;
   try {
+    // systemd's sockets (LISTEN_FDS) serve the options naming their address.
+    const inherited = inheritedSockets();
     for (const listener of listeners) {
-      const socket = await bindSocket(listener, config['chmod-socket'], owner);
+      const socket = (await takeInherited(listener, inherited)) ?? (await bindSocket(listener, config['chmod-socket'], owner));
       sockets.push(socket);
       // A worker's own socket is on the host of its shared one, warned about already.
       if (listener.worker === undefined) warnIfExposed(listener, socket.local);
     }
+    refuseUnclaimed(inherited);
     // Bound with the others, before the privilege drop: a taken port is a start-up error.
     if (config.stats) stats = await serveStats(config.stats, config['stats-http'], () => master.snapshot());
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
@@ -110,8 +115,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
     restoreLog();
     throw error;
   }
+  const systemd = await systemdNotifier();
   const handlers = new Map<NodeJS.Signals, () => void>();
   const cleanup = async (): Promise<void> => {
+    systemd.close();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     stats?.close();
     await closeSockets(sockets, config.vacuum);
@@ -142,8 +149,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
     onExit: (code) => void cleanup().then(() => settleClosed(code)),
     // Only before every worker was ever ready (--need-app): the start fails with it.
     onFatal: (error) => void cleanup().then(() => failStart(error)),
+    notify: systemd.send,
   });
   const shutdown = (graceful: boolean): void => {
+    systemd.send(`STOPPING=1\nSTATUS=stopping${graceful ? ': the workers finish their requests' : ''}`);
     master.shutdown(graceful);
     // New connections are refused at once, not once the last worker has gone.
     if (graceful) void closeSockets(sockets, config.vacuum);
@@ -171,10 +180,11 @@ export async function startContainer(config: Config, options: ContainerOptions):
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
   await Promise.race([master.start(), startFailed]);
   for (const socket of sockets) {
-    const whose = socket.worker === undefined ? '' : ` (worker ${socket.worker}'s own)`;
+    const whose = socket.worker === undefined ? (socket.inherited ? ' (from systemd)' : '') : ` (worker ${socket.worker}'s own)`;
     log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}${whose}`);
   }
   log.info(`${config.processes} worker(s) ready (pid ${master.pids.join(', ')}); master pid ${process.pid}`);
+  systemd.send(`READY=1\nSTATUS=${config.processes} worker(s) serving on ${sockets.map((s) => s.local).join(', ')}`);
   return {
     addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local, ...(s.worker !== undefined && { worker: s.worker }) })),
     get pids() {

@@ -19,6 +19,7 @@ import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
 import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
+import { monotonicUsec } from './systemd.js';
 import type { BoundSocket } from '../net/sockets.js';
 import type { StatsSnapshot, WorkerStats } from '../observe/stats.js';
 import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
@@ -142,6 +143,8 @@ export interface MasterOptions {
   onExit: (code: number) => void;
   /** Called when the workers cannot start (--need-app): the error to report. */
   onFatal: (error: TsgiError) => void;
+  /** Tells systemd (`sd_notify` lines) how the service is: here, around a reload. */
+  notify: (state: string) => void;
 }
 
 export class Master {
@@ -427,9 +430,12 @@ export class Master {
     this.reloading = true;
     const started = performance.now();
     const chain = this.config['chain-reload'];
+    this.options.notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=reloading (${why})`);
     log.info(`reload (${why}): starting ${this.places.length} new worker(s)${chain ? ', one at a time' : ''}`);
     const ok = chain ? await this.chainReload() : await this.wholeReload();
     if (ok) log.info(`reload (${why}): done in ${Math.round(performance.now() - started)} ms; the old workers finish their requests`);
+    // Either way workers serve: the new ones, or the old ones when the new could not start.
+    if (!this.stopping) this.options.notify(`READY=1\nSTATUS=${ok ? `reloaded (${why})` : `reload failed (${why}); the old workers serve`}`);
     this.reloading = false;
     if (this.reloadAgain) {
       this.reloadAgain = false;
