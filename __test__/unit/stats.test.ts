@@ -11,6 +11,7 @@ const snapshot: StatsSnapshot = {
   load: 2,
   listen_queue: 3,
   crash_loop: false,
+  draining: false,
   sockets: [{ name: '/run/app "a".sock', proto: 'uwsgi', queue: 3, max_queue: 4096 }],
   workers: [1, 2].map((id) => ({
     id,

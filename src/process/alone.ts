@@ -48,9 +48,19 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     }
   }
   process.on('uncaughtException', (error) => void worker.uncaught(error, config['uncaught-exception-grace'] * 1000).then(() => process.exit(1)));
-  process.once('SIGTERM', () => {
+  let delayed: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    clearTimeout(delayed);
     log.info(`SIGTERM: no longer accepting; finishing ${worker.server.activeRequests} request(s) in flight (up to ${config['reload-mercy']} s)`);
     void worker.stop(config['reload-mercy'] * 1000).then((aborted) => process.exit(aborted > 0 ? 1 : 0));
+  };
+  // --shutdown-delay: the first SIGTERM drains (health 503) and serves on, as the master does.
+  process.on('SIGTERM', () => {
+    const delay = config['shutdown-delay'];
+    if (delay === 0 || delayed !== undefined) return stop();
+    log.info(`SIGTERM: draining: --health-path answers 503, serving on for --shutdown-delay ${delay} s, then a graceful shutdown (another SIGTERM: at once)`);
+    worker.server.startDraining();
+    delayed = setTimeout(stop, delay * 1000);
   });
   process.once('SIGINT', () => {
     log.info('SIGINT: closing now');

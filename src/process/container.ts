@@ -8,7 +8,7 @@
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
-import type { TsgiError } from '../errors.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 import { log, logThrough, setLogSink } from '../log.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
@@ -68,6 +68,10 @@ export interface Container {
 /** The checks that need no socket: they fail before anything is bound. */
 export function checkStartable(config: Config): void {
   checkNotRoot(config.uid, config['allow-root']);
+  const health = config['health-path'];
+  if (health !== undefined && !health.startsWith('/')) {
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, `--health-path ${health}: expected a path beginning with /, e.g. /healthz`);
+  }
   // Mistakes in the log template are found now, not in every worker.
   if (config['log-format'] !== undefined) compileFormat(config['log-format']);
 }
@@ -160,9 +164,21 @@ export async function startContainer(config: Config, options: ContainerOptions):
   if (options.handleSignals) {
     // SIGTERM is a graceful shutdown (uWSGI 2.0 made it a reload, a classic trap): the
     // workers stop accepting and finish their requests. SIGINT and SIGQUIT are fast.
-    handlers.set('SIGTERM', () => {
+    // With --shutdown-delay, the first SIGTERM only drains: health answers 503 so load
+    // balancers and endpoints let go, while requests routed meanwhile are still served.
+    let delayed: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      clearTimeout(delayed);
       log.info(`SIGTERM: graceful shutdown; the workers finish their requests (up to --reload-mercy ${config['reload-mercy']} s)`);
       shutdown(true);
+    };
+    handlers.set('SIGTERM', () => {
+      const delay = config['shutdown-delay'];
+      if (delay === 0 || delayed !== undefined) return stop();
+      log.info(`SIGTERM: draining: --health-path answers 503, serving on for --shutdown-delay ${delay} s, then a graceful shutdown (another SIGTERM: at once)`);
+      systemd.send(`STOPPING=1\nSTATUS=draining for --shutdown-delay ${delay} s`);
+      master.drain();
+      delayed = setTimeout(stop, delay * 1000);
     });
     for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
       handlers.set(signal, () => {

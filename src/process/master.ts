@@ -161,6 +161,8 @@ export class Master {
   private reloading = false;
   private reloadAgain = false;
   private stopping: { graceful: boolean } | null = null;
+  /** `--shutdown-delay` began: the workers answer 503 on the health path, and serve on. */
+  private draining = false;
   /** Some worker had to be killed or abort requests while stopping: exit 1. */
   private stoppedUnclean = false;
   private readonly bootListeners: Array<() => void> = [];
@@ -289,6 +291,7 @@ export class Master {
         clearTimeout(worker.killTimer);
         worker.markReady();
         if (this.stopping) this.retire(worker, this.config['reload-mercy'] * 1000, 'shutting down');
+        else if (this.draining) worker.send({ kind: 'drain' });
         this.checkBooted();
         break;
       case 'failed':
@@ -583,6 +586,13 @@ export class Master {
 
   // ---- stopping -----------------------------------------------------------------------------
 
+  /** `--shutdown-delay`: every worker says it is going away (health 503) and serves on
+   * until `shutdown`. */
+  drain(): void {
+    this.draining = true;
+    for (const worker of this.workers) if (worker.state === 'ready') worker.send({ kind: 'drain' });
+  }
+
   /**
    * Stops every worker: gracefully (they stop accepting and finish their requests within
    * --reload-mercy) or at once. `onExit` follows once they are all gone.
@@ -664,6 +674,7 @@ export class Master {
       load: workers.reduce((sum, w) => sum + w.in_flight, 0),
       listen_queue: sockets.reduce((sum, s) => sum + s.queue, 0),
       crash_loop: this.places.some((p) => p.failures >= CRASH_LOOP),
+      draining: this.draining || this.stopping !== null,
       sockets,
       workers,
     };

@@ -62,10 +62,12 @@ async function start(message: WorkerStart): Promise<void> {
   const stop = (graceMs: number) => void worker.stop(graceMs).then((aborted) => process.exit(aborted > 0 ? 1 : 0));
   process.on('message', (next: ToWorker) => {
     if (next.kind === 'stop') stop(next.graceMs);
+    else if (next.kind === 'drain') worker.server.startDraining();
   });
   // systemd and `kill 0` signal every process of the group, not only the master: a
-  // worker treats SIGTERM as the master would (graceful) and SIGINT as fast.
-  process.on('SIGTERM', () => stop(config['reload-mercy'] * 1000));
+  // worker treats SIGTERM as the master would (graceful; with --shutdown-delay, a drain
+  // the master ends) and SIGINT as fast.
+  process.on('SIGTERM', () => (config['shutdown-delay'] > 0 ? worker.server.startDraining() : stop(config['reload-mercy'] * 1000)));
   process.on('SIGINT', () => (worker.close(), process.exit(0)));
   process.on('SIGHUP', () => {}); // the master's to act on
   send({ kind: 'ready' });

@@ -25,7 +25,7 @@ const WORKER_TICK_MS = 200;
 
 /** The server options the config asks for. */
 function serverOptions(config: Config): ServerOptions {
-  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1 };
+  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1, healthPath: config['health-path'] };
 }
 
 /** A promise the app forgot to handle is the app's bug, not a reason to drop every
