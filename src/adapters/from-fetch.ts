@@ -18,12 +18,23 @@ export interface ExecutionContext {
 /** A fetch handler. tsgi passes the request's environ as `env`. */
 export type FetchHandler = (request: Request, env: Environ, ctx: ExecutionContext) => Response | Promise<Response>;
 
+/** The waitUntil() promises of this process not settled yet: a graceful stop waits for them. */
+const extended = new Set<Promise<unknown>>();
+
 const executionContext: ExecutionContext = {
   waitUntil(promise) {
-    Promise.resolve(promise).catch((error: unknown) => log.error(`a waitUntil() promise failed: ${describeError(error)}`));
+    const settled = Promise.resolve(promise)
+      .catch((error: unknown) => log.error(`a waitUntil() promise failed: ${describeError(error)}`))
+      .finally(() => extended.delete(settled));
+    extended.add(settled);
   },
   passThroughOnException() {},
 };
+
+/** Resolves once every waitUntil() promise, those added meanwhile included, has settled. */
+export async function waitUntilSettled(): Promise<void> {
+  while (extended.size > 0) await Promise.all(extended);
+}
 
 /**
  * Runs `handler` for each request with a standard Request (method, URL, headers, the body

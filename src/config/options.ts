@@ -234,6 +234,15 @@ export const OPTIONS = [
     default: false,
     help: 'also give each worker a socket of its own for every socket: worker N on HOST:(PORT+N), or PATH.N for a Unix socket (port 0: any free port), so a proxy can keep a client on one worker (socket.io)',
   },
+  {
+    name: 'start-timeout',
+    type: 'seconds',
+    arg: 'SECONDS',
+    default: 60,
+    min: 1,
+    max: 3600,
+    help: 'seconds a worker may take to load the app and run its onStart() before it counts as failed (and is killed)',
+  },
   { name: 'need-app', type: 'boolean', arg: 'BOOL', default: true, help: 'stop at start-up when the app cannot be loaded (false: keep retrying with backoff)' },
   {
     name: 'harakiri',

@@ -13,7 +13,8 @@ import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
 import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
 import { socketOwner } from './privileges.js';
-import { logUnhandledRejections, Worker } from './worker.js';
+import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
+import type { FromWorker } from './worker-protocol.js';
 
 export async function serveAlone(config: Config, listeners: readonly Listener[], backlog: number): Promise<void> {
   if (config.uid !== undefined || config.gid !== undefined) {
@@ -30,10 +31,12 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
   logUnhandledRejections();
   // What the master gives its workers: this process is the worker.
   Object.assign(process.env, environmentOf(config.env));
-  const app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
-  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, (message) => {
+  const { app, hooks } = config.module ? await loadApp(config.module, config.callable, config.adapter) : { app: exampleApp, hooks: {} };
+  await runOnStart(hooks, config);
+  const report = (message: FromWorker): void => {
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
-  });
+  };
+  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, report, hooks);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   for (const listener of listeners) {
     const { protocol, name, option } = listener;

@@ -29,8 +29,6 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 const TICK_MS = 200;
 /** Memory, lifetimes, touch files: every this many ticks. */
 const SLOW_EVERY = 5;
-/** A worker not ready this long after its spawn is killed (counted as a failed start). */
-const START_TIMEOUT_MS = 60_000;
 /** A worker that lived this long after becoming ready did not die "soon after start". */
 const STABLE_MS = 10_000;
 /** Respawn backoff after deaths soon after start: 0.1 s, doubling, at most 30 s. */
@@ -244,11 +242,16 @@ export class Master {
       sockets: sockets.map((s) => ({ name: s.name, protocol: s.protocol })),
     };
     worker.send(start);
-    worker.killTimer = setTimeout(() => {
-      if (worker.state !== 'starting') return;
-      log.error(`${worker.name} not ready ${START_TIMEOUT_MS / 1000} s after it started; killed`);
-      child.kill('SIGKILL');
-    }, START_TIMEOUT_MS);
+    // The worker fails itself at --start-timeout (saying why); this is for one that cannot.
+    const startTimeout = this.config['start-timeout'];
+    worker.killTimer = setTimeout(
+      () => {
+        if (worker.state !== 'starting') return;
+        log.error(`${worker.name} not ready ${startTimeout} s after it started (--start-timeout); killed`);
+        child.kill('SIGKILL');
+      },
+      startTimeout * 1000 + KILL_MARGIN_MS,
+    );
     return worker;
   }
 

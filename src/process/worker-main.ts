@@ -3,7 +3,7 @@
  * arranges to die with the master, loads the app and serves the inherited sockets.
  */
 import os from 'node:os';
-import { loadApp } from './load-app.js';
+import { loadApp, type LoadedApp } from './load-app.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
 import { log, logThrough } from '../log.js';
@@ -11,7 +11,7 @@ import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
 import { WorkerSlot } from './scoreboard.js';
-import { logUnhandledRejections, Worker } from './worker.js';
+import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
 
 function send(message: FromWorker): void {
@@ -45,16 +45,17 @@ async function start(message: WorkerStart): Promise<void> {
     send({ kind: 'logs-reopened' });
   });
 
-  let app;
+  let loaded: LoadedApp;
   try {
-    app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
+    loaded = config.module ? await loadApp(config.module, config.callable, config.adapter) : { app: exampleApp, hooks: {} };
+    await runOnStart(loaded.hooks, config);
   } catch (error) {
     send({ kind: 'failed', code: error instanceof TsgiError ? error.code : ErrorCodes.MODULE_LOAD, message: (error as Error).message });
     await logs.flushed();
     process.exit(EXIT_APP_LOAD);
   }
   const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
-  const worker = new Worker(app, config, { wid: message.wid, pid: process.pid }, slot, logs, send);
+  const worker = new Worker(loaded.app, config, { wid: message.wid, pid: process.pid }, slot, logs, send, loaded.hooks);
   message.sockets.forEach((socket, i) => worker.server.adopt(WorkerFd.FIRST_SOCKET + i, socket.protocol, message.backlog));
   // A throw nothing caught costs this worker, not the requests it holds (Worker.uncaught).
   process.on('uncaughtException', (error) => void worker.uncaught(error, config['uncaught-exception-grace'] * 1000).then(() => process.exit(1)));
