@@ -104,3 +104,22 @@ export async function startNotifyRecorder(dir: string): Promise<NotifyRecorder> 
     stop: () => void child.kill('SIGKILL'),
   };
 }
+
+/**
+ * The command line of `systemd-socket-activate` binding `listens` (`HOST:PORT` or a path),
+ * named `names` if given, with `env` set for the command. It passes no other variable of
+ * its own environment, as a unit's service gets none but its own: TSGI_NATIVE (the test
+ * matrix's reactor) is passed on too.
+ */
+export function activationLauncher(
+  listens: readonly string[],
+  { names, env = {} }: { names?: readonly string[]; env?: Record<string, string> } = {},
+): string[] {
+  const passed = { ...(process.env.TSGI_NATIVE !== undefined && { TSGI_NATIVE: process.env.TSGI_NATIVE }), ...env };
+  return [
+    socketActivate.bin!,
+    ...listens.flatMap((address) => ['-l', address]),
+    ...(names ? [`--fdname=${names.join(':')}`] : []),
+    ...Object.entries(passed).map(([key, value]) => `--setenv=${key}=${value}`),
+  ];
+}

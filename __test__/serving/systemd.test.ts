@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/processes.mjs';
 import { startTsgi, type Tsgi } from '../helpers/chaos.js';
-import { python, socketActivate, startNotifyRecorder, type Notification, type NotifyRecorder } from '../helpers/systemd.js';
+import { activationLauncher, python, socketActivate, startNotifyRecorder, type Notification, type NotifyRecorder } from '../helpers/systemd.js';
 
 const native = process.env.TSGI_NATIVE !== '0';
 let dir: string;
@@ -108,7 +108,7 @@ describe.skipIf(!socketActivate.bin)('LISTEN_FDS: systemd-socket-activate', () =
     const port = await freePort();
     const socketPath = path.join(dir, 'api.sock');
     tsgi = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--http-socket', 'systemd:api', '--module', envApp(0)], null, {
-      launcher: [socketActivate.bin!, '-l', `127.0.0.1:${port}`, '-l', socketPath, '--fdname=web:api'],
+      launcher: activationLauncher([`127.0.0.1:${port}`, socketPath], { names: ['web', 'api'] }),
     });
     await tsgi.line(new RegExp(`Listening on ${socketPath.replace(/[.]/g, '\\.')} as 4`));
     // The first connection starts the service (no --accept), and waits in the queue.
@@ -128,7 +128,7 @@ describe.skipIf(!socketActivate.bin)('LISTEN_FDS: systemd-socket-activate', () =
   it('a passed socket no option names is a start-up error that says which and how to name it', async () => {
     const [web, other] = [await freePort(), await freePort()];
     tsgi = await startTsgi(['--http-socket', `127.0.0.1:${web}`], null, {
-      launcher: [socketActivate.bin!, '-l', `127.0.0.1:${web}`, '-l', `127.0.0.1:${other}`, '--fdname=web:admin'],
+      launcher: activationLauncher([`127.0.0.1:${web}`, `127.0.0.1:${other}`], { names: ['web', 'admin'] }),
     });
     await tsgi.line(/Listening on 127\.0\.0\.1:\d+ as 4/);
     await get({ port: web }).catch(() => {}); // starts it; refused once tsgi gives up

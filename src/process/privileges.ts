@@ -49,7 +49,10 @@ export function socketOwner(spec: string): SocketOwner {
 /** Fails before anything is bound when the workers would run as root without leave. */
 export function checkNotRoot(uid: string | undefined, allowRoot: boolean): void {
   if (allowRoot || uid !== undefined || process.getuid?.() !== 0) return;
-  throw new TsgiError(ErrorCodes.INVALID_OPTION, 'refusing to run workers as root: give --uid (and --gid) to run as another user, or --allow-root');
+  throw new TsgiError(
+    ErrorCodes.INVALID_OPTION,
+    'refusing to run workers as root: give --uid (and --gid) to run as another user; in a container image, run as a non-root user instead (USER node in the Dockerfile: the official node images have that user), or pass --allow-root',
+  );
 }
 
 /** Becomes `uid`/`gid` (supplementary groups: the user's, or none), for good. */
