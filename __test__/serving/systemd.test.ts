@@ -125,6 +125,22 @@ describe.skipIf(!socketActivate.bin)('LISTEN_FDS: systemd-socket-activate', () =
     expect(existsSync(socketPath) && statSync(socketPath).isSocket()).toBe(true);
   });
 
+  it('--master false: the one process serves the inherited socket and tells systemd', async () => {
+    const port = await freePort();
+    recorder = await startNotifyRecorder(dir);
+    tsgi = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--master', 'false', '--module', envApp(0)], null, {
+      launcher: activationLauncher([`127.0.0.1:${port}`], { env: { NOTIFY_SOCKET: recorder.path } }),
+    });
+    await tsgi.line(/Listening on 127\.0\.0\.1:\d+ as 3/);
+    const served = await get({ port });
+    expect(JSON.parse(served.body)).toEqual({ NOTIFY_SOCKET: null, WATCHDOG_USEC: null, LISTEN_FDS: null });
+    await tsgi.line(new RegExp(`over http on 127\\.0\\.0\\.1:${port} \\(no master, from systemd\\)`));
+    if (native) expect((await recorder.next(isState('READY'))).pid).toBe(tsgi.pid);
+    process.kill(tsgi.pid, 'SIGTERM');
+    expect(await tsgi.exited).toEqual({ code: 0, signal: null });
+    if (native) expect(recorder.messages.map((n) => Object.keys(n.fields)[0])).toEqual(['READY', 'STOPPING']);
+  });
+
   it('a passed socket no option names is a start-up error that says which and how to name it', async () => {
     const [web, other] = [await freePort(), await freePort()];
     tsgi = await startTsgi(['--http-socket', `127.0.0.1:${web}`], null, {

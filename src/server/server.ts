@@ -96,8 +96,7 @@ export class Server implements BatchSink, ExchangeContext {
   private readonly fresh: RequestRecord[] = [];
   private closed = false;
   private readonly healthPath: string | undefined;
-  /** From the first moment of a drain (startDraining(), windDown()): health answers 503. */
-  draining = false;
+  private isDraining = false;
   /** Set by the worker process; a server used from code has none. */
   observer: RequestObserver | null = null;
 
@@ -169,7 +168,12 @@ export class Server implements BatchSink, ExchangeContext {
   /** Says it is going away (health answers 503) while it goes on accepting and serving
    * (`--shutdown-delay`); a stop follows. */
   startDraining(): void {
-    this.draining = true;
+    this.isDraining = true;
+  }
+
+  /** From the first moment of a drain (startDraining(), windDown()): health answers 503. */
+  get draining(): boolean {
+    return this.isDraining;
   }
 
   /** The first half of `shutdown`: stops accepting and waits up to `graceMs` for the
