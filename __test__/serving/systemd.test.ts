@@ -125,6 +125,15 @@ describe.skipIf(!socketActivate.bin)('LISTEN_FDS: systemd-socket-activate', () =
     expect(existsSync(socketPath) && statSync(socketPath).isSocket()).toBe(true);
   });
 
+  it('adopts an IPv6 socket by its address, however the address is spelled', async () => {
+    const port = await freePort('::1');
+    tsgi = await startTsgi(['--http-socket', `[0:0:0:0:0:0:0:1]:${port}`], null, { launcher: activationLauncher([`[::1]:${port}`]) });
+    await tsgi.line(/Listening on \[::1\]:\d+ as 3/);
+    const response = await fetch(`http://[::1]:${port}/`);
+    expect(response.status).toBe(200);
+    await tsgi.line(new RegExp(`over HTTP on \\[::1\\]:${port} \\(from systemd\\)`));
+  });
+
   it('--master false: the one process serves the inherited socket and tells systemd', async () => {
     const port = await freePort();
     recorder = await startNotifyRecorder(dir);

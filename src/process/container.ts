@@ -155,7 +155,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
     onFatal: (error) => void cleanup().then(() => failStart(error)),
     notify: systemd.send,
   });
+  /** --shutdown-delay's wait, until it ends or another stop comes first. */
+  let delayed: NodeJS.Timeout | undefined;
   const shutdown = (graceful: boolean): void => {
+    clearTimeout(delayed);
     systemd.send(`STOPPING=1\nSTATUS=stopping${graceful ? ': the workers finish their requests' : ''}`);
     master.shutdown(graceful);
     // New connections are refused at once, not once the last worker has gone.
@@ -166,9 +169,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
     // workers stop accepting and finish their requests. SIGINT and SIGQUIT are fast.
     // With --shutdown-delay, the first SIGTERM only drains: health answers 503 so load
     // balancers and endpoints let go, while requests routed meanwhile are still served.
-    let delayed: NodeJS.Timeout | undefined;
     const stop = (): void => {
-      clearTimeout(delayed);
       log.info(`SIGTERM: graceful shutdown; the workers finish their requests (up to --reload-mercy ${config['reload-mercy']} s)`);
       shutdown(true);
     };
