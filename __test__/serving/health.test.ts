@@ -10,6 +10,7 @@ import { fcgiExchange, nginxParams, request as fcgiRequest, stdoutOf } from '../
 import { request as uwsgiRequest } from '../helpers/tsgi.js';
 import { nginxVars, parseResponse } from '../helpers/uwsgi.js';
 import { useTestServers } from '../helpers/servers.js';
+import { maskDate, open, req } from '../helpers/http-raw.js';
 
 const servers = useTestServers();
 
@@ -76,6 +77,28 @@ describe('--health-path', () => {
       expect(counted.calls).toBe(2);
     });
   }
+
+  it("a graceful stop's wind-down answers 503 to a kept-alive client asking again, and closes", async () => {
+    const counted = countingApp();
+    const server = servers.track(new Server(counted.app, { healthPath: '/healthz' }));
+    const client = await open(server.listen('127.0.0.1:0', { protocol: 'http' }));
+    try {
+      await client.write(req('GET', '/healthz'));
+      await client.until((d) => d.includes('ok\n'), 'the first answer');
+      expect(client.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      const before = client.text().length;
+      const stopped = server.windDown(5000);
+      await client.write(req('GET', '/healthz'));
+      await client.until((d) => maskDate(d).length > before && d.includes('draining\n'), 'the answer during the wind-down');
+      const second = client.text().slice(before);
+      expect(second).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n/);
+      expect(second).toMatch(/\r\nConnection: close\r\n/i);
+      await stopped;
+      expect(counted.calls).toBe(0);
+    } finally {
+      client.destroy();
+    }
+  });
 
   it('a server without it passes the path to the app', async () => {
     const counted = countingApp();
