@@ -134,6 +134,17 @@ describe.skipIf(!socketActivate.bin)('LISTEN_FDS: systemd-socket-activate', () =
     await tsgi.line(new RegExp(`over HTTP on \\[::1\\]:${port} \\(from systemd\\)`));
   });
 
+  it("--worker-sockets: a worker's own address passed by systemd stays that worker's", async () => {
+    const port = await freePort();
+    tsgi = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--worker-sockets', '--module', envApp(0)], null, {
+      launcher: activationLauncher([`127.0.0.1:${port}`, `127.0.0.1:${port + 1}`]),
+    });
+    await tsgi.line(/Listening on 127\.0\.0\.1:\d+ as 4/);
+    expect((await get({ port })).status).toBe(200);
+    expect((await get({ port: port + 1 })).status).toBe(200);
+    await tsgi.line(new RegExp(`over HTTP on 127\\.0\\.0\\.1:${port + 1} \\(worker 1's own\\)`));
+  });
+
   it('--master false: the one process serves the inherited socket and tells systemd', async () => {
     const port = await freePort();
     recorder = await startNotifyRecorder(dir);

@@ -134,7 +134,16 @@ export async function takeInherited(listener: Listener, inherited: InheritedSock
     if (index === -1) return undefined;
   }
   const [socket] = inherited.splice(index, 1) as [InheritedSocket];
-  return keepInherited({ name: spec, protocol, fd: socket.fd, local: socket.local, inherited: true, ...(socket.tcp && { port: socket.tcp.port }) });
+  return keepInherited({
+    name: spec,
+    protocol,
+    fd: socket.fd,
+    local: socket.local,
+    inherited: true,
+    ...(socket.tcp && { port: socket.tcp.port }),
+    // A worker place's own socket (--worker-sockets) stays that place's.
+    ...(listener.worker !== undefined && { worker: listener.worker }),
+  });
 }
 
 /** Inherited sockets no option named: closed, and reported as the mistake they are. */
