@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { childrenOf, startTsgi, type Tsgi } from '../helpers/chaos.js';
+import { childrenOf, startTsgi, until, type Tsgi } from '../helpers/chaos.js';
 import { announceNginx, hasNginx, startNginx, type Nginx } from '../helpers/nginx.js';
 
 announceNginx();
@@ -28,9 +28,13 @@ const asRoot = process.getuid?.() === 0;
 const skipReason = !asRoot ? 'not root: cannot chown a socket nor run nginx workers as www-data' : !web ? 'no www-data user in /etc/passwd' : null;
 if (hasNginx && skipReason) console.warn(`\n*** --chown-socket with nginx as www-data: SKIPPED (${skipReason})\n`);
 
-/** The real uid of a process, from /proc. */
+/** The real uid of a process, from /proc; -1 once it is gone. */
 function uidOf(pid: number): number {
-  return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  try {
+    return Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  } catch {
+    return -1;
+  }
 }
 
 describe.skipIf(!hasNginx || skipReason !== null)('--chown-socket: nginx workers running as www-data', () => {
@@ -57,10 +61,11 @@ describe.skipIf(!hasNginx || skipReason !== null)('--chown-socket: nginx workers
     const socket = path.join(dir, name);
     tsgi = await startTsgi(['--socket', socket, ...args], ready);
     nginx = await startNginx({ user: 'www-data', locations: [{ path: '/', uwsgiPass: `unix:${socket}` }] });
-    // The workers, not only the configuration, run as www-data.
-    const workers = childrenOf(nginx.pid);
-    expect(workers.length).toBeGreaterThan(0);
-    for (const worker of workers) expect(uidOf(worker)).toBe(web!.uid);
+    // The workers, not only the configuration, run as www-data (once forked, they switch).
+    await until(() => {
+      const workers = childrenOf(nginx!.pid);
+      return workers.length > 0 && workers.every((worker) => uidOf(worker) === web!.uid);
+    }, "nginx's workers to run as www-data");
     return { socket, nginx };
   }
 
@@ -86,6 +91,14 @@ describe.skipIf(!hasNginx || skipReason !== null)('--chown-socket: nginx workers
     const response = await fetch(nginx.url('/'));
     expect(response.status).toBe(200);
     expect(await response.text()).toContain('tsgi');
+  });
+
+  it('the README recipe: chowned for nginx before the master drops to --uid/--gid', async () => {
+    const { socket, nginx } = await serve('dropped.sock', ['--chown-socket', 'www-data:www-data', '--uid', 'nobody', '--gid', 'nogroup']);
+    expect(statSync(socket)).toMatchObject({ uid: web!.uid, gid: web!.gid });
+    const nobody = Number(/^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))![1]);
+    expect(uidOf(tsgi!.pid)).toBe(nobody);
+    expect((await fetch(nginx.url('/'))).status).toBe(200);
   });
 
   it('USER alone changes the owner and leaves the group (uWSGI: -1), by number too', async () => {
