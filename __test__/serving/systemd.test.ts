@@ -9,7 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/lib/processes.mjs';
+import { checkPortFree, freePort } from '../../scripts/lib/processes.mjs';
 import { startTsgi, type Tsgi } from '../helpers/chaos.js';
 import { activationLauncher, python, socketActivate, startNotifyRecorder, type Notification, type NotifyRecorder } from '../helpers/systemd.js';
 
@@ -135,7 +135,15 @@ describe.skipIf(!socketActivate.bin)('LISTEN_FDS: systemd-socket-activate', () =
   });
 
   it("--worker-sockets: a worker's own address passed by systemd stays that worker's", async () => {
-    const port = await freePort();
+    // Worker 1's own port is the next one: both must be free.
+    let port = await freePort();
+    while (
+      !(await checkPortFree(port + 1).then(
+        () => true,
+        () => false,
+      ))
+    )
+      port = await freePort();
     tsgi = await startTsgi(['--http-socket', `127.0.0.1:${port}`, '--worker-sockets', '--module', envApp(0)], null, {
       launcher: activationLauncher([`127.0.0.1:${port}`, `127.0.0.1:${port + 1}`]),
     });
