@@ -68,18 +68,21 @@ export const AS_ROOT = process.getuid?.() === 0 ? ['--allow-root'] : [];
 /**
  * Starts the CLI with `args`; resolves once `ready` is printed (default: the workers are
  * ready). `fdLimit`: the process starts with that many file descriptors at most (ulimit -n).
- * `nodeFlags`: Node's own flags, before the CLI (`--import tsx`).
+ * `env`: added to the environment. `launcher`: a command that execs the CLI (given as its
+ * last arguments), e.g. systemd-socket-activate; its pid becomes tsgi's. `nodeFlags`:
+ * Node's own flags, before the CLI (`--import tsx`).
  */
 export async function startTsgi(
   args: string[],
   ready: RegExp | null = /worker\(s\) ready/,
-  { fdLimit, nodeFlags = [] }: { fdLimit?: number; nodeFlags?: string[] } = {},
+  { fdLimit, env, launcher = [], nodeFlags = [] }: { fdLimit?: number; env?: NodeJS.ProcessEnv; launcher?: string[]; nodeFlags?: string[] } = {},
 ): Promise<Tsgi> {
-  const command = [...nodeFlags, CLI, ...AS_ROOT, ...args];
+  const command = [...launcher, process.execPath, ...nodeFlags, CLI, ...AS_ROOT, ...args];
+  const options = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } };
   const child =
     fdLimit === undefined
-      ? spawn(process.execPath, command, { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ? spawn(command[0]!, command.slice(1), options)
+      : spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, ...command], options);
   const lines: Tsgi['lines'] = [];
   const waiters = new Set<() => void>();
   for (const stream of [child.stdout!, child.stderr!]) {

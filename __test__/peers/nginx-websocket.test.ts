@@ -51,7 +51,7 @@ const APPS: Record<string, () => Promise<App>> = {
     });
     return adapted(app);
   },
-  hono: async () => loadApp(path.resolve('__test__/fixtures/hono-ws-app.mjs'), 'application'),
+  hono: async () => (await loadApp(path.resolve('__test__/fixtures/hono-ws-app.mjs'), 'application')).app,
 };
 
 describe.skipIf(!hasNginx)(`nginx (${nginxVersionText ?? 'not installed'}) in front of WebSocket apps: proxy_pass and uwsgi_pass`, () => {

@@ -27,7 +27,7 @@ function writeModule(name: string, source: string): string {
 }
 
 async function serveModule(module: string, adapter: AdapterName, target: string) {
-  const app = await loadApp(module, 'application', adapter);
+  const { app } = await loadApp(module, 'application', adapter);
   const base = `http://${servers.serve(app, {}, { protocol: 'http' })}`;
   return request(`${base}${target}`);
 }

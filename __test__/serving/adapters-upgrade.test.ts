@@ -254,7 +254,7 @@ describe('FastCGI cannot carry an upgrade', () => {
 
 describe('fetch-style apps: the module exports the server that takes the upgrades', () => {
   it("Hono's @hono/node-ws, unchanged: injectWebSocket(server) on the exported server", async () => {
-    const address = serve(await loadApp(path.resolve('__test__/fixtures/hono-ws-app.mjs'), 'application'), undefined, HTTP);
+    const address = serve((await loadApp(path.resolve('__test__/fixtures/hono-ws-app.mjs'), 'application')).app, undefined, HTTP);
     expect(await (await fetch(`http://${address}/`)).text()).toBe('hono plain');
     const client = await connect(`ws://${address}/ws`);
     const reply = messages(client, 1);
@@ -266,7 +266,7 @@ describe('fetch-style apps: the module exports the server that takes the upgrade
   });
 
   it('a plain fetch handler with a ws server attached to its exported server', async () => {
-    const address = serve(await loadApp(path.resolve('__test__/fixtures/fetch-ws-app.mjs'), 'application'), undefined, HTTP);
+    const address = serve((await loadApp(path.resolve('__test__/fixtures/fetch-ws-app.mjs'), 'application')).app, undefined, HTTP);
     expect(await (await fetch(`http://${address}/`)).text()).toBe('fetch plain');
     const client = await connect(`ws://${address}/anything`);
     const reply = messages(client, 1);

@@ -85,14 +85,17 @@ describe('a module that cannot load', () => {
     writeFileSync(file, 'export default function app(environ, start) {\n  start("200 OK", []);\n  return [1;\n}\n');
     const { code, text } = await refused([file]);
     expect(code).toBe(1);
+    // The place as Node shows it in the log, then the start-up error in one line.
     expect(text).toContain(`${file}:3\n  return [1;\n           ^\n\nSyntaxError: Unexpected token ';'`);
-    expect(text.match(/cannot load/g)).toHaveLength(1);
+    expect(text).toContain(`tsgi: --module ${file}: cannot load ${file}: SyntaxError: Unexpected token ';' (at ${file}:3)`);
+    expect(text.match(/cannot load/g)).toHaveLength(2);
   });
 
   it('a throw in a module it imports: the stack points at that file, without the loader', async () => {
     const { code, text } = await refused([path.join(FIXTURES, 'imports-a-throw.mjs')]);
     expect(code).toBe(1);
     expect(text).toMatch(/Error: the database URL is missing\n\s+at .*throws-at-import\.mjs:3:\d+/);
+    expect(text).toMatch(/tsgi: .*cannot load .*: Error: the database URL is missing \(at .*throws-at-import\.mjs:3:\d+\)$/m);
     expect(text).not.toMatch(/node:internal|dist\/process/);
   });
 });

@@ -112,7 +112,9 @@ describe('pidfile, sockets and privileges', () => {
     child.stderr.on('data', (d) => (stderr += d));
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(code).toBe(2);
-    expect(stderr).toBe('tsgi: refusing to run workers as root: give --uid (and --gid) to run as another user, or --allow-root\n');
+    expect(stderr).toBe(
+      'tsgi: refusing to run workers as root: give --uid (and --gid) to run as another user; in a container image, run as a non-root user instead (USER node in the Dockerfile: the official node images have that user), or pass --allow-root\n',
+    );
   });
 
   const cap = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));

@@ -4,6 +4,8 @@
  * or bytes body from its arguments without making a web stream.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Environ, StartResponse } from '../../src/app/contract.js';
+import { sendResponse } from '../../src/adapters/fetch-response.js';
 import { installLightResponse, lightParts, realResponse } from '../../src/adapters/light-response.js';
 
 const NativeResponse = globalThis.Response;
@@ -76,6 +78,19 @@ describe('the light Response', () => {
     expect(lightParts(sent)).toBeUndefined();
     expect(realResponse(sent)).toBeInstanceOf(NativeResponse);
     expect([...realResponse(sent).headers]).toContainEqual(['x-b', '2']);
+  });
+
+  it("Node's own Responses (Response.json() makes one) are sent as before", () => {
+    const heads: string[] = [];
+    const body = sendResponse(
+      Light.json({ a: 1 }),
+      {} as Environ,
+      ((status: string, headers: unknown) => {
+        heads.push(status, JSON.stringify(headers));
+      }) as StartResponse,
+    );
+    expect(heads).toEqual(['200 OK', '[["content-type","application/json"]]']);
+    expect((body as Uint8Array[]).map((chunk) => Buffer.from(chunk).toString())).toEqual(['{"a":1}']);
   });
 
   it('statics and subclasses keep working', async () => {

@@ -47,7 +47,7 @@ describe('the reactor options', () => {
 
   it('are the options the docs of ServerOptions name', () => {
     const fromTable = Object.fromEntries(rows.map(([key, { option }]) => [key, option]));
-    expect(serverOptionDocs()).toEqual({ ...fromTable, multiprocess: null });
+    expect(serverOptionDocs()).toEqual({ ...fromTable, multiprocess: null, healthPath: 'health-path' });
   });
 
   it('are the same defaults from a default config as from a server made with no options', () => {

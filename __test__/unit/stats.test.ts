@@ -1,6 +1,6 @@
 /** The stats documents: uWSGI's JSON shape (what uwsgitop reads) and the Prometheus text. */
 import { describe, expect, it } from 'vitest';
-import { prometheusText, statsJson, type StatsSnapshot } from '../../src/observe/stats.js';
+import { prometheusText, serveStats, statsJson, type StatsSnapshot } from '../../src/observe/stats.js';
 
 const snapshot: StatsSnapshot = {
   version: 'tsgi 0.1.0',
@@ -11,6 +11,7 @@ const snapshot: StatsSnapshot = {
   load: 2,
   listen_queue: 3,
   crash_loop: false,
+  draining: false,
   sockets: [{ name: '/run/app "a".sock', proto: 'uwsgi', queue: 3, max_queue: 4096 }],
   workers: [1, 2].map((id) => ({
     id,
@@ -84,5 +85,29 @@ describe('the Prometheus exposition', () => {
       .split('\n')
       .filter((l) => !l.startsWith('#')))
       expect(line).toMatch(/^[a-z_]+(\{.*\})? [\d.e+]+$/);
+  });
+});
+
+describe('the stats HTTP probes', () => {
+  /** The status and body of GET `path` from a stats server showing `state`. */
+  async function probe(path: string, state: Partial<StatsSnapshot>): Promise<[number, string]> {
+    const stats = await serveStats('127.0.0.1:0', true, async () => ({ ...snapshot, ...state }));
+    try {
+      const response = await fetch(`http://${stats.local}${path}`);
+      return [response.status, await response.text()];
+    } finally {
+      stats.close();
+    }
+  }
+  const accepting = (value: boolean) => snapshot.workers.map((w) => ({ ...w, accepting: value }));
+
+  it('/livez: 200 whenever the master answers', async () => {
+    expect(await probe('/livez', { draining: true, workers: accepting(false) })).toEqual([200, 'ok\n']);
+  });
+
+  it('/readyz: 200 while some worker accepts and no stop began, else 503 saying why', async () => {
+    expect(await probe('/readyz', {})).toEqual([200, 'ready\n']);
+    expect(await probe('/readyz', { workers: accepting(false) })).toEqual([503, 'no worker accepting\n']);
+    expect(await probe('/readyz', { draining: true })).toEqual([503, 'draining\n']);
   });
 });

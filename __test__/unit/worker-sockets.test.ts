@@ -80,6 +80,7 @@ describe("a worker's own socket in the stats", () => {
     load: 0,
     listen_queue: 1,
     crash_loop: false,
+    draining: false,
     sockets: [
       { name: '127.0.0.1:8000', proto: 'http', queue: 0, max_queue: 128 },
       { name: '127.0.0.1:8001', proto: 'http', queue: 1, max_queue: 128, worker: 1 },

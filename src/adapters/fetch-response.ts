@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Body, Chunk, Environ, Headers as HeaderList, StartResponse } from '../app/contract.js';
 import { onClientGone } from '../server/environ.js';
-import { lightParts, realResponse } from './light-response.js';
+import { isResponse, lightParts, NativeResponse, realResponse } from './light-response.js';
 
 /** Headers about the connection, not the response: the server owns them. */
 const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'te', 'trailer', 'upgrade']);
@@ -17,7 +17,7 @@ const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encodi
  * bytes it was made from are the same bytes for free. Where Node keeps no such thing (or
  * keeps it elsewhere), every body goes through the stream.
  */
-const kState = Object.getOwnPropertySymbols(new Response('')).find((symbol) => symbol.description === 'state');
+const kState = Object.getOwnPropertySymbols(new NativeResponse('')).find((symbol) => symbol.description === 'state');
 
 interface ResponseState {
   body: { source: unknown; stream: ReadableStream } | null;
@@ -25,7 +25,7 @@ interface ResponseState {
 
 /** Sends `response`; returns the TSGI body. */
 export function sendResponse(sent: unknown, environ: Environ, startResponse: StartResponse): Body {
-  if (!(sent instanceof Response)) {
+  if (!isResponse(sent)) {
     throw new TypeError(`a fetch handler must return a Response (or a Promise of one), got ${sent === null ? 'null' : typeof sent}`);
   }
   const light = lightParts(sent);

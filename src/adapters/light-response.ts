@@ -11,7 +11,14 @@
  */
 import type { Chunk } from '../app/contract.js';
 
-const NativeResponse = globalThis.Response;
+/** Node's own Response, whatever `globalThis.Response` is later. */
+export const NativeResponse = globalThis.Response;
+
+/** Whether `value` is a Response, light or Node's (Response.json() and the like make
+ * Node's even while the light one is the global). */
+export function isResponse(value: unknown): value is Response {
+  return value instanceof NativeResponse;
+}
 
 /** What the light path sends: known once made, unless the app touched the body. */
 export interface LightParts {

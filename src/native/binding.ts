@@ -69,4 +69,6 @@ export interface NativeBinding {
   setParentDeathSignal(signal: number): void;
   /** Worker processes: `length` bytes of the file `fd` mapped shared (the scoreboard). */
   mapShared(fd: number, length: number): Buffer;
+  /** The master: `state` in one datagram to systemd's `$NOTIFY_SOCKET` (`@` abstract). */
+  notify(path: string, state: string): void;
 }

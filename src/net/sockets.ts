@@ -11,6 +11,7 @@
  * one node:cluster uses for exactly this (`_createServerHandle`: a bound, not listening
  * handle), stable since Node 0.x; it is the only internal this module relies on.
  */
+import { chownSync, closeSync } from 'node:fs';
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
@@ -50,7 +51,7 @@ export function listenersOf(config: { socket: string[]; 'fastcgi-socket': string
 }
 
 /** Whether an address names a Unix socket: `unix:PATH`, or anything with a `/`. */
-function isUnixSocket(spec: string): boolean {
+export function isUnixSocket(spec: string): boolean {
   return spec.startsWith('unix:') || spec.includes('/');
 }
 
@@ -106,10 +107,20 @@ export interface BoundSocket {
   readonly port?: number;
   /** A worker place's own socket (`--worker-sockets`): only that place's workers get it. */
   readonly worker?: number;
+  /** Passed by systemd (`LISTEN_FDS`): its file, if a Unix socket, is never removed. */
+  readonly inherited?: boolean;
 }
 
 /** Handles stay referenced here: a collected handle would close its descriptor. */
 const handles = new Map<number, ServerHandle>();
+/** Inherited descriptors (`LISTEN_FDS`) not closed yet. */
+const inheritedOpen = new Set<number>();
+
+/** Serves an inherited socket (src/net/activation.ts): closed by closeSockets, once. */
+export function keepInherited(socket: BoundSocket): BoundSocket {
+  inheritedOpen.add(socket.fd);
+  return socket;
+}
 
 /** Where to bind: uWSGI's address forms (`HOST:PORT`, `[V6]:PORT`, `:PORT` for every IPv4
  * interface, a path with `/` or `unix:PATH`). `defaultHost` replaces an empty host. */
@@ -148,11 +159,29 @@ export async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** Binds a listener; a Unix socket gets `mode` (set through the umask at bind time, so it
- * is never more open than asked, then exactly). Errors name the option and address. */
-export async function bindSocket(listener: Listener, mode: number): Promise<BoundSocket> {
+/** A Unix socket's owner (`--chown-socket`): ids for chown(2), -1 for one left as it is. */
+export interface SocketOwner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** Gives a Unix socket file its owner, if one is asked for; a refusal (not root, say)
+ * names the option. */
+export function ownSocket(path: string, owner: SocketOwner | undefined): void {
+  if (!owner) return;
   try {
-    const socket = await bind(listener, mode);
+    chownSync(path, owner.uid, owner.gid);
+  } catch (error) {
+    throw new TsgiError(ErrorCodes.LISTEN, `--chown-socket: cannot change the owner of ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Binds a listener; a Unix socket gets `mode` (set through the umask at bind time, so it
+ * is never more open than asked, then exactly) and `owner`. Errors name the option and
+ * address. */
+export async function bindSocket(listener: Listener, mode: number, owner?: SocketOwner): Promise<BoundSocket> {
+  try {
+    const socket = await bind(listener, mode, owner);
     return listener.worker === undefined ? socket : { ...socket, worker: listener.worker };
   } catch (error) {
     const code = error instanceof TsgiError ? error.code : ErrorCodes.LISTEN;
@@ -160,7 +189,7 @@ export async function bindSocket(listener: Listener, mode: number): Promise<Boun
   }
 }
 
-async function bind({ name, protocol }: Listener, mode: number): Promise<BoundSocket> {
+async function bind({ name, protocol }: Listener, mode: number, owner: SocketOwner | undefined): Promise<BoundSocket> {
   const address = await parseAddress(name);
   let handle: ServerHandle | number;
   if ('path' in address) {
@@ -172,7 +201,14 @@ async function bind({ name, protocol }: Listener, mode: number): Promise<BoundSo
       process.umask(previous);
     }
     if (typeof handle === 'number') throw new TsgiError(ErrorCodes.LISTEN, describeErrno(handle));
-    await chmod(address.path, mode);
+    try {
+      await chmod(address.path, mode);
+      ownSocket(address.path, owner);
+    } catch (error) {
+      handle.close();
+      await unlink(address.path).catch(() => {});
+      throw error;
+    }
     handles.set(handle.fd, handle);
     return { name, protocol, fd: handle.fd, local: address.path, path: address.path };
   }
@@ -198,6 +234,11 @@ async function bind({ name, protocol }: Listener, mode: number): Promise<BoundSo
  */
 export async function closeSockets(sockets: readonly BoundSocket[], vacuum: boolean): Promise<void> {
   for (const socket of sockets) {
+    if (socket.inherited) {
+      // Once: the number may be another descriptor's by a second call.
+      if (inheritedOpen.delete(socket.fd)) closeSync(socket.fd);
+      continue;
+    }
     if (socket.path && !vacuum) continue;
     handles.get(socket.fd)?.close();
     handles.delete(socket.fd);

@@ -1,7 +1,7 @@
 /**
  * The stats server (`--stats`): uWSGI-compatible JSON, the fields uwsgitop reads, written
- * to whoever connects; with `--stats-http`, an HTTP server with the JSON at `/` and a
- * Prometheus text exposition at `/metrics`. Nothing of any request is ever in it: no
+ * to whoever connects; with `--stats-http`, an HTTP server with the JSON at `/`, a
+ * Prometheus text exposition at `/metrics`, and `/livez` and `/readyz` for probes. Nothing of any request is ever in it: no
  * header, cookie, query string or body.
  */
 import { chmod } from 'node:fs/promises';
@@ -62,6 +62,8 @@ export interface StatsSnapshot {
   listen_queue: number;
   /** Some worker place keeps dying soon after it starts. */
   crash_loop: boolean;
+  /** A stop began (or `--shutdown-delay`'s wait before it): not ready for new traffic. */
+  draining: boolean;
   sockets: SocketStats[];
   workers: WorkerStats[];
 }
@@ -79,6 +81,7 @@ export function statsJson(s: StatsSnapshot): string {
     gid: s.gid,
     cwd: s.cwd,
     crash_loop: s.crash_loop,
+    draining: s.draining,
     locks: [],
     sockets: s.sockets.map((socket) => ({ ...socket, shared: 0, can_offload: 0 })),
     workers: s.workers.map((w) => ({ ...w, accepting: w.accepting ? 1 : 0, signals: 0, signal_queue: 0, apps: [], cores: [] })),
@@ -169,6 +172,7 @@ export function prometheusText(s: StatsSnapshot): string {
     perWorker((w) => w.rss),
   );
   family('tsgi_crash_loop', 'gauge', 'Whether a worker place keeps dying soon after it starts.', [['', s.crash_loop ? 1 : 0]]);
+  family('tsgi_draining', 'gauge', 'Whether a stop (or --shutdown-delay before it) began: /readyz answers 503.', [['', s.draining ? 1 : 0]]);
   family(
     'tsgi_listen_queue',
     'gauge',
@@ -199,6 +203,13 @@ function httpResponse(status: string, type: string, body: string): string {
   return `HTTP/1.1 ${status}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
+/** `/readyz`: 200 while some worker accepts and no stop (nor its delay) began, else 503. */
+function readiness(s: StatsSnapshot): string {
+  if (s.draining) return httpResponse('503 Service Unavailable', 'text/plain', 'draining\n');
+  if (!s.workers.some((w) => w.accepting)) return httpResponse('503 Service Unavailable', 'text/plain', 'no worker accepting\n');
+  return httpResponse('200 OK', 'text/plain', 'ready\n');
+}
+
 /** Answers one HTTP stats request: `/` the JSON, `/metrics` the exposition. */
 async function answerHttp(socket: net.Socket, snapshot: () => Promise<StatsSnapshot>): Promise<void> {
   let head = '';
@@ -218,7 +229,10 @@ async function answerHttp(socket: net.Socket, snapshot: () => Promise<StatsSnaps
   if (!match) response = httpResponse('400 Bad Request', 'text/plain', 'bad request\n');
   else if (path === '/') response = httpResponse('200 OK', 'application/json', statsJson(await snapshot()));
   else if (path === '/metrics') response = httpResponse('200 OK', 'text/plain; version=0.0.4; charset=utf-8', prometheusText(await snapshot()));
-  else response = httpResponse('404 Not Found', 'text/plain', 'not found: the stats are at / (JSON) and /metrics (Prometheus)\n');
+  // The master answers, so it is alive; ready: some worker accepts and no stop began.
+  else if (path === '/livez') response = httpResponse('200 OK', 'text/plain', 'ok\n');
+  else if (path === '/readyz') response = readiness(await snapshot());
+  else response = httpResponse('404 Not Found', 'text/plain', 'not found: the stats are at / (JSON) and /metrics (Prometheus); health at /livez and /readyz\n');
   if (match?.[1] === 'HEAD') response = response.slice(0, response.indexOf('\r\n\r\n') + 4);
   socket.end(response);
 }

@@ -8,15 +8,17 @@
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
-import type { TsgiError } from '../errors.js';
+import { ErrorCodes, TsgiError } from '../errors.js';
 import { log, logThrough, setLogSink } from '../log.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
-import { checkNotRoot, dropPrivileges } from './privileges.js';
+import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
 import { compileFormat } from '../observe/request-log.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
+import { inheritedSockets, refuseUnclaimed, takeInherited } from '../net/activation.js';
+import { systemdNotifier } from './systemd.js';
 
 /** Where tsgi serves when no socket is named: loopback, never every interface. */
 export const DEFAULT_SOCKET = '127.0.0.1:3031';
@@ -66,6 +68,10 @@ export interface Container {
 /** The checks that need no socket: they fail before anything is bound. */
 export function checkStartable(config: Config): void {
   checkNotRoot(config.uid, config['allow-root']);
+  const health = config['health-path'];
+  if (health !== undefined && !health.startsWith('/')) {
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, `--health-path ${health}: expected a path beginning with /, e.g. /healthz`);
+  }
   // Mistakes in the log template are found now, not in every worker.
   if (config['log-format'] !== undefined) compileFormat(config['log-format']);
 }
@@ -86,6 +92,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
   // socket of the options is then the one reported.
   const shared = listenersOf(config, DEFAULT_SOCKET);
   const listeners = [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
+  const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   const output = openLogs(config.logto);
   const previousSink = options.ownLog ? logThrough(output.logs) : null;
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
@@ -93,12 +100,15 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const sockets: BoundSocket[] = [];
   let stats: Awaited<ReturnType<typeof serveStats>> | null = null;
   try {
+    // systemd's sockets (LISTEN_FDS) serve the options naming their address.
+    const inherited = inheritedSockets();
     for (const listener of listeners) {
-      const socket = await bindSocket(listener, config['chmod-socket']);
+      const socket = (await takeInherited(listener, inherited)) ?? (await bindSocket(listener, config['chmod-socket'], owner));
       sockets.push(socket);
       // A worker's own socket is on the host of its shared one, warned about already.
       if (listener.worker === undefined) warnIfExposed(listener, socket.local);
     }
+    refuseUnclaimed(inherited);
     // Bound with the others, before the privilege drop: a taken port is a start-up error.
     if (config.stats) stats = await serveStats(config.stats, config['stats-http'], () => master.snapshot());
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
@@ -109,8 +119,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
     restoreLog();
     throw error;
   }
+  const systemd = await systemdNotifier();
   const handlers = new Map<NodeJS.Signals, () => void>();
   const cleanup = async (): Promise<void> => {
+    systemd.close();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     stats?.close();
     await closeSockets(sockets, config.vacuum);
@@ -141,8 +153,13 @@ export async function startContainer(config: Config, options: ContainerOptions):
     onExit: (code) => void cleanup().then(() => settleClosed(code)),
     // Only before every worker was ever ready (--need-app): the start fails with it.
     onFatal: (error) => void cleanup().then(() => failStart(error)),
+    notify: systemd.send,
   });
+  /** --shutdown-delay's wait, until it ends or another stop comes first. */
+  let delayed: NodeJS.Timeout | undefined;
   const shutdown = (graceful: boolean): void => {
+    clearTimeout(delayed);
+    systemd.send(`STOPPING=1\nSTATUS=stopping${graceful ? ': the workers finish their requests' : ''}`);
     master.shutdown(graceful);
     // New connections are refused at once, not once the last worker has gone.
     if (graceful) void closeSockets(sockets, config.vacuum);
@@ -150,9 +167,19 @@ export async function startContainer(config: Config, options: ContainerOptions):
   if (options.handleSignals) {
     // SIGTERM is a graceful shutdown (uWSGI 2.0 made it a reload, a classic trap): the
     // workers stop accepting and finish their requests. SIGINT and SIGQUIT are fast.
-    handlers.set('SIGTERM', () => {
+    // With --shutdown-delay, the first SIGTERM only drains: health answers 503 so load
+    // balancers and endpoints let go, while requests routed meanwhile are still served.
+    const stop = (): void => {
       log.info(`SIGTERM: graceful shutdown; the workers finish their requests (up to --reload-mercy ${config['reload-mercy']} s)`);
       shutdown(true);
+    };
+    handlers.set('SIGTERM', () => {
+      const delay = config['shutdown-delay'];
+      if (delay === 0 || delayed !== undefined) return stop();
+      log.info(`SIGTERM: draining: --health-path answers 503, serving on for --shutdown-delay ${delay} s, then a graceful shutdown (another SIGTERM: at once)`);
+      systemd.send(`STOPPING=1\nSTATUS=draining for --shutdown-delay ${delay} s`);
+      master.drain();
+      delayed = setTimeout(stop, delay * 1000);
     });
     for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
       handlers.set(signal, () => {
@@ -170,10 +197,11 @@ export async function startContainer(config: Config, options: ContainerOptions):
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
   await Promise.race([master.start(), startFailed]);
   for (const socket of sockets) {
-    const whose = socket.worker === undefined ? '' : ` (worker ${socket.worker}'s own)`;
+    const whose = socket.worker === undefined ? (socket.inherited ? ' (from systemd)' : '') : ` (worker ${socket.worker}'s own)`;
     log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}${whose}`);
   }
   log.info(`${config.processes} worker(s) ready (pid ${master.pids.join(', ')}); master pid ${process.pid}`);
+  systemd.send(`READY=1\nSTATUS=${config.processes} worker(s) serving on ${sockets.map((s) => s.local).join(', ')}`);
   return {
     addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local, ...(s.worker !== undefined && { worker: s.worker }) })),
     get pids() {

@@ -20,6 +20,7 @@ import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
 import { workerExecArgv } from './node-args.js';
 import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
+import { monotonicUsec } from './systemd.js';
 import type { BoundSocket } from '../net/sockets.js';
 import type { StatsSnapshot, WorkerStats } from '../observe/stats.js';
 import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
@@ -29,8 +30,6 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 const TICK_MS = 200;
 /** Memory, lifetimes, touch files: every this many ticks. */
 const SLOW_EVERY = 5;
-/** A worker not ready this long after its spawn is killed (counted as a failed start). */
-const START_TIMEOUT_MS = 60_000;
 /** A worker that lived this long after becoming ready did not die "soon after start". */
 const STABLE_MS = 10_000;
 /** Respawn backoff after deaths soon after start: 0.1 s, doubling, at most 30 s. */
@@ -143,6 +142,8 @@ export interface MasterOptions {
   onExit: (code: number) => void;
   /** Called when the workers cannot start (--need-app): the error to report. */
   onFatal: (error: TsgiError) => void;
+  /** Tells systemd (`sd_notify` lines) how the service is: here, around a reload. */
+  notify: (state: string) => void;
 }
 
 export class Master {
@@ -159,6 +160,8 @@ export class Master {
   private reloading = false;
   private reloadAgain = false;
   private stopping: { graceful: boolean } | null = null;
+  /** `--shutdown-delay` began: the workers answer 503 on the health path, and serve on. */
+  private draining = false;
   /** Some worker had to be killed or abort requests while stopping: exit 1. */
   private stoppedUnclean = false;
   private readonly bootListeners: Array<() => void> = [];
@@ -240,11 +243,16 @@ export class Master {
       sockets: sockets.map((s) => ({ name: s.name, protocol: s.protocol })),
     };
     worker.send(start);
-    worker.killTimer = setTimeout(() => {
-      if (worker.state !== 'starting') return;
-      log.error(`${worker.name} not ready ${START_TIMEOUT_MS / 1000} s after it started; killed`);
-      child.kill('SIGKILL');
-    }, START_TIMEOUT_MS);
+    // The worker fails itself at --start-timeout (saying why); this is for one that cannot.
+    const startTimeout = this.config['start-timeout'];
+    worker.killTimer = setTimeout(
+      () => {
+        if (worker.state !== 'starting') return;
+        log.error(`${worker.name} not ready ${startTimeout} s after it started (--start-timeout); killed`);
+        child.kill('SIGKILL');
+      },
+      startTimeout * 1000 + KILL_MARGIN_MS,
+    );
     return worker;
   }
 
@@ -287,6 +295,7 @@ export class Master {
         clearTimeout(worker.killTimer);
         worker.markReady();
         if (this.stopping) this.retire(worker, this.config['reload-mercy'] * 1000, 'shutting down');
+        else if (this.draining) worker.send({ kind: 'drain' });
         this.checkBooted();
         break;
       case 'failed':
@@ -428,9 +437,12 @@ export class Master {
     this.reloading = true;
     const started = performance.now();
     const chain = this.config['chain-reload'];
+    this.options.notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=reloading (${why})`);
     log.info(`reload (${why}): starting ${this.places.length} new worker(s)${chain ? ', one at a time' : ''}`);
     const ok = chain ? await this.chainReload() : await this.wholeReload();
     if (ok) log.info(`reload (${why}): done in ${Math.round(performance.now() - started)} ms; the old workers finish their requests`);
+    // Either way workers serve: the new ones, or the old ones when the new could not start.
+    if (!this.stopping) this.options.notify(`READY=1\nSTATUS=${ok ? `reloaded (${why})` : `reload failed (${why}); the old workers serve`}`);
     this.reloading = false;
     if (this.reloadAgain) {
       this.reloadAgain = false;
@@ -578,6 +590,13 @@ export class Master {
 
   // ---- stopping -----------------------------------------------------------------------------
 
+  /** `--shutdown-delay`: every worker says it is going away (health 503) and serves on
+   * until `shutdown`. */
+  drain(): void {
+    this.draining = true;
+    for (const worker of this.workers) if (worker.state === 'ready') worker.send({ kind: 'drain' });
+  }
+
   /**
    * Stops every worker: gracefully (they stop accepting and finish their requests within
    * --reload-mercy) or at once. `onExit` follows once they are all gone.
@@ -659,6 +678,7 @@ export class Master {
       load: workers.reduce((sum, w) => sum + w.in_flight, 0),
       listen_queue: sockets.reduce((sum, s) => sum + s.queue, 0),
       crash_loop: this.places.some((p) => p.failures >= CRASH_LOOP),
+      draining: this.draining || this.stopping !== null,
       sockets,
       workers,
     };

@@ -3,7 +3,7 @@
  * arranges to die with the master, loads the app and serves the inherited sockets.
  */
 import os from 'node:os';
-import { loadApp } from './load-app.js';
+import { loadApp, type LoadedApp } from './load-app.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
 import { log, logThrough } from '../log.js';
@@ -11,7 +11,7 @@ import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
 import { WorkerSlot } from './scoreboard.js';
-import { logUnhandledRejections, Worker } from './worker.js';
+import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
 
 function send(message: FromWorker): void {
@@ -45,16 +45,17 @@ async function start(message: WorkerStart): Promise<void> {
     send({ kind: 'logs-reopened' });
   });
 
-  let app;
+  let loaded: LoadedApp;
   try {
-    app = config.module ? await loadApp(config.module, config.callable, config.adapter) : exampleApp;
+    loaded = config.module ? await loadApp(config.module, config.callable, config.adapter) : { app: exampleApp, hooks: {} };
+    await runOnStart(loaded.hooks, config);
   } catch (error) {
     send({ kind: 'failed', code: error instanceof TsgiError ? error.code : ErrorCodes.MODULE_LOAD, message: (error as Error).message });
     await logs.flushed();
     process.exit(EXIT_APP_LOAD);
   }
   const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
-  const worker = new Worker(app, config, { wid: message.wid, pid: process.pid }, slot, logs, send);
+  const worker = new Worker(loaded.app, config, { wid: message.wid, pid: process.pid }, slot, logs, send, loaded.hooks);
   message.sockets.forEach((socket, i) => worker.server.adopt(WorkerFd.FIRST_SOCKET + i, socket.protocol, message.backlog));
   // A throw nothing caught costs this worker, not the requests it holds (Worker.uncaught).
   process.on('uncaughtException', (error) => void worker.uncaught(error, config['uncaught-exception-grace'] * 1000).then(() => process.exit(1)));
@@ -62,10 +63,12 @@ async function start(message: WorkerStart): Promise<void> {
   const stop = (graceMs: number) => void worker.stop(graceMs).then((aborted) => process.exit(aborted > 0 ? 1 : 0));
   process.on('message', (next: ToWorker) => {
     if (next.kind === 'stop') stop(next.graceMs);
+    else if (next.kind === 'drain') worker.server.startDraining();
   });
   // systemd and `kill 0` signal every process of the group, not only the master: a
-  // worker treats SIGTERM as the master would (graceful) and SIGINT as fast.
-  process.on('SIGTERM', () => stop(config['reload-mercy'] * 1000));
+  // worker treats SIGTERM as the master would (graceful; with --shutdown-delay, a drain
+  // the master ends) and SIGINT as fast.
+  process.on('SIGTERM', () => (config['shutdown-delay'] > 0 ? worker.server.startDraining() : stop(config['reload-mercy'] * 1000)));
   process.on('SIGINT', () => (worker.close(), process.exit(0)));
   process.on('SIGHUP', () => {}); // the master's to act on
   send({ kind: 'ready' });

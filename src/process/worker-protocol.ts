@@ -51,7 +51,13 @@ export interface WorkerReopenLogs {
   kind: 'reopen-logs';
 }
 
-export type ToWorker = WorkerStart | WorkerStop | WorkerReopenLogs;
+/** master → worker: `--shutdown-delay` began: health answers 503, serving goes on until
+ * a `stop`. */
+export interface WorkerDrain {
+  kind: 'drain';
+}
+
+export type ToWorker = WorkerStart | WorkerStop | WorkerReopenLogs | WorkerDrain;
 
 /** worker → master. `ready`: the app is loaded and the sockets are served. `recycle`:
  * the worker reached a limit (`--max-requests`) and asks to be replaced. `failed`: the

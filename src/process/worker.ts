@@ -18,14 +18,16 @@ import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
 import { serverLimits } from '../server/reactor-options.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
-import { describeError } from '../errors.js';
+import { describeError, ErrorCodes, TsgiError } from '../errors.js';
+import { waitUntilSettled } from '../adapters/from-fetch.js';
+import type { AppHooks } from './load-app.js';
 
 /** How often the worker's loop reports in and sweeps for --harakiri, ms. */
 const WORKER_TICK_MS = 200;
 
 /** The server options the config asks for. */
 function serverOptions(config: Config): ServerOptions {
-  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1 };
+  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1, healthPath: config['health-path'] };
 }
 
 /** A promise the app forgot to handle is the app's bug, not a reason to drop every
@@ -34,6 +36,37 @@ export function logUnhandledRejections(): void {
   process.on('unhandledRejection', (reason) => {
     log.error(`unhandled promise rejection in the app: ${describeError(reason)}`);
   });
+}
+
+/** Whether `work` settles within `ms`; it runs on either way (nothing can stop it). */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs the app's `onStart()` (opening pools, warming caches) before the worker reports
+ * ready, within what is left of `--start-timeout` since the process started; a throw or
+ * a timeout is a failed app load, which the caller reports as one.
+ */
+export async function runOnStart(hooks: AppHooks, config: Config): Promise<void> {
+  if (!hooks.onStart) return;
+  const leftMs = Math.max(0, config['start-timeout'] * 1000 - performance.now());
+  let failure: unknown;
+  const run = Promise.resolve()
+    .then(hooks.onStart)
+    .catch((error: unknown) => void (failure = error ?? new Error('rejected')));
+  if (!(await settlesWithin(run, leftMs))) {
+    throw new TsgiError(ErrorCodes.MODULE_LOAD, `--module ${config.module}: onStart() did not settle within --start-timeout ${config['start-timeout']} s`);
+  }
+  if (failure !== undefined) {
+    throw new TsgiError(ErrorCodes.MODULE_LOAD, `--module ${config.module}: onStart() failed: ${describeError(failure)}`, { cause: failure });
+  }
 }
 
 /** Who the worker is. */
@@ -61,6 +94,7 @@ export class Worker implements RequestObserver {
     private readonly slot: WorkerSlot,
     private readonly logs: LogWriter,
     private readonly report: (message: FromWorker) => void,
+    private readonly hooks: AppHooks = {},
   ) {
     this.line = requestLogger(config);
     this.harakiriMs = config.harakiri * 1000;
@@ -144,10 +178,13 @@ export class Worker implements RequestObserver {
   // ---- stopping ----------------------------------------------------------------------------
 
   /** Stops accepting, lets requests in flight finish within `graceMs` (then aborts them),
-   * flushes the logs. Resolves with the number of requests that had to be aborted. Open
-   * tunnels (WebSockets) count as in flight: they get the same time, then are closed. */
-  stop(graceMs: number): Promise<number> {
+   * then, with `hooks` (a graceful stop, reload or recycle), lets the app's waitUntil()
+   * promises settle and runs its onStop(), in what is left of `graceMs`; flushes the logs.
+   * Resolves with the number of requests that had to be aborted. Open tunnels
+   * (WebSockets) count as in flight: they get the same time, then are closed. */
+  stop(graceMs: number, hooks = true): Promise<number> {
     this.stopping ??= (async () => {
+      const deadline = performance.now() + graceMs;
       await this.server.windDown(graceMs);
       const tunnels = this.server.openTunnels;
       const requests = this.server.activeRequests - tunnels;
@@ -156,10 +193,23 @@ export class Worker implements RequestObserver {
       const who = `worker ${this.identity.wid} (pid ${this.identity.pid})`;
       if (requests > 0) log.warn(`${who}: aborted ${requests} request(s) still running after ${graceMs / 1000} s`);
       if (tunnels > 0) log.warn(`${who}: closed ${tunnels} tunnel(s) (WebSockets) still open after ${graceMs / 1000} s`);
+      if (hooks) await this.runOnStop(who, deadline);
       await this.logs.flushed();
       return requests + tunnels;
     })();
     return this.stopping;
+  }
+
+  /** After the last request: the waitUntil() promises, then onStop(), until `deadline`. */
+  private async runOnStop(who: string, deadline: number): Promise<void> {
+    const left = (): number => Math.max(0, deadline - performance.now());
+    if (!(await settlesWithin(waitUntilSettled(), left()))) log.warn(`${who}: waitUntil() promises still pending at the end of the grace; not waited for`);
+    const onStop = this.hooks.onStop;
+    if (!onStop) return;
+    const run = Promise.resolve()
+      .then(onStop)
+      .catch((error: unknown) => log.error(`${who}: onStop() failed: ${describeError(error)}`));
+    if (!(await settlesWithin(run, left()))) log.warn(`${who}: onStop() still running at the end of the grace; exiting without it`);
   }
 
   /**
@@ -184,7 +234,8 @@ export class Worker implements RequestObserver {
         : `${who}: no request in flight; exiting`,
     );
     this.report({ kind: 'uncaught' });
-    return this.stop(graceMs);
+    // No onStop(): the process may be in any state.
+    return this.stop(graceMs, false);
   }
 
   /** Closes at once: requests still running are aborted. */

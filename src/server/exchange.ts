@@ -211,10 +211,11 @@ export class Exchange implements EnvironSource, ResponseRequest {
 
   // ---- running the app ----------------------------------------------------------------
 
-  run(): void {
+  /** Calls the app (or `app`, an answer the server gives itself: the health path). */
+  run(app: App = this.context.app): void {
     let result: Body | Promise<Body>;
     try {
-      result = this.context.app(createEnviron(this), this.startResponse);
+      result = app(createEnviron(this), this.startResponse);
     } catch (error) {
       this.fail(error);
       return;

@@ -6,6 +6,7 @@ import type { App } from '../app/contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
 import { InFlight } from './in-flight.js';
+import { healthAnswer } from './health.js';
 import type { NativeReactor, WireProtocol } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { PureReactor } from '../pure/reactor.js';
@@ -50,6 +51,9 @@ export interface ServerOptions {
   /** TCP listeners accept a connection once its first bytes are there, with the native
    * reactor only, as Node cannot set TCP_DEFER_ACCEPT (`--defer-accept`). */
   deferAccept?: boolean;
+  /** A path every listener answers itself, never calling the app: 200 while accepting,
+   * 503 once draining (`--health-path`). */
+  healthPath?: string;
 }
 
 /** Watches requests come and go: the worker's request log, stats and harakiri. */
@@ -91,6 +95,8 @@ export class Server implements BatchSink, ExchangeContext {
   /** Records delivered in the current batch, to detach if their request outlives it. */
   private readonly fresh: RequestRecord[] = [];
   private closed = false;
+  private readonly healthPath: string | undefined;
+  private isDraining = false;
   /** Set by the worker process; a server used from code has none. */
   observer: RequestObserver | null = null;
 
@@ -100,6 +106,7 @@ export class Server implements BatchSink, ExchangeContext {
     const Reactor = loadNative().binding?.Reactor ?? PureReactor;
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
+    this.healthPath = options.healthPath;
     this.arena = Buffer.alloc(ARENA_BYTES);
     this.index = new Uint32Array(INDEX_WORDS);
     this.reactor = new Reactor((words) => this.onBatch(words), this.arena, this.index, reactorOptions(options));
@@ -158,9 +165,21 @@ export class Server implements BatchSink, ExchangeContext {
     return left;
   }
 
+  /** Says it is going away (health answers 503) while it goes on accepting and serving
+   * (`--shutdown-delay`); a stop follows. */
+  startDraining(): void {
+    this.isDraining = true;
+  }
+
+  /** From the first moment of a drain (startDraining(), windDown()): health answers 503. */
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
   /** The first half of `shutdown`: stops accepting and waits up to `graceMs` for the
    * requests in flight, tunnels included, to end; closes nothing. */
   async windDown(graceMs: number): Promise<void> {
+    this.startDraining();
     this.reactor.stopListening();
     const deadline = Date.now() + graceMs;
     while ((this.exchanges.size > 0 || this.reactor.connections > 0) && Date.now() < deadline) {
@@ -208,13 +227,15 @@ export class Server implements BatchSink, ExchangeContext {
     const exchange = new Exchange(record, this);
     this.exchanges.add(exchange);
     this.fresh.push(record);
+    // The health path is answered here, for every protocol and both reactors.
+    const app = this.healthPath === undefined ? undefined : healthAnswer(this.healthPath, record, this.draining);
     const observer = this.observer;
     if (observer) {
       observer.started(exchange);
-      exchange.run();
+      exchange.run(app);
       observer.returned(exchange);
     } else {
-      exchange.run();
+      exchange.run(app);
     }
   }
 

@@ -7,7 +7,8 @@
 //!   wake-up with the whole batch;
 //! - `uv`: the few libuv functions that takes;
 //! - `convert`: raw Node-API values in and out, and the wording of errors;
-//! - `process`: what a worker process needs from the OS (its exports are re-exported here);
+//! - `process`: what the processes need from the OS: a worker's parent-death signal and
+//!   shared memory, the master's systemd notifications (re-exported here);
 //! - `parse_batch`: the codec micro-benchmarks' entry, built only with the `bench` feature.
 //!
 //! JavaScript writes responses through [`BindingReactor::write`], one call per response
@@ -37,7 +38,7 @@ use tsgi_reactor::{Config, WriteEnd};
 use convert::{append_value, held_array, io_error_message, parse_protocol, Encoding};
 use driver::Driver;
 pub use options::BindingReactorOptions;
-pub use process::{map_shared, set_parent_death_signal};
+pub use process::{map_shared, notify, set_parent_death_signal};
 
 /// A reactor: listeners and connections of one worker, polled by Node's event loop.
 #[napi(js_name = "Reactor")]

@@ -1,7 +1,9 @@
-//! What a worker process needs from the OS that Node does not offer: dying with its
-//! master, and memory shared with it.
+//! What tsgi's processes need from the OS that Node does not offer: a worker dying with
+//! its master and sharing memory with it; the master telling systemd how it is.
 
 use std::ffi::c_void;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::ptr;
 
 use napi::bindgen_prelude::*;
@@ -47,4 +49,22 @@ pub fn map_shared(env: &Env, fd: i32, length: u32) -> Result<BufferSlice<'_>> {
         return Err(Error::from_reason("mapShared: this runtime does not allow external buffers"));
     }
     Ok(buffer)
+}
+
+/// Sends `state` (`READY=1`, `STATUS=...`) in one datagram to systemd's notification
+/// socket `path` (`$NOTIFY_SOCKET`; a leading `@` names an abstract socket), as
+/// `sd_notify(3)` does. Node has no Unix datagram sockets; the master calls this, so the
+/// sender is the service's main process, the only one systemd listens to by default
+/// (`NotifyAccess=main`).
+#[napi(catch_unwind)]
+pub fn notify(path: String, state: String) -> Result<()> {
+    let failed = |error: std::io::Error| Error::from_reason(format!("{path}: {error}"));
+    let address = match path.strip_prefix('@') {
+        Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
+        None => SocketAddr::from_pathname(&path),
+    }
+    .map_err(failed)?;
+    let socket = UnixDatagram::unbound().map_err(failed)?;
+    socket.send_to_addr(state.as_bytes(), &address).map_err(failed)?;
+    Ok(())
 }
