@@ -5,13 +5,11 @@
  * listeners get the upgrade requests (`injectWebSocket(server)` of @hono/node-ws, or a
  * `ws` server attached to it).
  */
-import { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
-import { adapt } from '../adapters/detect.js';
-import { withUpgrades } from '../adapters/upgrades.js';
+import { adapt, asHttpServer } from '../adapters/detect.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -37,9 +35,10 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
       throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" ${adapted}; export the app as default or as ${callable}`);
     }
     log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}`);
-    const server = namespace.server;
-    if (server instanceof HttpServer && server !== candidate) {
+    const server = namespace.server === candidate ? null : await asHttpServer(namespace.server);
+    if (server) {
       log.info(`--module ${module}: export "server" takes the WebSocket upgrades (its 'upgrade' listeners)`);
+      const { withUpgrades } = await import('../adapters/upgrades.js');
       return withUpgrades(adapted.app, server);
     }
     return adapted.app;
