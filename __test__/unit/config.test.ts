@@ -386,13 +386,18 @@ describe('uWSGI-only options', () => {
     const message = refusal(() =>
       loadFile(
         'uwsgi.ini',
-        ['[uwsgi]', 'chown-socket = www-data', 'stats-push = statsd:127.0.0.1:8125', 'wsgi-env-behaviour = cheat', 'touch-logreopen = x', 'procname = x'].join(
-          '\n',
-        ),
+        [
+          '[uwsgi]',
+          'daemonize = /var/log/app.log',
+          'stats-push = statsd:127.0.0.1:8125',
+          'wsgi-env-behaviour = cheat',
+          'touch-logreopen = x',
+          'procname = x',
+        ].join('\n'),
       ),
     );
     expect(message.split('\n').map((line) => line.replace(/^.*uwsgi\.ini:/, ''))).toEqual([
-      '2: chown-socket: a uWSGI option tsgi does not have: not in tsgi yet: run tsgi as the owner (--uid, --gid) or give the group access with --chmod-socket',
+      '2: daemonize: a uWSGI option tsgi does not have: run tsgi in the foreground under systemd, a container or supervisord; --logto writes the log to a file',
       '3: stats-push: a uWSGI option tsgi does not have: tsgi pushes no stats: scrape them from --stats, as JSON (uwsgitop) or Prometheus text (--stats-http, /metrics)',
       "4: wsgi-env-behaviour: an option of uWSGI's python plugin, which tsgi does not have (tsgi serves JavaScript); remove it",
       '5: touch-logreopen: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',

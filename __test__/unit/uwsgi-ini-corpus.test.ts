@@ -81,7 +81,7 @@ const EXPECTED: Record<string, Outcome> = {
   'staging-sections.ini': { runs: [] },
   'static-map.ini': { refused: ['4: static-map', '5: static-expires'] },
   'tiangolo-app.ini': { runs: [] },
-  'tiangolo-uwsgi-nginx-base.ini': { refused: ['3: chown-socket'] },
+  'tiangolo-uwsgi-nginx-base.ini': { runs: ['6: hook-master-start', '8: die-on-term', '10: show-config'] },
   'tsgi-native.ini': { runs: [] },
 };
 

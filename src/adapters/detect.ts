@@ -3,13 +3,25 @@
  * through `fromFetch`, a Node handler (Express, Connect, Koa, Fastify, an http.Server)
  * through `fromNode`. `--adapter` says which; `auto` tells by the export's shape.
  */
-import { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
-import { fromFetch, type FetchHandler } from './from-fetch.js';
-import { installLightResponse } from './light-response.js';
-import { fromNode, type NodeHandler } from './from-node.js';
-import { withUpgrades } from './upgrades.js';
+import type { FetchHandler } from './from-fetch.js';
+import type { NodeHandler } from './from-node.js';
+
+// The adapters, node:http and the fetch classes (undici, which the fetch adapter touches as
+// it loads) are loaded only for an app that needs them: a TSGI app's worker starts without
+// them (issue 23, start-up).
+const fetchAdapter = () => import('./from-fetch.js');
+const nodeAdapter = () => import('./from-node.js');
+const upgradesAdapter = () => import('./upgrades.js');
+
+/** `value` if it is an http.Server, else null; node:http is loaded only for an object that listens. */
+export async function asHttpServer(value: unknown): Promise<HttpServer | null> {
+  if (typeof value !== 'object' || value === null || typeof (value as Shape).listen !== 'function') return null;
+  const { Server } = await import('node:http');
+  return value instanceof Server ? value : null;
+}
 
 /** An app, and what it was recognised as (for the start-up log line). */
 export interface AdaptedApp {
@@ -54,7 +66,7 @@ export async function adapt(exported: unknown, adapter: AdapterName): Promise<Ad
       return (
         (await nodeApp(shape)) ??
         (isFunction(exported)
-          ? { app: fromNode(exported as unknown as NodeHandler), kind: 'Node handler' }
+          ? { app: (await nodeAdapter()).fromNode(exported as unknown as NodeHandler), kind: 'Node handler' }
           : `is no Node handler (it is ${what}); --adapter node wants (req, res) => void, or an Express, Koa, Fastify app or http.Server`)
       );
     case 'auto':
@@ -68,13 +80,14 @@ export async function adapt(exported: unknown, adapter: AdapterName): Promise<Ad
   }
 }
 
-function fromFetchObject(shape: Shape): AdaptedApp {
+async function fromFetchObject(shape: Shape): Promise<AdaptedApp> {
   const fetch = shape.fetch as FetchHandler;
   return servedFetch((request, env, ctx) => fetch.call(shape, request, env, ctx), 'fetch handler ({ fetch })');
 }
 
 /** A fetch handler served by the container: from here on its Responses are light ones. */
-function servedFetch(handler: FetchHandler, kind: string): AdaptedApp {
+async function servedFetch(handler: FetchHandler, kind: string): Promise<AdaptedApp> {
+  const [{ fromFetch }, { installLightResponse }] = await Promise.all([fetchAdapter(), import('./light-response.js')]);
   installLightResponse();
   return { app: fromFetch(handler), kind };
 }
@@ -84,23 +97,30 @@ async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
   if (fastify(shape)) {
     await (shape.ready as () => Promise<unknown>)();
     const routing = shape.routing as NodeHandler;
-    const app = fromNode((req, res) => routing.call(shape, req, res));
+    const app = (await nodeAdapter()).fromNode((req, res) => routing.call(shape, req, res));
     // @fastify/websocket listens for upgrades on the app's own (never listening) server.
-    return { app: shape.server instanceof HttpServer ? withUpgrades(app, shape.server) : app, kind: 'Fastify app' };
+    const server = await asHttpServer(shape.server);
+    return { app: server ? (await upgradesAdapter()).withUpgrades(app, server) : app, kind: 'Fastify app' };
   }
-  if (koa(shape)) return { app: fromNode((shape.callback as () => NodeHandler).call(shape)), kind: 'Koa app' };
-  if (shape instanceof HttpServer)
+  if (koa(shape)) return { app: (await nodeAdapter()).fromNode((shape.callback as () => NodeHandler).call(shape)), kind: 'Koa app' };
+  const server = await asHttpServer(shape);
+  if (server)
     return {
-      app: withUpgrades(
-        fromNode((req, res) => shape.emit('request', req, res)),
-        shape,
+      app: (await upgradesAdapter()).withUpgrades(
+        (await nodeAdapter()).fromNode((req, res) => server.emit('request', req, res)),
+        server,
       ),
       kind: 'http.Server',
     };
-  if (isFunction(shape) && expressLike(shape)) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Express/Connect app' };
+  if (isFunction(shape) && expressLike(shape)) return { app: (await nodeAdapter()).fromNode(shape as unknown as NodeHandler), kind: 'Express/Connect app' };
   if (isFunction(shape)) {
     const why = nodeHandlerSign(shape);
-    if (why) return { app: fromNode(shape as unknown as NodeHandler), kind: 'Node handler', why: `${why}; --adapter tsgi serves it as a TSGI app` };
+    if (why)
+      return {
+        app: (await nodeAdapter()).fromNode(shape as unknown as NodeHandler),
+        kind: 'Node handler',
+        why: `${why}; --adapter tsgi serves it as a TSGI app`,
+      };
   }
   return undefined;
 }

@@ -77,13 +77,47 @@ export const KeyId = {
   HTTP_PROXY: 44,
 } as const;
 
-/** Lengths of the known names: a key of another length is not looked up at all. */
-const KNOWN_LENGTHS = new Set(KNOWN_KEYS.map((name) => name.length));
+/** The known names as bytes, by id - 1. */
+const KNOWN_BYTES: readonly Buffer[] = KNOWN_KEYS.map((name) => Buffer.from(name, 'latin1'));
 
-/** The id of the key `buf[offset..offset+length]` (latin-1), or 0. */
-export function lookupKey(buf: Buffer, offset: number, length: number): number {
-  if (!KNOWN_LENGTHS.has(length)) return 0;
-  return KEY_IDS.get(buf.toString('latin1', offset, offset + length)) ?? 0;
+/** The longest known name: a longer key is not looked up at all. */
+const MAX_KNOWN_LENGTH = Math.max(...KNOWN_KEYS.map((name) => name.length));
+
+/** Whether a key of this length can be known (index: length). */
+const KNOWN_LENGTHS = new Uint8Array(MAX_KNOWN_LENGTH + 1);
+for (const name of KNOWN_KEYS) KNOWN_LENGTHS[name.length] = 1;
+
+/** Slots of the open-addressed table from a key's bytes to its id (a power of two). */
+const SLOTS = 512;
+
+/** A hash of the key's length and three of its bytes: no two known names share a slot
+ * today, and a collision would cost one probe more, never a wrong id (every hit is
+ * compared byte by byte). Known names are at least 5 bytes long. */
+function slot(buf: Uint8Array, offset: number, length: number): number {
+  return (length + buf[offset + length - 1]! * 3 + buf[offset + length - 2]! * 5 + buf[offset + (length >> 1)]! * 7) & (SLOTS - 1);
+}
+
+/** Slot → id (0: empty). */
+const SLOT_IDS = new Uint8Array(SLOTS);
+for (const [i, name] of KNOWN_BYTES.entries()) {
+  let at = slot(name, 0, name.length);
+  while (SLOT_IDS[at] !== 0) at = (at + 1) & (SLOTS - 1);
+  SLOT_IDS[at] = i + 1;
+}
+
+/** The id of the key `buf[offset..offset+length]` (latin-1), or 0. Reads the bytes where
+ * they are: no string is made (this runs for every var of every request). */
+export function lookupKey(buf: Uint8Array, offset: number, length: number): number {
+  if (length > MAX_KNOWN_LENGTH || KNOWN_LENGTHS[length] === 0) return 0;
+  for (let at = slot(buf, offset, length); ; at = (at + 1) & (SLOTS - 1)) {
+    const id = SLOT_IDS[at]!;
+    if (id === 0) return 0;
+    const known = KNOWN_BYTES[id - 1]!;
+    if (known.length !== length) continue;
+    let i = 0;
+    while (i < length && buf[offset + i] === known[i]) i++;
+    if (i === length) return id;
+  }
 }
 
 /** Vars the codecs never hand over: PEP 3333 forbids the first two, httpoxy the third. */

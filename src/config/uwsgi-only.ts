@@ -78,7 +78,6 @@ export const UWSGI_ADVICE: ReadonlyMap<string, string> = new Map([
   ['stats-push', 'tsgi pushes no stats: scrape them from --stats, as JSON (uwsgitop) or Prometheus text (--stats-http, /metrics)'],
   ['stats-server', 'use --stats'],
   ['exit-on-reload', 'to stop, send SIGTERM or SIGINT; SIGHUP is always a graceful reload'],
-  ['chown-socket', 'not in tsgi yet: run tsgi as the owner (--uid, --gid) or give the group access with --chmod-socket'],
   ['daemonize', 'run tsgi in the foreground under systemd, a container or supervisord; --logto writes the log to a file'],
   ['daemonize2', 'run tsgi in the foreground under systemd, a container or supervisord; --logto writes the log to a file'],
   ['logto2', 'use --logto'],

@@ -12,13 +12,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
-import { adapt } from '../adapters/detect.js';
-import { withUpgrades } from '../adapters/upgrades.js';
+import { adapt, asHttpServer } from '../adapters/detect.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -85,9 +83,10 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
     }
     log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}${adapted.why ? ` (${adapted.why})` : ''}`);
     const hooks = hooksOf(module, namespace, typeof candidate === 'object' ? candidate : null);
-    const server = namespace.server;
-    if (server instanceof HttpServer && server !== candidate) {
+    const server = namespace.server === candidate ? null : await asHttpServer(namespace.server);
+    if (server) {
       log.info(`--module ${module}: export "server" takes the WebSocket upgrades (its 'upgrade' listeners)`);
+      const { withUpgrades } = await import('../adapters/upgrades.js');
       return { app: withUpgrades(adapted.app, server), hooks };
     }
     return { app: adapted.app, hooks };

@@ -358,7 +358,9 @@ fn scan(buf: &[u8], limits: &Limits) -> Scan {
             }
             _ => {}
         }
-        let Some(k) = capped[pos..].iter().position(|&b| b == b'\r' || b == b'\n') else {
+        // The line end: SIMD where the CPU has it (memchr), as most of a long head is one
+        // long field value (a cookie, a token) this would otherwise read a byte at a time.
+        let Some(k) = memchr::memchr2(b'\r', b'\n', &capped[pos..]) else {
             return out_of_bytes(scan);
         };
         let end = pos + k;
