@@ -94,7 +94,7 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
   const exported = Object.keys(namespace).filter((key) => key !== 'server');
   throw new TsgiError(
     ErrorCodes.NOT_AN_APP,
-    `--module ${module}: exports no ${names.map((name) => `"${name}"`).join(' or ')}` +
+    `--module ${module}: exports no app: no ${names.map((name) => `"${name}"`).join(' or ')} export` +
       ` (it exports ${exported.length ? exported.map((key) => `"${key}"`).join(', ') : 'nothing'}); ` +
       `export the app as default, or name the export: ${spec}:NAME or --callable NAME`,
   );
