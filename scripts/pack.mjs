@@ -13,25 +13,10 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { platformOf, root } from './lib/platforms.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const destination = path.resolve(process.argv[2] ?? root);
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-
-/**
- * napi-rs's name of a target triple's platform package folder: x86_64-unknown-linux-gnu → linux-x64-gnu.
- * @param {string} target
- * @returns {string}
- */
-function platformOf(target) {
-  const [cpu, , system, abi] = target.split('-');
-  const arch = /** @type {Record<string, string>} */ ({ x86_64: 'x64', aarch64: 'arm64' })[cpu ?? ''];
-  if (system === 'linux') return `linux-${arch}-${abi}`;
-  if (target.endsWith('apple-darwin')) return `darwin-${arch}`;
-  if (target.endsWith('pc-windows-msvc')) return `win32-${arch}-msvc`;
-  throw new Error(`no platform package name for ${target}`);
-}
 
 /**
  * @param {string[]} args
