@@ -10,7 +10,11 @@ import { defineConfig } from 'vitest/config';
  *                  and `npm run example` behind nginx among them);
  *   differential/  two implementations compared (native and pure reactor, our HTTP codec
  *                  and llhttp's corpus, Node's own parser);
- *   install/       the packed package and the loader's routes.
+ *   install/       the packed package and the loader's routes;
+ *   release/       the release build's bindings: their ELF, and the arm64 and musl ones
+ *                  loaded and serving under a Node of their platform (its own project,
+ *                  `npm run test:release`, after `npm run build:release`: `npm test`'s
+ *                  build would put the development binding back in its place).
  * Every file runs against the native reactor (the build's prebuild); every file of
  * serving/ and peers/ runs again with TSGI_NATIVE=0, against the pure-TypeScript reactor,
  * so the two cannot drift apart. What the pure path does differently, its test says where
@@ -24,11 +28,12 @@ export default defineConfig({
     hookTimeout: 30_000,
     reporters: ['default', './__test__/helpers/closing-line-reporter.ts'],
     projects: [
-      { extends: true, test: { name: 'native', include: ['__test__/**/*.test.ts'] } },
+      { extends: true, test: { name: 'native', include: ['__test__/**/*.test.ts'], exclude: ['__test__/release/**'] } },
       {
         extends: true,
         test: { name: 'pure', include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'], env: { TSGI_NATIVE: '0' } },
       },
+      { extends: true, test: { name: 'release', include: ['__test__/release/**/*.test.ts', '__test__/install/packaging.test.ts'] } },
     ],
   },
 });

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Packs the main package as a release publishes it: its package.json then lists every
-// platform package of `napi.targets` in optionalDependencies, at the package's own version
-// (what `napi prepublish` writes before publishing). The repository's package.json cannot
+// Packs the main package as a release publishes it: its package.json then lists, in
+// optionalDependencies at the package's own version (what `napi prepublish` writes before
+// publishing), the platform packages that hold a binding: those of `napi.targets` that
+// were built. macOS and Windows have none until the reactor has kqueue and IOCP backends,
+// and a platform package published empty would only make npm download nothing. The repository's package.json cannot
 // list them: they are published with the release, and until then `npm ci` refuses a
 // lockfile that cannot hold them.
 //
@@ -13,25 +15,10 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { builtPlatforms, root } from './lib/platforms.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const destination = path.resolve(process.argv[2] ?? root);
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-
-/**
- * napi-rs's name of a target triple's platform package folder: x86_64-unknown-linux-gnu → linux-x64-gnu.
- * @param {string} target
- * @returns {string}
- */
-function platformOf(target) {
-  const [cpu, , system, abi] = target.split('-');
-  const arch = /** @type {Record<string, string>} */ ({ x86_64: 'x64', aarch64: 'arm64' })[cpu ?? ''];
-  if (system === 'linux') return `linux-${arch}-${abi}`;
-  if (target.endsWith('apple-darwin')) return `darwin-${arch}`;
-  if (target.endsWith('pc-windows-msvc')) return `win32-${arch}-msvc`;
-  throw new Error(`no platform package name for ${target}`);
-}
 
 /**
  * @param {string[]} args
@@ -45,7 +32,7 @@ try {
   for (const file of files) cpSync(path.join(root, file), path.join(staging, file));
   const release = {
     ...pkg,
-    optionalDependencies: Object.fromEntries(pkg.napi.targets.map((/** @type {string} */ t) => [`${pkg.name}-${platformOf(t)}`, pkg.version])),
+    optionalDependencies: Object.fromEntries(builtPlatforms(pkg).map((platform) => [`${pkg.name}-${platform}`, pkg.version])),
   };
   writeFileSync(path.join(staging, 'package.json'), `${JSON.stringify(release, null, 2)}\n`);
   const packed = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', destination], staging))[0];

@@ -1,29 +1,28 @@
 #!/usr/bin/env node
-// Puts the binding `napi build --platform` left in native/ where the two shipping routes
-// look for it (ARCHITECTURE.md §5), the same file in both:
+// Puts the bindings `napi build --platform` left in a folder (native/ by default) where
+// the two shipping routes look for them, the same file in both (scripts/lib/platforms.mjs):
 //   prebuilds/<platform>-<arch>/tsgi.napi[.<libc>].node  inside the main package, in
-//     prebuildify's layout, found by node-gyp-build (the tags say N-API and which libc);
+//     prebuildify's layout (the tags say N-API and which libc);
 //   npm/<triple>/tsgi.<triple>.node                       the napi-rs platform package.
 // The repository's own tests load the prebuild too: the dev build is the release build of
-// this platform, so `npm test` exercises the route users get.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+// this platform but for its glibc floor, so `npm test` exercises the route users get.
+//
+//   node scripts/place-binary.mjs [FOLDER]
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, shippedPaths } from './lib/platforms.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const built = readdirSync(path.join(root, 'native')).filter((f) => /^tsgi\..+\.node$/.test(f));
-if (built.length === 0) throw new Error('native/ holds no tsgi.<triple>.node: run napi build first');
+const from = path.resolve(root, process.argv[2] ?? 'native');
+const { napi } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+const pattern = new RegExp(`^${napi.binaryName}\\.(.+)\\.node$`);
+const built = readdirSync(from).filter((f) => pattern.test(f));
+if (built.length === 0) throw new Error(`${path.relative(root, from)}/ holds no ${napi.binaryName}.<triple>.node: run napi build first`);
 
 for (const file of built) {
-  const triple = file.slice('tsgi.'.length, -'.node'.length);
-  // linux-x64-gnu → linux-x64 + glibc; darwin-arm64 → darwin-arm64; win32-x64-msvc → win32-x64.
-  const [platform, arch, abi] = triple.split('-');
-  const libc = abi === 'gnu' ? '.glibc' : abi === 'musl' ? '.musl' : '';
-  const prebuild = path.join(root, 'prebuilds', `${platform}-${arch}`, `tsgi.napi${libc}.node`);
-  const packaged = path.join(root, 'npm', triple, file);
-  for (const target of [prebuild, packaged]) {
-    mkdirSync(path.dirname(target), { recursive: true });
-    copyFileSync(path.join(root, 'native', file), target);
-    console.log(`${path.relative(root, target)} ← native/${file}`);
+  const platform = /** @type {RegExpExecArray} */ (pattern.exec(file))[1] ?? '';
+  for (const target of Object.values(shippedPaths(napi.binaryName, platform))) {
+    mkdirSync(path.join(root, path.dirname(target)), { recursive: true });
+    copyFileSync(path.join(from, file), path.join(root, target));
+    console.log(`${target} ← ${path.relative(root, path.join(from, file))}`);
   }
 }

@@ -4,10 +4,13 @@
  * that has no cargo or rustc, then check each loader route from that install, each serving
  * a uwsgi request through a real nginx: the prebuild inside the package; with it removed,
  * the platform package; with that removed too, the pure-TypeScript reactor. The tarballs'
- * file lists are checked against what the sources say they must hold, and the packed
- * sizes and the install time are printed.
+ * file lists are checked against what the sources say they must hold (a prebuild for every
+ * platform built: this one after `npm run build`, four after `npm run build:release`), the
+ * packed package.json against what a published package needs (publint, the metadata, no
+ * source map comment), and the packed sizes and the install time are printed.
  *
- * Needs the build (`npm run build`: dist/, prebuilds/, npm/linux-x64-gnu/*.node) and nginx.
+ * Needs the build (`npm run build`: dist/, prebuilds/, npm/linux-x64-gnu/*.node), nginx
+ * and publint (a devDependency).
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -18,13 +21,20 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from '../helpers/http.js';
 import { announceNginx, hasNginx, startNginx, type Nginx } from '../helpers/nginx.js';
+import { requirePeer } from '../helpers/peers.js';
 import { stopProcess } from '../../scripts/lib/processes.mjs';
+import { builtPlatforms, shippedPaths } from '../../scripts/lib/platforms.mjs';
 
 announceNginx();
+const publint = requirePeer('publint', 'publint', 'npm ci: it is a devDependency');
 
 const root = path.resolve(import.meta.dirname, '../..');
 const triple = 'linux-x64-gnu';
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  napi: { binaryName: string; targets: string[] };
+};
 const platformDir = path.join(root, 'npm', triple);
 const platformName = `${pkg.name}-${triple}`;
 
@@ -51,16 +61,18 @@ async function packPlatform(destination: string): Promise<Packed> {
   return (JSON.parse(stdout) as Packed[])[0]!;
 }
 
-/** The main package, packed as a release publishes it (scripts/pack.mjs adds the optionalDependencies). */
-async function packMain(destination: string): Promise<Packed> {
-  const { stdout } = await run(process.execPath, [path.join(root, 'scripts', 'pack.mjs'), destination], { maxBuffer: 16 << 20 });
-  return JSON.parse(stdout) as Packed;
+/** The main package, packed as a release publishes it (scripts/pack.mjs adds the
+ * optionalDependencies), and what npm said on stderr while packing. */
+async function packMain(destination: string): Promise<Packed & { stderr: string }> {
+  const { stdout, stderr } = await run(process.execPath, [path.join(root, 'scripts', 'pack.mjs'), destination], { maxBuffer: 16 << 20 });
+  return { ...(JSON.parse(stdout) as Packed), stderr };
 }
 
 /** What the main tarball must hold: a compiled .js and .d.ts per source (.cjs and .d.cts
- * for the CommonJS entry), this platform's prebuild, the README and package.json. */
+ * for the CommonJS entry), the prebuild of every platform built, the README, the LICENSE
+ * and package.json. */
 function expectedMainFiles(): string[] {
-  const files = ['package.json', 'README.md', `prebuilds/linux-x64/${pkg.name}.napi.glibc.node`];
+  const files = ['package.json', 'README.md', 'LICENSE', ...builtPlatforms(pkg).map((p) => shippedPaths(pkg.napi.binaryName, p).prebuild)];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(path.join(root, 'src', dir), { withFileTypes: true })) {
       const rel = path.posix.join(dir, entry.name);
@@ -97,7 +109,7 @@ const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolchain', () => {
   let dir: string;
   let app: string;
-  let main: Packed;
+  let main: Packed & { stderr: string };
   let platform: Packed;
   let nginx: Nginx | undefined;
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithoutRust() };
@@ -134,25 +146,51 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
     expect(platform.files.map((f) => f.path).sort()).toEqual(['README.md', `${pkg.name}.${triple}.node`, 'package.json'].sort());
   });
 
-  it('versions the platform packages with the main package, each an optional dependency of the packed one', async () => {
+  it('versions the platform packages with the main package, and lists as optional dependencies only those that hold a binding', async () => {
     const { stdout } = await run('tar', ['-xOzf', path.join(dir, main.filename), 'package/package.json']);
     const packed = JSON.parse(stdout) as { version: string; optionalDependencies: Record<string, string>; scripts?: Record<string, string> };
+    const built = builtPlatforms(pkg);
+    console.log(`optionalDependencies: ${Object.keys(packed.optionalDependencies).join(', ')}`);
+    expect(built).toContain(triple);
+    expect(Object.keys(packed.optionalDependencies).sort()).toEqual(built.map((t) => `${pkg.name}-${t}`).sort());
+    // macOS and Windows: pure TypeScript until the reactor has kqueue and IOCP backends.
+    for (const empty of ['darwin-arm64', 'darwin-x64', 'win32-x64-msvc']) expect(packed.optionalDependencies).not.toHaveProperty(`${pkg.name}-${empty}`);
     const targets = readdirSync(path.join(root, 'npm'));
-    expect(Object.keys(packed.optionalDependencies).sort()).toEqual(targets.map((t) => `${pkg.name}-${t}`).sort());
     for (const target of targets) {
       const manifest = JSON.parse(readFileSync(path.join(root, 'npm', target, 'package.json'), 'utf8')) as { name: string; version: string };
       expect(manifest.name).toBe(`${pkg.name}-${target}`);
       expect(manifest.version).toBe(pkg.version);
-      expect(packed.optionalDependencies[manifest.name]).toBe(pkg.version);
+      if (built.includes(target)) expect(packed.optionalDependencies[manifest.name]).toBe(pkg.version);
     }
     // Nothing runs at install time.
     for (const hook of ['preinstall', 'install', 'postinstall']) expect(packed.scripts?.[hook]).toBeUndefined();
   });
 
+  it('is a package that looks like one: publint finds nothing, the metadata is there, no source map is pointed at', async () => {
+    expect(main.stderr).not.toMatch(/npm warn/i);
+    const unpacked = path.join(dir, 'unpacked');
+    mkdirSync(unpacked);
+    await run('tar', ['-xzf', path.join(dir, main.filename), '-C', unpacked]);
+    const packed = JSON.parse(readFileSync(path.join(unpacked, 'package', 'package.json'), 'utf8')) as Record<string, unknown>;
+    for (const field of ['license', 'repository', 'bugs', 'homepage', 'keywords']) expect(packed[field], field).toBeTruthy();
+    expect(readFileSync(path.join(unpacked, 'package', 'LICENSE'), 'utf8')).toMatch(new RegExp(`^${packed.license as string} License`));
+    // require('tsgi') is the ES module build through require(esm): unflagged from 20.19 and 22.12.
+    expect(packed.engines).toEqual({ node: '^20.19.0 || >=22.12.0' });
+    const js = main.files.map((f) => f.path).filter((f) => /\.c?js$/.test(f));
+    for (const file of js) expect(readFileSync(path.join(unpacked, 'package', file), 'utf8'), file).not.toContain('sourceMappingURL');
+    if (!publint.bin) return;
+    for (const folder of [path.join(unpacked, 'package'), platformDir]) {
+      const lint = spawnSync(publint.bin, ['--strict', folder], { encoding: 'utf8' });
+      console.log(`publint ${path.basename(folder)}: ${lint.stdout.trim().split('\n').at(-1)}`);
+      expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+      expect(lint.stdout).toContain('All good!');
+    }
+  }, 60_000);
+
   it('installs both tarballs into an empty folder with no cargo or rustc on PATH', async () => {
     for (const tool of ['cargo', 'rustc']) expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status).not.toBe(0);
     const started = Date.now();
-    // Offline first: node-gyp-build comes from the npm cache; the platform packages of
+    // Offline first: the dependencies come from the npm cache; the platform packages of
     // other machines are looked up, found missing, and skipped, as optional ones are.
     const result = spawnSync(
       'npm',
@@ -200,7 +238,9 @@ describe.skipIf(!hasNginx)('the packed package, installed without a Rust toolcha
     const { version, body } = await route();
     console.log(`route 2:\n${version}`);
     expect(version).toContain(`native binding: package (${path.join(app, 'node_modules', platformName, `${pkg.name}.${triple}.node`)})`);
-    expect(version).toMatch(/not used: prebuild: No native build was found/);
+    expect(version).toContain(
+      `not used: prebuild ${path.join(app, 'node_modules', pkg.name, 'prebuilds', 'linux-x64', `${pkg.name}.napi.glibc.node`)}: Cannot find module`,
+    );
     expect(body).toBe('hello from /packaged');
   }, 60_000);
 

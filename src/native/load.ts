@@ -2,10 +2,11 @@
  * Loads the native binding and says which copy won, and why the others did not.
  *
  * Order: `TSGI_NATIVE_PATH` (an explicit file), then the prebuild inside the package
- * (`prebuilds/<platform>-<arch>/`, prebuildify's layout, through node-gyp-build), then the
+ * (`prebuilds/<platform>-<arch>/tsgi.napi.<libc>.node`, prebuildify's layout), then the
  * napi-rs platform package (`tsgi-<platform triple>`, an optional dependency of the same
  * version); when none loads, the pure-TypeScript reactor (src/pure/) serves.
- * `TSGI_NATIVE=0` skips them all.
+ * `TSGI_NATIVE=0` skips them all. Both packaged routes pick the file by one decision,
+ * `platformTriple()`: on Linux, glibc or musl from the running Node's own report.
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +20,8 @@ export type NativeRoute = 'env' | 'prebuild' | 'package';
 export interface NativeLoad {
   /** The binding, or null: the pure-TypeScript reactor serves. */
   binding: NativeBinding | null;
-  /** Which route won: `env` (TSGI_NATIVE_PATH), `prebuild` (prebuilds/ inside the package,
-   * through node-gyp-build), `package` (the platform package), or `pure` (none did). */
+  /** Which route won: `env` (TSGI_NATIVE_PATH), `prebuild` (prebuilds/ inside the package),
+   * `package` (the platform package), or `pure` (none did). */
   kind: NativeRoute | 'pure';
   /** The file that loaded. */
   file?: string;
@@ -30,15 +31,38 @@ export interface NativeLoad {
 
 const require = createRequire(import.meta.url);
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const packageJson = require(path.join(packageRoot, 'package.json')) as { name: string; version: string };
+const packageJson = require(path.join(packageRoot, 'package.json')) as { name: string; version: string; napi: { binaryName: string } };
 
-/** The napi-rs name of this platform (`linux-x64-gnu`, `darwin-arm64`, `win32-x64-msvc`). */
-export function platformTriple(): string {
-  const base = `${process.platform}-${process.arch}`;
-  if (process.platform === 'win32') return `${base}-msvc`;
-  if (process.platform !== 'linux') return base;
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return `${base}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+/** What platformTriple reads of a process report (`process.report.getReport()`). */
+export interface LibcReport {
+  header?: { glibcVersionRuntime?: string };
+}
+
+/**
+ * The napi-rs name of a platform: `linux-x64-gnu`, `linux-arm64-musl`, `darwin-arm64`,
+ * `win32-x64-msvc`. On Linux the C library decides: a Node built against glibc names the
+ * glibc it runs on in its report's header (`glibcVersionRuntime`); one built against musl
+ * (Alpine's) has no such field. This asks the running Node, not the file system: a musl
+ * Node on a distribution other than Alpine, or a glibc one with `/etc/alpine-release`
+ * (node-gyp-build's test), is named right. The arguments are for tests; by default, this
+ * process.
+ */
+export function platformTriple(
+  platform: NodeJS.Platform = process.platform,
+  arch: string = process.arch,
+  report: () => LibcReport | undefined = () => process.report?.getReport() as LibcReport | undefined,
+): string {
+  const base = `${platform}-${arch}`;
+  if (platform === 'win32') return `${base}-msvc`;
+  if (platform !== 'linux') return base;
+  return `${base}-${report()?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+}
+
+/** Where the main package holds `triple`'s prebuild: prebuildify's layout, whose tags say N-API and the libc. */
+export function prebuildFile(root: string, triple: string): string {
+  const [platform, arch, abi] = triple.split('-');
+  const libc = abi === 'gnu' ? '.glibc' : abi === 'musl' ? '.musl' : '';
+  return path.join(root, 'prebuilds', `${platform}-${arch}`, `${packageJson.napi.binaryName}.napi${libc}.node`);
 }
 
 /** Each route: where it looks, and the file it finds there (or why it finds none). */
@@ -51,9 +75,7 @@ const routes: Array<[NativeRoute, () => string]> = [
       return path.resolve(file);
     },
   ],
-  // prebuildify's layout, prebuilds/<platform>-<arch>/tsgi.napi.<libc>.node: node-gyp-build
-  // picks the file whose tags fit this Node (platform, arch, libc).
-  ['prebuild', () => (require('node-gyp-build') as { path(dir: string): string }).path(packageRoot)],
+  ['prebuild', () => prebuildFile(packageRoot, platformTriple())],
   [
     'package',
     () => {
