@@ -7,8 +7,9 @@
  *
  * Starts `node dist/cli.js` (no --module: the example app) on a Unix socket in a temp dir
  * (or on 127.0.0.1:<free port> with --tcp), and nginx on 127.0.0.1:PORT passing every
- * request to it with `uwsgi_pass`. Runs until Ctrl-C (or SIGTERM), then stops both and
- * removes the temp files.
+ * request to it with `uwsgi_pass`. Without nginx, tsgi serves HTTP on 127.0.0.1:PORT
+ * itself, and the script says how to add nginx. Runs until Ctrl-C (or SIGTERM), then
+ * stops both and removes the temp files.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -54,7 +55,7 @@ async function main() {
   const options = parseOptions(process.argv.slice(2));
   const cli = path.join(root, 'dist/cli.js');
   if (!existsSync(cli)) throw new Error(`${path.relative(root, cli)} is missing: run npm run build first`);
-  if (!findNginx()) throw new Error('nginx is not installed (apt-get install nginx, or set NGINX=/path/to/nginx)');
+  const withNginx = findNginx() !== null;
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-example-'));
   /** @type {import('node:child_process').ChildProcess | undefined} */
@@ -78,11 +79,12 @@ async function main() {
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    const socket = options.tcp ? `127.0.0.1:${await freePort()}` : path.join(dir, 'tsgi.sock');
+    const socket = !withNginx ? `127.0.0.1:${options.port}` : options.tcp ? `127.0.0.1:${await freePort()}` : path.join(dir, 'tsgi.sock');
     // detached: Ctrl-C reaches this script only, which then stops tsgi in order.
     // As root (a container, say), the example runs its workers as root: it says so.
     const asRoot = process.getuid?.() === 0 ? ['--allow-root'] : [];
-    const child = spawn(process.execPath, [cli, '--socket', socket, '--chmod-socket', '666', ...asRoot], {
+    const listen = withNginx ? ['--socket', socket, '--chmod-socket', '666'] : ['--http-socket', socket];
+    const child = spawn(process.execPath, [cli, ...listen, ...asRoot], {
       cwd: root,
       stdio: ['ignore', 'inherit', 'inherit'],
       detached: true,
@@ -94,7 +96,21 @@ async function main() {
         void stop(1);
       }
     });
-    await waitForPort(options.tcp ? Number(socket.split(':')[1]) : socket, { child, timeoutMs: 10_000 });
+    await waitForPort(socket.includes(':') ? Number(socket.split(':')[1]) : socket, { child, timeoutMs: 10_000 });
+    if (!withNginx) {
+      const base = `http://${socket}`;
+      process.stdout.write(
+        [
+          `nginx is not installed: tsgi serves HTTP itself (--http-socket ${socket})`,
+          `open ${base}/`,
+          `  curl -d 'hello' ${base}/   echoes the body`,
+          'To put nginx in front, as in production: apt-get install nginx (or set NGINX=/path/to/nginx), then run this again.',
+          'Ctrl-C to stop.',
+          '',
+        ].join('\n'),
+      );
+      return;
+    }
 
     nginx = await startNginx({
       port: options.port,
