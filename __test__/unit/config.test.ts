@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configFromCode, configFromCommandLine, helpText, renderConfig, type LoadedConfig } from '../../src/config/index.js';
+import { OPTIONS } from '../../src/config/options.js';
+import { HELP_SECTIONS } from '../../src/config/print.js';
 import { ErrorCodes, TsgiError } from '../../src/errors.js';
 import { setLogSink } from '../../src/log.js';
 import { defineConfig } from '../../src/serve.js';
@@ -152,6 +154,21 @@ describe('the command line', () => {
     expect(refusal(() => parseArgs(['--env', '1A=b']))).toBe('--env "1A=b": expected KEY=VALUE, KEY made of letters, digits and _');
     expect(parseArgs(['--chmod-socket', '600'])['chmod-socket']).toBe(0o600);
     expect(parseArgs(['--socket-timeout', '2.5'])['socket-timeout']).toBe(2.5);
+  });
+
+  it('--help shows every option once, in its section, after three example command lines', () => {
+    const text = helpText();
+    const names = (OPTIONS as readonly { name: string }[]).map((spec) => spec.name);
+    expect(HELP_SECTIONS.flatMap(([, options]) => options).sort()).toEqual([...names].sort());
+    for (const name of names) expect(text.match(new RegExp(`^  (?:-\\w, )?--${name}(?=[ ,]|$)`, 'gm')), name).toHaveLength(1);
+    expect(
+      text
+        .split('\n\n')[1]!
+        .split('\n')
+        .filter((line) => line.startsWith('  tsgi ')),
+    ).toHaveLength(3);
+    expect(text.indexOf('\nsockets:\n')).toBeLessThan(text.indexOf('\nthe app:\n'));
+    expect(text).not.toContain('\nother:\n');
   });
 
   it('with --help or --version reads nothing else', () => {

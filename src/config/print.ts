@@ -4,20 +4,94 @@ import { FILE_OPTIONS, OPTIONS, type OptionSpec } from './options.js';
 import { describeOrigin } from './origin.js';
 import { formatValue, type Value } from './values.js';
 
-/** The `--help` text. */
+/**
+ * `--help`'s sections, in order, and the options each shows (in the option table's order).
+ * An option that no section names is shown under the last, "other" (a unit test keeps
+ * the list whole).
+ */
+export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: readonly string[]]> = [
+  ['sockets', ['socket', 'http-socket', 'fastcgi-socket', 'chmod-socket', 'chown-socket', 'listen', 'defer-accept', 'worker-sockets', 'vacuum']],
+  ['the app', ['module', 'callable', 'adapter', 'chdir', 'env', 'node-args', 'need-app', 'start-timeout']],
+  [
+    'processes',
+    [
+      'master',
+      'processes',
+      'max-requests',
+      'max-requests-delta',
+      'max-worker-lifetime',
+      'reload-on-rss',
+      'worker-reload-mercy',
+      'reload-mercy',
+      'chain-reload',
+      'touch-reload',
+      'health-path',
+      'shutdown-delay',
+      'pidfile',
+      'uid',
+      'gid',
+      'allow-root',
+    ],
+  ],
+  [
+    'limits and timeouts',
+    [
+      'harakiri',
+      'harakiri-graceful-timeout',
+      'uncaught-exception-grace',
+      'socket-timeout',
+      'buffer-size',
+      'max-vars',
+      'limit-post',
+      'max-conns',
+      'tunnel-timeout',
+    ],
+  ],
+  [
+    'HTTP and FastCGI',
+    [
+      'http-keepalive-timeout',
+      'http-request-timeout',
+      'http-max-request-line',
+      'http-max-head',
+      'http-max-headers',
+      'http-max-chunk-extension',
+      'fastcgi-max-reqs',
+      'fastcgi-multiplex',
+    ],
+  ],
+  ['logging', ['disable-logging', 'log-4xx', 'log-5xx', 'log-slow', 'log-format', 'log-json', 'logto']],
+  ['stats', ['stats', 'stats-http']],
+  ['config', ['ini', 'json', 'toml', 'yaml', 'print-config', 'help', 'version']],
+];
+
+/** The `--help` text: three examples, then the options by section. */
 export function helpText(): string {
   const lines = [
-    'usage: tsgi [CONFIG_FILE] [options]',
+    'usage: tsgi [APP_MODULE | CONFIG_FILE] [options]',
+    '',
+    '  tsgi app.mjs --http-socket :8080                        serve HTTP straight to clients',
+    '  tsgi app.mjs --socket /run/app.sock --chown-socket www-data --processes 4   behind nginx (uwsgi_pass)',
+    '  tsgi uwsgi.ini                                          an existing uwsgi.ini, its module a JavaScript file',
     '',
     'Every option is also a config file key (name without --) and a TSGI_NAME environment variable.',
-    '',
-    'options:',
   ];
-  for (const spec of OPTIONS as readonly OptionSpec[]) {
-    const names = [spec.short ? `-${spec.short}` : null, `--${spec.name}`, ...(spec.aliases ?? []).map((a) => `--${a}`)].filter(Boolean).join(', ');
-    const value = spec.arg === undefined ? '' : ` ${spec.arg}`;
-    const fallback = spec.default === undefined ? '' : ` (default: ${formatValue(spec, spec.default)})`;
-    lines.push(`  ${names}${value}`, `      ${spec.help}${fallback}`);
+  const shown = new Set<string>();
+  const sections = [
+    ...HELP_SECTIONS.map(([title, names]) => [title, names] as const),
+    ['other', (OPTIONS as readonly OptionSpec[]).map((spec) => spec.name)] as const,
+  ];
+  for (const [title, names] of sections) {
+    const specs = (OPTIONS as readonly OptionSpec[]).filter((spec) => names.includes(spec.name) && !shown.has(spec.name));
+    if (specs.length === 0) continue;
+    lines.push('', `${title}:`);
+    for (const spec of specs) {
+      shown.add(spec.name);
+      const names = [spec.short ? `-${spec.short}` : null, `--${spec.name}`, ...(spec.aliases ?? []).map((a) => `--${a}`)].filter(Boolean).join(', ');
+      const value = spec.arg === undefined ? '' : ` ${spec.arg}`;
+      const fallback = spec.default === undefined ? '' : ` (default: ${formatValue(spec, spec.default)})`;
+      lines.push(`  ${names}${value}`, `      ${spec.help}${fallback}`);
+    }
   }
   return lines.join('\n') + '\n';
 }
