@@ -51,6 +51,16 @@ function get(port: number, path = '/', agent: http.Agent | false = false): Promi
   });
 }
 
+describe('names in ps', () => {
+  it('the master is "tsgi master" and each worker "tsgi worker N"', async () => {
+    const master = await startTsgi(['--socket', '127.0.0.1:0', '--module', APP, '--processes', '2']);
+    cleanups.push(() => master.kill());
+    const title = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+    expect(title(master.pid)).toBe('tsgi master');
+    expect(master.workers().map(title).sort()).toEqual(['tsgi worker 1', 'tsgi worker 2']);
+  });
+});
+
 describe('pidfile, sockets and privileges', () => {
   it('--stats on a port that is taken: one line naming the option and the cause, exit 1, the sockets let go', async () => {
     const taken = net.createServer().listen(0, '127.0.0.1');

@@ -49,10 +49,10 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['no-orphans', 'a worker always dies with its master'],
   ['show-config', 'tsgi --print-config prints the merged configuration, with where each value came from'],
   // What only `ps` shows.
-  ['auto-procname', "worker processes keep Node's process title"],
-  ['procname-prefix', "worker processes keep Node's process title"],
-  ['procname-prefix-spaced', "worker processes keep Node's process title"],
-  ['procname-master', "worker processes keep Node's process title"],
+  ['auto-procname', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
+  ['procname-prefix', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
+  ['procname-prefix-spaced', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
+  ['procname-master', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
   // Adaptive worker counts: tsgi runs --processes workers, all the time.
   ['cheaper', 'tsgi runs a fixed number of workers (--processes)'],
   ['cheaper-algo', 'tsgi runs a fixed number of workers (--processes)'],

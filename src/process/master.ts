@@ -180,6 +180,8 @@ export class Master {
 
   /** Spawns the workers; resolves once every place has a ready worker. */
   async start(): Promise<void> {
+    // What `ps` and `top` show (uWSGI's "uWSGI master"), instead of node and a script path.
+    process.title = 'tsgi master';
     for (const file of this.config['touch-reload']) this.touched.set(file, await mtime(file));
     for (const place of this.places) this.spawn(place.wid);
     await new Promise<void>((resolve) => this.bootListeners.push(resolve));

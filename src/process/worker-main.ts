@@ -29,6 +29,7 @@ function dieWithMaster(masterPid: number): void {
 
 async function start(message: WorkerStart): Promise<void> {
   const { config } = message;
+  process.title = `tsgi worker ${message.wid}`;
   dieWithMaster(message.masterPid);
   // The request log and tsgi's own lines go straight to the log, not through the master.
   const logFile = config.logto === undefined ? null : new LogFile(config.logto, WorkerFd.LOG);
