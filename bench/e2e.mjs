@@ -250,7 +250,7 @@ async function main() {
         quick,
       },
       skipped,
-      setups: setups.filter((s) => !s.failed).map(({ key, name, label, group, via, pair }) => ({ key, name, label, group, via, pair })),
+      setups: setups.filter((s) => !s.failed).map(({ key, name, label, group, via, pair, baselines }) => ({ key, name, label, group, via, pair, baselines })),
       cells: cells.map((c) => ({
         setup: c.setup.key,
         workload: c.workload,

@@ -46,6 +46,7 @@ import { preparePhpFpm } from './peers.mjs';
  * @property {Array<keyof import('./peers.mjs').Missing>} needs
  * @property {string[]} [workloads]
  * @property {string} [pair]
+ * @property {{ uwsgi: string, node: string }} [baselines] the setups its ratios are to (default: BASELINES[via])
  * @property {(versions: Versions) => string} label
  * @property {(ctx: SetupContext) => Promise<Started>} start
  */
@@ -115,6 +116,8 @@ function tsgi(protocol, { pure = false, workers = 1 } = {}) {
     via,
     needs: via === 'nginx' ? ['nginx'] : [],
     pair: pure ? `tsgi-${protocol}` : workers > 1 ? `tsgi-${protocol}` : undefined,
+    // Over a Unix socket, the fair uWSGI is on a Unix socket too.
+    baselines: unix ? { uwsgi: 'uwsgi-unix', node: 'node-http-proxy' } : undefined,
     label: () => `tsgi ${reactor}, ${what}${workers > 1 ? `, ${workers} workers` : ''}`,
     async start(ctx) {
       const port = unix ? path.join(mkdtempSync(path.join(os.tmpdir(), 'tsgi-e2e-')), 'app.sock') : await freePort();
@@ -128,29 +131,35 @@ function tsgi(protocol, { pure = false, workers = 1 } = {}) {
 }
 
 /**
- * uWSGI 2.0 (Debian's, python3 plugin) with the same app in Python, one process.
- * @param {boolean} http
+ * uWSGI 2.0 (Debian's, python3 plugin) with the same app in Python, one process: behind
+ * nginx over TCP or a Unix socket, or serving HTTP itself.
+ * @param {'tcp' | 'unix' | 'http'} transport
  * @returns {Setup}
  */
-function uwsgi(http) {
+function uwsgi(transport) {
+  const http = transport === 'http';
+  const unix = transport === 'unix';
   return {
-    key: http ? 'uwsgi-http' : 'uwsgi',
-    name: http ? 'uWSGI --http-socket' : 'uWSGI',
+    key: http ? 'uwsgi-http' : unix ? 'uwsgi-unix' : 'uwsgi',
+    name: http ? 'uWSGI --http-socket' : unix ? 'uWSGI, Unix socket' : 'uWSGI',
     group: 'peer',
     via: http ? 'direct' : 'nginx',
     needs: http ? ['uwsgi'] : ['uwsgi', 'nginx'],
     label: (v) =>
-      `${v.uwsgi ? `uWSGI ${v.uwsgi}` : 'uWSGI'} (Python ${v.python ?? '?'}), ${http ? '--http-socket, direct (a connection per request)' : 'uwsgi, nginx uwsgi_pass'}`,
+      `${v.uwsgi ? `uWSGI ${v.uwsgi}` : 'uWSGI'} (Python ${v.python ?? '?'}), ${http ? '--http-socket, direct (a connection per request)' : unix ? 'uwsgi over a Unix socket, nginx uwsgi_pass' : 'uwsgi, nginx uwsgi_pass'}`,
     async start(ctx) {
-      const port = await freePort();
-      const args = ['--plugin', 'python3', http ? '--http-socket' : '--socket', `127.0.0.1:${port}`, '--wsgi-file', ctx.app('hello.py')];
+      const port = unix ? path.join(mkdtempSync(path.join(os.tmpdir(), 'tsgi-e2e-')), 'uwsgi.sock') : await freePort();
+      const address = typeof port === 'string' ? port : `127.0.0.1:${port}`;
+      const args = ['--plugin', 'python3', http ? '--http-socket' : '--socket', address, '--wsgi-file', ctx.app('hello.py')];
       args.push('--processes', '1', '--master', '--disable-logging', '--need-app', '--die-on-term', '--listen', backlog());
       // uWSGI's --http-socket closes after each response without saying so; wrk then sends
       // its next request on the closed connection and counts a read error per request.
       // The header tells wrk to reconnect instead.
       if (http) args.push('--add-header', 'Connection: close');
+      // nginx's workers connect to the socket file: open it to them, as --chmod-socket does for tsgi.
+      if (unix) args.push('--chmod-socket=666');
       const backend = await startBackend('uWSGI', binary(ctx.bins.uwsgi, 'uWSGI'), args, port);
-      return { backend, port, upstream: http ? undefined : { uwsgiPass: `127.0.0.1:${port}` } };
+      return { backend, port, upstream: http ? undefined : { uwsgiPass: unix ? `unix:${address}` : address } };
     },
   };
 }
@@ -245,8 +254,9 @@ export const SETUPS = [
   tsgi('uwsgi', { workers: 2 }),
   tsgi('http', { workers: 2 }),
   ...Object.keys(TSGI_PROTOCOLS).map((protocol) => tsgi(protocol, { pure: true })),
-  uwsgi(false),
-  uwsgi(true),
+  uwsgi('tcp'),
+  uwsgi('unix'),
+  uwsgi('http'),
   nodeHttp(true),
   nodeHttp(false),
   nodeFastcgi(false),

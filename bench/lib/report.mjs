@@ -14,7 +14,7 @@ import { machineLine } from './machine.mjs';
  * @property {Record<string, string | null | undefined>} versions
  * @property {{ duration: number, rounds: number, warmup: number, connections: number[], workloads: string[], nginxWorkers: number, quick?: boolean }} options
  * @property {Array<{ setup: string, reason: string }>} skipped
- * @property {Array<{ key: string, name: string, label: string, group: string, via: string, pair?: string }>} setups
+ * @property {Array<{ key: string, name: string, label: string, group: string, via: string, pair?: string, baselines?: { uwsgi: string, node: string } }>} setups
  * @property {E2eCell[]} cells
  */
 
@@ -148,7 +148,7 @@ function cellTable(results, workload, connections, { perRound = true } = {}) {
   for (const setup of results.setups) {
     const cell = cellOf(results, setup.key, workload, connections);
     if (!cell) continue;
-    const baseline = setup.group === 'tsgi' ? BASELINES[setup.via] : null;
+    const baseline = setup.group === 'tsgi' ? (setup.baselines ?? BASELINES[/** @type {'nginx' | 'direct'} */ (setup.via)]) : null;
     /** @param {string | undefined} other */
     const versus = (other) => (baseline ? fmtRatio(ratio(results, setup.key, other, workload, connections)) : '');
     const name = setup.group === 'tsgi' ? `**${setup.label}**` : setup.label;
