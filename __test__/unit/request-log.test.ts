@@ -21,7 +21,10 @@ const VARS: Record<string, string> = {
   HTTP_X_TRACE: 'abc',
 };
 const NAMES = new Map([...KEY_IDS].map(([name, id]) => [id, name]));
-const HEAD = 'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n';
+/** The head as sent, with what tsgi adds (Content-Length, Date, Server), and as uWSGI's
+ * log counts it: the status line, the app's one header, the blank line (22 + 26 + 2). */
+const HEAD = 'HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nDate: Wed, 02 Dec 2026 18:06:06 GMT\r\nServer: tsgi\r\n\r\n';
+const APP_HEAD_BYTES = 50;
 
 function finished(status = 201, msecs = 12.5, startedAtEpoch = Date.UTC(2026, 11, 2, 18, 6, 6, 250), vars = VARS): LoggedRequest {
   const record = {
@@ -29,8 +32,21 @@ function finished(status = 201, msecs = 12.5, startedAtEpoch = Date.UTC(2026, 11
     lookup: (name: string) => vars[name],
     nvars: Object.keys(VARS).length,
     headSize: 321,
+    contentLength: Number(vars.CONTENT_LENGTH ?? 0),
+    flags: 0,
   };
-  const exchange = { record, status, headText: HEAD, bodyBytes: 5 } as unknown as Exchange;
+  const exchange = {
+    record,
+    status,
+    headText: HEAD,
+    bodyBytes: 5,
+    headerCount: 1,
+    headerBytes: APP_HEAD_BYTES,
+    switches: 1,
+    modifier1: 0,
+    writeErrors: 0,
+    readErrors: 0,
+  } as unknown as Exchange;
   return { exchange, msecs, startedAtEpoch, pid: 4242, wid: 3, workerRequests: 7, totalRequests: 19 };
 }
 
@@ -47,7 +63,7 @@ describe('the request log line', () => {
   it("is uWSGI's default shape", () => {
     const line = requestLogger(options())!(finished())!;
     expect(line).toMatch(
-      /^\[pid: 4242\|app: 0\|req: 7\/19\] 10\.0\.0\.7 \(ann\) \{10 vars in 321 bytes\} \[Wed Dec  2 \d\d:\d\d:06 2026\] POST \/submit\?x=1 => generated 74 bytes in 13 msecs \(HTTP\/1\.1 201\) 2 headers in 69 bytes \(1 switches on core 0\)$/,
+      /^\[pid: 4242\|app: 0\|req: 7\/19\] 10\.0\.0\.7 \(ann\) \{10 vars in 321 bytes\} \[Wed Dec  2 \d\d:\d\d:06 2026\] POST \/submit\?x=1 => generated 5 bytes in 12 msecs \(HTTP\/1\.1 201\) 1 headers in 50 bytes \(1 switches on core 0\)$/,
     );
   });
 
@@ -64,30 +80,58 @@ describe('the request log line', () => {
       referer: 'https://example.org/form',
       status: '201',
       micros: '12500',
-      msecs: '13',
+      msecs: '12',
       secs: '0.012500',
       time: String(Date.UTC(2026, 11, 2, 18, 6, 6) / 1000),
       tmsecs: String(Date.UTC(2026, 11, 2, 18, 6, 6, 250)),
-      size: '74',
-      hsize: '69',
+      size: '55',
+      hsize: '50',
       rsize: '5',
       cl: '42',
-      headers: '2',
+      headers: '1',
       vars: '10',
       pktsize: '321',
       pid: '4242',
       wid: '3',
       core: '0',
       switches: '1',
+      modifier1: '0',
+      modifier2: '0',
+      werr: '0',
+      rerr: '0',
+      ioerr: '0',
     });
+    expect(values.ftime).toBe(values.ltime);
+    for (const name of ['vsz', 'rss', 'vszM', 'rssM']) expect(Number(values[name]), name).toBeGreaterThan(0);
+    expect(Number(values.rss)).toBeLessThan(Number(values.vsz));
     expect(values.ltime).toMatch(/^02\/Dec\/2026:\d\d:\d\d:06 [+-]\d{4}$/);
     expect(values.ctime).toMatch(/^Wed Dec  2 \d\d:\d\d:06 2026$/);
     expect(Number(values.epoch)).toBeGreaterThan(Date.UTC(2026, 0, 1) / 1000);
-    expect(compileFormat('%(var.HTTP_X_TRACE)|%(var.HTTP_ABSENT)|%(method) %(status)')(finished())).toBe('abc||POST 201');
+    expect(compileFormat('%(var.HTTP_X_TRACE)|%(var.HTTP_ABSENT)|%(method) %(status)')(finished())).toBe('abc|-|POST 201');
   });
 
-  it('refuses an unknown variable, naming it and the known ones', () => {
-    expect(() => compileFormat('%(method) %(nope)')).toThrow(/--log-format: unknown variable %\(nope\); known: %\(uri\) %\(method\) .* and %\(var\.NAME\)/);
+  it("has every variable uWSGI 2.0's core registers (core/logging.c)", () => {
+    // uwsgi_register_logchunks(), in its order.
+    const uwsgis =
+      'uri method user addr host proto uagent referer status rsize hsize size cl micros msecs secs tmsecs tmicros time ltime ftime ctime epoch pid wid switches vars core vsz rss vszM rssM pktsize modifier1 modifier2 headers werr rerr ioerr';
+    expect(LOG_VARIABLES).toEqual(uwsgis.split(' '));
+  });
+
+  it("Apache's combined line: '-' for an empty field, quotes and control characters escaped", () => {
+    const combined = compileFormat('%(addr) - %(user) [%(ltime)] "%(method) %(uri) %(proto)" %(status) %(size) "%(referer)" "%(uagent)"');
+    const odd = { ...VARS, REMOTE_USER: '', HTTP_REFERER: '', HTTP_USER_AGENT: 'evil" 200 1 "x\\y\nz' };
+    expect(combined(finished(201, 1, Date.UTC(2026, 11, 2, 18, 6, 6), odd))).toMatch(
+      /^10\.0\.0\.7 - - \[02\/Dec\/2026:\d\d:\d\d:06 [+-]\d{4}\] "POST \/submit\?x=1 HTTP\/1\.1" 201 55 "-" "evil\\" 200 1 \\"x\\\\y\\x0az"$/,
+    );
+  });
+
+  it('refuses an unknown variable, naming it and the known ones, and metrics with the reason', () => {
+    expect(() => compileFormat('%(method) %(nope)')).toThrow(
+      /--log-format: unknown variable %\(nope\): not a uWSGI log variable .*; known: %\(uri\) %\(method\) .* and %\(var\.NAME\)/,
+    );
+    expect(() => compileFormat('%(metric.core.busy_workers)')).toThrow(
+      /--log-format: unknown variable %\(metric\.core\.busy_workers\): one of uWSGI's metrics/,
+    );
   });
 
   it('--log-json: one JSON object with the main fields', () => {
@@ -100,7 +144,7 @@ describe('the request log line', () => {
       uri: '/submit?x=1',
       proto: 'HTTP/1.1',
       status: 201,
-      size: 74,
+      size: 55,
       msecs: 12.5,
       host: 'example.org',
       uagent: 'curl/8',

@@ -16,7 +16,7 @@ import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js
 import { log } from '../log.js';
 import { fileWrapper } from '../app/file-wrapper.js';
 import { createErrorStream, errorStream } from '../app/error-stream.js';
-import { chunkFrame, serializeHead } from './response-head.js';
+import { appHeadSize, chunkFrame, serializeHead } from './response-head.js';
 import { WriteEnd, type WriteEndWord } from '../native/batch.js';
 
 /** What an exchange needs from the connection layer. */
@@ -102,6 +102,11 @@ export class Exchange implements EnvironSource, ResponseRequest {
   /** The response head as sent ('' until it is), and the body bytes handed to the connection. */
   headText = '';
   bodyBytes = 0;
+  /** The pieces of the body the app gave (its iterable's items): what uWSGI's log calls
+   * switches, its loop's turns over the body (plugins/python/wsgi_handlers.c). */
+  switches = 0;
+  /** The head the response went out with (null until it did, and for a raw response). */
+  private sentHead: CheckedHead | null = null;
   /** The app threw or broke the contract (a 500 or a reset followed). */
   failed = false;
 
@@ -255,6 +260,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
         this.knownLength = knownLength(body);
         const chunks = body as Chunk[];
         for (let i = 0; i < chunks.length && !this.finished; i++) {
+          this.switches++;
           // The last chunk carries the end: a one-chunk response is one native write.
           this.send(chunks[i]!, i === chunks.length - 1);
         }
@@ -268,6 +274,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
         for (;;) {
           const step = iterator.next();
           if (step.done) break;
+          this.switches++;
           let more: boolean;
           try {
             more = this.send(step.value);
@@ -310,6 +317,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
         }
         const step = await iterator.next();
         if (step.done) break;
+        this.switches++;
         try {
           this.send(step.value);
         } catch (error) {
@@ -388,7 +396,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
     if (head !== null) {
       this.response.headSent = true;
-      this.status = this.response.head!.code;
+      this.sentHead = this.response.head!;
+      this.status = this.sentHead.code;
       this.headText = head;
     }
     if (body !== null) this.bodyBytes += byteLength(body);
@@ -480,6 +489,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
     const body = this.headRequest ? '' : text;
     const headText = this.frame(head, text.length);
     this.response.headSent = true;
+    this.sentHead = head;
     this.status = head.code;
     this.headText = headText;
     this.bodyBytes += body.length;
@@ -537,6 +547,34 @@ export class Exchange implements EnvironSource, ResponseRequest {
     this.chunked = framing.chunked;
     this.keepAlive = !framing.close;
     return framing.text;
+  }
+
+  /** The uwsgi packet's modifier1 that reached the app: 30 (PATH_INFO managed), else 0,
+   * as uWSGI logs it for every protocol. */
+  get modifier1(): number {
+    return (this.record.flags & RequestFlags.MANAGE_PATH_INFO) !== 0 ? 30 : 0;
+  }
+
+  /** The head's header lines as uWSGI's log counts them: the app's own (see appHeadSize). */
+  get headerCount(): number {
+    return this.sentHead === null ? 0 : this.sentHead.headers.length;
+  }
+
+  /** The head's bytes as uWSGI's log counts them (appHeadSize); 0 before a head went out. */
+  get headerBytes(): number {
+    return this.sentHead === null ? 0 : appHeadSize(this.record, this.sentHead);
+  }
+
+  /** 1 when the request ended before its response did (the client went away, a write
+   * failed) after the head went out, else 0: the log's %(werr). */
+  get writeErrors(): number {
+    return this.aborted && this.sentHead !== null ? 1 : 0;
+  }
+
+  /** 1 when it ended so before any head went out (the request or its body was cut), else
+   * 0: the log's %(rerr). */
+  get readErrors(): number {
+    return this.aborted && this.sentHead === null ? 1 : 0;
   }
 
   /** `METHOD URI`, for log lines. */

@@ -83,6 +83,17 @@ export function serializeHead(record: RequestRecord, head: CheckedHead, knownLen
   return { text: text + '\r\n', chunked, close };
 }
 
+/**
+ * The head as uWSGI's request log counts it (`N headers in M bytes`, `%(hsize)`): the
+ * status line as the protocol writes it, the app's headers, the blank line; not the
+ * headers tsgi adds on its own (`Date`, `Server`, the framing). Made when a line asks.
+ */
+export function appHeadSize(record: RequestRecord, head: CheckedHead): number {
+  let bytes = statusLine(record, record.protocol).length + 1 + head.status.length + 2 + 2;
+  for (const [name, value] of head.headers) bytes += name.length + 2 + value.length + 2;
+  return bytes;
+}
+
 /** `HTTP/1.1` or the request's version (uwsgi), `Status:` (FastCGI's CGI response). */
 function statusLine(record: RequestRecord, protocol: number): string {
   if (protocol === Protocol.FASTCGI) return 'Status:';
