@@ -137,7 +137,10 @@ describe('the request log line', () => {
   it('--log-json: one JSON object with the main fields', () => {
     expect(JSON.parse(requestLogger(options({ 'log-json': true }))!(finished())!)).toEqual({
       time: '2026-12-02T18:06:06.250Z',
+      level: 'info',
+      msg: 'POST /submit?x=1 => 201',
       pid: 4242,
+      name: 'tsgi',
       wid: 3,
       addr: '10.0.0.7',
       method: 'POST',

@@ -352,7 +352,7 @@ export const OPTIONS = [
     arg: 'TEMPLATE',
     help: "request log line template with uWSGI's %(var) names: method, uri, status, size, msecs, addr, pid, wid, ...",
   },
-  { name: 'log-json', type: 'boolean', arg: 'BOOL', default: false, help: 'request log lines as JSON objects' },
+  { name: 'log-json', type: 'boolean', arg: 'BOOL', default: false, help: "every log line as a JSON object: the request lines and tsgi's own" },
   { name: 'logto', type: 'string', arg: 'FILE', help: 'write every log line to this file instead of stderr; SIGUSR1 reopens it (for logrotate)' },
   {
     name: 'ini',

@@ -176,13 +176,17 @@ function isoTime(epochMs: number): string {
   return `${isoSecond(epochMs)}.${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
-/** `--log-json`: one object per line, written out here rather than through JSON.stringify
- * of an object made for it, which cost more than the rest of the request's logging. */
+/** `--log-json`: one object per line in the shape of tsgi's own JSON lines (log.ts,
+ * jsonLines: `time`, `level`, `msg`, `pid`, `name`), then the request's fields; written out
+ * here rather than through JSON.stringify of an object made for it, which cost more than
+ * the rest of the request's logging. */
 function jsonLine(r: LoggedRequest): string {
   const record = r.exchange.record;
+  const method = record.get(KeyId.REQUEST_METHOD) ?? '';
+  const uri = record.get(KeyId.REQUEST_URI) ?? '';
   return (
-    `{"time":"${isoTime(r.startedAtEpoch)}","pid":${r.pid},"wid":${r.wid},"addr":${jsonString(record.get(REMOTE_ADDR) ?? '')},` +
-    `"method":${jsonString(record.get(KeyId.REQUEST_METHOD) ?? '')},"uri":${jsonString(record.get(KeyId.REQUEST_URI) ?? '')},` +
+    `{"time":"${isoTime(r.startedAtEpoch)}","level":"info","msg":${jsonString(`${method} ${uri} => ${r.exchange.status}`)},"pid":${r.pid},"name":"tsgi",` +
+    `"wid":${r.wid},"addr":${jsonString(record.get(REMOTE_ADDR) ?? '')},"method":${jsonString(method)},"uri":${jsonString(uri)},` +
     `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${r.exchange.status},"size":${responseSize(r)},` +
     `"msecs":${Math.round(r.msecs * 1000) / 1000},"host":${jsonString(record.lookup('HTTP_HOST') ?? '')},` +
     `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}}`

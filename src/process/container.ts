@@ -15,6 +15,7 @@ import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
 import { checkNotRoot, dropPrivileges } from './privileges.js';
 import { compileFormat } from '../observe/request-log.js';
+import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
 
@@ -87,7 +88,9 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const shared = listenersOf(config, DEFAULT_SOCKET);
   const listeners = [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
   const output = openLogs(config.logto);
-  const previousSink = options.ownLog ? logThrough(output.logs) : null;
+  const ownLines = ownLineFormat(config);
+  noteIn(output.logs, config, ownLines);
+  const previousSink = options.ownLog ? logThrough(output.logs, ownLines) : null;
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
   const backlog = await backlogOf(config);
   const sockets: BoundSocket[] = [];

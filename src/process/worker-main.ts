@@ -7,6 +7,7 @@ import { loadApp } from './load-app.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
 import { log, logThrough } from '../log.js';
+import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
@@ -33,7 +34,9 @@ async function start(message: WorkerStart): Promise<void> {
   // The request log and tsgi's own lines go straight to the log, not through the master.
   const logFile = config.logto === undefined ? null : new LogFile(config.logto, WorkerFd.LOG);
   const logs = logFile?.writer ?? new LogWriter(fdBackend(WorkerFd.LOG));
-  logThrough(logs);
+  const ownLines = ownLineFormat(config, { wid: message.wid });
+  logThrough(logs, ownLines);
+  noteIn(logs, config, ownLines);
   logUnhandledRejections();
   process.on('message', (next: ToWorker) => {
     if (next.kind !== 'reopen-logs') return;
