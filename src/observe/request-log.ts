@@ -182,12 +182,14 @@ function isoTime(epochMs: number): string {
  * the rest of the request's logging. */
 function jsonLine(r: LoggedRequest): string {
   const record = r.exchange.record;
-  const method = record.get(KeyId.REQUEST_METHOD) ?? '';
-  const uri = record.get(KeyId.REQUEST_URI) ?? '';
+  const status = r.exchange.status;
+  const method = jsonString(record.get(KeyId.REQUEST_METHOD) ?? '');
+  const uri = jsonString(record.get(KeyId.REQUEST_URI) ?? '');
+  // `msg` is "METHOD URI => STATUS", made of the two JSON strings already escaped.
   return (
-    `{"time":"${isoTime(r.startedAtEpoch)}","level":"info","msg":${jsonString(`${method} ${uri} => ${r.exchange.status}`)},"pid":${r.pid},"name":"tsgi",` +
-    `"wid":${r.wid},"addr":${jsonString(record.get(REMOTE_ADDR) ?? '')},"method":${jsonString(method)},"uri":${jsonString(uri)},` +
-    `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${r.exchange.status},"size":${responseSize(r)},` +
+    `{"time":"${isoTime(r.startedAtEpoch)}","level":"info","msg":${method.slice(0, -1)} ${uri.slice(1, -1)} => ${status}","pid":${r.pid},"name":"tsgi",` +
+    `"wid":${r.wid},"addr":${jsonString(record.get(REMOTE_ADDR) ?? '')},"method":${method},"uri":${uri},` +
+    `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${status},"size":${responseSize(r)},` +
     `"msecs":${Math.round(r.msecs * 1000) / 1000},"host":${jsonString(record.lookup('HTTP_HOST') ?? '')},` +
     `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}}`
   );
