@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { KEY_IDS } from '../../src/codec/keys.js';
 import type { Exchange } from '../../src/server/exchange.js';
 import { compileFormat, LOG_VARIABLES, requestLogger, type LoggedRequest, type RequestLogOptions } from '../../src/observe/request-log.js';
+import { compileStrftime, logDate } from '../../src/observe/strftime.js';
 
 const VARS: Record<string, string> = {
   REQUEST_METHOD: 'POST',
@@ -197,5 +198,61 @@ describe('which requests are logged', () => {
     expect([200, 404, 499, 500].map((s) => logged({ ...off, 'log-4xx': true }, s))).toEqual([false, true, true, false]);
     expect([200, 404, 500, 504].map((s) => logged({ ...off, 'log-5xx': true }, s))).toEqual([false, false, true, true]);
     expect([99, 100, 250].map((ms) => logged({ ...off, 'log-slow': 100 }, 200, ms))).toEqual([false, true, true]);
+  });
+});
+
+describe("uWSGI's logging options", () => {
+  const forwarded = { ...VARS, HTTP_X_FORWARDED_FOR: '203.0.113.9, 10.0.0.1' };
+
+  it('--log-x-forwarded-for: the address is the X-Forwarded-For header, as it is, when there is one', () => {
+    const xff = { 'log-x-forwarded-for': true };
+    expect(requestLogger(options(xff))!(finished(201, 1, Date.now(), forwarded))).toContain('] 203.0.113.9, 10.0.0.1 (ann) {');
+    expect(requestLogger(options(xff))!(finished())).toContain('] 10.0.0.7 (ann) {');
+    expect(requestLogger(options())!(finished(201, 1, Date.now(), forwarded))).toContain('] 10.0.0.7 (ann) {');
+    expect(requestLogger(options({ ...xff, 'log-format': '%(addr)' }))!(finished(201, 1, Date.now(), forwarded))).toBe('203.0.113.9, 10.0.0.1');
+    expect(JSON.parse(requestLogger(options({ ...xff, 'log-json': true }))!(finished(201, 1, Date.now(), forwarded))!)).toMatchObject({
+      addr: '203.0.113.9, 10.0.0.1',
+    });
+  });
+
+  it('--log-format-strftime: %(ftime) in --log-date’s format; without either, Apache’s time', () => {
+    const at = new Date(2026, 11, 2, 18, 6, 6).getTime();
+    const ftime = (more: Partial<RequestLogOptions>) => requestLogger(options({ 'log-format': '%(ftime)', ...more }))!(finished(201, 1, at))!;
+    expect(ftime({ 'log-format-strftime': true, 'log-date': '%Y-%m-%d %H:%M:%S' })).toBe('2026-12-02 18:06:06');
+    expect(ftime({ 'log-date': '%Y-%m-%d %H:%M:%S' })).toMatch(/^02\/Dec\/2026:18:06:06 [+-]\d{4}$/);
+    expect(ftime({ 'log-format-strftime': true })).toMatch(/^02\/Dec\/2026:18:06:06 [+-]\d{4}$/);
+  });
+
+  it("--memory-report: the default line begins with the worker's memory, as uWSGI's", () => {
+    const one = requestLogger(options({ 'memory-report': 'true' }))!(finished())!;
+    expect(one).toMatch(/^\{address space usage: (\d+) bytes\/(\d+)MB\} \{rss usage: (\d+) bytes\/(\d+)MB\} \[pid: 4242\|/);
+    const [, vsz, vszM, rss, rssM] = /^\{address space usage: (\d+) bytes\/(\d+)MB\} \{rss usage: (\d+) bytes\/(\d+)MB\}/.exec(one)!.map(Number);
+    expect([vszM, rssM]).toEqual([Math.floor(vsz! / 1024 / 1024), Math.floor(rss! / 1024 / 1024)]);
+    expect(rss).toBeGreaterThan(0);
+    expect(requestLogger(options({ 'memory-report': '2' }))!(finished())).toMatch(
+      /^\{address space usage: \d+ bytes\/\d+MB\} \{rss usage: \d+ bytes\/\d+MB\} \{uss usage: \d+ bytes\/\d+MB\} \{pss usage: [1-9]\d* bytes\/\d+MB\} \[pid: /,
+    );
+    expect(requestLogger(options({ 'memory-report': 'off' }))!(finished())).toMatch(/^\[pid: /);
+  });
+});
+
+describe('strftime, for --log-date and %(ftime)', () => {
+  const at = new Date(2026, 0, 5, 7, 8, 9).getTime();
+
+  it('formats the C conversions in local time', () => {
+    expect(compileStrftime('%Y-%m-%d %H:%M:%S %a %A %b %B %e|%j %I %p %y %% %D %T %F', 'x')(at)).toBe(
+      '2026-01-05 07:08:09 Mon Monday Jan January  5|005 07 AM 26 % 01/05/26 07:08:09 2026-01-05',
+    );
+    expect(compileStrftime('%s', 'x')(at)).toBe(String(Math.floor(at / 1000)));
+    expect(compileStrftime('%z', 'x')(at)).toMatch(/^[+-]\d{4}$/);
+  });
+
+  it("--log-date: true is C's ctime shape, false none, anything else a format; an unknown conversion is refused", () => {
+    expect(logDate('true')!(at)).toBe('Mon Jan  5 07:08:09 2026');
+    expect(logDate('false')).toBeNull();
+    expect(logDate(undefined)).toBeNull();
+    expect(logDate('[%d/%m]')!(at)).toBe('[05/01]');
+    expect(() => logDate('%Y %Q')).toThrow(/--log-date: strftime conversion %Q is not supported; known: %a/);
+    expect(() => logDate('100%')).toThrow(/--log-date: strftime conversion at the end is not supported/);
   });
 });

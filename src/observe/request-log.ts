@@ -9,6 +9,8 @@
 import type { Config } from '../config/index.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { readFileSync } from 'node:fs';
+import { memoryReportLevel } from '../config/index.js';
+import { logDate } from './strftime.js';
 import { KEY_IDS, KeyId } from '../codec/keys.js';
 import type { Exchange } from '../server/exchange.js';
 
@@ -28,11 +30,18 @@ export interface LoggedRequest {
 }
 
 /** The options that shape the log. */
-export type RequestLogOptions = Pick<Config, 'disable-logging' | 'log-4xx' | 'log-5xx' | 'log-slow' | 'log-format' | 'log-json'>;
+export type RequestLogOptions = Pick<Config, 'disable-logging' | 'log-4xx' | 'log-5xx' | 'log-slow' | 'log-format' | 'log-json'> &
+  Partial<Pick<Config, 'log-x-forwarded-for' | 'log-date' | 'log-format-strftime' | 'memory-report'>>;
 
 type Getter = (r: LoggedRequest) => string | number;
 
 const REMOTE_ADDR = KEY_IDS.get('REMOTE_ADDR')!;
+
+/** The address a line names: REMOTE_ADDR, or with --log-x-forwarded-for the request's
+ * X-Forwarded-For header as it is when it has one (uWSGI, core/protocol.c). */
+type AddrOf = (r: LoggedRequest) => string;
+const remoteAddr: AddrOf = (r) => r.exchange.record.get(REMOTE_ADDR) ?? '';
+const forwardedFor: AddrOf = (r) => r.exchange.record.lookup('HTTP_X_FORWARDED_FOR') ?? r.exchange.record.get(REMOTE_ADDR) ?? '';
 
 /** Bytes of the response as uWSGI's `%(size)` counts them: the app's head and the body. */
 const responseSize = (r: LoggedRequest): number => r.exchange.headerBytes + r.exchange.bodyBytes;
@@ -148,17 +157,44 @@ const VARIABLES: Record<string, Getter> = {
 /** The variable names `--log-format` accepts (besides `var.NAME`). */
 export const LOG_VARIABLES = Object.keys(VARIABLES);
 
+/** `/proc/self/smaps_rollup`'s unique (private) and proportional set sizes, bytes (0
+ * where there is none). */
+function sharedMemory(): { uss: number; pss: number } {
+  try {
+    const rollup = readFileSync('/proc/self/smaps_rollup', 'latin1');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) * 1024;
+    return { uss: kb('Private_Clean') + kb('Private_Dirty'), pss: kb('Pss') };
+  } catch {
+    return { uss: 0, pss: 0 };
+  }
+}
+
+/** --memory-report's text before the default line, as uWSGI's (core/logging.c): level 1
+ * the address space and rss, 2 also uss and pss. */
+function memoryReport(level: 1 | 2): string {
+  const { vsz, rss } = memoryUsage();
+  const mb = (bytes: number) => Math.floor(bytes / 1024 / 1024);
+  let text = `{address space usage: ${vsz} bytes/${mb(vsz)}MB} {rss usage: ${rss} bytes/${mb(rss)}MB} `;
+  if (level === 2) {
+    const { uss, pss } = sharedMemory();
+    text += `{uss usage: ${uss} bytes/${mb(uss)}MB} {pss usage: ${pss} bytes/${mb(pss)}MB} `;
+  }
+  return text;
+}
+
 /** uWSGI's default request line (core/logging.c, uwsgi_logit_simple): `generated` the
  * body's bytes, the headers the app's (Exchange.headerCount, headerBytes). */
-function defaultLine(r: LoggedRequest): string {
-  const exchange = r.exchange;
-  const record = exchange.record;
-  return (
-    `[pid: ${r.pid}|app: 0|req: ${r.workerRequests}/${r.totalRequests}] ${record.get(REMOTE_ADDR) ?? ''} (${record.lookup('REMOTE_USER') ?? ''}) ` +
-    `{${record.nvars} vars in ${record.headSize} bytes} [${ctime(r.startedAtEpoch)}] ${record.get(KeyId.REQUEST_METHOD) ?? ''} ${record.get(KeyId.REQUEST_URI) ?? ''} ` +
-    `=> generated ${exchange.bodyBytes} bytes in ${Math.floor(r.msecs)} msecs (${record.get(KeyId.SERVER_PROTOCOL) ?? ''} ${exchange.status}) ` +
-    `${exchange.headerCount} headers in ${exchange.headerBytes} bytes (${exchange.switches} switches on core 0)`
-  );
+function defaultLine(addr: AddrOf, memory: 0 | 1 | 2): (r: LoggedRequest) => string {
+  return (r) => {
+    const exchange = r.exchange;
+    const record = exchange.record;
+    return (
+      `${memory === 0 ? '' : memoryReport(memory)}[pid: ${r.pid}|app: 0|req: ${r.workerRequests}/${r.totalRequests}] ${addr(r)} (${record.lookup('REMOTE_USER') ?? ''}) ` +
+      `{${record.nvars} vars in ${record.headSize} bytes} [${ctime(r.startedAtEpoch)}] ${record.get(KeyId.REQUEST_METHOD) ?? ''} ${record.get(KeyId.REQUEST_URI) ?? ''} ` +
+      `=> generated ${exchange.bodyBytes} bytes in ${Math.floor(r.msecs)} msecs (${record.get(KeyId.SERVER_PROTOCOL) ?? ''} ${exchange.status}) ` +
+      `${exchange.headerCount} headers in ${exchange.headerBytes} bytes (${exchange.switches} switches on core 0)`
+    );
+  };
 }
 
 /** What JSON.stringify would escape in a string: quotes, backslashes, control characters,
@@ -180,24 +216,27 @@ function isoTime(epochMs: number): string {
  * jsonLines: `time`, `level`, `msg`, `pid`, `name`), then the request's fields; written out
  * here rather than through JSON.stringify of an object made for it, which cost more than
  * the rest of the request's logging. */
-function jsonLine(r: LoggedRequest): string {
-  const record = r.exchange.record;
-  const status = r.exchange.status;
-  const method = jsonString(record.get(KeyId.REQUEST_METHOD) ?? '');
-  const uri = jsonString(record.get(KeyId.REQUEST_URI) ?? '');
-  // `msg` is "METHOD URI => STATUS", made of the two JSON strings already escaped.
-  return (
-    `{"time":"${isoTime(r.startedAtEpoch)}","level":"info","msg":${method.slice(0, -1)} ${uri.slice(1, -1)} => ${status}","pid":${r.pid},"name":"tsgi",` +
-    `"wid":${r.wid},"addr":${jsonString(record.get(REMOTE_ADDR) ?? '')},"method":${method},"uri":${uri},` +
-    `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${status},"size":${responseSize(r)},` +
-    `"msecs":${Math.round(r.msecs * 1000) / 1000},"host":${jsonString(record.lookup('HTTP_HOST') ?? '')},` +
-    `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}}`
-  );
+function jsonLine(addr: AddrOf): (r: LoggedRequest) => string {
+  return (r) => {
+    const record = r.exchange.record;
+    const status = r.exchange.status;
+    const method = jsonString(record.get(KeyId.REQUEST_METHOD) ?? '');
+    const uri = jsonString(record.get(KeyId.REQUEST_URI) ?? '');
+    // `msg` is "METHOD URI => STATUS", made of the two JSON strings already escaped.
+    return (
+      `{"time":"${isoTime(r.startedAtEpoch)}","level":"info","msg":${method.slice(0, -1)} ${uri.slice(1, -1)} => ${status}","pid":${r.pid},"name":"tsgi",` +
+      `"wid":${r.wid},"addr":${jsonString(addr(r))},"method":${method},"uri":${uri},` +
+      `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${status},"size":${responseSize(r)},` +
+      `"msecs":${Math.round(r.msecs * 1000) / 1000},"host":${jsonString(record.lookup('HTTP_HOST') ?? '')},` +
+      `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}}`
+    );
+  };
 }
 
 /** What `%(name)` reads, or why it cannot be: uWSGI's kinds besides its variables. */
-function variable(name: string, ftime: Getter | undefined): Getter {
+function variable(name: string, ftime: Getter | undefined, addr: AddrOf): Getter {
   if (name === 'ftime' && ftime) return ftime;
+  if (name === 'addr' && addr !== remoteAddr) return (r) => logField(addr(r));
   const known = VARIABLES[name];
   if (known) return known;
   if (name.startsWith('var.') && name.length > 4) {
@@ -218,15 +257,19 @@ function variable(name: string, ftime: Getter | undefined): Getter {
  * `%(name)` is replaced, and an empty value prints `-` (Apache's combined format reads
  * right). Request values are Apache-escaped (logField), which uWSGI does not do: a quote
  * in a User-Agent cannot forge a field. An unknown `%(name)` is an error naming it.
- * `ftime` is what `%(ftime)` prints (--log-format-strftime), else the Apache time.
+ * `ftime` is what `%(ftime)` prints (--log-format-strftime), else the Apache time;
+ * `forwardedFor`: %(addr) is X-Forwarded-For when there is one (--log-x-forwarded-for).
  */
-export function compileFormat(template: string, ftime?: (epochMs: number) => string): (r: LoggedRequest) => string {
+export function compileFormat(
+  template: string,
+  { ftime, forwardedFor: xff = false }: { ftime?: ((epochMs: number) => string) | null; forwardedFor?: boolean } = {},
+): (r: LoggedRequest) => string {
   const parts: Array<string | Getter> = [];
-  const ftimeGetter: Getter | undefined = ftime && ((r) => ftime(r.startedAtEpoch));
+  const ftimeGetter: Getter | undefined = ftime ? (r) => ftime(r.startedAtEpoch) : undefined;
   let last = 0;
   for (const match of template.matchAll(/%\(([^)]*)\)/g)) {
     parts.push(template.slice(last, match.index));
-    parts.push(variable(match[1]!, ftimeGetter));
+    parts.push(variable(match[1]!, ftimeGetter, xff ? forwardedFor : remoteAddr));
     last = match.index + match[0].length;
   }
   parts.push(template.slice(last));
@@ -244,10 +287,21 @@ export function compileFormat(template: string, ftime?: (epochMs: number) => str
   };
 }
 
+/** The line's shape the options ask for: JSON, a --log-format template, or uWSGI's default. */
+function requestLineFormat(options: RequestLogOptions): (r: LoggedRequest) => string {
+  const addr = options['log-x-forwarded-for'] ? forwardedFor : remoteAddr;
+  if (options['log-json']) return jsonLine(addr);
+  if (options['log-format'] !== undefined) {
+    const ftime = options['log-format-strftime'] ? logDate(options['log-date']) : null;
+    return compileFormat(options['log-format'], { ftime, forwardedFor: options['log-x-forwarded-for'] });
+  }
+  return defaultLine(addr, memoryReportLevel(options['memory-report'] ?? '0'));
+}
+
 /** The request log as the options ask: `line(r)` is the text to log, or null for none;
  * no logger at all when no request is ever logged (the worker then skips the work). */
 export function requestLogger(options: RequestLogOptions): ((r: LoggedRequest) => string | null) | null {
-  const format = options['log-json'] ? jsonLine : options['log-format'] !== undefined ? compileFormat(options['log-format']) : defaultLine;
+  const format = requestLineFormat(options);
   if (!options['disable-logging']) return format;
   const { 'log-4xx': log4xx, 'log-5xx': log5xx, 'log-slow': slowMs } = options;
   if (!log4xx && !log5xx && slowMs === 0) return null;

@@ -14,7 +14,8 @@ import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
 import { checkNotRoot, dropPrivileges } from './privileges.js';
-import { compileFormat } from '../observe/request-log.js';
+import { requestLogger } from '../observe/request-log.js';
+import { logDate } from '../observe/strftime.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
@@ -67,8 +68,9 @@ export interface Container {
 /** The checks that need no socket: they fail before anything is bound. */
 export function checkStartable(config: Config): void {
   checkNotRoot(config.uid, config['allow-root']);
-  // Mistakes in the log template are found now, not in every worker.
-  if (config['log-format'] !== undefined) compileFormat(config['log-format']);
+  // Mistakes in the log template or the date format are found now, not in every worker.
+  requestLogger(config);
+  logDate(config['log-date']);
 }
 
 /** The listen queue length: `--listen`, else the kernel's cap (warning if asked for more). */

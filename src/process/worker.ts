@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { App } from '../app/contract.js';
-import type { Config } from '../config/index.js';
+import { headerPairs, type Config } from '../config/index.js';
 import type { Exchange } from '../server/exchange.js';
 import { log } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
@@ -25,7 +25,12 @@ const WORKER_TICK_MS = 200;
 
 /** The server options the config asks for. */
 function serverOptions(config: Config): ServerOptions {
-  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1 };
+  return {
+    ...serverLimits(config),
+    multiprocess: config.master && config.processes > 1,
+    addHeaders: headerPairs(config['add-header']),
+    postBuffering: config['post-buffering'],
+  };
 }
 
 /** A promise the app forgot to handle is the app's bug, not a reason to drop every

@@ -6,7 +6,17 @@
  * line of the head (HTTP for uwsgi, a CGI `Status:` header for FastCGI) and where
  * `tsgi.errors` goes.
  */
-import { checkHead, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
+import {
+  checkHead,
+  type App,
+  type Body,
+  type CheckedHead,
+  type Chunk,
+  type ErrorStream,
+  type Headers,
+  type StartResponse,
+  type Write,
+} from '../app/contract.js';
 import { byteLength, isChunk, isThenable, knownLength, ResponseState, type ResponseRequest } from '../app/response.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { createEnviron, type EnvironSource, type RawConnection } from './environ.js';
@@ -44,6 +54,10 @@ export interface ExchangeContext {
   readonly writeHighWater: number;
   /** Above this many unread body bytes, reading the socket pauses. */
   readonly inputHighWater: number;
+  /** Headers every response gets after the app's (`--add-header`). */
+  readonly addHeaders?: Headers;
+  /** The app is called once this many body bytes (or the whole body) arrived (`--post-buffering`); 0: at once. */
+  readonly postBuffering?: number;
   /** Called once when the exchange is over (response ended or aborted). */
   done(exchange: Exchange): void;
   /** Called once when the connection becomes a tunnel (a 101, or taken over raw). */
@@ -215,6 +229,19 @@ export class Exchange implements EnvironSource, ResponseRequest {
   // ---- running the app ----------------------------------------------------------------
 
   run(): void {
+    const buffering = this.context.postBuffering ?? 0;
+    if (buffering > 0 && (this.record.flags & (RequestFlags.BODY_COMPLETE | RequestFlags.UPGRADE)) === 0) {
+      // --post-buffering: the body's first bytes (all of it, if shorter) are read first,
+      // as uWSGI does; a request cut meanwhile never reaches the app.
+      void this.input()
+        .prefetch(Math.min(buffering, this.record.contentLength > 0 ? this.record.contentLength : buffering))
+        .then(() => this.finished || this.callApp());
+      return;
+    }
+    this.callApp();
+  }
+
+  private callApp(): void {
     let result: Body | Promise<Body>;
     try {
       result = this.context.app(createEnviron(this), this.startResponse);
@@ -543,7 +570,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
     // A body the client holds back (Expect: 100-continue, never asked for) cannot be
     // skipped to reach a next request: the connection closes after this response.
     const bodyHeldBack = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0 && !this.bodyAskedFor;
-    const framing = serializeHead(this.record, head, knownLength, this.headRequest, bodyHeldBack);
+    const framing = serializeHead(this.record, head, knownLength, this.headRequest, bodyHeldBack, this.context.addHeaders);
     this.chunked = framing.chunked;
     this.keepAlive = !framing.close;
     return framing.text;
@@ -557,12 +584,12 @@ export class Exchange implements EnvironSource, ResponseRequest {
 
   /** The head's header lines as uWSGI's log counts them: the app's own (see appHeadSize). */
   get headerCount(): number {
-    return this.sentHead === null ? 0 : this.sentHead.headers.length;
+    return this.sentHead === null ? 0 : this.sentHead.headers.length + (this.context.addHeaders?.length ?? 0);
   }
 
   /** The head's bytes as uWSGI's log counts them (appHeadSize); 0 before a head went out. */
   get headerBytes(): number {
-    return this.sentHead === null ? 0 : appHeadSize(this.record, this.sentHead);
+    return this.sentHead === null ? 0 : appHeadSize(this.record, this.sentHead, this.context.addHeaders);
   }
 
   /** 1 when the request ended before its response did (the client went away, a write
