@@ -2,7 +2,7 @@
  * uWSGI's request log, figure for figure: the same requests, byte for byte, to real uWSGI
  * 2.0 (Debian's uwsgi-core, its python3 plugin, a WSGI app) and to tsgi (the same app in
  * JavaScript), both on --http-socket; their default lines and a --log-format line naming
- * every variable are compared field by field. What cannot be equal (pids, times, the CGI
+ * every variable (with add-header and log-x-forwarded-for) are compared field by field. What cannot be equal (pids, times, the CGI
  * vars each server makes) is compared by shape.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -71,7 +71,7 @@ export default async function app(environ, start) {
  * --http-socket (HTTP/1.0-style, no keep-alive) takes them. */
 const REQUESTS = [
   'GET /hello HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n',
-  'POST /echo?x=1&y=2 HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl/8.5\r\nReferer: https://example.org/form\r\nX-Trace: t-42\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world',
+  'POST /echo?x=1&y=2 HTTP/1.1\r\nHost: example.org\r\nUser-Agent: curl/8.5\r\nReferer: https://example.org/form\r\nX-Trace: t-42\r\nX-Forwarded-For: 203.0.113.9, 10.0.0.2\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world',
   'GET /pieces HTTP/1.0\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\n\r\n',
   'GET /nothing HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n',
   'GET /missing/page.html?q=a%20b HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n',
@@ -205,7 +205,9 @@ describe.skipIf(!uwsgiCore.bin || !hasPlugin)('the request log, against uWSGI 2.
     writeFileSync(path.join(dir, 'app.py'), PY_APP);
     writeFileSync(path.join(dir, 'app.mjs'), JS_APP);
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const formatArgs = ['--log-format', FORMAT];
+    // The --log-format pair also runs uWSGI's add-header and log-x-forwarded-for, which
+    // tsgi implements with their meaning: the counts and the address must agree too.
+    const formatArgs = ['--log-format', FORMAT, '--add-header', 'X-Added: yes', '--log-x-forwarded-for'];
     const [uwsgiDefault, tsgiDefault, uwsgiFormat, tsgiFormat] = await Promise.all([
       startUwsgi(dir, ports[0]!, []),
       startTsgiOn(dir, ports[1]!, []),
@@ -246,6 +248,8 @@ describe.skipIf(!uwsgiCore.bin || !hasPlugin)('the request log, against uWSGI 2.
   it.each(REQUESTS.map((request, i) => [request.slice(0, request.indexOf(' HTTP/')), i] as const))('every --log-format variable for %s', (_name, i) => {
     const { ours, theirs } = compared(formatFields(logs.tsgiFormat[i]!), formatFields(logs.uwsgiFormat[i]!));
     expect(Object.keys(ours)).toEqual([...LOG_VARIABLES, 'var.HTTP_X_TRACE']);
+    if (/X-Forwarded-For/.test(REQUESTS[i]!)) expect(ours.addr).toBe('203.0.113.9, 10.0.0.2');
+    expect(Number(ours.headers)).toBeGreaterThan(0);
     if (!/\r\nHost: /.test(REQUESTS[i]!)) {
       // Without a Host header both log SERVER_NAME, which differs: uWSGI's --http-socket
       // makes it the machine's name, tsgi the address the request came in on.
