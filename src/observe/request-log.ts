@@ -94,13 +94,21 @@ const apacheTime = perSecond((epochMs) => {
 });
 
 /** What Apache escapes in a log field: quotes, backslashes, control characters. */
-const APACHE_ESCAPED = /["\\\u0000-\u001f\u007f]/;
 const APACHE_ESCAPED_ALL = /["\\\u0000-\u001f\u007f]/g;
 
 /** A request value in a `--log-format` line: as it is, or escaped as Apache does (`\"`,
  * `\\`, `\xhh`) when it holds what would forge a field or a line. */
 export function logField(value: string): string {
-  if (!APACHE_ESCAPED.test(value)) return value;
+  // A loop over the code units: for the short values of a line, cheaper than a regex call.
+  let plain = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x7f) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return value;
   return value.replace(APACHE_ESCAPED_ALL, (c) => (c === '"' ? '\\"' : c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 
