@@ -77,7 +77,8 @@ async function start(message: WorkerStart): Promise<void> {
 process.once('message', (message: ToWorker) => {
   if (message.kind === 'start') {
     start(message).catch((error: unknown) => {
-      process.stderr.write(`tsgi[${process.pid}]: worker failed to start: ${describeError(error)}\n`);
+      // In the log's shape (--log-json, --log-date), as the worker's other lines.
+      process.stderr.write(`${ownLineFormat(message.config, { wid: message.wid })('error', `worker failed to start: ${describeError(error)}`)}\n`);
       process.exit(1);
     });
   }
