@@ -92,21 +92,6 @@ function headerProblem(text: string): string | null {
   return null;
 }
 
-/** `--add-header`'s values as [name, value] pairs (checked: see headerProblem). */
-export function headerPairs(values: readonly string[]): Array<[string, string]> {
-  return values.map((text) => {
-    const colon = text.indexOf(':');
-    return [text.slice(0, colon), text.slice(colon + 1).trim()];
-  });
-}
-
-/** `--memory-report`'s level: 0, 1 or 2 (true reads as 1, which uWSGI's own reader turns
- * into 0 with a warning: the file means on). */
-export function memoryReportLevel(value: string): 0 | 1 | 2 {
-  if (value === '2') return 2;
-  return /^(1|true|yes|on)$/.test(value) ? 1 : 0;
-}
-
 /** For a value from a file that a comment after it made wrong: how uWSGI's INI reads it. */
 function inlineCommentHint({ raw, origin }: Setting): string {
   return origin.kind === 'file' && typeof raw === 'string' && INLINE_COMMENT.test(raw)

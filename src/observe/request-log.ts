@@ -9,7 +9,7 @@
 import type { Config } from '../config/index.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { readFileSync } from 'node:fs';
-import { memoryReportLevel } from '../config/index.js';
+import { memoryReportLevel } from '../config/derived.js';
 import { logDate } from './strftime.js';
 import { KEY_IDS, KeyId } from '../codec/keys.js';
 import type { Exchange } from '../server/exchange.js';

@@ -9,7 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { App } from '../app/contract.js';
-import { headerPairs, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
+import { headerPairs } from '../config/derived.js';
 import type { Exchange } from '../server/exchange.js';
 import { log } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
