@@ -532,6 +532,19 @@ describe("uWSGI's options that tsgi implements, read with uWSGI's meaning", () =
     expect(refusal(() => parseArgs(['--memory-report', '3']))).toMatch(/^--memory-report "3": expected one of 0, 1, 2/);
   });
 
+  it("log-date in a file: %% is strftime's %, and a single % that uWSGI's placeholders replaced is said, not hidden", () => {
+    const escaped = loadFile('uwsgi.ini', '[uwsgi]\nlog-date = %%Y-%%m-%%d %%H:%%M:%%S\n');
+    expect([escaped.config['log-date'], escaped.warnings]).toEqual(['%Y-%m-%d %H:%M:%S', []]);
+    const single = loadFile('uwsgi.ini', '[uwsgi]\nlog-date = %Y-%m-%d\n');
+    // %d is the file's directory (with its slash), as in uWSGI.
+    expect(single.config['log-date']).toMatch(/^%Y-%m-\/.+\/$/);
+    expect(single.warnings).toEqual([
+      expect.stringMatching(
+        /uwsgi\.ini:2: log-date "%Y-%m-%d" reads as ".*": uWSGI's magic variables \(%d the file's directory, %s its name\.\.\.\) were replaced; for strftime's conversions write %%d/,
+      ),
+    ]);
+  });
+
   it('--post-buffering is bytes; --log-x-forwarded-for, --log-format-strftime, --exit-on-reload, --harakiri-verbose are switches', () => {
     const config = parseArgs(['--post-buffering', '8192', '--log-x-forwarded-for', '--logformat-strftime', '--exit-on-reload', '--harakiri-verbose']);
     expect([
