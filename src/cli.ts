@@ -11,6 +11,12 @@ import { configFromCommandLine, helpText, renderConfig, subject, type Origin } f
 import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContainer } from './process/container.js';
 import { describeError, ErrorCodes, TsgiError } from './errors.js';
 import { listenersOf } from './net/sockets.js';
+import { jsonLines, type LineFormat } from './log.js';
+
+/** How the command line's own lines read: text, or once the options are read and ask for
+ * it, JSON (--log-json). A configuration that cannot be read is reported in text: its
+ * --log-json may be the mistake. */
+let cliLines: LineFormat = (level, line) => (level === 'warn' ? `tsgi: warning: ${line}` : `tsgi: ${line}`);
 
 async function version(): Promise<string> {
   const { describeNative } = await import('./native/load.js');
@@ -32,7 +38,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const { config } = loaded;
   if (config.help) return void process.stdout.write(helpText());
   if (config.version) return void process.stdout.write(await version());
-  for (const warning of loaded.warnings) process.stderr.write(`tsgi: warning: ${warning}\n`);
+  if (config['log-json']) cliLines = jsonLines();
+  for (const warning of loaded.warnings) process.stderr.write(`${cliLines('warn', warning)}\n`);
   if (config['print-config']) {
     // What a start would refuse (a log template, running as root) is refused here too.
     checkStartable(config);
@@ -53,7 +60,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   // The configuration's refusal lists every problem found, a line each.
   const lines = invalid ? error.message.split('\n') : [error instanceof TsgiError ? error.message : describeError(error)];
   if (lines.length > 1 && invalid) lines.push(`${lines.length} problems; nothing was started`);
-  process.stderr.write(lines.map((line) => `tsgi: ${line}\n`).join(''));
+  process.stderr.write(lines.map((line) => `${cliLines('error', line)}\n`).join(''));
   // Exit now: a failed start may leave workers being killed or timers behind.
   process.exit(invalid ? 2 : 1);
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configFromCode, configFromCommandLine, helpText, renderConfig, type LoadedConfig } from '../../src/config/index.js';
+import { configFromCode, configFromCommandLine, headerPairs, helpText, memoryReportLevel, renderConfig, type LoadedConfig } from '../../src/config/index.js';
 import { OPTIONS } from '../../src/config/options.js';
 import { HELP_SECTIONS } from '../../src/config/print.js';
 import { ErrorCodes, TsgiError } from '../../src/errors.js';
@@ -420,8 +420,8 @@ describe('uWSGI-only options', () => {
       '5: touch-logreopen: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
       '6: procname: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
     ]);
-    expect(refusal(() => parseArgs(['--add-header', 'X-A: b']))).toBe(
-      '--add-header: a uWSGI option tsgi does not have: set the header in the app, or with add_header in the web server in front',
+    expect(refusal(() => parseArgs(['--static-map', '/static=/srv/static']))).toBe(
+      '--static-map: a uWSGI option tsgi does not have: serve static files from the web server in front (nginx: location with alias), or from the app',
     );
     // A typo of tsgi's own option still gets its suggestion.
     expect(refusal(() => parseArgs(['--harakri', '3']))).toBe('unknown option --harakri; did you mean --harakiri?');
@@ -527,5 +527,55 @@ describe('--print-config', () => {
     expect(text).not.toMatch(/^(ini|help|version|print-config|listen) =/m);
     const again = loadFile('printed.ini', text).config;
     expect(again).toEqual(loaded.config);
+  });
+});
+
+describe("uWSGI's options that tsgi implements, read with uWSGI's meaning", () => {
+  it('--add-header takes Name: value, repeatable; refuses what is not one header line, and the framing’s own headers', () => {
+    expect(parseArgs(['--add-header', 'X-Frame-Options: DENY', '--add-header', 'Connection: close'])['add-header']).toEqual([
+      'X-Frame-Options: DENY',
+      'Connection: close',
+    ]);
+    expect(headerPairs(['X-A:  b c ', 'Connection: close'])).toEqual([
+      ['X-A', 'b c'],
+      ['Connection', 'close'],
+    ]);
+    expect(refusal(() => parseArgs(['--add-header', 'no colon']))).toBe(`--add-header "no colon": expected 'Name: value'`);
+    expect(refusal(() => parseArgs(['--add-header', 'Bad Name: x']))).toMatch(/^--add-header "Bad Name: x": the header name "Bad Name" is not a token/);
+    expect(refusal(() => parseArgs(['--add-header', 'Transfer-Encoding: chunked']))).toMatch(/Transfer-Encoding is hop-by-hop: tsgi's framing sets it/);
+    expect(refusal(() => parseArgs(['--add-header', 'Connection: keep-alive']))).toMatch(/Connection is hop-by-hop/);
+    expect(refusal(() => parseArgs(['--add-header', 'Content-Length: 5']))).toMatch(/Content-Length is set from the body/);
+  });
+
+  it('--memory-report: 0, 1, 2 and the switch words; uWSGI turns `true` into 0 with a warning, tsgi reads what it means', () => {
+    expect(['0', '1', '2', 'true', 'false', 'on', 'off'].map((v) => memoryReportLevel(parseArgs(['--memory-report', v])['memory-report']))).toEqual([
+      0, 1, 2, 1, 0, 1, 0,
+    ]);
+    expect(refusal(() => parseArgs(['--memory-report', '3']))).toMatch(/^--memory-report "3": expected one of 0, 1, 2/);
+  });
+
+  it("log-date in a file: %% is strftime's %, and a single % that uWSGI's placeholders replaced is said, not hidden", () => {
+    const escaped = loadFile('uwsgi.ini', '[uwsgi]\nlog-date = %%Y-%%m-%%d %%H:%%M:%%S\n');
+    expect([escaped.config['log-date'], escaped.warnings]).toEqual(['%Y-%m-%d %H:%M:%S', []]);
+    const single = loadFile('uwsgi.ini', '[uwsgi]\nlog-date = %Y-%m-%d\n');
+    // %d is the file's directory (with its slash), as in uWSGI.
+    expect(single.config['log-date']).toMatch(/^%Y-%m-\/.+\/$/);
+    expect(single.warnings).toEqual([
+      expect.stringMatching(
+        /uwsgi\.ini:2: log-date "%Y-%m-%d" reads as ".*": uWSGI's magic variables \(%d the file's directory, %s its name\.\.\.\) were replaced; for strftime's conversions write %%d/,
+      ),
+    ]);
+  });
+
+  it('--post-buffering is bytes; --log-x-forwarded-for, --log-format-strftime, --exit-on-reload, --harakiri-verbose are switches', () => {
+    const config = parseArgs(['--post-buffering', '8192', '--log-x-forwarded-for', '--logformat-strftime', '--exit-on-reload', '--harakiri-verbose']);
+    expect([
+      config['post-buffering'],
+      config['log-x-forwarded-for'],
+      config['log-format-strftime'],
+      config['exit-on-reload'],
+      config['harakiri-verbose'],
+    ]).toEqual([8192, true, true, true, true]);
+    expect(refusal(() => parseArgs(['--post-buffering', '8k']))).toMatch(/^--post-buffering "8k": expected a whole number/);
   });
 });

@@ -1,6 +1,8 @@
-/** Log output that never blocks: batching, the bound with its drop count, whole lines. */
+/** Log output that never blocks: batching, the bound with its drop count, whole lines; and
+ * how a process's own lines read, in text and as JSON. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LineSplitter, LogWriter, pieceEnd } from '../../src/observe/log-writer.js';
+import { jsonLines, textLines } from '../../src/log.js';
 
 /** A destination that completes writes only when told. */
 
@@ -119,5 +121,33 @@ describe('LineSplitter', () => {
     expect(lines.push('ee')).toBe('');
     expect(lines.end()).toBe('three\n');
     expect(lines.end()).toBe('');
+  });
+});
+
+describe("a process's own lines (log.ts)", () => {
+  it('text: tsgi[pid], and the date before it when asked', () => {
+    expect(textLines()('warn', 'a warning')).toBe(`tsgi[${process.pid}]: a warning`);
+    expect(textLines(() => 'Mon Dec  7 10:16:17 2026')('info', 'hello')).toBe(`Mon Dec  7 10:16:17 2026 - tsgi[${process.pid}]: hello`);
+  });
+
+  it('--log-json: one object per line, time level msg pid name, the fields, a stack apart', () => {
+    const json = jsonLines({ wid: 3 });
+    const plain = JSON.parse(json('info', 'worker 3 ready')) as Record<string, unknown>;
+    expect(plain).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      level: 'info',
+      msg: 'worker 3 ready',
+      pid: process.pid,
+      name: 'tsgi',
+      wid: 3,
+    });
+    const error = new Error('boom "quoted"');
+    const text = json('error', `GET /x: app error: ${error.stack!}`);
+    expect(text).not.toContain('\n');
+    expect(JSON.parse(text)).toMatchObject({ level: 'error', msg: 'GET /x: app error: Error: boom "quoted"', stack: `GET /x: app error: ${error.stack!}` });
+    const lines = json('error', 'two problems:\nfirst\nsecond');
+    expect(lines).not.toContain('\n');
+    expect(JSON.parse(lines)).toMatchObject({ msg: 'two problems:\nfirst\nsecond' });
+    expect(JSON.parse(lines)).not.toHaveProperty('stack');
   });
 });

@@ -47,7 +47,14 @@ describe('the reactor options', () => {
 
   it('are the options the docs of ServerOptions name', () => {
     const fromTable = Object.fromEntries(rows.map(([key, { option }]) => [key, option]));
-    expect(serverOptionDocs()).toEqual({ ...fromTable, multiprocess: null, healthPath: 'health-path' });
+    // The dispatch's own options, which never reach the reactor, are named there too.
+    expect(serverOptionDocs()).toEqual({
+      ...fromTable,
+      multiprocess: null,
+      healthPath: 'health-path',
+      addHeaders: 'add-header',
+      postBuffering: 'post-buffering',
+    });
   });
 
   it('are the same defaults from a default config as from a server made with no options', () => {

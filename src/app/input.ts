@@ -49,6 +49,12 @@ export class BodyInput implements Input {
     this.notify();
   }
 
+  /** Server side: resolves once `bytes` are queued, or the body ended or failed, reading on
+   * past the high-water mark meanwhile (`--post-buffering`: the app is called after). */
+  async prefetch(bytes: number): Promise<void> {
+    while (this.queued < bytes && !this.ended && !this.failure) await this.more();
+  }
+
   /** Server side: the request was aborted. */
   fail(error: TsgiError): void {
     if (this.ended) return;

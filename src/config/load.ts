@@ -154,6 +154,12 @@ function fileSettings(named: NamedFile, env: NodeJS.ProcessEnv, warnings: string
         typeof raw === 'string'
           ? problems.attempt(() => expand(raw, scope, `${at(entry, line)}: ${entry.key}`, spec.name === 'log-format', [entry.key]), null)
           : raw;
+      // A strftime format read with uWSGI's placeholders: %d, %s... became the file's
+      // directory, name... (as in uWSGI, whose documentation writes %%d). Said, not hidden.
+      if (spec.name === 'log-date' && typeof raw === 'string' && typeof value === 'string' && value !== raw.replace(/%%/g, '%'))
+        warnings.push(
+          `${at(entry, line)}: ${entry.key} ${JSON.stringify(raw)} reads as ${JSON.stringify(value)}: uWSGI's magic variables (%d the file's directory, %s its name...) were replaced; for strftime's conversions write %%d, %%s...`,
+        );
       if (typeof value === 'string' && read.format === 'ini' && INLINE_COMMENT.test(value) && (spec.type === 'string' || spec.type === 'assignment'))
         warnings.push(
           `${at(entry, line)}: ${entry.key} ${JSON.stringify(value)}: the ; or # is part of the value, as in uWSGI (a comment is a line of its own)`,

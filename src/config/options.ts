@@ -11,8 +11,9 @@
  * - `boolean`: true/yes/on/1 or false/no/off/0; on the command line it may stand bare.
  * - `flag`: command line only, bare (`--help`).
  * - `assignment`: `KEY=VALUE` (`--env`).
+ * - `header`: `Name: value`, a response header (`--add-header`).
  */
-export type OptionType = 'string' | 'integer' | 'seconds' | 'octal' | 'boolean' | 'flag' | 'assignment';
+export type OptionType = 'string' | 'integer' | 'seconds' | 'octal' | 'boolean' | 'flag' | 'assignment' | 'header';
 
 export interface OptionSpec {
   readonly name: string;
@@ -128,6 +129,21 @@ export const OPTIONS = [
     help: 'most vars (uwsgi) or params (FastCGI) in one request; over it: 400',
   },
   { name: 'limit-post', type: 'integer', arg: 'BYTES', default: 0, min: 0, help: 'largest request body, bytes (0: no limit); over it: 413' },
+  {
+    name: 'post-buffering',
+    type: 'integer',
+    arg: 'BYTES',
+    default: 0,
+    min: 0,
+    help: "call the app once this many bytes of the request body (or all of it, if shorter) have arrived, as uWSGI's; 0: at once",
+  },
+  {
+    name: 'add-header',
+    type: 'header',
+    arg: 'HEADER',
+    repeatable: true,
+    help: "add 'Name: value' to every response, after the app's headers (repeatable); 'Connection: close' closes each connection after its response",
+  },
   {
     name: 'socket-timeout',
     type: 'seconds',
@@ -249,6 +265,13 @@ export const OPTIONS = [
     max: 3600,
     help: 'seconds a worker may take to load the app and run its onStart() before it counts as failed (and is killed)',
   },
+  {
+    name: 'exit-on-reload',
+    type: 'boolean',
+    arg: 'BOOL',
+    default: false,
+    help: 'a reload (SIGHUP, --touch-reload) stops tsgi gracefully instead, for a supervisor (systemd, Kubernetes) to start it again',
+  },
   { name: 'need-app', type: 'boolean', arg: 'BOOL', default: true, help: 'stop at start-up when the app cannot be loaded (false: keep retrying with backoff)' },
   {
     name: 'harakiri',
@@ -259,6 +282,13 @@ export const OPTIONS = [
     min: 0,
     max: 86400,
     help: 'end a request running longer (its abort signal fires, the client gets 504); 0: off',
+  },
+  {
+    name: 'harakiri-verbose',
+    type: 'boolean',
+    arg: 'BOOL',
+    default: false,
+    help: "when the master kills a worker for --harakiri, also log what it was doing, as uWSGI's: its system call (/proc/PID/syscall) and wait channel (wchan)",
   },
   {
     name: 'harakiri-graceful-timeout',
@@ -388,7 +418,36 @@ export const OPTIONS = [
     arg: 'TEMPLATE',
     help: "request log line template with uWSGI's %(var) names: method, uri, status, size, msecs, addr, pid, wid, ...",
   },
-  { name: 'log-json', type: 'boolean', arg: 'BOOL', default: false, help: 'request log lines as JSON objects' },
+  {
+    name: 'log-x-forwarded-for',
+    type: 'boolean',
+    arg: 'BOOL',
+    default: false,
+    help: "the request log's address (%(addr), the default line's) is the X-Forwarded-For header when the request has one, as uWSGI's",
+  },
+  {
+    name: 'log-date',
+    type: 'string',
+    arg: 'FORMAT',
+    help: "tsgi's own log lines begin with the time and ' - ': true for C's ctime shape, else a strftime format (%Y-%m-%d %H:%M:%S); false: off",
+  },
+  {
+    name: 'log-format-strftime',
+    aliases: ['logformat-strftime'],
+    type: 'boolean',
+    arg: 'BOOL',
+    default: false,
+    help: "%(ftime) in --log-format is the request's time in --log-date's strftime format",
+  },
+  {
+    name: 'memory-report',
+    type: 'string',
+    arg: 'LEVEL',
+    choices: ['0', '1', '2', 'false', 'true', 'no', 'yes', 'off', 'on'],
+    default: '0',
+    help: "the default request line begins with the worker's memory, as uWSGI's: 1 (or true) address space and rss, 2 also uss and pss; 0: off",
+  },
+  { name: 'log-json', type: 'boolean', arg: 'BOOL', default: false, help: "every log line as a JSON object: the request lines and tsgi's own" },
   { name: 'logto', type: 'string', arg: 'FILE', help: 'write every log line to this file instead of stderr; SIGUSR1 reopens it (for logrotate)' },
   {
     name: 'ini',

@@ -25,6 +25,7 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
       'reload-mercy',
       'chain-reload',
       'touch-reload',
+      'exit-on-reload',
       'health-path',
       'shutdown-delay',
       'pidfile',
@@ -38,11 +39,13 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
     [
       'harakiri',
       'harakiri-graceful-timeout',
+      'harakiri-verbose',
       'uncaught-exception-grace',
       'socket-timeout',
       'buffer-size',
       'max-vars',
       'limit-post',
+      'post-buffering',
       'max-conns',
       'tunnel-timeout',
     ],
@@ -50,6 +53,7 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
   [
     'HTTP and FastCGI',
     [
+      'add-header',
       'http-keepalive-timeout',
       'http-request-timeout',
       'http-max-request-line',
@@ -60,7 +64,22 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
       'fastcgi-multiplex',
     ],
   ],
-  ['logging', ['disable-logging', 'log-4xx', 'log-5xx', 'log-slow', 'log-format', 'log-json', 'logto']],
+  [
+    'logging',
+    [
+      'disable-logging',
+      'log-4xx',
+      'log-5xx',
+      'log-slow',
+      'log-format',
+      'log-format-strftime',
+      'log-date',
+      'log-x-forwarded-for',
+      'log-json',
+      'memory-report',
+      'logto',
+    ],
+  ],
   ['stats', ['stats', 'stats-http']],
   ['config', ['ini', 'json', 'toml', 'yaml', 'print-config', 'help', 'version']],
 ];

@@ -45,7 +45,6 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['lazy', 'each worker loads the app itself, after it starts, always'],
   ['thunder-lock', 'the kernel spreads connections over the workers; no accept lock is needed'],
   ['strict', 'tsgi is always strict: an unknown option is an error'],
-  ['harakiri-verbose', "tsgi's harakiri line always names the request and how long it ran"],
   ['no-orphans', 'a worker always dies with its master'],
   ['show-config', 'tsgi --print-config prints the merged configuration, with where each value came from'],
   // What only `ps` shows.
@@ -66,18 +65,8 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
 
 /** What to do instead of the uWSGI options a real uwsgi.ini often has and tsgi refuses. */
 export const UWSGI_ADVICE: ReadonlyMap<string, string> = new Map([
-  ['add-header', 'set the header in the app, or with add_header in the web server in front'],
-  [
-    'post-buffering',
-    'the app reads the body as it arrives (environ["wsgi.input"]); to have it whole first, let nginx buffer it (proxy_request_buffering, uwsgi_request_buffering)',
-  ],
-  ['log-x-forwarded-for', 'log the header with --log-format and %(var.HTTP_X_FORWARDED_FOR)'],
-  ['log-date', 'the default request line carries the date already; for another shape, --log-format with %(ltime), %(ctime) or %(epoch)'],
-  ['log-format-strftime', '--log-format takes %(ltime) (Apache), %(ctime) (C) or %(epoch) for the time'],
-  ['memory-report', "the stats socket (--stats) reports each worker's resident memory (rss)"],
   ['stats-push', 'tsgi pushes no stats: scrape them from --stats, as JSON (uwsgitop) or Prometheus text (--stats-http, /metrics)'],
   ['stats-server', 'use --stats'],
-  ['exit-on-reload', 'to stop, send SIGTERM or SIGINT; SIGHUP is always a graceful reload'],
   ['daemonize', 'run tsgi in the foreground under systemd, a container or supervisord; --logto writes the log to a file'],
   ['daemonize2', 'run tsgi in the foreground under systemd, a container or supervisord; --logto writes the log to a file'],
   ['logto2', 'use --logto'],

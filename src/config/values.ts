@@ -44,6 +44,11 @@ export function convert(spec: OptionSpec, setting: Setting): Value {
     case 'assignment':
       if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(text)) throw bad('expected KEY=VALUE, KEY made of letters, digits and _');
       return text;
+    case 'header': {
+      const problem = headerProblem(text);
+      if (problem) throw bad(problem);
+      return text;
+    }
     case 'integer':
       if (!/^[0-9]+$/.test(text)) throw bad('expected a whole number');
       value = Number(text);
@@ -66,6 +71,25 @@ export function convert(spec: OptionSpec, setting: Setting): Value {
   if (spec.min !== undefined && value < spec.min) throw bad(`must be at least ${spec.min}`);
   if (spec.max !== undefined && value > spec.max) throw bad(`must be at most ${spec.max}`);
   return value;
+}
+
+/** Headers that describe the connection, not the response: the server's framing owns them. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+/** What is wrong with `Name: value` as a header every response gets, or null. */
+function headerProblem(text: string): string | null {
+  const colon = text.indexOf(':');
+  if (colon < 1) return "expected 'Name: value'";
+  const name = text.slice(0, colon);
+  const value = text.slice(colon + 1).trim();
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return `the header name ${JSON.stringify(name)} is not a token (letters, digits, - and the like, no space)`;
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) return 'the value has a control character (a header is one line)';
+  const lower = name.toLowerCase();
+  if (lower === 'connection' && value.toLowerCase() === 'close') return null;
+  if (HOP_BY_HOP.has(lower))
+    return `${name} is hop-by-hop: tsgi's framing sets it (only 'Connection: close' is taken: each connection then closes after its response)`;
+  if (lower === 'content-length') return 'Content-Length is set from the body';
+  return null;
 }
 
 /** For a value from a file that a comment after it made wrong: how uWSGI's INI reads it. */

@@ -36,6 +36,8 @@ export class LogWriter {
   private dropped = 0;
   /** Called once nothing waits and nothing is being written. */
   private idle: (() => void) | null = null;
+  /** How the writer's own note (lines it dropped) reads, without its newline. */
+  note: (text: string) => string = (text) => `tsgi: ${text}`;
 
   constructor(
     private backend: WriteBackend,
@@ -108,7 +110,7 @@ export class LogWriter {
   private next(): void {
     if (this.dropped > 0) {
       // Said even past the limit: it is what explains the gap.
-      this.append(`tsgi: ${this.dropped} log line(s) dropped: the log destination did not keep up\n`, Infinity);
+      this.append(`${this.note(`${this.dropped} log line(s) dropped: the log destination did not keep up`)}\n`, Infinity);
       this.dropped = 0;
     }
     if (this.used === 0) {

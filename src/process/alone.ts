@@ -10,6 +10,7 @@ import { ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
 import { loadApp } from './load-app.js';
 import { log, logThrough } from '../log.js';
+import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
 import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
@@ -30,7 +31,9 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     throw new TsgiError(ErrorCodes.INVALID_OPTION, '--worker-sockets needs the master (leave out --master false): one process serves every socket alone');
   }
   const logs = new LogWriter(fdBackend(2));
-  logThrough(logs);
+  const ownLines = ownLineFormat(config, { wid: 0 });
+  logThrough(logs, ownLines);
+  noteIn(logs, config, ownLines);
   logUnhandledRejections();
   // systemd's variables are taken before the app could see them.
   const inherited = inheritedSockets();

@@ -14,7 +14,9 @@ import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
 import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
-import { compileFormat } from '../observe/request-log.js';
+import { requestLogger } from '../observe/request-log.js';
+import { logDate } from '../observe/strftime.js';
+import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
 import { serveStats } from '../observe/stats.js';
 import { inheritedSockets, refuseUnclaimed, takeInherited } from '../net/activation.js';
@@ -72,8 +74,9 @@ export function checkStartable(config: Config): void {
   if (health !== undefined && !health.startsWith('/')) {
     throw new TsgiError(ErrorCodes.INVALID_OPTION, `--health-path ${health}: expected a path beginning with /, e.g. /healthz`);
   }
-  // Mistakes in the log template are found now, not in every worker.
-  if (config['log-format'] !== undefined) compileFormat(config['log-format']);
+  // Mistakes in the log template or the date format are found now, not in every worker.
+  requestLogger(config);
+  logDate(config['log-date']);
 }
 
 /** The listen queue length: `--listen`, else the kernel's cap (warning if asked for more). */
@@ -94,7 +97,9 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const listeners = [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   const output = openLogs(config.logto);
-  const previousSink = options.ownLog ? logThrough(output.logs) : null;
+  const ownLines = ownLineFormat(config);
+  noteIn(output.logs, config, ownLines);
+  const previousSink = options.ownLog ? logThrough(output.logs, ownLines) : null;
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
   const backlog = await backlogOf(config);
   const sockets: BoundSocket[] = [];

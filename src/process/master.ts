@@ -10,6 +10,7 @@
  * server/), so a crash in either costs a worker, never the master.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -420,6 +421,12 @@ export class Master {
    * Requests arriving during one are coalesced into one more after it. */
   async reload(why: string): Promise<boolean> {
     if (this.stopping) return false;
+    if (this.config['exit-on-reload']) {
+      // uWSGI's --exit-on-reload: a supervisor (systemd, Kubernetes) starts the new version.
+      log.info(`reload (${why}): --exit-on-reload: a graceful shutdown instead; the workers finish their requests`);
+      this.shutdown(true);
+      return false;
+    }
     if (!this.booted) {
       // Nothing serves yet (a crash loop, say): no overlap to arrange, start afresh now.
       log.info(`reload (${why}): workers are not up yet; starting them again without waiting`);
@@ -557,6 +564,7 @@ export class Master {
       log.error(
         `harakiri: ${worker.name}: event loop blocked for ${blocked} s ${where} (--harakiri ${this.config.harakiri} + --harakiri-graceful-timeout ${this.config['harakiri-graceful-timeout']}); killed, replacing it`,
       );
+      if (this.config['harakiri-verbose']) logWhatItDoes(worker.name, worker.child.pid);
       worker.child.kill('SIGKILL');
     }
   }
@@ -707,5 +715,21 @@ function describeSpawnError(error: NodeJS.ErrnoException): string {
       return `cannot run ${process.execPath} (${error.code}): was Node removed or replaced?`;
     default:
       return error.message;
+  }
+}
+
+/** --harakiri-verbose: what a stuck worker is doing, as uWSGI logs it (core/master_utils.c,
+ * trigger_harakiri): its system call and wait channel, from /proc (Linux). */
+function logWhatItDoes(name: string, pid: number | undefined): void {
+  for (const [file, label] of [
+    ['syscall', 'syscall'],
+    ['wchan', 'wchan'],
+  ] as const) {
+    try {
+      const text = readFileSync(`/proc/${pid}/${file}`, 'latin1').trim();
+      if (text) log.error(`harakiri: ${name}: -- ${label}> ${text}`);
+    } catch {
+      // Not Linux, or the worker is gone already: nothing to tell.
+    }
   }
 }

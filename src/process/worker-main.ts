@@ -7,6 +7,7 @@ import { loadApp, type LoadedApp } from './load-app.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
 import { log, logThrough } from '../log.js';
+import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
@@ -34,7 +35,9 @@ async function start(message: WorkerStart): Promise<void> {
   // The request log and tsgi's own lines go straight to the log, not through the master.
   const logFile = config.logto === undefined ? null : new LogFile(config.logto, WorkerFd.LOG);
   const logs = logFile?.writer ?? new LogWriter(fdBackend(WorkerFd.LOG));
-  logThrough(logs);
+  const ownLines = ownLineFormat(config, { wid: message.wid });
+  logThrough(logs, ownLines);
+  noteIn(logs, config, ownLines);
   logUnhandledRejections();
   process.on('message', (next: ToWorker) => {
     if (next.kind !== 'reopen-logs') return;
@@ -78,7 +81,8 @@ async function start(message: WorkerStart): Promise<void> {
 process.once('message', (message: ToWorker) => {
   if (message.kind === 'start') {
     start(message).catch((error: unknown) => {
-      process.stderr.write(`tsgi[${process.pid}]: worker failed to start: ${describeError(error)}\n`);
+      // In the log's shape (--log-json, --log-date), as the worker's other lines.
+      process.stderr.write(`${ownLineFormat(message.config, { wid: message.wid })('error', `worker failed to start: ${describeError(error)}`)}\n`);
       process.exit(1);
     });
   }

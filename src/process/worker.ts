@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import type { App } from '../app/contract.js';
 import type { Config } from '../config/index.js';
+import { headerPairs } from '../config/derived.js';
 import type { Exchange } from '../server/exchange.js';
 import { log } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
@@ -27,7 +28,13 @@ const WORKER_TICK_MS = 200;
 
 /** The server options the config asks for. */
 function serverOptions(config: Config): ServerOptions {
-  return { ...serverLimits(config), multiprocess: config.master && config.processes > 1, healthPath: config['health-path'] };
+  return {
+    ...serverLimits(config),
+    multiprocess: config.master && config.processes > 1,
+    healthPath: config['health-path'],
+    addHeaders: headerPairs(config['add-header']),
+    postBuffering: config['post-buffering'],
+  };
 }
 
 /** A promise the app forgot to handle is the app's bug, not a reason to drop every

@@ -6,7 +6,17 @@
  * line of the head (HTTP for uwsgi, a CGI `Status:` header for FastCGI) and where
  * `tsgi.errors` goes.
  */
-import { checkHead, type App, type Body, type CheckedHead, type Chunk, type ErrorStream, type StartResponse, type Write } from '../app/contract.js';
+import {
+  checkHead,
+  type App,
+  type Body,
+  type CheckedHead,
+  type Chunk,
+  type ErrorStream,
+  type Headers,
+  type StartResponse,
+  type Write,
+} from '../app/contract.js';
 import { byteLength, isChunk, isThenable, knownLength, ResponseState, type ResponseRequest } from '../app/response.js';
 import { describeError, ErrorCodes, TsgiError, wrongInterfaceHint } from '../errors.js';
 import { createEnviron, type EnvironSource, type RawConnection } from './environ.js';
@@ -16,7 +26,7 @@ import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js
 import { log } from '../log.js';
 import { fileWrapper } from '../app/file-wrapper.js';
 import { createErrorStream, errorStream } from '../app/error-stream.js';
-import { chunkFrame, serializeHead } from './response-head.js';
+import { appHeadSize, chunkFrame, serializeHead } from './response-head.js';
 import { WriteEnd, type WriteEndWord } from '../native/batch.js';
 
 /** What an exchange needs from the connection layer. */
@@ -44,6 +54,10 @@ export interface ExchangeContext {
   readonly writeHighWater: number;
   /** Above this many unread body bytes, reading the socket pauses. */
   readonly inputHighWater: number;
+  /** Headers every response gets after the app's (`--add-header`). */
+  readonly addHeaders?: Headers;
+  /** The app is called once this many body bytes (or the whole body) arrived (`--post-buffering`); 0: at once. */
+  readonly postBuffering?: number;
   /** Called once when the exchange is over (response ended or aborted). */
   done(exchange: Exchange): void;
   /** Called once when the connection becomes a tunnel (a 101, or taken over raw). */
@@ -104,6 +118,11 @@ export class Exchange implements EnvironSource, ResponseRequest {
   /** The response head as sent ('' until it is), and the body bytes handed to the connection. */
   headText = '';
   bodyBytes = 0;
+  /** The pieces of the body the app gave (its iterable's items): what uWSGI's log calls
+   * switches, its loop's turns over the body (plugins/python/wsgi_handlers.c). */
+  switches = 0;
+  /** The head the response went out with (null until it did, and for a raw response). */
+  private sentHead: CheckedHead | null = null;
   /** The app threw or broke the contract (a 500 or a reset followed). */
   failed = false;
 
@@ -213,6 +232,19 @@ export class Exchange implements EnvironSource, ResponseRequest {
 
   /** Calls the app (or `app`, an answer the server gives itself: the health path). */
   run(app: App = this.context.app): void {
+    const buffering = this.context.postBuffering ?? 0;
+    if (buffering > 0 && (this.record.flags & (RequestFlags.BODY_COMPLETE | RequestFlags.UPGRADE)) === 0) {
+      // --post-buffering: the body's first bytes (all of it, if shorter) are read first,
+      // as uWSGI does; a request cut meanwhile never reaches the app.
+      void this.input()
+        .prefetch(Math.min(buffering, this.record.contentLength > 0 ? this.record.contentLength : buffering))
+        .then(() => this.finished || this.callApp(app));
+      return;
+    }
+    this.callApp(app);
+  }
+
+  private callApp(app: App): void {
     let result: Body | Promise<Body>;
     try {
       result = app(createEnviron(this), this.startResponse);
@@ -258,6 +290,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
         this.knownLength = knownLength(body);
         const chunks = body as Chunk[];
         for (let i = 0; i < chunks.length && !this.finished; i++) {
+          this.switches++;
           // The last chunk carries the end: a one-chunk response is one native write.
           this.send(chunks[i]!, i === chunks.length - 1);
         }
@@ -271,6 +304,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
         for (;;) {
           const step = iterator.next();
           if (step.done) break;
+          this.switches++;
           let more: boolean;
           try {
             more = this.send(step.value);
@@ -313,6 +347,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
         }
         const step = await iterator.next();
         if (step.done) break;
+        this.switches++;
         try {
           this.send(step.value);
         } catch (error) {
@@ -391,7 +426,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
     if (head !== null) {
       this.response.headSent = true;
-      this.status = this.response.head!.code;
+      this.sentHead = this.response.head!;
+      this.status = this.sentHead.code;
       this.headText = head;
     }
     if (body !== null) this.bodyBytes += byteLength(body);
@@ -488,6 +524,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
     const body = this.headRequest ? '' : text;
     const headText = this.frame(head, text.length);
     this.response.headSent = true;
+    this.sentHead = head;
     this.status = head.code;
     this.headText = headText;
     this.bodyBytes += body.length;
@@ -541,10 +578,38 @@ export class Exchange implements EnvironSource, ResponseRequest {
     // A body the client holds back (Expect: 100-continue, never asked for) cannot be
     // skipped to reach a next request: the connection closes after this response.
     const bodyHeldBack = (this.record.flags & RequestFlags.AWAITING_CONTINUE) !== 0 && !this.bodyAskedFor;
-    const framing = serializeHead(this.record, head, knownLength, this.headRequest, bodyHeldBack);
+    const framing = serializeHead(this.record, head, knownLength, this.headRequest, bodyHeldBack, this.context.addHeaders);
     this.chunked = framing.chunked;
     this.keepAlive = !framing.close;
     return framing.text;
+  }
+
+  /** The uwsgi packet's modifier1 that reached the app: 30 (PATH_INFO managed), else 0,
+   * as uWSGI logs it for every protocol. */
+  get modifier1(): number {
+    return (this.record.flags & RequestFlags.MANAGE_PATH_INFO) !== 0 ? 30 : 0;
+  }
+
+  /** The head's header lines as uWSGI's log counts them: the app's own (see appHeadSize). */
+  get headerCount(): number {
+    return this.sentHead === null ? 0 : this.sentHead.headers.length + (this.context.addHeaders?.length ?? 0);
+  }
+
+  /** The head's bytes as uWSGI's log counts them (appHeadSize); 0 before a head went out. */
+  get headerBytes(): number {
+    return this.sentHead === null ? 0 : appHeadSize(this.record, this.sentHead, this.context.addHeaders);
+  }
+
+  /** 1 when the request ended before its response did (the client went away, a write
+   * failed) after the head went out, else 0: the log's %(werr). */
+  get writeErrors(): number {
+    return this.aborted && this.sentHead !== null ? 1 : 0;
+  }
+
+  /** 1 when it ended so before any head went out (the request or its body was cut), else
+   * 0: the log's %(rerr). */
+  get readErrors(): number {
+    return this.aborted && this.sentHead === null ? 1 : 0;
   }
 
   /** `METHOD URI`, for log lines. */

@@ -21,8 +21,9 @@ export const WRITE_HIGH_WATER = 256 * 1024;
  * peer reads the response instead of a reset. Not a user option. */
 export const LINGER_MS = 5_000;
 
-/** The `ServerOptions` that reach the reactor (the health path is answered in dispatch). */
-type Limit = Exclude<keyof ServerOptions, 'multiprocess' | 'healthPath'>;
+/** The `ServerOptions` that reach the reactor (the others are the dispatch's own: the
+ * health path, the added headers, post-buffering). */
+type Limit = Exclude<keyof ServerOptions, 'multiprocess' | 'healthPath' | 'addHeaders' | 'postBuffering'>;
 /** Options of the table that always have a value (a default) of type `V`. */
 type OptionOf<V> = { [N in keyof Config]-?: Config[N] extends V ? N : never }[keyof Config];
 /** Reactor options of type `V`. */

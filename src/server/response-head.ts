@@ -9,11 +9,12 @@
  * after the response (`Framing.close`): the exchange carries the answer on its last write,
  * and the reactors obey it.
  */
-import { isBodiless, type CheckedHead } from '../app/contract.js';
+import { isBodiless, type CheckedHead, type Headers } from '../app/contract.js';
 import { KeyId } from '../codec/keys.js';
 import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
 
 const HTTP_VERSION = /^HTTP\/1\.[01]$/;
+const NONE: Headers = [];
 
 /** How the body of a response travels. */
 export interface Framing {
@@ -45,7 +46,14 @@ function httpDate(): string {
  * (else -1); `headRequest` says the method was HEAD (the headers describe a body not sent);
  * `closing` that the connection cannot carry another request whatever the client asked.
  */
-export function serializeHead(record: RequestRecord, head: CheckedHead, knownLength: number, headRequest: boolean, closing = false): Framing {
+export function serializeHead(
+  record: RequestRecord,
+  head: CheckedHead,
+  knownLength: number,
+  headRequest: boolean,
+  closing = false,
+  added: Headers = NONE,
+): Framing {
   const protocol = record.protocol;
   let text = `${statusLine(record, protocol)} ${head.status}\r\n`;
   let hasDate = false;
@@ -57,6 +65,18 @@ export function serializeHead(record: RequestRecord, head: CheckedHead, knownLen
       hasDate ||= lower === 'date';
       hasServer ||= lower === 'server';
     }
+  }
+  // --add-header's, after the app's, as uWSGI adds them. Over HTTP, `Connection: close`
+  // (the one hop-by-hop header the option takes) is the framing's: the connection closes.
+  for (const [name, value] of added) {
+    const lower = name.toLowerCase();
+    if (protocol === Protocol.HTTP && lower === 'connection') {
+      closing = true;
+      continue;
+    }
+    text += `${name}: ${value}\r\n`;
+    hasDate ||= lower === 'date';
+    hasServer ||= lower === 'server';
   }
   const bodiless = isBodiless(head.code);
   let lengthKnown = head.contentLength >= 0;
@@ -81,6 +101,19 @@ export function serializeHead(record: RequestRecord, head: CheckedHead, knownLen
   if (close) text += 'Connection: close\r\n';
   else if (!http11) text += 'Connection: keep-alive\r\n';
   return { text: text + '\r\n', chunked, close };
+}
+
+/**
+ * The head as uWSGI's request log counts it (`N headers in M bytes`, `%(hsize)`): the
+ * status line as the protocol writes it, the app's headers and `--add-header`'s, the
+ * blank line; not the headers tsgi adds on its own (`Date`, `Server`, the framing). Made
+ * when a line asks.
+ */
+export function appHeadSize(record: RequestRecord, head: CheckedHead, added: Headers = NONE): number {
+  let bytes = statusLine(record, record.protocol).length + 1 + head.status.length + 2 + 2;
+  for (const [name, value] of head.headers) bytes += name.length + 2 + value.length + 2;
+  for (const [name, value] of added) bytes += name.length + 2 + value.length + 2;
+  return bytes;
 }
 
 /** `HTTP/1.1` or the request's version (uwsgi), `Status:` (FastCGI's CGI response). */

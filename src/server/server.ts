@@ -2,7 +2,7 @@
  * The worker side: a native reactor, the batches it delivers, and one Exchange per
  * request.
  */
-import type { App } from '../app/contract.js';
+import type { App, Headers } from '../app/contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
 import { InFlight } from './in-flight.js';
@@ -28,6 +28,10 @@ export interface ServerOptions {
   socketTimeout?: number;
   /** Whether several worker processes serve the app (`tsgi.multiprocess`). */
   multiprocess?: boolean;
+  /** Headers every response gets after the app's (`--add-header`). */
+  addHeaders?: Headers;
+  /** The app is called once this many bytes of the body (or all of it) arrived (`--post-buffering`); 0: at once. */
+  postBuffering?: number;
   /** Idle time between requests on a kept-alive HTTP connection, seconds (`--http-keepalive-timeout`). */
   keepaliveTimeout?: number;
   /** An HTTP request, head and body, must arrive whole within this many seconds of its first byte (`--http-request-timeout`). */
@@ -86,6 +90,8 @@ export class Server implements BatchSink, ExchangeContext {
   readonly app: App;
   readonly transport: Transport;
   readonly multiprocess: boolean;
+  readonly addHeaders: Headers;
+  readonly postBuffering: number;
   readonly writeHighWater = WRITE_HIGH_WATER;
   readonly inputHighWater = INPUT_HIGH_WATER;
   private readonly reactor: NativeReactor;
@@ -107,6 +113,8 @@ export class Server implements BatchSink, ExchangeContext {
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
     this.healthPath = options.healthPath;
+    this.addHeaders = options.addHeaders ?? [];
+    this.postBuffering = options.postBuffering ?? 0;
     this.arena = Buffer.alloc(ARENA_BYTES);
     this.index = new Uint32Array(INDEX_WORDS);
     this.reactor = new Reactor((words) => this.onBatch(words), this.arena, this.index, reactorOptions(options));
