@@ -16,18 +16,13 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeBatch } from '../dist/native/batch.js';
 import { Exchange } from '../dist/server/exchange.js';
+import { optionValue } from './lib/args.mjs';
 import { uwsgiBatch } from './lib/batch.mjs';
 import { adapt } from '../dist/adapters/detect.js';
 
 const args = process.argv.slice(2);
-/**
- * @param {string} name
- * @param {string | null} fallback
- */
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i === -1 ? fallback : args[i + 1];
-};
+/** @param {string} name @param {string | null} fallback */
+const option = (name, fallback) => optionValue(args, name, fallback);
 const seconds = Number(option('seconds', '2'));
 const only = option('only', '')?.split(',').filter(Boolean) ?? [];
 /** Set in the child that measures one app: it prints [name, kind, ns] as JSON. */

@@ -22,18 +22,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
+import { optionValue } from './lib/args.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-/**
- * @param {string} name
- * @param {string} fallback
- */
-const value = (name, fallback) => {
-  const at = argv.indexOf(`--${name}`);
-  return at >= 0 ? (argv[at + 1] ?? fallback) : fallback;
-};
+/** @param {string} name @param {string} fallback */
+const value = (name, fallback) => optionValue(argv, name, fallback);
 const rounds = Number(value('rounds', '5'));
 const root = path.resolve(value('root', path.join(here, '..')));
 const cli = path.join(root, 'dist/cli.js');

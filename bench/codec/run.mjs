@@ -13,21 +13,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { optionValue } from '../lib/args.mjs';
 import { machineInfo } from '../lib/machine.mjs';
 import { codecMarkdown } from '../lib/report.mjs';
 import { PROTOCOLS, REQUESTS } from './requests.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
-/**
- * @param {string} name
- * @param {string} fallback
- * @returns {string}
- */
-const value = (name, fallback) => {
-  const at = argv.indexOf(`--${name}`);
-  return at >= 0 ? (argv[at + 1] ?? fallback) : fallback;
-};
+/** @param {string} name @param {string} fallback */
+const value = (name, fallback) => optionValue(argv, name, fallback);
 const maxTime = value('max-time', '2');
 const batch = value('batch', '32');
 const protocols = value('only', PROTOCOLS.join(',')).split(',');

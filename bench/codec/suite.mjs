@@ -10,19 +10,14 @@
  * Prints one JSON object: the packet size, and per contender packets/s, MB/s, benchmark.js's
  * relative margin of error and sample count, or why it was skipped.
  */
+import { optionValue } from '../lib/args.mjs';
 import Benchmark from 'benchmark';
 import { contendersOf } from './contenders.mjs';
 import { PROTOCOLS, REQUESTS, encode, httpHeaderCount } from './requests.mjs';
 
 const [protocol, request, ...rest] = process.argv.slice(2);
-/**
- * @param {string} name
- * @param {number} fallback
- */
-const option = (name, fallback) => {
-  const at = rest.indexOf(`--${name}`);
-  return at >= 0 ? Number(rest[at + 1]) : fallback;
-};
+/** @param {string} name @param {number} fallback */
+const option = (name, fallback) => Number(optionValue(rest, name, String(fallback)));
 if (protocol === undefined || request === undefined || !PROTOCOLS.includes(protocol) || !(request in REQUESTS)) {
   process.stderr.write(`usage: node bench/codec/suite.mjs ${PROTOCOLS.join('|')} ${Object.keys(REQUESTS).join('|')} [--max-time S] [--batch N]\n`);
   process.exit(2);
