@@ -15,6 +15,8 @@
  *   F-tsgi-http:   tsgi --http-socket --module bench/apps/hello-F.mjs, wrk straight to it
  *   F-own-nginx:   nginx proxy_pass (HTTP/1.1, kept-alive upstream connections) to F-own
  *   F-tsgi-uwsgi:  nginx uwsgi_pass to tsgi --socket --module bench/apps/hello-F.mjs
+ *   F-tsgi-http-nginx: nginx proxy_pass (kept-alive upstream connections, as F-own-nginx)
+ *                  to tsgi --http-socket: the same proxy setup as F-own-nginx, tsgi's side
  * The adapter cost, over tsgi's HTTP listener, the same response each time:
  *   plain-tsgi:    bench/apps/hello.mjs, a TSGI app
  *   plain-fetch:   bench/apps/hello-fetch.mjs, { fetch: () => new Response(...) }
@@ -56,7 +58,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPECTED_BODY = 'Hello, World!\n';
 /** @type {Record<string, string>} */
 const FRAMEWORKS = { express: 'Express', fastify: 'Fastify', hono: 'Hono' };
-const VARIANTS = ['own', 'tsgi-http', 'own-nginx', 'tsgi-uwsgi'];
+const VARIANTS = ['own', 'tsgi-http', 'own-nginx', 'tsgi-uwsgi', 'tsgi-http-nginx'];
 /** @type {Record<string, [file: string, adapter: string, what: string]>} */
 const PLAIN = {
   'plain-tsgi': ['hello.mjs', 'auto', 'TSGI app'],
@@ -125,6 +127,12 @@ function planOf(key, cli, alone) {
       return { label: `${name}, its own server behind nginx proxy_pass`, via: 'proxy', args: (port) => [file, String(port)] };
     case 'tsgi-http':
       return { label: `${name} on tsgi, HTTP listener`, via: 'http', args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', file, ...alone] };
+    case 'tsgi-http-nginx':
+      return {
+        label: `${name} on tsgi, HTTP listener behind nginx proxy_pass`,
+        via: 'proxy',
+        args: (port) => [cli, '--http-socket', `127.0.0.1:${port}`, '--module', file, ...alone],
+      };
     default:
       return {
         label: `${name} on tsgi behind nginx uwsgi_pass`,
@@ -233,6 +241,11 @@ async function main() {
           [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server behind nginx proxy_pass`],
         ],
         [find(`${framework}-tsgi-uwsgi`), own, [`${name} on tsgi behind nginx uwsgi_pass`, `${name}'s own server, straight`]],
+        [
+          find(`${framework}-tsgi-http-nginx`),
+          find(`${framework}-own-nginx`),
+          [`${name} on tsgi HTTP behind nginx proxy_pass`, `${name}'s own server behind nginx proxy_pass`],
+        ],
       ];
       for (const [subject, baseline, names] of pairs) {
         if (!subject && !baseline) continue;
