@@ -5,12 +5,11 @@ use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 
+use crate::sys::MAX_IOV;
+
 /// Above this capacity an emptied queue gives its memory back, so one large response
 /// does not pin megabytes to an idle connection.
 const KEEP_CAPACITY: usize = 256 * 1024;
-
-/// The most pieces one `sendmsg` gathers (well under the kernel's `UIO_MAXIOV`).
-const MAX_IOV: usize = 64;
 
 /// Bytes the queue sends without copying them: a body chunk whose owner keeps it alive
 /// and unchanged until the queue drops it (a JavaScript buffer, through a reference).

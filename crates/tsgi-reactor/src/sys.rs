@@ -64,14 +64,21 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     check_size(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) })
 }
 
-/// `sendmsg(2)` of `pieces` in order, without SIGPIPE (see [`send`]).
+/// The most pieces one [`send_vectored`] takes (well under the kernel's `UIO_MAXIOV`).
+pub const MAX_IOV: usize = 64;
+
+/// `sendmsg(2)` of up to [`MAX_IOV`] `pieces` in order, without SIGPIPE (see [`send`]).
 pub fn send_vectored(fd: RawFd, pieces: &[&[u8]]) -> io::Result<usize> {
-    let iov: Vec<libc::iovec> =
-        pieces.iter().map(|piece| libc::iovec { iov_base: piece.as_ptr() as *mut _, iov_len: piece.len() }).collect();
+    // On the stack: a held body is sent with this on every writable wake-up.
+    let mut iov = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOV];
+    let count = pieces.len().min(MAX_IOV);
+    for (slot, piece) in iov.iter_mut().zip(&pieces[..count]) {
+        *slot = libc::iovec { iov_base: piece.as_ptr() as *mut _, iov_len: piece.len() };
+    }
     // SAFETY: an all-zero msghdr is valid (no address, no control data).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_ptr() as *mut _;
-    msg.msg_iovlen = iov.len() as _;
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = count as _;
     // SAFETY: the kernel only reads the `iov` entries, each of which points into a live
     // slice of `pieces` of its length.
     check_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
