@@ -31,7 +31,13 @@ export default defineConfig({
       { extends: true, test: { name: 'native', include: ['__test__/**/*.test.ts'], exclude: ['__test__/release/**'] } },
       {
         extends: true,
-        test: { name: 'pure', include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'], env: { TSGI_NATIVE: '0' } },
+        test: {
+          name: 'pure',
+          include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'],
+          env: { TSGI_NATIVE: '0' },
+          // `new Server()` in the TypeScript sources cannot require() the pure reactor itself.
+          setupFiles: ['./__test__/helpers/pure-reactor.ts'],
+        },
       },
       { extends: true, test: { name: 'release', include: ['__test__/release/**/*.test.ts', '__test__/install/packaging.test.ts'] } },
     ],
