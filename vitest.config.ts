@@ -35,7 +35,7 @@ export default defineConfig({
           name: 'pure',
           include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'],
           env: { TSGI_NATIVE: '0' },
-          // `new Server()` in the TypeScript sources cannot require() the pure reactor itself.
+          // The pure reactor loaded ahead, as the workers do: require() cannot load the sources.
           setupFiles: ['./__test__/helpers/pure-reactor.ts'],
         },
       },

@@ -1,9 +1,9 @@
 /**
- * The setup of every test file of the pure project: the pure-TypeScript reactor imported
- * ahead. `new Server()` requires it where no binding loads (src/server/server.ts), which
- * Node's require() cannot do for the TypeScript sources the tests run; the CLI's workers
- * (dist/) require it themselves.
+ * The setup of every test file of the pure project: the pure-TypeScript reactor loaded
+ * ahead, as the CLI's workers do. `new Server()` would otherwise require() it where no
+ * binding loads (src/server/server.ts), and require() cannot load the TypeScript sources
+ * the tests run.
  */
-import { importPureReactor } from '../../src/server/server.js';
+import { prepareReactor } from '../../src/server/server.js';
 
-await importPureReactor();
+await prepareReactor();

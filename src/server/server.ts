@@ -19,14 +19,14 @@ import { reactorOptions, WRITE_HIGH_WATER } from './reactor-options.js';
 let pureReactor: typeof PureReactor | undefined;
 
 /**
- * Imports the pure-TypeScript reactor ahead of `new Server()`. It is loaded only where no
- * binding loads: its twenty-odd modules (src/pure/, src/codec/) are start-up time every
- * worker would otherwise pay for nothing. `new Server()` requires it itself when needed,
- * synchronously (require() of an ES module, Node 20.19+); this is for where require()
- * cannot load it (the TypeScript sources under a test runner).
+ * Loads the reactor `new Server()` will use, ahead: the binding, or where none loads, the
+ * pure-TypeScript reactor. That one is loaded only then: its twenty-odd modules (src/pure/,
+ * src/codec/) are start-up time every worker would otherwise pay for nothing. Without
+ * this, `new Server()` requires it itself, synchronously (require() of an ES module, Node
+ * 20.19+), which cannot load the TypeScript sources (under a test runner).
  */
-export async function importPureReactor(): Promise<void> {
-  pureReactor ??= (await import('../pure/reactor.js')).PureReactor;
+export async function prepareReactor(): Promise<void> {
+  if (!loadNative().binding) pureReactor ??= (await import('../pure/reactor.js')).PureReactor;
 }
 
 function requirePureReactor(): typeof PureReactor {
