@@ -1,13 +1,15 @@
-/** The README is the user's reference: its tables must list what the code has. */
+/** The README (and docs/operations.md, for running tsgi live) is the user's reference: its
+ * tables must list what the code has. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.js';
 import { OPTIONS, UWSGI_ADVICE, UWSGI_ONLY_OPTIONS, type OptionSpec } from '../../src/config/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const operations = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
 
-/** The README's option table: `| `--name ARG` | `-s` | default | meaning |`. */
-const optionRows = readme
+/** The option tables (README's, and operations.md's for live operation): `| `--name ARG` | `-s` | default | meaning |`. */
+const optionRows = `${readme}\n${operations}`
   .split('\n')
   .filter((line) => line.startsWith('| `--'))
   .map((line) => {

@@ -11,6 +11,7 @@ import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
+import { nameProcess } from './procname.js';
 import { WorkerSlot } from './scoreboard.js';
 import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
@@ -30,7 +31,7 @@ function dieWithMaster(masterPid: number): void {
 
 async function start(message: WorkerStart): Promise<void> {
   const { config } = message;
-  process.title = `tsgi worker ${message.wid}`;
+  nameProcess(config, message.wid);
   dieWithMaster(message.masterPid);
   // The request log and tsgi's own lines go straight to the log, not through the master.
   const logFile = config.logto === undefined ? null : new LogFile(config.logto, WorkerFd.LOG);
