@@ -10,8 +10,9 @@
  * user: whoever may signal the master may use it, nobody else.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, lstatSync, openSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { describeErrno } from '../net/server-handle.js';
@@ -128,6 +129,8 @@ export interface ControlSocket {
 /** Serves `--control-socket PATH`; a path that cannot be bound is a start-up error. */
 export async function serveControl(path: string, actions: Actions): Promise<ControlSocket> {
   const refuse = (cause: string, error?: unknown): TsgiError => new TsgiError(ErrorCodes.LISTEN, `--control-socket ${path}: ${cause}`, { cause: error });
+  // Node says EACCES for a directory that is not there: said plainly here instead.
+  if (!existsSync(dirname(path))) throw refuse(`no such directory: ${dirname(path)}`);
   try {
     await removeStaleSocket(path);
   } catch (error) {
