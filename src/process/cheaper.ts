@@ -138,7 +138,8 @@ export class Cheaper {
     if (this.overloadedSince !== null && now - this.overloadedSince >= overloadMs && running < max) {
       this.lastChange = now;
       this.overloadedSince = now;
-      const why = queue > 0 ? `${queue} connection(s) waiting in the listen queue` : `all ${workers.length} worker(s) busy`;
+      const allBusy = workers.length > 0 && busy === workers.length;
+      const why = allBusy ? `all ${workers.length} worker(s) busy` : `${queue} connection(s) waiting in the listen queue`;
       return { add: Math.min(step, max - running), why: `${why} for --cheaper-overload ${overloadMs / 1000} s` };
     }
     if (!overloaded && idle.length > 0 && running > min && now - this.lastChange >= idleMs) {
