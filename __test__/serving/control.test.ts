@@ -310,12 +310,24 @@ describe('names in ps', () => {
   });
 });
 
-describe('cheaper options are checked together', () => {
+describe('cheaper and control options are checked together', () => {
   it.each([
     [['--processes', '2', '--cheaper', '2'], 'tsgi: --cheaper 2: must be lower than --processes 2 (the most workers); raise --processes or lower --cheaper'],
     [['--processes', '4', '--cheaper', '2', '--cheaper-initial', '1'], 'tsgi: --cheaper-initial 1: must be from --cheaper 2 to --processes 4'],
     [['--processes', '4', '--cheaper', '2', '--cheaper-initial', '5'], 'tsgi: --cheaper-initial 5: must be from --cheaper 2 to --processes 4'],
     [['--processes', '4', '--cheaper-initial', '2'], 'tsgi: --cheaper-initial 2: needs --cheaper (the least number of workers), which is off'],
+    [
+      ['--master', 'false', '--control-socket', '/tmp/x.sock'],
+      'tsgi: --control-socket needs the master (leave out --master false): it is the master that takes the commands',
+    ],
+    [
+      ['--master', 'false', '--master-fifo', '/tmp/x.fifo'],
+      'tsgi: --master-fifo needs the master (leave out --master false): it is the master that takes the commands',
+    ],
+    [
+      ['--master', 'false', '--processes', '2', '--cheaper', '1'],
+      'tsgi: --cheaper needs the master (leave out --master false): one process serves alone, there is no worker to add',
+    ],
   ])('%j is refused: %s', async (args, line) => {
     const master = await startTsgi(['--socket', '127.0.0.1:0', '--module', APP, ...args], null);
     cleanups.push(() => master.kill());
