@@ -666,8 +666,7 @@ export class Master {
     if (this.stopping || this.reloading || !this.booted) return;
     this.looking = true;
     try {
-      const ports = this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port]));
-      const queue = [...(await listenQueues(ports)).values()].reduce((sum, n) => sum + n, 0);
+      const queue = [...(await listenQueues(this.tcpPorts)).values()].reduce((sum, n) => sum + n, 0);
       this.scoreboard.refresh();
       const live = [...this.workers].filter((w) => w.state !== 'stopping');
       const samples = live
@@ -741,9 +740,14 @@ export class Master {
 
   // ---- stats ----------------------------------------------------------------------------------
 
+  /** The ports of the TCP sockets, whose listen queues /proc shows. */
+  private get tcpPorts(): number[] {
+    return this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port]));
+  }
+
   async snapshot(): Promise<StatsSnapshot> {
     this.scoreboard.refresh();
-    const queues = await listenQueues(this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port])));
+    const queues = await listenQueues(this.tcpPorts);
     const workers = this.places.map((place): WorkerStats => {
       const live = this.liveIn(place.wid);
       const worker = live.find((w) => w.state === 'ready') ?? live[0];
