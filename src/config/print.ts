@@ -104,6 +104,7 @@ export function helpText(): string {
     '  tsgi app.mjs --http-socket :8080                        serve HTTP straight to clients',
     '  tsgi app.mjs --socket /run/app.sock --chown-socket www-data --processes 4   behind nginx (uwsgi_pass)',
     '  tsgi uwsgi.ini                                          an existing uwsgi.ini, its module a JavaScript file',
+    '  tsgi ctl /run/app/ctl.sock workers +1                   a command to a running tsgi (--control-socket): status, workers, reload, ...',
     '',
     'Every option is also a config file key (name without --) and a TSGI_NAME environment variable.',
   ];
