@@ -228,6 +228,11 @@ describe('SIGTTIN and SIGTTOU', () => {
     process.kill(master.pid, 'SIGTTOU');
     await master.line(/SIGTTOU: cannot run 1 worker\(s\): at least 2 worker\(s\) run \(--cheaper 2\); still 2/);
     expect(workerIds(master)).toEqual([1, 2]);
+    // Sent to every process, as to a whole group (kill -TTIN -PGID): the workers are not
+    // stopped by it (its default action), the master alone acts.
+    for (const pid of [...master.workers(), master.pid]) process.kill(pid, 'SIGTTIN');
+    await workersAre(master, [1, 2, 3]);
+    for (const pid of master.workers()) expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).not.toMatch(/\) T /);
   });
 
   it('a retired worker finishes its request in flight first (a drain, as a recycle)', async () => {

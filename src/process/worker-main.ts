@@ -75,7 +75,8 @@ async function start(message: WorkerStart): Promise<void> {
   // the master ends) and SIGINT as fast.
   process.on('SIGTERM', () => (config['shutdown-delay'] > 0 ? worker.server.startDraining() : stop(config['reload-mercy'] * 1000)));
   process.on('SIGINT', () => (worker.close(), process.exit(0)));
-  process.on('SIGHUP', () => {}); // the master's to act on
+  // The master's to act on; SIGTTIN's and SIGTTOU's default would stop this process.
+  for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
   send({ kind: 'ready' });
 }
 
