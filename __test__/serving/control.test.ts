@@ -278,6 +278,34 @@ describe("uWSGI's master FIFO", () => {
     expect(existsSync(fifo)).toBe(false);
   });
 
+  it("a uwsgi.ini's cheaper and master-fifo keys are honoured; cheaper-algo is warned about", async () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'fifo');
+    const ini = path.join(dir, 'uwsgi.ini');
+    writeFileSync(
+      ini,
+      [
+        '[uwsgi]',
+        `module = ${APP}`,
+        'socket = 127.0.0.1:0',
+        'master = true',
+        'processes = 3',
+        'cheaper-algo = spare',
+        'cheaper = 1',
+        `master-fifo = ${fifo}`,
+        '',
+      ].join('\n'),
+    );
+    const master = await startTsgi([ini]);
+    cleanups.push(() => master.kill());
+    expect(master.lines[0]!.text).toMatch(
+      /^tsgi: warning: .*uwsgi\.ini:6: cheaper-algo: a uWSGI option tsgi does not have, ignored: tsgi has one algorithm: --cheaper's/,
+    );
+    expect(workerIds(master)).toEqual([1]);
+    writeFileSync(fifo, '+');
+    await workersAre(master, [1, 2]);
+  });
+
   it('a path that is not a FIFO is refused at start: one line, exit 1', async () => {
     const file = path.join(tempDir(), 'plain');
     writeFileSync(file, '');
@@ -305,6 +333,13 @@ describe('names in ps', () => {
     const title = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
     expect(title(master.pid)).toBe('shop-[eu] boss (v2)');
     expect(master.workers().map(title).sort()).toEqual(['shop-[eu] tsgi worker 1 (v2)', 'shop-[eu] tsgi worker 2 (v2)']);
+  });
+
+  it("--auto-procname false leaves Node's command lines", async () => {
+    const master = await tsgi(['--auto-procname', 'false']);
+    const title = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    expect(title(master.pid)).toContain(CLI);
+    expect(master.workers().map(title)).toEqual([expect.stringContaining('worker-main.js')]);
   });
 
   it('--procname names every process, the master too', async () => {
