@@ -666,7 +666,10 @@ export class Master {
     if (this.stopping || this.reloading || !this.booted) return;
     this.looking = true;
     try {
-      const queue = [...(await listenQueues(this.tcpPorts)).values()].reduce((sum, n) => sum + n, 0);
+      // The shared sockets' queues, and the own sockets' of the places running (a cheap
+      // place's own socket has nobody to accept: its queue is no load on the workers).
+      const watched = this.options.sockets.filter((s) => s.port !== undefined && (s.worker === undefined || !this.places[s.worker - 1]!.cheap));
+      const queue = [...(await listenQueues(watched.map((s) => s.port!))).values()].reduce((sum, n) => sum + n, 0);
       this.scoreboard.refresh();
       const live = [...this.workers].filter((w) => w.state !== 'stopping');
       const samples = live
