@@ -251,7 +251,7 @@ describe('SIGTTIN and SIGTTOU', () => {
 });
 
 describe("uWSGI's master FIFO", () => {
-  it('+ - s c q as uWSGI, and one line for a letter tsgi does not do', async () => {
+  it('+ - s r c q as uWSGI, and one line for a letter tsgi does not do', async () => {
     const dir = tempDir();
     const fifo = path.join(dir, 'fifo');
     const master = await tsgi(['--processes', '3', '--cheaper', '1', '--master-fifo', fifo]);
@@ -269,10 +269,16 @@ describe("uWSGI's master FIFO", () => {
     await master.line(/master FIFO p: pausing the instance: not done by tsgi; ignored/);
     send('x');
     await master.line(/master FIFO x: not one of uWSGI's master FIFO commands; ignored/);
+    // A reload keeps the count: the two places running get new workers, the third stays cheap.
     const before = master.workers();
+    send('r');
+    await master.line(/reload \(master FIFO: reload\): done/, 20_000);
+    await until(() => master.workers().length === 2 && master.workers().every((pid) => !before.includes(pid)), 'new workers only');
+    const middle = master.workers();
     send('c');
     await master.line(/reload \(master FIFO: chain-reload\): done/, 20_000);
-    await until(() => master.workers().length === 2 && master.workers().every((pid) => !before.includes(pid)), 'new workers only');
+    await until(() => master.workers().length === 2 && master.workers().every((pid) => !middle.includes(pid)), 'new workers only');
+    expect(workerIds(master)).toEqual([1, 2]);
     send('q');
     expect(await master.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(fifo)).toBe(false);
