@@ -143,6 +143,11 @@ describe('the control socket and tsgi ctl', () => {
     expect(JSON.parse(await raw(socket, '{"command":\n'))).toEqual({ ok: false, error: 'the command is not valid JSON' });
     expect(JSON.parse(await raw(socket, 'workers many\n'))).toMatchObject({ ok: false, error: 'workers: expected N, +N or -N (e.g. workers 4, workers +1)' });
     expect(JSON.parse(await raw(socket, 'status please\n'))).toMatchObject({ ok: false, error: 'status takes no arguments' });
+    expect(JSON.parse(await raw(socket, 'bogus 1 2\n'))).toMatchObject({
+      ok: false,
+      command: 'bogus',
+      error: expect.stringMatching(/^unknown command "bogus"/),
+    });
     expect(JSON.parse(await raw(socket, `${'x'.repeat(5000)}\n`))).toMatchObject({ ok: false, error: 'the command is longer than 4096 bytes' });
     // With no SIGUSR2 handler, upgrade says so rather than killing the master.
     const upgrade = await ctl(socket, 'upgrade');

@@ -80,8 +80,10 @@ function targetOf(arg: string | undefined, running: number): number | string {
 export async function runCommand(actions: Actions, command: string, args: readonly string[], why: string): Promise<Outcome> {
   const { master } = actions;
   const ok = (answer: Record<string, unknown> = {}, after?: () => void): Outcome => ({ answer: { ok: true, command, ...answer }, after });
-  const noArgs = !['workers'].includes(command) && args.length > 0;
-  if (noArgs) return failure(command, `${command} takes no arguments`);
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    return failure(command, `unknown command ${JSON.stringify(command)}; expected one of ${COMMANDS.join(', ')}`);
+  }
+  if (command !== 'workers' && args.length > 0) return failure(command, `${command} takes no arguments`);
   switch (command) {
     case 'status': {
       const snapshot = await master.snapshot();
@@ -117,7 +119,7 @@ export async function runCommand(actions: Actions, command: string, args: readon
       if (process.listenerCount('SIGUSR2') === 0) return failure(command, 'upgrade is not available');
       return ok({ detail: 'as SIGUSR2' }, () => process.kill(process.pid, 'SIGUSR2'));
     default:
-      return failure(command, `unknown command ${JSON.stringify(command)}; expected one of ${COMMANDS.join(', ')}`);
+      throw new Error(`no case for the command ${command}`);
   }
 }
 
