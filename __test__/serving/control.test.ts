@@ -152,7 +152,11 @@ describe('the control socket and tsgi ctl', () => {
     // With no SIGUSR2 handler, upgrade says so rather than killing the master.
     const upgrade = await ctl(socket, 'upgrade');
     expect(upgrade.answer).toEqual({ ok: false, command: 'upgrade', error: 'upgrade is not available' });
-    expect((await ctl(socket, 'reopen-logs')).answer).toMatchObject({ ok: false, command: 'reopen-logs' });
+    expect((await ctl(socket, 'reopen-logs')).answer).toEqual({
+      ok: false,
+      command: 'reopen-logs',
+      error: 'there is no --logto file to reopen: tsgi logs to stderr',
+    });
     expect(JSON.parse(await raw(socket, 'status\n'))).toMatchObject({ ok: true, running: 3 });
     expect(alive(master.pid)).toBe(true);
   });

@@ -34,7 +34,7 @@ export function packageVersion(): string {
 
 export interface ContainerOptions {
   /** Take the process's signals as uWSGI's master does: SIGTERM graceful shutdown,
-   * SIGINT/SIGQUIT fast, SIGHUP reload, SIGUSR1 reopen `--logto`. */
+   * SIGINT/SIGQUIT fast, SIGHUP reload, SIGUSR1 reopen `--logto`, SIGTTIN and SIGTTOU a worker more or less. */
   readonly handleSignals: boolean;
   /** Send this process's own tsgi log lines through the container's log (to `--logto`,
    * in order with the workers' lines), instead of the process's log sink. */
@@ -198,9 +198,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
       shutdown(false);
     },
     reopenLogs(why) {
-      if (!config.logto || !output.reopen()) return false;
+      if (!config.logto) return 'there is no --logto file to reopen: tsgi logs to stderr';
+      if (!output.reopen()) return `cannot reopen --logto ${config.logto}; still writing to the old file (the log says why)`;
       void master.reopenLogs().then(() => log.info(`${why}: reopened --logto ${config.logto}`));
-      return true;
+      return null;
     },
   };
   if (options.handleSignals) {
@@ -277,7 +278,7 @@ function openLogs(logto: string | undefined): Logs {
         file.reopen();
         return true;
       } catch (error) {
-        log.error(`SIGUSR1: cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
+        log.error(`cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
         return false;
       }
     },

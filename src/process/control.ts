@@ -32,8 +32,8 @@ export interface Actions {
   stop(why: string): void;
   /** At once, as SIGQUIT. */
   shutdown(why: string): void;
-  /** As SIGUSR1: false when there is no --logto to reopen. */
-  reopenLogs(why: string): boolean;
+  /** As SIGUSR1: why not, when there is no --logto or it cannot be reopened. */
+  reopenLogs(why: string): string | null;
 }
 
 /** One answer; `after` runs once the answer is out (a stop must not cut its own answer). */
@@ -108,8 +108,10 @@ export async function runCommand(actions: Actions, command: string, args: readon
       master.background(master.reload(`${why}: ${command}`, chain || undefined));
       return ok({ detail: `${chain ? 'one worker at a time: ' : ''}new workers start, then the old ones finish their requests; the log says when it is done` });
     }
-    case 'reopen-logs':
-      return actions.reopenLogs(`${why}: reopen-logs`) ? ok() : failure(command, 'there is no --logto file to reopen: tsgi logs to stderr');
+    case 'reopen-logs': {
+      const refusal = actions.reopenLogs(`${why}: reopen-logs`);
+      return refusal ? failure(command, refusal) : ok();
+    }
     case 'stop':
       return ok({ detail: 'graceful shutdown: the workers finish their requests' }, () => actions.stop(`${why}: stop`));
     case 'shutdown':
