@@ -100,11 +100,11 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
 export function helpText(): string {
   const lines = [
     'usage: tsgi [APP_MODULE | CONFIG_FILE] [options]',
+    '       tsgi ctl CONTROL_SOCKET COMMAND [ARGS]        a command to a running tsgi (--control-socket; docs/operations.md)',
     '',
     '  tsgi app.mjs --http-socket :8080                        serve HTTP straight to clients',
     '  tsgi app.mjs --socket /run/app.sock --chown-socket www-data --processes 4   behind nginx (uwsgi_pass)',
     '  tsgi uwsgi.ini                                          an existing uwsgi.ini, its module a JavaScript file',
-    '  tsgi ctl /run/app/ctl.sock workers +1                   a command to a running tsgi (--control-socket): status, workers, reload, ...',
     '',
     'Every option is also a config file key (name without --) and a TSGI_NAME environment variable.',
   ];
