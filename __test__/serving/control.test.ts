@@ -176,6 +176,13 @@ describe('the control socket and tsgi ctl', () => {
 
     const middle = master.workers();
     expect((await ctl(socket, 'chain-reload')).answer).toMatchObject({ ok: true, command: 'chain-reload' });
+    // While it runs, neither another reload nor a change of the count is taken.
+    expect(JSON.parse(await raw(socket, 'reload\n'))).toEqual({ ok: false, command: 'reload', error: 'a reload is running; try again once it is done' });
+    expect(JSON.parse(await raw(socket, 'workers 1\n'))).toEqual({
+      ok: false,
+      command: 'workers',
+      error: 'cannot run 1 worker(s): a reload is running; try again once it is done',
+    });
     await until(() => log().includes('reload (control socket: chain-reload): done'), 'the chain reload to be done');
     expect(log()).toContain('reload (control socket: chain-reload): starting 2 new worker(s), one at a time');
     await until(() => master.workers().length === 2 && master.workers().every((pid) => !middle.includes(pid)), 'new workers only');

@@ -105,6 +105,8 @@ export async function runCommand(actions: Actions, command: string, args: readon
     case 'reload':
     case 'chain-reload': {
       const chain = command === 'chain-reload';
+      const busy = master.changing;
+      if (busy) return failure(command, busy);
       master.background(master.reload(`${why}: ${command}`, chain || undefined));
       return ok({ detail: `${chain ? 'one worker at a time: ' : ''}new workers start, then the old ones finish their requests; the log says when it is done` });
     }

@@ -616,6 +616,11 @@ export class Master {
 
   // ---- how many workers ----------------------------------------------------------------------
 
+  /** Why the workers cannot be changed now (a stop or a reload is running), or null. */
+  get changing(): string | null {
+    return this.stopping ? 'tsgi is stopping' : this.reloading ? 'a reload is running; try again once it is done' : null;
+  }
+
   /** The least and most workers, and how many places run one now. */
   get workerCount(): WorkerBounds & { running: number } {
     return { ...workerBounds(this.config), running: this.serving.length };
@@ -628,11 +633,7 @@ export class Master {
    */
   scaleTo(target: number, why: string): string | null {
     const running = this.serving.length;
-    const refusal = this.stopping
-      ? 'stopping'
-      : this.reloading
-        ? 'a reload is running; try again once it is done'
-        : outOfBounds(target, workerBounds(this.config));
+    const refusal = this.changing ?? outOfBounds(target, workerBounds(this.config));
     if (refusal) {
       log.warn(`${why}: cannot run ${target} worker(s): ${refusal}; still ${running}`);
       return refusal;
