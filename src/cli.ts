@@ -12,6 +12,7 @@ import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContain
 import { describeError, ErrorCodes, TsgiError } from './errors.js';
 import { listenersOf } from './net/sockets.js';
 import { jsonLines, type LineFormat } from './log.js';
+import { ctl } from './process/control.js';
 
 /** How the command line's own lines read: text, or once the options are read and ask for
  * it, JSON (--log-json). A configuration that cannot be read is reported in text: its
@@ -33,7 +34,25 @@ function changeDirectory(directory: string, origin: Origin): void {
   }
 }
 
+/** `tsgi ctl PATH COMMAND [ARGS]`: the answer's JSON on stdout, exit 0; a failed command,
+ * its JSON on stdout and its error on stderr, exit 1. */
+async function control([path, ...words]: readonly string[]): Promise<void> {
+  if (!path || words.length === 0) {
+    throw new TsgiError(
+      ErrorCodes.INVALID_OPTION,
+      'usage: tsgi ctl CONTROL_SOCKET COMMAND [ARGS] (status, workers N|+1|-1, reload, chain-reload, reopen-logs, stop, shutdown, upgrade)',
+    );
+  }
+  const { ok, line } = await ctl(path, words);
+  process.stdout.write(`${line}\n`);
+  if (!ok) {
+    process.stderr.write(`${cliLines('error', `ctl ${words.join(' ')}: ${String((JSON.parse(line) as { error?: unknown }).error)}`)}\n`);
+    process.exit(1);
+  }
+}
+
 async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'ctl') return control(argv.slice(1));
   const loaded = configFromCommandLine(argv, process.env);
   const { config } = loaded;
   if (config.help) return void process.stdout.write(helpText());

@@ -409,7 +409,7 @@ describe('uWSGI-only options', () => {
           'stats-push = statsd:127.0.0.1:8125',
           'wsgi-env-behaviour = cheat',
           'touch-logreopen = x',
-          'procname = x',
+          'cpu-affinity = 1',
         ].join('\n'),
       ),
     );
@@ -418,7 +418,7 @@ describe('uWSGI-only options', () => {
       '3: stats-push: a uWSGI option tsgi does not have: tsgi pushes no stats: scrape them from --stats, as JSON (uwsgitop) or Prometheus text (--stats-http, /metrics)',
       "4: wsgi-env-behaviour: an option of uWSGI's python plugin, which tsgi does not have (tsgi serves JavaScript); remove it",
       '5: touch-logreopen: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
-      '6: procname: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
+      '6: cpu-affinity: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
     ]);
     expect(refusal(() => parseArgs(['--static-map', '/static=/srv/static']))).toBe(
       '--static-map: a uWSGI option tsgi does not have: serve static files from the web server in front (nginx: location with alias), or from the app',

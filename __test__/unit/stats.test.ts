@@ -68,6 +68,13 @@ describe('the stats JSON', () => {
 });
 
 describe('the Prometheus exposition', () => {
+  it("says each worker place's state, and how many run (--cheaper)", () => {
+    const text = prometheusText({ ...snapshot, workers: snapshot.workers.map((w) => (w.id === 2 ? { ...w, pid: 0, status: 'cheap' as const } : w)) });
+    expect(text).toContain('# TYPE tsgi_worker_state gauge\ntsgi_worker_state{worker="1",state="busy"} 1\ntsgi_worker_state{worker="2",state="cheap"} 1\n');
+    expect(text).toContain('# TYPE tsgi_workers_running gauge\ntsgi_workers_running 1\n');
+    expect(text).toContain('tsgi_workers 2\n');
+  });
+
   it('declares each family once, one sample per worker, labels escaped', () => {
     const text = prometheusText(snapshot);
     expect(text.match(/^# TYPE tsgi_worker_requests_total counter$/gm)).toHaveLength(1);

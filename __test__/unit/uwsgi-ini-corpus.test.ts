@@ -32,9 +32,15 @@ const EXPECTED: Record<string, Outcome> = {
       '19: reload-on-rss',
       '20: worker-reload-mercy',
       '23: processes',
+      // uWSGI's INI has no comments after a value: these values are "8    ; Minimum...".
+      '24: cheaper',
+      '25: cheaper-initial',
+      '26: cheaper-overload',
+      '27: cheaper-step',
     ],
   },
-  'cheaper.ini': { runs: ['6: cheaper-algo', '7: cheaper', '8: cheaper-initial', '9: cheaper-step', '10: cheaper-overload'] },
+  // tsgi's --cheaper takes cheaper, cheaper-initial, cheaper-step and cheaper-overload; its one algorithm is no spare.
+  'cheaper.ini': { runs: ['6: cheaper-algo'] },
   'common.ini': { runs: [] },
   'config-logic.ini': { runs: [] },
   'debian-app.ini': { runs: ['2: plugins'] },

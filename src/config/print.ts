@@ -25,6 +25,11 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
       'reload-mercy',
       'chain-reload',
       'touch-reload',
+      'cheaper',
+      'cheaper-initial',
+      'cheaper-step',
+      'cheaper-overload',
+      'cheaper-idle',
       'exit-on-reload',
       'health-path',
       'shutdown-delay',
@@ -32,8 +37,15 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
       'uid',
       'gid',
       'allow-root',
+      'auto-procname',
+      'procname',
+      'procname-master',
+      'procname-prefix',
+      'procname-prefix-spaced',
+      'procname-append',
     ],
   ],
+  ['live control', ['control-socket', 'master-fifo']],
   [
     'limits and timeouts',
     [
@@ -88,6 +100,7 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
 export function helpText(): string {
   const lines = [
     'usage: tsgi [APP_MODULE | CONFIG_FILE] [options]',
+    '       tsgi ctl CONTROL_SOCKET COMMAND [ARGS]        a command to a running tsgi (--control-socket; docs/operations.md)',
     '',
     '  tsgi app.mjs --http-socket :8080                        serve HTTP straight to clients',
     '  tsgi app.mjs --socket /run/app.sock --chown-socket www-data --processes 4   behind nginx (uwsgi_pass)',

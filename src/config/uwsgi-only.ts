@@ -47,19 +47,11 @@ export const UWSGI_ONLY_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['strict', 'tsgi is always strict: an unknown option is an error'],
   ['no-orphans', 'a worker always dies with its master'],
   ['show-config', 'tsgi --print-config prints the merged configuration, with where each value came from'],
-  // What only `ps` shows.
-  ['auto-procname', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
-  ['procname-prefix', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
-  ['procname-prefix-spaced', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
-  ['procname-master', 'tsgi names its processes itself: tsgi master, tsgi worker N'],
-  // Adaptive worker counts: tsgi runs --processes workers, all the time.
-  ['cheaper', 'tsgi runs a fixed number of workers (--processes)'],
-  ['cheaper-algo', 'tsgi runs a fixed number of workers (--processes)'],
-  ['cheaper-initial', 'tsgi runs a fixed number of workers (--processes)'],
-  ['cheaper-step', 'tsgi runs a fixed number of workers (--processes)'],
-  ['cheaper-overload', 'tsgi runs a fixed number of workers (--processes)'],
+  // One adaptive algorithm: the event loop's busyness, the requests in flight and the listen queue.
+  ['cheaper-algo', "tsgi has one algorithm: --cheaper's, from the workers' event loop busyness, requests in flight and listen queue"],
   ...['multiplier', 'min', 'max', 'backlog-alert', 'backlog-step'].map(
-    (name) => [`cheaper-busyness-${name}`, 'tsgi runs a fixed number of workers (--processes)'] as const,
+    (name) =>
+      [`cheaper-busyness-${name}`, "tsgi has one algorithm: --cheaper's, from the workers' event loop busyness, requests in flight and listen queue"] as const,
   ),
 ]);
 
@@ -78,7 +70,6 @@ export const UWSGI_ADVICE: ReadonlyMap<string, string> = new Map([
   ['route', 'route in the web server in front, or in the app'],
   ['mount', 'mount the apps in one app (a router), or run one tsgi per app'],
   ['manage-script-name', 'the web server in front sets SCRIPT_NAME (uwsgi_param SCRIPT_NAME)'],
-  ['master-fifo', 'signal the master: SIGHUP reloads, SIGTERM stops, SIGUSR1 reopens the log'],
   ['touch-chain-reload', 'use --touch-reload with --chain-reload'],
   ['reload-on-as', 'use --reload-on-rss'],
   ['evil-reload-on-rss', 'use --reload-on-rss'],

@@ -17,7 +17,8 @@ export interface WorkerStats {
   /** 0 while no process holds the place (waiting to respawn). */
   pid: number;
   accepting: boolean;
-  status: 'idle' | 'busy' | 'starting' | 'stopping' | 'respawning';
+  /** `cheap`: not running now (--cheaper, `tsgi ctl workers`, SIGTTOU), as uWSGI's. */
+  status: 'idle' | 'busy' | 'starting' | 'stopping' | 'respawning' | 'cheap';
   requests: number;
   delta_requests: number;
   exceptions: number;
@@ -105,6 +106,15 @@ export function prometheusText(s: StatsSnapshot): string {
   const perSocket = (pick: (k: SocketStats) => number): Array<[string, number]> =>
     s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}${k.worker === undefined ? '' : `,worker=${label(k.worker)}`}}`, pick(k)]);
   family('tsgi_workers', 'gauge', 'Worker places (--processes).', [['', s.workers.length]]);
+  family('tsgi_workers_running', 'gauge', 'Worker places running a process now (--cheaper and tsgi ctl workers change it).', [
+    ['', s.workers.filter((w) => w.status !== 'cheap').length],
+  ]);
+  family(
+    'tsgi_worker_state',
+    'gauge',
+    'The worker place by state (cheap: not running, idle, busy, starting, stopping, respawning): 1 for its state now.',
+    s.workers.map((w) => [`{worker=${label(w.id)},state=${label(w.status)}}`, 1]),
+  );
   family(
     'tsgi_worker_up',
     'gauge',

@@ -31,6 +31,16 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     // and a proxy told to use PORT+1 would find nothing there.
     throw new TsgiError(ErrorCodes.INVALID_OPTION, '--worker-sockets needs the master (leave out --master false): one process serves every socket alone');
   }
+  for (const option of ['control-socket', 'master-fifo'] as const) {
+    if (config[option] !== undefined)
+      throw new TsgiError(ErrorCodes.INVALID_OPTION, `--${option} needs the master (leave out --master false): it is the master that takes the commands`);
+  }
+  if (config.cheaper > 0) {
+    throw new TsgiError(
+      ErrorCodes.INVALID_OPTION,
+      '--cheaper needs the master (leave out --master false): one process serves alone, there is no worker to add',
+    );
+  }
   const logs = new LogWriter(fdBackend(2));
   const ownLines = ownLineFormat(config, { wid: 0 });
   logThrough(logs, ownLines);

@@ -13,6 +13,8 @@ import { log, logThrough, setLogSink } from '../log.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Master } from './master.js';
+import { checkCheaper } from './cheaper.js';
+import { openMasterFifo, serveControl, type Actions, type ControlSocket, type MasterFifo } from './control.js';
 import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
 import { requestLogger } from '../observe/request-log.js';
 import { logDate } from '../observe/strftime.js';
@@ -32,7 +34,7 @@ export function packageVersion(): string {
 
 export interface ContainerOptions {
   /** Take the process's signals as uWSGI's master does: SIGTERM graceful shutdown,
-   * SIGINT/SIGQUIT fast, SIGHUP reload, SIGUSR1 reopen `--logto`. */
+   * SIGINT/SIGQUIT fast, SIGHUP reload, SIGUSR1 reopen `--logto`, SIGTTIN and SIGTTOU a worker more or less. */
   readonly handleSignals: boolean;
   /** Send this process's own tsgi log lines through the container's log (to `--logto`,
    * in order with the workers' lines), instead of the process's log sink. */
@@ -70,6 +72,7 @@ export interface Container {
 /** The checks that need no socket: they fail before anything is bound. */
 export function checkStartable(config: Config): void {
   checkNotRoot(config.uid, config['allow-root']);
+  checkCheaper(config);
   const health = config['health-path'];
   if (health !== undefined && !health.startsWith('/')) {
     throw new TsgiError(ErrorCodes.INVALID_OPTION, `--health-path ${health}: expected a path beginning with /, e.g. /healthz`);
@@ -127,8 +130,12 @@ export async function startContainer(config: Config, options: ContainerOptions):
   }
   const systemd = await systemdNotifier();
   const handlers = new Map<NodeJS.Signals, () => void>();
+  let control: ControlSocket | null = null;
+  let fifo: MasterFifo | null = null;
   const cleanup = async (): Promise<void> => {
     systemd.close();
+    control?.close();
+    fifo?.close();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     stats?.close();
     await closeSockets(sockets, config.vacuum);
@@ -170,35 +177,54 @@ export async function startContainer(config: Config, options: ContainerOptions):
     // New connections are refused at once, not once the last worker has gone.
     if (graceful) void closeSockets(sockets, config.vacuum);
   };
+  // What the signals, the control socket and the master FIFO do (control.ts's commands).
+  const gracefulStop = (why: string): void => {
+    log.info(`${why}: graceful shutdown; the workers finish their requests (up to --reload-mercy ${config['reload-mercy']} s)`);
+    shutdown(true);
+  };
+  const actions: Actions = {
+    master,
+    // With --shutdown-delay, the first stop only drains: health answers 503 so load
+    // balancers and endpoints let go, while requests routed meanwhile are still served.
+    stop(why) {
+      const delay = config['shutdown-delay'];
+      if (delay === 0 || delayed !== undefined) return gracefulStop(why);
+      log.info(`${why}: draining: --health-path answers 503, serving on for --shutdown-delay ${delay} s, then a graceful shutdown (another SIGTERM: at once)`);
+      systemd.send(`STOPPING=1\nSTATUS=draining for --shutdown-delay ${delay} s`);
+      master.drain();
+      delayed = setTimeout(() => gracefulStop(why), delay * 1000);
+    },
+    shutdown(why) {
+      log.info(`${why}: fast shutdown`);
+      shutdown(false);
+    },
+    reopenLogs(why) {
+      if (!config.logto) return 'there is no --logto file to reopen: tsgi logs to stderr';
+      if (!output.reopen()) return `cannot reopen --logto ${config.logto}; still writing to the old file (the log says why)`;
+      void master.reopenLogs().then(() => log.info(`${why}: reopened --logto ${config.logto}`));
+      return null;
+    },
+  };
   if (options.handleSignals) {
     // SIGTERM is a graceful shutdown (uWSGI 2.0 made it a reload, a classic trap): the
     // workers stop accepting and finish their requests. SIGINT and SIGQUIT are fast.
-    // With --shutdown-delay, the first SIGTERM only drains: health answers 503 so load
-    // balancers and endpoints let go, while requests routed meanwhile are still served.
-    const stop = (): void => {
-      log.info(`SIGTERM: graceful shutdown; the workers finish their requests (up to --reload-mercy ${config['reload-mercy']} s)`);
-      shutdown(true);
-    };
-    handlers.set('SIGTERM', () => {
-      const delay = config['shutdown-delay'];
-      if (delay === 0 || delayed !== undefined) return stop();
-      log.info(`SIGTERM: draining: --health-path answers 503, serving on for --shutdown-delay ${delay} s, then a graceful shutdown (another SIGTERM: at once)`);
-      systemd.send(`STOPPING=1\nSTATUS=draining for --shutdown-delay ${delay} s`);
-      master.drain();
-      delayed = setTimeout(stop, delay * 1000);
-    });
-    for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
-      handlers.set(signal, () => {
-        log.info(`${signal}: fast shutdown`);
-        shutdown(false);
-      });
-    }
+    handlers.set('SIGTERM', () => actions.stop('SIGTERM'));
+    for (const signal of ['SIGINT', 'SIGQUIT'] as const) handlers.set(signal, () => actions.shutdown(signal));
     handlers.set('SIGHUP', () => master.background(master.reload('SIGHUP')));
-    handlers.set('SIGUSR1', () => {
-      if (!config.logto || !output.reopen()) return;
-      void master.reopenLogs().then(() => log.info(`SIGUSR1: reopened --logto ${config.logto}`));
-    });
+    handlers.set('SIGUSR1', () => void actions.reopenLogs('SIGUSR1'));
+    // A worker more or less, within --cheaper (or 1) and --processes, as gunicorn's.
+    handlers.set('SIGTTIN', () => void master.scaleTo(master.workerCount.running + 1, 'SIGTTIN'));
+    handlers.set('SIGTTOU', () => void master.scaleTo(master.workerCount.running - 1, 'SIGTTOU'));
     for (const [signal, handler] of handlers) process.on(signal, handler);
+  }
+  try {
+    // Before any worker starts: a path that cannot be bound fails the start.
+    if (config['control-socket']) control = await serveControl(config['control-socket'], actions);
+    if (config['master-fifo']) fifo = openMasterFifo(config['master-fifo'], actions);
+  } catch (error) {
+    master.shutdown(false);
+    await closed;
+    throw error;
   }
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
   await Promise.race([master.start(), startFailed]);
@@ -206,8 +232,10 @@ export async function startContainer(config: Config, options: ContainerOptions):
     const whose = socket.worker === undefined ? (socket.inherited ? ' (from systemd)' : '') : ` (worker ${socket.worker}'s own)`;
     log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}${whose}`);
   }
-  log.info(`${config.processes} worker(s) ready (pid ${master.pids.join(', ')}); master pid ${process.pid}`);
-  systemd.send(`READY=1\nSTATUS=${config.processes} worker(s) serving on ${sockets.map((s) => s.local).join(', ')}`);
+  const { running, max } = master.workerCount;
+  const more = running < max ? `, up to ${max} on demand` : '';
+  log.info(`${running} worker(s) ready (pid ${master.pids.join(', ')}${more}); master pid ${process.pid}`);
+  systemd.send(`READY=1\nSTATUS=${running} worker(s) serving on ${sockets.map((s) => s.local).join(', ')}`);
   return {
     addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local, ...(s.worker !== undefined && { worker: s.worker }) })),
     get pids() {
@@ -251,7 +279,7 @@ function openLogs(logto: string | undefined): Logs {
         file.reopen();
         return true;
       } catch (error) {
-        log.error(`SIGUSR1: cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
+        log.error(`cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
         return false;
       }
     },

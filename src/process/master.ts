@@ -18,7 +18,9 @@ import { environmentOf, type Config } from '../config/index.js';
 import { describeError, type ErrorCode, ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
+import { Cheaper, cheaperSettings, initialWorkers, outOfBounds, workerBounds, type WorkerBounds } from './cheaper.js';
 import { workerExecArgv } from './node-args.js';
+import { nameProcess } from './procname.js';
 import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
 import { monotonicUsec } from './systemd.js';
@@ -125,6 +127,8 @@ class Place {
   pending: NodeJS.Timeout | undefined;
   /** Requests counted at the previous stats snapshot, for delta_requests. */
   lastRequests = 0;
+  /** Not running now (--cheaper, `tsgi ctl workers`, SIGTTOU): no worker is respawned. */
+  cheap = false;
 
   constructor(readonly wid: number) {}
 }
@@ -167,10 +171,17 @@ export class Master {
   /** Some worker had to be killed or abort requests while stopping: exit 1. */
   private stoppedUnclean = false;
   private readonly bootListeners: Array<() => void> = [];
+  /** --cheaper's adaptive count; null when off. */
+  private readonly cheaper: Cheaper | null;
+  private looking = false;
 
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
     this.places = Array.from({ length: this.config.processes }, (_, i) => new Place(i + 1));
+    const initial = initialWorkers(this.config);
+    for (const place of this.places) place.cheap = place.wid > initial;
+    const cheaper = cheaperSettings(this.config);
+    this.cheaper = cheaper && new Cheaper(cheaper);
     // Room for a whole reload (old and new side by side), a replacement per worker, and
     // workers still finishing their requests after being replaced. Past that, a spawn
     // waits for one to exit (spawn() returns null).
@@ -183,9 +194,9 @@ export class Master {
   /** Spawns the workers; resolves once every place has a ready worker. */
   async start(): Promise<void> {
     // What `ps` and `top` show (uWSGI's "uWSGI master"), instead of node and a script path.
-    process.title = 'tsgi master';
+    nameProcess(this.config);
     for (const file of this.config['touch-reload']) this.touched.set(file, await mtime(file));
-    for (const place of this.places) this.spawn(place.wid);
+    for (const place of this.serving) this.spawn(place.wid);
     await new Promise<void>((resolve) => this.bootListeners.push(resolve));
   }
 
@@ -370,12 +381,12 @@ export class Master {
   /** Gives every place without a live worker a new one, after its backoff. */
   private reconcile(): void {
     if (this.stopping) return;
-    for (const place of this.places) {
+    for (const place of this.serving) {
       if (place.pending || this.liveIn(place.wid).length > 0) continue;
       place.pending = setTimeout(
         () => {
           place.pending = undefined;
-          if (this.stopping || this.liveIn(place.wid).length > 0) return;
+          if (this.stopping || place.cheap || this.liveIn(place.wid).length > 0) return;
           if (this.spawn(place.wid)) place.respawns++;
           else this.reconcileSoon();
         },
@@ -389,13 +400,18 @@ export class Master {
     setTimeout(() => this.reconcile(), 1000).unref();
   }
 
+  /** The places that run a worker (every place, unless --cheaper or a scale-down). */
+  private get serving(): Place[] {
+    return this.places.filter((p) => !p.cheap);
+  }
+
   /** The place's workers that are not stopping. */
   private liveIn(wid: number): WorkerProcess[] {
     return [...this.workers].filter((w) => w.wid === wid && w.state !== 'stopping');
   }
 
   private checkBooted(): void {
-    if (this.booted || !this.places.every((p) => this.liveIn(p.wid).some((w) => w.state === 'ready'))) return;
+    if (this.booted || !this.serving.every((p) => this.liveIn(p.wid).some((w) => w.state === 'ready'))) return;
     this.booted = true;
     for (const listener of this.bootListeners.splice(0)) listener();
   }
@@ -421,7 +437,7 @@ export class Master {
 
   /** A graceful reload (SIGHUP, --touch-reload): new workers, then the old ones stop.
    * Requests arriving during one are coalesced into one more after it. */
-  async reload(why: string): Promise<boolean> {
+  async reload(why: string, chain = this.config['chain-reload']): Promise<boolean> {
     if (this.stopping) return false;
     if (this.config['exit-on-reload']) {
       // uWSGI's --exit-on-reload: a supervisor (systemd, Kubernetes) starts the new version.
@@ -447,9 +463,8 @@ export class Master {
     }
     this.reloading = true;
     const started = performance.now();
-    const chain = this.config['chain-reload'];
     this.options.notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=reloading (${why})`);
-    log.info(`reload (${why}): starting ${this.places.length} new worker(s)${chain ? ', one at a time' : ''}`);
+    log.info(`reload (${why}): starting ${this.serving.length} new worker(s)${chain ? ', one at a time' : ''}`);
     const ok = chain ? await this.chainReload() : await this.wholeReload();
     if (ok) log.info(`reload (${why}): done in ${Math.round(performance.now() - started)} ms; the old workers finish their requests`);
     // Either way workers serve: the new ones, or the old ones when the new could not start.
@@ -465,7 +480,7 @@ export class Master {
   private async wholeReload(): Promise<boolean> {
     const old = [...this.workers].filter((w) => w.state !== 'stopping');
     const mercy = this.config['worker-reload-mercy'] * 1000;
-    const spawned = this.places.map((p) => this.spawn(p.wid));
+    const spawned = this.serving.map((p) => this.spawn(p.wid));
     const fresh = spawned.filter((w): w is WorkerProcess => w !== null);
     const ready = await Promise.all(fresh.map((w) => w.ready));
     const failed = fresh.find((_, i) => !ready[i]);
@@ -484,7 +499,7 @@ export class Master {
 
   private async chainReload(): Promise<boolean> {
     const mercy = this.config['worker-reload-mercy'] * 1000;
-    for (const place of this.places) {
+    for (const place of this.serving) {
       const old = this.liveIn(place.wid);
       const fresh = this.spawn(place.wid);
       if (!fresh || !(await fresh.ready)) {
@@ -542,6 +557,7 @@ export class Master {
     this.ticks++;
     if (this.config.harakiri > 0) this.checkHarakiri();
     if (this.ticks % SLOW_EVERY === 0) this.background(this.slowTick());
+    if (this.cheaper && !this.looking) this.background(this.lookCheaper(this.cheaper));
   }
 
   /** A worker whose loop has not turned for --harakiri plus its grace is stuck (a busy
@@ -600,6 +616,92 @@ export class Master {
     }
   }
 
+  // ---- how many workers ----------------------------------------------------------------------
+
+  /** Why the workers cannot be changed now (a stop or a reload is running), or null. */
+  get changing(): string | null {
+    return this.stopping ? 'tsgi is stopping' : this.reloading ? 'a reload is running; try again once it is done' : null;
+  }
+
+  /** The least and most workers, and how many places run one now. */
+  get workerCount(): WorkerBounds & { running: number } {
+    return { ...workerBounds(this.config), running: this.serving.length };
+  }
+
+  /**
+   * Runs `target` workers (`tsgi ctl workers`, SIGTTIN/SIGTTOU, the master FIFO): new ones
+   * in the free places of lowest id, or the workers of highest id retired after their
+   * requests, as a recycle. Answers why not (out of bounds, stopping, a reload running).
+   */
+  scaleTo(target: number, why: string): string | null {
+    const running = this.serving.length;
+    const refusal = this.changing ?? outOfBounds(target, workerBounds(this.config));
+    if (refusal) {
+      log.warn(`${why}: cannot run ${target} worker(s): ${refusal}; still ${running}`);
+      return refusal;
+    }
+    this.cheaper?.changed(monotonicMs());
+    if (target !== running) log.info(`${why}: ${running} → ${target} worker(s)`);
+    this.addPlaces(target - running);
+    for (const place of this.serving.slice(target)) this.retirePlace(place, why);
+    return null;
+  }
+
+  /** Runs `count` more places (those of lowest id not running), each a worker. */
+  private addPlaces(count: number): void {
+    for (const place of this.places.filter((p) => p.cheap).slice(0, Math.max(0, count))) {
+      place.cheap = false;
+      if (!this.spawn(place.wid)) this.reconcileSoon();
+    }
+  }
+
+  /** Stops running place `place`: its worker finishes its requests (as a recycle) and
+   * is not replaced. */
+  private retirePlace(place: Place, why: string): void {
+    place.cheap = true;
+    clearTimeout(place.pending);
+    place.pending = undefined;
+    for (const w of this.liveIn(place.wid)) this.retire(w, this.config['worker-reload-mercy'] * 1000, why);
+  }
+
+  /** --cheaper: one look at the serving workers, and what it decides, done. */
+  private async lookCheaper(cheaper: Cheaper): Promise<void> {
+    if (this.stopping || this.reloading || !this.booted) return;
+    this.looking = true;
+    try {
+      // The shared sockets' queues, and the own sockets' of the places running (a cheap
+      // place's own socket has nobody to accept: its queue is no load on the workers).
+      const watched = this.options.sockets.filter((s) => s.port !== undefined && (s.worker === undefined || !this.places[s.worker - 1]!.cheap));
+      const queue = [...(await listenQueues(watched.map((s) => s.port!))).values()].reduce((sum, n) => sum + n, 0);
+      this.scoreboard.refresh();
+      const live = [...this.workers].filter((w) => w.state !== 'stopping');
+      const samples = live
+        .filter((w) => w.state === 'ready')
+        .map((w) => {
+          const slot = this.scoreboard.slot(w.slot);
+          return { wid: w.wid, pid: w.pid, inFlight: slot.inFlight, tunnels: slot.tunnels, loopActiveMs: slot.loopActiveMs, loopTick: slot.loopTick };
+        });
+      const running = this.serving.length;
+      const decision = cheaper.look(
+        monotonicMs(),
+        samples,
+        running,
+        queue,
+        live.some((w) => w.state === 'starting'),
+      );
+      if (!decision || this.stopping || this.reloading) return;
+      if ('add' in decision) {
+        log.info(`cheaper: ${decision.why}: ${running} → ${running + decision.add} worker(s)`);
+        this.addPlaces(decision.add);
+      } else {
+        log.info(`cheaper: worker ${decision.retire} ${decision.why}: ${running} → ${running - 1} worker(s)`);
+        this.retirePlace(this.places[decision.retire - 1]!, 'cheaper: idle');
+      }
+    } finally {
+      this.looking = false;
+    }
+  }
+
   // ---- stopping -----------------------------------------------------------------------------
 
   /** `--shutdown-delay`: every worker says it is going away (health 503) and serves on
@@ -644,9 +746,14 @@ export class Master {
 
   // ---- stats ----------------------------------------------------------------------------------
 
+  /** The ports of the TCP sockets, whose listen queues /proc shows. */
+  private get tcpPorts(): number[] {
+    return this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port]));
+  }
+
   async snapshot(): Promise<StatsSnapshot> {
     this.scoreboard.refresh();
-    const queues = await listenQueues(this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port])));
+    const queues = await listenQueues(this.tcpPorts);
     const workers = this.places.map((place): WorkerStats => {
       const live = this.liveIn(place.wid);
       const worker = live.find((w) => w.state === 'ready') ?? live[0];
@@ -654,7 +761,7 @@ export class Master {
       const requests = slot?.requests ?? 0;
       const delta = Math.max(0, requests - place.lastRequests);
       place.lastRequests = requests;
-      const status = !worker ? 'respawning' : worker.state === 'starting' ? 'starting' : slot!.inFlight > 0 ? 'busy' : 'idle';
+      const status = !worker ? (place.cheap ? 'cheap' : 'respawning') : worker.state === 'starting' ? 'starting' : slot!.inFlight > 0 ? 'busy' : 'idle';
       return {
         id: place.wid,
         pid: worker?.pid ?? 0,

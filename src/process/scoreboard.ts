@@ -12,6 +12,7 @@
 import { closeSync, existsSync, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 /** Bytes per slot: a header of float64 fields, then two request descriptions. */
 export const SLOT_BYTES = 512;
@@ -41,6 +42,9 @@ export const Field = {
   OLDEST_LENGTH: 11,
   /** Open tunnels (WebSockets and other upgraded connections), counted in IN_FLIGHT too. */
   TUNNELS: 12,
+  /** The event loop's active time since the worker started, ms, as of its last tick
+   * (`performance.eventLoopUtilization().active`): between two readings, its busyness. */
+  LOOP_ACTIVE_MS: 13,
 } as const;
 
 const TEXT_BYTES = 192;
@@ -65,6 +69,8 @@ export interface SlotReading {
   readonly tunnels: number;
   readonly responseTimeUs: number;
   readonly tx: number;
+  /** The event loop's active time, ms (Field.LOOP_ACTIVE_MS). */
+  readonly loopActiveMs: number;
   /** The request whose app call has not returned, and since when (0: none). */
   readonly current: { since: number; request: string };
   /** The oldest request in flight at the last tick (since 0: none). */
@@ -116,6 +122,7 @@ export class Scoreboard {
       tunnels: f[at + Field.TUNNELS]!,
       responseTimeUs: f[at + Field.RESPONSE_TIME_US]!,
       tx: f[at + Field.TX]!,
+      loopActiveMs: f[at + Field.LOOP_ACTIVE_MS]!,
       current: { since: f[at + Field.CURRENT_SINCE]!, request: text(CURRENT_AT, f[at + Field.CURRENT_LENGTH]!) },
       oldest: { since: f[at + Field.OLDEST_SINCE]!, request: text(OLDEST_AT, f[at + Field.OLDEST_LENGTH]!) },
     };
@@ -177,6 +184,7 @@ export class WorkerSlot {
   tick(oldest?: { request: string; since: number }): void {
     const f = this.fields;
     f[Field.LOOP_TICK] = monotonicMs();
+    f[Field.LOOP_ACTIVE_MS] = performance.eventLoopUtilization().active;
     if (oldest) {
       f[Field.OLDEST_LENGTH] = this.bytes.write(oldest.request, OLDEST_AT, TEXT_BYTES, 'latin1');
       f[Field.OLDEST_SINCE] = oldest.since;

@@ -12,6 +12,7 @@ import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
 import { prepareReactor } from '../server/server.js';
+import { nameProcess } from './procname.js';
 import { WorkerSlot } from './scoreboard.js';
 import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
@@ -31,7 +32,7 @@ function dieWithMaster(masterPid: number): void {
 
 async function start(message: WorkerStart): Promise<void> {
   const { config } = message;
-  process.title = `tsgi worker ${message.wid}`;
+  nameProcess(config, message.wid);
   dieWithMaster(message.masterPid);
   // The request log and tsgi's own lines go straight to the log, not through the master.
   const logFile = config.logto === undefined ? null : new LogFile(config.logto, WorkerFd.LOG);
@@ -76,7 +77,8 @@ async function start(message: WorkerStart): Promise<void> {
   // the master ends) and SIGINT as fast.
   process.on('SIGTERM', () => (config['shutdown-delay'] > 0 ? worker.server.startDraining() : stop(config['reload-mercy'] * 1000)));
   process.on('SIGINT', () => (worker.close(), process.exit(0)));
-  process.on('SIGHUP', () => {}); // the master's to act on
+  // The master's to act on; SIGTTIN's and SIGTTOU's default would stop this process.
+  for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
   send({ kind: 'ready' });
 }
 
