@@ -27,6 +27,8 @@ export interface InheritedSocket {
   /** `127.0.0.1:8000`, `[::]:8000` or the socket path (`@name` for an abstract one). */
   readonly local: string;
   readonly tcp?: { host: string; port: number };
+  /** Passed by an old tsgi master (an upgrade): a Unix socket's file is then tsgi's. */
+  readonly own?: boolean;
 }
 
 /**
@@ -35,14 +37,14 @@ export interface InheritedSocket {
  * environment (`sd_listen_fds(1)`), so the workers and the app's children do not take
  * them for theirs.
  */
-export function inheritedSockets(env: NodeJS.ProcessEnv = process.env): InheritedSocket[] {
+export function inheritedSockets(env: NodeJS.ProcessEnv = process.env, own = false): InheritedSocket[] {
   const { LISTEN_FDS: count, LISTEN_PID: pid, LISTEN_FDNAMES: names = '' } = env;
   for (const name of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete env[name];
   if (count === undefined || Number(pid) !== process.pid) return [];
   if (!/^\d+$/.test(count)) throw new TsgiError(ErrorCodes.LISTEN, `LISTEN_FDS=${count}: expected a number of descriptors`);
   const nameList = names === '' ? [] : names.split(':');
   const tables = socketTables();
-  return Array.from({ length: Number(count) }, (_, i) => describe(FIRST_FD + i, nameList[i] ?? 'unknown', tables));
+  return Array.from({ length: Number(count) }, (_, i) => ({ ...describe(FIRST_FD + i, nameList[i] ?? 'unknown', tables), ...(own && { own }) }));
 }
 
 interface SocketTables {
@@ -141,6 +143,8 @@ export async function takeInherited(listener: Listener, inherited: InheritedSock
     local: socket.local,
     inherited: true,
     ...(socket.tcp && { port: socket.tcp.port }),
+    // An old master's Unix socket: removed at exit (--vacuum) as the old master would have.
+    ...(socket.own && !socket.tcp && { path: socket.local }),
     // A worker place's own socket (--worker-sockets) stays that place's.
     ...(listener.worker !== undefined && { worker: listener.worker }),
   });
