@@ -13,8 +13,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alive, childrenOf, Load, refused, startTsgi, until, type Tsgi } from '../helpers/chaos.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
+import { activationLauncher, python, socketActivate, startNotifyRecorder } from '../helpers/systemd.js';
 
 const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
+const native = process.env.TSGI_NATIVE !== '0';
 const cleanups: Array<() => void> = [];
 
 afterEach(() => {
@@ -217,4 +219,38 @@ describe('SIGUSR2 upgrades in place', () => {
     expect(master.workers()).toEqual(before);
     expect(before).toContain((await get({ port })).pid);
   });
+
+  // The notifications need the native binding (a datagram socket): the native project only.
+  it.skipIf(!socketActivate.bin || !python.bin || !native)(
+    "under systemd: its socket passed on by name, the new master's READY=1, MAINPID= from the old one; systemd's socket file stays",
+    async () => {
+      const dir = tempDir();
+      const recorder = await startNotifyRecorder(dir);
+      cleanups.push(() => recorder.stop());
+      const socketPath = path.join(dir, 'api.sock');
+      const master = await startTsgi(['--http-socket', 'systemd:api', '--module', APP], null, {
+        launcher: activationLauncher([socketPath], { names: ['api'], env: { NOTIFY_SOCKET: recorder.path } }),
+      });
+      cleanups.push(() => master.kill());
+      await master.line(/Listening on .* as 3/);
+      expect((await get({ socketPath })).status).toBe(200);
+      await recorder.next((n) => n.fields.READY !== undefined && n.pid === master.pid);
+
+      process.kill(master.pid, 'SIGUSR2');
+      const handed = await recorder.next((n) => n.fields.MAINPID !== undefined, 0, 30_000);
+      const successor = Number(handed.fields.MAINPID);
+      cleanups.push(() => killTree(successor));
+      expect(handed.pid).toBe(master.pid);
+      expect(successor).not.toBe(master.pid);
+      const ready = recorder.messages.find((n) => n.fields.READY !== undefined && n.pid === successor);
+      expect(ready?.fields.STATUS).toMatch(new RegExp(`^1 worker\\(s\\) serving on ${escape(socketPath)}$`));
+      expect(await master.exited).toEqual({ code: 0, signal: null });
+      expect(childrenOf(successor)).toContain((await get({ socketPath })).pid);
+
+      process.kill(successor, 'SIGTERM');
+      await until(() => !alive(successor), 'the new master to exit');
+      // systemd's file: neither master removes it.
+      expect(statSync(socketPath).isSocket()).toBe(true);
+    },
+  );
 });

@@ -137,7 +137,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const vacuum = (): boolean => config.vacuum && ownsFiles;
   try {
     // systemd's sockets (LISTEN_FDS), or the old master's, serve the options naming their address.
-    const inherited = inheritedSockets(process.env, handover !== null);
+    const inherited = inheritedSockets(process.env, handover?.files);
     for (const listener of listeners) sockets.push((await takeInherited(listener, inherited)) ?? (await bind(listener)));
     refuseUnclaimed(inherited);
     // Bound with the others, before the privilege drop: a taken port is a start-up error.

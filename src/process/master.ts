@@ -224,7 +224,7 @@ export class Master {
     while (this.placeStore.length < this.config.processes) this.placeStore.push(new Place(this.placeStore.length + 1));
     const files = this.config['touch-reload'];
     for (const file of this.touched.keys()) if (!files.includes(file)) this.touched.delete(file);
-    for (const file of files) if (!this.touched.has(file)) this.touched.set(file, statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    for (const file of files) if (!this.touched.has(file)) this.touched.set(file, mtimeNow(file));
     return previous;
   }
 
@@ -758,6 +758,15 @@ export class Master {
 
 async function mtime(file: string): Promise<number> {
   return (await stat(file).catch(() => null))?.mtimeMs ?? 0;
+}
+
+/** `mtime`, at once: 0 for a file that cannot be read. */
+function mtimeNow(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** Why fork() failed, in words an operator can act on. */

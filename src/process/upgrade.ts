@@ -11,7 +11,8 @@
  *
  * `LISTEN_PID` must name the new master, whose pid Node cannot know before it exists: a
  * shell sets it to its own pid (`$$`) and execs Node, which keeps that pid. The pipe's
- * descriptor is named by `TSGI_UPGRADE_FD`, tsgi's own variable.
+ * descriptor is named by `TSGI_UPGRADE_FD`, tsgi's own variable, and the Unix sockets
+ * whose files tsgi made (not systemd) by `TSGI_UPGRADE_FILES`.
  *
  * If the new master exits, or is not ready within --start-timeout (and a margin for its
  * start), it is stopped and this master serves on, its pidfile written again.
@@ -25,6 +26,9 @@ import { workerExecArgv } from './node-args.js';
 
 /** The descriptor a new master says "ready" on (src/config/environment.ts knows it). */
 export const UPGRADE_FD_VARIABLE = 'TSGI_UPGRADE_FD';
+/** The passed descriptors that are Unix sockets tsgi made (not systemd): their files are
+ * the new master's to remove at exit (--vacuum). Comma-separated. */
+export const UPGRADE_FILES_VARIABLE = 'TSGI_UPGRADE_FILES';
 /** The first descriptor of `sd_listen_fds`. */
 const FIRST_FD = 3;
 /** What a new master's start takes beyond --start-timeout (Node, the config, binding). */
@@ -135,6 +139,7 @@ function handoverEnvironment(start: NodeJS.ProcessEnv, sockets: readonly BoundSo
     // A name only for the sockets the options name by one (`systemd:NAME`); addresses hold ':'.
     LISTEN_FDNAMES: sockets.map((s) => (s.name.startsWith(BY_NAME) ? s.name.slice(BY_NAME.length) : 'unknown')).join(':'),
     [UPGRADE_FD_VARIABLE]: String(FIRST_FD + sockets.length),
+    [UPGRADE_FILES_VARIABLE]: sockets.flatMap((s, i) => (s.path === undefined ? [] : [FIRST_FD + i])).join(','),
   };
   delete env.LISTEN_PID;
   return env;
@@ -154,14 +159,18 @@ function saysReady(pipe: Readable): Promise<true> {
 }
 
 /**
- * In a master an upgrade started: says "ready" to the old master, once; null in any other
- * master. The variable is taken out of the environment, so the workers do not see it.
+ * In a master an upgrade started: says "ready" to the old master, once, and names the
+ * socket files it takes over; null in any other master. The variables are taken out of
+ * the environment, so the workers do not see them.
  */
-export function upgradeHandover(env: NodeJS.ProcessEnv = process.env): { ready(): void } | null {
+export function upgradeHandover(env: NodeJS.ProcessEnv = process.env): { ready(): void; files: ReadonlySet<number> } | null {
   const fd = Number(env[UPGRADE_FD_VARIABLE]);
+  const files = new Set((env[UPGRADE_FILES_VARIABLE] ?? '').split(',').filter(Boolean).map(Number));
   delete env[UPGRADE_FD_VARIABLE];
+  delete env[UPGRADE_FILES_VARIABLE];
   if (!Number.isInteger(fd) || fd < FIRST_FD) return null;
   return {
+    files,
     ready() {
       try {
         writeSync(fd, 'ready\n');
