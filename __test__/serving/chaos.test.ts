@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { alive, childrenOf, Load, refused, reportTable, startTsgi, until, type ChaosRow, type Tsgi } from '../helpers/chaos.js';
+import { alive, childrenOf, killTree, Load, refused, reportTable, startTsgi, until, type ChaosRow, type Tsgi } from '../helpers/chaos.js';
 import { announceNginx, hasNginx, nginxVersionText, startNginx, type Nginx } from '../helpers/nginx.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
 
@@ -38,17 +38,6 @@ async function stack(args: string[], ready?: RegExp | null, options?: { fdLimit?
   const nginx = await startNginx({ locations: [{ path: '/', uwsgiPass: `127.0.0.1:${port}` }], accessLog: false });
   cleanups.push(() => nginx.stop());
   return { tsgi, nginx, port };
-}
-
-/** SIGKILL to a master the test did not start (an upgrade's) and its workers. */
-function killTree(pid: number): void {
-  for (const child of [...childrenOf(pid), pid]) {
-    try {
-      process.kill(child, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
 }
 
 function tempDir(): string {

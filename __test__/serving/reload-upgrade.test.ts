@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, childrenOf, Load, refused, startTsgi, until, type Tsgi } from '../helpers/chaos.js';
+import { alive, childrenOf, killTree, Load, refused, startTsgi, until, type Tsgi } from '../helpers/chaos.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
 import { activationLauncher, python, socketActivate, startNotifyRecorder } from '../helpers/systemd.js';
 
@@ -33,17 +33,6 @@ async function tsgi(args: string[]): Promise<Tsgi> {
   const started = await startTsgi(args);
   cleanups.push(() => started.kill());
   return started;
-}
-
-/** SIGKILL to a master the test did not start (an upgrade's) and its workers. */
-function killTree(pid: number): void {
-  for (const child of [...childrenOf(pid), pid]) {
-    try {
-      process.kill(child, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
 }
 
 /** A GET over TCP or a Unix socket, a connection of its own: status, X-Pid, body. */
@@ -218,6 +207,28 @@ describe('SIGUSR2 upgrades in place', () => {
     expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
     expect(master.workers()).toEqual(before);
     expect(before).toContain((await get({ port })).pid);
+  });
+
+  it('a stop during an upgrade stops the new master too; the old one exits 0', async () => {
+    const dir = tempDir();
+    const ini = path.join(dir, 'tsgi.ini');
+    const slow = path.join(dir, 'slow.mjs');
+    writeFileSync(slow, `await new Promise((resolve) => setTimeout(resolve, 20_000));\nexport { default } from ${JSON.stringify(APP)};\n`);
+    const port = await freePort();
+    writeFileSync(ini, `[tsgi]\nhttp-socket = 127.0.0.1:${port}\nmodule = ${APP}\n`);
+    const master = await tsgi(['--ini', ini]);
+    writeFileSync(ini, `[tsgi]\nhttp-socket = 127.0.0.1:${port}\nmodule = ${slow}\n`);
+    process.kill(master.pid, 'SIGUSR2');
+    const starting = await master.line(/upgrade \(SIGUSR2\): new master \(pid (\d+)\) starting/);
+    const successor = Number(/pid (\d+)/.exec(starting.text)![1]);
+    cleanups.push(() => killTree(successor));
+    // Its worker is loading the app: the new master is up, not ready.
+    await until(() => childrenOf(successor).length === 1, "the new master's worker");
+    process.kill(master.pid, 'SIGTERM');
+    await master.line(new RegExp(`upgrade: this master is stopping; the new master \\(pid ${successor}\\), not ready yet, is stopped too`));
+    expect(await master.exited).toEqual({ code: 0, signal: null });
+    await until(() => !alive(successor), 'the new master to exit');
+    expect(await refused(port)).toBe(true);
   });
 
   // The notifications need the native binding (a datagram socket): the native project only.

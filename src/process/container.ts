@@ -216,14 +216,17 @@ export async function startContainer(config: Config, options: ContainerOptions):
           void closeSockets(sockets, vacuum());
         },
       })
-    : async () => {
-        log.warn('upgrade: only a master started by the command line can start its successor');
-        return false;
-      };
+    : null;
+  const upgradeNow = async (why: string): Promise<boolean> => {
+    if (upgrade) return upgrade.start(why);
+    log.warn(`upgrade (${why}): only a master started by the command line can start its successor`);
+    return false;
+  };
   /** --shutdown-delay's wait, until it ends or another stop comes first. */
   let delayed: NodeJS.Timeout | undefined;
   const shutdown = (graceful: boolean): void => {
     clearTimeout(delayed);
+    upgrade?.abort();
     systemd.send(`STOPPING=1\nSTATUS=stopping${graceful ? ': the workers finish their requests' : ''}`);
     master.shutdown(graceful);
     // New connections are refused at once, not once the last worker has gone.
@@ -253,7 +256,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
       });
     }
     handlers.set('SIGHUP', () => master.background(master.reload('SIGHUP')));
-    if (options.upgrade) handlers.set('SIGUSR2', () => master.background(upgrade('SIGUSR2')));
+    if (upgrade) handlers.set('SIGUSR2', () => master.background(upgrade.start('SIGUSR2')));
     handlers.set('SIGUSR1', () => {
       if (!config.logto || !output.reopen()) return;
       void master.reopenLogs().then(() => log.info(`SIGUSR1: reopened --logto ${config.logto}`));
@@ -286,7 +289,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
       return master.pids;
     },
     reload: () => master.reload('reload()'),
-    upgrade: () => upgrade('upgrade()'),
+    upgrade: () => upgradeNow('upgrade()'),
     close: ({ graceful = true } = {}) => {
       shutdown(graceful);
       return closed;

@@ -17,7 +17,7 @@
  * If the new master exits, or is not ready within --start-timeout (and a margin for its
  * start), it is stopped and this master serves on, its pidfile written again.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, writeFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { log } from '../log.js';
@@ -64,26 +64,50 @@ export interface UpgradeParts {
   handOver(pid: number): void;
 }
 
-/** SIGUSR2's upgrade: resolves true once the new master serves (this one is stopping). */
-export function upgrader(parts: UpgradeParts): (why: string) => Promise<boolean> {
-  let underWay = false;
-  return async (why) => {
-    if (underWay) {
-      log.warn(`upgrade (${why}): one is already under way`);
-      return false;
-    }
-    underWay = true;
-    try {
-      return await upgrade(parts, why);
-    } finally {
-      underWay = false;
-    }
+export interface Upgrader {
+  /** Resolves true once the new master serves (this one is then stopping). */
+  start(why: string): Promise<boolean>;
+  /** This master stops: a new master not ready yet is stopped too. */
+  abort(): void;
+}
+
+/** One upgrade under way. */
+interface Attempt {
+  child?: ChildProcess;
+  /** This master began to stop meanwhile. */
+  stopped: boolean;
+}
+
+/** SIGUSR2's upgrade, one at a time. */
+export function upgrader(parts: UpgradeParts): Upgrader {
+  let attempt: Attempt | null = null;
+  return {
+    async start(why) {
+      if (attempt) {
+        log.warn(`upgrade (${why}): one is already under way`);
+        return false;
+      }
+      attempt = { stopped: false };
+      try {
+        return await upgrade(parts, why, attempt);
+      } finally {
+        attempt = null;
+      }
+    },
+    abort() {
+      if (!attempt || attempt.stopped) return;
+      attempt.stopped = true;
+      if (!attempt.child) return;
+      log.info(`upgrade: this master is stopping; the new master (pid ${attempt.child.pid}), not ready yet, is stopped too`);
+      attempt.child.kill('SIGTERM');
+    },
   };
 }
 
-async function upgrade(parts: UpgradeParts, why: string): Promise<boolean> {
+async function upgrade(parts: UpgradeParts, why: string, attempt: Attempt): Promise<boolean> {
   const sockets = parts.sockets();
   await parts.release();
+  if (attempt.stopped) return false;
   const { source } = parts;
   const child = spawn(
     '/bin/sh',
@@ -94,6 +118,7 @@ async function upgrade(parts: UpgradeParts, why: string): Promise<boolean> {
       stdio: ['ignore', 'inherit', 'inherit', ...sockets.map((s) => s.fd), 'pipe'],
     },
   );
+  attempt.child = child;
   const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) => resolve(signal ? `was killed by ${signal}` : `exited with code ${code}`));
     child.once('error', (error) => resolve(`could not be started: ${error.message}`));
@@ -102,7 +127,7 @@ async function upgrade(parts: UpgradeParts, why: string): Promise<boolean> {
   const timeoutMs = parts.startTimeoutMs() + START_MARGIN_MS;
   let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
-    saysReady(child.stdio[FIRST_FD + sockets.length] as Readable),
+    saysReady(child.stdio[FIRST_FD + sockets.length] as Readable | null),
     exited.then((how) => `${how} before it was ready`),
     new Promise<string>(
       (resolve) =>
@@ -110,9 +135,11 @@ async function upgrade(parts: UpgradeParts, why: string): Promise<boolean> {
     ),
   ]);
   clearTimeout(timer);
+  // Stopped meanwhile (abort): the new master is stopping too; the files are this one's.
+  if (attempt.stopped) return false;
   if (outcome === true) {
     child.unref();
-    (child.stdio[FIRST_FD + sockets.length] as Readable).destroy();
+    child.stdio[FIRST_FD + sockets.length]?.destroy();
     log.info(`upgrade (${why}): the new master (pid ${child.pid}) serves; this master (pid ${process.pid}) stops, its workers finish their requests`);
     parts.handOver(child.pid!);
     return true;
@@ -145,9 +172,11 @@ function handoverEnvironment(start: NodeJS.ProcessEnv, sockets: readonly BoundSo
   return env;
 }
 
-/** Resolves true when the new master writes `ready` on its pipe; never otherwise. */
-function saysReady(pipe: Readable): Promise<true> {
+/** Resolves true when the new master writes `ready` on its pipe; never otherwise (nor
+ * when the process could not be made: no pipe). */
+function saysReady(pipe: Readable | null): Promise<true> {
   return new Promise((resolve) => {
+    if (!pipe) return;
     let text = '';
     pipe.setEncoding('utf8');
     pipe.on('data', (chunk: string) => {
