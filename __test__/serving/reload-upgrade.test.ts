@@ -7,7 +7,9 @@
  * same under nginx and constant load, with the report's rows, is in chaos.test.ts.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -110,6 +112,28 @@ describe('a reload reads the configuration again', () => {
     expect(closed.at).toBeGreaterThanOrEqual(master.lines.find((l) => l.text.includes('done in'))!.at);
     expect(await refused(first)).toBe(true);
     expect((await get({ port: second })).status).toBe(200);
+  });
+
+  it('a socket added that cannot be bound (its port taken) refuses the reload: one line, the running configuration serves on', async () => {
+    const dir = tempDir();
+    const ini = path.join(dir, 'tsgi.ini');
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    cleanups.push(() => void taken.close());
+    const busy = (taken.address() as net.AddressInfo).port;
+    const port = await freePort();
+    writeFileSync(ini, `[tsgi]\nhttp-socket = 127.0.0.1:${port}\nmodule = ${APP}\nenv = COLOR=red\n`);
+    const master = await tsgi(['--ini', ini]);
+    const before = master.workers();
+    writeFileSync(ini, `[tsgi]\nhttp-socket = 127.0.0.1:${port}\nhttp-socket = 127.0.0.1:${busy}\nmodule = ${APP}\nenv = COLOR=blue\n`);
+    process.kill(master.pid, 'SIGHUP');
+    await master.line(
+      new RegExp(
+        `reload \\(SIGHUP\\) refused: --http-socket 127\\.0\\.0\\.1:${busy}: address already in use \\(EADDRINUSE\\); the running configuration and workers serve on`,
+      ),
+    );
+    expect(master.workers()).toEqual(before);
+    expect((await get({ port }, '/env?name=COLOR')).body).toBe('red');
   });
 
   it('an option read only at start (--pidfile) is named and kept; the others apply', async () => {

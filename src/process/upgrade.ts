@@ -109,15 +109,22 @@ async function upgrade(parts: UpgradeParts, why: string, attempt: Attempt): Prom
   await parts.release();
   if (attempt.stopped) return false;
   const { source } = parts;
-  const child = spawn(
-    '/bin/sh',
-    ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', 'tsgi', source.execPath, ...workerExecArgv(source.execArgv), source.cli, ...source.argv],
-    {
-      cwd: source.cwd,
-      env: handoverEnvironment(source.env, sockets),
-      stdio: ['ignore', 'inherit', 'inherit', ...sockets.map((s) => s.fd), 'pipe'],
-    },
-  );
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      '/bin/sh',
+      ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', 'tsgi', source.execPath, ...workerExecArgv(source.execArgv), source.cli, ...source.argv],
+      {
+        cwd: source.cwd,
+        env: handoverEnvironment(source.env, sockets),
+        stdio: ['ignore', 'inherit', 'inherit', ...sockets.map((s) => s.fd), 'pipe'],
+      },
+    );
+  } catch (error) {
+    await parts.restore();
+    log.error(`upgrade (${why}) failed: cannot start a new master: ${(error as Error).message}; this master (pid ${process.pid}) serves on`);
+    return false;
+  }
   attempt.child = child;
   const exited = new Promise<string>((resolve) => {
     child.once('exit', (code, signal) => resolve(signal ? `was killed by ${signal}` : `exited with code ${code}`));
