@@ -50,6 +50,11 @@ function get(target: { port: number } | { socketPath: string }, urlPath = '/ok')
   });
 }
 
+/** The master pid the stats server (`--stats-http`) on `port` reports. */
+async function statsPid(port: number): Promise<number> {
+  return ((await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { pid: number }).pid;
+}
+
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('a reload reads the configuration again', () => {
@@ -160,7 +165,11 @@ describe('SIGUSR2 upgrades in place', () => {
     const port = await freePort();
     const socketPath = path.join(dir, 'app.sock');
     const pidfile = path.join(dir, 'tsgi.pid');
-    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--http-socket', socketPath, '--module', APP, '--processes', '2', '--pidfile', pidfile]);
+    const stats = await freePort();
+    const master = await tsgi([
+      ...['--http-socket', `127.0.0.1:${port}`, '--http-socket', socketPath, '--module', APP, '--processes', '2', '--pidfile', pidfile],
+      ...['--stats', `127.0.0.1:${stats}`, '--stats-http'],
+    ]);
     const before = master.workers();
     // A new connection for every request: a moment without a listener would refuse some.
     const load = new Load((p) => `http://127.0.0.1:${port}${p}`, 100, '/ok', { keepAlive: false }).start();
@@ -193,6 +202,8 @@ describe('SIGUSR2 upgrades in place', () => {
     expect(workers).toHaveLength(2);
     expect(workers).toContain((await get({ socketPath })).pid);
     expect(workers).toContain((await get({ port })).pid);
+    // The stats port too: the old master let it go, the new one serves it.
+    expect(await statsPid(stats)).toBe(successor);
 
     // The new master's own exit removes them (--vacuum), as the old one would have.
     process.kill(successor, 'SIGTERM');
@@ -209,7 +220,8 @@ describe('SIGUSR2 upgrades in place', () => {
     const port = await freePort();
     const pidfile = path.join(dir, 'tsgi.pid');
     writeFileSync(ini, `[tsgi]\nhttp-socket = 127.0.0.1:${port}\nmodule = ${APP}\nprocesses = 2\npidfile = ${pidfile}\n`);
-    const master = await tsgi(['--ini', ini]);
+    const stats = await freePort();
+    const master = await tsgi(['--ini', ini, '--stats', `127.0.0.1:${stats}`, '--stats-http']);
     const before = master.workers();
     writeFileSync(ini, `[tsgi]\nhttp-socket = 127.0.0.1:${port}\nmodule = ${broken}\nprocesses = 2\npidfile = ${pidfile}\n`);
     const load = new Load((p) => `http://127.0.0.1:${port}${p}`, 50, '/ok', { keepAlive: false }).start();
@@ -231,6 +243,8 @@ describe('SIGUSR2 upgrades in place', () => {
     expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
     expect(master.workers()).toEqual(before);
     expect(before).toContain((await get({ port })).pid);
+    // The stats port, let go for the new master, is served again.
+    expect(await statsPid(stats)).toBe(master.pid);
   });
 
   it('a stop during an upgrade stops the new master too; the old one exits 0', async () => {
