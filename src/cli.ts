@@ -9,6 +9,7 @@
  */
 import { configFromCommandLine, helpText, renderConfig, subject, type Origin } from './config/index.js';
 import { backlogOf, checkStartable, DEFAULT_SOCKET, packageVersion, startContainer } from './process/container.js';
+import { readFrom } from './process/reconfigure.js';
 import { describeError, ErrorCodes, TsgiError } from './errors.js';
 import { listenersOf } from './net/sockets.js';
 import { jsonLines, type LineFormat } from './log.js';
@@ -53,6 +54,10 @@ async function control([path, ...words]: readonly string[]): Promise<void> {
 
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === 'ctl') return control(argv.slice(1));
+  // What a reload reads again and an upgrade starts with: the environment as given (tsgi
+  // takes systemd's variables out of it as it starts), in the directory of start.
+  const env = { ...process.env };
+  const cwd = process.cwd();
   const loaded = configFromCommandLine(argv, process.env);
   const { config } = loaded;
   if (config.help) return void process.stdout.write(helpText());
@@ -66,7 +71,12 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   if (config.chdir !== undefined) changeDirectory(config.chdir, loaded.origins.get('chdir')![0]!);
   if (config.master) {
-    const container = await startContainer(config, { handleSignals: true, ownLog: true });
+    const container = await startContainer(config, {
+      handleSignals: true,
+      ownLog: true,
+      reread: () => readFrom(cwd, () => configFromCommandLine(argv, { ...env })),
+      upgrade: { execPath: process.execPath, execArgv: process.execArgv, cli: process.argv[1]!, argv, env, cwd },
+    });
     process.exit(await container.closed);
   }
   checkStartable(config);

@@ -29,7 +29,11 @@ export async function serve(options: TsgiOptions, { handleSignals = false }: Ser
       'serve(): chdir: would move the whole host process; give absolute paths, or start the host process where it should run',
     );
   for (const warning of warnings) log.warn(warning);
-  return startContainer(config, { handleSignals, ownLog: config.logto !== undefined });
+  return startContainer(config, {
+    handleSignals,
+    ownLog: config.logto !== undefined,
+    reread: () => configFromCode(options, 'serve()', process.env),
+  });
 }
 
 /** Checks `options` as `serve()` would (throwing a TsgiError naming the mistake) and

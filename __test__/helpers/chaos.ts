@@ -28,6 +28,17 @@ export function childrenOf(pid: number): number[] {
   return children.sort((a, b) => a - b);
 }
 
+/** SIGKILL to a master the test did not start (an upgrade's successor) and its workers. */
+export function killTree(pid: number): void {
+  for (const child of [...childrenOf(pid), pid]) {
+    try {
+      process.kill(child, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /** Whether process `pid` exists (and is not a zombie). */
 export function alive(pid: number): boolean {
   try {

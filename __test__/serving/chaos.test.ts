@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { alive, childrenOf, Load, refused, reportTable, startTsgi, until, type ChaosRow, type Tsgi } from '../helpers/chaos.js';
+import { alive, childrenOf, killTree, Load, refused, reportTable, startTsgi, until, type ChaosRow, type Tsgi } from '../helpers/chaos.js';
 import { announceNginx, hasNginx, nginxVersionText, startNginx, type Nginx } from '../helpers/nginx.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
 
@@ -117,6 +117,80 @@ describe.skipIf(!hasNginx)(`chaos: faults against tsgi behind nginx (${nginxVers
       sent: results.reduce((n, r) => n + r.sent, 0),
       failed: failed.length,
       recovery: `new workers accepting ${median(times)} ms after each SIGHUP (median; max ${Math.max(...times)} ms)`,
+    });
+  }, 60_000);
+
+  it('a SIGHUP that changes processes 2 → 3, an env value and --harakiri in the config file under load: no request fails; the new workers have them', async () => {
+    const ini = path.join(tempDir(), 'tsgi.ini');
+    writeFileSync(ini, '[tsgi]\nprocesses = 2\nenv = COLOR=red\nharakiri = 30\n');
+    const { tsgi, nginx } = await stack(['--ini', ini]);
+    const before = tsgi.workers();
+    expect(before).toHaveLength(2);
+    expect(await (await fetch(nginx.url('/env?name=COLOR'))).text()).toBe('red');
+    const fast = new Load(nginx.url, 100, '/ok').start();
+    const slow = new Load(nginx.url, 20, '/slow?ms=400').start();
+    await sleep(1500);
+    writeFileSync(ini, '[tsgi]\nprocesses = 3\nenv = COLOR=blue\nharakiri = 2\n');
+    const hupAt = Date.now();
+    process.kill(tsgi.pid, 'SIGHUP');
+    expect((await tsgi.line(/reload \(SIGHUP\): configuration read again/)).text).toMatch(/changed: env, processes, harakiri$/);
+    const done = await tsgi.line(/reload \(SIGHUP\): done in (\d+) ms/);
+    await until(() => before.every((pid) => !alive(pid)), 'the old workers to finish and exit');
+    const settled = Date.now() - hupAt;
+    await sleep(1000);
+    const results = [await fast.stop(), await slow.stop()];
+    const failed = results.flatMap((r) => r.failed);
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+    const after = tsgi.workers();
+    expect(after).toHaveLength(3);
+    for (const pid of after) expect(before).not.toContain(pid);
+    // Every new worker served, with the new environment.
+    expect(new Set(fast.outcomes.filter((o) => o.start > done.at + 200).map((o) => o.pid))).toEqual(new Set(after));
+    expect(await (await fetch(nginx.url('/env?name=COLOR'))).text()).toBe('blue');
+    // --harakiri 2 holds: a busy loop is killed after 2 s, not 30.
+    const spinAt = Date.now();
+    await fetch(nginx.url('/spin'));
+    expect(Date.now() - spinAt).toBeLessThan(5000);
+    expect((await tsgi.line(/harakiri: worker \d \(pid \d+\): event loop blocked/)).text).toContain('--harakiri 2 ');
+    rows.push({
+      scenario: 'SIGHUP re-reading the config: processes 2 → 3, env, --harakiri',
+      sent: results.reduce((n, r) => n + r.sent, 0),
+      failed: failed.length,
+      recovery: `new workers accepting ${/done in (\d+) ms/.exec(done.text)![1]} ms after the SIGHUP; old ones gone after ${settled} ms`,
+    });
+  }, 60_000);
+
+  it('SIGUSR2 under load: a new master takes the socket over; no request fails, the pidfile names it, the old master exits', async () => {
+    const pidfile = path.join(tempDir(), 'tsgi.pid');
+    const { tsgi, nginx } = await stack(['--processes', '2', '--pidfile', pidfile]);
+    const before = tsgi.workers();
+    const fast = new Load(nginx.url, 100, '/ok').start();
+    const slow = new Load(nginx.url, 20, '/slow?ms=400').start();
+    await sleep(1500);
+    const usr2At = Date.now();
+    process.kill(tsgi.pid, 'SIGUSR2');
+    const serves = await tsgi.line(/upgrade \(SIGUSR2\): the new master \(pid (\d+)\) serves/, 30_000);
+    const successor = Number(/pid (\d+)/.exec(serves.text)![1]);
+    cleanups.push(() => killTree(successor));
+    expect(await tsgi.exited).toEqual({ code: 0, signal: null });
+    const settled = Date.now() - usr2At;
+    expect(Number(readFileSync(pidfile, 'utf8'))).toBe(successor);
+    const workers = childrenOf(successor);
+    expect(workers).toHaveLength(2);
+    await sleep(1000);
+    const results = [await fast.stop(), await slow.stop()];
+    const failed = results.flatMap((r) => r.failed);
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+    for (const pid of before) expect(alive(pid)).toBe(false);
+    // Once the old master is gone, only the new master's workers answer.
+    const late = fast.outcomes.filter((o) => o.start > usr2At + settled);
+    expect(late.length).toBeGreaterThan(50);
+    expect(new Set(late.map((o) => o.pid))).toEqual(new Set(workers));
+    rows.push({
+      scenario: 'SIGUSR2 upgrade in place (2 workers)',
+      sent: results.reduce((n, r) => n + r.sent, 0),
+      failed: failed.length,
+      recovery: `new master serving ${serves.at - usr2At} ms after the signal; old master gone after ${settled} ms; 0 connections refused`,
     });
   }, 60_000);
 

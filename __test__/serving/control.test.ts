@@ -149,9 +149,7 @@ describe('the control socket and tsgi ctl', () => {
       error: expect.stringMatching(/^unknown command "bogus"/),
     });
     expect(JSON.parse(await raw(socket, `${'x'.repeat(5000)}\n`))).toMatchObject({ ok: false, error: 'the command is longer than 4096 bytes' });
-    // With no SIGUSR2 handler, upgrade says so rather than killing the master.
-    const upgrade = await ctl(socket, 'upgrade');
-    expect(upgrade.answer).toEqual({ ok: false, command: 'upgrade', error: 'upgrade is not available' });
+    // upgrade is SIGUSR2's path: reload-upgrade.test.ts runs it through tsgi ctl.
     expect((await ctl(socket, 'reopen-logs')).answer).toEqual({
       ok: false,
       command: 'reopen-logs',

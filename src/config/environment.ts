@@ -12,8 +12,9 @@ import { didYouMean } from './suggest.js';
 
 const PREFIX = 'TSGI_';
 
-/** tsgi's variables that are not options: the native loader's (src/native/load.ts). */
-const OTHER_VARIABLES = new Set(['TSGI_NATIVE', 'TSGI_NATIVE_PATH']);
+/** tsgi's variables that are not options: the native loader's (src/native/load.ts), and
+ * the handover of an upgrade (src/process/upgrade.ts). */
+const OTHER_VARIABLES = new Set(['TSGI_NATIVE', 'TSGI_NATIVE_PATH', 'TSGI_UPGRADE_FD', 'TSGI_UPGRADE_FILES']);
 
 const VARIABLE_NAMES = (OPTIONS as readonly OptionSpec[]).filter((spec) => spec.type !== 'flag').map((spec) => environmentName(spec.name));
 

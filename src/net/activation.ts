@@ -27,22 +27,28 @@ export interface InheritedSocket {
   /** `127.0.0.1:8000`, `[::]:8000` or the socket path (`@name` for an abstract one). */
   readonly local: string;
   readonly tcp?: { host: string; port: number };
+  /** A Unix socket whose file an old tsgi master made (an upgrade), not systemd. */
+  readonly own?: boolean;
 }
 
 /**
- * The sockets passed to this process, or none when `LISTEN_PID` names another process
+ * The sockets passed to this process (`own`: those whose Unix socket file tsgi made, in an
+ * upgrade), or none when `LISTEN_PID` names another process
  * (the variables were meant for a parent). The variables are taken out of the
  * environment (`sd_listen_fds(1)`), so the workers and the app's children do not take
  * them for theirs.
  */
-export function inheritedSockets(env: NodeJS.ProcessEnv = process.env): InheritedSocket[] {
+export function inheritedSockets(env: NodeJS.ProcessEnv = process.env, own: ReadonlySet<number> = new Set()): InheritedSocket[] {
   const { LISTEN_FDS: count, LISTEN_PID: pid, LISTEN_FDNAMES: names = '' } = env;
   for (const name of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete env[name];
   if (count === undefined || Number(pid) !== process.pid) return [];
   if (!/^\d+$/.test(count)) throw new TsgiError(ErrorCodes.LISTEN, `LISTEN_FDS=${count}: expected a number of descriptors`);
   const nameList = names === '' ? [] : names.split(':');
   const tables = socketTables();
-  return Array.from({ length: Number(count) }, (_, i) => describe(FIRST_FD + i, nameList[i] ?? 'unknown', tables));
+  return Array.from({ length: Number(count) }, (_, i) => ({
+    ...describe(FIRST_FD + i, nameList[i] ?? 'unknown', tables),
+    ...(own.has(FIRST_FD + i) && { own: true }),
+  }));
 }
 
 interface SocketTables {
@@ -141,6 +147,8 @@ export async function takeInherited(listener: Listener, inherited: InheritedSock
     local: socket.local,
     inherited: true,
     ...(socket.tcp && { port: socket.tcp.port }),
+    // An old master's Unix socket: removed at exit (--vacuum) as the old master would have.
+    ...(socket.own && !socket.tcp && { path: socket.local }),
     // A worker place's own socket (--worker-sockets) stays that place's.
     ...(listener.worker !== undefined && { worker: listener.worker }),
   });

@@ -106,7 +106,8 @@ export interface BoundSocket {
   readonly port?: number;
   /** A worker place's own socket (`--worker-sockets`): only that place's workers get it. */
   readonly worker?: number;
-  /** Passed by systemd (`LISTEN_FDS`): its file, if a Unix socket, is never removed. */
+  /** Passed by systemd (`LISTEN_FDS`): its file, if a Unix socket, is never removed (unless
+   * `path` is set: a socket an old tsgi master handed over). */
   readonly inherited?: boolean;
 }
 
@@ -238,6 +239,7 @@ export async function closeSockets(sockets: readonly BoundSocket[], vacuum: bool
     if (socket.inherited) {
       // Once: the number may be another descriptor's by a second call.
       if (inheritedOpen.delete(socket.fd)) closeSync(socket.fd);
+      if (socket.path && vacuum) await unlink(socket.path).catch(() => {});
       continue;
     }
     if (socket.path && !vacuum) continue;

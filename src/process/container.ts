@@ -7,7 +7,7 @@
  * (it imports nothing from native/ or server/): the workers do.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { Config } from '../config/index.js';
+import type { Config, LoadedConfig } from '../config/index.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log, logThrough, setLogSink } from '../log.js';
 import { LogFile } from '../observe/log-file.js';
@@ -19,10 +19,12 @@ import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
 import { requestLogger } from '../observe/request-log.js';
 import { logDate } from '../observe/strftime.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
-import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
+import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket, type Listener } from '../net/sockets.js';
 import type { serveStats } from '../observe/stats.js';
 import { inheritedSockets, refuseUnclaimed, takeInherited } from '../net/activation.js';
 import { systemdNotifier } from './systemd.js';
+import { reconfigurer } from './reconfigure.js';
+import { upgradeHandover, upgrader, type UpgradeSource } from './upgrade.js';
 
 /** Where tsgi serves when no socket is named: loopback, never every interface. */
 export const DEFAULT_SOCKET = '127.0.0.1:3031';
@@ -39,6 +41,11 @@ export interface ContainerOptions {
   /** Send this process's own tsgi log lines through the container's log (to `--logto`,
    * in order with the workers' lines), instead of the process's log sink. */
   readonly ownLog: boolean;
+  /** The configuration's sources, read again by each reload (src/process/reconfigure.ts);
+   * without them a reload keeps the running configuration. */
+  readonly reread?: () => LoadedConfig;
+  /** How this process was started, for an upgrade in place (SIGUSR2): the command line's. */
+  readonly upgrade?: UpgradeSource;
 }
 
 /** A socket being served. */
@@ -62,6 +69,10 @@ export interface Container {
    * Resolves true once done, false if the new workers failed to start (the old ones
    * serve on) or a reload is already running (one more is then done after it). */
   reload(): Promise<boolean>;
+  /** An upgrade in place (src/process/upgrade.ts): a new master from the installed tsgi takes
+   * the sockets over and this one stops. Resolves true once the new master serves, false
+   * if it failed (this one serves on) or this container was started from code. */
+  upgrade(): Promise<boolean>;
   /** Stops serving: gracefully (in-flight requests finish, up to `--reload-mercy`) or at
    * once. Resolves, as `closed` does, with the exit code the CLI would use. */
   close(options?: { graceful?: boolean }): Promise<number>;
@@ -91,13 +102,17 @@ export async function backlogOf(config: Config): Promise<number> {
   return config.listen ?? cap;
 }
 
+/** The sockets a configuration names: the shared ones first (a worker's own socket that
+ * takes the address of another socket of the options is then the one reported). */
+function listenersFor(config: Config): Listener[] {
+  const shared = listenersOf(config, DEFAULT_SOCKET);
+  return [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
+}
+
 /** Starts a master and its workers; resolves once every worker is ready. */
 export async function startContainer(config: Config, options: ContainerOptions): Promise<Container> {
   checkStartable(config);
-  // The shared sockets first: a worker's own socket that takes the address of another
-  // socket of the options is then the one reported.
-  const shared = listenersOf(config, DEFAULT_SOCKET);
-  const listeners = [...shared, ...(config['worker-sockets'] ? workerListenersOf(shared, config.processes) : [])];
+  const listeners = listenersFor(config);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   const output = openLogs(config.logto);
   const ownLines = ownLineFormat(config);
@@ -105,21 +120,32 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const previousSink = options.ownLog ? logThrough(output.logs, ownLines) : null;
   const restoreLog = (): void => void (previousSink && setLogSink(previousSink));
   const backlog = await backlogOf(config);
+  /** Every socket open: those served, and those a reload dropped until their workers are gone. */
   const sockets: BoundSocket[] = [];
-  let stats: Awaited<ReturnType<typeof serveStats>> | null = null;
+  const bind = async (listener: Listener): Promise<BoundSocket> => {
+    const socket = await bindSocket(listener, config['chmod-socket'], owner);
+    // A worker's own socket is on the host of its shared one, warned about already.
+    if (listener.worker === undefined) warnIfExposed(listener, socket.local);
+    return socket;
+  };
+  let stats = null as Awaited<ReturnType<typeof serveStats>> | null;
+  // Loaded only when asked for, as every module the master loads delays the first worker.
+  const startStats = async (): Promise<void> => {
+    if (config.stats) stats = await (await import('../observe/stats.js')).serveStats(config.stats, config['stats-http'], () => master.snapshot());
+  };
+  // A master an upgrade started: its sockets are the old master's, its files once it serves.
+  const handover = upgradeHandover();
+  /** Whether this process removes its Unix socket files and pidfile as it exits: not once
+   * an upgrade handed them over, nor in a new master that never took over. */
+  let ownsFiles = handover === null;
+  const vacuum = (): boolean => config.vacuum && ownsFiles;
   try {
-    // systemd's sockets (LISTEN_FDS) serve the options naming their address.
-    const inherited = inheritedSockets();
-    for (const listener of listeners) {
-      const socket = (await takeInherited(listener, inherited)) ?? (await bindSocket(listener, config['chmod-socket'], owner));
-      sockets.push(socket);
-      // A worker's own socket is on the host of its shared one, warned about already.
-      if (listener.worker === undefined) warnIfExposed(listener, socket.local);
-    }
+    // systemd's sockets (LISTEN_FDS), or the old master's, serve the options naming their address.
+    const inherited = inheritedSockets(process.env, handover?.files);
+    for (const listener of listeners) sockets.push((await takeInherited(listener, inherited)) ?? (await bind(listener)));
     refuseUnclaimed(inherited);
     // Bound with the others, before the privilege drop: a taken port is a start-up error.
-    // Loaded only when asked for, as every module the master loads delays the first worker.
-    if (config.stats) stats = await (await import('../observe/stats.js')).serveStats(config.stats, config['stats-http'], () => master.snapshot());
+    await startStats();
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
     dropPrivileges(config.uid, config.gid, config['allow-root']);
   } catch (error) {
@@ -132,14 +158,19 @@ export async function startContainer(config: Config, options: ContainerOptions):
   const handlers = new Map<NodeJS.Signals, () => void>();
   let control: ControlSocket | null = null;
   let fifo: MasterFifo | null = null;
+  /** Binds --control-socket and --master-fifo, when asked for. */
+  const startControl = async (): Promise<void> => {
+    if (config['control-socket']) control = await serveControl(config['control-socket'], actions);
+    if (config['master-fifo']) fifo = openMasterFifo(config['master-fifo'], actions);
+  };
   const cleanup = async (): Promise<void> => {
     systemd.close();
     control?.close();
     fifo?.close();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     stats?.close();
-    await closeSockets(sockets, config.vacuum);
-    if (config.pidfile && config.vacuum) {
+    await closeSockets(sockets, vacuum());
+    if (config.pidfile && vacuum()) {
       try {
         unlinkSync(config.pidfile);
       } catch {
@@ -167,15 +198,60 @@ export async function startContainer(config: Config, options: ContainerOptions):
     // Only before every worker was ever ready (--need-app): the start fails with it.
     onFatal: (error) => void cleanup().then(() => failStart(error)),
     notify: systemd.send,
+    ...(options.reread && {
+      reconfigure: reconfigurer({
+        reread: options.reread,
+        check: checkStartable,
+        listeners: listenersFor,
+        bind,
+        open: sockets,
+        current: () => master.generation,
+        vacuum,
+        applied: (next) => (config = next),
+      }),
+    }),
   });
+  const upgrade = options.upgrade
+    ? upgrader({
+        source: options.upgrade,
+        sockets: () => master.generation.sockets,
+        startTimeoutMs: () => config['start-timeout'] * 1000,
+        pidfile: () => config.pidfile,
+        // The new master binds the stats, control socket and FIFO paths itself: this one lets
+        // them go for the switch, and takes them back if the upgrade fails.
+        release: async () => {
+          stats?.close();
+          control?.close();
+          fifo?.close();
+          control = fifo = null;
+        },
+        restore: async () => {
+          await startStats().catch((error: unknown) => log.error(`upgrade: ${(error as Error).message}; the stats are not served`));
+          await startControl().catch((error: unknown) => log.error(`upgrade: ${(error as Error).message}; no control socket`));
+        },
+        handOver: (pid) => {
+          ownsFiles = false;
+          // systemd follows the new master (NotifyAccess=main takes its word from now on).
+          systemd.send(`MAINPID=${pid}\nSTATUS=upgraded: the new master (pid ${pid}) serves`);
+          master.shutdown(true);
+          void closeSockets(sockets, vacuum());
+        },
+      })
+    : null;
+  const upgradeNow = async (why: string): Promise<boolean> => {
+    if (upgrade) return upgrade.start(why);
+    log.warn(`upgrade (${why}): only a master started by the command line can start its successor`);
+    return false;
+  };
   /** --shutdown-delay's wait, until it ends or another stop comes first. */
   let delayed: NodeJS.Timeout | undefined;
   const shutdown = (graceful: boolean): void => {
     clearTimeout(delayed);
+    upgrade?.abort();
     systemd.send(`STOPPING=1\nSTATUS=stopping${graceful ? ': the workers finish their requests' : ''}`);
     master.shutdown(graceful);
     // New connections are refused at once, not once the last worker has gone.
-    if (graceful) void closeSockets(sockets, config.vacuum);
+    if (graceful) void closeSockets(sockets, vacuum());
   };
   // What the signals, the control socket and the master FIFO do (control.ts's commands).
   const gracefulStop = (why: string): void => {
@@ -215,12 +291,12 @@ export async function startContainer(config: Config, options: ContainerOptions):
     // A worker more or less, within --cheaper (or 1) and --processes, as gunicorn's.
     handlers.set('SIGTTIN', () => void master.scaleTo(master.workerCount.running + 1, 'SIGTTIN'));
     handlers.set('SIGTTOU', () => void master.scaleTo(master.workerCount.running - 1, 'SIGTTOU'));
+    if (upgrade) handlers.set('SIGUSR2', () => master.background(upgrade.start('SIGUSR2')));
     for (const [signal, handler] of handlers) process.on(signal, handler);
   }
   try {
     // Before any worker starts: a path that cannot be bound fails the start.
-    if (config['control-socket']) control = await serveControl(config['control-socket'], actions);
-    if (config['master-fifo']) fifo = openMasterFifo(config['master-fifo'], actions);
+    await startControl();
   } catch (error) {
     master.shutdown(false);
     await closed;
@@ -229,19 +305,32 @@ export async function startContainer(config: Config, options: ContainerOptions):
   if (stats) log.info(`stats on ${stats.local}${config['stats-http'] ? ' (HTTP: / and /metrics)' : ''}`);
   await Promise.race([master.start(), startFailed]);
   for (const socket of sockets) {
-    const whose = socket.worker === undefined ? (socket.inherited ? ' (from systemd)' : '') : ` (worker ${socket.worker}'s own)`;
+    const passed = handover ? ' (from the old master)' : ' (from systemd)';
+    const whose = socket.worker === undefined ? (socket.inherited ? passed : '') : ` (worker ${socket.worker}'s own)`;
     log.info(`serving ${config.module ?? 'the built-in example app'} over ${PROTOCOL_NAMES[socket.protocol]} on ${socket.local}${whose}`);
   }
   const { running, max } = master.workerCount;
   const more = running < max ? `, up to ${max} on demand` : '';
   log.info(`${running} worker(s) ready (pid ${master.pids.join(', ')}${more}); master pid ${process.pid}`);
   systemd.send(`READY=1\nSTATUS=${running} worker(s) serving on ${sockets.map((s) => s.local).join(', ')}`);
+  if (handover) {
+    ownsFiles = true;
+    handover.ready();
+  }
   return {
-    addresses: sockets.map((s) => ({ protocol: s.protocol, name: s.name, address: s.local, ...(s.worker !== undefined && { worker: s.worker }) })),
+    get addresses() {
+      return master.generation.sockets.map((s) => ({
+        protocol: s.protocol,
+        name: s.name,
+        address: s.local,
+        ...(s.worker !== undefined && { worker: s.worker }),
+      }));
+    },
     get pids() {
       return master.pids;
     },
     reload: () => master.reload('reload()'),
+    upgrade: () => upgradeNow('upgrade()'),
     close: ({ graceful = true } = {}) => {
       shutdown(graceful);
       return closed;

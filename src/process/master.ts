@@ -10,7 +10,7 @@
  * server/), so a crash in either costs a worker, never the master.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
 import { monotonicUsec } from './systemd.js';
 import type { BoundSocket } from '../net/sockets.js';
+import type { Generation, Reconfiguration } from './reconfigure.js';
 import type { StatsSnapshot, WorkerStats } from '../observe/stats.js';
 import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
 
@@ -67,6 +68,9 @@ class WorkerProcess {
   /** Resolves true once the worker is ready, false if it exits first. */
   readonly ready: Promise<boolean>;
   private settle!: (ready: boolean) => void;
+  /** Resolves once the process has exited. */
+  readonly exited: Promise<void>;
+  private settleExit!: () => void;
 
   constructor(
     readonly wid: number,
@@ -74,6 +78,7 @@ class WorkerProcess {
     readonly child: ChildProcess,
   ) {
     this.ready = new Promise((resolve) => (this.settle = resolve));
+    this.exited = new Promise((resolve) => (this.settleExit = resolve));
   }
 
   get pid(): number {
@@ -93,6 +98,7 @@ class WorkerProcess {
   markExited(code: number | null, signal: NodeJS.Signals | null): void {
     this.exit = { code, signal };
     this.settle(false);
+    this.settleExit();
     this.logsReopened?.();
   }
 
@@ -150,12 +156,21 @@ export interface MasterOptions {
   onFatal: (error: TsgiError) => void;
   /** Tells systemd (`sd_notify` lines) how the service is: here, around a reload. */
   notify: (state: string) => void;
+  /** Each reload's configuration, read again (src/process/reconfigure.ts): undefined to
+   * keep the running one, null when it was refused (the reload is then not done). */
+  reconfigure?: (why: string) => Promise<Reconfiguration | null | undefined>;
 }
 
+/** The options that say how many workers run: a reload changing one counts them afresh. */
+const COUNT_OPTIONS = ['processes', 'cheaper', 'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'cheaper-idle'] as const;
+
 export class Master {
-  private readonly config: Config;
+  private config: Config;
+  /** The sockets new workers get; a reload may change them. */
+  private sockets: readonly BoundSocket[];
   private readonly workers = new Set<WorkerProcess>();
-  private readonly places: Place[];
+  /** Every place there has been, 1..: a reload may make fewer of them current. */
+  private readonly placeStore: Place[];
   private readonly scoreboard: Scoreboard;
   private readonly freeSlots: number[];
   private readonly touched = new Map<string, number>();
@@ -172,16 +187,14 @@ export class Master {
   private stoppedUnclean = false;
   private readonly bootListeners: Array<() => void> = [];
   /** --cheaper's adaptive count; null when off. */
-  private readonly cheaper: Cheaper | null;
+  private cheaper: Cheaper | null;
   private looking = false;
 
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
-    this.places = Array.from({ length: this.config.processes }, (_, i) => new Place(i + 1));
-    const initial = initialWorkers(this.config);
-    for (const place of this.places) place.cheap = place.wid > initial;
-    const cheaper = cheaperSettings(this.config);
-    this.cheaper = cheaper && new Cheaper(cheaper);
+    this.sockets = options.sockets;
+    this.placeStore = Array.from({ length: this.config.processes }, (_, i) => new Place(i + 1));
+    this.cheaper = this.countAfresh();
     // Room for a whole reload (old and new side by side), a replacement per worker, and
     // workers still finishing their requests after being replaced. Past that, a spawn
     // waits for one to exit (spawn() returns null).
@@ -205,6 +218,40 @@ export class Master {
     return [...this.workers].map((w) => w.pid);
   }
 
+  /** The configuration and sockets new workers get now. */
+  get generation(): Generation {
+    return { config: this.config, sockets: this.sockets };
+  }
+
+  /** The worker places now, 1..processes. */
+  private get places(): Place[] {
+    return this.placeStore.slice(0, this.config.processes);
+  }
+
+  /** Runs --cheaper-initial workers (every place without --cheaper); --cheaper's state for
+   * this configuration, null when off. */
+  private countAfresh(): Cheaper | null {
+    const initial = initialWorkers(this.config);
+    for (const place of this.placeStore) place.cheap = place.wid > initial;
+    const settings = cheaperSettings(this.config);
+    return settings && new Cheaper(settings);
+  }
+
+  /** Serves `next` from now on (a reload's configuration); returns what it replaces. */
+  private use(next: Generation): Generation {
+    const previous = this.generation;
+    this.config = next.config;
+    this.sockets = next.sockets;
+    while (this.placeStore.length < this.config.processes) this.placeStore.push(new Place(this.placeStore.length + 1));
+    // A reload that changes how many workers run starts their count afresh; one that does
+    // not keeps the count `tsgi ctl workers`, the signals or --cheaper have set.
+    if (COUNT_OPTIONS.some((name) => previous.config[name] !== this.config[name])) this.cheaper = this.countAfresh();
+    const files = this.config['touch-reload'];
+    for (const file of this.touched.keys()) if (!files.includes(file)) this.touched.delete(file);
+    for (const file of files) if (!this.touched.has(file)) this.touched.set(file, mtimeNow(file));
+    return previous;
+  }
+
   // ---- spawning and deaths ---------------------------------------------------------
 
   /** A new worker for place `wid`, or null when every scoreboard slot is taken by a
@@ -218,7 +265,7 @@ export class Master {
     this.scoreboard.reset(slot);
     // The shared sockets, and the place's own (--worker-sockets): a replacement for place
     // N gets place N's, still bound here, so nothing is refused on them meanwhile.
-    const sockets = this.options.sockets.filter((s) => s.worker === undefined || s.worker === wid);
+    const sockets = this.sockets.filter((s) => s.worker === undefined || s.worker === wid);
     let child: ChildProcess;
     try {
       child = fork(WORKER_MAIN, [], {
@@ -282,7 +329,7 @@ export class Master {
       this.fatal(new TsgiError(ErrorCodes.WORKER_START, cause));
       return;
     }
-    const place = this.places[wid - 1]!;
+    const place = this.placeStore[wid - 1]!;
     place.failures++;
     place.retryAt = performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (place.failures - 1));
     const serving = this.workers.size > 0 ? 'the other workers go on serving' : 'no worker is serving';
@@ -325,7 +372,7 @@ export class Master {
       case 'uncaught':
         // The worker accepts nothing more and exits once its requests are done (or the
         // grace is over): its place gets a new worker now.
-        this.places[worker.wid - 1]!.uncaught++;
+        this.placeStore[worker.wid - 1]!.uncaught++;
         if (this.stopping || worker.state === 'stopping') break;
         this.retire(worker, this.config['uncaught-exception-grace'] * 1000, 'an uncaught exception');
         this.reconcile();
@@ -344,7 +391,7 @@ export class Master {
       this.finishIfDone();
       return;
     }
-    const place = this.places[worker.wid - 1]!;
+    const place = this.placeStore[worker.wid - 1]!;
     if (worker.state === 'stopping') {
       if (code !== 0) log.warn(`${worker.name} ${worker.describeExit()} while stopping`);
       this.reconcile();
@@ -436,8 +483,10 @@ export class Master {
   // ---- reloads and recycling -----------------------------------------------------------
 
   /** A graceful reload (SIGHUP, --touch-reload): new workers, then the old ones stop.
-   * Requests arriving during one are coalesced into one more after it. */
-  async reload(why: string, chain = this.config['chain-reload']): Promise<boolean> {
+   * The configuration is read again first (`reconfigure`): the new workers get it, or
+   * nothing is done when it is refused. Requests arriving during one are coalesced into
+   * one more after it. `chain`: one worker at a time, whatever --chain-reload says. */
+  async reload(why: string, chain?: boolean): Promise<boolean> {
     if (this.stopping) return false;
     if (this.config['exit-on-reload']) {
       // uWSGI's --exit-on-reload: a supervisor (systemd, Kubernetes) starts the new version.
@@ -445,35 +494,60 @@ export class Master {
       this.shutdown(true);
       return false;
     }
-    if (!this.booted) {
-      // Nothing serves yet (a crash loop, say): no overlap to arrange, start afresh now.
-      log.info(`reload (${why}): workers are not up yet; starting them again without waiting`);
-      for (const place of this.places) {
-        place.failures = 0;
-        place.retryAt = 0;
-        clearTimeout(place.pending);
-        place.pending = undefined;
-      }
-      this.reconcile();
-      return true;
-    }
     if (this.reloading) {
       this.reloadAgain = true;
       return false;
     }
     this.reloading = true;
-    const started = performance.now();
-    this.options.notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=reloading (${why})`);
-    log.info(`reload (${why}): starting ${this.serving.length} new worker(s)${chain ? ', one at a time' : ''}`);
-    const ok = chain ? await this.chainReload() : await this.wholeReload();
-    if (ok) log.info(`reload (${why}): done in ${Math.round(performance.now() - started)} ms; the old workers finish their requests`);
+    const booted = this.booted;
+    if (booted) this.options.notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=reloading (${why})`);
+    const change = await this.options.reconfigure?.(why);
+    let ok = false;
+    if (change !== null && !this.stopping) ok = booted ? await this.replaceWorkers(why, change, chain) : this.restartWorkers(why, change);
     // Either way workers serve: the new ones, or the old ones when the new could not start.
-    if (!this.stopping) this.options.notify(`READY=1\nSTATUS=${ok ? `reloaded (${why})` : `reload failed (${why}); the old workers serve`}`);
+    if (booted && !this.stopping) this.options.notify(`READY=1\nSTATUS=${ok ? `reloaded (${why})` : `reload failed (${why}); the old workers serve`}`);
     this.reloading = false;
     if (this.reloadAgain) {
       this.reloadAgain = false;
       this.background(this.reload('asked again during the last one'));
     }
+    return ok;
+  }
+
+  /** Nothing serves yet (a crash loop, say): no overlap to arrange, start afresh now. */
+  private restartWorkers(why: string, change: Reconfiguration | undefined): boolean {
+    log.info(`reload (${why}): workers are not up yet; starting them again without waiting`);
+    if (change) {
+      const old = [...this.workers];
+      this.use(change.next);
+      for (const w of old) this.retire(w, this.config['worker-reload-mercy'] * 1000, 'reload');
+      change.settled(true, Promise.all(old.map((w) => w.exited)));
+    }
+    for (const place of this.places) {
+      place.failures = 0;
+      place.retryAt = 0;
+      clearTimeout(place.pending);
+      place.pending = undefined;
+    }
+    this.reconcile();
+    return true;
+  }
+
+  private async replaceWorkers(why: string, change: Reconfiguration | undefined, chain = this.config['chain-reload']): Promise<boolean> {
+    const started = performance.now();
+    const previous = change && this.use(change.next);
+    const old = [...this.workers].filter((w) => w.state !== 'stopping');
+    log.info(`reload (${why}): starting ${this.serving.length} new worker(s)${chain ? ', one at a time' : ''}`);
+    const ok = chain ? await this.chainReload() : await this.wholeReload();
+    if (ok) {
+      // Places the new configuration no longer runs (fewer --processes, or --cheaper).
+      for (const w of old)
+        if (w.wid > this.config.processes || this.placeStore[w.wid - 1]!.cheap) this.retire(w, this.config['worker-reload-mercy'] * 1000, 'reload');
+      log.info(`reload (${why}): done in ${Math.round(performance.now() - started)} ms; the old workers finish their requests`);
+    } else if (previous) {
+      this.use(previous);
+    }
+    change?.settled(ok, Promise.all(old.map((w) => w.exited)));
     return ok;
   }
 
@@ -571,7 +645,7 @@ export class Master {
       const slot = this.scoreboard.slot(worker.slot);
       if (slot.loopTick === 0 || now - slot.loopTick <= limitMs) continue;
       worker.harakiried = true;
-      this.places[worker.wid - 1]!.harakiri++;
+      this.placeStore[worker.wid - 1]!.harakiri++;
       const blocked = ((now - slot.loopTick) / 1000).toFixed(1);
       const where =
         slot.current.since > 0
@@ -604,7 +678,7 @@ export class Master {
       if (rssLimit > 0 && worker.memory.rss > rssLimit)
         worker.recycleWanted ??= `resident memory ${Math.round(worker.memory.rss / 1048576)} MB over --reload-on-rss ${this.config['reload-on-rss']}`;
       if (lifetime > 0 && now - worker.readyAt > lifetime) worker.recycleWanted ??= `--max-worker-lifetime ${this.config['max-worker-lifetime']} s reached`;
-      const place = this.places[worker.wid - 1]!;
+      const place = this.placeStore[worker.wid - 1]!;
       if (worker.recycleWanted && !worker.recycling && !this.reloading && !this.stopping && now >= place.retryAt) this.background(this.recycle(worker));
     }
     for (const [file, seen] of this.touched) {
@@ -671,7 +745,7 @@ export class Master {
     try {
       // The shared sockets' queues, and the own sockets' of the places running (a cheap
       // place's own socket has nobody to accept: its queue is no load on the workers).
-      const watched = this.options.sockets.filter((s) => s.port !== undefined && (s.worker === undefined || !this.places[s.worker - 1]!.cheap));
+      const watched = this.sockets.filter((s) => s.port !== undefined && (s.worker === undefined || !this.places[s.worker - 1]!.cheap));
       const queue = [...(await listenQueues(watched.map((s) => s.port!))).values()].reduce((sum, n) => sum + n, 0);
       this.scoreboard.refresh();
       const live = [...this.workers].filter((w) => w.state !== 'stopping');
@@ -748,7 +822,7 @@ export class Master {
 
   /** The ports of the TCP sockets, whose listen queues /proc shows. */
   private get tcpPorts(): number[] {
-    return this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port]));
+    return this.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port]));
   }
 
   async snapshot(): Promise<StatsSnapshot> {
@@ -784,7 +858,7 @@ export class Master {
         failures: place.failures,
       };
     });
-    const sockets = this.options.sockets.map((s) => {
+    const sockets = this.sockets.map((s) => {
       const queue = s.port === undefined ? 0 : (queues.get(s.port) ?? 0);
       return { name: s.local, proto: s.protocol, queue, max_queue: this.options.backlog, ...(s.worker !== undefined && { worker: s.worker }) };
     });
@@ -806,6 +880,15 @@ export class Master {
 
 async function mtime(file: string): Promise<number> {
   return (await stat(file).catch(() => null))?.mtimeMs ?? 0;
+}
+
+/** `mtime`, at once: 0 for a file that cannot be read. */
+function mtimeNow(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** Why fork() failed, in words an operator can act on. */
