@@ -12,6 +12,7 @@ import { loadApp } from './load-app.js';
 import { log, logThrough } from '../log.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
+import { Slowlog } from '../observe/slowlog.js';
 import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
 import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
 import { socketOwner } from './privileges.js';
@@ -45,8 +46,11 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
   Object.assign(process.env, environmentOf(config.env));
   const { app, hooks } = config.module ? await loadApp(config.module, config.callable, config.adapter) : { app: exampleApp, hooks: {} };
   await runOnStart(hooks, config);
+  // No master: slow requests whose loop turns are logged, a blocked loop is not seen.
+  const slowlog = config['slowlog-timeout'] > 0 ? new Slowlog(config) : null;
   const report = (message: FromWorker): void => {
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
+    if (message.kind === 'slow') slowlog?.report(`worker 0 (pid ${process.pid})`, message.request, message.seconds, { kind: 'idle' });
   };
   const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, report, hooks);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);

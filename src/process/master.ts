@@ -18,13 +18,16 @@ import { environmentOf, type Config } from '../config/index.js';
 import { describeError, type ErrorCode, ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
+import { Slowlog } from '../observe/slowlog.js';
 import { workerExecArgv } from './node-args.js';
 import { listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
+import { StackChannel, stackLines, wantsStacks } from './stack-capture.js';
+import type { Duplex } from 'node:stream';
 import { monotonicUsec } from './systemd.js';
 import type { BoundSocket } from '../net/sockets.js';
 import type { StatsSnapshot, WorkerStats } from '../observe/stats.js';
-import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
+import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type WorkerStart } from './worker-protocol.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 /** How often the master looks at its workers (harakiri precision), ms. */
@@ -59,6 +62,10 @@ class WorkerProcess {
   /** Killed by the master for --harakiri. */
   harakiried = false;
   killTimer: NodeJS.Timeout | undefined;
+  /** Its probe thread's channel (`stack-capture.ts`), when stacks may be asked for. */
+  stacks: StackChannel | null = null;
+  /** When the request last reported to the slowlog started (monotonic ms): once each. */
+  slowSince = 0;
   memory = { rss: 0, vsz: 0 };
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   /** Resolves true once the worker is ready, false if it exits first. */
@@ -166,6 +173,8 @@ export class Master {
   /** Some worker had to be killed or abort requests while stopping: exit 1. */
   private stoppedUnclean = false;
   private readonly bootListeners: Array<() => void> = [];
+  /** `--slowlog-timeout`'s lines, when on. */
+  private readonly slowlog: Slowlog | null;
 
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
@@ -176,6 +185,7 @@ export class Master {
     const slots = 4 * this.config.processes + 4;
     this.scoreboard = new Scoreboard(slots);
     this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+    this.slowlog = this.config['slowlog-timeout'] > 0 ? new Slowlog(this.config) : null;
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
 
@@ -207,10 +217,12 @@ export class Master {
     // The shared sockets, and the place's own (--worker-sockets): a replacement for place
     // N gets place N's, still bound here, so nothing is refused on them meanwhile.
     const sockets = this.options.sockets.filter((s) => s.worker === undefined || s.worker === wid);
+    // The stack probe's channel comes after the sockets: a socket pair, one end each.
+    const probeFd = wantsStacks(this.config) ? WorkerFd.FIRST_SOCKET + sockets.length : undefined;
     let child: ChildProcess;
     try {
       child = fork(WORKER_MAIN, [], {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd)],
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd), ...(probeFd ? ['pipe' as const] : [])],
         execArgv: workerExecArgv(process.execArgv, this.config['node-args']),
         serialization: 'json',
         env: { ...process.env, ...environmentOf(this.config.env) },
@@ -228,6 +240,7 @@ export class Master {
       return null;
     }
     const worker = new WorkerProcess(wid, slot, child);
+    if (probeFd) worker.stacks = new StackChannel(child.stdio[probeFd] as Duplex);
     this.workers.add(worker);
     // A child with a pid has the pipes asked for.
     this.route(child.stdout!, this.options.stdout);
@@ -244,6 +257,7 @@ export class Master {
       masterPid: process.pid,
       backlog: this.options.backlog,
       sockets: sockets.map((s) => ({ name: s.name, protocol: s.protocol })),
+      ...(probeFd && { probeFd }),
     };
     worker.send(start);
     // The worker fails itself at --start-timeout (saying why); this is for one that cannot.
@@ -309,6 +323,9 @@ export class Master {
         break;
       case 'logs-reopened':
         worker.logsReopened?.();
+        break;
+      case 'slow':
+        this.slowlog?.report(worker.name, message.request, message.seconds, { kind: 'idle' });
         break;
       case 'uncaught':
         // The worker accepts nothing more and exits once its requests are done (or the
@@ -522,6 +539,7 @@ export class Master {
           worker.send({ kind: 'reopen-logs' });
         }),
     );
+    this.slowlog?.reopen();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, REOPEN_WAIT_MS)));
     await Promise.race([Promise.all(waits), late]);
@@ -539,6 +557,7 @@ export class Master {
   private tick(): void {
     this.ticks++;
     if (this.config.harakiri > 0) this.checkHarakiri();
+    if (this.slowlog) this.checkSlow(this.slowlog);
     if (this.ticks % SLOW_EVERY === 0) this.background(this.slowTick());
   }
 
@@ -564,8 +583,43 @@ export class Master {
       log.error(
         `harakiri: ${worker.name}: event loop blocked for ${blocked} s ${where} (--harakiri ${this.config.harakiri} + --harakiri-graceful-timeout ${this.config['harakiri-graceful-timeout']}); killed, replacing it`,
       );
-      if (this.config['harakiri-verbose']) logWhatItDoes(worker.name, worker.child.pid);
-      worker.child.kill('SIGKILL');
+      if (this.config['harakiri-verbose']) this.background(this.stackThenKill(worker, slot.current.since > 0 ? slot.current.request : slot.oldest.request));
+      else worker.child.kill('SIGKILL');
+    }
+  }
+
+  /** --harakiri-verbose: the stuck worker's JavaScript stack (within STACK_GRACE_MS), its
+   * system call and wait channel, then the kill. */
+  private async stackThenKill(worker: WorkerProcess, request: string): Promise<void> {
+    const frames = await worker.stacks?.ask();
+    log.error(`harakiri: ${worker.name}: JavaScript stack${request ? ` (${request})` : ''}:`);
+    for (const line of stackLines(frames)) log.error(`harakiri: ${worker.name}: ${line}`);
+    logWhatItDoes(worker.name, worker.child.pid);
+    worker.child.kill('SIGKILL');
+  }
+
+  /** --slowlog-timeout, for a worker whose loop is blocked (it cannot report itself): the
+   * request it is stuck in, once, with the stack of what spins. A worker whose loop
+   * turns reports its slow requests itself ('slow'). */
+  private checkSlow(slowlog: Slowlog): void {
+    const timeoutMs = this.config['slowlog-timeout'] * 1000;
+    this.scoreboard.refresh();
+    const now = monotonicMs();
+    for (const worker of this.workers) {
+      if (worker.state !== 'ready' || worker.harakiried) continue;
+      const slot = this.scoreboard.slot(worker.slot);
+      // Two of the worker's ticks missed: its loop is blocked.
+      if (slot.loopTick === 0 || now - slot.loopTick <= 2 * TICK_MS) continue;
+      const stuck = slot.current.since > 0 ? slot.current : slot.oldest;
+      if (stuck.since === 0 || now - stuck.since <= timeoutMs || worker.slowSince === stuck.since) continue;
+      worker.slowSince = stuck.since;
+      const blockedSeconds = (now - slot.loopTick) / 1000;
+      this.background(
+        (async () => {
+          const stack = stackLines(await worker.stacks?.ask());
+          slowlog.report(worker.name, stuck.request, (now - stuck.since) / 1000, { kind: 'blocked', blockedSeconds, stack });
+        })(),
+      );
     }
   }
 
@@ -630,6 +684,7 @@ export class Master {
     if (!this.stopping || this.workers.size > 0) return;
     clearInterval(this.ticker);
     this.scoreboard.close();
+    void this.slowlog?.close();
     this.options.onExit(this.stopping.graceful && this.stoppedUnclean ? 1 : 0);
   }
 

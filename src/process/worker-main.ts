@@ -12,6 +12,7 @@ import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
 import { WorkerSlot } from './scoreboard.js';
+import { startStackProbe } from './stack-capture.js';
 import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
 
@@ -58,6 +59,7 @@ async function start(message: WorkerStart): Promise<void> {
     await logs.flushed();
     process.exit(EXIT_APP_LOAD);
   }
+  if (message.probeFd !== undefined) startStackProbe(message.probeFd);
   const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
   const worker = new Worker(loaded.app, config, { wid: message.wid, pid: process.pid }, slot, logs, send, loaded.hooks);
   message.sockets.forEach((socket, i) => worker.server.adopt(WorkerFd.FIRST_SOCKET + i, socket.protocol, message.backlog));
