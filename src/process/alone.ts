@@ -13,7 +13,7 @@ import { log, logThrough } from '../log.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { Slowlog } from '../observe/slowlog.js';
-import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
+import { BYTES_PER_WORKER, WorkerSlot } from './scoreboard.js';
 import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
 import { socketOwner } from './privileges.js';
 import { systemdNotifier } from './systemd.js';
@@ -52,7 +52,7 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
     if (message.kind === 'slow') slowlog?.report(`worker 0 (pid ${process.pid})`, message.request, message.seconds, { kind: 'idle' });
   };
-  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, report, hooks);
+  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, BYTES_PER_WORKER), logs, report, hooks);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   for (const [i, listener] of listeners.entries()) {
     const { protocol, name, option } = listener;

@@ -19,8 +19,9 @@ import { describeError, type ErrorCode, ErrorCodes, TsgiError } from '../errors.
 import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
 import { Slowlog } from '../observe/slowlog.js';
+import { recycleReason, Retired, workerRuntime, type ContainerMetrics, type RestartReason } from '../observe/metrics.js';
 import { workerExecArgv } from './node-args.js';
-import { listenQueues, memoryOf } from './proc.js';
+import { listenOverflows, listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
 import { StackChannel, stackLines, wantsStacks } from './stack-capture.js';
 import type { Duplex } from 'node:stream';
@@ -175,6 +176,9 @@ export class Master {
   private readonly bootListeners: Array<() => void> = [];
   /** `--slowlog-timeout`'s lines, when on. */
   private readonly slowlog: Slowlog | null;
+  /** /metrics: the counters of workers gone, and why workers were replaced. */
+  private readonly retired = new Retired();
+  private readonly restarts = new Map<RestartReason, number>();
 
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
@@ -331,6 +335,7 @@ export class Master {
         // The worker accepts nothing more and exits once its requests are done (or the
         // grace is over): its place gets a new worker now.
         this.places[worker.wid - 1]!.uncaught++;
+        this.restarted('uncaught');
         if (this.stopping || worker.state === 'stopping') break;
         this.retire(worker, this.config['uncaught-exception-grace'] * 1000, 'an uncaught exception');
         this.reconcile();
@@ -339,6 +344,8 @@ export class Master {
   }
 
   private onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    // Its counters stay in the container's totals (read before the slot is reused).
+    if (this.config.stats !== undefined) this.retired.add(this.scoreboard.metrics(worker.slot));
     this.workers.delete(worker);
     this.freeSlots.push(worker.slot);
     clearTimeout(worker.killTimer);
@@ -361,6 +368,7 @@ export class Master {
       this.fatal(new TsgiError(worker.failure?.code ?? ErrorCodes.MODULE_LOAD, worker.failure?.message ?? `${worker.name} could not load the app`));
       return;
     }
+    if (!worker.harakiried) this.restarted('crash');
     const soon = wasStarting || performance.now() - worker.readyAt < STABLE_MS;
     if (worker.harakiried || !soon) {
       place.failures = 0;
@@ -494,6 +502,7 @@ export class Master {
       return false;
     }
     for (const w of old) this.retire(w, mercy, 'reload');
+    this.restarted('reload', old.length);
     return true;
   }
 
@@ -510,6 +519,7 @@ export class Master {
         return false;
       }
       for (const w of old) this.retire(w, mercy, 'chain reload');
+      this.restarted('reload', old.length);
     }
     return true;
   }
@@ -521,6 +531,7 @@ export class Master {
     const fresh = this.spawn(worker.wid);
     if (fresh && (await fresh.ready)) {
       this.retire(worker, this.config['worker-reload-mercy'] * 1000, worker.recycleWanted ?? 'recycled');
+      this.restarted(recycleReason(worker.recycleWanted ?? ''));
     } else {
       worker.recycling = false; // tried again after the place's backoff
     }
@@ -573,6 +584,7 @@ export class Master {
       if (slot.loopTick === 0 || now - slot.loopTick <= limitMs) continue;
       worker.harakiried = true;
       this.places[worker.wid - 1]!.harakiri++;
+      this.restarted('harakiri');
       const blocked = ((now - slot.loopTick) / 1000).toFixed(1);
       const where =
         slot.current.since > 0
@@ -697,6 +709,10 @@ export class Master {
 
   // ---- stats ----------------------------------------------------------------------------------
 
+  private restarted(reason: RestartReason, workers = 1): void {
+    this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + workers);
+  }
+
   async snapshot(): Promise<StatsSnapshot> {
     this.scoreboard.refresh();
     const queues = await listenQueues(this.options.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port])));
@@ -746,7 +762,18 @@ export class Master {
       draining: this.draining || this.stopping !== null,
       sockets,
       workers,
+      ...(this.config.stats !== undefined && { metrics: { ...this.metrics(), listenOverflows: await listenOverflows() } }),
     };
+  }
+
+  /** The workers' metrics blocks: the container's counters and each place's runtime. */
+  private metrics(): Omit<ContainerMetrics, 'listenOverflows'> {
+    const live = [...this.workers].map((worker) => ({ worker, block: Float64Array.from(this.scoreboard.metrics(worker.slot)) }));
+    const runtimes = this.places.flatMap((place) => {
+      const serving = live.find((l) => l.worker.wid === place.wid && l.worker.state === 'ready');
+      return serving ? [{ worker: place.wid, ...workerRuntime(serving.block) }] : [];
+    });
+    return { totals: this.retired.totals(live.map((l) => l.block)), runtimes, restarts: [...this.restarts] };
   }
 }
 

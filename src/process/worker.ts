@@ -16,6 +16,7 @@ import { log } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
 import { requestLogger, type LoggedRequest } from '../observe/request-log.js';
 import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
+import { RequestMetrics, RuntimeSampler } from '../observe/metrics.js';
 import { serverLimits } from '../server/reactor-options.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
@@ -98,6 +99,9 @@ export class Worker implements RequestObserver {
   /** The request count at which to ask for recycling (0: never). */
   private readonly recycleAt: number;
   private readonly ticker: NodeJS.Timeout;
+  /** /metrics' counters and gauges: kept when the stats can be scraped (--stats, a master). */
+  private readonly metrics: RequestMetrics | null = null;
+  private readonly runtime: RuntimeSampler | null = null;
   private stopping: Promise<number> | null = null;
 
   constructor(
@@ -116,6 +120,10 @@ export class Worker implements RequestObserver {
     this.server = new Server(app, serverOptions(config));
     this.server.observer = this;
     this.ticker = setInterval(() => this.tick(), WORKER_TICK_MS);
+    if (config.stats !== undefined && identity.wid > 0) {
+      this.metrics = new RequestMetrics(slot.metrics);
+      this.runtime = new RuntimeSampler(slot.metrics, () => this.server.connections);
+    }
     this.slot.tick();
   }
 
@@ -144,6 +152,7 @@ export class Worker implements RequestObserver {
     f[Field.RESPONSE_TIME_US]! += msecs * 1000;
     f[Field.TX]! += exchange.headText.length + exchange.bodyBytes;
     if (exchange.failed) f[Field.EXCEPTIONS]!++;
+    this.metrics?.request(exchange.record.protocol, exchange.status, msecs / 1000, exchange.inputBytes, exchange.headText.length + exchange.bodyBytes);
     if (this.line) {
       const text = this.line({
         exchange,
@@ -218,6 +227,7 @@ export class Worker implements RequestObserver {
       const requests = this.server.activeRequests - tunnels;
       this.server.close();
       clearInterval(this.ticker);
+      this.runtime?.close();
       const who = `worker ${this.identity.wid} (pid ${this.identity.pid})`;
       if (requests > 0) log.warn(`${who}: aborted ${requests} request(s) still running after ${graceMs / 1000} s`);
       if (tunnels > 0) log.warn(`${who}: closed ${tunnels} tunnel(s) (WebSockets) still open after ${graceMs / 1000} s`);
@@ -269,6 +279,7 @@ export class Worker implements RequestObserver {
   /** Closes at once: requests still running are aborted. */
   close(): void {
     clearInterval(this.ticker);
+    this.runtime?.close();
     this.server.close();
   }
 }

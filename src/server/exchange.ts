@@ -118,6 +118,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
   /** The response head as sent ('' until it is), and the body bytes handed to the connection. */
   headText = '';
   bodyBytes = 0;
+  /** Request body bytes received. */
+  inputBytes = 0;
   /** The pieces of the body the app gave (its iterable's items): what uWSGI's log calls
    * switches, its loop's turns over the body (plugins/python/wsgi_handlers.c). */
   switches = 0;
@@ -197,6 +199,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
   // ---- events from the connection ---------------------------------------------------
 
   onBody(chunk: Buffer): void {
+    this.inputBytes += chunk.length;
     this.input().push(chunk);
   }
 
