@@ -83,7 +83,7 @@ describe('--slowlog-timeout', () => {
     const lines = await until(() => (linesOf(file).length > 0 ? linesOf(file) : null), 'the slowlog line');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] slowlog: worker 1 \(pid \d+\): GET \/sleep\?ms=2600 running for 1\.\d s \(--slowlog-timeout 1\); event loop idle: the request awaits I\/O or a timer/,
+      /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] slowlog: worker 1 \(pid \d+\): GET \/sleep\?ms=2600 running for 1\.\d s \(--slowlog-timeout 1\); event loop idle: the request awaits I\/O or a timer, no JavaScript of it is running; waiting on the app's answer \(no response begun; 0 request body bytes received\)$/,
     );
     // Not in the main log: --slowlog took the lines.
     expect(master.lines.map((l) => l.text)).not.toContainEqual(expect.stringContaining('slowlog:'));

@@ -7,8 +7,9 @@
  * - the loop is blocked (the request spins): the master sees it in the scoreboard and
  *   asks the worker's probe thread for the stack of the running JavaScript;
  * - the loop turns (the request awaits I/O or a timer): the worker sees the request in
- *   its own tick and says so; no JavaScript of the request is running, so there is no
- *   stack of it to show (the stack would be the idle loop's).
+ *   its own tick and says so, with what the request waits on (the app's answer, its
+ *   next body piece, the client); no JavaScript of the request is running, so there is
+ *   no stack of it to show (the stack would be the idle loop's).
  *
  * Lines go to `--slowlog FILE` (each with its date) or to the log. The master writes
  * every one of them: one writer per file.
@@ -19,7 +20,7 @@ import { log } from '../log.js';
 import { LogFile } from './log-file.js';
 
 /** What a slow request was doing when seen. */
-export type SlowActivity = { kind: 'idle' } | { kind: 'blocked'; blockedSeconds: number; stack: readonly string[] };
+export type SlowActivity = { kind: 'idle'; waiting: string } | { kind: 'blocked'; blockedSeconds: number; stack: readonly string[] };
 
 /** Refuses `--slowlog` without `--slowlog-timeout` (it would never get a line). */
 export function checkSlowlog(config: Config): void {
@@ -40,7 +41,7 @@ export class Slowlog {
     const head = `slowlog: ${who}: ${request} running for ${seconds.toFixed(1)} s (--slowlog-timeout ${this.config['slowlog-timeout']})`;
     const lines =
       activity.kind === 'idle'
-        ? [`${head}; event loop idle: the request awaits I/O or a timer, no JavaScript of it is running`]
+        ? [`${head}; event loop idle: the request awaits I/O or a timer, no JavaScript of it is running; waiting on ${activity.waiting}`]
         : [
             `${head}; event loop blocked for ${activity.blockedSeconds.toFixed(1)} s; JavaScript stack:`,
             ...activity.stack.map((line) => `slowlog: ${who}: ${line}`),

@@ -50,7 +50,7 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
   const slowlog = config['slowlog-timeout'] > 0 ? new Slowlog(config) : null;
   const report = (message: FromWorker): void => {
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
-    if (message.kind === 'slow') slowlog?.report(`worker 0 (pid ${process.pid})`, message.request, message.seconds, { kind: 'idle' });
+    if (message.kind === 'slow') slowlog?.report(`worker 0 (pid ${process.pid})`, message.request, message.seconds, { kind: 'idle', waiting: message.waiting });
   };
   const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, BYTES_PER_WORKER), logs, report, hooks);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);

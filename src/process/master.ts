@@ -329,7 +329,7 @@ export class Master {
         worker.logsReopened?.();
         break;
       case 'slow':
-        this.slowlog?.report(worker.name, message.request, message.seconds, { kind: 'idle' });
+        this.slowlog?.report(worker.name, message.request, message.seconds, { kind: 'idle', waiting: message.waiting });
         break;
       case 'uncaught':
         // The worker accepts nothing more and exits once its requests are done (or the

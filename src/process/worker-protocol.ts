@@ -75,4 +75,4 @@ export type FromWorker =
   | { kind: 'logs-reopened' }
   | { kind: 'uncaught' }
   /** `--slowlog-timeout`: a request still running, its loop turning (awaiting I/O). */
-  | { kind: 'slow'; request: string; seconds: number };
+  | { kind: 'slow'; request: string; seconds: number; waiting: string };

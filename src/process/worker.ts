@@ -198,7 +198,7 @@ export class Worker implements RequestObserver {
     if (this.slowSeen.has(exchange)) return;
     this.slowSeen.add(exchange);
     if (exchange.startedAt + this.slowlogMs > blockedSince) return;
-    this.report({ kind: 'slow', request: exchange.describeRequest(), seconds: (now - exchange.startedAt) / 1000 });
+    this.report({ kind: 'slow', request: exchange.describeRequest(), seconds: (now - exchange.startedAt) / 1000, waiting: exchange.waitingOn() });
   }
 
   private harakiri(exchange: Exchange, now: number): void {

@@ -213,6 +213,13 @@ export class Exchange implements EnvironSource, ResponseRequest {
     wake?.();
   }
 
+  /** What the request waits on while no JavaScript of it runs (the slowlog's words). */
+  waitingOn(): string {
+    if (this.wakeOnDrain) return `the client to read what was sent (backpressure, ${this.bodyBytes} body bytes so far)`;
+    if (this.status !== 0) return `the app's next body piece (status ${this.status} sent, ${this.bodyBytes} body bytes so far)`;
+    return `the app's answer (no response begun; ${this.inputBytes} request body bytes received)`;
+  }
+
   /** The connection ended before the response did. Fires the abort signal, once. */
   onAbort(truncated: boolean): void {
     if (this.aborted || this.finished) return;
