@@ -108,4 +108,12 @@ describe('--slowlog-timeout', () => {
     expect((await master.exited).code).not.toBe(0);
     expect(master.lines.map((l) => l.text)).toContainEqual(expect.stringMatching(/--slowlog \/tmp\/never\.log: needs --slowlog-timeout SECONDS/));
   });
+
+  it('refuses a --slowlog file it cannot open, in one line naming the option', async () => {
+    const file = path.join(tempDir(), 'no-such-dir', 'slow.log');
+    const master = await tsgi(['--http-socket', '127.0.0.1:0', '--module', APP, '--slowlog-timeout', '1', '--slowlog', file], null);
+    expect((await master.exited).code).not.toBe(0);
+    const said = master.lines.map((l) => l.text).filter((t) => t.includes('--slowlog'));
+    expect(said).toEqual([expect.stringMatching(/^tsgi: --slowlog .*slow\.log: cannot open it for appending: ENOENT/)]);
+  });
 });

@@ -14,6 +14,7 @@
  * Lines go to `--slowlog FILE` (each with its date) or to the log. The master writes
  * every one of them: one writer per file.
  */
+import { closeSync, openSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
@@ -22,10 +23,17 @@ import { LogFile } from './log-file.js';
 /** What a slow request was doing when seen. */
 export type SlowActivity = { kind: 'idle'; waiting: string } | { kind: 'blocked'; blockedSeconds: number; stack: readonly string[] };
 
-/** Refuses `--slowlog` without `--slowlog-timeout` (it would never get a line). */
+/** Refuses `--slowlog` without `--slowlog-timeout` (it would never get a line), and a
+ * file that cannot be opened for appending, at start rather than at the first slow request. */
 export function checkSlowlog(config: Config): void {
-  if (config.slowlog !== undefined && config['slowlog-timeout'] === 0) {
+  if (config.slowlog === undefined) return;
+  if (config['slowlog-timeout'] === 0) {
     throw new TsgiError(ErrorCodes.INVALID_OPTION, `--slowlog ${config.slowlog}: needs --slowlog-timeout SECONDS (0, the default, is off)`);
+  }
+  try {
+    closeSync(openSync(config.slowlog, 'a', 0o640));
+  } catch (error) {
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, `--slowlog ${config.slowlog}: cannot open it for appending: ${(error as Error).message}`);
   }
 }
 
