@@ -171,6 +171,12 @@ describe('/metrics', () => {
     expect(open.text.endsWith('\n# EOF\n')).toBe(true);
     const openFamilies = parse(open.text, 'openmetrics');
     expect(family(openFamilies, 'tsgi_responses').samples.map((s) => s.name)).toContain('tsgi_responses_total');
+    // _created: the container's counters began with the master, a worker's with its process.
+    const created = (f: string, name: string) => family(openFamilies, f).samples.find((s) => s.name === name)?.value ?? 0;
+    const masterStart = value(family(families, 'process_start_time_seconds'), 'process_start_time_seconds', { worker: 'master' });
+    expect(Math.floor(created('tsgi_responses', 'tsgi_responses_created'))).toBe(masterStart);
+    expect(Math.floor(created('tsgi_request_duration_seconds', 'tsgi_request_duration_seconds_created'))).toBe(masterStart);
+    expect(created('tsgi_worker_requests', 'tsgi_worker_requests_created')).toBeGreaterThanOrEqual(masterStart);
     expect(family(openFamilies, 'tsgi_build').type).toBe('info');
     expect(value(family(openFamilies, 'tsgi_request_duration_seconds'), 'tsgi_request_duration_seconds_count')).toBe(sent + 1);
   });

@@ -77,7 +77,7 @@ describe('the exposition', () => {
   it('names counters and info as each format asks, writes cumulative buckets and ends OpenMetrics with # EOF', () => {
     const write = (openMetrics: boolean): string => {
       const out = new Exposition(openMetrics);
-      out.counter('tsgi_x', 'A counter.', [[[['code', '200']], 3]]);
+      out.counter('tsgi_x', 'A counter.', [[[['code', '200']], 3, 1_700_000_000.5]]);
       out.histogram('tsgi_h_seconds', 'A histogram.', [0.1, 1], [{ labels: [['protocol', 'http']], counts: [1, 2, 3], sum: 9.5 }]);
       out.info('tsgi_build', 'Build.', [['version', 'a"b\\c\nd']]);
       return out.text();
@@ -101,7 +101,8 @@ describe('the exposition', () => {
       ].join('\n'),
     );
     const open = write(true);
-    expect(open).toContain('# TYPE tsgi_x counter\ntsgi_x_total{code="200"} 3\n');
+    // OpenMetrics alone has _created samples.
+    expect(open).toContain('# TYPE tsgi_x counter\ntsgi_x_total{code="200"} 3\ntsgi_x_created{code="200"} 1700000000.5\n');
     expect(open).toContain('# TYPE tsgi_build info\ntsgi_build_info{');
     expect(open.endsWith('\n# EOF\n')).toBe(true);
   });

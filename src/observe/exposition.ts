@@ -2,14 +2,15 @@
  * Writing metric families in the Prometheus text format (0.0.4) or OpenMetrics 1.0, the
  * one the scraper asks for (`Accept: application/openmetrics-text`). The two differ in
  * what a counter's family is called (`x_total` against `x`, its sample `x_total` in
- * both), in the info type (a gauge `x_info` against an info family `x`), and in the
- * `# EOF` that ends an OpenMetrics exposition. No `_created` samples: a scraper then
- * takes a counter's first sight as its start, as with the text format.
+ * both), in the info type (a gauge `x_info` against an info family `x`), in the
+ * `_created` sample OpenMetrics gives a counter or histogram that knows when it started
+ * counting (the text format has none), and in the `# EOF` that ends OpenMetrics.
  */
 import type { HistogramSeries } from './metrics.js';
 
 export type Labels = ReadonlyArray<readonly [string, string | number]>;
-export type Sample = readonly [Labels, number];
+/** Labels, value, and (counters) when the count began, seconds since the epoch. */
+export type Sample = readonly [Labels, number, created?: number];
 
 export const TEXT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -51,7 +52,10 @@ export class Exposition {
   /** `name` without `_total`; its samples are `name_total`. */
   counter(name: string, help: string, samples: readonly Sample[]): void {
     this.head(this.openMetrics ? name : `${name}_total`, 'counter', help);
-    for (const [labels, value] of samples) this.sample(`${name}_total`, labels, value);
+    for (const [labels, value, created] of samples) {
+      this.sample(`${name}_total`, labels, value);
+      if (this.openMetrics && created) this.sample(`${name}_created`, labels, created);
+    }
   }
 
   gauge(name: string, help: string, samples: readonly Sample[]): void {
@@ -60,7 +64,8 @@ export class Exposition {
   }
 
   /** `bounds`: the buckets' upper bounds, +Inf left out (each series has one more count). */
-  histogram(name: string, help: string, bounds: readonly number[], series: ReadonlyArray<HistogramSeries & { extra?: Labels }>): void {
+  /** `created`: when the series began counting (OpenMetrics' `_created`). */
+  histogram(name: string, help: string, bounds: readonly number[], series: ReadonlyArray<HistogramSeries & { extra?: Labels; created?: number }>): void {
     this.head(name, 'histogram', help);
     for (const one of series) {
       const labels: Labels = [...(one.extra ?? []), ...one.labels];
@@ -71,6 +76,7 @@ export class Exposition {
       }
       this.sample(`${name}_count`, labels, cumulative);
       this.sample(`${name}_sum`, labels, one.sum);
+      if (this.openMetrics && one.created) this.sample(`${name}_created`, labels, one.created);
     }
   }
 

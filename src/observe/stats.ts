@@ -13,7 +13,7 @@ import { describeErrno } from '../net/server-handle.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { Exposition, OPENMETRICS_TYPE, TEXT_TYPE, wantsOpenMetrics, type Labels, type Sample } from './exposition.js';
-import { DURATION_BUCKETS, GC_BUCKETS, RESTART_REASONS, SIZE_BUCKETS, type ContainerMetrics, type WorkerRuntime } from './metrics.js';
+import { DURATION_BUCKETS, GC_BUCKETS, RESTART_REASONS, SIZE_BUCKETS, type ContainerMetrics, type HistogramSeries, type WorkerRuntime } from './metrics.js';
 
 /** One worker place as the stats show it. */
 export interface WorkerStats {
@@ -102,7 +102,11 @@ export function statsJson(s: StatsSnapshot): string {
  */
 export function prometheusText(s: StatsSnapshot, openMetrics = false): string {
   const out = new Exposition(openMetrics);
-  const perWorker = (pick: (w: WorkerStats) => number): Sample[] => s.workers.map((w) => [[['worker', w.id]], pick(w)]);
+  const perWorker = (pick: (w: WorkerStats) => number, created?: (w: WorkerStats) => number): Sample[] =>
+    s.workers.map((w) => [[['worker', w.id]], pick(w), created?.(w)]);
+  // A process's own counters begin with it; a place's outlive its processes.
+  const spawned = (w: WorkerStats): number => w.last_spawn;
+  const sinceMaster = (): number => MASTER_START;
   // A worker's own socket also says whose it is; a shared one has no worker label.
   const perSocket = (pick: (k: SocketStats) => number): Sample[] =>
     s.sockets.map((k) => [[['socket', k.name], ['proto', k.proto], ...(k.worker === undefined ? [] : [['worker', k.worker] as const])], pick(k)]);
@@ -119,27 +123,27 @@ export function prometheusText(s: StatsSnapshot, openMetrics = false): string {
   out.counter(
     'tsgi_worker_requests',
     'Requests served by the worker process.',
-    perWorker((w) => w.requests),
+    perWorker((w) => w.requests, spawned),
   );
   out.counter(
     'tsgi_worker_exceptions',
     'Requests whose app failed.',
-    perWorker((w) => w.exceptions),
+    perWorker((w) => w.exceptions, spawned),
   );
   out.counter(
     'tsgi_worker_harakiri',
     'Requests and workers ended by --harakiri.',
-    perWorker((w) => w.harakiri_count),
+    perWorker((w) => w.harakiri_count, spawned),
   );
   out.counter(
     'tsgi_worker_uncaught_exceptions',
     'Exceptions nothing caught in the app; each costs the worker, after its requests in flight.',
-    perWorker((w) => w.uncaught_exceptions),
+    perWorker((w) => w.uncaught_exceptions, sinceMaster),
   );
   out.counter(
     'tsgi_worker_respawns',
     'Times the worker place was respawned.',
-    perWorker((w) => w.respawn_count),
+    perWorker((w) => w.respawn_count, sinceMaster),
   );
   out.gauge(
     'tsgi_worker_in_flight',
@@ -154,12 +158,12 @@ export function prometheusText(s: StatsSnapshot, openMetrics = false): string {
   out.counter(
     'tsgi_worker_response_time_seconds',
     'Sum of response times.',
-    perWorker((w) => w.running_time / 1e6),
+    perWorker((w) => w.running_time / 1e6, spawned),
   );
   out.counter(
     'tsgi_worker_sent_bytes',
     'Response bytes sent.',
-    perWorker((w) => w.tx),
+    perWorker((w) => w.tx, spawned),
   );
   out.gauge(
     'tsgi_worker_resident_memory_bytes',
@@ -189,10 +193,18 @@ export function prometheusText(s: StatsSnapshot, openMetrics = false): string {
       'nodejs_gc_duration_seconds',
       'Garbage collection pauses, by kind.',
       GC_BUCKETS,
-      runtimes.flatMap((r) => r.gc.map((g) => ({ ...g, extra: [['worker', r.worker]] as Labels }))),
+      runtimes.flatMap((r) => r.gc.map((g) => ({ ...g, extra: [['worker', r.worker]] as Labels, created: r.startTime }))),
     );
   }
   return out.text();
+}
+
+/** When the master started, seconds since the epoch: the container's counters (workers
+ * gone included) begin then. */
+const MASTER_START = performance.timeOrigin / 1000;
+
+function sinceStart(series: readonly HistogramSeries[]): Array<HistogramSeries & { created: number }> {
+  return series.map((one) => ({ ...one, created: MASTER_START }));
 }
 
 /** The request histograms, status codes, restarts and the workers' runtimes. */
@@ -201,19 +213,19 @@ function containerMetrics(out: Exposition, m: ContainerMetrics): void {
     'tsgi_request_duration_seconds',
     'Time from the request to the end of its response, by protocol and status class (none: no status was sent).',
     DURATION_BUCKETS,
-    m.totals.duration,
+    sinceStart(m.totals.duration),
   );
-  out.histogram('tsgi_request_size_bytes', 'Request body bytes received, by protocol.', SIZE_BUCKETS, m.totals.requestSize);
-  out.histogram('tsgi_response_size_bytes', 'Response bytes sent (head and body), by protocol.', SIZE_BUCKETS, m.totals.responseSize);
+  out.histogram('tsgi_request_size_bytes', 'Request body bytes received, by protocol.', SIZE_BUCKETS, sinceStart(m.totals.requestSize));
+  out.histogram('tsgi_response_size_bytes', 'Response bytes sent (head and body), by protocol.', SIZE_BUCKETS, sinceStart(m.totals.responseSize));
   out.counter(
     'tsgi_responses',
     'Responses by status code (100-599; other: none was sent).',
-    m.totals.statuses.map(([code, count]) => [[['code', code]], count]),
+    m.totals.statuses.map(([code, count]) => [[['code', code]], count, MASTER_START]),
   );
   out.counter(
     'tsgi_worker_restarts',
     'Workers replaced, by reason: harakiri, max-requests, rss (--reload-on-rss), lifetime (--max-worker-lifetime), crash, uncaught, reload.',
-    RESTART_REASONS.map((reason) => [[['reason', reason]], m.restarts.find(([r]) => r === reason)?.[1] ?? 0]),
+    RESTART_REASONS.map((reason) => [[['reason', reason]], m.restarts.find(([r]) => r === reason)?.[1] ?? 0, MASTER_START]),
   );
   if (m.listenOverflows !== null) {
     out.counter('tsgi_listen_overflows', "Connections the kernel dropped on a full listen queue (every socket of the host's network namespace).", [
@@ -238,7 +250,7 @@ type ProcessRow = readonly [Labels, Omit<WorkerRuntime, 'gc'>];
 
 /** prom-client's default families, for the given processes. */
 function runtimeFamilies(out: Exposition, processes: readonly ProcessRow[]): void {
-  const each = (pick: (r: Omit<WorkerRuntime, 'gc'>) => number): Sample[] => processes.map(([labels, r]) => [labels, pick(r)]);
+  const each = (pick: (r: Omit<WorkerRuntime, 'gc'>) => number): Sample[] => processes.map(([labels, r]) => [labels, pick(r), r.startTime]);
   out.counter(
     'process_cpu_user_seconds',
     'User CPU time spent, seconds.',
