@@ -31,7 +31,13 @@ export default defineConfig({
       { extends: true, test: { name: 'native', include: ['__test__/**/*.test.ts'], exclude: ['__test__/release/**'] } },
       {
         extends: true,
-        test: { name: 'pure', include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'], env: { TSGI_NATIVE: '0' } },
+        test: {
+          name: 'pure',
+          include: ['__test__/serving/**/*.test.ts', '__test__/peers/**/*.test.ts'],
+          env: { TSGI_NATIVE: '0' },
+          // The pure reactor loaded ahead, as the workers do: require() cannot load the sources.
+          setupFiles: ['./__test__/helpers/pure-reactor.ts'],
+        },
       },
       { extends: true, test: { name: 'release', include: ['__test__/release/**/*.test.ts', '__test__/install/packaging.test.ts'] } },
     ],

@@ -23,7 +23,7 @@
  * listed as SKIPPED with the reason, never dropped silently. The full run writes
  * bench/results/e2e.json, e2e.md and e2e.svg (not with --quick, --no-write, nor when
  * --only, --workloads or --connections narrow it), and
- * `node scripts/render-performance.mjs` puts them into the README. --quick never fails: it is a regression
+ * `node scripts/render-performance.mjs` puts them into docs/benchmarks.md. --quick never fails: it is a regression
  * guard for CI that prints the ratios, not a gate.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -264,7 +264,7 @@ async function main() {
         runs: (c.runs ?? []).map((r) => Math.round(r.rps)),
       })),
     };
-    // Rendered from the numbers as saved, so the README (rendered from the file) says the same.
+    // Rendered from the numbers as saved, so docs/benchmarks.md (rendered from the file) says the same.
     const saved = JSON.parse(JSON.stringify(results, roundNumbers));
     const markdown = e2eMarkdown(saved);
     say();
@@ -275,7 +275,7 @@ async function main() {
       writeFileSync(path.join(dir, 'e2e.json'), `${JSON.stringify(saved, null, 2)}\n`);
       writeFileSync(path.join(dir, 'e2e.md'), `${markdown}\n`);
       writeFileSync(path.join(dir, 'e2e.svg'), e2eSvg(saved));
-      process.stderr.write('e2e: wrote bench/results/e2e.json, e2e.md, e2e.svg (node scripts/render-performance.mjs puts them into the README)\n');
+      process.stderr.write('e2e: wrote bench/results/e2e.json, e2e.md, e2e.svg (node scripts/render-performance.mjs puts them into docs/benchmarks.md)\n');
     }
   } finally {
     if (!interrupted) await cleanup();

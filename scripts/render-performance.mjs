@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Renders what the committed results say, from bench/results/e2e.json and codec.json: the
- * README's Performance section (between the bench markers), bench/results/e2e.md, e2e.svg
+ * results section of docs/benchmarks.md (between the bench markers), bench/results/e2e.md, e2e.svg
  * and codec.md. The benchmarks call the same renderers when they write the results, so
  * this matters after a change to the renderers (bench/lib/report.mjs).
  *
@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codecMarkdown, e2eMarkdown, e2eSvg, readmeSection, replaceReadmeSection } from '../bench/lib/report.mjs';
+import { codecMarkdown, e2eMarkdown, e2eSvg, benchmarksSection, replaceBenchmarksSection } from '../bench/lib/report.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** @param {string} file */
@@ -22,7 +22,7 @@ export function rendered() {
   const e2e = JSON.parse(read('bench/results/e2e.json'));
   const codec = JSON.parse(read('bench/results/codec.json'));
   return {
-    'README.md': replaceReadmeSection(read('README.md'), readmeSection(e2e, codec)),
+    'docs/benchmarks.md': replaceBenchmarksSection(read('docs/benchmarks.md'), benchmarksSection(e2e, codec)),
     'bench/results/e2e.md': `${e2eMarkdown(e2e)}\n`,
     'bench/results/e2e.svg': e2eSvg(e2e),
     'bench/results/codec.md': `${codecMarkdown(codec)}\n`,

@@ -1,7 +1,7 @@
 /**
  * Errors with stable codes. The leaf module: it imports nothing of ours.
  *
- * Messages are for people and may change; `code` is for programs and does not. The README
+ * Messages are for people and may change; `code` is for programs and does not. docs/errors.md
  * lists every code (a test keeps the two in step).
  */
 

@@ -1,6 +1,6 @@
 /**
- * Builds FastCGI records and talks to a server over a raw socket (FastCGI 1.0; see
- * shared/research/features.md §2). The socket work reuses `RawClient` and `splitBuffer`
+ * Builds FastCGI records and talks to a server over a raw socket (FastCGI 1.0; what tsgi
+ * does with them is docs/protocols.md). The socket work reuses `RawClient` and `splitBuffer`
  * from ./uwsgi.js; what is FastCGI's own is the record framing, and reading until an
  * END_REQUEST rather than until the server closes.
  */

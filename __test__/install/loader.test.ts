@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { platformTriple, prebuildFile } from '../../src/native/load.js';
+import { libcOfMaps, platformTriple, prebuildFile } from '../../src/native/load.js';
 import { platformOf, shippedPaths } from '../../scripts/lib/platforms.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -73,6 +73,18 @@ describe("the loader's platform", () => {
 
   it('names this machine as the build does', () => {
     expect(platformTriple()).toBe('linux-x64-gnu');
+  });
+
+  it("tells the running Node's libc from its memory map, and leaves it to the report when the map is unclear", () => {
+    const line = (file: string) => `7f39c1a00000-7f39c1a26000 r--p 00000000 fe:00 326269                     ${file}`;
+    const node = line('/usr/bin/node');
+    expect(libcOfMaps([node, line('/usr/lib/x86_64-linux-gnu/libc.so.6'), line('/usr/lib/x86_64-linux-gnu/libm.so.6')].join('\n'))).toBe('gnu');
+    expect(libcOfMaps([node, line('/lib/ld-musl-x86_64.so.1'), line('/usr/lib/libstdc++.so.6.0.32')].join('\n'))).toBe('musl');
+    expect(libcOfMaps([node, line('/lib/libc.musl-aarch64.so.1')].join('\n'))).toBe('musl');
+    // Neither (a static Node, an unpacked musl loaded by another name), or both (gcompat).
+    expect(libcOfMaps([node, line('/opt/musl/usr/lib/x86_64-linux-musl/libc.so')].join('\n'))).toBeUndefined();
+    expect(libcOfMaps([node, line('/lib/ld-musl-x86_64.so.1'), line('/lib/libc.so.6')].join('\n'))).toBeUndefined();
+    expect(libcOfMaps(readFileSync('/proc/self/maps', 'latin1'))).toBe('gnu');
   });
 
   it('looks for each prebuild where the build places it', () => {

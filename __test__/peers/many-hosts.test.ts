@@ -9,7 +9,7 @@
  * - A rolling restart of the three with `--shutdown-delay`: 0 failed requests, and the
  *   draining host's health answers 503.
  *
- * The table of what each cost is printed at the end (README, Running on many machines).
+ * The table of what each cost is printed at the end (docs/deployment.md, Running on many machines).
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

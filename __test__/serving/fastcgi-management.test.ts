@@ -1,5 +1,5 @@
 /**
- * FastCGI management records (request id 0, shared/research/reliability.md §2.2):
+ * FastCGI management records (request id 0, docs/malformed-input.md):
  * UNKNOWN_TYPE for a management type tsgi does not know (F4), and GET_VALUES answered with
  * the known names in the order asked, from the server's limits (F5), before, between and
  * after requests on the same connection. Each fixture is replayed whole, in three pieces

@@ -1,5 +1,5 @@
 /**
- * The FastCGI params stream (shared/research/reliability.md §2.2): 4-byte lengths (F14),
+ * The FastCGI params stream (docs/malformed-input.md): 4-byte lengths (F14),
  * lengths running past the limits or the stream (F15), a stream cut anywhere across
  * records (F16), bufferSize and maxVars at their limit and one past it (F17), empty names
  * (F18), and the request checks uwsgi makes too (REQUEST_METHOD, CONTENT_LENGTH,

@@ -1,6 +1,6 @@
 /**
  * FastCGI record framing, with hand-built records good and malformed
- * (shared/research/reliability.md §2.2): the version byte (F1), EOF inside a record (F2),
+ * (docs/malformed-input.md): the version byte (F1), EOF inside a record (F2),
  * padding (F3), types and request ids that do not go together (F6-F8), BEGIN_REQUEST's
  * length and repeats (F9, F10), streams out of order or continued after their end (F19,
  * F22); a protocol error closes the connection and aborts every request on it, and records

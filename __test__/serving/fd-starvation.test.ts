@@ -2,7 +2,7 @@
  * A worker out of file descriptors (ulimit -n) while clients keep connecting: accept fails
  * again and again (the native reactor retries every 100 ms), and the log gets one line for
  * it, not ten a second; once descriptors return, the worker serves. On the pure reactor
- * libuv accepts and closes the waiting connections itself and reports nothing (README,
+ * libuv accepts and closes the waiting connections itself and reports nothing (docs/install.md,
  * "The pure-TypeScript path"): the clients see their connections closed.
  */
 import net from 'node:net';

@@ -61,6 +61,25 @@ describe('names in ps', () => {
   });
 });
 
+describe('respawn', () => {
+  it('a worker that dies is replaced at once; the backoff starts at the second death in a row (0.1 s)', async () => {
+    const dir = tempDir();
+    const module = path.join(dir, 'app.mjs');
+    writeFileSync(module, HELLO);
+    const port = await freePort();
+    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', module, '--processes', '1']);
+    const [first] = master.workers();
+    process.kill(first!, 'SIGKILL');
+    expect((await master.line(new RegExp(`\\(pid ${first}\\) killed by SIGKILL.*; respawning$`))).text).not.toMatch(/next try/);
+    const second = await until(() => master.workers().find((pid) => pid !== first), 'the replacement');
+    // Once it serves, it dies too: soon after its start, so the backoff begins, at its first step.
+    await until(async () => (await get(port).catch(() => null))?.pid === second, 'the replacement serving');
+    process.kill(second, 'SIGKILL');
+    expect((await master.line(new RegExp(`\\(pid ${second}\\) killed by SIGKILL`))).text).toMatch(/2 times in a row soon after start, next try in 0\.1 s$/);
+    await until(async () => (await get(port).catch(() => null))?.status === 200, 'a third worker serving');
+  });
+});
+
 describe('pidfile, sockets and privileges', () => {
   it('--stats on a port that is taken: one line naming the option and the cause, exit 1, the sockets let go', async () => {
     const taken = net.createServer().listen(0, '127.0.0.1');

@@ -1,5 +1,5 @@
 /**
- * The uwsgi request body and what follows it (shared/research/reliability.md §2.1,
+ * The uwsgi request body and what follows it (docs/malformed-input.md,
  * U19-U21): a body cut short by a half-close, a second packet after the body never
  * parsed, Transfer-Encoding and HTTP_CONTENT_LENGTH that do not frame the body, a body
  * stalled past socketTimeout.

@@ -1,5 +1,5 @@
 /**
- * Hand-built uwsgi packets, good and malformed (shared/research/reliability.md §2.1,
+ * Hand-built uwsgi packets, good and malformed (docs/malformed-input.md,
  * U1-U26): the exact bytes that come back, the log line, and that the worker keeps
  * serving. Every malformed fixture is replayed whole, in three pieces and byte by byte.
  * Then the limits at their edge (bufferSize, maxVars, limitPost, max-conns), and the

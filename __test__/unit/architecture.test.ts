@@ -127,22 +127,35 @@ describe('ARCHITECTURE.md', () => {
     expect(breaches).toEqual([]);
   });
 
-  it("keeps the master's process clear of the app, the binding and the dispatch", () => {
-    const forbidden = ['src/native/', 'src/server/', 'src/pure/', 'src/app/', 'src/adapters/'];
+  /** What `start` loads as it starts: its static value imports, transitively. */
+  const loadedBy = (start: string): string[] => {
     const byFile = new Map<string, Import[]>();
     for (const entry of imports) byFile.set(entry.from, [...(byFile.get(entry.from) ?? []), entry]);
+    const seen = new Set<string>();
+    const stack = [path.join(root, start)];
+    while (stack.length > 0) {
+      const file = stack.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const entry of byFile.get(file) ?? []) if (!entry.typeOnly && !entry.dynamic) stack.push(entry.to);
+    }
+    return [...seen].map(rel);
+  };
+
+  it("keeps the master's process clear of the app, the binding and the dispatch", () => {
+    const forbidden = ['src/native/', 'src/server/', 'src/pure/', 'src/app/', 'src/adapters/'];
     for (const start of ['src/cli.ts', 'src/process/master.ts', 'src/process/container.ts']) {
-      const seen = new Set<string>();
-      const stack = [path.join(root, start)];
-      while (stack.length > 0) {
-        const file = stack.pop()!;
-        if (seen.has(file)) continue;
-        seen.add(file);
-        for (const entry of byFile.get(file) ?? []) if (!entry.typeOnly && !entry.dynamic) stack.push(entry.to);
-      }
-      const loaded = [...seen].map(rel).filter((file) => forbidden.some((room) => file.startsWith(room)));
+      const loaded = loadedBy(start).filter((file) => forbidden.some((room) => file.startsWith(room)));
       expect(loaded, `what ${start} loads`).toEqual([]);
     }
+  });
+
+  it("keeps a worker's start clear of what it may not need: the pure reactor, the adapters", () => {
+    // The pure reactor loads where no binding does (src/server/server.ts), an adapter when
+    // the app needs it (src/adapters/detect.ts): each module is start-up time of every worker.
+    const forbidden = ['src/pure/', 'src/codec/http/', 'src/codec/fastcgi.ts', 'src/codec/uwsgi.ts', 'src/adapters/from-', 'src/adapters/fetch-'];
+    const loaded = loadedBy('src/process/worker-main.ts').filter((file) => forbidden.some((room) => file.startsWith(room)));
+    expect(loaded, 'what src/process/worker-main.ts loads').toEqual([]);
   });
 
   it('pairs every file of src/pure/ and src/codec/ with Rust that exists', () => {

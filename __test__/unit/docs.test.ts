@@ -1,13 +1,16 @@
-/** The README is the user's reference: its tables must list what the code has. */
+/** The user's reference pages (docs/) must list what the code has, in their tables. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.js';
 import { OPTIONS, UWSGI_ADVICE, UWSGI_ONLY_OPTIONS, type OptionSpec } from '../../src/config/index.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const page = (file: string): string => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+const options = page('docs/options.md');
+const errors = page('docs/errors.md');
+const configuration = page('docs/configuration.md');
 
-/** The README's option table: `| `--name ARG` | `-s` | default | meaning |`. */
-const optionRows = readme
+/** docs/options.md's table: `| `--name ARG` | `-s` | default | meaning |`. */
+const optionRows = options
   .split('\n')
   .filter((line) => line.startsWith('| `--'))
   .map((line) => {
@@ -16,13 +19,13 @@ const optionRows = readme
     return { name: name!, arg, short: short ? /^`-([A-Za-z])`$/.exec(short)?.[1] : undefined, defaultCell: defaultCell! };
   });
 
-describe('the README', () => {
-  it('documents every error code, and no other', () => {
-    const documented = [...readme.matchAll(/^\| `(TSGI_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
+describe('the reference pages', () => {
+  it('document every error code, and no other (docs/errors.md)', () => {
+    const documented = [...errors.matchAll(/^\| `(TSGI_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort();
     expect(documented).toEqual(Object.values(ErrorCodes).sort());
   });
 
-  it('documents every command-line option, and no other', () => {
+  it('document every command-line option, and no other (docs/options.md)', () => {
     expect(optionRows.map((row) => row.name).sort()).toEqual(OPTIONS.map((o) => o.name).sort());
   });
 
@@ -37,17 +40,17 @@ describe('the README', () => {
     }
   });
 
-  it('lists the uWSGI options a [uwsgi] section may carry, each with the reason its warning gives', () => {
+  it('list the uWSGI options a [uwsgi] section may carry, each with the reason its warning gives', () => {
     const listed = new Map<string, string>();
-    for (const line of readme.split('\n')) {
+    for (const line of configuration.split('\n')) {
       const [, names, reason] = /^\| (`[a-z-]+`(?:, `[a-z-]+`)*) \| ignored: (.*) \|$/.exec(line) ?? [];
       for (const name of names?.match(/[a-z-]+/g) ?? []) listed.set(name, reason!.replace(/`/g, ''));
     }
     expect(new Map([...listed].sort())).toEqual(new Map([...UWSGI_ONLY_OPTIONS].sort()));
   });
 
-  it('lists the uWSGI options refused with what to do instead, each with the advice its refusal gives', () => {
-    const table = readme.slice(readme.indexOf('| uWSGI option | instead |'));
+  it('list the uWSGI options refused with what to do instead, each with the advice its refusal gives', () => {
+    const table = configuration.slice(configuration.indexOf('| uWSGI option | instead |'));
     const listed = new Map<string, string>();
     for (const line of table.slice(0, table.indexOf('\n\n')).split('\n').slice(2)) {
       const [, names, advice] = /^\| (`[a-z0-9-]+`(?:, `[a-z0-9-]+`)*) \| (.*) \|$/.exec(line) ?? [];

@@ -7,7 +7,7 @@
  *   npm run build && npm run bench:codec
  *   node bench/codec/run.mjs [--max-time 2] [--batch 32] [--only uwsgi,fastcgi,http] [--write]
  *
- * --write also saves bench/results/codec.json and codec.md (what the README shows).
+ * --write also saves bench/results/codec.json and codec.md (what docs/benchmarks.md shows).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * type, unit, default and help. Everything else is derived from it: the `Config` type,
  * the command line, `--help`, the config files' keys, the `TSGI_*` environment
  * variables, the camelCase names of `serve()`, validation and `--print-config`; a test
- * holds the README's option table to it.
+ * holds docs/options.md's table to it.
  */
 /**
  * - `string`: any non-empty text (or one of `choices`).
@@ -20,7 +20,7 @@ export interface OptionSpec {
   readonly short?: string;
   readonly aliases?: readonly string[];
   readonly type: OptionType;
-  /** What the value is, in `--help` and the README (`--buffer-size BYTES`): its unit or kind. */
+  /** What the value is, in `--help` and docs/options.md (`--buffer-size BYTES`): its unit or kind. */
   readonly arg?: string;
   readonly default?: string | number | boolean;
   /** Given several times, every value counts (the last one otherwise). */

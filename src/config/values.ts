@@ -99,7 +99,7 @@ function inlineCommentHint({ raw, origin }: Setting): string {
     : '';
 }
 
-/** How `--print-config`, `--help` and the README write a value: modes in octal. */
+/** How `--print-config`, `--help` and docs/options.md write a value: modes in octal. */
 export function formatValue(spec: OptionSpec, value: Value): string {
   return spec.type === 'octal' ? (value as number).toString(8) : String(value);
 }

@@ -6,8 +6,9 @@
  * napi-rs platform package (`tsgi-<platform triple>`, an optional dependency of the same
  * version); when none loads, the pure-TypeScript reactor (src/pure/) serves.
  * `TSGI_NATIVE=0` skips them all. Both packaged routes pick the file by one decision,
- * `platformTriple()`: on Linux, glibc or musl from the running Node's own report.
+ * `platformTriple()`: on Linux, glibc or musl, the one the running Node has loaded.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -40,22 +41,47 @@ export interface LibcReport {
 
 /**
  * The napi-rs name of a platform: `linux-x64-gnu`, `linux-arm64-musl`, `darwin-arm64`,
- * `win32-x64-msvc`. On Linux the C library decides: a Node built against glibc names the
- * glibc it runs on in its report's header (`glibcVersionRuntime`); one built against musl
- * (Alpine's) has no such field. This asks the running Node, not the file system: a musl
- * Node on a distribution other than Alpine, or a glibc one with `/etc/alpine-release`
- * (node-gyp-build's test), is named right. The arguments are for tests; by default, this
- * process.
+ * `win32-x64-msvc`. On Linux the C library decides, the one the running Node runs on, not
+ * the file system's (a musl Node on a distribution other than Alpine, or a glibc one with
+ * `/etc/alpine-release`, node-gyp-build's test, is named right): by default the libc
+ * mapped into this process (`libcOfMaps`), else its report, as `report` gives one: a Node
+ * built against glibc names the glibc it runs on in its header (`glibcVersionRuntime`); one
+ * built against musl (Alpine's) has no such field. The arguments are for tests.
  */
-export function platformTriple(
-  platform: NodeJS.Platform = process.platform,
-  arch: string = process.arch,
-  report: () => LibcReport | undefined = () => process.report?.getReport() as LibcReport | undefined,
-): string {
+export function platformTriple(platform: NodeJS.Platform = process.platform, arch: string = process.arch, report?: () => LibcReport | undefined): string {
   const base = `${platform}-${arch}`;
   if (platform === 'win32') return `${base}-msvc`;
   if (platform !== 'linux') return base;
-  return `${base}-${report()?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+  return `${base}-${report ? libcOfReport(report()) : ownLibc()}`;
+}
+
+const libcOfReport = (report: LibcReport | undefined): 'gnu' | 'musl' => (report?.header?.glibcVersionRuntime ? 'gnu' : 'musl');
+
+/**
+ * The C library a process's memory map (`/proc/PID/maps`) shows loaded: glibc's
+ * `libc.so.6`, or musl's, which is its own dynamic linker (`ld-musl-ARCH.so.1`, also named
+ * `libc.musl-ARCH.so.1`). Undefined when it shows neither, or both (a glibc program on musl
+ * through gcompat).
+ */
+export function libcOfMaps(maps: string): 'gnu' | 'musl' | undefined {
+  const glibc = /\/libc\.so\.6$/m.test(maps);
+  const musl = /\/(?:ld-musl|libc\.musl)-\w+\.so\.1$/m.test(maps);
+  return glibc === musl ? undefined : glibc ? 'gnu' : 'musl';
+}
+
+let libc: 'gnu' | 'musl' | undefined;
+
+/** This process's C library: from its memory map (one small file read), else its report,
+ * which takes 4 to 15 ms to gather (stacks, heap, handles...): half of a worker's start
+ * once its modules are loaded. */
+function ownLibc(): 'gnu' | 'musl' {
+  if (libc) return libc;
+  try {
+    libc = libcOfMaps(readFileSync('/proc/self/maps', 'latin1'));
+  } catch {
+    // No /proc: the report tells.
+  }
+  return (libc ??= libcOfReport(process.report?.getReport() as LibcReport | undefined));
 }
 
 /** Where the main package holds `triple`'s prebuild: prebuildify's layout, whose tags say N-API and the libc. */

@@ -13,7 +13,6 @@
  */
 import { chownSync, closeSync } from 'node:fs';
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
@@ -134,6 +133,8 @@ export async function parseAddress(spec: string, defaultHost = '0.0.0.0'): Promi
   const host = match[2] ?? (match[3] || defaultHost);
   if (net.isIP(host)) return { host, port, family: net.isIP(host) as 4 | 6 };
   try {
+    // node:dns only for a name: loading it sets up the resolver (reads /etc/resolv.conf...).
+    const { lookup } = await import('node:dns/promises');
     const resolved = await lookup(host);
     return { host: resolved.address, port, family: resolved.family as 4 | 6 };
   } catch (error) {

@@ -19,6 +19,7 @@ import { socketOwner } from './privileges.js';
 import { systemdNotifier } from './systemd.js';
 import { inheritedSockets, refuseUnclaimed, takeInherited } from '../net/activation.js';
 import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
+import { prepareReactor } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
 
 export async function serveAlone(config: Config, listeners: readonly Listener[], backlog: number): Promise<void> {
@@ -52,6 +53,7 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
     if (message.kind === 'slow') slowlog?.report(`worker 0 (pid ${process.pid})`, message.request, message.seconds, { kind: 'idle', waiting: message.waiting });
   };
+  await prepareReactor();
   const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, BYTES_PER_WORKER), logs, report, hooks);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   for (const [i, listener] of listeners.entries()) {

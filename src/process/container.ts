@@ -19,7 +19,7 @@ import { logDate } from '../observe/strftime.js';
 import { checkSlowlog } from '../observe/slowlog.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket } from '../net/sockets.js';
-import { serveStats } from '../observe/stats.js';
+import type { serveStats } from '../observe/stats.js';
 import { inheritedSockets, refuseUnclaimed, takeInherited } from '../net/activation.js';
 import { systemdNotifier } from './systemd.js';
 
@@ -117,7 +117,8 @@ export async function startContainer(config: Config, options: ContainerOptions):
     }
     refuseUnclaimed(inherited);
     // Bound with the others, before the privilege drop: a taken port is a start-up error.
-    if (config.stats) stats = await serveStats(config.stats, config['stats-http'], () => master.snapshot());
+    // Loaded only when asked for, as every module the master loads delays the first worker.
+    if (config.stats) stats = await (await import('../observe/stats.js')).serveStats(config.stats, config['stats-http'], () => master.snapshot());
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
     dropPrivileges(config.uid, config.gid, config['allow-root']);
   } catch (error) {

@@ -37,7 +37,8 @@ const TICK_MS = 200;
 const SLOW_EVERY = 5;
 /** A worker that lived this long after becoming ready did not die "soon after start". */
 const STABLE_MS = 10_000;
-/** Respawn backoff after deaths soon after start: 0.1 s, doubling, at most 30 s. */
+/** Respawn backoff after deaths in a row soon after start, from the second: 0.1 s,
+ * doubling, at most 30 s. */
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 /** A worker asked to stop within a grace is killed this long after the grace, if alive. */
@@ -374,8 +375,9 @@ export class Master {
       place.failures = 0;
       place.retryAt = 0;
     } else {
+      // One death is respawned at once, as any other; a second in a row starts the backoff.
       place.failures++;
-      place.retryAt = performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (place.failures - 1));
+      place.retryAt = place.failures === 1 ? 0 : performance.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (place.failures - 2));
     }
     let text = `${worker.name} ${worker.describeExit()}${wasStarting ? ' before it was ready' : ''}`;
     if (worker.failure) text += `: ${worker.failure.message}`;

@@ -11,6 +11,7 @@ import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
 import { loadNative } from '../native/load.js';
+import { prepareReactor } from '../server/server.js';
 import { WorkerSlot } from './scoreboard.js';
 import { startStackProbe } from './stack-capture.js';
 import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
@@ -60,6 +61,7 @@ async function start(message: WorkerStart): Promise<void> {
     process.exit(EXIT_APP_LOAD);
   }
   if (message.probeFd !== undefined) startStackProbe(message.probeFd);
+  await prepareReactor();
   const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
   const worker = new Worker(loaded.app, config, { wid: message.wid, pid: process.pid }, slot, logs, send, loaded.hooks);
   message.sockets.forEach((socket, i) => worker.server.adopt(WorkerFd.FIRST_SOCKET + i, socket.protocol, message.backlog));

@@ -21,7 +21,7 @@ import { serverLimits } from '../server/reactor-options.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
-import { waitUntilSettled } from '../adapters/from-fetch.js';
+import { waitUntilSettled } from '../adapters/wait-until.js';
 import type { AppHooks } from './load-app.js';
 
 /** How often the worker's loop reports in and sweeps for --harakiri, ms. */

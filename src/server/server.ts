@@ -2,6 +2,7 @@
  * The worker side: a native reactor, the batches it delivers, and one Exchange per
  * request.
  */
+import { createRequire } from 'node:module';
 import type { App, Headers } from '../app/contract.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
@@ -9,11 +10,28 @@ import { InFlight } from './in-flight.js';
 import { healthAnswer } from './health.js';
 import type { NativeReactor, WireProtocol } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
-import { PureReactor } from '../pure/reactor.js';
+import type { PureReactor } from '../pure/reactor.js';
 import { AbortReason, decodeBatch, type BatchSink } from '../native/batch.js';
 import type { RequestRecord } from '../native/request.js';
 import { log } from '../log.js';
 import { reactorOptions, WRITE_HIGH_WATER } from './reactor-options.js';
+
+let pureReactor: typeof PureReactor | undefined;
+
+/**
+ * Loads the reactor `new Server()` will use, ahead: the binding, or where none loads, the
+ * pure-TypeScript reactor. That one is loaded only then: its twenty-odd modules (src/pure/,
+ * src/codec/) are start-up time every worker would otherwise pay for nothing. Without
+ * this, `new Server()` requires it itself, synchronously (require() of an ES module, Node
+ * 20.19+), which cannot load the TypeScript sources (under a test runner).
+ */
+export async function prepareReactor(): Promise<void> {
+  if (!loadNative().binding) pureReactor ??= (await import('../pure/reactor.js')).PureReactor;
+}
+
+function requirePureReactor(): typeof PureReactor {
+  return (pureReactor ??= (createRequire(import.meta.url)('../pure/reactor.js') as typeof import('../pure/reactor.js')).PureReactor);
+}
 
 /** Limits and timeouts of a server; the CLI fills them from options. Each one left out
  * takes its option's default (src/server/reactor-options.ts maps them). */
@@ -109,7 +127,7 @@ export class Server implements BatchSink, ExchangeContext {
   constructor(app: App, options: ServerOptions = {}) {
     // The native reactor when a binding loads, else the pure-TypeScript one: same interface,
     // same batches, same behaviour (the test matrix runs every protocol test on both).
-    const Reactor = loadNative().binding?.Reactor ?? PureReactor;
+    const Reactor = loadNative().binding?.Reactor ?? requirePureReactor();
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
     this.healthPath = options.healthPath;

@@ -13,7 +13,7 @@
 //! writes the records an application sends ([`encode`]). Which record may come when, request
 //! ids and keep-alive are the connection state machine's business, in the reactor.
 //!
-//! Failure behaviour follows `shared/research/reliability.md` §2.2 (cases F1-F26); each
+//! Failure behaviour follows `docs/malformed-input.md` (cases F1-F26); each
 //! [`Error`] variant names the case it implements.
 
 use core::ops::Range;

@@ -5,7 +5,7 @@
 //! no terminator), then the body, whose length is the `CONTENT_LENGTH` var and nothing else.
 //! One request per connection: whatever follows the body is never parsed.
 //!
-//! Failure behaviour follows `shared/research/reliability.md` §2.1 (cases U1-U27); each
+//! Failure behaviour follows `docs/malformed-input.md` (cases U1-U27); each
 //! [`Error`] variant names the case it implements.
 
 use crate::keys::{self, KeyId};

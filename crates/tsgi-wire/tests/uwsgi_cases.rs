@@ -1,4 +1,4 @@
-//! One test per malformed-input case of `shared/research/reliability.md` §2.1 that the
+//! One test per malformed-input case of `docs/malformed-input.md` that the
 //! codec owns (U3-U18, U21-U26), each fed whole and split at every offset (`parse_split`).
 //! U1/U2 (EOF) and U27 (timeouts) are the reactor's decisions; what the codec owes them is
 //! that every strict prefix of a valid packet is `Partial`, tested first.

@@ -17,7 +17,7 @@
 //! method, target or version is refused as soon as its byte arrives, with its own error),
 //! line ends are checked to be CRLF before `httparse` sees them (it takes a bare LF as a
 //! line end), and `Content-Length` / `Transfer-Encoding` are interpreted here. Failure
-//! behaviour follows `shared/research/reliability.md` §2.3 and §1.5: every framing or
+//! behaviour follows `docs/malformed-input.md` (HTTP/1.1): every framing or
 //! smuggling case is an [`Error`] with status 400 (a few limits 413/414/431, an unmet
 //! expectation 417), after which the reactor answers and closes: no second request is
 //! ever read from the same bytes. Each variant's doc names the case it implements (the

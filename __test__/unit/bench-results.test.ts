@@ -1,5 +1,5 @@
 /**
- * The README's Performance section and bench/results/*.md, e2e.svg are rendered
+ * docs/benchmarks.md's results section and bench/results/*.md, e2e.svg are rendered
  * (scripts/render-performance.mjs) from the committed results of the last full benchmark runs
  * (bench/results/*.json); this keeps them from drifting apart. After a run or a change to
  * bench/lib/report.mjs: node scripts/render-performance.mjs.
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { rendered } from '../../scripts/render-performance.mjs';
 
-it('shows in the README and bench/results/ what scripts/render-performance.mjs renders from bench/results/*.json', () => {
+it('shows in docs/benchmarks.md and bench/results/ what scripts/render-performance.mjs renders from bench/results/*.json', () => {
   for (const [file, text] of Object.entries(rendered() as Record<string, string>)) {
     expect(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'), file).toBe(text);
   }
