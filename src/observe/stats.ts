@@ -250,48 +250,19 @@ type ProcessRow = readonly [Labels, Omit<WorkerRuntime, 'gc'>];
 
 /** prom-client's default families, for the given processes. */
 function runtimeFamilies(out: Exposition, processes: readonly ProcessRow[]): void {
-  const each = (pick: (r: Omit<WorkerRuntime, 'gc'>) => number): Sample[] => processes.map(([labels, r]) => [labels, pick(r), r.startTime]);
-  out.counter(
-    'process_cpu_user_seconds',
-    'User CPU time spent, seconds.',
-    each((r) => r.cpuUser),
-  );
-  out.counter(
-    'process_cpu_system_seconds',
-    'System CPU time spent, seconds.',
-    each((r) => r.cpuSystem),
-  );
-  out.counter(
-    'process_cpu_seconds',
-    'User and system CPU time spent, seconds.',
-    each((r) => r.cpuUser + r.cpuSystem),
-  );
-  out.gauge(
-    'process_start_time_seconds',
-    'Start time of the process since the epoch, seconds.',
-    each((r) => r.startTime),
-  );
-  out.gauge(
-    'process_resident_memory_bytes',
-    'Resident memory size, bytes.',
-    each((r) => r.rss),
-  );
-  out.gauge(
-    'nodejs_heap_size_total_bytes',
-    'V8 heap size, bytes.',
-    each((r) => r.heapTotal),
-  );
-  out.gauge(
-    'nodejs_heap_size_used_bytes',
-    'V8 heap used, bytes.',
-    each((r) => r.heapUsed),
-  );
-  out.gauge(
-    'nodejs_external_memory_bytes',
-    'Memory of C++ objects bound to JavaScript (Buffers among them), bytes.',
-    each((r) => r.external),
-  );
-  const lag: Array<[string, string, (r: Omit<WorkerRuntime, 'gc'>) => number]> = [
+  const each = (pick: Pick): Sample[] => processes.map(([labels, r]) => [labels, pick(r), r.startTime]);
+  type Pick = (r: Omit<WorkerRuntime, 'gc'>) => number;
+  const counters: Array<[string, string, Pick]> = [
+    ['process_cpu_user_seconds', 'User CPU time spent, seconds.', (r) => r.cpuUser],
+    ['process_cpu_system_seconds', 'System CPU time spent, seconds.', (r) => r.cpuSystem],
+    ['process_cpu_seconds', 'User and system CPU time spent, seconds.', (r) => r.cpuUser + r.cpuSystem],
+  ];
+  const gauges: Array<[string, string, Pick]> = [
+    ['process_start_time_seconds', 'Start time of the process since the epoch, seconds.', (r) => r.startTime],
+    ['process_resident_memory_bytes', 'Resident memory size, bytes.', (r) => r.rss],
+    ['nodejs_heap_size_total_bytes', 'V8 heap size, bytes.', (r) => r.heapTotal],
+    ['nodejs_heap_size_used_bytes', 'V8 heap used, bytes.', (r) => r.heapUsed],
+    ['nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (Buffers among them), bytes.', (r) => r.external],
     ['nodejs_eventloop_lag_seconds', 'Event loop delay, mean over the last second (monitorEventLoopDelay).', (r) => r.lagMean],
     ['nodejs_eventloop_lag_min_seconds', 'Minimum event loop delay over the last second.', (r) => r.lagMin],
     ['nodejs_eventloop_lag_max_seconds', 'Maximum event loop delay over the last second.', (r) => r.lagMax],
@@ -300,7 +271,8 @@ function runtimeFamilies(out: Exposition, processes: readonly ProcessRow[]): voi
     ['nodejs_eventloop_lag_p90_seconds', '90th percentile of the event loop delay over the last second.', (r) => r.lagP90],
     ['nodejs_eventloop_lag_p99_seconds', '99th percentile of the event loop delay over the last second.', (r) => r.lagP99],
   ];
-  for (const [name, help, pick] of lag) out.gauge(name, help, each(pick));
+  for (const [name, help, pick] of counters) out.counter(name, help, each(pick));
+  for (const [name, help, pick] of gauges) out.gauge(name, help, each(pick));
 }
 
 /** The master's own process, sampled now; its event loop delay is not measured (0). */
