@@ -180,4 +180,33 @@ describe('/metrics', () => {
     expect(family(openFamilies, 'tsgi_build').type).toBe('info');
     expect(value(family(openFamilies, 'tsgi_request_duration_seconds'), 'tsgi_request_duration_seconds_count')).toBe(sent + 1);
   });
+  it('counts a worker recycled at --max-requests by its reason, and keeps what it had counted', async () => {
+    const [httpPort, statsPort] = [await freePort(), await freePort()];
+    const master: Tsgi = await startTsgi([
+      '--http-socket',
+      `127.0.0.1:${httpPort}`,
+      '--module',
+      APP,
+      '--max-requests',
+      '3',
+      '--stats',
+      `127.0.0.1:${statsPort}`,
+      '--stats-http',
+    ]);
+    cleanups.push(() => master.kill());
+    const [first] = master.workers();
+    for (let i = 0; i < 3; i++) expect((await fetch(`http://127.0.0.1:${httpPort}/`)).status).toBe(200);
+    await master.line(/--max-requests 3 reached; replacing it/);
+    const families = await until(async () => {
+      const f = parse((await scrape(statsPort)).text, 'text');
+      return value(family(f, 'tsgi_worker_restarts'), 'tsgi_worker_restarts_total', { reason: 'max-requests' }) === 1 ? f : null;
+    }, 'the recycling counted');
+    // The old worker's three requests stay counted once it is gone.
+    await until(() => !master.workers().includes(first!), 'the recycled worker to exit');
+    const after = parse((await scrape(statsPort)).text, 'text');
+    for (const f of [families, after]) {
+      expect(value(family(f, 'tsgi_responses'), 'tsgi_responses_total', { code: '200' })).toBe(3);
+      expect(value(family(f, 'tsgi_worker_restarts'), 'tsgi_worker_restarts_total')).toBe(1);
+    }
+  });
 });
