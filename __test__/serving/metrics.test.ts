@@ -58,26 +58,18 @@ function value(f: Family, name: string, labels: Record<string, string> = {}): nu
 /** Every label name a family may carry: none names a path, a host or a header. */
 const LABEL_NAMES = new Set(['worker', 'socket', 'proto', 'protocol', 'status_class', 'code', 'reason', 'kind', 'le', 'version', 'node_version']);
 
+/** A master serving HTTP (and `more` sockets and options) with its stats over HTTP. */
+async function container(more: string[]): Promise<{ master: Tsgi; http: string; statsPort: number }> {
+  const [httpPort, statsPort] = [await freePort(), await freePort()];
+  const master = await startTsgi(['--http-socket', `127.0.0.1:${httpPort}`, '--module', APP, '--stats', `127.0.0.1:${statsPort}`, '--stats-http', ...more]);
+  cleanups.push(() => master.kill());
+  return { master, http: `http://127.0.0.1:${httpPort}`, statsPort };
+}
+
 describe('/metrics', () => {
   it('counts a known mix of requests, parses with the real parser in both formats, and keeps its labels bounded', async () => {
-    const [httpPort, uwsgiPort, statsPort] = [await freePort(), await freePort(), await freePort()];
-    const master: Tsgi = await startTsgi([
-      '--http-socket',
-      `127.0.0.1:${httpPort}`,
-      '--socket',
-      `127.0.0.1:${uwsgiPort}`,
-      '--module',
-      APP,
-      '--processes',
-      '2',
-      '--harakiri',
-      '2',
-      '--stats',
-      `127.0.0.1:${statsPort}`,
-      '--stats-http',
-    ]);
-    cleanups.push(() => master.kill());
-    const http = `http://127.0.0.1:${httpPort}`;
+    const uwsgiPort = await freePort();
+    const { master, http, statsPort } = await container(['--socket', `127.0.0.1:${uwsgiPort}`, '--processes', '2', '--harakiri', '2']);
     const statuses = (await Promise.all([404, 404, 404, 201, 201].map((code) => fetch(`${http}/status?code=${code}`)))).map((r) => r.status);
     expect(statuses).toEqual([404, 404, 404, 201, 201]);
     for (let i = 0; i < 4; i++) expect(await (await fetch(`${http}/`, { method: 'POST', body: 'x'.repeat(1000) })).text()).toBe('1000\n');
@@ -180,22 +172,11 @@ describe('/metrics', () => {
     expect(family(openFamilies, 'tsgi_build').type).toBe('info');
     expect(value(family(openFamilies, 'tsgi_request_duration_seconds'), 'tsgi_request_duration_seconds_count')).toBe(sent + 1);
   });
+
   it('counts a worker recycled at --max-requests by its reason, and keeps what it had counted', async () => {
-    const [httpPort, statsPort] = [await freePort(), await freePort()];
-    const master: Tsgi = await startTsgi([
-      '--http-socket',
-      `127.0.0.1:${httpPort}`,
-      '--module',
-      APP,
-      '--max-requests',
-      '3',
-      '--stats',
-      `127.0.0.1:${statsPort}`,
-      '--stats-http',
-    ]);
-    cleanups.push(() => master.kill());
+    const { master, http, statsPort } = await container(['--max-requests', '3']);
     const [first] = master.workers();
-    for (let i = 0; i < 3; i++) expect((await fetch(`http://127.0.0.1:${httpPort}/`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${http}/`)).status).toBe(200);
     await master.line(/--max-requests 3 reached; replacing it/);
     const families = await until(async () => {
       const f = parse((await scrape(statsPort)).text, 'text');
