@@ -91,7 +91,7 @@ describe('the Prometheus exposition', () => {
       .trim()
       .split('\n')
       .filter((l) => !l.startsWith('#')))
-      expect(line).toMatch(/^[a-z_]+(\{.*\})? [\d.e+]+$/);
+      expect(line).toMatch(/^[a-z_][a-z0-9_]*(\{.*\})? [\d.e+-]+$/);
   });
 });
 

@@ -288,7 +288,7 @@ export const OPTIONS = [
     type: 'boolean',
     arg: 'BOOL',
     default: false,
-    help: "when the master kills a worker for --harakiri, also log what it was doing, as uWSGI's: its system call (/proc/PID/syscall) and wait channel (wchan)",
+    help: "when the master kills a worker for --harakiri, first log its JavaScript stack (taken by an inspector thread in the worker, within 1 s more), then, as uWSGI's, its system call (/proc/PID/syscall) and wait channel (wchan)",
   },
   {
     name: 'harakiri-graceful-timeout',
@@ -479,6 +479,16 @@ export const OPTIONS = [
     min: 0,
     help: 'log requests slower than this many milliseconds even with --disable-logging; 0: off',
   },
+  {
+    name: 'slowlog-timeout',
+    type: 'seconds',
+    arg: 'SECONDS',
+    default: 0,
+    min: 0,
+    max: 86400,
+    help: "log a request still running this long, once, with the worker's JavaScript stack (PHP-FPM's request_slowlog_timeout); it runs on; 0: off",
+  },
+  { name: 'slowlog', type: 'string', arg: 'FILE', help: "append --slowlog-timeout's lines to this file instead of the log" },
   {
     name: 'log-format',
     aliases: ['logformat'],

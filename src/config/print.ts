@@ -83,6 +83,8 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
       'log-4xx',
       'log-5xx',
       'log-slow',
+      'slowlog-timeout',
+      'slowlog',
       'log-format',
       'log-format-strftime',
       'log-date',

@@ -13,6 +13,7 @@ import { memoryReportLevel } from '../config/derived.js';
 import { logDate } from './strftime.js';
 import { KEY_IDS, KeyId } from '../codec/keys.js';
 import type { Exchange } from '../server/exchange.js';
+import { traceId } from './trace-context.js';
 
 /** A finished request, and the worker it ran in. */
 export interface LoggedRequest {
@@ -42,6 +43,8 @@ const REMOTE_ADDR = KEY_IDS.get('REMOTE_ADDR')!;
 type AddrOf = (r: LoggedRequest) => string;
 const remoteAddr: AddrOf = (r) => r.exchange.record.get(REMOTE_ADDR) ?? '';
 const forwardedFor: AddrOf = (r) => r.exchange.record.lookup('HTTP_X_FORWARDED_FOR') ?? r.exchange.record.get(REMOTE_ADDR) ?? '';
+
+const traceIdOf = (r: LoggedRequest): string | null => traceId(r.exchange.record.lookup('HTTP_TRACEPARENT'));
 
 /** Bytes of the response as uWSGI's `%(size)` counts them: the app's head and the body. */
 const responseSize = (r: LoggedRequest): number => r.exchange.headerBytes + r.exchange.bodyBytes;
@@ -162,8 +165,15 @@ const VARIABLES: Record<string, Getter> = {
   ioerr: (r) => r.exchange.writeErrors + r.exchange.readErrors,
 };
 
-/** The variable names `--log-format` accepts (besides `var.NAME`). */
+/** tsgi's own variables, besides uWSGI's. */
+const TSGI_VARIABLES: Record<string, Getter> = {
+  // The W3C traceparent header's trace id, validated (hex: nothing to escape); '-' without.
+  trace_id: (r) => traceIdOf(r) ?? '',
+};
+
+/** The uWSGI variable names `--log-format` accepts (besides `var.NAME`), and tsgi's own. */
 export const LOG_VARIABLES = Object.keys(VARIABLES);
+export const TSGI_LOG_VARIABLES = Object.keys(TSGI_VARIABLES);
 
 /** `/proc/self/smaps_rollup`'s unique (private) and proportional set sizes, bytes (0
  * where there is none). */
@@ -221,7 +231,8 @@ function isoTime(epochMs: number): string {
 }
 
 /** `--log-json`: one object per line in the shape of tsgi's own JSON lines (log.ts,
- * jsonLines: `time`, `level`, `msg`, `pid`, `name`), then the request's fields; written out
+ * jsonLines: `time`, `level`, `msg`, `pid`, `name`), then the request's fields (`trace_id`
+ * only when a valid `traceparent` came); written out
  * here rather than through JSON.stringify of an object made for it, which cost more than
  * the rest of the request's logging. */
 function jsonLine(addr: AddrOf): (r: LoggedRequest) => string {
@@ -230,13 +241,15 @@ function jsonLine(addr: AddrOf): (r: LoggedRequest) => string {
     const status = r.exchange.status;
     const method = jsonString(record.get(KeyId.REQUEST_METHOD) ?? '');
     const uri = jsonString(record.get(KeyId.REQUEST_URI) ?? '');
+    const trace = traceIdOf(r);
     // `msg` is "METHOD URI => STATUS", made of the two JSON strings already escaped.
     return (
       `{"time":"${isoTime(r.startedAtEpoch)}","level":"info","msg":${method.slice(0, -1)} ${uri.slice(1, -1)} => ${status}","pid":${r.pid},"name":"tsgi",` +
       `"wid":${r.wid},"addr":${jsonString(addr(r))},"method":${method},"uri":${uri},` +
       `"proto":${jsonString(record.get(KeyId.SERVER_PROTOCOL) ?? '')},"status":${status},"size":${responseSize(r)},` +
       `"msecs":${Math.round(r.msecs * 1000) / 1000},"host":${jsonString(record.lookup('HTTP_HOST') ?? '')},` +
-      `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}}`
+      `"uagent":${jsonString(record.lookup('HTTP_USER_AGENT') ?? '')},"referer":${jsonString(record.lookup('HTTP_REFERER') ?? '')}` +
+      `${trace === null ? '' : `,"trace_id":"${trace}"`}}`
     );
   };
 }
@@ -245,7 +258,7 @@ function jsonLine(addr: AddrOf): (r: LoggedRequest) => string {
 function variable(name: string, ftime: Getter | undefined, addr: AddrOf): Getter {
   if (name === 'ftime' && ftime) return ftime;
   if (name === 'addr' && addr !== remoteAddr) return (r) => logField(addr(r));
-  const known = VARIABLES[name];
+  const known = VARIABLES[name] ?? TSGI_VARIABLES[name];
   if (known) return known;
   if (name.startsWith('var.') && name.length > 4) {
     const key = name.slice(4);
@@ -256,7 +269,7 @@ function variable(name: string, ftime: Getter | undefined, addr: AddrOf): Getter
     : "not a uWSGI log variable (uWSGI would print the app's own logvar, set with uwsgi.set_logvar(), which tsgi apps have no equivalent for)";
   throw new TsgiError(
     ErrorCodes.INVALID_OPTION,
-    `--log-format: unknown variable %(${name}): ${why}; known: ${LOG_VARIABLES.map((n) => `%(${n})`).join(' ')} and %(var.NAME) for a request variable`,
+    `--log-format: unknown variable %(${name}): ${why}; known: ${[...LOG_VARIABLES, ...TSGI_LOG_VARIABLES].map((n) => `%(${n})`).join(' ')} and %(var.NAME) for a request variable`,
   );
 }
 

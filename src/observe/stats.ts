@@ -4,12 +4,16 @@
  * Prometheus text exposition at `/metrics`, and `/livez` and `/readyz` for probes. Nothing of any request is ever in it: no
  * header, cookie, query string or body.
  */
+import { readdirSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import net from 'node:net';
 import { parseAddress, removeStaleSocket } from '../net/sockets.js';
 import { describeErrno } from '../net/server-handle.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
+import { Exposition, OPENMETRICS_TYPE, TEXT_TYPE, wantsOpenMetrics, type Labels, type Sample } from './exposition.js';
+import { DURATION_BUCKETS, GC_BUCKETS, RESTART_REASONS, SIZE_BUCKETS, type ContainerMetrics, type HistogramSeries, type WorkerRuntime } from './metrics.js';
 
 /** One worker place as the stats show it. */
 export interface WorkerStats {
@@ -67,6 +71,8 @@ export interface StatsSnapshot {
   draining: boolean;
   sockets: SocketStats[];
   workers: WorkerStats[];
+  /** For /metrics, when the stats are served (`src/observe/metrics.ts`). */
+  metrics?: ContainerMetrics;
 }
 
 /** The uWSGI-shaped document (its fixed fields added, so uwsgitop finds them). */
@@ -89,113 +95,230 @@ export function statsJson(s: StatsSnapshot): string {
   });
 }
 
-/** A label value, escaped as the exposition format asks. */
-function label(value: string | number): string {
-  return `"${String(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
-}
-
-/** The Prometheus text exposition (version 0.0.4). */
-export function prometheusText(s: StatsSnapshot): string {
-  const out: string[] = [];
-  const family = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) out.push(`${name}${labels} ${value}`);
-  };
-  const perWorker = (pick: (w: WorkerStats) => number): Array<[string, number]> => s.workers.map((w) => [`{worker=${label(w.id)}}`, pick(w)]);
+/**
+ * The `/metrics` exposition: Prometheus text (0.0.4), or OpenMetrics 1.0 when asked. The
+ * uWSGI fields per worker, the container's request histograms and status codes, each
+ * worker's runtime under prom-client's names (`process_*`, `nodejs_*`) with a `worker`
+ * label (the master's own: `worker="master"`), restarts by reason, and the build.
+ */
+export function prometheusText(s: StatsSnapshot, openMetrics = false): string {
+  const out = new Exposition(openMetrics);
+  const perWorker = (pick: (w: WorkerStats) => number, created?: (w: WorkerStats) => number): Sample[] =>
+    s.workers.map((w) => [[['worker', w.id]], pick(w), created?.(w)]);
+  // A process's own counters begin with it; a place's outlive its processes.
+  const spawned = (w: WorkerStats): number => w.last_spawn;
+  const sinceMaster = (): number => MASTER_START;
   // A worker's own socket also says whose it is; a shared one has no worker label.
-  const perSocket = (pick: (k: SocketStats) => number): Array<[string, number]> =>
-    s.sockets.map((k) => [`{socket=${label(k.name)},proto=${label(k.proto)}${k.worker === undefined ? '' : `,worker=${label(k.worker)}`}}`, pick(k)]);
-  family('tsgi_workers', 'gauge', 'Worker places (--processes).', [['', s.workers.length]]);
-  family('tsgi_workers_running', 'gauge', 'Worker places running a process now (--cheaper and tsgi ctl workers change it).', [
-    ['', s.workers.filter((w) => w.status !== 'cheap').length],
+  const perSocket = (pick: (k: SocketStats) => number): Sample[] =>
+    s.sockets.map((k) => [[['socket', k.name], ['proto', k.proto], ...(k.worker === undefined ? [] : [['worker', k.worker] as const])], pick(k)]);
+  out.info('tsgi_build', 'The tsgi version and the Node.js running it.', [
+    ['version', s.version],
+    ['node_version', process.versions.node],
   ]);
-  family(
+  out.gauge('tsgi_workers', 'Worker places (--processes).', [[[], s.workers.length]]);
+  out.gauge('tsgi_workers_running', 'Worker places running a process now (--cheaper and tsgi ctl workers change it).', [
+    [[], s.workers.filter((w) => w.status !== 'cheap').length],
+  ]);
+  out.gauge(
     'tsgi_worker_state',
-    'gauge',
     'The worker place by state (cheap: not running, idle, busy, starting, stopping, respawning): 1 for its state now.',
-    s.workers.map((w) => [`{worker=${label(w.id)},state=${label(w.status)}}`, 1]),
+    s.workers.map((w) => [
+      [
+        ['worker', w.id],
+        ['state', w.status],
+      ],
+      1,
+    ]),
   );
-  family(
+  out.gauge(
     'tsgi_worker_up',
-    'gauge',
     'Whether a process serves the worker place.',
     perWorker((w) => (w.accepting ? 1 : 0)),
   );
-  family(
-    'tsgi_worker_requests_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_requests',
     'Requests served by the worker process.',
-    perWorker((w) => w.requests),
+    perWorker((w) => w.requests, spawned),
   );
-  family(
-    'tsgi_worker_exceptions_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_exceptions',
     'Requests whose app failed.',
-    perWorker((w) => w.exceptions),
+    perWorker((w) => w.exceptions, spawned),
   );
-  family(
-    'tsgi_worker_harakiri_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_harakiri',
     'Requests and workers ended by --harakiri.',
-    perWorker((w) => w.harakiri_count),
+    perWorker((w) => w.harakiri_count, spawned),
   );
-  family(
-    'tsgi_worker_uncaught_exceptions_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_uncaught_exceptions',
     'Exceptions nothing caught in the app; each costs the worker, after its requests in flight.',
-    perWorker((w) => w.uncaught_exceptions),
+    perWorker((w) => w.uncaught_exceptions, sinceMaster),
   );
-  family(
-    'tsgi_worker_respawns_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_respawns',
     'Times the worker place was respawned.',
-    perWorker((w) => w.respawn_count),
+    perWorker((w) => w.respawn_count, sinceMaster),
   );
-  family(
+  out.gauge(
     'tsgi_worker_in_flight',
-    'gauge',
     'Requests being served.',
     perWorker((w) => w.in_flight),
   );
-  family(
+  out.gauge(
     'tsgi_worker_tunnels',
-    'gauge',
     'Open tunnels (WebSockets and other upgraded connections), counted in tsgi_worker_in_flight too.',
     perWorker((w) => w.tunnels),
   );
-  family(
-    'tsgi_worker_response_time_seconds_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_response_time_seconds',
     'Sum of response times.',
-    perWorker((w) => w.running_time / 1e6),
+    perWorker((w) => w.running_time / 1e6, spawned),
   );
-  family(
-    'tsgi_worker_sent_bytes_total',
-    'counter',
+  out.counter(
+    'tsgi_worker_sent_bytes',
     'Response bytes sent.',
-    perWorker((w) => w.tx),
+    perWorker((w) => w.tx, spawned),
   );
-  family(
+  out.gauge(
     'tsgi_worker_resident_memory_bytes',
-    'gauge',
     'Resident memory of the worker process.',
     perWorker((w) => w.rss),
   );
-  family('tsgi_crash_loop', 'gauge', 'Whether a worker place keeps dying soon after it starts.', [['', s.crash_loop ? 1 : 0]]);
-  family('tsgi_draining', 'gauge', 'Whether a stop (or --shutdown-delay before it) began: /readyz answers 503.', [['', s.draining ? 1 : 0]]);
-  family(
+  out.gauge('tsgi_crash_loop', 'Whether a worker place keeps dying soon after it starts.', [[[], s.crash_loop ? 1 : 0]]);
+  out.gauge('tsgi_draining', 'Whether a stop (or --shutdown-delay before it) began: /readyz answers 503.', [[[], s.draining ? 1 : 0]]);
+  out.gauge('tsgi_requests_in_flight', 'Requests being served by every worker (tunnels included).', [[[], s.load]]);
+  out.gauge(
     'tsgi_listen_queue',
-    'gauge',
     'Connections waiting to be accepted (TCP sockets).',
     perSocket((k) => k.queue),
   );
-  family(
+  out.gauge(
     'tsgi_listen_queue_max',
-    'gauge',
     'Size of the listen queue.',
     perSocket((k) => k.max_queue),
   );
-  return out.join('\n') + '\n';
+  if (s.metrics) containerMetrics(out, s.metrics);
+  const workers = (s.metrics?.runtimes ?? []).map((r): ProcessRow => [[['worker', r.worker]], r]);
+  runtimeFamilies(out, [...workers, [[['worker', 'master']], masterRuntime()]]);
+  out.gauge('process_open_fds', 'Open file descriptors of the master.', [[[['worker', 'master']], openDescriptors()]]);
+  if (s.metrics) {
+    const runtimes = s.metrics.runtimes;
+    out.histogram(
+      'nodejs_gc_duration_seconds',
+      'Garbage collection pauses, by kind.',
+      GC_BUCKETS,
+      runtimes.flatMap((r) => r.gc.map((g) => ({ ...g, extra: [['worker', r.worker]] as Labels, created: r.startTime }))),
+    );
+  }
+  return out.text();
+}
+
+/** When the master started, seconds since the epoch: the container's counters (workers
+ * gone included) begin then. */
+const MASTER_START = performance.timeOrigin / 1000;
+
+function sinceStart(series: readonly HistogramSeries[]): Array<HistogramSeries & { created: number }> {
+  return series.map((one) => ({ ...one, created: MASTER_START }));
+}
+
+/** The request histograms, status codes, restarts and the workers' runtimes. */
+function containerMetrics(out: Exposition, m: ContainerMetrics): void {
+  out.histogram(
+    'tsgi_request_duration_seconds',
+    'Time from the request to the end of its response, by protocol and status class (none: no status was sent).',
+    DURATION_BUCKETS,
+    sinceStart(m.totals.duration),
+  );
+  out.histogram('tsgi_request_size_bytes', 'Request body bytes received, by protocol.', SIZE_BUCKETS, sinceStart(m.totals.requestSize));
+  out.histogram('tsgi_response_size_bytes', 'Response bytes sent (head and body), by protocol.', SIZE_BUCKETS, sinceStart(m.totals.responseSize));
+  out.counter(
+    'tsgi_responses',
+    'Responses by status code (100-599; other: none was sent).',
+    m.totals.statuses.map(([code, count]) => [[['code', code]], count, MASTER_START]),
+  );
+  out.counter(
+    'tsgi_worker_restarts',
+    'Workers replaced, by reason: harakiri, max-requests, rss (--reload-on-rss), lifetime (--max-worker-lifetime), crash, uncaught, reload.',
+    RESTART_REASONS.map((reason) => [[['reason', reason]], m.restarts.find(([r]) => r === reason)?.[1] ?? 0, MASTER_START]),
+  );
+  if (m.listenOverflows !== null) {
+    out.counter('tsgi_listen_overflows', "Connections the kernel dropped on a full listen queue (every socket of the host's network namespace).", [
+      [[], m.listenOverflows],
+    ]);
+  }
+  const per = (pick: (r: ContainerMetrics['runtimes'][number]) => number): Sample[] => m.runtimes.map((r) => [[['worker', r.worker]], pick(r)]);
+  out.gauge(
+    'tsgi_worker_open_connections',
+    'Connections open in the worker (tunnels included).',
+    per((r) => r.connections),
+  );
+  out.gauge(
+    'tsgi_worker_eventloop_utilization',
+    'Share of the last second the event loop was busy (performance.eventLoopUtilization).',
+    per((r) => r.eventLoopUtilization),
+  );
+}
+
+/** A process's labels and runtime. */
+type ProcessRow = readonly [Labels, Omit<WorkerRuntime, 'gc'>];
+
+/** prom-client's default families, for the given processes. */
+function runtimeFamilies(out: Exposition, processes: readonly ProcessRow[]): void {
+  const each = (pick: Pick): Sample[] => processes.map(([labels, r]) => [labels, pick(r), r.startTime]);
+  type Pick = (r: Omit<WorkerRuntime, 'gc'>) => number;
+  const counters: Array<[string, string, Pick]> = [
+    ['process_cpu_user_seconds', 'User CPU time spent, seconds.', (r) => r.cpuUser],
+    ['process_cpu_system_seconds', 'System CPU time spent, seconds.', (r) => r.cpuSystem],
+    ['process_cpu_seconds', 'User and system CPU time spent, seconds.', (r) => r.cpuUser + r.cpuSystem],
+  ];
+  const gauges: Array<[string, string, Pick]> = [
+    ['process_start_time_seconds', 'Start time of the process since the epoch, seconds.', (r) => r.startTime],
+    ['process_resident_memory_bytes', 'Resident memory size, bytes.', (r) => r.rss],
+    ['nodejs_heap_size_total_bytes', 'V8 heap size, bytes.', (r) => r.heapTotal],
+    ['nodejs_heap_size_used_bytes', 'V8 heap used, bytes.', (r) => r.heapUsed],
+    ['nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript (Buffers among them), bytes.', (r) => r.external],
+    ['nodejs_eventloop_lag_seconds', 'Event loop delay, mean over the last second (monitorEventLoopDelay).', (r) => r.lagMean],
+    ['nodejs_eventloop_lag_min_seconds', 'Minimum event loop delay over the last second.', (r) => r.lagMin],
+    ['nodejs_eventloop_lag_max_seconds', 'Maximum event loop delay over the last second.', (r) => r.lagMax],
+    ['nodejs_eventloop_lag_mean_seconds', 'Mean event loop delay over the last second.', (r) => r.lagMean],
+    ['nodejs_eventloop_lag_p50_seconds', 'Median event loop delay over the last second.', (r) => r.lagP50],
+    ['nodejs_eventloop_lag_p90_seconds', '90th percentile of the event loop delay over the last second.', (r) => r.lagP90],
+    ['nodejs_eventloop_lag_p99_seconds', '99th percentile of the event loop delay over the last second.', (r) => r.lagP99],
+  ];
+  for (const [name, help, pick] of counters) out.counter(name, help, each(pick));
+  for (const [name, help, pick] of gauges) out.gauge(name, help, each(pick));
+}
+
+/** The master's own process, sampled now; its event loop delay is not measured (0). */
+function masterRuntime(): Omit<WorkerRuntime, 'gc'> {
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    eventLoopUtilization: performance.eventLoopUtilization().utilization,
+    lagMean: 0,
+    lagMin: 0,
+    lagMax: 0,
+    lagP50: 0,
+    lagP90: 0,
+    lagP99: 0,
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+    rss: memory.rss,
+    cpuUser: cpu.user / 1e6,
+    cpuSystem: cpu.system / 1e6,
+    startTime: Math.floor(performance.timeOrigin / 1000),
+    connections: 0,
+  };
+}
+
+function openDescriptors(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
 }
 
 /** The largest request head the HTTP stats server reads. */
@@ -238,7 +361,10 @@ async function answerHttp(socket: net.Socket, snapshot: () => Promise<StatsSnaps
   let response: string;
   if (!match) response = httpResponse('400 Bad Request', 'text/plain', 'bad request\n');
   else if (path === '/') response = httpResponse('200 OK', 'application/json', statsJson(await snapshot()));
-  else if (path === '/metrics') response = httpResponse('200 OK', 'text/plain; version=0.0.4; charset=utf-8', prometheusText(await snapshot()));
+  else if (path === '/metrics') {
+    const openMetrics = wantsOpenMetrics(/^accept:[ \t]*(.*)$/im.exec(head)?.[1]);
+    response = httpResponse('200 OK', openMetrics ? OPENMETRICS_TYPE : TEXT_TYPE, prometheusText(await snapshot(), openMetrics));
+  }
   // The master answers, so it is alive; ready: some worker accepts and no stop began.
   else if (path === '/livez') response = httpResponse('200 OK', 'text/plain', 'ok\n');
   else if (path === '/readyz') response = readiness(await snapshot());

@@ -12,7 +12,8 @@ import { loadApp } from './load-app.js';
 import { log, logThrough } from '../log.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
-import { SLOT_BYTES, WorkerSlot } from './scoreboard.js';
+import { Slowlog } from '../observe/slowlog.js';
+import { BYTES_PER_WORKER, WorkerSlot } from './scoreboard.js';
 import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
 import { socketOwner } from './privileges.js';
 import { systemdNotifier } from './systemd.js';
@@ -56,11 +57,14 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
   Object.assign(process.env, environmentOf(config.env));
   const { app, hooks } = config.module ? await loadApp(config.module, config.callable, config.adapter) : { app: exampleApp, hooks: {} };
   await runOnStart(hooks, config);
+  // No master: slow requests whose loop turns are logged, a blocked loop is not seen.
+  const slowlog = config['slowlog-timeout'] > 0 ? new Slowlog(config) : null;
   const report = (message: FromWorker): void => {
     if (message.kind === 'recycle') log.warn(`${message.reason}, but without a master nothing replaces this process; it goes on`);
+    if (message.kind === 'slow') slowlog?.report(`worker 0 (pid ${process.pid})`, message.request, message.seconds, { kind: 'idle', waiting: message.waiting });
   };
   await prepareReactor();
-  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, SLOT_BYTES), logs, report, hooks);
+  const worker = new Worker(app, config, { wid: 0, pid: process.pid }, new WorkerSlot(null, 0, BYTES_PER_WORKER), logs, report, hooks);
   const owner = config['chown-socket'] === undefined ? undefined : socketOwner(config['chown-socket']);
   for (const [i, listener] of listeners.entries()) {
     const { protocol, name, option } = listener;

@@ -18,6 +18,7 @@ import { openMasterFifo, serveControl, type Actions, type ControlSocket, type Ma
 import { checkNotRoot, dropPrivileges, socketOwner } from './privileges.js';
 import { requestLogger } from '../observe/request-log.js';
 import { logDate } from '../observe/strftime.js';
+import { checkSlowlog } from '../observe/slowlog.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { bindSocket, closeSockets, listenersOf, somaxconn, warnIfExposed, workerListenersOf, type BoundSocket, type Listener } from '../net/sockets.js';
 import type { serveStats } from '../observe/stats.js';
@@ -91,6 +92,7 @@ export function checkStartable(config: Config): void {
   // Mistakes in the log template or the date format are found now, not in every worker.
   requestLogger(config);
   logDate(config['log-date']);
+  checkSlowlog(config);
 }
 
 /** The listen queue length: `--listen`, else the kernel's cap (warning if asked for more). */

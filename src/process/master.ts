@@ -19,15 +19,19 @@ import { describeError, type ErrorCode, ErrorCodes, TsgiError } from '../errors.
 import { log } from '../log.js';
 import { LineSplitter, type LogWriter } from '../observe/log-writer.js';
 import { Cheaper, cheaperSettings, initialWorkers, outOfBounds, workerBounds, type WorkerBounds } from './cheaper.js';
+import { Slowlog } from '../observe/slowlog.js';
+import { recycleReason, Retired, workerRuntime, type ContainerMetrics, type RestartReason } from '../observe/metrics.js';
 import { workerExecArgv } from './node-args.js';
 import { nameProcess } from './procname.js';
-import { listenQueues, memoryOf } from './proc.js';
+import { listenOverflows, listenQueues, memoryOf } from './proc.js';
 import { Scoreboard, monotonicMs } from './scoreboard.js';
+import { StackChannel, stackLines, wantsStacks } from './stack-capture.js';
+import type { Duplex } from 'node:stream';
 import { monotonicUsec } from './systemd.js';
 import type { BoundSocket } from '../net/sockets.js';
 import type { Generation, Reconfiguration } from './reconfigure.js';
 import type { StatsSnapshot, WorkerStats } from '../observe/stats.js';
-import { EXIT_APP_LOAD, type FromWorker, type WorkerStart } from './worker-protocol.js';
+import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type WorkerStart } from './worker-protocol.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 /** How often the master looks at its workers (harakiri precision), ms. */
@@ -63,6 +67,10 @@ class WorkerProcess {
   /** Killed by the master for --harakiri. */
   harakiried = false;
   killTimer: NodeJS.Timeout | undefined;
+  /** Its probe thread's channel (`stack-capture.ts`), when stacks may be asked for. */
+  stacks: StackChannel | null = null;
+  /** When the request last reported to the slowlog started (monotonic ms): once each. */
+  slowSince = 0;
   memory = { rss: 0, vsz: 0 };
   exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   /** Resolves true once the worker is ready, false if it exits first. */
@@ -189,6 +197,11 @@ export class Master {
   /** --cheaper's adaptive count; null when off. */
   private cheaper: Cheaper | null;
   private looking = false;
+  /** `--slowlog-timeout`'s lines, when on. */
+  private slowlog: Slowlog | null;
+  /** /metrics: the counters of workers gone, and why workers were replaced. */
+  private readonly retired = new Retired();
+  private readonly restarts = new Map<RestartReason, number>();
 
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
@@ -201,6 +214,7 @@ export class Master {
     const slots = 4 * this.config.processes + 4;
     this.scoreboard = new Scoreboard(slots);
     this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+    this.slowlog = this.config['slowlog-timeout'] > 0 ? new Slowlog(this.config) : null;
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
 
@@ -246,6 +260,10 @@ export class Master {
     // A reload that changes how many workers run starts their count afresh; one that does
     // not keeps the count `tsgi ctl workers`, the signals or --cheaper have set.
     if (COUNT_OPTIONS.some((name) => previous.config[name] !== this.config[name])) this.cheaper = this.countAfresh();
+    if (previous.config['slowlog-timeout'] !== this.config['slowlog-timeout'] || previous.config.slowlog !== this.config.slowlog) {
+      void this.slowlog?.close();
+      this.slowlog = this.config['slowlog-timeout'] > 0 ? new Slowlog(this.config) : null;
+    }
     const files = this.config['touch-reload'];
     for (const file of this.touched.keys()) if (!files.includes(file)) this.touched.delete(file);
     for (const file of files) if (!this.touched.has(file)) this.touched.set(file, mtimeNow(file));
@@ -266,10 +284,12 @@ export class Master {
     // The shared sockets, and the place's own (--worker-sockets): a replacement for place
     // N gets place N's, still bound here, so nothing is refused on them meanwhile.
     const sockets = this.sockets.filter((s) => s.worker === undefined || s.worker === wid);
+    // The stack probe's channel comes after the sockets: a socket pair, one end each.
+    const probeFd = wantsStacks(this.config) ? WorkerFd.FIRST_SOCKET + sockets.length : undefined;
     let child: ChildProcess;
     try {
       child = fork(WORKER_MAIN, [], {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd)],
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd), ...(probeFd ? ['pipe' as const] : [])],
         execArgv: workerExecArgv(process.execArgv, this.config['node-args']),
         serialization: 'json',
         env: { ...process.env, ...environmentOf(this.config.env) },
@@ -287,6 +307,7 @@ export class Master {
       return null;
     }
     const worker = new WorkerProcess(wid, slot, child);
+    if (probeFd) worker.stacks = new StackChannel(child.stdio[probeFd] as Duplex);
     this.workers.add(worker);
     // A child with a pid has the pipes asked for.
     this.route(child.stdout!, this.options.stdout);
@@ -303,6 +324,7 @@ export class Master {
       masterPid: process.pid,
       backlog: this.options.backlog,
       sockets: sockets.map((s) => ({ name: s.name, protocol: s.protocol })),
+      ...(probeFd && { probeFd }),
     };
     worker.send(start);
     // The worker fails itself at --start-timeout (saying why); this is for one that cannot.
@@ -369,10 +391,14 @@ export class Master {
       case 'logs-reopened':
         worker.logsReopened?.();
         break;
+      case 'slow':
+        this.slowlog?.report(worker.name, message.request, message.seconds, { kind: 'idle', waiting: message.waiting });
+        break;
       case 'uncaught':
         // The worker accepts nothing more and exits once its requests are done (or the
         // grace is over): its place gets a new worker now.
         this.placeStore[worker.wid - 1]!.uncaught++;
+        this.restarted('uncaught');
         if (this.stopping || worker.state === 'stopping') break;
         this.retire(worker, this.config['uncaught-exception-grace'] * 1000, 'an uncaught exception');
         this.reconcile();
@@ -381,6 +407,8 @@ export class Master {
   }
 
   private onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    // Its counters stay in the container's totals (read before the slot is reused).
+    if (this.config.stats !== undefined) this.retired.add(this.scoreboard.metrics(worker.slot));
     this.workers.delete(worker);
     this.freeSlots.push(worker.slot);
     clearTimeout(worker.killTimer);
@@ -403,6 +431,7 @@ export class Master {
       this.fatal(new TsgiError(worker.failure?.code ?? ErrorCodes.MODULE_LOAD, worker.failure?.message ?? `${worker.name} could not load the app`));
       return;
     }
+    if (!worker.harakiried) this.restarted('crash');
     const soon = wasStarting || performance.now() - worker.readyAt < STABLE_MS;
     if (worker.harakiried || !soon) {
       place.failures = 0;
@@ -568,6 +597,7 @@ export class Master {
       return false;
     }
     for (const w of old) this.retire(w, mercy, 'reload');
+    this.restarted('reload', old.length);
     return true;
   }
 
@@ -584,6 +614,7 @@ export class Master {
         return false;
       }
       for (const w of old) this.retire(w, mercy, 'chain reload');
+      this.restarted('reload', old.length);
     }
     return true;
   }
@@ -595,6 +626,7 @@ export class Master {
     const fresh = this.spawn(worker.wid);
     if (fresh && (await fresh.ready)) {
       this.retire(worker, this.config['worker-reload-mercy'] * 1000, worker.recycleWanted ?? 'recycled');
+      this.restarted(recycleReason(worker.recycleWanted ?? ''));
     } else {
       worker.recycling = false; // tried again after the place's backoff
     }
@@ -613,6 +645,7 @@ export class Master {
           worker.send({ kind: 'reopen-logs' });
         }),
     );
+    this.slowlog?.reopen();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, REOPEN_WAIT_MS)));
     await Promise.race([Promise.all(waits), late]);
@@ -630,6 +663,7 @@ export class Master {
   private tick(): void {
     this.ticks++;
     if (this.config.harakiri > 0) this.checkHarakiri();
+    if (this.slowlog) this.checkSlow(this.slowlog);
     if (this.ticks % SLOW_EVERY === 0) this.background(this.slowTick());
     if (this.cheaper && !this.looking) this.background(this.lookCheaper(this.cheaper));
   }
@@ -646,6 +680,7 @@ export class Master {
       if (slot.loopTick === 0 || now - slot.loopTick <= limitMs) continue;
       worker.harakiried = true;
       this.placeStore[worker.wid - 1]!.harakiri++;
+      this.restarted('harakiri');
       const blocked = ((now - slot.loopTick) / 1000).toFixed(1);
       const where =
         slot.current.since > 0
@@ -656,8 +691,43 @@ export class Master {
       log.error(
         `harakiri: ${worker.name}: event loop blocked for ${blocked} s ${where} (--harakiri ${this.config.harakiri} + --harakiri-graceful-timeout ${this.config['harakiri-graceful-timeout']}); killed, replacing it`,
       );
-      if (this.config['harakiri-verbose']) logWhatItDoes(worker.name, worker.child.pid);
-      worker.child.kill('SIGKILL');
+      if (this.config['harakiri-verbose']) this.background(this.stackThenKill(worker, slot.current.since > 0 ? slot.current.request : slot.oldest.request));
+      else worker.child.kill('SIGKILL');
+    }
+  }
+
+  /** --harakiri-verbose: the stuck worker's JavaScript stack (within STACK_GRACE_MS), its
+   * system call and wait channel, then the kill. */
+  private async stackThenKill(worker: WorkerProcess, request: string): Promise<void> {
+    const frames = await worker.stacks?.ask();
+    log.error(`harakiri: ${worker.name}: JavaScript stack${request ? ` (${request})` : ''}:`);
+    for (const line of stackLines(frames)) log.error(`harakiri: ${worker.name}: ${line}`);
+    logWhatItDoes(worker.name, worker.child.pid);
+    worker.child.kill('SIGKILL');
+  }
+
+  /** --slowlog-timeout, for a worker whose loop is blocked (it cannot report itself): the
+   * request it is stuck in, once, with the stack of what spins. A worker whose loop
+   * turns reports its slow requests itself ('slow'). */
+  private checkSlow(slowlog: Slowlog): void {
+    const timeoutMs = this.config['slowlog-timeout'] * 1000;
+    this.scoreboard.refresh();
+    const now = monotonicMs();
+    for (const worker of this.workers) {
+      if (worker.state !== 'ready' || worker.harakiried) continue;
+      const slot = this.scoreboard.slot(worker.slot);
+      // Two of the worker's ticks missed: its loop is blocked.
+      if (slot.loopTick === 0 || now - slot.loopTick <= 2 * TICK_MS) continue;
+      const stuck = slot.current.since > 0 ? slot.current : slot.oldest;
+      if (stuck.since === 0 || now - stuck.since <= timeoutMs || worker.slowSince === stuck.since) continue;
+      worker.slowSince = stuck.since;
+      const blockedSeconds = (now - slot.loopTick) / 1000;
+      this.background(
+        (async () => {
+          const stack = stackLines(await worker.stacks?.ask());
+          slowlog.report(worker.name, stuck.request, (now - stuck.since) / 1000, { kind: 'blocked', blockedSeconds, stack });
+        })(),
+      );
     }
   }
 
@@ -808,6 +878,7 @@ export class Master {
     if (!this.stopping || this.workers.size > 0) return;
     clearInterval(this.ticker);
     this.scoreboard.close();
+    void this.slowlog?.close();
     this.options.onExit(this.stopping.graceful && this.stoppedUnclean ? 1 : 0);
   }
 
@@ -823,6 +894,10 @@ export class Master {
   /** The ports of the TCP sockets, whose listen queues /proc shows. */
   private get tcpPorts(): number[] {
     return this.sockets.flatMap((s) => (s.port === undefined ? [] : [s.port]));
+  }
+
+  private restarted(reason: RestartReason, workers = 1): void {
+    this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + workers);
   }
 
   async snapshot(): Promise<StatsSnapshot> {
@@ -874,7 +949,18 @@ export class Master {
       draining: this.draining || this.stopping !== null,
       sockets,
       workers,
+      ...(this.config.stats !== undefined && { metrics: { ...this.metrics(), listenOverflows: await listenOverflows() } }),
     };
+  }
+
+  /** The workers' metrics blocks: the container's counters and each place's runtime. */
+  private metrics(): Omit<ContainerMetrics, 'listenOverflows'> {
+    const live = [...this.workers].map((worker) => ({ worker, block: Float64Array.from(this.scoreboard.metrics(worker.slot)) }));
+    const runtimes = this.places.flatMap((place) => {
+      const serving = live.find((l) => l.worker.wid === place.wid && l.worker.state === 'ready');
+      return serving ? [{ worker: place.wid, ...workerRuntime(serving.block) }] : [];
+    });
+    return { totals: this.retired.totals(live.map((l) => l.block)), runtimes, restarts: [...this.restarts] };
   }
 }
 

@@ -34,3 +34,13 @@ export async function listenQueues(ports: readonly number[]): Promise<Map<number
   }
   return found;
 }
+
+/** Connections the kernel dropped because a listen queue was full, since boot, for the
+ * whole network namespace (TcpExt ListenOverflows of /proc/net/netstat); null if unknown. */
+export async function listenOverflows(): Promise<number | null> {
+  const text = await readFile('/proc/net/netstat', 'utf8').catch(() => '');
+  const [names, values] = text.split('\n').filter((line) => line.startsWith('TcpExt:'));
+  const at = names?.split(/\s+/).indexOf('ListenOverflows') ?? -1;
+  const value = at > 0 ? Number(values?.split(/\s+/)[at]) : NaN;
+  return Number.isFinite(value) ? value : null;
+}

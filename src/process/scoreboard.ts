@@ -6,6 +6,9 @@
  * is a few plain memory writes. Without the binding, the worker keeps its slot in memory
  * and writes it to the file on each tick (and, under --harakiri, as each request starts).
  *
+ * After the slots, one block per slot for `/metrics` (`src/observe/metrics.ts`): the
+ * worker's histograms and runtime gauges, read only when the stats are scraped.
+ *
  * Times are milliseconds of CLOCK_MONOTONIC (`process.hrtime`), which every process of
  * the machine shares and a wall-clock jump does not move.
  */
@@ -13,9 +16,12 @@ import { closeSync, existsSync, ftruncateSync, openSync, readSync, unlinkSync, w
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { METRICS_BYTES } from '../observe/metrics.js';
 
 /** Bytes per slot: a header of float64 fields, then two request descriptions. */
 export const SLOT_BYTES = 512;
+/** Bytes of the file per worker: its slot and its metrics block. */
+export const BYTES_PER_WORKER = SLOT_BYTES + METRICS_BYTES;
 
 /** The float64 fields of a slot, by index. */
 export const Field = {
@@ -85,7 +91,7 @@ export class Scoreboard {
   private readonly fields: Float64Array;
 
   constructor(readonly slots: number) {
-    this.bytes = slots * SLOT_BYTES;
+    this.bytes = slots * BYTES_PER_WORKER;
     // tmpfs when there is one: the slots never need to reach a disk.
     const dir = existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
     const file = path.join(dir, `tsgi-scoreboard-${process.pid}-${Date.now()}`);
@@ -98,13 +104,22 @@ export class Scoreboard {
 
   /** Reads every slot from the file (one system call); `slot()` then answers from it. */
   refresh(): void {
-    readSync(this.fd, this.buffer, 0, this.bytes, 0);
+    readSync(this.fd, this.buffer, 0, this.slots * SLOT_BYTES, 0);
+  }
+
+  /** A slot's metrics block, read from the file now (valid until the next call). */
+  metrics(slot: number): Float64Array {
+    const at = this.slots * SLOT_BYTES + slot * METRICS_BYTES;
+    readSync(this.fd, this.buffer, at, METRICS_BYTES, at);
+    return new Float64Array(this.buffer.buffer, this.buffer.byteOffset + at, METRICS_BYTES / 8);
   }
 
   /** Zeroes a slot before a new worker takes it. */
   reset(slot: number): void {
     writeSync(this.fd, Buffer.alloc(SLOT_BYTES), 0, SLOT_BYTES, slot * SLOT_BYTES);
     this.buffer.fill(0, slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES);
+    const at = this.slots * SLOT_BYTES + slot * METRICS_BYTES;
+    writeSync(this.fd, Buffer.alloc(METRICS_BYTES), 0, METRICS_BYTES, at);
   }
 
   slot(slot: number): SlotReading {
@@ -137,6 +152,11 @@ export class Scoreboard {
 export class WorkerSlot {
   /** The slot's float64 fields (index with `Field`). */
   readonly fields: Float64Array;
+  /** The slot's metrics block (`src/observe/metrics.ts`). */
+  readonly metrics: Float64Array;
+  private readonly metricsBytes: Buffer;
+  /** Where the metrics block is in the file. */
+  private readonly metricsAt: number;
   private readonly bytes: Buffer;
   /** Whether writes reach the master by themselves (a shared mapping). */
   private readonly shared: boolean;
@@ -156,6 +176,9 @@ export class WorkerSlot {
     this.all = new Float64Array(whole.buffer, whole.byteOffset, fileBytes / 8);
     this.bytes = whole.subarray(slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES);
     this.fields = new Float64Array(this.bytes.buffer, this.bytes.byteOffset, SLOT_BYTES / 8);
+    this.metricsAt = (fileBytes / BYTES_PER_WORKER) * SLOT_BYTES + slot * METRICS_BYTES;
+    this.metricsBytes = whole.subarray(this.metricsAt, this.metricsAt + METRICS_BYTES);
+    this.metrics = new Float64Array(this.metricsBytes.buffer, this.metricsBytes.byteOffset, METRICS_BYTES / 8);
     this.fields[Field.PID] = process.pid;
   }
 
@@ -164,7 +187,9 @@ export class WorkerSlot {
   totalRequests(): number {
     if (!this.shared) return this.fields[Field.REQUESTS]!;
     let total = 0;
-    for (let at = Field.REQUESTS; at < this.all.length; at += SLOT_BYTES / 8) total += this.all[at]!;
+    // The slots come first in the file, the metrics blocks after them.
+    const slotsEnd = ((this.all.length * 8) / BYTES_PER_WORKER) * (SLOT_BYTES / 8);
+    for (let at = Field.REQUESTS; at < slotsEnd; at += SLOT_BYTES / 8) total += this.all[at]!;
     return total;
   }
 
@@ -192,6 +217,8 @@ export class WorkerSlot {
       f[Field.OLDEST_SINCE] = 0;
     }
     this.publish();
+    // The metrics block, without a shared mapping: as of each tick.
+    if (!this.shared && this.fd !== null) writeSync(this.fd, this.metricsBytes, 0, METRICS_BYTES, this.metricsAt);
   }
 
   /** Without a shared mapping, writes the slot to the file. */

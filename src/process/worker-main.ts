@@ -14,6 +14,7 @@ import { loadNative } from '../native/load.js';
 import { prepareReactor } from '../server/server.js';
 import { nameProcess } from './procname.js';
 import { WorkerSlot } from './scoreboard.js';
+import { startStackProbe } from './stack-capture.js';
 import { logUnhandledRejections, runOnStart, Worker } from './worker.js';
 import { EXIT_APP_LOAD, WorkerFd, type FromWorker, type ToWorker, type WorkerStart } from './worker-protocol.js';
 
@@ -60,6 +61,7 @@ async function start(message: WorkerStart): Promise<void> {
     await logs.flushed();
     process.exit(EXIT_APP_LOAD);
   }
+  if (message.probeFd !== undefined) startStackProbe(message.probeFd);
   await prepareReactor();
   const slot = new WorkerSlot(WorkerFd.SCOREBOARD, message.slot, message.scoreboardBytes, loadNative().binding?.mapShared);
   const worker = new Worker(loaded.app, config, { wid: message.wid, pid: process.pid }, slot, logs, send, loaded.hooks);

@@ -37,6 +37,9 @@ export interface WorkerStart {
   /** The sockets this worker serves, in descriptor order from `WorkerFd.FIRST_SOCKET`:
    * every shared one, then its place's own (`--worker-sockets`). */
   sockets: Array<{ name: string; protocol: WireProtocol }>;
+  /** The stack probe's end of its channel to the master (`stack-capture.ts`), after the
+   * sockets; absent when no stack will be asked for. */
+  probeFd?: number;
 }
 
 /** master → worker: stop accepting, finish the requests in flight within `graceMs`, exit. */
@@ -63,10 +66,13 @@ export type ToWorker = WorkerStart | WorkerStop | WorkerReopenLogs | WorkerDrain
  * the worker reached a limit (`--max-requests`) and asks to be replaced. `failed`: the
  * app could not be loaded (the worker then exits with EXIT_APP_LOAD). `logs-reopened`: the
  * answer to `reopen-logs`. `uncaught`: an exception nothing caught; the worker accepts nothing
- * more, finishes what it holds within --uncaught-exception-grace and exits. */
+ * more, finishes what it holds within --uncaught-exception-grace and exits. `slow`: a
+ * request past --slowlog-timeout, for the master's slowlog. */
 export type FromWorker =
   | { kind: 'ready' }
   | { kind: 'recycle'; reason: string }
   | { kind: 'failed'; code: ErrorCode; message: string }
   | { kind: 'logs-reopened' }
-  | { kind: 'uncaught' };
+  | { kind: 'uncaught' }
+  /** `--slowlog-timeout`: a request still running, its loop turning (awaiting I/O). */
+  | { kind: 'slow'; request: string; seconds: number; waiting: string };

@@ -16,6 +16,7 @@ import { log } from '../log.js';
 import { LogWriter } from '../observe/log-writer.js';
 import { requestLogger, type LoggedRequest } from '../observe/request-log.js';
 import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
+import { RequestMetrics, RuntimeSampler } from '../observe/metrics.js';
 import { serverLimits } from '../server/reactor-options.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
@@ -87,11 +88,20 @@ export class Worker implements RequestObserver {
   readonly server: Server;
   private readonly line: ((r: LoggedRequest) => string | null) | null;
   private readonly harakiriMs: number;
+  /** --slowlog-timeout, ms (0: off); the requests reported already, or covered by the
+   * master's line for a blocked loop. */
+  private readonly slowlogMs: number;
+  private readonly slowSeen = new WeakSet<Exchange>();
+  /** performance.now() at the last tick: a long gap means the loop was blocked. */
+  private lastTick = performance.now();
   /** Added to `performance.now()` to get the scoreboard's clock. */
   private readonly toMonotonic = monotonicMs() - performance.now();
   /** The request count at which to ask for recycling (0: never). */
   private readonly recycleAt: number;
   private readonly ticker: NodeJS.Timeout;
+  /** /metrics' counters and gauges: kept when the stats can be scraped (--stats, a master). */
+  private readonly metrics: RequestMetrics | null = null;
+  private readonly runtime: RuntimeSampler | null = null;
   private stopping: Promise<number> | null = null;
 
   constructor(
@@ -105,10 +115,15 @@ export class Worker implements RequestObserver {
   ) {
     this.line = requestLogger(config);
     this.harakiriMs = config.harakiri * 1000;
+    this.slowlogMs = config['slowlog-timeout'] * 1000;
     this.recycleAt = config['max-requests'] > 0 ? config['max-requests'] + identity.wid * config['max-requests-delta'] : 0;
     this.server = new Server(app, serverOptions(config));
     this.server.observer = this;
     this.ticker = setInterval(() => this.tick(), WORKER_TICK_MS);
+    if (config.stats !== undefined && identity.wid > 0) {
+      this.metrics = new RequestMetrics(slot.metrics);
+      this.runtime = new RuntimeSampler(slot.metrics, () => this.server.connections);
+    }
     this.slot.tick();
   }
 
@@ -117,11 +132,11 @@ export class Worker implements RequestObserver {
   started(exchange: Exchange): void {
     this.slot.fields[Field.IN_FLIGHT]!++;
     // Named only when someone may ask: the master, if this call never returns.
-    if (this.harakiriMs > 0) this.slot.enter(exchange.describeRequest());
+    if (this.harakiriMs > 0 || this.slowlogMs > 0) this.slot.enter(exchange.describeRequest());
   }
 
   returned(): void {
-    if (this.harakiriMs > 0) this.slot.leave();
+    if (this.harakiriMs > 0 || this.slowlogMs > 0) this.slot.leave();
   }
 
   tunneled(): void {
@@ -137,6 +152,7 @@ export class Worker implements RequestObserver {
     f[Field.RESPONSE_TIME_US]! += msecs * 1000;
     f[Field.TX]! += exchange.headText.length + exchange.bodyBytes;
     if (exchange.failed) f[Field.EXCEPTIONS]!++;
+    this.metrics?.request(exchange.record.protocol, exchange.status, msecs / 1000, exchange.inputBytes, exchange.headText.length + exchange.bodyBytes);
     if (this.line) {
       const text = this.line({
         exchange,
@@ -157,11 +173,15 @@ export class Worker implements RequestObserver {
   /** Ends requests past --harakiri, then tells the master the loop is alive. */
   private tick(): void {
     const now = performance.now();
+    // Blocked past two ticks: the master saw it, and logged the request it was stuck in.
+    const blockedSince = now - this.lastTick > 2 * WORKER_TICK_MS ? this.lastTick : Infinity;
+    this.lastTick = now;
     let oldest: Exchange | undefined;
     for (const exchange of this.server.inFlight()) {
       // A tunnel's request was answered when it switched: it lives as long as its
       // connection, and no app call of it is running.
       if (exchange.tunnel) continue;
+      if (this.slowlogMs > 0 && now - exchange.startedAt > this.slowlogMs) this.slow(exchange, now, blockedSince);
       if (this.harakiriMs === 0 || now - exchange.startedAt <= this.harakiriMs) {
         if (oldest === undefined || exchange.startedAt < oldest.startedAt) oldest = exchange;
       } else {
@@ -169,6 +189,16 @@ export class Worker implements RequestObserver {
       }
     }
     this.slot.tick(oldest && { request: oldest.describeRequest(), since: oldest.startedAt + this.toMonotonic });
+  }
+
+  /** --slowlog-timeout: a request still running, reported once; the loop turns, so it
+   * awaits I/O or a timer. One that passed the timeout while the loop was blocked is left
+   * to the master's line, which has the stack. */
+  private slow(exchange: Exchange, now: number, blockedSince: number): void {
+    if (this.slowSeen.has(exchange)) return;
+    this.slowSeen.add(exchange);
+    if (exchange.startedAt + this.slowlogMs > blockedSince) return;
+    this.report({ kind: 'slow', request: exchange.describeRequest(), seconds: (now - exchange.startedAt) / 1000, waiting: exchange.waitingOn() });
   }
 
   private harakiri(exchange: Exchange, now: number): void {
@@ -197,6 +227,7 @@ export class Worker implements RequestObserver {
       const requests = this.server.activeRequests - tunnels;
       this.server.close();
       clearInterval(this.ticker);
+      this.runtime?.close();
       const who = `worker ${this.identity.wid} (pid ${this.identity.pid})`;
       if (requests > 0) log.warn(`${who}: aborted ${requests} request(s) still running after ${graceMs / 1000} s`);
       if (tunnels > 0) log.warn(`${who}: closed ${tunnels} tunnel(s) (WebSockets) still open after ${graceMs / 1000} s`);
@@ -248,6 +279,7 @@ export class Worker implements RequestObserver {
   /** Closes at once: requests still running are aborted. */
   close(): void {
     clearInterval(this.ticker);
+    this.runtime?.close();
     this.server.close();
   }
 }

@@ -118,6 +118,8 @@ export class Exchange implements EnvironSource, ResponseRequest {
   /** The response head as sent ('' until it is), and the body bytes handed to the connection. */
   headText = '';
   bodyBytes = 0;
+  /** Request body bytes received. */
+  inputBytes = 0;
   /** The pieces of the body the app gave (its iterable's items): what uWSGI's log calls
    * switches, its loop's turns over the body (plugins/python/wsgi_handlers.c). */
   switches = 0;
@@ -197,6 +199,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
   // ---- events from the connection ---------------------------------------------------
 
   onBody(chunk: Buffer): void {
+    this.inputBytes += chunk.length;
     this.input().push(chunk);
   }
 
@@ -208,6 +211,13 @@ export class Exchange implements EnvironSource, ResponseRequest {
     const wake = this.wakeOnDrain;
     this.wakeOnDrain = null;
     wake?.();
+  }
+
+  /** What the request waits on while no JavaScript of it runs (the slowlog's words). */
+  waitingOn(): string {
+    if (this.wakeOnDrain) return `the client to read what was sent (backpressure, ${this.bodyBytes} body bytes so far)`;
+    if (this.status !== 0) return `the app's next body piece (status ${this.status} sent, ${this.bodyBytes} body bytes so far)`;
+    return `the app's answer (no response begun; ${this.inputBytes} request body bytes received)`;
   }
 
   /** The connection ended before the response did. Fires the abort signal, once. */
