@@ -94,6 +94,7 @@ export class Server implements BatchSink, ExchangeContext {
   readonly postBuffering: number;
   readonly writeHighWater = WRITE_HIGH_WATER;
   readonly inputHighWater = INPUT_HIGH_WATER;
+  readonly filePosition?: (fd: number) => number;
   private readonly reactor: NativeReactor;
   private readonly arena: Buffer;
   private readonly index: Uint32Array;
@@ -109,7 +110,10 @@ export class Server implements BatchSink, ExchangeContext {
   constructor(app: App, options: ServerOptions = {}) {
     // The native reactor when a binding loads, else the pure-TypeScript one: same interface,
     // same batches, same behaviour (the test matrix runs every protocol test on both).
-    const Reactor = loadNative().binding?.Reactor ?? PureReactor;
+    const binding = loadNative().binding;
+    const Reactor = binding?.Reactor ?? PureReactor;
+    // The native reactor sends files with sendfile(2); the pure one has them read here.
+    if (binding) this.filePosition = binding.filePosition;
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
     this.healthPath = options.healthPath;
@@ -153,6 +157,11 @@ export class Server implements BatchSink, ExchangeContext {
   /** Connections accepted since the server started. */
   get acceptedConnections(): number {
     return this.reactor.accepted;
+  }
+
+  /** Bytes this process sent with sendfile(2) (the native reactor; 0 on the pure one). */
+  get sentFileBytes(): number {
+    return this.reactor.sentFileBytes;
   }
 
   /** Requests being served. */

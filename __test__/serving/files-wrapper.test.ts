@@ -1,0 +1,116 @@
+/**
+ * `tsgi.file_wrapper` over a path and over an open descriptor, through HTTP (curl) and
+ * uwsgi: every byte arrives (sha256) for files of 0 B, 1 B, 1 MiB and 20 MiB. On the
+ * native reactor the bytes go out with sendfile(2) (its counter moves by the file's size);
+ * on the pure one they are read and written in JavaScript, with the same answers.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, closeSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app/contract.js';
+import { loadNative } from '../../src/native/load.js';
+import { requirePeer } from '../helpers/peers.js';
+import { useTestServers } from '../helpers/servers.js';
+import { headerValue, request } from '../helpers/tsgi.js';
+import { nginxVars } from '../helpers/uwsgi.js';
+
+const run = promisify(execFile);
+const curl = requirePeer('curl', 'curl', 'apt-get install curl');
+const servers = useTestServers();
+const native = loadNative().binding !== null;
+const dir = mkdtempSync(path.join(tmpdir(), 'tsgi-files-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SIZES = { '0B': 0, '1B': 1, '1MiB': 1 << 20, '20MiB': 20 << 20 } as const;
+const files = new Map<string, { file: string; sha: string; size: number }>();
+for (const [name, size] of Object.entries(SIZES)) {
+  const file = path.join(dir, name);
+  const bytes = randomBytes(size);
+  writeFileSync(file, bytes);
+  files.set(name, { file, sha: createHash('sha256').update(bytes).digest('hex'), size });
+}
+
+/** Serves `/NAME` (a path) and `/fd/NAME` (a descriptor the app opened, read from byte 0). */
+const app: App = (environ, start) => {
+  const byFd = environ.PATH_INFO.startsWith('/fd/');
+  const entry = files.get(path.basename(environ.PATH_INFO))!;
+  start('200 OK', [['Content-Type', 'application/octet-stream']]);
+  if (!byFd) return environ['tsgi.file_wrapper'](entry.file);
+  const fd = openSync(entry.file, 'r');
+  const body = environ['tsgi.file_wrapper'](fd);
+  return Object.assign(body, { close: () => closeSync(fd) });
+};
+
+/** GET over HTTP with curl: status, headers, sha256 of the body. */
+async function curlGet(url: string): Promise<{ status: number; headers: string; sha: string; size: number }> {
+  const out = path.join(dir, `out-${randomBytes(4).toString('hex')}`);
+  const { stdout } = await run(curl.bin!, ['-sS', '-D', '-', '-o', out, url], { maxBuffer: 1 << 20 });
+  const body = readAll(out);
+  rmSync(out);
+  return { status: Number(stdout.split(' ')[1]), headers: stdout, sha: createHash('sha256').update(body).digest('hex'), size: body.length };
+}
+
+function readAll(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const chunk = Buffer.alloc(1 << 20);
+    const n = readSync(fd, chunk);
+    if (n === 0) break;
+    chunks.push(chunk.subarray(0, n));
+  }
+  closeSync(fd);
+  return Buffer.concat(chunks);
+}
+
+describe('tsgi.file_wrapper', () => {
+  for (const name of Object.keys(SIZES)) {
+    it(`sends ${name} whole over HTTP, by path with its Content-Length, by fd chunked`, async () => {
+      const entry = files.get(name)!;
+      const server = servers.serve(app, {}, { protocol: 'http' });
+      const before = servers.started.at(-1)!.sentFileBytes;
+      const byPath = await curlGet(`http://${server}/${name}`);
+      expect(byPath.status).toBe(200);
+      expect(byPath.headers).toContain(`Content-Length: ${entry.size}\r\n`);
+      expect(byPath.size).toBe(entry.size);
+      expect(byPath.sha).toBe(entry.sha);
+      const byFd = await curlGet(`http://${server}/fd/${name}`);
+      expect(byFd.status).toBe(200);
+      expect(byFd.headers).toContain('Transfer-Encoding: chunked\r\n');
+      expect(byFd.sha).toBe(entry.sha);
+      const sent = servers.started.at(-1)!.sentFileBytes - before;
+      // sendfile carried both on the native reactor; the pure one has none.
+      expect(sent).toBe(native ? 2 * entry.size : 0);
+    });
+
+    it(`sends ${name} whole over uwsgi`, async () => {
+      const entry = files.get(name)!;
+      const address = servers.serve(app);
+      for (const uri of [`/${name}`, `/fd/${name}`]) {
+        const response = await request(address, nginxVars('GET', uri));
+        expect(response.reset).toBe(false);
+        expect(response.statusLine).toBe('HTTP/1.1 200 OK');
+        expect(response.body.length).toBe(entry.size);
+        expect(createHash('sha256').update(response.body).digest('hex')).toBe(entry.sha);
+        if (uri === `/${name}`) expect(headerValue(response.headers, 'Content-Length')).toBe(String(entry.size));
+      }
+    });
+  }
+
+  it('answers HEAD with the length and no body, and a missing path with a 500', async () => {
+    const server = servers.serve(app, {}, { protocol: 'http' });
+    const { stdout } = await run(curl.bin!, ['-sS', '-I', `http://${server}/1MiB`]);
+    expect(stdout).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(stdout).toContain(`Content-Length: ${1 << 20}\r\n`);
+    const missing = servers.serve((_environ, start) => {
+      start('200 OK', []);
+      return _environ['tsgi.file_wrapper'](path.join(dir, 'nope'));
+    });
+    const response = await request(missing, nginxVars('GET', '/'));
+    expect(response.statusLine).toBe('HTTP/1.1 500 Internal Server Error');
+  });
+});
