@@ -37,15 +37,16 @@ export class FileBody implements AsyncIterable<Uint8Array> {
   private closed = false;
 
   /**
-   * `file`: a path, or an open descriptor. `range`: the first byte and the number of
-   * bytes (a path only); the whole file when left out.
+   * `file`: a path, or an open descriptor (`owned`: the body closes it, as it does a file
+   * it opened). `range`: the first byte and the number of bytes; the whole file (from a
+   * caller's descriptor's position) when left out.
    */
   constructor(
-    readonly file: string | number | { fd: number },
+    readonly file: string | number | { fd: number; owned?: boolean },
     readonly blockSize = DEFAULT_BLOCK,
     readonly range?: { readonly start: number; readonly length: number },
   ) {
-    this.owned = typeof file === 'string';
+    this.owned = typeof file === 'string' || (typeof file === 'object' && file.owned === true);
     this.fd = typeof file === 'string' ? null : typeof file === 'number' ? file : file.fd;
   }
 

@@ -7,6 +7,7 @@ import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
 import { InFlight } from './in-flight.js';
 import { healthAnswer } from './health.js';
+import { StaticFiles, type StaticFilesOptions } from './static-files.js';
 import type { NativeReactor, WireProtocol } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import { PureReactor } from '../pure/reactor.js';
@@ -58,6 +59,11 @@ export interface ServerOptions {
   /** A path every listener answers itself, never calling the app: 200 while accepting,
    * 503 once draining (`--health-path`). */
   healthPath?: string;
+  /** Files the worker serves itself before the app (`--static-map` and friends). */
+  staticFiles?: StaticFilesOptions;
+  /** File bodies go to the native reactor's sendfile(2) (default); false reads them in
+   * JavaScript (`--disable-sendfile`). */
+  sendfile?: boolean;
 }
 
 /** Watches requests come and go: the worker's request log, stats and harakiri. */
@@ -103,6 +109,7 @@ export class Server implements BatchSink, ExchangeContext {
   private readonly fresh: RequestRecord[] = [];
   private closed = false;
   private readonly healthPath: string | undefined;
+  private readonly staticFiles: StaticFiles | null;
   private isDraining = false;
   /** Set by the worker process; a server used from code has none. */
   observer: RequestObserver | null = null;
@@ -113,7 +120,8 @@ export class Server implements BatchSink, ExchangeContext {
     const binding = loadNative().binding;
     const Reactor = binding?.Reactor ?? PureReactor;
     // The native reactor sends files with sendfile(2); the pure one has them read here.
-    if (binding) this.filePosition = binding.filePosition;
+    if (binding && options.sendfile !== false) this.filePosition = binding.filePosition;
+    this.staticFiles = options.staticFiles && options.staticFiles.maps.length > 0 ? new StaticFiles(options.staticFiles) : null;
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
     this.healthPath = options.healthPath;
@@ -244,8 +252,8 @@ export class Server implements BatchSink, ExchangeContext {
     const exchange = new Exchange(record, this);
     this.exchanges.add(exchange);
     this.fresh.push(record);
-    // The health path is answered here, for every protocol and both reactors.
-    const app = this.healthPath === undefined ? undefined : healthAnswer(this.healthPath, record, this.draining);
+    // The health path and static files are answered here, for every protocol and both reactors.
+    const app = (this.healthPath === undefined ? undefined : healthAnswer(this.healthPath, record, this.draining)) ?? this.staticFiles?.answer(record);
     const observer = this.observer;
     if (observer) {
       observer.started(exchange);
