@@ -398,6 +398,15 @@ export class Exchange implements EnvironSource, ResponseRequest {
    * stands, and both reactors give the same answers).
    */
   private async sendFile(file: FileBody, whole: boolean): Promise<void> {
+    try {
+      await this.sendFileSpan(file, whole);
+    } finally {
+      // A file among other chunks is this exchange's to close (unless the reactor took it).
+      if (!whole) await file.close();
+    }
+  }
+
+  private async sendFileSpan(file: FileBody, whole: boolean): Promise<void> {
     this.response.started();
     const position = this.record.protocol === Protocol.FASTCGI ? undefined : this.context.filePosition;
     const span = await file.open(position);

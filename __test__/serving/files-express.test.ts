@@ -1,0 +1,81 @@
+/**
+ * Express's `res.sendFile` and `express.static` through the Node adapter, unchanged: the
+ * fs.ReadStream they pipe into `res` is handed to the server as a file, so on the native
+ * reactor the bytes go out with sendfile(2) (its counter moves by exactly what was sent)
+ * and on the pure one through JavaScript; the answers are the same (sha256, Range). A
+ * stream the app listens to itself still flows through the pipe.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import express from 'express';
+import { afterAll, describe, expect, it } from 'vitest';
+import { adapt } from '../../src/adapters/detect.js';
+import { loadNative } from '../../src/native/load.js';
+import { requirePeer } from '../helpers/peers.js';
+import { useTestServers } from '../helpers/servers.js';
+
+const run = promisify(execFile);
+const curl = requirePeer('curl', 'curl', 'apt-get install curl');
+const servers = useTestServers();
+const native = loadNative().binding !== null;
+const dir = mkdtempSync(path.join(tmpdir(), 'tsgi-express-files-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const big = randomBytes(5 * 1024 * 1024 + 3);
+writeFileSync(path.join(dir, 'big.bin'), big);
+const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+const web = express();
+web.use('/public', express.static(dir));
+web.get('/send', (_req, res) => res.sendFile(path.join(dir, 'big.bin')));
+web.get('/watched', (_req, res) => {
+  res.setHeader('Content-Length', big.length);
+  const file = createReadStream(path.join(dir, 'big.bin'));
+  let seen = 0;
+  file.on('data', (chunk) => (seen += chunk.length));
+  file.pipe(res);
+});
+
+async function serve(): Promise<string> {
+  const adapted = await adapt(web, 'auto');
+  if (typeof adapted === 'string') throw new Error(adapted);
+  return servers.serve(adapted.app, {}, { protocol: 'http' });
+}
+
+async function curlGet(url: string, ...args: string[]): Promise<{ head: string; body: Buffer }> {
+  const { stdout } = await run(curl.bin!, ['-sS', '-i', ...args, url], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  const end = stdout.indexOf('\r\n\r\n');
+  return { head: stdout.subarray(0, end).toString('latin1'), body: stdout.subarray(end + 4) };
+}
+
+describe('express files through the Node adapter', () => {
+  for (const route of ['/send', '/public/big.bin']) {
+    it(`${route}: the whole file, and a Range, as Express answers them; sendfile on the native reactor`, async () => {
+      const address = await serve();
+      const server = servers.started.at(-1)!;
+      const before = server.sentFileBytes;
+      const whole = await curlGet(`http://${address}${route}`);
+      expect(whole.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(whole.head).toMatch(new RegExp(`\r\nContent-Length: ${big.length}(\r\n|$)`, 'i'));
+      expect(whole.body.length).toBe(big.length);
+      expect(sha(whole.body)).toBe(sha(big));
+      const range = await curlGet(`http://${address}${route}`, '-H', 'Range: bytes=100-1048675');
+      expect(range.head).toMatch(/^HTTP\/1\.1 206 Partial Content\r\n/);
+      expect(range.head).toMatch(new RegExp(`\r\nContent-Range: bytes 100-1048675/${big.length}(\r\n|$)`, 'i'));
+      expect(sha(range.body)).toBe(sha(big.subarray(100, 1048676)));
+      expect(server.sentFileBytes - before).toBe(native ? big.length + 1048576 : 0);
+    });
+  }
+
+  it('lets a stream the app listens to flow through the pipe', async () => {
+    const address = await serve();
+    const server = servers.started.at(-1)!;
+    const before = server.sentFileBytes;
+    const reply = await curlGet(`http://${address}/watched`);
+    expect(sha(reply.body)).toBe(sha(big));
+    expect(server.sentFileBytes - before).toBe(0);
+  });
+});
