@@ -17,6 +17,7 @@ import { requirePeer } from '../helpers/peers.js';
 import { useTestServers } from '../helpers/servers.js';
 import { headerValue, request } from '../helpers/tsgi.js';
 import { nginxVars } from '../helpers/uwsgi.js';
+import { fcgiExchange, nginxParams, request as fcgiRequest, stdoutOf } from '../helpers/fastcgi.js';
 
 const run = promisify(execFile);
 const curl = requirePeer('curl', 'curl', 'apt-get install curl');
@@ -100,6 +101,21 @@ describe('tsgi.file_wrapper', () => {
       }
     });
   }
+
+  it('sends 1 MiB over FastCGI, read in blocks into STDOUT records (no sendfile there)', async () => {
+    const entry = files.get('1MiB')!;
+    const address = servers.serve(app, {}, { protocol: 'fastcgi' });
+    const before = servers.started.at(-1)!.sentFileBytes;
+    for (const uri of ['/1MiB', '/fd/1MiB']) {
+      const result = await fcgiExchange(address, fcgiRequest(1, nginxParams('GET', uri)));
+      const stdout = stdoutOf(result.records, 1);
+      const body = stdout.subarray(stdout.indexOf('\r\n\r\n') + 4);
+      expect(stdout.toString('latin1', 0, 40)).toMatch(/^Status: 200 OK\r\n/);
+      expect(body.length).toBe(entry.size);
+      expect(createHash('sha256').update(body).digest('hex')).toBe(entry.sha);
+    }
+    expect(servers.started.at(-1)!.sentFileBytes - before).toBe(0);
+  });
 
   it('answers HEAD with the length and no body, and a missing path with a 500', async () => {
     const server = servers.serve(app, {}, { protocol: 'http' });
