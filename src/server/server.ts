@@ -59,7 +59,8 @@ export interface ServerOptions {
   /** A path every listener answers itself, never calling the app: 200 while accepting,
    * 503 once draining (`--health-path`). */
   healthPath?: string;
-  /** Files the worker serves itself before the app (`--static-map` and friends). */
+  /** Files the worker serves itself before the app, with `--static-index` and
+   * `--static-expires` (`--static-map`). */
   staticFiles?: StaticFilesOptions;
   /** File bodies go to the native reactor's sendfile(2) (default); false reads them in
    * JavaScript (`--disable-sendfile`). */
