@@ -169,6 +169,9 @@ impl OutBuf {
         let mut slices: [&[u8]; MAX_IOV] = [&[]; MAX_IOV];
         let mut count = 0;
         let in_memory = self.pieces.iter().take_while(|piece| !matches!(piece, Piece::File(_)));
+        // A file right after them: tell the kernel more is coming (MSG_MORE).
+        let file_next =
+            self.pieces.iter().position(|piece| matches!(piece, Piece::File(_))).is_some_and(|at| at <= MAX_IOV);
         for (i, piece) in in_memory.take(MAX_IOV).enumerate() {
             let bytes = if i == 0 { &piece.bytes()[self.pos..] } else { piece.bytes() };
             if !bytes.is_empty() {
@@ -176,7 +179,7 @@ impl OutBuf {
                 count += 1;
             }
         }
-        crate::sys::send_vectored(fd, &slices[..count])
+        crate::sys::send_vectored(fd, &slices[..count], file_next)
     }
 
     /// `n` bytes were sent: fully sent pieces leave the queue (a held one is released).
