@@ -66,6 +66,10 @@ export class FileBody implements AsyncIterable<Uint8Array> {
    * `filePosition`); without it, its span is of unknown offset and length.
    */
   async open(position?: (fd: number) => number): Promise<FileSpan> {
+    // An open file of a range measured by its owner (--static-map): nothing to ask the disk.
+    if (this.fd !== null && this.owned && this.range && Number.isFinite(this.range.length)) {
+      return { fd: this.fd, offset: this.range.start, length: this.range.length };
+    }
     const fd = this.fd ?? (this.fd = await openAsync(this.file as string, 'r'));
     const start = this.range?.start ?? (this.owned ? 0 : position ? position(fd) : -1);
     if (start < 0) return { fd, offset: -1, length: -1 };
