@@ -172,5 +172,8 @@ describe('--static-map over uwsgi', () => {
     expect(range.body.equals(big.subarray(10, 20))).toBe(true);
     const refused = await request(address, nginxVars('GET', '/static/../secret.txt'));
     expect(refused.statusLine).toBe('HTTP/1.1 403 Forbidden');
+    // A NUL byte in PATH_INFO (nginx decodes %00 into it): refused, never a C string cut short.
+    const nul = await request(address, nginxVars('GET', '/static/style.css', { PATH_INFO: '/static/style.css\u0000.txt' }));
+    expect(nul.statusLine).toBe('HTTP/1.1 403 Forbidden');
   });
 });
