@@ -5,28 +5,21 @@
  * and on the pure one through JavaScript; the answers are the same (sha256, Range). A
  * stream the app listens to itself still flows through the pipe.
  */
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import express from 'express';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { adapt } from '../../src/adapters/detect.js';
-import { loadNative } from '../../src/native/load.js';
-import { requirePeer } from '../helpers/peers.js';
+import { curlGet, nativeReactor, sha256, tempFolder } from '../helpers/files.js';
 import { useTestServers } from '../helpers/servers.js';
 
-const run = promisify(execFile);
-const curl = requirePeer('curl', 'curl', 'apt-get install curl');
 const servers = useTestServers();
-const native = loadNative().binding !== null;
-const dir = mkdtempSync(path.join(tmpdir(), 'tsgi-express-files-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const native = nativeReactor;
+const dir = tempFolder('tsgi-express-files-');
 const big = randomBytes(5 * 1024 * 1024 + 3);
 writeFileSync(path.join(dir, 'big.bin'), big);
-const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+const sha = sha256;
 
 const web = express();
 web.use('/public', express.static(dir));
@@ -43,12 +36,6 @@ async function serve(): Promise<string> {
   const adapted = await adapt(web, 'auto');
   if (typeof adapted === 'string') throw new Error(adapted);
   return servers.serve(adapted.app, {}, { protocol: 'http' });
-}
-
-async function curlGet(url: string, ...args: string[]): Promise<{ head: string; body: Buffer }> {
-  const { stdout } = await run(curl.bin!, ['-sS', '-i', ...args, url], { encoding: 'buffer', maxBuffer: 64 << 20 });
-  const end = stdout.indexOf('\r\n\r\n');
-  return { head: stdout.subarray(0, end).toString('latin1'), body: stdout.subarray(end + 4) };
 }
 
 describe('express files through the Node adapter', () => {

@@ -6,7 +6,7 @@
  * short while it is sent (the connection ends short, the worker serves on), and on the
  * native reactor the proof that sendfile(2) carries the bytes: the worker run under strace.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
@@ -22,21 +22,15 @@ const CLI = path.resolve('dist/cli.js');
 const AS_ROOT = process.getuid?.() === 0 ? ['--allow-root'] : [];
 const native = loadNative().binding !== null;
 const MiB = 1024 * 1024;
-let children: ChildProcess[] = [];
-let dirs: string[] = [];
-
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL');
-  children = [];
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
+/** What each test leaves to undo: its servers killed, its folders removed. */
+const undo: Array<() => void> = [];
+afterEach(() => undo.splice(0).forEach((step) => step()));
 
 /** A folder with a file of `size` bytes named big.bin: sparse (zeros, in no block on
  * disk), or of data (a random MiB over and over: sendfile from a hole is slower). */
 function folderWithFile(size: number, data = false): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-files-limits-'));
-  dirs.push(dir);
+  undo.push(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'big.bin');
   writeFileSync(file, '');
   if (!data) {
@@ -56,7 +50,7 @@ async function start(dir: string, wrapper: string[] = []): Promise<{ port: numbe
   const port = await freePort();
   const args = [process.execPath, CLI, ...AS_ROOT, '--http-socket', `127.0.0.1:${port}`, '--processes', '1', '--static-map', `/s=${dir}`];
   const child = spawn(wrapper[0] ?? args[0]!, [...wrapper.slice(1), ...(wrapper.length > 0 ? args : args.slice(1))]);
-  children.push(child);
+  undo.push(() => child.kill('SIGKILL'));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   // The master names its worker: "1 worker(s) ready (pid N)".

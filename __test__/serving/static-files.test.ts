@@ -7,27 +7,23 @@
  * reactor the bytes go out with sendfile(2), on the pure one through JavaScript.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../../src/app/contract.js';
-import { loadNative } from '../../src/native/load.js';
 import { oneShot } from '../helpers/http-raw.js';
-import { requirePeer } from '../helpers/peers.js';
+import { curl, curlGet, nativeReactor, sha256, tempFolder } from '../helpers/files.js';
 import { useTestServers } from '../helpers/servers.js';
 import { headerValue, request } from '../helpers/tsgi.js';
 import { nginxVars } from '../helpers/uwsgi.js';
 
 const run = promisify(execFile);
-const curl = requirePeer('curl', 'curl', 'apt-get install curl');
 const servers = useTestServers();
-const native = loadNative().binding !== null;
+const native = nativeReactor;
 
-const base = mkdtempSync(path.join(tmpdir(), 'tsgi-static-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+const base = tempFolder('tsgi-static-');
 const root = path.join(base, 'root');
 mkdirSync(path.join(root, 'docs'), { recursive: true });
 const big = randomBytes(3 * 1024 * 1024 + 17);
@@ -37,7 +33,7 @@ writeFileSync(path.join(root, 'docs', 'index.html'), '<h1>docs</h1>\n');
 writeFileSync(path.join(base, 'secret.txt'), 'secret\n');
 symlinkSync(path.join(base, 'secret.txt'), path.join(root, 'out-link'));
 symlinkSync(path.join(root, 'style.css'), path.join(root, 'in-link.css'));
-const sha = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+const sha = sha256;
 
 const APP_BODY = 'from the app\n';
 const app: App = (_environ, start) => {
@@ -45,20 +41,6 @@ const app: App = (_environ, start) => {
   return [APP_BODY];
 };
 const options = { staticFiles: { maps: [{ prefix: '/static', dir: root }], index: ['index.html'], expires: [{ pattern: /\.css$/, seconds: 3600 }] } };
-
-function parse(out: Buffer): { status: number; headers: Map<string, string>; body: Buffer } {
-  const end = out.indexOf('\r\n\r\n');
-  const head = out.subarray(0, end).toString('latin1').split('\r\n');
-  const headers = new Map<string, string>();
-  for (const line of head.slice(1)) headers.set(line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim());
-  return { status: Number(head[0]!.split(' ')[1]), headers, body: out.subarray(end + 4) };
-}
-
-/** One request with curl: `-i` puts the head before the body on stdout. */
-async function curlGet(url: string, ...args: string[]): Promise<{ status: number; headers: Map<string, string>; body: Buffer }> {
-  const { stdout } = await run(curl.bin!, ['-sS', '--path-as-is', '-i', ...args, url], { encoding: 'buffer', maxBuffer: 64 << 20 });
-  return parse(stdout);
-}
 
 describe('--static-map over HTTP', () => {
   it('answers a file with its bytes, length, type, ETag and Last-Modified; sendfile on the native reactor', async () => {
