@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { App } from '../../src/app/contract.js';
-import { oneShot } from '../helpers/http-raw.js';
+import { oneShot, pipeline } from '../helpers/http-raw.js';
 import { curl, curlGet, nativeReactor, sha256, tempFolder } from '../helpers/files.js';
 import { useTestServers } from '../helpers/servers.js';
 import { headerValue, request } from '../helpers/tsgi.js';
@@ -122,6 +122,20 @@ describe('--static-map over HTTP', () => {
     const inside = await curlGet(`http://${address}/static/in-link.css`);
     expect(inside.status).toBe(200);
     expect(inside.body.toString()).toBe('body { color: red }\n');
+  });
+
+  it('keeps a connection alive across files: pipelined, each in order and whole', async () => {
+    const address = servers.serve(app, options, { protocol: 'http' });
+    const get = (uri: string, extra = '') => Buffer.from(`GET ${uri} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`);
+    const uris = ['/static/style.css', '/static/big.bin', '/elsewhere', '/static/big.bin', '/static/style.css'];
+    const requests = uris.map((uri, i) => get(uri, i === 3 ? 'Range: bytes=5-9\r\n' : ''));
+    const replies = await pipeline(address, requests, 5);
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 206, 200]);
+    expect(replies[0]!.body.toString()).toBe('body { color: red }\n');
+    expect(sha(replies[1]!.body)).toBe(sha(big));
+    expect(replies[2]!.body.toString()).toBe(APP_BODY);
+    expect(replies[3]!.body.equals(big.subarray(5, 10))).toBe(true);
+    expect(replies[4]!.body.toString()).toBe('body { color: red }\n');
   });
 
   it('refuses .., encoded or not, NUL and symlinks out of the root with 403', async () => {

@@ -433,12 +433,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
   /** Hands `length` bytes of the file to the reactor (after the head, or with its chunk
    * framing). Returns `false` when the caller should wait for DRAIN. */
   private transmitFile(head: string | null, file: FileBody, span: FileSpan, length: number): boolean {
-    if (head !== null) {
-      this.response.headSent = true;
-      this.sentHead = this.response.head!;
-      this.status = this.sentHead.code;
-      this.headText = head;
-    }
+    if (head !== null) this.headGoesOut(head);
     this.bodyBytes += length;
     let before = head ?? '';
     if (this.chunked) {
@@ -448,15 +443,7 @@ export class Exchange implements EnvironSource, ResponseRequest {
     }
     const queued = this.context.transport.sendFile(this.token, before === '' ? null : before, span.fd, span.offset, length, WriteEnd.MORE, file.ownsFile);
     if (queued >= 0 && file.ownsFile) file.handOver();
-    if (queued < 0) {
-      this.onAbort(false);
-      return false;
-    }
-    if (queued > this.context.writeHighWater) {
-      this.queuedOver = true;
-      return false;
-    }
-    return true;
+    return this.queuedAfter(queued, false);
   }
 
   /** Tells an iterator we stopped before its end (a generator's `finally` runs). */
@@ -518,14 +505,23 @@ export class Exchange implements EnvironSource, ResponseRequest {
   }
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
-    if (head !== null) {
-      this.response.headSent = true;
-      this.sentHead = this.response.head!;
-      this.status = this.sentHead.code;
-      this.headText = head;
-    }
+    if (head !== null) this.headGoesOut(head);
     if (body !== null) this.bodyBytes += byteLength(body);
     const queued = this.chunked ? this.writeChunk(head, body, end) : this.context.transport.write(this.token, head, body, this.endWord(end));
+    return this.queuedAfter(queued, end);
+  }
+
+  /** The app's head is being written: what the log and the stats read of it. */
+  private headGoesOut(head: string): void {
+    this.response.headSent = true;
+    this.sentHead = this.response.head!;
+    this.status = this.sentHead.code;
+    this.headText = head;
+  }
+
+  /** After a write that left `queued` bytes (-1: the request is gone): whether the
+   * caller may go on (`false`: ended, gone, or wait for DRAIN). */
+  private queuedAfter(queued: number, end: boolean): boolean {
     if (queued < 0) {
       this.onAbort(false);
       return false;
