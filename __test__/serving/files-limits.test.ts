@@ -46,9 +46,9 @@ function folderWithFile(size: number, data = false): string {
 
 /** Starts tsgi serving `dir` at /s over HTTP (optionally under `wrapper`, e.g. strace);
  * resolves with its port and its worker's pid. */
-async function start(dir: string, wrapper: string[] = []): Promise<{ port: number; worker: number; log: () => string }> {
+async function start(dir: string, wrapper: string[] = [], extra: string[] = []): Promise<{ port: number; worker: number; log: () => string }> {
   const port = await freePort();
-  const args = [process.execPath, CLI, ...AS_ROOT, '--http-socket', `127.0.0.1:${port}`, '--processes', '1', '--static-map', `/s=${dir}`];
+  const args = [process.execPath, CLI, ...AS_ROOT, '--http-socket', `127.0.0.1:${port}`, '--processes', '1', '--static-map', `/s=${dir}`, ...extra];
   const child = spawn(wrapper[0] ?? args[0]!, [...wrapper.slice(1), ...(wrapper.length > 0 ? args : args.slice(1))]);
   undo.push(() => child.kill('SIGKILL'));
   let stderr = '';
@@ -140,6 +140,19 @@ describe('files under pressure (tsgi --static-map, one worker)', () => {
     for (const reply of replies) reply.socket.destroy();
     await Promise.all(replies.map((reply) => reply.ended));
     await waitFor(() => fdCount(worker) <= settled, { what: `the worker's fds back to ${settled} (now ${fdCount(worker)})` });
+  });
+
+  it('a client that stops reading is closed at --socket-timeout, and its file with it', async () => {
+    const { port, worker } = await start(folderWithFile(256 * MiB), [], ['--socket-timeout', '1']);
+    const settled = fdCount(worker);
+    const reply = await getFile(port);
+    // Paused, the client reads nothing more (nor sees the close): the worker's output
+    // stalls, and the connection and the file are closed a second later.
+    reply.socket.pause();
+    await waitFor(() => fdCount(worker) > settled, { what: 'the worker to hold the connection and the file' });
+    await waitFor(() => fdCount(worker) <= settled, { what: `the worker's fds back to ${settled} (now ${fdCount(worker)})`, timeout: 8000 });
+    expect(reply.body()).toBeLessThan(256 * MiB);
+    reply.socket.destroy();
   });
 
   it('a file cut short while it is sent: the connection ends short, the worker serves on', async () => {

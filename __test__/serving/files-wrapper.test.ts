@@ -65,6 +65,7 @@ describe('tsgi.file_wrapper', () => {
     it(`sends ${name} whole over uwsgi`, async () => {
       const entry = files.get(name)!;
       const address = servers.serve(app);
+      const before = servers.started.at(-1)!.sentFileBytes;
       for (const uri of [`/${name}`, `/fd/${name}`]) {
         const response = await request(address, nginxVars('GET', uri));
         expect(response.reset).toBe(false);
@@ -73,6 +74,7 @@ describe('tsgi.file_wrapper', () => {
         expect(sha256(response.body)).toBe(entry.sha);
         if (uri === `/${name}`) expect(headerValue(response.headers, 'Content-Length')).toBe(String(entry.size));
       }
+      expect(servers.started.at(-1)!.sentFileBytes - before).toBe(native ? 2 * entry.size : 0);
     });
   }
 
