@@ -85,8 +85,9 @@ export function checkStartable(config: Config): void {
 function checkStaticFiles(config: Config): void {
   try {
     staticExpires(config['static-expires'] ?? []);
-    for (const { dir } of staticMaps(config['static-map'] ?? [])) {
-      if (!statSync(dir).isDirectory()) throw new Error(`--static-map: ${dir} is not a directory`);
+    for (const { prefix, dir } of staticMaps(config['static-map'] ?? [])) {
+      const stats = statSync(dir, { throwIfNoEntry: false });
+      if (!stats?.isDirectory()) throw new Error(`--static-map ${prefix}=${dir}: ${stats ? 'not a directory' : 'no such directory'}`);
     }
   } catch (error) {
     throw new TsgiError(ErrorCodes.INVALID_OPTION, (error as Error).message, { cause: error });
