@@ -172,14 +172,20 @@ impl BindingReactor {
             Some(false) => return Ok(-2),
             Some(true) => {}
         }
-        let file = FilePiece::from_raw(fd, owned, offset as u64, length as u64)
-            .map_err(|e| Error::from_reason(format!("sendFile: {}", io_error_message(&e))))?;
         let Some(out) = reactor.output(token) else { return Ok(-1) };
         // SAFETY: a value of this call, on the JS thread.
         if let Err(error) = unsafe { append_value(env, out, head.raw(), Encoding::Latin1) } {
             reactor.cancel_write(token);
             return Err(error);
         }
+        // Taken last: on any earlier failure `fd` is still the caller's, and closed once.
+        let file = match FilePiece::from_raw(fd, owned, offset as u64, length as u64) {
+            Ok(file) => file,
+            Err(e) => {
+                reactor.cancel_write(token);
+                return Err(Error::from_reason(format!("sendFile: {}", io_error_message(&e))));
+            }
+        };
         reactor.send_file(token, file);
         Ok(reactor.commit_write(token, end))
     }
