@@ -1,8 +1,9 @@
 /**
  * `--static-map /prefix=dir`: files the worker serves itself, before the app is called,
  * for every protocol and both reactors (the native one sends them with sendfile(2)). As
- * uWSGI's: matched on `PATH_INFO`; GET and HEAD only; a path with no regular file under
- * it (nor an index file, `--static-index`, for a directory) goes on to the app.
+ * uWSGI's: matched on `PATH_INFO` (the app's, derived where the server sent none); GET
+ * and HEAD only; a path with no regular file under it (nor an index file,
+ * `--static-index`, for a directory) goes on to the app.
  *
  * Refused with `403 Forbidden`, never reaching the app nor the file system: a `..` segment
  * (`PATH_INFO` is decoded, so `%2e%2e` is one), a NUL byte, and a path whose real location
@@ -19,6 +20,7 @@ import type { App, Headers } from '../app/contract.js';
 import { FileBody } from '../app/file-wrapper.js';
 import { KeyId } from '../codec/keys.js';
 import type { RequestRecord } from '../native/request.js';
+import { pathInfo } from './environ.js';
 import { log } from '../log.js';
 import { staticExpires, staticMaps, type Config, type StaticExpires, type StaticMap } from '../config/index.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
@@ -110,10 +112,11 @@ export class StaticFiles {
   answer(record: RequestRecord): App | undefined {
     const method = record.get(KeyId.REQUEST_METHOD);
     if (method !== 'GET' && method !== 'HEAD') return undefined;
-    const pathInfo = record.get(KeyId.PATH_INFO) ?? '';
-    const root = this.roots.find(({ prefix }) => pathInfo === prefix || pathInfo.startsWith(`${prefix}/`));
+    // The app's PATH_INFO: nginx's stock fastcgi_params sends none, for one.
+    const path = pathInfo(record);
+    const root = this.roots.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
     if (!root) return undefined;
-    const rest = pathInfo.slice(root.prefix.length);
+    const rest = path.slice(root.prefix.length);
     if (rest.includes('\0') || rest.split('/').includes('..')) return FORBIDDEN;
     const found = this.find(root, rest);
     if (found === 'outside') return FORBIDDEN;
