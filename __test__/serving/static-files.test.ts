@@ -8,7 +8,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -136,6 +137,33 @@ describe('--static-map over HTTP', () => {
     expect(replies[2]!.body.toString()).toBe(APP_BODY);
     expect(replies[3]!.body.equals(big.subarray(5, 10))).toBe(true);
     expect(replies[4]!.body.toString()).toBe('body { color: red }\n');
+  });
+
+  it("a file removed while it is sent arrives whole (the open file is read); after, the path is the app's", async () => {
+    const address = servers.serve(app, options, { protocol: 'http' });
+    const doomed = path.join(root, 'doomed.bin');
+    writeFileSync(doomed, big);
+    const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+    const socket = net.connect(port, host);
+    const chunks: Buffer[] = [];
+    let removed = false;
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (data: Buffer) => {
+      chunks.push(data);
+      // The head is in: the file is open and being sent. Remove it now.
+      if (!removed && Buffer.concat(chunks).includes('\r\n\r\n')) {
+        removed = true;
+        unlinkSync(doomed);
+      }
+    });
+    socket.write('GET /static/doomed.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await closed;
+    const data = Buffer.concat(chunks);
+    const body = data.subarray(data.indexOf('\r\n\r\n') + 4);
+    expect(removed).toBe(true);
+    expect(sha(body)).toBe(sha(big));
+    const after = await curlGet(`http://${address}/static/doomed.bin`);
+    expect(after.body.toString()).toBe(APP_BODY);
   });
 
   it('refuses .., encoded or not, NUL and symlinks out of the root with 403', async () => {
