@@ -92,6 +92,7 @@ async function measure(name, app) {
       abort() {},
       upgrade: () => false,
       writeError: () => false,
+      sendFile: () => -2,
     },
     multiprocess: false,
     writeHighWater: 1 << 18,

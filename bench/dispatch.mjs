@@ -47,6 +47,7 @@ const ctx = {
     abort() {},
     upgrade: () => false,
     writeError: () => false,
+    sendFile: () => -2,
   },
   multiprocess: false,
   writeHighWater: 1 << 18,

@@ -420,8 +420,8 @@ describe('uWSGI-only options', () => {
       '5: touch-logreopen: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
       '6: cpu-affinity: a uWSGI option tsgi does not have; remove it (tsgi --help lists what tsgi has)',
     ]);
-    expect(refusal(() => parseArgs(['--static-map', '/static=/srv/static']))).toBe(
-      '--static-map: a uWSGI option tsgi does not have: serve static files from the web server in front (nginx: location with alias), or from the app',
+    expect(refusal(() => parseArgs(['--static-map2', '/static=/srv/static']))).toBe(
+      '--static-map2: a uWSGI option tsgi does not have: serve static files from the web server in front (nginx: location with alias), or from the app',
     );
     // A typo of tsgi's own option still gets its suggestion.
     expect(refusal(() => parseArgs(['--harakri', '3']))).toBe('unknown option --harakri; did you mean --harakiri?');

@@ -54,6 +54,8 @@ describe('the reactor options', () => {
       healthPath: 'health-path',
       addHeaders: 'add-header',
       postBuffering: 'post-buffering',
+      staticFiles: 'static-map',
+      sendfile: 'disable-sendfile',
     });
   });
 

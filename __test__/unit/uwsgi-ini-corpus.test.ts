@@ -73,7 +73,7 @@ const EXPECTED: Record<string, Outcome> = {
   },
   'secrets.ini': { runs: [] },
   'staging-sections.ini': { runs: [] },
-  'static-map.ini': { refused: ['4: static-map', '5: static-expires'] },
+  'static-map.ini': { runs: ['6: offload-threads'] },
   'tiangolo-app.ini': { runs: [] },
   'tiangolo-uwsgi-nginx-base.ini': { runs: ['6: hook-master-start', '8: die-on-term', '10: show-config'] },
   'tsgi-native.ini': { runs: [] },

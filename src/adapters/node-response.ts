@@ -11,6 +11,8 @@
  * carried through tsgi's own.
  */
 import { EventEmitter } from 'node:events';
+import { ReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { OutgoingMessage, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Chunk, Environ, Headers, StartResponse } from '../app/contract.js';
@@ -19,6 +21,7 @@ import { log } from '../log.js';
 import { endUnreadBody } from './node-request.js';
 import { socketAddress } from './request-parts.js';
 import { describeError } from '../errors.js';
+import { FileBody } from '../app/file-wrapper.js';
 
 /** Queued body bytes above which `res.write()` returns false (a socket's default). */
 const HIGH_WATER = 64 * 1024;
@@ -45,6 +48,7 @@ export function createServerResponse(req: IncomingMessage, socket: ResponseSocke
   res.writeHead = writeHeadUnframed as InternalResponse['writeHead'];
   res.assignSocket(socket as unknown as Socket);
   res.on('prefinish', () => socket.responseEnded());
+  res.on('pipe', (source: Readable) => socket.piped(source));
   return res;
 }
 
@@ -58,6 +62,19 @@ function writeHeadUnframed(this: InternalResponse, ...args: unknown[]): ServerRe
   (ServerResponse.prototype.writeHead as (...args: unknown[]) => ServerResponse).apply(this, args);
   this.chunkedEncoding = false;
   return this;
+}
+
+/** A ReadStream of a path nobody has read from or listened to but the pipe: its bytes
+ * are the file's, as they are. */
+function untouched(source: ReadStream): boolean {
+  return (
+    (typeof source.path === 'string' || Buffer.isBuffer(source.path)) &&
+    source.bytesRead === 0 &&
+    !source.destroyed &&
+    source.readableEncoding === null &&
+    source.listenerCount('data') === 1 &&
+    source.listenerCount('readable') === 0
+  );
 }
 
 /** The error Node's server gives a request whose client went away. */
@@ -89,7 +106,9 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
   private status: string | null = null;
   private headers: Headers | null = null;
   private started = false;
-  private readonly chunks: Chunk[] = [];
+  /** What `res` wrote, and files piped into it (a FileBody the server sends itself). */
+  private readonly chunks: Array<Chunk | FileBody> = [];
+  private hasFile = false;
   private readonly callbacks: Array<WriteCallback | undefined> = [];
   private taken = 0;
   private queuedBytes = 0;
@@ -217,6 +236,31 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     return this.queuedBytes < HIGH_WATER;
   }
 
+  /**
+   * A readable was piped into `res`. An untouched `fs.ReadStream` of a path (what
+   * express's `res.sendFile` and `express.static` pipe) is taken off the pipe and its
+   * file, or its range of it, handed to the server as a file body: the native reactor
+   * sends it with sendfile(2), never reading it into JavaScript. A stream the app has
+   * touched (read from, listened to, given an encoding) flows through the pipe as usual.
+   */
+  piped(source: Readable): void {
+    if (!(source instanceof ReadStream) || this.destroyed || this.ended || !untouched(source)) return;
+    const start = (source as ReadStream & { start?: number }).start ?? 0;
+    const end = (source as ReadStream & { end?: number }).end ?? Infinity;
+    const path = source.path;
+    const res = this.res!;
+    source.unpipe(res);
+    source.destroy();
+    // The head goes first, as Node would send it with the first bytes.
+    if (!res.headersSent) res.flushHeaders();
+    this.hasFile = true;
+    this.chunks.push(new FileBody(typeof path === 'string' ? path : path.toString(), undefined, { start, length: end - start + 1 }));
+    this.callbacks.push(undefined);
+    this.notify();
+    // The pipe would end `res` at the stream's end: the file is all of it.
+    res.end();
+  }
+
   /** `res.end()` ran: everything it will write is queued. */
   responseEnded(): void {
     this.ended = true;
@@ -257,12 +301,12 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
    * socket, which yields them as they come.
    */
   body(): Chunk[] | Promise<Chunk[] | this> | this {
-    if (this.ended && this.status !== null) return this.takeAll();
+    if (this.ended && this.status !== null && !this.hasFile) return this.takeAll();
     this.watchClient();
     if (this.failure || this.status !== null) return this;
     // Wait for the first output: a response that is whole by then still goes out whole.
     return new Promise<void>((resolve) => (this.firstOutput = resolve)).then(() =>
-      this.ended && this.status !== null && !this.failure ? this.takeAll() : this,
+      this.ended && this.status !== null && !this.failure && !this.hasFile ? this.takeAll() : this,
     );
   }
 
@@ -275,9 +319,10 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
       if (this.failure) throw this.failure;
       if (this.taken < this.chunks.length) {
         const chunk = this.take();
-        if (chunk.length === 0) continue;
+        if (!(chunk instanceof FileBody) && chunk.length === 0) continue;
         this.start();
-        return { value: chunk, done: false };
+        // A file body among the chunks: the server's exchange sends it (see piped()).
+        return { value: chunk as Chunk, done: false };
       }
       if (this.ended) {
         this.start();
@@ -324,7 +369,7 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
     const chunks: Chunk[] = [];
     const callbacks: WriteCallback[] = [];
     for (; this.taken < this.chunks.length; this.taken++) {
-      const chunk = this.chunks[this.taken]!;
+      const chunk = this.chunks[this.taken] as Chunk;
       const callback = this.callbacks[this.taken];
       if (chunk.length > 0) chunks.push(chunk);
       if (callback) callbacks.push(callback);
@@ -335,12 +380,12 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
   }
 
   /** The next queued chunk; its write callback runs once the server has it. */
-  private take(): Chunk {
+  private take(): Chunk | FileBody {
     const i = this.taken++;
     const chunk = this.chunks[i]!;
     const callback = this.callbacks[i];
     this.chunks[i] = '';
-    this.queuedBytes -= chunk.length;
+    if (!(chunk instanceof FileBody)) this.queuedBytes -= chunk.length;
     if (callback) process.nextTick(callback);
     const res = this.res;
     if (kNeedDrain && res?.[kNeedDrain] && this.queuedBytes < HIGH_WATER / 2 && !this.ended) {

@@ -72,8 +72,13 @@ export class ResponseState {
       throw new TsgiError(ErrorCodes.INVALID_CHUNK, `a body chunk must be a string or a Uint8Array, got ${typeof chunk}`);
     }
     if (chunk.length === 0) return false;
-    if (!this.head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body produced data before startResponse() was called');
+    this.started();
     return true;
+  }
+
+  /** Throws for body data (a chunk, a file) before startResponse. */
+  started(): void {
+    if (!this.head) throw new TsgiError(ErrorCodes.NO_START_RESPONSE, 'the body produced data before startResponse() was called');
   }
 
   /** Whether the response carries the body the app produces. */
@@ -98,6 +103,21 @@ export class ResponseState {
     this.overflowed = true;
     this.sent = declared;
     return room === 0 ? EMPTY : Buffer.from(chunk as Uint8Array | string).subarray(0, room);
+  }
+
+  /** As `take`, for `length` bytes of a file: how many of them go, within the app's
+   * Content-Length. */
+  takeLength(length: number): number {
+    const declared = this.head!.contentLength;
+    if (declared < 0 || length <= declared - this.sent) {
+      this.sent += length;
+      return length;
+    }
+    if (!this.overflowed) log.error(`${this.request.describeRequest()}: the app sent more than its Content-Length ${declared}; extra bytes dropped`);
+    this.overflowed = true;
+    const room = declared - this.sent;
+    this.sent = declared;
+    return room;
   }
 
   /** The app's Content-Length is reached (or it gave none). */

@@ -6,6 +6,6 @@ export { OPTIONS, type Config, type OptionSpec, type TsgiOptions } from './optio
 export { configFromCode, configFromCommandLine, type LoadedConfig } from './load.js';
 export { helpText, renderConfig } from './print.js';
 export { environmentOf } from './values.js';
-export { headerPairs, memoryReportLevel } from './derived.js';
+export { headerPairs, memoryReportLevel, staticExpires, staticMaps, type StaticExpires, type StaticMap } from './derived.js';
 export { subject, type Origin } from './origin.js';
 export { UWSGI_ADVICE, UWSGI_ONLY_OPTIONS } from './uwsgi-only.js';

@@ -94,6 +94,7 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
       'logto',
     ],
   ],
+  ['static files', ['static-map', 'static-index', 'static-expires', 'disable-sendfile']],
   ['stats', ['stats', 'stats-http']],
   ['config', ['ini', 'json', 'toml', 'yaml', 'print-config', 'help', 'version']],
 ];

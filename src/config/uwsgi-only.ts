@@ -64,7 +64,6 @@ export const UWSGI_ADVICE: ReadonlyMap<string, string> = new Map([
   ['logto2', 'use --logto'],
   ['logger', 'tsgi logs to stderr or --logto; ship the log from there (journald, a collector)'],
   ['req-logger', 'tsgi logs to stderr or --logto; ship the log from there (journald, a collector)'],
-  ['static-map', 'serve static files from the web server in front (nginx: location with alias), or from the app'],
   ['static-map2', 'serve static files from the web server in front (nginx: location with alias), or from the app'],
   ['check-static', 'serve static files from the web server in front (nginx: location with try_files), or from the app'],
   ['route', 'route in the web server in front, or in the app'],

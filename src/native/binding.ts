@@ -47,6 +47,11 @@ export interface NativeReactor {
   /** Queues head and/or body; `end` says whether the response goes on or is complete, and
    * whether the connection stays open after it. Returns bytes queued, -1 if the request is gone. */
   write(token: number, head: string | null, body: Uint8Array | string | null, end: WriteEndWord): number;
+  /** Queues head, then `length` bytes of the open file `fd` from `offset`, sent with
+   * sendfile(2); the reactor takes `fd` if `owned` and the result is >= 0. -1 if the
+   * request is gone, -2 if it cannot send files (FastCGI; the pure reactor): nothing was
+   * queued, and the caller writes the file's bytes itself. */
+  sendFile(token: number, head: string | null, fd: number, offset: number, length: number, end: WriteEndWord, owned: boolean): number;
   writeError(token: number, text: Uint8Array | string): boolean;
   upgrade(token: number): boolean;
   pause(token: number, paused: boolean): void;
@@ -56,6 +61,8 @@ export interface NativeReactor {
   close(): void;
   readonly connections: number;
   readonly accepted: number;
+  /** Bytes this process sent with sendfile(2) (0 on the pure reactor, which has none). */
+  readonly sentFileBytes: number;
 }
 
 /** What the binding exports. */
@@ -64,6 +71,8 @@ export interface NativeBinding {
   /** The options a reactor given none gets: the binding's defaults, every field set. */
   defaultOptions(): Required<NativeReactorOptions>;
   knownKeys(): string[];
+  /** Where the open file `fd` stands (lseek): what `tsgi.file_wrapper` sends a caller's descriptor from. */
+  filePosition(fd: number): number;
   batchLayout(): Record<string, number>;
   /** Worker processes: the kernel sends `signal` when the parent (the master) dies. */
   setParentDeathSignal(signal: number): void;

@@ -6,8 +6,8 @@
  * It runs in the master's process, which never loads the app nor the native reactor
  * (it imports nothing from native/ or server/): the workers do.
  */
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { Config, LoadedConfig } from '../config/index.js';
+import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { staticExpires, staticMaps, type Config, type LoadedConfig } from '../config/index.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log, logThrough, setLogSink } from '../log.js';
 import { LogFile } from '../observe/log-file.js';
@@ -89,10 +89,25 @@ export function checkStartable(config: Config): void {
   if (health !== undefined && !health.startsWith('/')) {
     throw new TsgiError(ErrorCodes.INVALID_OPTION, `--health-path ${health}: expected a path beginning with /, e.g. /healthz`);
   }
+  checkStaticFiles(config);
   // Mistakes in the log template or the date format are found now, not in every worker.
   requestLogger(config);
   logDate(config['log-date']);
   checkSlowlog(config);
+}
+
+/** A bad --static-map or --static-expires, or a mapped directory that is not one, is
+ * found before anything starts (src/server/static-files.ts serves them). */
+function checkStaticFiles(config: Config): void {
+  try {
+    staticExpires(config['static-expires'] ?? []);
+    for (const { prefix, dir } of staticMaps(config['static-map'] ?? [])) {
+      const stats = statSync(dir, { throwIfNoEntry: false });
+      if (!stats?.isDirectory()) throw new Error(`--static-map ${prefix}=${dir}: ${stats ? 'not a directory' : 'no such directory'}`);
+    }
+  } catch (error) {
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, (error as Error).message, { cause: error });
+  }
 }
 
 /** The listen queue length: `--listen`, else the kernel's cap (warning if asked for more). */

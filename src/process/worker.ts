@@ -18,6 +18,7 @@ import { requestLogger, type LoggedRequest } from '../observe/request-log.js';
 import { Field, monotonicMs, WorkerSlot } from './scoreboard.js';
 import { RequestMetrics, RuntimeSampler } from '../observe/metrics.js';
 import { serverLimits } from '../server/reactor-options.js';
+import { staticFilesOptions } from '../server/static-files.js';
 import { Server, type RequestObserver, type ServerOptions } from '../server/server.js';
 import type { FromWorker } from './worker-protocol.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
@@ -35,6 +36,8 @@ function serverOptions(config: Config): ServerOptions {
     healthPath: config['health-path'],
     addHeaders: headerPairs(config['add-header']),
     postBuffering: config['post-buffering'],
+    staticFiles: staticFilesOptions(config),
+    sendfile: !config['disable-sendfile'],
   };
 }
 

@@ -65,6 +65,11 @@ export class PureReactor implements NativeReactor {
     return this.accept.accepted;
   }
 
+  /** node:net has no sendfile(2): files are read and written in JavaScript. */
+  get sentFileBytes(): number {
+    return 0;
+  }
+
   listen(address: string, protocol: WireProtocol, backlog: number, mode: number): string {
     return listen(this, address, protocol, backlog, mode);
   }
@@ -75,6 +80,12 @@ export class PureReactor implements NativeReactor {
 
   write(token: number, head: string | null, body: Uint8Array | string | null, end: WriteEndWord): number {
     return write(this, token, head, body, end);
+  }
+
+  /** Never queues a file (node:net has no sendfile): -2 (the caller writes the bytes),
+   * or -1 if the request is gone, as the native reactor answers for FastCGI. */
+  sendFile(token: number): number {
+    return this.streams.has(token) ? -2 : -1;
   }
 
   writeError(token: number, text: Uint8Array | string): boolean {

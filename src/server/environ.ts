@@ -249,7 +249,9 @@ function mountPrefix(script: string, path: string): string {
   return prefix !== '' && path.startsWith(prefix + '/') ? prefix : '';
 }
 
-function pathInfo(record: RequestRecord): string {
+/** PATH_INFO as the app sees it: the var, else derived from REQUEST_URI (and SCRIPT_NAME,
+ * for FastCGI), with SCRIPT_NAME stripped for uwsgi's modifier1 30. */
+export function pathInfo(record: RequestRecord): string {
   let path = record.get(KeyId.PATH_INFO);
   if (path === undefined) {
     path = pathOfUri(record.get(KeyId.REQUEST_URI) ?? '');

@@ -24,7 +24,7 @@ import { BodyInput, abortError } from '../app/input.js';
 import { KeyId } from '../codec/keys.js';
 import { Protocol, RequestFlags, type RequestRecord } from '../native/request.js';
 import { log } from '../log.js';
-import { fileWrapper } from '../app/file-wrapper.js';
+import { FileBody, fileWrapper, type FileSpan } from '../app/file-wrapper.js';
 import { createErrorStream, errorStream } from '../app/error-stream.js';
 import { appHeadSize, chunkFrame, serializeHead } from './response-head.js';
 import { WriteEnd, type WriteEndWord } from '../native/batch.js';
@@ -43,6 +43,10 @@ export interface Transport {
   upgrade(token: number): boolean;
   /** Sends text to the web server's error log (FastCGI STDERR); false if there is no such channel. */
   writeError(token: number, text: string): boolean;
+  /** Queues head, then `length` bytes of the file `fd` from `offset`, sent with
+   * sendfile(2); the reactor takes `fd` if `owned` and it returns bytes queued (>= 0).
+   * -1 if gone, -2 if the request cannot send files (FastCGI): write the bytes instead. */
+  sendFile(token: number, head: string | null, fd: number, offset: number, length: number, end: WriteEndWord, owned: boolean): number;
 }
 
 /** Server-wide settings an exchange reads. */
@@ -58,6 +62,9 @@ export interface ExchangeContext {
   readonly addHeaders?: Headers;
   /** The app is called once this many body bytes (or the whole body) arrived (`--post-buffering`); 0: at once. */
   readonly postBuffering?: number;
+  /** Set where the reactor sends files itself (the native one, with sendfile(2)): where a
+   * caller's open descriptor stands. Unset, file bodies are read and written here. */
+  readonly filePosition?: (fd: number) => number;
   /** Called once when the exchange is over (response ended or aborted). */
   done(exchange: Exchange): void;
   /** Called once when the connection becomes a tunnel (a 101, or taken over raw). */
@@ -294,6 +301,10 @@ export class Exchange implements EnvironSource, ResponseRequest {
     }
     if (typeof body === 'string' || body instanceof Uint8Array) body = [body];
     this.response.holdBody(body);
+    if (body instanceof FileBody) {
+      void this.sendWholeFile(body);
+      return;
+    }
     try {
       if (Array.isArray(body)) {
         // The whole body is in hand: send it with its Content-Length.
@@ -359,7 +370,9 @@ export class Exchange implements EnvironSource, ResponseRequest {
         if (step.done) break;
         this.switches++;
         try {
-          this.send(step.value);
+          // A file among the chunks: a Node ReadStream piped into `res` (node-response.ts).
+          if ((step.value as unknown) instanceof FileBody) await this.sendFile(step.value as unknown as FileBody, false);
+          else this.send(step.value);
         } catch (error) {
           this.fail(error);
           early = true;
@@ -373,6 +386,74 @@ export class Exchange implements EnvironSource, ResponseRequest {
     }
     if (early) await this.stopEarly(iterator);
     this.response.closeBody();
+  }
+
+  /** The body is a file (`tsgi.file_wrapper`, a static file): sent whole, with its length. */
+  private async sendWholeFile(file: FileBody): Promise<void> {
+    this.switches++;
+    try {
+      await this.sendFile(file, true);
+      this.end();
+    } catch (error) {
+      this.fail(error);
+    }
+    this.response.closeBody();
+  }
+
+  /**
+   * Sends a file body: handed to the reactor, which sends it with sendfile(2), where it
+   * can (the native one, HTTP or uwsgi); else read here in blocks under backpressure. A
+   * path opened here gives the response its Content-Length when it is the whole body
+   * (`whole`); a caller's descriptor does not (the pure reactor cannot tell where it
+   * stands, and both reactors give the same answers).
+   */
+  private async sendFile(file: FileBody, whole: boolean): Promise<void> {
+    try {
+      await this.sendFileSpan(file, whole);
+    } finally {
+      // A file among other chunks is this exchange's to close (unless the reactor took it).
+      if (!whole) await file.close();
+    }
+  }
+
+  private async sendFileSpan(file: FileBody, whole: boolean): Promise<void> {
+    this.response.started();
+    const position = this.record.protocol === Protocol.FASTCGI ? undefined : this.context.filePosition;
+    const span = await file.open(position);
+    if (this.finished) return;
+    const response = this.response;
+    if (whole && file.ownsFile && !response.headSent) this.knownLength = span.length;
+    const head = response.headSent ? null : this.commitHead();
+    if (!response.bodyAllowed || span.length === 0) {
+      if (head !== null) this.transmit(head, null, false);
+      return;
+    }
+    const length = span.length < 0 ? -1 : response.takeLength(span.length);
+    if (position !== undefined && length >= 0) {
+      if (length > 0 && !this.transmitFile(head, file, span, length) && !this.finished) await this.drained();
+      return;
+    }
+    if (head !== null) this.transmit(head, null, false);
+    for await (const block of file.blocks({ fd: span.fd, offset: span.offset, length })) {
+      if (this.finished) return;
+      if (!this.transmit(null, block, false) && !this.finished) await this.drained();
+    }
+  }
+
+  /** Hands `length` bytes of the file to the reactor (after the head, or with its chunk
+   * framing). Returns `false` when the caller should wait for DRAIN. */
+  private transmitFile(head: string | null, file: FileBody, span: FileSpan, length: number): boolean {
+    if (head !== null) this.headGoesOut(head);
+    this.bodyBytes += length;
+    let before = head ?? '';
+    if (this.chunked) {
+      const frame = chunkFrame(length, this.chunkOpen, false);
+      this.chunkOpen = frame.open;
+      before += frame.before;
+    }
+    const queued = this.context.transport.sendFile(this.token, before === '' ? null : before, span.fd, span.offset, length, WriteEnd.MORE, file.ownsFile);
+    if (queued >= 0 && file.ownsFile) file.handOver();
+    return this.queuedAfter(queued, false);
   }
 
   /** Tells an iterator we stopped before its end (a generator's `finally` runs). */
@@ -434,14 +515,23 @@ export class Exchange implements EnvironSource, ResponseRequest {
   }
 
   private transmit(head: string | null, body: Chunk | null, end: boolean): boolean {
-    if (head !== null) {
-      this.response.headSent = true;
-      this.sentHead = this.response.head!;
-      this.status = this.sentHead.code;
-      this.headText = head;
-    }
+    if (head !== null) this.headGoesOut(head);
     if (body !== null) this.bodyBytes += byteLength(body);
     const queued = this.chunked ? this.writeChunk(head, body, end) : this.context.transport.write(this.token, head, body, this.endWord(end));
+    return this.queuedAfter(queued, end);
+  }
+
+  /** The app's head is being written: what the log and the stats read of it. */
+  private headGoesOut(head: string): void {
+    this.response.headSent = true;
+    this.sentHead = this.response.head!;
+    this.status = this.sentHead.code;
+    this.headText = head;
+  }
+
+  /** After a write that left `queued` bytes (-1: the request is gone): whether the
+   * caller may go on (`false`: ended, gone, or wait for DRAIN). */
+  private queuedAfter(queued: number, end: boolean): boolean {
     if (queued < 0) {
       this.onAbort(false);
       return false;

@@ -22,8 +22,8 @@ export const WRITE_HIGH_WATER = 256 * 1024;
 export const LINGER_MS = 5_000;
 
 /** The `ServerOptions` that reach the reactor (the others are the dispatch's own: the
- * health path, the added headers, post-buffering). */
-type Limit = Exclude<keyof ServerOptions, 'multiprocess' | 'healthPath' | 'addHeaders' | 'postBuffering'>;
+ * health path, the added headers, post-buffering, static files, sendfile). */
+type Limit = Exclude<keyof ServerOptions, 'multiprocess' | 'healthPath' | 'addHeaders' | 'postBuffering' | 'staticFiles' | 'sendfile'>;
 /** Options of the table that always have a value (a default) of type `V`. */
 type OptionOf<V> = { [N in keyof Config]-?: Config[N] extends V ? N : never }[keyof Config];
 /** Reactor options of type `V`. */

@@ -8,6 +8,7 @@ import { ErrorCodes, TsgiError } from '../errors.js';
 import { Exchange, type ExchangeContext, type Transport } from './exchange.js';
 import { InFlight } from './in-flight.js';
 import { healthAnswer } from './health.js';
+import { StaticFiles, type StaticFilesOptions } from './static-files.js';
 import type { NativeReactor, WireProtocol } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import type { PureReactor } from '../pure/reactor.js';
@@ -76,6 +77,12 @@ export interface ServerOptions {
   /** A path every listener answers itself, never calling the app: 200 while accepting,
    * 503 once draining (`--health-path`). */
   healthPath?: string;
+  /** Files the worker serves itself before the app, with `--static-index` and
+   * `--static-expires` (`--static-map`). */
+  staticFiles?: StaticFilesOptions;
+  /** File bodies go to the native reactor's sendfile(2) (default); false reads them in
+   * JavaScript (`--disable-sendfile`). */
+  sendfile?: boolean;
 }
 
 /** Watches requests come and go: the worker's request log, stats and harakiri. */
@@ -112,6 +119,7 @@ export class Server implements BatchSink, ExchangeContext {
   readonly postBuffering: number;
   readonly writeHighWater = WRITE_HIGH_WATER;
   readonly inputHighWater = INPUT_HIGH_WATER;
+  readonly filePosition?: (fd: number) => number;
   private readonly reactor: NativeReactor;
   private readonly arena: Buffer;
   private readonly index: Uint32Array;
@@ -120,6 +128,7 @@ export class Server implements BatchSink, ExchangeContext {
   private readonly fresh: RequestRecord[] = [];
   private closed = false;
   private readonly healthPath: string | undefined;
+  private readonly staticFiles: StaticFiles | null;
   private isDraining = false;
   /** Set by the worker process; a server used from code has none. */
   observer: RequestObserver | null = null;
@@ -127,7 +136,11 @@ export class Server implements BatchSink, ExchangeContext {
   constructor(app: App, options: ServerOptions = {}) {
     // The native reactor when a binding loads, else the pure-TypeScript one: same interface,
     // same batches, same behaviour (the test matrix runs every protocol test on both).
-    const Reactor = loadNative().binding?.Reactor ?? requirePureReactor();
+    const binding = loadNative().binding;
+    const Reactor = binding?.Reactor ?? requirePureReactor();
+    // The native reactor sends files with sendfile(2); the pure one has them read here.
+    if (binding && options.sendfile !== false) this.filePosition = binding.filePosition;
+    this.staticFiles = options.staticFiles && options.staticFiles.maps.length > 0 ? new StaticFiles(options.staticFiles) : null;
     this.app = app;
     this.multiprocess = options.multiprocess ?? false;
     this.healthPath = options.healthPath;
@@ -171,6 +184,11 @@ export class Server implements BatchSink, ExchangeContext {
   /** Connections accepted since the server started. */
   get acceptedConnections(): number {
     return this.reactor.accepted;
+  }
+
+  /** Bytes this process sent with sendfile(2) (the native reactor; 0 on the pure one). */
+  get sentFileBytes(): number {
+    return this.reactor.sentFileBytes;
   }
 
   /** Requests being served. */
@@ -253,8 +271,8 @@ export class Server implements BatchSink, ExchangeContext {
     const exchange = new Exchange(record, this);
     this.exchanges.add(exchange);
     this.fresh.push(record);
-    // The health path is answered here, for every protocol and both reactors.
-    const app = this.healthPath === undefined ? undefined : healthAnswer(this.healthPath, record, this.draining);
+    // The health path and static files are answered here, for every protocol and both reactors.
+    const app = (this.healthPath === undefined ? undefined : healthAnswer(this.healthPath, record, this.draining)) ?? this.staticFiles?.answer(record);
     const observer = this.observer;
     if (observer) {
       observer.started(exchange);

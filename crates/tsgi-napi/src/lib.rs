@@ -33,7 +33,7 @@ use napi::JsValue;
 use napi_derive::napi;
 
 use tsgi_reactor::batch;
-use tsgi_reactor::{Config, WriteEnd};
+use tsgi_reactor::{Config, FilePiece, WriteEnd};
 
 use convert::{append_value, held_array, io_error_message, parse_protocol, Encoding};
 use driver::Driver;
@@ -138,6 +138,58 @@ impl BindingReactor {
         Ok(reactor.commit_write(token, end))
     }
 
+    /// Queues `head` (a latin-1 string, or null) then `length` bytes of the open file `fd`
+    /// from `offset`, sent with `sendfile(2)` (HTTP and uwsgi). The reactor takes `fd` if
+    /// `owned` and closes it when sent or when the connection ends; else it sends from a
+    /// duplicate and the caller keeps `fd`. `end` and the result are
+    /// [`BindingReactor::write`]'s, and -2 when nothing was queued because the request
+    /// cannot send files (FastCGI, whose records frame every byte): the caller then reads
+    /// the file and writes its bytes, and `fd` stays the caller's.
+    // One crossing per file piece, as `write` is one per chunk: the arguments are flat.
+    #[allow(clippy::too_many_arguments)]
+    #[napi(catch_unwind)]
+    pub fn send_file(
+        &self,
+        token: u32,
+        #[napi(ts_arg_type = "string | null")] head: Unknown,
+        fd: i32,
+        offset: f64,
+        length: f64,
+        #[napi(ts_arg_type = "0 | 1 | 2")] end: u32,
+        owned: bool,
+    ) -> Result<i64> {
+        let Some(end) = WriteEnd::from_word(end) else {
+            return Err(Error::new(Status::InvalidArg, format!("sendFile: end must be 0, 1 or 2, got {end}")));
+        };
+        if !(offset >= 0.0 && length >= 0.0 && offset.fract() == 0.0 && length.fract() == 0.0) {
+            let why = format!("sendFile: offset {offset} and length {length} must be whole and not negative");
+            return Err(Error::new(Status::InvalidArg, why));
+        }
+        let env = self.driver.env;
+        let mut reactor = self.driver.reactor.borrow_mut();
+        match reactor.sends_files(token) {
+            None => return Ok(-1),
+            Some(false) => return Ok(-2),
+            Some(true) => {}
+        }
+        let Some(out) = reactor.output(token) else { return Ok(-1) };
+        // SAFETY: a value of this call, on the JS thread.
+        if let Err(error) = unsafe { append_value(env, out, head.raw(), Encoding::Latin1) } {
+            reactor.cancel_write(token);
+            return Err(error);
+        }
+        // Taken last: on any earlier failure `fd` is still the caller's, and closed once.
+        let file = match FilePiece::from_raw(fd, owned, offset as u64, length as u64) {
+            Ok(file) => file,
+            Err(e) => {
+                reactor.cancel_write(token);
+                return Err(Error::from_reason(format!("sendFile: {}", io_error_message(&e))));
+            }
+        };
+        reactor.send_file(token, file);
+        Ok(reactor.commit_write(token, end))
+    }
+
     /// Sends `text` (a string or Uint8Array) to the web server's error log with the
     /// request `token` (FastCGI STDERR). Returns false where the protocol has no such
     /// channel (uwsgi) or the request is gone: the caller logs it itself.
@@ -182,6 +234,13 @@ impl BindingReactor {
         self.driver.reactor.borrow().accepted() as f64
     }
 
+    /// Bytes sent with `sendfile(2)` by this process so far (the stats' proof that files
+    /// go out without a copy through JavaScript).
+    #[napi(getter)]
+    pub fn sent_file_bytes(&self) -> f64 {
+        tsgi_reactor::sent_file_bytes() as f64
+    }
+
     /// Open connections.
     #[napi(getter)]
     pub fn connections(&self) -> u32 {
@@ -204,6 +263,13 @@ impl BindingReactor {
 #[napi(ts_return_type = "Required<BindingReactorOptions>")]
 pub fn default_options() -> BindingReactorOptions {
     BindingReactorOptions::from(&Config::default())
+}
+
+/// The position of the open file `fd` (where reading it goes on): what
+/// `tsgi.file_wrapper` over a caller's descriptor sends from.
+#[napi(catch_unwind)]
+pub fn file_position(fd: i32) -> Result<f64> {
+    tsgi_reactor::file_position(fd).map(|at| at as f64).map_err(|e| Error::from_reason(io_error_message(&e)))
 }
 
 /// The known CGI keys in id order (id = index + 1); `src/codec/keys.ts` must match.

@@ -1,10 +1,12 @@
-//! A connection's queue of response bytes waiting for the socket: bytes copied in, and
-//! large body chunks held where they are ([`Held`]), sent in order with one `sendmsg`.
+//! A connection's queue of response bytes waiting for the socket: bytes copied in, large
+//! body chunks held where they are ([`Held`]), sent in order with one `sendmsg`, and
+//! ranges of files ([`FilePiece`]), sent with `sendfile(2)` when they reach the front.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 
+use crate::sendfile::FilePiece;
 use crate::sys::MAX_IOV;
 
 /// Above this capacity an emptied queue gives its memory back, so one large response
@@ -22,13 +24,24 @@ pub trait Held {
 enum Piece {
     Copied(Vec<u8>),
     Held(Box<dyn Held>),
+    File(FilePiece),
 }
 
 impl Piece {
+    /// The bytes of a piece in memory; a file's are in the file (empty here).
     fn bytes(&self) -> &[u8] {
         match self {
             Piece::Copied(bytes) => bytes,
             Piece::Held(held) => held.bytes(),
+            Piece::File(_) => &[],
+        }
+    }
+
+    /// Bytes in the piece, in memory or in the file.
+    fn len(&self) -> usize {
+        match self {
+            Piece::File(file) => usize::try_from(file.remaining()).unwrap_or(usize::MAX),
+            _ => self.bytes().len(),
         }
     }
 }
@@ -59,7 +72,7 @@ pub enum Flushed {
 impl OutBuf {
     /// Bytes queued and not yet sent.
     pub fn queued(&self) -> usize {
-        self.pieces.iter().map(|piece| piece.bytes().len()).sum::<usize>() - self.pos
+        self.pieces.iter().map(Piece::len).fold(0usize, usize::saturating_add) - self.pos
     }
 
     /// The queue's tail, to append to.
@@ -85,9 +98,42 @@ impl OutBuf {
         self.pieces.push_back(Piece::Held(held));
     }
 
+    /// Queues a range of a file after what is queued; it goes out with `sendfile(2)` and
+    /// its descriptor is closed once sent, or when the queue is dropped.
+    pub fn send_file(&mut self, file: FilePiece) {
+        if file.remaining() == 0 {
+            return;
+        }
+        if self.pieces.len() > 1 && matches!(self.pieces.back(), Some(Piece::Copied(bytes)) if bytes.is_empty()) {
+            self.pieces.pop_back();
+        }
+        self.pieces.push_back(Piece::File(file));
+    }
+
     /// Sends as much as the socket takes.
     pub fn flush(&mut self, fd: RawFd) -> io::Result<Flushed> {
         loop {
+            // An empty piece in memory before a file (a queue's first, empty tail) goes.
+            while self.pieces.len() > 1 && self.pieces[0].len() == self.pos && !matches!(self.pieces[0], Piece::File(_))
+            {
+                self.pieces.pop_front();
+                self.pos = 0;
+            }
+            if let Some(Piece::File(file)) = self.pieces.front_mut() {
+                match file.send(fd) {
+                    Ok(_) if file.remaining() == 0 => {
+                        self.pieces.pop_front();
+                        if self.pieces.is_empty() {
+                            self.pieces.push_back(Piece::Copied(Vec::new()));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Partly),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+                continue;
+            }
             let sent = if self.pieces.len() == 1 {
                 // The usual case: one copied piece, one plain send.
                 let bytes = &self.pieces[0].bytes()[self.pos..];
@@ -117,18 +163,23 @@ impl OutBuf {
         Ok(Flushed::All)
     }
 
-    /// One `sendmsg` of the first pieces (there are bytes in them: `flush` checked).
+    /// One `sendmsg` of the first pieces in memory, up to a file (there are bytes in them:
+    /// `flush` checked).
     fn send_pieces(&self, fd: RawFd) -> io::Result<usize> {
         let mut slices: [&[u8]; MAX_IOV] = [&[]; MAX_IOV];
         let mut count = 0;
-        for (i, piece) in self.pieces.iter().take(MAX_IOV).enumerate() {
+        let in_memory = self.pieces.iter().take_while(|piece| !matches!(piece, Piece::File(_)));
+        // A file right after them: tell the kernel more is coming (MSG_MORE).
+        let file_next =
+            self.pieces.iter().position(|piece| matches!(piece, Piece::File(_))).is_some_and(|at| at <= MAX_IOV);
+        for (i, piece) in in_memory.take(MAX_IOV).enumerate() {
             let bytes = if i == 0 { &piece.bytes()[self.pos..] } else { piece.bytes() };
             if !bytes.is_empty() {
                 slices[count] = bytes;
                 count += 1;
             }
         }
-        crate::sys::send_vectored(fd, &slices[..count])
+        crate::sys::send_vectored(fd, &slices[..count], file_next)
     }
 
     /// `n` bytes were sent: fully sent pieces leave the queue (a held one is released).
@@ -164,6 +215,8 @@ mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
     use std::rc::Rc;
+
+    use crate::sendfile::FilePiece;
 
     /// Held bytes that count their release.
     struct Counted(Vec<u8>, Rc<Cell<u32>>);
@@ -246,5 +299,64 @@ mod tests {
         assert_eq!(released.get(), 1, "an empty held piece is released at once");
         drop(out);
         assert_eq!(released.get(), 2);
+    }
+
+    /// A file of `len` patterned bytes, open for reading.
+    fn patterned_file(len: usize) -> (std::fs::File, Vec<u8>) {
+        use std::io::{Seek, Write};
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut file = tempfile();
+        file.write_all(&bytes).unwrap();
+        file.rewind().unwrap();
+        (file, bytes)
+    }
+
+    /// An anonymous temporary file (O_TMPFILE in the system's temporary folder).
+    fn tempfile() -> std::fs::File {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_TMPFILE)
+            .open(std::env::temp_dir())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_file_goes_out_between_its_head_and_tail_with_sendfile_and_is_closed_once_sent() {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let (file, bytes) = patterned_file(3_000_000);
+        let fd = std::os::fd::OwnedFd::from(file);
+        let raw = fd.as_raw_fd();
+        let mut out = OutBuf::default();
+        out.send_file(FilePiece::new(fd, 7, 2_000_000));
+        out.tail().extend_from_slice(b" tail");
+        assert_eq!(out.queued(), 2_000_005);
+        let mut got = Vec::new();
+        let mut partly = 0;
+        while out.flush(ours.as_raw_fd()).unwrap() == Flushed::Partly {
+            partly += 1;
+            drain_into(&mut peer, &mut got);
+        }
+        got.extend(drain(&mut peer));
+        assert!(partly > 0, "2 MB fit in one send: the test did not cut anything");
+        let mut want = bytes[7..2_000_007].to_vec();
+        want.extend_from_slice(b" tail");
+        assert!(got == want, "the file's range arrived cut or out of order");
+        // SAFETY: fcntl on a number that may or may not be an open descriptor.
+        assert_eq!(unsafe { libc::fcntl(raw, libc::F_GETFD) }, -1, "the file's descriptor is still open");
+    }
+
+    #[test]
+    fn a_file_that_ends_before_its_range_is_an_error() {
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        let (file, _) = patterned_file(100);
+        let mut out = OutBuf::default();
+        out.tail().extend_from_slice(b"head");
+        out.send_file(FilePiece::new(file.into(), 0, 1000));
+        let error = out.flush(ours.as_raw_fd()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

@@ -68,7 +68,9 @@ pub fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
 pub const MAX_IOV: usize = 64;
 
 /// `sendmsg(2)` of up to [`MAX_IOV`] `pieces` in order, without SIGPIPE (see [`send`]).
-pub fn send_vectored(fd: RawFd, pieces: &[&[u8]]) -> io::Result<usize> {
+/// `more`: a file follows (`MSG_MORE`), so a head and the file's first bytes share packets
+/// rather than the head going out alone, as nginx's `tcp_nopush` does.
+pub fn send_vectored(fd: RawFd, pieces: &[&[u8]], more: bool) -> io::Result<usize> {
     // On the stack: a held body is sent with this on every writable wake-up.
     let mut iov = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOV];
     let count = pieces.len().min(MAX_IOV);
@@ -79,9 +81,10 @@ pub fn send_vectored(fd: RawFd, pieces: &[&[u8]]) -> io::Result<usize> {
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr();
     msg.msg_iovlen = count as _;
+    let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
     // SAFETY: the kernel only reads the `iov` entries, each of which points into a live
     // slice of `pieces` of its length.
-    check_size(unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) })
+    check_size(unsafe { libc::sendmsg(fd, &msg, flags) })
 }
 
 /// Accepts one connection, non-blocking and close-on-exec.

@@ -16,6 +16,7 @@ use crate::conn::{Conn, Link, ProtoConn};
 use crate::http;
 use crate::outbuf::Held;
 use crate::reactor::{Cx, Reactor};
+use crate::sendfile::FilePiece;
 use crate::stream::{ProtoStream, Stream, Streams};
 use crate::sys;
 use crate::table::Table;
@@ -90,6 +91,29 @@ impl Reactor {
         }
         stream.wrote |= !body.bytes().is_empty();
         conn.link.out.hold(body);
+        // What `commit_write` looks at is appended after it, to a new tail.
+        stream.write_start = 0;
+    }
+
+    /// Whether the request `token` can send a file with `sendfile(2)`: `Some(true)` where
+    /// the protocol sends body bytes as they are (HTTP, uwsgi), `Some(false)` for FastCGI,
+    /// whose records frame every byte (the caller reads the file and writes its bytes),
+    /// `None` if the request is gone.
+    pub fn sends_files(&self, token: u32) -> Option<bool> {
+        let stream = self.streams.get(self.streams.slot_of(token)?)?;
+        Some(!matches!(stream.proto, ProtoStream::Fastcgi(_)))
+    }
+
+    /// Appends a range of a file to what [`Reactor::output`] began, sent with
+    /// `sendfile(2)` when it reaches the front of the queue; the queue owns `file` from
+    /// now on. Only where [`Reactor::sends_files`] says so (a FastCGI request drops it).
+    pub fn send_file(&mut self, token: u32, file: FilePiece) {
+        let Some((_, stream, conn)) = request(&mut self.streams, &mut self.conns, token) else { return };
+        if let ProtoStream::Fastcgi(_) = stream.proto {
+            return;
+        }
+        stream.wrote |= file.remaining() > 0;
+        conn.link.out.send_file(file);
         // What `commit_write` looks at is appended after it, to a new tail.
         stream.write_start = 0;
     }
