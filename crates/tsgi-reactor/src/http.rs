@@ -31,6 +31,8 @@ use crate::tunnel::Tunnel;
 /// Bytes of pipelined requests buffered while a response is pending; past it, reading
 /// stops until the response ends.
 const MAX_PIPELINED: usize = 64 * 1024;
+/// The most body bytes one read takes straight into the batch (as uwsgi.rs's).
+const BODY_READ: usize = 256 * 1024;
 
 /// `100 Continue`, sent before the body of a request that asked for it.
 pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -136,6 +138,11 @@ impl HttpConn {
             State::Tunnel(ref mut tunnel) => return tunnel.readable(link, streams, cx, batch),
             State::Body { .. } | State::Chunked if link.paused => return Next::Wait,
             State::Done if link.buffered.len() >= MAX_PIPELINED => return Next::Wait,
+            State::Body { remaining } if link.buffered.is_empty() => {
+                if let Some(token) = link.current(streams) {
+                    return self.body_direct(link, token, cx, remaining, batch);
+                }
+            }
             _ => {}
         }
         match read_some(link.fd, &mut cx.scratch.read) {
@@ -295,6 +302,33 @@ impl HttpConn {
         if let Some(peer) = peer {
             push_var(vars, b"REMOTE_ADDR", peer.ip().to_string().as_bytes());
             push_var(vars, b"REMOTE_PORT", peer.port().to_string().as_bytes());
+        }
+    }
+
+    /// Content-Length body bytes, with nothing buffered: read from the socket straight into
+    /// the batch, as uwsgi.rs does, rather than through the buffer (a copy fewer: the only
+    /// one left is JavaScript's, out of the batch).
+    fn body_direct(&mut self, link: &Link, token: u32, cx: &mut Cx, remaining: u64, batch: &mut Batch) -> Next {
+        let space = batch.body_space(remaining.min(BODY_READ as u64) as usize);
+        if space.is_empty() {
+            return Next::Retry;
+        }
+        match read_some(link.fd, space) {
+            Read::Data(n) => {
+                batch.commit_body(token, n);
+                let remaining = remaining - n as u64;
+                if remaining == 0 {
+                    batch.body_end(token);
+                    self.state = State::Done;
+                    self.request_deadline = 0;
+                } else {
+                    self.state = State::Body { remaining };
+                }
+                Next::Go
+            }
+            Read::Eof => self.eof(link, cx),
+            Read::WouldBlock => Next::Go,
+            Read::Failed => Next::reset(AbortReason::PeerGone),
         }
     }
 
