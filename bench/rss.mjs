@@ -16,8 +16,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killAll, optionParser, startBackend, tsgiBenchFlags, wanted } from './lib/e2e.mjs';
+import { runMain, optionParser, startBackend, tsgiBenchFlags, wanted } from './lib/e2e.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
+import { loadAverage } from './lib/machine.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** @type {Record<string, Record<string, string>>} */
@@ -81,12 +82,7 @@ async function main() {
   if (!wrk) throw new Error('wrk is not installed (apt-get install wrk)');
   const cli = path.join(root, 'dist', 'cli.js');
   console.log(`# worker RSS over ${options.requests.toLocaleString('en-US')} requests`);
-  console.log(
-    `${os.cpus().length} CPUs, Node ${process.version}, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}; wrk -t1 -c${options.connections}\n`,
-  );
+  console.log(`${os.cpus().length} CPUs, Node ${process.version}, load average ${loadAverage()}; wrk -t1 -c${options.connections}\n`);
   for (const [key, env] of Object.entries(SETUPS)) {
     if (!wanted(options, key)) continue;
     const port = await freePort();
@@ -115,17 +111,7 @@ async function main() {
       await stopProcess(backend.child, { signal: 'SIGINT', graceMs: 5_000 });
     }
   }
-  console.log(
-    `load average after: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average after: ${loadAverage()}`);
 }
 
-process.on('SIGINT', () => (killAll(), process.exit(130)));
-main().catch((error) => {
-  console.error(error);
-  killAll();
-  process.exit(1);
-});
+runMain(main);

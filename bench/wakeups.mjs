@@ -29,8 +29,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { children, killAll, median, optionParser, startBackend, tsgiBenchFlags, wanted } from './lib/e2e.mjs';
+import { children, median, runMain, optionParser, startBackend, tsgiBenchFlags, wanted } from './lib/e2e.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
+import { loadAverage } from './lib/machine.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** @type {Record<string, { args: string[], env?: Record<string, string> }>} */
@@ -181,12 +182,7 @@ async function main() {
   const keys = Object.keys(SETUPS).filter((k) => wanted(options, k));
   const loads = ['paced', ...(wrk ? ['wrk'] : [])];
   console.log(`# wake-ups per connection, ${options.processes} workers sharing one socket`);
-  console.log(
-    `${os.cpus().length} CPUs, Node ${process.version}, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`${os.cpus().length} CPUs, Node ${process.version}, load average ${loadAverage()}`);
   console.log(
     `paced: ${options.rate} connections/s over ${options.connections} loops; wrk: -t1 -c${options.connections} -H 'Connection: close'; ${options.duration} s each, ${options.rounds} rounds\n`,
   );
@@ -253,17 +249,7 @@ async function main() {
       );
     }
   }
-  console.log(
-    `\nload average after: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`\nload average after: ${loadAverage()}`);
 }
 
-process.on('SIGINT', () => (killAll(), process.exit(130)));
-main().catch((error) => {
-  console.error(error);
-  killAll();
-  process.exit(1);
-});
+runMain(main);

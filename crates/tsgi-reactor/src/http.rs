@@ -316,14 +316,7 @@ impl HttpConn {
         match read_some(link.fd, space) {
             Read::Data(n) => {
                 batch.commit_body(token, n);
-                let remaining = remaining - n as u64;
-                if remaining == 0 {
-                    batch.body_end(token);
-                    self.state = State::Done;
-                    self.request_deadline = 0;
-                } else {
-                    self.state = State::Body { remaining };
-                }
+                self.body_taken(batch, token, remaining - n as u64);
                 Next::Go
             }
             Read::Eof => self.eof(link, cx),
@@ -343,7 +336,13 @@ impl HttpConn {
         }
         batch.body(token, &link.buffered[..take]);
         link.buffered.drain(..take);
-        let remaining = remaining - take as u64;
+        self.body_taken(batch, token, remaining - take as u64);
+        Step::More
+    }
+
+    /// Body bytes went into the batch and `remaining` are still to come: at 0 the body
+    /// ends there.
+    fn body_taken(&mut self, batch: &mut Batch, token: u32, remaining: u64) {
         if remaining == 0 {
             batch.body_end(token);
             self.state = State::Done;
@@ -351,7 +350,6 @@ impl HttpConn {
         } else {
             self.state = State::Body { remaining };
         }
-        Step::More
     }
 
     /// The response ended before the body was read: the rest is dropped as it comes.
