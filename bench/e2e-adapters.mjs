@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The apps people already have, under tsgi and under their own server: requests/s of the
- * same hello route (GET /hello → 200 "Hello, World!\n", text/plain) in Express, Fastify
- * and Hono, side by side in one run, and what each adapter costs per request against a
+ * same hello route (GET /hello → 200 "Hello, World!\n", text/plain) in Express, Fastify,
+ * Hono and Koa, side by side in one run, and what each adapter costs per request against a
  * plain TSGI app.
  *
  *   npm run build && npm run bench:adapters
@@ -11,7 +11,7 @@
  *
  * Per framework F (bench/apps/hello-F.mjs, one process each):
  *   F-own:         the framework's own node:http server (Express app.listen, Fastify
- *                  listen(), Hono's @hono/node-server), wrk straight to it
+ *                  listen(), Hono's @hono/node-server, Koa app.listen), wrk straight to it
  *   F-tsgi-http:   tsgi --http-socket --module bench/apps/hello-F.mjs, wrk straight to it
  *   F-own-nginx:   nginx proxy_pass (HTTP/1.1, kept-alive upstream connections) to F-own
  *   F-tsgi-uwsgi:  nginx uwsgi_pass to tsgi --socket --module bench/apps/hello-F.mjs
@@ -57,7 +57,7 @@ import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const EXPECTED_BODY = 'Hello, World!\n';
 /** @type {Record<string, string>} */
-const FRAMEWORKS = { express: 'Express', fastify: 'Fastify', hono: 'Hono' };
+const FRAMEWORKS = { express: 'Express', fastify: 'Fastify', hono: 'Hono', koa: 'Koa' };
 const VARIANTS = ['own', 'tsgi-http', 'own-nginx', 'tsgi-uwsgi', 'tsgi-http-nginx'];
 /** @type {Record<string, [file: string, adapter: string, what: string]>} */
 const PLAIN = {
@@ -219,7 +219,7 @@ async function main() {
     );
     for (const s of measured) s.label = `${s.key}: ${s.label}`;
 
-    say('# Express, Fastify and Hono under tsgi and under their own servers; the cost of each adapter');
+    say('# Express, Fastify, Hono and Koa under tsgi and under their own servers; the cost of each adapter');
     say('');
     say(environmentLine(nginxBin, options));
     for (const [key, reason] of skipped) say(`SKIPPED ${key}: ${reason}`);

@@ -196,6 +196,20 @@ export function killAll() {
 }
 
 /**
+ * Runs a benchmark's `main`: on Ctrl-C or a failure its children are killed, and it exits
+ * 130 or 1.
+ * @param {() => Promise<void>} main
+ */
+export function runMain(main) {
+  process.on('SIGINT', () => (killAll(), process.exit(130)));
+  main().catch((error) => {
+    console.error(error);
+    killAll();
+    process.exit(1);
+  });
+}
+
+/**
  * The last `lines` lines of `text`, trimmed.
  * @param {string} text
  * @param {number} lines

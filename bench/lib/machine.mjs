@@ -18,3 +18,11 @@ export function machineInfo() {
  * @param {Machine} m
  */
 export const machineLine = (m) => `${m.cpus} CPUs (${m.model}), ${m.os}, Node ${m.node}`;
+
+/** The load averages over 1, 5 and 15 minutes, "11.30 12.48 8.70": results on a shared
+ * machine say what else ran. */
+export const loadAverage = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');

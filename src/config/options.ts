@@ -241,6 +241,13 @@ export const OPTIONS = [
     help: "TCP sockets hand a connection to a worker only once its first bytes are there (TCP_DEFER_ACCEPT, up to --socket-timeout), as uWSGI's do; false is uWSGI's no-defer-accept. Native reactor only",
   },
   {
+    name: 'exclusive-accept',
+    type: 'boolean',
+    arg: 'BOOL',
+    default: true,
+    help: "a new connection on a socket the workers share wakes one idle worker, not all of them (EPOLLEXCLUSIVE in Node's own epoll set); false wakes every worker and the first to accept takes it. Native reactor only: the pure one always wakes every worker",
+  },
+  {
     name: 'master',
     short: 'M',
     type: 'boolean',

@@ -10,7 +10,10 @@ import { formatValue, type Value } from './values.js';
  * the list whole).
  */
 export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: readonly string[]]> = [
-  ['sockets', ['socket', 'http-socket', 'fastcgi-socket', 'chmod-socket', 'chown-socket', 'listen', 'defer-accept', 'worker-sockets', 'vacuum']],
+  [
+    'sockets',
+    ['socket', 'http-socket', 'fastcgi-socket', 'chmod-socket', 'chown-socket', 'listen', 'defer-accept', 'exclusive-accept', 'worker-sockets', 'vacuum'],
+  ],
   ['the app', ['module', 'callable', 'adapter', 'chdir', 'env', 'node-args', 'need-app', 'start-timeout']],
   [
     'processes',

@@ -34,6 +34,7 @@ export interface NativeReactorOptions {
   fastcgiMaxReqs?: number;
   fastcgiMultiplex?: boolean;
   deferAccept?: boolean;
+  exclusiveAccept?: boolean;
 }
 
 /** Every option set: what a server gives its reactor (src/server/reactor-options.ts). */

@@ -27,7 +27,9 @@ export interface ReactorConfig {
 /** The reactor options as the limits the codecs and connections read. Every option is
  * given (src/server/reactor-options.ts fills them from the option table): no defaults here.
  * `deferAccept` is not among them: Node offers no way to set TCP_DEFER_ACCEPT on a
- * listening socket, so this reactor accepts as connections come. */
+ * listening socket, so this reactor accepts as connections come; nor `exclusiveAccept`:
+ * libuv registers a listener in its epoll set without EPOLLEXCLUSIVE, so a connection on
+ * a shared socket wakes every worker and the first to accept takes it. */
 export function configOf(o: ReactorOptions): ReactorConfig {
   const limitPost = Math.max(0, o.limitPost);
   return {

@@ -50,6 +50,7 @@ export const REACTOR_OPTIONS = {
   fastcgiMaxReqs: { option: 'fastcgi-max-reqs', reactor: 'fastcgiMaxReqs' },
   fastcgiMultiplex: { option: 'fastcgi-multiplex', reactor: 'fastcgiMultiplex' },
   deferAccept: { option: 'defer-accept', reactor: 'deferAccept' },
+  exclusiveAccept: { option: 'exclusive-accept', reactor: 'exclusiveAccept' },
 } as const satisfies {
   readonly [K in Limit]-?: { readonly option: OptionOf<NonNullable<ServerOptions[K]>>; readonly reactor: ReactorKeyOf<NonNullable<ServerOptions[K]>> };
 };

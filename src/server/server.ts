@@ -74,6 +74,9 @@ export interface ServerOptions {
   /** TCP listeners accept a connection once its first bytes are there, with the native
    * reactor only, as Node cannot set TCP_DEFER_ACCEPT (`--defer-accept`). */
   deferAccept?: boolean;
+  /** A connection on a shared socket wakes one idle worker, not all, with the native
+   * reactor only (`--exclusive-accept`). */
+  exclusiveAccept?: boolean;
   /** A path every listener answers itself, never calling the app: 200 while accepting,
    * 503 once draining (`--health-path`). */
   healthPath?: string;

@@ -7,6 +7,14 @@
 //! wake-up makes **one** call into JavaScript with the whole batch. A panic never unwinds
 //! into libuv or Node: the poll callback catches it (the reactor already isolates panics
 //! per connection) and closes the reactor.
+//!
+//! The listeners wait in the loop's own epoll set with `EPOLLEXCLUSIVE`, so that one
+//! worker of those sharing a socket wakes per connection (see tsgi-reactor's accept.rs for
+//! why the reactor's set cannot do it). libuv finds the callback of an event by the fd in
+//! its data word: theirs names the bell, an eventfd never written that a second `uv_poll`
+//! watches, whose callback tells the reactor to accept. The bell is watched for as long
+//! as the reactor is, and the listeners leave the loop's set when the reactor closes
+//! (`stop`), before libuv could see an event naming a bell it no longer polls.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -34,6 +42,9 @@ pub struct Driver {
     index: (*mut u32, usize),
     async_context: sys::napi_async_context,
     poll: Cell<Option<uv::Poll>>,
+    /// The bell's handle, and its eventfd (-1 when listeners wait in the reactor's set).
+    bell: Cell<Option<uv::Poll>>,
+    bell_fd: c_int,
 }
 
 impl Driver {
@@ -49,6 +60,7 @@ impl Driver {
         if arena_len < 2 * (4 + usize::from(config.uwsgi.max_vars_block)) || index_len < 16 * 1024 {
             return Err(Error::new(Status::InvalidArg, "arena or index too small for a maximal request head"));
         }
+        let exclusive_accept = config.exclusive_accept;
         let reactor = Reactor::new(config).map_err(|e| Error::from_reason(format!("reactor: {e}")))?;
         let fd = reactor.fd();
         // SAFETY: plain Node-API calls on the JS thread with values of this call.
@@ -73,6 +85,12 @@ impl Driver {
             napi_check(sys::napi_get_uv_event_loop(raw_env, &mut event_loop), "napi_get_uv_event_loop")?;
             (on_batch_ref, buffers_ref, async_context, event_loop)
         };
+        // The bell: an eventfd never written, for the listeners' events in the loop's set.
+        let bell_fd = match exclusive_accept {
+            // SAFETY: eventfd(2) takes no pointers; a failure is -1.
+            true => unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) },
+            false => -1,
+        };
         let driver = Rc::new(Driver {
             reactor: RefCell::new(reactor),
             env: raw_env,
@@ -82,6 +100,8 @@ impl Driver {
             index: (index_ptr.cast(), index_len),
             async_context,
             poll: Cell::new(None),
+            bell: Cell::new(None),
+            bell_fd,
         });
         let data = Rc::into_raw(driver.clone()) as *mut c_void;
         // SAFETY: the loop is this thread's; `data` stays valid until `on_poll_closed`.
@@ -91,9 +111,36 @@ impl Driver {
             Error::from_reason(format!("uv_poll_start failed ({rc})"))
         })?;
         driver.poll.set(Some(poll));
+        if exclusive_accept && bell_fd >= 0 {
+            driver.ring_on_host(event_loop.cast());
+        }
         // SAFETY: the hook is removed in `release`, before `driver` can be dropped.
         unsafe { sys::napi_add_env_cleanup_hook(raw_env, Some(on_env_cleanup), Rc::as_ptr(&driver) as *mut c_void) };
         Ok(driver)
+    }
+
+    /// Watches the bell and moves the listeners to the loop's epoll set; if either fails,
+    /// they stay in the reactor's set, where every worker wakes per connection.
+    fn ring_on_host(self: &Rc<Self>, event_loop: *mut c_void) {
+        // SAFETY: this thread's live loop.
+        let backend = unsafe { uv::backend_fd(event_loop) };
+        if backend < 0 {
+            return;
+        }
+        let data = Rc::into_raw(self.clone()) as *mut c_void;
+        // SAFETY: the loop is this thread's; `data` stays valid until `on_poll_closed`.
+        match unsafe { uv::Poll::start(event_loop, self.bell_fd, data, on_bell) } {
+            Ok(bell) => {
+                self.bell.set(Some(bell));
+                if self.reactor.borrow_mut().accept_on_host(backend, self.bell_fd as u64).is_err() {
+                    if let Some(bell) = self.bell.take() {
+                        bell.close(on_poll_closed);
+                    }
+                }
+            }
+            // SAFETY: the handle was not started, so the leaked reference is ours again.
+            Err(_) => unsafe { drop(Rc::from_raw(data as *const Driver)) },
+        }
     }
 
     /// One wake-up: poll, hand the batch to JavaScript, flush what it wrote; again while
@@ -158,7 +205,11 @@ impl Driver {
         if let Some(poll) = self.poll.take() {
             poll.close(on_poll_closed);
         }
+        // The listeners leave the loop's set before the bell stops being watched.
         self.reactor.borrow_mut().close();
+        if let Some(bell) = self.bell.take() {
+            bell.close(on_poll_closed);
+        }
     }
 
     /// Lets go of what [`Driver::start`] took from JavaScript (the callback, the buffers,
@@ -176,13 +227,38 @@ impl Driver {
     }
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.bell_fd >= 0 {
+            // SAFETY: ours, and both handles are closed (each held a reference).
+            unsafe { libc::close(self.bell_fd) };
+        }
+    }
+}
+
 extern "C" fn on_poll(handle: *mut c_void, _status: c_int, _events: c_int) {
-    // SAFETY: the handle's data is an `Rc<Driver>` leaked in `Driver::start` and
-    // reclaimed only in the close callback, which libuv runs after the last poll callback.
+    wake(handle, false);
+}
+
+extern "C" fn on_bell(handle: *mut c_void, _status: c_int, _events: c_int) {
+    wake(handle, true);
+}
+
+/// A poll callback: a listener is ready (`accept`) or the reactor's set.
+fn wake(handle: *mut c_void, accept: bool) {
+    // SAFETY: the handle's data is an `Rc<Driver>` leaked in `Driver::start` or
+    // `ring_on_host` and reclaimed only in the close callback, which libuv runs after the
+    // last poll callback.
     let driver = unsafe { &*(uv::Poll::data(handle) as *const Driver) };
     // A panic must never unwind into libuv or Node. The reactor already isolates panics
     // per connection; this is the last line.
-    if catch_unwind(AssertUnwindSafe(|| driver.run())).is_err() {
+    let run = || {
+        if accept {
+            driver.reactor.borrow_mut().listeners_ready();
+        }
+        driver.run();
+    };
+    if catch_unwind(AssertUnwindSafe(run)).is_err() {
         eprintln!("tsgi: internal error in the reactor (a panic outside any connection); closing it");
         driver.stop();
     }

@@ -89,6 +89,12 @@ pub struct BindingReactorOptions {
     ///
     /// @default true
     pub defer_accept: Option<bool>,
+    /// A connection on a listening socket shared by several processes wakes one idle
+    /// process, not all of them: listeners wait in Node's own epoll set with
+    /// EPOLLEXCLUSIVE (`exclusive-accept`).
+    ///
+    /// @default true
+    pub exclusive_accept: Option<bool>,
 }
 
 impl BindingReactorOptions {
@@ -131,6 +137,9 @@ impl BindingReactorOptions {
         }
         if let Some(v) = self.defer_accept {
             config.defer_accept = v;
+        }
+        if let Some(v) = self.exclusive_accept {
+            config.exclusive_accept = v;
         }
         if let Some(v) = self.socket_timeout_ms {
             config.socket_timeout_ms = u64::from(v);
@@ -182,6 +191,7 @@ impl From<&Config> for BindingReactorOptions {
             fastcgi_max_reqs: Some(u32_of(config.fastcgi_max_reqs as u64)),
             fastcgi_multiplex: Some(config.fastcgi_multiplex),
             defer_accept: Some(config.defer_accept),
+            exclusive_accept: Some(config.exclusive_accept),
         }
     }
 }
@@ -210,6 +220,7 @@ mod tests {
             fastcgi_max_reqs: Some(2),
             fastcgi_multiplex: Some(false),
             defer_accept: Some(false),
+            exclusive_accept: Some(false),
         }
     }
 

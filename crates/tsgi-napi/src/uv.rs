@@ -24,6 +24,16 @@ extern "C" {
     fn uv_poll_start(handle: *mut c_void, events: c_int, cb: PollCallback) -> c_int;
     fn uv_poll_stop(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: CloseCallback);
+    fn uv_backend_fd(event_loop: *const c_void) -> c_int;
+}
+
+/// The epoll fd of `event_loop` (Linux), or -1.
+///
+/// # Safety
+/// `event_loop` is a live loop.
+pub unsafe fn backend_fd(event_loop: *mut c_void) -> c_int {
+    // SAFETY: the caller's loop; libuv only reads it.
+    unsafe { uv_backend_fd(event_loop) }
 }
 
 /// A `uv_poll_t` on an fd, with `data` (the handle's first field) pointing at `data`.

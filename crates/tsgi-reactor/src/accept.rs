@@ -6,6 +6,16 @@
 //! At `max-conns` the listeners leave the epoll set and new connections wait in the
 //! kernel's queue (or go to another worker) until one closes; after EMFILE a listener
 //! rests instead of spinning. A graceful stop ([`Reactor::stop_listening`]) closes them.
+//!
+//! Where a listener waits. Alone, in the reactor's own epoll set. Under Node, the binding
+//! gives the loop's epoll set ([`Reactor::accept_on_host`]) and the listeners wait there,
+//! registered with `EPOLLEXCLUSIVE`, so that a new connection wakes one worker of those
+//! sharing the socket, not all of them. In the reactor's own set the flag would change
+//! nothing: that set is itself polled by the loop's (nested), and the kernel counts an
+//! exclusive wake-up only when a thread waits in `epoll_wait` on the set holding the
+//! listener directly, so every worker would still wake (bench/wakeups.mjs measures it).
+//! The loop's event names a file the binding polls for the purpose, never ready itself;
+//! its callback calls [`Reactor::listeners_ready`] before the poll.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -49,6 +59,11 @@ pub(crate) struct Accepting {
     starved_logged_at: u64,
     /// Rests for want of descriptors since that line, not logged one by one.
     starved_unlogged: u64,
+    /// The host loop's epoll set and the data word of its events, when the listeners wait
+    /// there ([`Reactor::accept_on_host`]).
+    host: Option<(RawFd, u64)>,
+    /// The host said a listener is ready: the next poll accepts on each.
+    ready: bool,
 }
 
 impl Accepting {
@@ -57,15 +72,26 @@ impl Accepting {
         self.listeners.iter().any(|l| l.resting_until != 0)
     }
 
-    /// Listeners whose rest ended at `now` are back in the epoll set `epfd`.
+    /// Listeners whose rest ended at `now` wait again (`epfd`: the reactor's own set).
     pub fn wake_rested(&mut self, epfd: RawFd, now: u64) {
-        for (index, listener) in self.listeners.iter_mut().enumerate() {
+        for index in 0..self.listeners.len() {
+            let listener = &mut self.listeners[index];
             if listener.resting_until != 0 && listener.resting_until <= now {
                 listener.resting_until = 0;
-                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
-                let _ = sys::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
+                let _ = self.watch(epfd, index, true);
             }
         }
+    }
+
+    /// Adds listener `index` to the epoll set it waits in (`on`), or removes it.
+    fn watch(&self, epfd: RawFd, index: usize, on: bool) -> io::Result<()> {
+        let fd = self.listeners[index].fd;
+        let (epfd, events, data) = match self.host {
+            Some((host, data)) => (host, (libc::EPOLLIN | libc::EPOLLEXCLUSIVE) as u32, data),
+            None => (epfd, libc::EPOLLIN as u32, (KIND_LISTENER << KIND_SHIFT) | index as u64),
+        };
+        let op = if on { libc::EPOLL_CTL_ADD } else { libc::EPOLL_CTL_DEL };
+        sys::epoll_ctl(epfd, op, fd, events, data)
     }
 }
 
@@ -80,6 +106,56 @@ impl Reactor {
     /// Connections accepted since the reactor started.
     pub fn accepted(&self) -> u64 {
         self.accept.accepted
+    }
+
+    /// Lets the listeners wait in the host loop's epoll set `epfd`, with `EPOLLEXCLUSIVE`
+    /// and `data` as their events' data word; the host then calls
+    /// [`Reactor::listeners_ready`] and polls when such an event comes (see the module's
+    /// comment). Listeners already added move there. `epfd` must outlive the listeners:
+    /// they leave it when they close ([`Reactor::stop_listening`], [`Reactor::close`]).
+    pub fn accept_on_host(&mut self, epfd: RawFd, data: u64) -> io::Result<()> {
+        let active: Vec<usize> = (0..self.accept.listeners.len())
+            .filter(|&i| !self.accept.paused && self.accept.listeners[i].resting_until == 0)
+            .collect();
+        for &index in &active {
+            let _ = self.accept.watch(self.epfd, index, false);
+        }
+        self.accept.host = Some((epfd, data));
+        for &index in &active {
+            self.accept.watch(self.epfd, index, true)?;
+        }
+        Ok(())
+    }
+
+    /// A listener waiting in the host's set is ready: the next [`Reactor::poll`] accepts.
+    pub fn listeners_ready(&mut self) {
+        self.accept.ready = true;
+    }
+
+    /// Accepts on every listener not paused or resting, if the host said one is ready.
+    ///
+    /// A listener that gave connections then goes to the back of the line: the kernel
+    /// hands an exclusive wake-up to the first idle process in the socket's wait queue,
+    /// in the order they registered, so the first worker would take nearly every
+    /// connection while it is idle; registering again puts this one last, and the
+    /// connections go round the idle workers (two epoll_ctl calls per wake-up that
+    /// accepted, none per request on a kept-alive connection).
+    pub(crate) fn accept_ready(&mut self, batch: &mut Batch) {
+        if !std::mem::take(&mut self.accept.ready) || self.accept.paused {
+            return;
+        }
+        for index in 0..self.accept.listeners.len() {
+            if self.accept.listeners[index].resting_until == 0 {
+                let before = self.accept.accepted;
+                self.accept(index, batch);
+                let still =
+                    !self.accept.paused && self.accept.listeners.get(index).is_some_and(|l| l.resting_until == 0);
+                if self.accept.accepted != before && still {
+                    let _ = self.accept.watch(self.epfd, index, false);
+                    let _ = self.accept.watch(self.epfd, index, true);
+                }
+            }
+        }
     }
 
     /// Binds `spec` (see [`Address::parse`]) and starts accepting on it.
@@ -126,12 +202,16 @@ impl Reactor {
             let seconds = self.cx.config.socket_timeout_ms.div_ceil(1000).clamp(1, i32::MAX as u64) as libc::c_int;
             let _ = sys::set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, seconds);
         }
-        let data = (KIND_LISTENER << KIND_SHIFT) | self.accept.listeners.len() as u64;
-        if let Err(e) = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN as u32, data) {
+        self.accept.listeners.push(Listener { fd, protocol, resting_until: 0, unlink });
+        let index = self.accept.listeners.len() - 1;
+        if self.accept.paused {
+            return Ok(()); // added when accepting resumes
+        }
+        if let Err(e) = self.accept.watch(self.epfd, index, true) {
+            self.accept.listeners.pop();
             sys::close(fd);
             return Err(e);
         }
-        self.accept.listeners.push(Listener { fd, protocol, resting_until: 0, unlink });
         Ok(())
     }
 
@@ -155,7 +235,7 @@ impl Reactor {
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) => {
                     // Out of file descriptors: rest instead of spinning on a listener
                     // that stays readable (waitress GHSA-3f84-rpwh-47g6 is the spin).
-                    let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, fd, 0, 0);
+                    let _ = self.accept.watch(self.epfd, index, false);
                     let now = sys::now_ms();
                     self.accept.listeners[index].resting_until = now + ACCEPT_BACKOFF_MS;
                     self.arm_timer(true);
@@ -204,8 +284,10 @@ impl Reactor {
             return;
         }
         self.accept.paused = true;
-        for listener in &self.accept.listeners {
-            let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
+        for index in 0..self.accept.listeners.len() {
+            if self.accept.listeners[index].resting_until == 0 {
+                let _ = self.accept.watch(self.epfd, index, false);
+            }
         }
         let max = self.cx.config.max_conns;
         self.cx.notices.log(
@@ -216,10 +298,9 @@ impl Reactor {
 
     pub(crate) fn resume_accepting(&mut self) {
         self.accept.paused = false;
-        for (index, listener) in self.accept.listeners.iter().enumerate() {
-            if listener.resting_until == 0 {
-                let data = (KIND_LISTENER << KIND_SHIFT) | index as u64;
-                let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_ADD, listener.fd, libc::EPOLLIN as u32, data);
+        for index in 0..self.accept.listeners.len() {
+            if self.accept.listeners[index].resting_until == 0 {
+                let _ = self.accept.watch(self.epfd, index, true);
             }
         }
     }
@@ -229,11 +310,14 @@ impl Reactor {
     /// a next request and close after it (see [`crate::conn::Conn::stop`]), every other
     /// connection closes after its current response. Requests in progress go on.
     pub fn stop_listening(&mut self) {
-        for listener in self.accept.listeners.drain(..) {
+        for index in 0..self.accept.listeners.len() {
             // A listening socket inherited from the master stays open there: closing our
-            // fd would leave it in our epoll set (epoll forgets a file only when its last
-            // fd closes) and wake us for connections we no longer take.
-            let _ = sys::epoll_ctl(self.epfd, libc::EPOLL_CTL_DEL, listener.fd, 0, 0);
+            // fd would leave it in the epoll set (epoll forgets a file only when its last
+            // fd closes) and wake us for connections we no longer take. In the host's
+            // set, it would also wake the host for a file it no longer polls.
+            let _ = self.accept.watch(self.epfd, index, false);
+        }
+        for listener in self.accept.listeners.drain(..) {
             sys::close(listener.fd);
             if let Some(path) = listener.unlink {
                 let _ = std::fs::remove_file(path);

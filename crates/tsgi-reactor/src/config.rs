@@ -29,6 +29,9 @@ pub struct Config {
     /// there (`TCP_DEFER_ACCEPT`, for up to `socket-timeout`), as uWSGI's do: a proxy
     /// writes its request at once, and the read right after accept then finds it.
     pub defer_accept: bool,
+    /// `exclusive-accept`: the host (the binding) has the listeners wait in its own
+    /// epoll set, with `EPOLLEXCLUSIVE` (see accept.rs); false keeps them in the reactor's.
+    pub exclusive_accept: bool,
     /// `socket-timeout`: the head must arrive within it of the accept; the body and a
     /// stalled response may idle for at most this long. Milliseconds.
     pub socket_timeout_ms: u64,
@@ -59,6 +62,7 @@ impl Default for Config {
             fastcgi_max_reqs: 100,
             fastcgi_multiplex: true,
             defer_accept: true,
+            exclusive_accept: true,
             socket_timeout_ms: 10_000,
             keepalive_timeout_ms: 65_000,
             request_timeout_ms: 300_000,

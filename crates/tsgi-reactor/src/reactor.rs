@@ -176,6 +176,7 @@ impl Reactor {
         for slot in self.cx.notices.begin_batch() {
             self.guarded(slot, batch, |r, b| r.on_readable(slot, b));
         }
+        self.accept_ready(batch);
         let n = match sys::epoll_wait_now(self.epfd, &mut self.events) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
