@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsgi, type Tsgi } from '../helpers/chaos.js';
 import { buildFrameworkApps, NEST_APP, NEXT_APP } from '../helpers/framework-builds.js';
@@ -204,6 +205,10 @@ for (const transport of transports) {
       expect(hello.headers['x-powered-by']).toBe('Express');
       expect(hello.headers['content-type']).toBe('application/json; charset=utf-8');
       expect(json(hello)).toEqual({ greeting: 'Hello matrix from NestJS' });
+      const streamed = await get('nest', '/nest/file');
+      expect(streamed.status).toBe(200);
+      expect(streamed.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(sha256(streamed.body)).toBe(sha256(file));
       const created = await postJson('nest', '/nest/items', { name: 'cup', tags: ['a', 'b'] });
       expect(created.status).toBe(201);
       expect(json(created)).toEqual({ created: { name: 'cup', tags: ['a', 'b'] } });
@@ -231,6 +236,10 @@ for (const transport of transports) {
         expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
         expect(sha256(asset.body)).toBe(sha256(readFileSync(path.join(NEXT_APP, '.next', chunk.slice('/_next/'.length)))));
       }
+      // Next.js compresses what the client accepts compressed, writing through res.
+      const gzipped = await get('next', chunks[0]!, { 'Accept-Encoding': 'gzip' });
+      expect(gzipped.headers['content-encoding']).toBe('gzip');
+      expect(sha256(gunzipSync(gzipped.body))).toBe(sha256(readFileSync(path.join(NEXT_APP, '.next', chunks[0]!.slice('/_next/'.length)))));
       const publicFile = await get('next', '/hello.txt');
       expect(publicFile.status).toBe(200);
       expect(sha256(publicFile.body)).toBe(sha256(readFileSync(path.join(NEXT_APP, 'public/hello.txt'))));

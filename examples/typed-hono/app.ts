@@ -10,7 +10,7 @@
  *
  * or compile it first:
  *
- *   npx tsc --strict --module nodenext --target es2022 --types node --outDir build examples/typed-hono/app.ts
+ *   npx tsc --strict --module nodenext --target es2022 --types node --rootDir examples/typed-hono --outDir build examples/typed-hono/app.ts
  *   npx tsgi build/app.js --http-socket :8080
  */
 import { Hono } from 'hono';

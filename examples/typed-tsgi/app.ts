@@ -9,7 +9,7 @@
  *
  * or compile it first (the import is a type only, so the output needs nothing but tsgi):
  *
- *   npx tsc --strict --module nodenext --target es2022 --types node --outDir build examples/typed-tsgi/app.ts
+ *   npx tsc --strict --module nodenext --target es2022 --types node --rootDir examples/typed-tsgi --outDir build examples/typed-tsgi/app.ts
  *   npx tsgi build/app.js --http-socket :8080
  */
 import type { App, Body, Environ, StartResponse } from 'tsgi';
