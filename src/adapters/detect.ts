@@ -127,8 +127,9 @@ async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
 
 /**
  * What gives a bare function away as a Node `(req, res)` handler, or undefined: Next.js's
- * `getRequestHandler()` (a bound `handleRequest`), or parameters named as Node's are. A
- * TSGI app's are `(environ, startResponse)`.
+ * `getRequestHandler()` of the releases that return a bound `handleRequest`, or parameters
+ * named as Node's are (Next.js 16's handler is an `async (req, res, parsedUrl)` arrow,
+ * served so by __test__/peers/frameworks.test.ts). A TSGI app's are `(environ, startResponse)`.
  */
 export function nodeHandlerSign(fn: (...args: never[]) => unknown): string | undefined {
   if (fn.name === 'bound handleRequest') return "Next.js's getRequestHandler()";
