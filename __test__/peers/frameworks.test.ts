@@ -27,18 +27,35 @@ announceNginx();
 const STATIC_FILE = path.resolve('__test__/fixtures/static/hello.txt');
 const TSX = '--import tsx';
 
-/** Each app: its module, its workers, Node flags, and what the start-up log must call it. */
+/** Each app: its row in docs/frameworks.md, its module, its workers, Node flags, and what
+ * the start-up log must call it. */
 const APPS = {
-  express: { module: '__test__/fixtures/express-app.mjs', processes: 2, kind: /served as a Express\/Connect app$/ },
-  fastify: { module: '__test__/fixtures/frameworks/fastify-static-app.mjs', processes: 1, kind: /served as a Fastify app$/ },
-  koa: { module: '__test__/fixtures/koa-app.mjs', processes: 2, kind: /served as a Koa app$/ },
-  hono: { module: '__test__/fixtures/hono-app.mjs', processes: 1, kind: /served as a fetch handler \(\{ fetch \}\)$/ },
-  nest: { module: path.join(NEST_APP, 'dist/main.js'), processes: 2, kind: /served as a Express\/Connect app$/ },
-  next: { module: path.join(NEXT_APP, 'server.mjs'), processes: 2, kind: /served as a Node handler \(its parameters are \(req, res\)/ },
-  sse: { module: '__test__/fixtures/frameworks/sse-app.mjs', processes: 1, kind: /served as a Express\/Connect app$/ },
-  'typed-tsgi': { module: 'examples/typed-tsgi/app.ts', processes: 2, nodeArgs: TSX, kind: /served as a TSGI app$/ },
-  'typed-hono': { module: 'examples/typed-hono/app.ts', processes: 1, nodeArgs: TSX, kind: /served as a fetch handler \(\{ fetch \}\)$/ },
-} as const satisfies Record<string, { module: string; processes: number; nodeArgs?: string; kind: RegExp }>;
+  express: { doc: 'Express 5', module: '__test__/fixtures/express-app.mjs', processes: 2, kind: /served as a Express\/Connect app$/ },
+  fastify: {
+    doc: 'Fastify 5 + @fastify/static',
+    module: '__test__/fixtures/frameworks/fastify-static-app.mjs',
+    processes: 1,
+    kind: /served as a Fastify app$/,
+  },
+  koa: { doc: 'Koa 3', module: '__test__/fixtures/koa-app.mjs', processes: 2, kind: /served as a Koa app$/ },
+  hono: { doc: 'Hono 4', module: '__test__/fixtures/hono-app.mjs', processes: 1, kind: /served as a fetch handler \(\{ fetch \}\)$/ },
+  nest: { doc: 'NestJS 12 (tsc)', module: path.join(NEST_APP, 'dist/main.js'), processes: 2, kind: /served as a Express\/Connect app$/ },
+  next: {
+    doc: 'Next.js 16 (`next build`)',
+    module: path.join(NEXT_APP, 'server.mjs'),
+    processes: 2,
+    kind: /served as a Node handler \(its parameters are \(req, res\)/,
+  },
+  sse: { doc: 'Express, server-sent events', module: '__test__/fixtures/frameworks/sse-app.mjs', processes: 1, kind: /served as a Express\/Connect app$/ },
+  'typed-tsgi': { doc: 'TypeScript TSGI app (tsx)', module: 'examples/typed-tsgi/app.ts', processes: 2, nodeArgs: TSX, kind: /served as a TSGI app$/ },
+  'typed-hono': {
+    doc: 'TypeScript Hono app (tsx)',
+    module: 'examples/typed-hono/app.ts',
+    processes: 1,
+    nodeArgs: TSX,
+    kind: /served as a fetch handler \(\{ fetch \}\)$/,
+  },
+} as const satisfies Record<string, { doc: string; module: string; processes: number; nodeArgs?: string; kind: RegExp }>;
 type Name = keyof typeof APPS;
 
 interface Running {
@@ -49,7 +66,7 @@ interface Running {
 const running = new Map<Name, Running>();
 
 async function start(name: Name): Promise<Running> {
-  const app: { module: string; processes: number; nodeArgs?: string; kind: RegExp } = APPS[name];
+  const app: { module: string; processes: number; nodeArgs?: string } = APPS[name];
   const [http, uwsgi] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
   const args = [app.module, '--http-socket', http, '--socket', uwsgi, '--processes', String(app.processes)];
   const tsgi = await startTsgi(app.nodeArgs ? [...args, '--node-args', app.nodeArgs] : args);
@@ -123,6 +140,15 @@ describe('the framework matrix starts', () => {
     const { tsgi } = running.get(name)!;
     await tsgi.line(APPS[name].kind);
     expect(tsgi.workers()).toHaveLength(APPS[name].processes);
+  });
+
+  it("docs/frameworks.md's table has a row for each app, with the workers it runs here", () => {
+    const rows = readFileSync('docs/frameworks.md', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| '))
+      .map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '')));
+    const documented = Object.values(APPS).map(({ doc }) => rows.find((cells) => cells[0] === doc)?.[3]);
+    expect(documented).toEqual(Object.values(APPS).map(({ processes }) => String(processes)));
   });
 });
 
