@@ -26,6 +26,8 @@ announceNginx();
 
 const STATIC_FILE = path.resolve('__test__/fixtures/static/hello.txt');
 const TSX = '--import tsx';
+/** How long the Next.js app's /streamed page takes to render its slow part (app/streamed/page.js). */
+const STREAMED_DELAY_MS = 400;
 
 /** Each app: its row in docs/frameworks.md, its module, its workers, Node flags, and what
  * the start-up log must call it. */
@@ -96,8 +98,13 @@ afterAll(async () => {
 });
 
 const transports = [
-  { name: 'the HTTP listener (--http-socket)', skip: false, url: (app: Name, p: string) => `http://${running.get(app)!.http}${p}` },
-  { name: `nginx (${nginxVersionText ?? 'not installed'}) uwsgi_pass`, skip: !hasNginx, url: (app: Name, p: string) => running.get(app)!.nginx!.url(p) },
+  { name: 'the HTTP listener (--http-socket)', skip: false, proxied: false, url: (app: Name, p: string) => `http://${running.get(app)!.http}${p}` },
+  {
+    name: `nginx (${nginxVersionText ?? 'not installed'}) uwsgi_pass`,
+    skip: !hasNginx,
+    proxied: true,
+    url: (app: Name, p: string) => running.get(app)!.nginx!.url(p),
+  },
 ];
 
 const json = (reply: Reply) => JSON.parse(reply.body.toString()) as unknown;
@@ -256,7 +263,7 @@ for (const transport of transports) {
         json: { greeting: 'Hello matrix from NestJS' },
       });
       expectReply(await get('nest', '/nest/file'), { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, bytes: file });
-      expectLiveEvents(await get('nest', '/nest/events'), 4, 150);
+      expectLiveEvents(await get('nest', '/nest/events'), 4, 250);
       expectReply(await postJson('nest', '/nest/items', { name: 'cup', tags: ['a', 'b'] }), {
         status: 201,
         json: { created: { name: 'cup', tags: ['a', 'b'] } },
@@ -299,6 +306,23 @@ for (const transport of transports) {
       expectReply(await get('next', '/nope'), { status: 404, text: /This page could not be found\./ });
     });
 
+    it('Next.js: a page streamed as it renders, its Suspense fallback well before the slow part', async () => {
+      const reply = expectReply(await get('next', '/streamed'), {
+        status: 200,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        text: /<p id="slow">rendered after \d+ ms<\/p>/,
+      });
+      // Said by next.config.mjs's headers(); nginx takes it for itself.
+      expect(reply.headers['x-accel-buffering']).toBe(transport.proxied ? undefined : 'no');
+      const arrival = (marker: string) => {
+        const at = reply.body.indexOf(marker);
+        let received = 0;
+        return reply.pieces.find((p) => (received += p.size) > at)!.at;
+      };
+      // The slow part renders STREAMED_DELAY_MS after the shell: held back, both would come together.
+      expect(arrival('rendered after') - arrival('id="fallback"')).toBeGreaterThanOrEqual(STREAMED_DELAY_MS / 2);
+    });
+
     it('server-sent events from Express arrive as the app sends them', async () => {
       expectLiveEvents(await get('sse', '/sse/events', { Accept: 'text/event-stream' }), EVENTS, INTERVAL_MS);
     });
@@ -322,7 +346,7 @@ for (const transport of transports) {
         status: 201,
         json: { created: { title: 'ship', done: false } },
       });
-      expectLiveEvents(await get('typed-hono', '/events'), 3, 100);
+      expectLiveEvents(await get('typed-hono', '/events'), 3, 250);
       expectReply(await get('typed-hono', '/nope'), { status: 404, text: '404 Not Found' });
     });
   });

@@ -32,13 +32,13 @@ app.post('/todos', async (c) => {
   return c.json({ created: { title: todo.title, done: todo.done === true } satisfies Todo }, 201);
 });
 
-/** Three events 100 ms apart, each saying when it was sent. */
+/** Three events 250 ms apart, each saying when it was sent. */
 app.get('/events', (c) => {
   // nginx passes the events on as they come instead of buffering the stream.
   c.header('X-Accel-Buffering', 'no');
   return streamSSE(c, async (stream) => {
     for (let i = 0; i < 3; i++) {
-      if (i > 0) await stream.sleep(100);
+      if (i > 0) await stream.sleep(250);
       await stream.writeSSE({ id: String(i), event: 'tick', data: JSON.stringify({ i, sentAt: Date.now() }) });
     }
   });
