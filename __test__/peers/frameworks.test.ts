@@ -6,9 +6,11 @@
  * server handler, `app.getRequestHandler()`), server-sent events from Express, and the two
  * typed examples (examples/typed-*) run as TypeScript through tsx. Each test asserts what a
  * client sees: status, headers, bodies, a static file's hash, a JSON body round trip, the
- * framework's own 404. The Next.js and NestJS apps are built once, first
- * (helpers/framework-builds.ts). nginx tests skip, saying why, when nginx is missing (and
- * fail under CI=true).
+ * framework's own 404; and what streams (SSE from Express, Nest's @Sse and Hono's
+ * streamSSE, a Next.js page under Suspense) by when each piece arrived against when the
+ * app wrote it. The Next.js and NestJS apps are built once, first
+ * (helpers/framework-builds.ts); docs/frameworks.md's table is held to APPS. nginx tests
+ * skip, saying why, when nginx is missing (and fail under CI=true).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -67,13 +69,15 @@ interface Running {
 }
 const running = new Map<Name, Running>();
 
-async function start(name: Name): Promise<Running> {
+/** Starts `name`'s tsgi (and nginx in front); afterAll stops what started. */
+async function start(name: Name): Promise<void> {
   const app: { module: string; processes: number; nodeArgs?: string } = APPS[name];
   const [http, uwsgi] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
   const args = [app.module, '--http-socket', http, '--socket', uwsgi, '--processes', String(app.processes)];
   const tsgi = await startTsgi(app.nodeArgs ? [...args, '--node-args', app.nodeArgs] : args);
-  const nginx = hasNginx ? await startNginx({ locations: [{ path: '/', uwsgiPass: uwsgi }] }) : undefined;
-  return { tsgi, http, nginx };
+  const started: Running = { tsgi, http };
+  running.set(name, started);
+  if (hasNginx) started.nginx = await startNginx({ locations: [{ path: '/', uwsgiPass: uwsgi }] });
 }
 
 beforeAll(async () => {
@@ -82,11 +86,7 @@ beforeAll(async () => {
   console.log(`framework apps: ${built.length ? `built ${built.join(', ')}` : 'builds up to date'} (${Date.now() - started} ms)`);
   // Started two at a time: the machine has few cores, and Next.js's workers load a lot.
   const names = Object.keys(APPS) as Name[];
-  for (let i = 0; i < names.length; i += 2) {
-    const pair = names.slice(i, i + 2);
-    const apps = await Promise.all(pair.map(start));
-    pair.forEach((name, j) => running.set(name, apps[j]!));
-  }
+  for (let i = 0; i < names.length; i += 2) await Promise.all(names.slice(i, i + 2).map(start));
 }, 240_000);
 
 afterAll(async () => {
@@ -109,6 +109,14 @@ const transports = [
 
 const json = (reply: Reply) => JSON.parse(reply.body.toString()) as unknown;
 
+/** When the piece of `reply`'s body that holds byte `offset` arrived. */
+function arrivedAt(reply: Reply, offset: number): number {
+  let received = 0;
+  const piece = reply.pieces.find((p) => (received += p.size) > offset);
+  if (!piece) throw new Error(`the body has no byte ${offset} (${received} bytes)`);
+  return piece.at;
+}
+
 /** Server-sent events as they arrived: each event's fields, and when its blank line came.
  * Blank lines between events (Nest starts its stream with one) are no events. */
 function sseEvents(reply: Reply): Array<{ fields: Record<string, string>; at: number }> {
@@ -118,12 +126,8 @@ function sseEvents(reply: Reply): Array<{ fields: Record<string, string>; at: nu
     end += Buffer.byteLength(block) + 2;
     const lines = block.split('\n').filter((line) => line.includes(':'));
     if (lines.length === 0) continue;
-    let received = 0;
-    const piece = reply.pieces.find((p) => (received += p.size) >= end)!;
-    events.push({
-      fields: Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()])),
-      at: piece.at,
-    });
+    const fields = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]));
+    events.push({ fields, at: arrivedAt(reply, end - 1) });
   }
   return events;
 }
@@ -314,11 +318,7 @@ for (const transport of transports) {
       });
       // Said by next.config.mjs's headers(); nginx takes it for itself.
       expect(reply.headers['x-accel-buffering']).toBe(transport.proxied ? undefined : 'no');
-      const arrival = (marker: string) => {
-        const at = reply.body.indexOf(marker);
-        let received = 0;
-        return reply.pieces.find((p) => (received += p.size) > at)!.at;
-      };
+      const arrival = (marker: string) => arrivedAt(reply, reply.body.indexOf(marker));
       // The slow part renders STREAMED_DELAY_MS after the shell: held back, both would come together.
       expect(arrival('rendered after') - arrival('id="fallback"')).toBeGreaterThanOrEqual(STREAMED_DELAY_MS / 2);
     });
