@@ -34,7 +34,7 @@ const STREAMED_DELAY_MS = 400;
 /** Each app: its row in docs/frameworks.md, its module, its workers, Node flags, and what
  * the start-up log must call it. */
 const APPS = {
-  express: { doc: 'Express 5', module: '__test__/fixtures/express-app.mjs', processes: 2, kind: /served as a Express\/Connect app$/ },
+  express: { doc: 'Express 5', module: '__test__/fixtures/express-app.mjs', processes: 2, kind: /served as an Express\/Connect app$/ },
   fastify: {
     doc: 'Fastify 5 + @fastify/static',
     module: '__test__/fixtures/frameworks/fastify-static-app.mjs',
@@ -43,14 +43,14 @@ const APPS = {
   },
   koa: { doc: 'Koa 3', module: '__test__/fixtures/koa-app.mjs', processes: 2, kind: /served as a Koa app$/ },
   hono: { doc: 'Hono 4', module: '__test__/fixtures/hono-app.mjs', processes: 1, kind: /served as a fetch handler \(\{ fetch \}\)$/ },
-  nest: { doc: 'NestJS 12 (tsc)', module: path.join(NEST_APP, 'dist/main.js'), processes: 2, kind: /served as a Express\/Connect app$/ },
+  nest: { doc: 'NestJS 12 (tsc)', module: path.join(NEST_APP, 'dist/main.js'), processes: 2, kind: /served as an Express\/Connect app$/ },
   next: {
     doc: 'Next.js 16 (`next build`)',
     module: path.join(NEXT_APP, 'server.mjs'),
     processes: 2,
     kind: /served as a Node handler \(its parameters are \(req, res\)/,
   },
-  sse: { doc: 'Express, server-sent events', module: '__test__/fixtures/frameworks/sse-app.mjs', processes: 1, kind: /served as a Express\/Connect app$/ },
+  sse: { doc: 'Express, server-sent events', module: '__test__/fixtures/frameworks/sse-app.mjs', processes: 1, kind: /served as an Express\/Connect app$/ },
   'typed-tsgi': { doc: 'TypeScript TSGI app (tsx)', module: 'examples/typed-tsgi/app.ts', processes: 2, nodeArgs: TSX, kind: /served as a TSGI app$/ },
   'typed-hono': {
     doc: 'TypeScript Hono app (tsx)',

@@ -23,6 +23,12 @@ export async function asHttpServer(value: unknown): Promise<HttpServer | null> {
   return value instanceof Server ? value : null;
 }
 
+/** `kind` with its article, as the start-up log says it: "an Express/Connect app", "an
+ * http.Server", "a Koa app". */
+export function withArticle(kind: string): string {
+  return `${/^(?:[aeiou]|http\b)/i.test(kind) ? 'an' : 'a'} ${kind}`;
+}
+
 /** An app, and what it was recognised as (for the start-up log line). */
 export interface AdaptedApp {
   app: App;
