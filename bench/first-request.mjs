@@ -21,8 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort, stopProcess } from '../scripts/lib/processes.mjs';
-import { untilAnswered } from './lib/answered.mjs';
+import { freePort, stopProcess, waitForPort } from '../scripts/lib/processes.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 
 const run = promisify(execFile);
@@ -58,9 +57,13 @@ async function timeToAnswer(command, cwd, port) {
   let output = '';
   child.stderr?.on('data', (chunk) => (output += chunk));
   try {
-    await untilAnswered(port, child, () => output);
+    // The port accepts once the master has bound it (every 25 ms looked at); the request
+    // then waits in the socket's backlog until a worker has loaded the app and takes it.
+    await waitForPort(port, { child, timeoutMs: 120_000, describe: () => output });
+    const response = await fetch(`http://127.0.0.1:${port}/`, { headers: { Connection: 'close' } });
+    const body = await response.text();
     const elapsed = performance.now() - started;
-    const body = await (await fetch(`http://127.0.0.1:${port}/`, { headers: { Connection: 'close' } })).text();
+    if (response.status !== 200) throw new Error(`GET / answered ${response.status}:\n${output}`);
     return { ms: elapsed, body };
   } finally {
     await stopProcess(child, { group: true });

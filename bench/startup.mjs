@@ -18,10 +18,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
-import { answered, untilAnswered } from './lib/answered.mjs';
 import { optionValue } from './lib/args.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 
@@ -36,6 +36,36 @@ const apps = path.join(here, 'apps');
 const uwsgiBin = findExecutable('uwsgi');
 
 /** @typedef {{ key: string, label: string, measure: () => Promise<number> }} Setup */
+
+/**
+ * Answers whether GET / on `port` was answered 200 (false: refused or failed).
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+const answered = (port) =>
+  new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode === 200));
+    });
+    request.on('error', () => resolve(false));
+  });
+
+/**
+ * Polls `port` every millisecond until a request is answered; rejects if `child` exits first.
+ * @param {number} port
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {() => string} output
+ */
+async function untilAnswered(port, child, output) {
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (;;) {
+    if (await answered(port)) return;
+    if (exited) throw new Error(`exited before answering:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
 
 /**
  * Launches `command args` (PORT in args replaced) and times launch → first answer.
