@@ -34,16 +34,16 @@ async function serveModule(module: string, adapter: AdapterName, target: string)
 
 describe('--adapter auto', () => {
   it.each([
-    ['an Express app', 'express-app.mjs', '/express/hello', 'Hello world from 127.0.0.1 over http', 'Express/Connect app'],
-    ['a Koa app', 'koa-app.mjs', '/koa/hello', 'Hello world from 127.0.0.1', 'Koa app'],
-    ['a Fastify app (made ready by tsgi)', 'fastify-app.mjs', '/fastify/hello', '{"hello":"world","ip":"127.0.0.1","protocol":"http"}', 'Fastify app'],
-    ['a Hono app', 'hono-app.mjs', '/hono/hello', 'Hello world', 'fetch handler ({ fetch })'],
-    ['a { fetch } object', 'fetch-object.mjs', '/f', 'GET /f HTTP/1.1 ', 'fetch handler ({ fetch })'],
+    ['an Express app', 'express-app.mjs', '/express/hello', 'Hello world from 127.0.0.1 over http', 'an Express/Connect app'],
+    ['a Koa app', 'koa-app.mjs', '/koa/hello', 'Hello world from 127.0.0.1', 'a Koa app'],
+    ['a Fastify app (made ready by tsgi)', 'fastify-app.mjs', '/fastify/hello', '{"hello":"world","ip":"127.0.0.1","protocol":"http"}', 'a Fastify app'],
+    ['a Hono app', 'hono-app.mjs', '/hono/hello', 'Hello world', 'a fetch handler ({ fetch })'],
+    ['a { fetch } object', 'fetch-object.mjs', '/f', 'GET /f HTTP/1.1 ', 'a fetch handler ({ fetch })'],
   ])('serves %s as it is', async (_name, file, target, body, kind) => {
     const reply = await serveModule(fixture(file), 'auto', target);
     expect(reply.status).toBe(200);
     expect(reply.body.toString()).toBe(body);
-    expect(servers.logs.text()).toContain(`is served as a ${kind}`);
+    expect(servers.logs.text()).toContain(`is served as ${kind}`);
   });
 
   it('takes any other function for a TSGI app', async () => {
@@ -80,6 +80,7 @@ describe('--adapter fetch, node, tsgi', () => {
       "import http from 'node:http'; export default http.createServer((req, res) => res.end('from the server ' + req.url));",
     );
     expect((await serveModule(module, 'node', '/z')).body.toString()).toBe('from the server /z');
+    expect(servers.logs.text()).toContain('is served as an http.Server');
   });
 
   it.each([

@@ -8,7 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import compression from 'compression';
 import express from 'express';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { adapt } from '../../src/adapters/detect.js';
 import { curlGet, nativeReactor, sha256, tempFolder } from '../helpers/files.js';
@@ -23,6 +25,8 @@ const sha = sha256;
 
 const web = express();
 web.use('/public', express.static(dir));
+// compression wraps res.write and res.end: a file piped into res must go through them.
+web.use('/gzipped', compression({ threshold: 0 }), express.static(dir));
 web.get('/send', (_req, res) => res.sendFile(path.join(dir, 'big.bin')));
 web.get('/watched', (_req, res) => {
   res.setHeader('Content-Length', big.length);
@@ -56,6 +60,17 @@ describe('express files through the Node adapter', () => {
       expect(server.sentFileBytes - before).toBe(native ? big.length + 1048576 : 0);
     });
   }
+
+  it('sends a file through a middleware that wraps res.write (compression): gzipped, whole', async () => {
+    const address = await serve();
+    const server = servers.started.at(-1)!;
+    const before = server.sentFileBytes;
+    const reply = await curlGet(`http://${address}/gzipped/big.bin`, '-H', 'Accept-Encoding: gzip');
+    expect(reply.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(reply.head).toMatch(/\r\nContent-Encoding: gzip(\r\n|$)/i);
+    expect(sha(gunzipSync(reply.body))).toBe(sha(big));
+    expect(server.sentFileBytes - before).toBe(0);
+  });
 
   it('lets a stream the app listens to flow through the pipe', async () => {
     const address = await serve();

@@ -23,6 +23,12 @@ export async function asHttpServer(value: unknown): Promise<HttpServer | null> {
   return value instanceof Server ? value : null;
 }
 
+/** `kind` with its article, as the start-up log says it: "an Express/Connect app", "an
+ * http.Server", "a Koa app". */
+export function withArticle(kind: string): string {
+  return `${/^(?:[aeiou]|http\b)/i.test(kind) ? 'an' : 'a'} ${kind}`;
+}
+
 /** An app, and what it was recognised as (for the start-up log line). */
 export interface AdaptedApp {
   app: App;
@@ -127,8 +133,9 @@ async function nodeApp(shape: Shape): Promise<AdaptedApp | undefined> {
 
 /**
  * What gives a bare function away as a Node `(req, res)` handler, or undefined: Next.js's
- * `getRequestHandler()` (a bound `handleRequest`), or parameters named as Node's are. A
- * TSGI app's are `(environ, startResponse)`.
+ * `getRequestHandler()` of the releases that return a bound `handleRequest`, or parameters
+ * named as Node's are (Next.js 16's handler is an `async (req, res, parsedUrl)` arrow,
+ * served so by __test__/peers/frameworks.test.ts). A TSGI app's are `(environ, startResponse)`.
  */
 export function nodeHandlerSign(fn: (...args: never[]) => unknown): string | undefined {
   if (fn.name === 'bound handleRequest') return "Next.js's getRequestHandler()";

@@ -77,6 +77,13 @@ function untouched(source: ReadStream): boolean {
   );
 }
 
+/** Whether `res` writes what it is given as it is: a middleware that replaced its
+ * `write` or `end` (compression's gzip, Next.js's) transforms the bytes, so a file piped
+ * into it must flow through them. */
+function writesAsNode(res: ServerResponse): boolean {
+  return res.write === ServerResponse.prototype.write && res.end === ServerResponse.prototype.end;
+}
+
 /** The error Node's server gives a request whose client went away. */
 function connectionReset(): Error {
   return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
@@ -241,10 +248,11 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
    * express's `res.sendFile` and `express.static` pipe) is taken off the pipe and its
    * file, or its range of it, handed to the server as a file body: the native reactor
    * sends it with sendfile(2), never reading it into JavaScript. A stream the app has
-   * touched (read from, listened to, given an encoding) flows through the pipe as usual.
+   * touched (read from, listened to, given an encoding), or piped into a `res` whose
+   * writes a middleware wraps (compression), flows through the pipe as usual.
    */
   piped(source: Readable): void {
-    if (!(source instanceof ReadStream) || this.destroyed || this.ended || !untouched(source)) return;
+    if (!(source instanceof ReadStream) || this.destroyed || this.ended || !untouched(source) || !writesAsNode(this.res!)) return;
     const start = (source as ReadStream & { start?: number }).start ?? 0;
     const end = (source as ReadStream & { end?: number }).end ?? Infinity;
     const path = source.path;

@@ -55,7 +55,7 @@ export function requestTarget(environ: Environ): string {
 /** The absolute URL of the request (fetch's `request.url`): scheme, Host (else the server's name and port), target. */
 export function requestUrl(environ: Environ): string {
   const scheme = environ['tsgi.url_scheme'];
-  let host = environ.HTTP_HOST as string | undefined;
+  let host = environ.HTTP_HOST;
   if (!host) {
     const port = environ.SERVER_PORT;
     host = port === (scheme === 'https' ? '443' : '80') ? environ.SERVER_NAME : `${environ.SERVER_NAME}:${port}`;

@@ -68,6 +68,9 @@ export interface Environ {
   'tsgi.run_once': boolean;
   'tsgi.signal': AbortSignal;
   'tsgi.file_wrapper': FileWrapper;
+  /** A request header, as CGI names it (`User-Agent` is `HTTP_USER_AGENT`): a string when
+   * the request carried it, so `environ.HTTP_X_ANYTHING ?? ''` needs no cast. */
+  [header: `HTTP_${string}`]: string | undefined;
   [key: string]: unknown;
 }
 

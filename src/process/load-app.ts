@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { App } from '../app/contract.js';
 import type { AdapterName } from '../config/options.js';
-import { adapt, asHttpServer } from '../adapters/detect.js';
+import { adapt, asHttpServer, withArticle } from '../adapters/detect.js';
 import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 
@@ -81,7 +81,7 @@ export async function loadApp(module: string, callable: string, adapter: Adapter
     if (typeof adapted === 'string') {
       throw new TsgiError(ErrorCodes.NOT_AN_APP, `--module ${module}: export "${name}" ${adapted}; export the app as default or as ${names.at(-1)}`);
     }
-    log.info(`--module ${module}: export "${name}" is served as a ${adapted.kind}${adapted.why ? ` (${adapted.why})` : ''}`);
+    log.info(`--module ${module}: export "${name}" is served as ${withArticle(adapted.kind)}${adapted.why ? ` (${adapted.why})` : ''}`);
     const hooks = hooksOf(module, namespace, typeof candidate === 'object' ? candidate : null);
     const server = namespace.server === candidate ? null : await asHttpServer(namespace.server);
     if (server) {
