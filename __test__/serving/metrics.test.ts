@@ -5,7 +5,7 @@
  * sums of the histograms equal to what was sent, and every label from a bounded set.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTsgi, until, type Tsgi } from '../helpers/chaos.js';
@@ -146,6 +146,18 @@ describe('/metrics', () => {
     expect(value(family(families, 'nodejs_heap_size_used_bytes'), 'nodejs_heap_size_used_bytes', { worker: '1' })).toBeGreaterThan(1e6);
     expect(family(families, 'nodejs_gc_duration_seconds').type).toBe('histogram');
     expect(family(families, 'tsgi_build_info').samples[0]!.labels.version).toMatch(/^tsgi \d/);
+
+    // The README's table of what to graph first names metrics that are there.
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('### Metrics and alerts'), readme.indexOf('## Performance'));
+    const named = [...table.matchAll(/^\| `([a-z0-9_]+)/gm), ...table.matchAll(/, `([a-z0-9_]+)[{`]/gm)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThanOrEqual(8);
+    const samples = new Set(families.flatMap((f) => f.samples.map((s) => s.name)));
+    for (const name of named)
+      expect(
+        [...samples].some((s) => s === name || s === `${name}_bucket`),
+        `${name} in the README`,
+      ).toBe(true);
 
     // Bounded labels: known names only, and no value from a request.
     for (const f of families) {
