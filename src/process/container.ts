@@ -277,6 +277,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
   };
   const actions: Actions = {
     master,
+    upgrade: upgrade && ((why) => master.background(upgrade.start(why))),
     // With --shutdown-delay, the first stop only drains: health answers 503 so load
     // balancers and endpoints let go, while requests routed meanwhile are still served.
     stop(why) {
@@ -308,7 +309,7 @@ export async function startContainer(config: Config, options: ContainerOptions):
     // A worker more or less, within --cheaper (or 1) and --processes, as gunicorn's.
     handlers.set('SIGTTIN', () => void master.scaleTo(master.workerCount.running + 1, 'SIGTTIN'));
     handlers.set('SIGTTOU', () => void master.scaleTo(master.workerCount.running - 1, 'SIGTTOU'));
-    if (upgrade) handlers.set('SIGUSR2', () => master.background(upgrade.start('SIGUSR2')));
+    if (actions.upgrade) handlers.set('SIGUSR2', () => actions.upgrade!('SIGUSR2'));
     for (const [signal, handler] of handlers) process.on(signal, handler);
   }
   try {

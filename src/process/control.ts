@@ -34,6 +34,8 @@ export interface Actions {
   shutdown(why: string): void;
   /** As SIGUSR1: why not, when there is no --logto or it cannot be reopened. */
   reopenLogs(why: string): string | null;
+  /** As SIGUSR2: a new master on the same sockets; null where none can be started (serve()). */
+  readonly upgrade: ((why: string) => void) | null;
 }
 
 /** One answer; `after` runs once the answer is out (a stop must not cut its own answer). */
@@ -119,9 +121,8 @@ export async function runCommand(actions: Actions, command: string, args: readon
     case 'shutdown':
       return ok({ detail: 'fast shutdown' }, () => actions.shutdown(`${why}: shutdown`));
     case 'upgrade':
-      // Whatever SIGUSR2 does, the upgrade does: one path, whoever asks.
-      if (process.listenerCount('SIGUSR2') === 0) return failure(command, 'upgrade is not available');
-      return ok({ detail: 'as SIGUSR2' }, () => process.kill(process.pid, 'SIGUSR2'));
+      if (!actions.upgrade) return failure(command, 'upgrade is not available');
+      return ok({ detail: 'a new master starts on the same sockets; the log says when it serves' }, () => actions.upgrade!(`${why}: upgrade`));
     default:
       throw new Error(`no case for the command ${command}`);
   }
