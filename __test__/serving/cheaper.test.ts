@@ -56,7 +56,10 @@ describe('--cheaper: adaptive workers under load', () => {
     await until(() => running(master) === 1, 'back to 1 worker', 25_000);
     const settleMs = Date.now() - stopped;
     const trickleResult = await trickle.stop();
-    const retirements = master.lines.filter((l) => /cheaper: worker \d idle for --cheaper-idle 1 s/.test(l.text));
+    // The master's lines reach us through its log writer, possibly after /proc shows the exit.
+    const retiredLines = () => master.lines.filter((l) => /cheaper: worker \d idle for --cheaper-idle 1 s/.test(l.text));
+    await until(() => retiredLines().length >= 3, 'three retirements logged', 5_000);
+    const retirements = retiredLines();
     expect(retirements).toHaveLength(3);
     // One retirement per idle time.
     for (let i = 1; i < retirements.length; i++) expect(retirements[i]!.at - retirements[i - 1]!.at).toBeGreaterThanOrEqual(950);
