@@ -4,12 +4,9 @@
  * connection takes more: backpressure), and cancelled if the client goes away.
  */
 import { STATUS_CODES } from 'node:http';
-import type { Body, Chunk, Environ, Headers as HeaderList, StartResponse } from '../app/contract.js';
+import { isHopByHop, type Body, type Chunk, type Environ, type Headers as HeaderList, type StartResponse } from '../app/contract.js';
 import { onClientGone } from '../server/environ.js';
 import { isResponse, lightParts, NativeResponse, realResponse } from './light-response.js';
-
-/** Headers about the connection, not the response: the server owns them. */
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'te', 'trailer', 'upgrade']);
 
 /**
  * Node's Response keeps what it was made from (a string, bytes) beside its stream, under
@@ -47,7 +44,7 @@ function statusLine(status: number, statusText: string): string {
 
 function headerPairs(headers: Headers): HeaderList {
   const pairs: HeaderList = [];
-  for (const [name, value] of headers) if (!CONNECTION_HEADERS.has(name)) pairs.push([name, value]);
+  for (const [name, value] of headers) if (!isHopByHop(name)) pairs.push([name, value]);
   return pairs;
 }
 
@@ -59,7 +56,7 @@ function initPairs(init: Headers | HeadersInit | undefined, defaultType: string 
   let typed = false;
   const add = (name: string, value: unknown) => {
     const lower = name.toLowerCase();
-    if (CONNECTION_HEADERS.has(lower)) return;
+    if (isHopByHop(lower)) return;
     typed ||= lower === 'content-type';
     pairs.push([name, String(value).trim()]);
   };

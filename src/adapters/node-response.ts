@@ -15,7 +15,7 @@ import { ReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { OutgoingMessage, ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Chunk, Environ, Headers, StartResponse } from '../app/contract.js';
+import { isHopByHop, type Chunk, type Environ, type Headers, type StartResponse } from '../app/contract.js';
 import { onClientGone, serverHooks } from '../server/environ.js';
 import { log } from '../log.js';
 import { endUnreadBody } from './node-request.js';
@@ -25,9 +25,6 @@ import { FileBody } from '../app/file-wrapper.js';
 
 /** Queued body bytes above which `res.write()` returns false (a socket's default). */
 const HIGH_WATER = 64 * 1024;
-
-/** Headers Node adds for its own connection handling; tsgi or the protocol does that. */
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'te', 'trailer', 'upgrade']);
 
 /**
  * Node's own flag for "a write returned false, emit 'drain' when the socket drains". Its
@@ -455,7 +452,8 @@ export class ResponseSocket extends EventEmitter implements AsyncIterableIterato
       const end = head.indexOf('\r\n', at);
       const colon = head.indexOf(':', at);
       const name = head.slice(at, colon);
-      if (!CONNECTION_HEADERS.has(name.toLowerCase())) headers.push([name, head.slice(colon + 2, end)]);
+      // Node adds Connection, Transfer-Encoding and Keep-Alive for its own framing; tsgi's frames.
+      if (!isHopByHop(name)) headers.push([name, head.slice(colon + 2, end)]);
       at = end + 2;
     }
     this.headers = headers;

@@ -95,8 +95,38 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const DIGITS = /^[0-9]+$/;
 
-/** Headers that describe the connection, not the response: the server owns them. */
+/** Headers that describe the connection, not the response (lowercase): the server's
+ * framing owns them. Every layer that drops or refuses them asks `isHopByHop`. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+/** What a valid header name is to the server. */
+const PLAIN = 0;
+const CONTENT_LENGTH = 1;
+const HOP = 2;
+const STATUS_HEADER = 3;
+type NameKind = typeof PLAIN | typeof CONTENT_LENGTH | typeof HOP | typeof STATUS_HEADER;
+
+/** Names already checked, as they were spelled: an app sends the same few names on every
+ * response, so each is tested and lowercased once. Bounded, so that an app making up
+ * names cannot grow it; past the bound a name is checked each time. */
+const nameKinds = new Map<string, NameKind>();
+const NAME_KINDS_MAX = 512;
+
+/** The kind of header name `name`, or undefined if it is no HTTP token. */
+function nameKind(name: string): NameKind | undefined {
+  let kind = nameKinds.get(name);
+  if (kind !== undefined) return kind;
+  if (!TOKEN.test(name)) return undefined;
+  const lower = name.toLowerCase();
+  kind = lower === 'content-length' ? CONTENT_LENGTH : lower === 'status' ? STATUS_HEADER : HOP_BY_HOP.has(lower) ? HOP : PLAIN;
+  if (nameKinds.size < NAME_KINDS_MAX) nameKinds.set(name, kind);
+  return kind;
+}
+
+/** Whether header `name` (any case) describes the connection, not the response. */
+export function isHopByHop(name: string): boolean {
+  return nameKind(name) === HOP;
+}
 
 /** The response head as the server needs it, checked. */
 export interface CheckedHead {
@@ -121,21 +151,22 @@ export function checkHead(status: unknown, headers: unknown): CheckedHead {
       throw new TsgiError(ErrorCodes.INVALID_HEADER, `each header must be a [name, value] pair, got ${describe(header)}`);
     }
     const [name, value] = header as [unknown, unknown];
-    if (typeof name !== 'string' || !TOKEN.test(name)) {
+    const kind = typeof name === 'string' ? nameKind(name) : undefined;
+    if (kind === undefined) {
       throw new TsgiError(ErrorCodes.INVALID_HEADER, `invalid header name ${JSON.stringify(name)}: must be an HTTP token`);
     }
     if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
       throw new TsgiError(ErrorCodes.INVALID_HEADER, `invalid value for header ${name}: must be a latin-1 string without CR, LF or other control characters`);
     }
-    const lower = name.toLowerCase();
+    if (kind === PLAIN) continue;
     // A 101 names the protocol switched to: there Upgrade and Connection are the app's.
-    if (HOP_BY_HOP.has(lower) && !(status.startsWith('101') && (lower === 'upgrade' || lower === 'connection'))) {
+    if (kind === HOP && !(status.startsWith('101') && /^(upgrade|connection)$/i.test(name as string))) {
       throw new TsgiError(ErrorCodes.HOP_BY_HOP_HEADER, `header ${name} is hop-by-hop; the server sets it`);
     }
-    if (lower === 'status') {
+    if (kind === STATUS_HEADER) {
       throw new TsgiError(ErrorCodes.INVALID_HEADER, 'a Status header is not allowed; pass the status to startResponse');
     }
-    if (lower === 'content-length') {
+    if (kind === CONTENT_LENGTH) {
       if (!DIGITS.test(value) || (contentLength !== -1 && Number(value) !== contentLength)) {
         throw new TsgiError(ErrorCodes.INVALID_HEADER, `invalid Content-Length ${JSON.stringify(value)}`);
       }

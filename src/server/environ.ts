@@ -100,8 +100,8 @@ const TSGI_KEYS = [
 
 /** The Proxy handler: one per request, holding the request and what was materialised. */
 class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
-  /** Keys already looked up (present or not), so a deleted key stays deleted. Made on
-   * first use: an app that never reads its environ never pays for it. */
+  /** Keys looked up and found absent, and keys the app deleted or set, so that a deleted
+   * key stays deleted. Made on first use: most requests never need it. */
   private settledKeys: Set<string> | null = null;
   private complete = false;
 
@@ -152,13 +152,15 @@ class LazyEnviron implements ProxyHandler<Record<string, unknown>> {
     return Reflect.ownKeys(target);
   }
 
-  /** Makes `key` an own property of `target` if the request has it and it was never settled. */
+  /** Makes `key` an own property of `target` if the request has it and it was never
+   * settled. A key in `target` is settled by being there; only the keys found absent (or
+   * deleted, or defined by the app) go in the set, so reading the keys a request has costs
+   * no set operation. */
   private settle(target: Record<string, unknown>, key: string): void {
-    const settled = this.settled();
-    if (settled.has(key)) return;
-    settled.add(key);
+    if (key in target || this.settledKeys?.has(key)) return;
     const value = this.compute(key);
     if (value !== undefined) target[key] = value;
+    else this.settled().add(key);
   }
 
   private compute(key: string): unknown {
