@@ -389,12 +389,15 @@ describe('the request log', () => {
     expect(master.lines[0]!.text).toMatch(/^tsgi: --log-format: unknown variable %\(nope\): .*; known: %\(uri\) %\(method\)/);
   });
 
-  it('--logto writes every line to a file, and SIGUSR1 reopens it after a rotation', async () => {
+  it.each([
+    ['with a master', [] as string[], 'worker(s) ready'],
+    ['without a master (--master false)', ['--master', 'false'], '(no master)'],
+  ])('--logto writes every line to a file, and SIGUSR1 reopens it after a rotation: %s', async (_how, extra, ready) => {
     const dir = tempDir();
     const logfile = path.join(dir, 'tsgi.log');
     const port = await freePort();
-    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--logto', logfile], null);
-    await until(() => existsSync(logfile) && readFileSync(logfile, 'utf8').includes('worker(s) ready'), 'the log file to say ready');
+    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--logto', logfile, ...extra], null);
+    await until(() => existsSync(logfile) && readFileSync(logfile, 'utf8').includes(ready), 'the log file to say ready');
     await get(port, '/before');
     await until(() => readFileSync(logfile, 'utf8').includes('GET /before'), 'the request line');
     renameSync(logfile, `${logfile}.1`);
@@ -403,6 +406,8 @@ describe('the request log', () => {
     await get(port, '/after');
     await until(() => readFileSync(logfile, 'utf8').includes('GET /after'), 'the request line in the new file');
     expect(readFileSync(`${logfile}.1`, 'utf8')).not.toContain('GET /after');
+    // Nothing of it went to stderr.
+    expect(master.lines.map((l) => l.text).join('\n')).not.toMatch(/GET \/(before|after)/);
   });
 
   it('workers write their request lines themselves: the log goes on while the master is stopped', async () => {

@@ -4,6 +4,7 @@
  * its own, then has every worker reopen theirs, since each writes its lines itself).
  */
 import { closeSync, openSync } from 'node:fs';
+import { log } from '../log.js';
 import { fdBackend, LogWriter } from './log-writer.js';
 
 /** How long an old descriptor stays open after a reopen: a write in flight on it ends first. */
@@ -27,14 +28,21 @@ export class LogFile {
     return this.current;
   }
 
-  /** Writes to a new file of the same name from the next batch on. Throws what open()
-   * threw; the old file is then still written. */
-  reopen(): void {
-    const next = openSync(this.path, 'a', 0o640);
+  /** Writes to a new file of the same name from the next batch on; false, and logged,
+   * when it cannot be opened (the old file is then still written). */
+  reopen(): boolean {
+    let next: number;
+    try {
+      next = openSync(this.path, 'a', 0o640);
+    } catch (error) {
+      log.error(`cannot reopen --logto ${this.path}: ${(error as Error).message}; still writing to the old file`);
+      return false;
+    }
     const old = this.current;
     this.current = next;
     this.writer.switchTo(fdBackend(next));
     setTimeout(() => closeSync(old), CLOSE_OLD_AFTER_MS).unref();
+    return true;
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import { loadApp } from './load-app.js';
 import { log, logThrough } from '../log.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
+import { LogFile } from '../observe/log-file.js';
 import { Slowlog } from '../observe/slowlog.js';
 import { BYTES_PER_WORKER, WorkerSlot } from './scoreboard.js';
 import { isUnixSocket, ownSocket, warnIfExposed, type Listener } from '../net/sockets.js';
@@ -42,7 +43,9 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
       '--cheaper needs the master (leave out --master false): one process serves alone, there is no worker to add',
     );
   }
-  const logs = new LogWriter(fdBackend(2));
+  // --logto: this process writes its lines to the file itself, as a worker does.
+  const logFile = config.logto === undefined ? null : new LogFile(config.logto);
+  const logs = logFile?.writer ?? new LogWriter(fdBackend(2));
   const ownLines = ownLineFormat(config, { wid: 0 });
   logThrough(logs, ownLines);
   noteIn(logs, config, ownLines);
@@ -97,6 +100,11 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     worker.server.startDraining();
     systemd.send(`STOPPING=1\nSTATUS=draining for --shutdown-delay ${delay} s`);
     delayed = setTimeout(stop, delay * 1000);
+  });
+  // SIGUSR1 reopens --logto after logrotate moved it, as with a master.
+  process.on('SIGUSR1', () => {
+    if (!logFile) return log.warn('SIGUSR1: there is no --logto file to reopen: tsgi logs to stderr');
+    if (logFile.reopen()) log.info(`SIGUSR1: reopened --logto ${logFile.path}`);
   });
   process.once('SIGINT', () => {
     log.info('SIGINT: closing now');

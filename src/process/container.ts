@@ -381,15 +381,7 @@ function openLogs(logto: string | undefined): Logs {
     get fd() {
       return file.fd;
     },
-    reopen() {
-      try {
-        file.reopen();
-        return true;
-      } catch (error) {
-        log.error(`cannot reopen --logto ${logto}: ${(error as Error).message}; still writing to the old file`);
-        return false;
-      }
-    },
+    reopen: () => file.reopen(),
     close: () => file.close(),
   };
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import { loadApp, type LoadedApp } from './load-app.js';
 import { describeError, ErrorCodes, TsgiError } from '../errors.js';
 import { exampleApp } from '../app/example.js';
-import { log, logThrough } from '../log.js';
+import { logThrough } from '../log.js';
 import { noteIn, ownLineFormat } from '../observe/own-lines.js';
 import { LogFile } from '../observe/log-file.js';
 import { fdBackend, LogWriter } from '../observe/log-writer.js';
@@ -44,11 +44,7 @@ async function start(message: WorkerStart): Promise<void> {
   logUnhandledRejections();
   process.on('message', (next: ToWorker) => {
     if (next.kind !== 'reopen-logs') return;
-    try {
-      logFile?.reopen();
-    } catch (error) {
-      log.error(`cannot reopen --logto ${config.logto}: ${(error as Error).message}; still writing to the old file`);
-    }
+    logFile?.reopen();
     send({ kind: 'logs-reopened' });
   });
 
