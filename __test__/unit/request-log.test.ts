@@ -48,7 +48,7 @@ function finished(status = 201, msecs = 12.5, startedAtEpoch = Date.UTC(2026, 11
     writeErrors: 0,
     readErrors: 0,
   } as unknown as Exchange;
-  return { exchange, msecs, startedAtEpoch, pid: 4242, wid: 3, workerRequests: 7, totalRequests: 19 };
+  return { exchange, msecs, startedAtEpoch, pid: 4242, wid: 3, workerRequests: 7, totalRequests: () => 19 };
 }
 
 const options = (more: Partial<RequestLogOptions> = {}): RequestLogOptions => ({

@@ -46,7 +46,7 @@ describe('the trace id in the request log', () => {
     const vars: Record<string, string> = traceparent === undefined ? {} : { HTTP_TRACEPARENT: traceparent };
     const record = { get: () => undefined, lookup: (name: string) => vars[name], nvars: 1, headSize: 10, contentLength: 0, flags: 0 };
     const exchange = { record, status: 200, bodyBytes: 0, headerBytes: 0, headerCount: 0, switches: 1 } as unknown as Exchange;
-    return { exchange, msecs: 1, startedAtEpoch: Date.UTC(2026, 0, 1), pid: 1, wid: 1, workerRequests: 1, totalRequests: 1 };
+    return { exchange, msecs: 1, startedAtEpoch: Date.UTC(2026, 0, 1), pid: 1, wid: 1, workerRequests: 1, totalRequests: () => 1 };
   }
   const options = { 'disable-logging': false, 'log-4xx': false, 'log-5xx': false, 'log-slow': 0 } as const;
 

@@ -112,7 +112,8 @@ export class RequestRecord {
     const w = this.words;
     for (let v = 0; v < this.nvars; v++) {
       const at = this.varsAt + v * VAR_WORDS;
-      if (w[at] !== id || (id === 0 && this.key(at) !== name)) continue;
+      // An unknown name is compared by its length before a string is made of it.
+      if (w[at] !== id || (id === 0 && (w[at + 2] !== name.length || this.key(at) !== name))) continue;
       const value = this.value(at);
       found = found === undefined || !name.startsWith('HTTP_') ? value : found + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
     }

@@ -49,12 +49,18 @@ export class LogWriter {
 
   /** Queues one line (without its newline). */
   line(text: string): void {
-    this.write(text + '\n');
+    // The newline is a byte after the text, not a string made of both.
+    this.queued(this.append(text, this.limit, true));
   }
 
   /** Queues text that ends at a line boundary. */
   write(text: string): void {
-    if (!this.append(text)) {
+    this.queued(this.append(text));
+  }
+
+  /** A write is due once a batch waits: after COALESCE_MS, or now if FLUSH_BYTES wait. */
+  private queued(appended: boolean): void {
+    if (!appended) {
       this.dropped++;
       return;
     }
@@ -86,11 +92,12 @@ export class LogWriter {
     return done;
   }
 
-  /** Encodes `text` after the waiting lines; false if that would pass `limit`. */
-  private append(text: string, limit = this.limit): boolean {
+  /** Encodes `text` (and a newline) after the waiting lines; false if that would pass `limit`. */
+  private append(text: string, limit = this.limit, newline = false): boolean {
+    const extra = newline ? 1 : 0;
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only text that may not fit is measured.
-    if (this.used + text.length * 3 > this.pending.length) {
-      const needed = this.used + Buffer.byteLength(text);
+    if (this.used + text.length * 3 + extra > this.pending.length) {
+      const needed = this.used + Buffer.byteLength(text) + extra;
       if (needed > limit) return false;
       if (needed > this.pending.length) {
         const larger = Buffer.allocUnsafe(Math.max(needed, Math.min(this.limit, 2 * this.pending.length)));
@@ -99,6 +106,7 @@ export class LogWriter {
       }
     }
     this.used += this.pending.write(text, this.used);
+    if (newline) this.pending[this.used++] = 0x0a;
     return true;
   }
 

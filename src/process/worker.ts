@@ -90,6 +90,8 @@ export interface WorkerIdentity {
 export class Worker implements RequestObserver {
   readonly server: Server;
   private readonly line: ((r: LoggedRequest) => string | null) | null;
+  /** The instance's requests, for the lines that print them. */
+  private readonly totalRequests = (): number => this.slot.totalRequests();
   private readonly harakiriMs: number;
   /** --slowlog-timeout, ms (0: off); the requests reported already, or covered by the
    * master's line for a blocked loop. */
@@ -164,7 +166,7 @@ export class Worker implements RequestObserver {
         pid: this.identity.pid,
         wid: this.identity.wid,
         workerRequests: requests,
-        totalRequests: this.slot.totalRequests(),
+        totalRequests: this.totalRequests,
       });
       if (text !== null) this.logs.line(text);
     }
