@@ -13,7 +13,9 @@
  * SIGKILLed under a running master, until its replacement answers: the master sees the
  * death, forks, the new worker loads and accepts from the socket the master kept bound;
  * its row `tsgi-respawn-fork` is the same replacement from its fork, when its pid appears
- * under the master, to that answer), `uwsgi` (uWSGI --http-socket with --master and one
+ * under the master, to that answer), `tsgi-respawn-standby` (the same under
+ * --standby-worker: the replacement is the process forked ahead, which only loads the app;
+ * its CPU is what it spent from the kill on), `uwsgi` (uWSGI --http-socket with --master and one
  * worker, bench/apps/hello.py, when installed). --root runs tsgi from another checkout's
  * dist/ (an A/B against a baseline build). --write saves bench/results/startup.json and
  * startup.md. The load average is printed with the results: on a busy machine the ratios
@@ -162,6 +164,35 @@ const SETUPS = [
         const replacement = childrenOf(/** @type {number} */ (master.pid)).find((pid) => pid !== worker);
         lastCpu = replacement === undefined ? NaN : cpuMs(replacement);
         forkToAnswer.push(done - forked);
+        return done - killed;
+      }),
+  },
+  {
+    key: 'tsgi-respawn-standby',
+    label: 'tsgi --standby-worker, a worker SIGKILLed until the standby, taking its place, answers',
+    measure: () =>
+      launch(process.execPath, tsgiArgs(['--processes', '1', '--standby-worker']), async (master, port) => {
+        const pid = /** @type {number} */ (master.pid);
+        // The worker names itself `tsgi worker 1`; the standby, forked once it is ready, not.
+        const named = (/** @type {number} */ child) => readFileSync(`/proc/${child}/cmdline`, 'utf8').startsWith('tsgi worker');
+        let standby;
+        while ((standby = childrenOf(pid).find((child) => !named(child))) === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+        // Booted once its CPU time stops growing: its modules loaded, it waits for a start message.
+        let spent = -1;
+        for (let still = 0; still < 3;) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          const now = cpuMs(standby);
+          still = now === spent ? still + 1 : 0;
+          spent = now;
+        }
+        const worker = childrenOf(pid).find(named);
+        if (worker === undefined) throw new Error('the master has no worker');
+        const killed = performance.now();
+        process.kill(worker, 'SIGKILL');
+        while (!(await answered(port))) await new Promise((resolve) => setTimeout(resolve, 1));
+        const done = performance.now();
+        // The CPU the standby spent from its start message to the answer.
+        lastCpu = cpuMs(standby) - spent;
         return done - killed;
       }),
   },

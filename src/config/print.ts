@@ -20,6 +20,7 @@ export const HELP_SECTIONS: ReadonlyArray<readonly [title: string, options: read
     [
       'master',
       'processes',
+      'standby-worker',
       'max-requests',
       'max-requests-delta',
       'max-worker-lifetime',

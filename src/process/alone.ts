@@ -37,6 +37,12 @@ export async function serveAlone(config: Config, listeners: readonly Listener[],
     if (config[option] !== undefined)
       throw new TsgiError(ErrorCodes.INVALID_OPTION, `--${option} needs the master (leave out --master false): it is the master that takes the commands`);
   }
+  if (config['standby-worker']) {
+    throw new TsgiError(
+      ErrorCodes.INVALID_OPTION,
+      '--standby-worker needs the master (leave out --master false): one process serves alone, nothing replaces it',
+    );
+  }
   if (config.cheaper > 0) {
     throw new TsgiError(
       ErrorCodes.INVALID_OPTION,

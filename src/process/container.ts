@@ -85,6 +85,13 @@ export interface Container {
 export function checkStartable(config: Config): void {
   checkNotRoot(config.uid, config['allow-root']);
   checkCheaper(config);
+  if (config['standby-worker'] && config['worker-sockets']) {
+    // A worker's own sockets (--worker-sockets) are given to it at its fork, for its place.
+    throw new TsgiError(
+      ErrorCodes.INVALID_OPTION,
+      '--standby-worker cannot be used with --worker-sockets: a worker there gets the sockets of its place when it starts',
+    );
+  }
   const health = config['health-path'];
   if (health !== undefined && !health.startsWith('/')) {
     throw new TsgiError(ErrorCodes.INVALID_OPTION, `--health-path ${health}: expected a path beginning with /, e.g. /healthz`);

@@ -54,6 +54,17 @@ const REOPEN_WAIT_MS = 2000;
 type WorkerState = 'starting' | 'ready' | 'stopping';
 
 /** One worker process. */
+/** A worker process as forked, before its start message: what it was given then. */
+interface Forked {
+  readonly child: ChildProcess;
+  /** The sockets on its descriptors, in order. */
+  readonly sockets: readonly BoundSocket[];
+  /** The descriptor of its stack probe's channel, when stacks may be asked for. */
+  readonly probeFd: number | undefined;
+  /** The configuration whose environment and Node flags it was forked with. */
+  readonly config: Config;
+}
+
 class WorkerProcess {
   state: WorkerState = 'starting';
   /** performance.now() when it became ready. */
@@ -202,6 +213,9 @@ export class Master {
   /** /metrics: the counters of workers gone, and why workers were replaced. */
   private readonly retired = new Retired();
   private readonly restarts = new Map<RestartReason, number>();
+  /** --standby-worker: a worker process forked ahead, waiting for a start message, and
+   * how it leaves that role (its listeners as a standby). */
+  private standby: { forked: Forked; release: () => void } | null = null;
 
   constructor(private readonly options: MasterOptions) {
     this.config = options.config;
@@ -281,37 +295,31 @@ export class Master {
       return null;
     }
     this.scoreboard.reset(slot);
-    // The shared sockets, and the place's own (--worker-sockets): a replacement for place
-    // N gets place N's, still bound here, so nothing is refused on them meanwhile.
-    const sockets = this.sockets.filter((s) => s.worker === undefined || s.worker === wid);
-    // The stack probe's channel comes after the sockets: a socket pair, one end each.
-    const probeFd = wantsStacks(this.config) ? WorkerFd.FIRST_SOCKET + sockets.length : undefined;
-    let child: ChildProcess;
-    try {
-      child = fork(WORKER_MAIN, [], {
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd), ...(probeFd ? ['pipe' as const] : [])],
-        execArgv: workerExecArgv(process.execArgv, this.config['node-args']),
-        serialization: 'json',
-        env: { ...process.env, ...environmentOf(this.config.env) },
-      });
-    } catch (error) {
-      this.freeSlots.push(slot);
-      this.spawnFailed(wid, error as NodeJS.ErrnoException);
-      return null;
+    let forked = this.takeStandby(wid);
+    if (forked) {
+      log.info(`worker ${wid} (pid ${forked.child.pid}): the standby worker takes place ${wid}`);
+    } else {
+      // The shared sockets, and the place's own (--worker-sockets): a replacement for place
+      // N gets place N's, still bound here, so nothing is refused on them meanwhile.
+      try {
+        forked = this.fork(this.sockets.filter((s) => s.worker === undefined || s.worker === wid));
+      } catch (error) {
+        this.freeSlots.push(slot);
+        this.spawnFailed(wid, error as NodeJS.ErrnoException);
+        return null;
+      }
+      if (forked.child.pid === undefined) {
+        // The process was not created (out of descriptors or processes, no memory): Node
+        // says why with an 'error' event, and the child has no pipes.
+        this.freeSlots.push(slot);
+        forked.child.once('error', (error) => this.spawnFailed(wid, error));
+        return null;
+      }
     }
-    if (child.pid === undefined) {
-      // The process was not created (out of descriptors or processes, no memory): Node
-      // says why with an 'error' event, and the child has no pipes.
-      this.freeSlots.push(slot);
-      child.once('error', (error) => this.spawnFailed(wid, error));
-      return null;
-    }
+    const { child, sockets, probeFd } = forked;
     const worker = new WorkerProcess(wid, slot, child);
     if (probeFd) worker.stacks = new StackChannel(child.stdio[probeFd] as Duplex);
     this.workers.add(worker);
-    // A child with a pid has the pipes asked for.
-    this.route(child.stdout!, this.options.stdout);
-    this.route(child.stderr!, this.options.logs);
     child.on('message', (message: FromWorker) => this.onMessage(worker, message));
     child.on('exit', (code, signal) => this.onExit(worker, code, signal));
     child.on('error', (error) => log.error(`${worker.name}: ${error.message}`));
@@ -338,6 +346,91 @@ export class Master {
       startTimeout * 1000 + KILL_MARGIN_MS,
     );
     return worker;
+  }
+
+  /** Forks a worker process with `sockets` on its descriptors, its output routed to the
+   * log; it waits for its start message. Throws what fork() throws; a child without a pid
+   * was not created (its 'error' event says why). */
+  private fork(sockets: readonly BoundSocket[]): Forked {
+    // The stack probe's channel comes after the sockets: a socket pair, one end each.
+    const probeFd = wantsStacks(this.config) ? WorkerFd.FIRST_SOCKET + sockets.length : undefined;
+    const child = fork(WORKER_MAIN, [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', this.options.logFd(), this.scoreboard.fd, ...sockets.map((s) => s.fd), ...(probeFd ? ['pipe' as const] : [])],
+      execArgv: workerExecArgv(process.execArgv, this.config['node-args']),
+      serialization: 'json',
+      env: { ...process.env, ...environmentOf(this.config.env) },
+    });
+    if (child.pid !== undefined) {
+      // A child with a pid has the pipes asked for.
+      this.route(child.stdout!, this.options.stdout);
+      this.route(child.stderr!, this.options.logs);
+    }
+    return { child, sockets, probeFd, config: this.config };
+  }
+
+  /** The standby worker for place `wid`, if one waits that was forked with the running
+   * configuration (its environment, Node flags and sockets). */
+  private takeStandby(wid: number): Forked | null {
+    const standby = this.standby;
+    if (!standby) return null;
+    const { forked } = standby;
+    if (forked.config !== this.config || this.sockets.some((s) => s.worker === wid) || forked.child.exitCode !== null || forked.child.signalCode !== null) {
+      return null;
+    }
+    this.standby = null;
+    standby.release();
+    return forked;
+  }
+
+  /**
+   * --standby-worker: forks the next standby, if it is on, none waits and no worker is
+   * starting (a fork then would take the CPU from it: this runs again once each is ready).
+   * A standby of an older configuration is replaced. One that dies is not replaced until
+   * the next worker is ready, so that a standby that cannot live does not loop.
+   */
+  private prepareStandby(): void {
+    if (!this.config['standby-worker'] || this.stopping || !this.booted) return this.dropStandby();
+    if (this.standby?.forked.config === this.config) return;
+    this.dropStandby();
+    if ([...this.workers].some((w) => w.state === 'starting')) return;
+    let forked: Forked;
+    try {
+      forked = this.fork(this.sockets.filter((s) => s.worker === undefined));
+    } catch (error) {
+      log.warn(`--standby-worker: cannot start one: ${describeSpawnError(error as NodeJS.ErrnoException)}; workers start without it`);
+      return;
+    }
+    const { child } = forked;
+    const failed = (error: Error): void =>
+      log.warn(`--standby-worker: cannot start one: ${describeSpawnError(error as NodeJS.ErrnoException)}; workers start without it`);
+    if (child.pid === undefined) {
+      child.once('error', failed);
+      return;
+    }
+    const exited = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (this.standby?.forked !== forked) return;
+      this.standby = null;
+      if (!this.stopping)
+        log.warn(`the standby worker (pid ${child.pid}) ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; the next worker is forked`);
+    };
+    child.on('exit', exited);
+    child.on('error', failed);
+    this.standby = {
+      forked,
+      release: () => {
+        child.off('exit', exited);
+        child.off('error', failed);
+      },
+    };
+  }
+
+  /** Ends the standby worker, if one waits (it holds no request). */
+  private dropStandby(): void {
+    const standby = this.standby;
+    if (!standby) return;
+    this.standby = null;
+    standby.release();
+    standby.forked.child.kill('SIGKILL');
   }
 
   /**
@@ -381,6 +474,7 @@ export class Master {
         if (this.stopping) this.retire(worker, this.config['reload-mercy'] * 1000, 'shutting down');
         else if (this.draining) worker.send({ kind: 'drain' });
         this.checkBooted();
+        this.prepareStandby();
         break;
       case 'failed':
         worker.failure = { code: message.code, message: message.message };
@@ -865,6 +959,7 @@ export class Master {
       return;
     }
     this.stopping = { graceful };
+    this.dropStandby();
     for (const place of this.places) clearTimeout(place.pending);
     const mercy = this.config['reload-mercy'] * 1000;
     for (const worker of this.workers) {
@@ -884,6 +979,7 @@ export class Master {
 
   private fatal(error: TsgiError): void {
     this.stopping = { graceful: false };
+    this.dropStandby();
     clearInterval(this.ticker);
     for (const worker of this.workers) worker.child.kill('SIGKILL');
     this.options.onFatal(error);

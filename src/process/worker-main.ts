@@ -23,12 +23,11 @@ function send(message: FromWorker): void {
 }
 
 /** A SIGKILLed master takes its workers along: the kernel's parent-death signal where the
- * native binding can set it, and the IPC channel closing in every case. */
+ * native binding can set it, and the IPC channel closing in every case (below). */
 function dieWithMaster(masterPid: number): void {
   loadNative().binding?.setParentDeathSignal(os.constants.signals.SIGKILL);
   // The master may have died before the signal was armed.
   if (process.ppid !== masterPid) process.exit(1);
-  process.on('disconnect', () => process.exit(1));
 }
 
 async function start(message: WorkerStart): Promise<void> {
@@ -75,10 +74,15 @@ async function start(message: WorkerStart): Promise<void> {
   // the master ends) and SIGINT as fast.
   process.on('SIGTERM', () => (config['shutdown-delay'] > 0 ? worker.server.startDraining() : stop(config['reload-mercy'] * 1000)));
   process.on('SIGINT', () => (worker.close(), process.exit(0)));
-  // The master's to act on; SIGTTIN's and SIGTTOU's default would stop this process.
-  for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
   send({ kind: 'ready' });
 }
+
+// The master's to act on, from the moment this process exists (a standby worker, forked
+// ahead, may wait a long time for its start): SIGTTIN's and SIGTTOU's default would stop
+// this process, SIGHUP's end it.
+for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
+// A master gone before the start message: nothing will start this process.
+process.once('disconnect', () => process.exit(1));
 
 process.once('message', (message: ToWorker) => {
   if (message.kind === 'start') {
