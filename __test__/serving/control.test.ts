@@ -91,7 +91,7 @@ describe('the control socket and tsgi ctl', () => {
 
     const status = await ctl(socket, 'status');
     expect(status.code).toBe(0);
-    expect(status.answer).toMatchObject({ ok: true, command: 'status', master: { pid: master.pid }, bounds: { min: 1, max: 3 }, running: 1 });
+    expect(status.answer).toMatchObject({ ok: true, command: 'status', master: { pid: master.pid }, bounds: { min: 1, max: 3 }, running: 1, standby: null });
     const [first] = master.workers();
     expect(status.answer!.workers).toEqual([
       { id: 1, pid: first, state: 'idle', requests: 0, in_flight: 0 },
@@ -276,9 +276,16 @@ describe("uWSGI's master FIFO", () => {
     await workersAre(master, [1, 2, 3]);
     send('-');
     await workersAre(master, [1, 2]);
-    send('s');
-    const stats = JSON.parse((await master.line(/master FIFO s: stats: /)).text.replace(/^.*master FIFO s: stats: /, ''));
-    expect(stats.workers.map((w: { status: string }) => w.status)).toEqual(['idle', 'idle', 'cheap']);
+    // `s` logs the stats; the second worker may still be starting (its process is named
+    // before it is ready), so it is asked until both are idle.
+    const STATS = /master FIFO s: stats: /;
+    const statuses = async (): Promise<string> => {
+      const seen = master.lines.filter((l) => STATS.test(l.text)).length;
+      send('s');
+      const line = await until(() => master.lines.filter((l) => STATS.test(l.text))[seen], 'the stats line');
+      return JSON.stringify(JSON.parse(line.text.replace(/^.*master FIFO s: stats: /, '')).workers.map((w: { status: string }) => w.status));
+    };
+    await until(async () => (await statuses()) === JSON.stringify(['idle', 'idle', 'cheap']) || undefined, 'workers 1 and 2 idle, place 3 cheap');
     send('p');
     await master.line(/master FIFO p: pausing the instance: not done by tsgi; ignored/);
     send('x');

@@ -3,6 +3,7 @@
  * next worker the master needs (a respawn, a recycle, a reload) is that process; another
  * is forked once it is ready. One forked with an older configuration is never used.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -61,8 +62,16 @@ async function standbyOf(master: Tsgi, not: number[] = []): Promise<number> {
 describe('--standby-worker', () => {
   it('a worker killed from outside is replaced by the standby process, and a new standby follows', async () => {
     const port = await freePort();
-    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--processes', '2', '--standby-worker']);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-standby-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const control = path.join(dir, 'ctl.sock');
+    const master = await tsgi(['--http-socket', `127.0.0.1:${port}`, '--module', APP, '--processes', '2', '--standby-worker', '--control-socket', control]);
     const standby = await standbyOf(master);
+    // tsgi ctl status names it.
+    const status = JSON.parse(execFileSync(process.execPath, [path.resolve('dist/cli.js'), 'ctl', control, 'status'], { encoding: 'utf8' })) as {
+      standby: number;
+    };
+    expect(status.standby).toBe(standby);
     const before = serving(master);
     expect(before).toHaveLength(2);
     expect(before).not.toContain(standby);

@@ -95,6 +95,8 @@ export async function runCommand(actions: Actions, command: string, args: readon
         bounds: { min, max },
         running,
         workers: snapshot.workers.map((w) => ({ id: w.id, pid: w.pid, state: w.status, requests: w.requests, in_flight: w.in_flight })),
+        // --standby-worker's process, forked ahead and serving nothing (null: none waits).
+        standby: master.standbyPid,
       });
     }
     case 'workers': {

@@ -861,6 +861,11 @@ export class Master {
     return this.stopping ? 'tsgi is stopping' : this.reloading ? 'a reload is running; try again once it is done' : null;
   }
 
+  /** The pid of the --standby-worker process waiting now, or null. */
+  get standbyPid(): number | null {
+    return this.standby?.forked.child.pid ?? null;
+  }
+
   /** The least and most workers, and how many places run one now. */
   get workerCount(): WorkerBounds & { running: number } {
     return { ...workerBounds(this.config), running: this.serving.length };
