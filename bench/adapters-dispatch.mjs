@@ -124,10 +124,11 @@ async function measure(name, app) {
   const batch = async () => {
     const target = done + N;
     decodeBatch(words, arena, index, sink);
-    // As the server does: requests still running read their vars later, from a copy.
+    if (done < target) await new Promise((resolve) => (wake = () => resolve(undefined)));
+    // As the server does before the arena is written again: requests still running read
+    // their vars later, from a copy (the ones that ended need none).
     for (const record of fresh) if (active.has(record.token)) record.detach();
     fresh.length = 0;
-    if (done < target) await new Promise((resolve) => (wake = () => resolve(undefined)));
   };
   /** @param {number} ms */
   const run = async (ms) => {

@@ -4,8 +4,9 @@
  *
  * During the batch that delivered it, a record points into the shared arena and index;
  * `detach()` copies its bytes out before the next batch overwrites them. The server
- * detaches only the requests still running when the batch returns, so a synchronous app
- * never pays for the copy.
+ * detaches only the requests still running when the reactor is about to reuse the arena
+ * (batch.ts, `Attached`), so an app that answers within its batch, synchronously or in
+ * the microtasks that follow, never pays for the copy.
  */
 import { KEY_IDS, KNOWN_KEYS } from '../codec/keys.js';
 
@@ -57,7 +58,8 @@ export class RequestRecord {
   private varsAt: number;
   /** Subtracted from the offsets in `words` (non-zero once detached). */
   private base = 0;
-  private detached = false;
+  /** The record's bytes are its own copy, no longer the shared arena's. */
+  detached = false;
   private blockOff: number;
   private blockLen: number;
 
