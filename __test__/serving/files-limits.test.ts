@@ -60,7 +60,20 @@ async function start(dir: string, wrapper: string[] = [], extra: string[] = []):
     timeout: 20_000,
   });
   expect(child.exitCode, stderr).toBeNull();
-  return { port, worker: Number((ready as RegExpExecArray)[1]), log: () => stderr };
+  const worker = Number((ready as RegExpExecArray)[1]);
+  // Under a wrapper the child is the wrapper: killing strace leaves what it traced running,
+  // so the master and its worker are killed themselves.
+  const master = Number(/master pid (\d+)/.exec(stderr)?.[1] ?? 0);
+  undo.push(() => {
+    for (const pid of [master, worker]) {
+      try {
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  });
+  return { port, worker, log: () => stderr };
 }
 
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
