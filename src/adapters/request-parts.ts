@@ -6,13 +6,26 @@
 import type { Environ } from '../app/contract.js';
 import { serverHooks } from '../server/environ.js';
 
+/** Header names already turned into environ keys: apps read the same few headers on every
+ * request. Bounded, so that names made up by clients cannot grow it. */
+const environKeys = new Map<string, string | undefined>();
+const ENVIRON_KEYS_MAX = 512;
+
 /** The environ key a lowercase header name is found under, or undefined if none can hold it. */
 export function environKey(name: string): string | undefined {
-  if (name === 'content-type') return 'CONTENT_TYPE';
-  if (name === 'content-length') return 'CONTENT_LENGTH';
+  const known = environKeys.get(name);
+  if (known !== undefined || environKeys.has(name)) return known;
   // Proxies drop names with `_` (nginx) or fold them onto `-`: no var is one of them.
-  if (!/^[!#$%&'*+.^`|~0-9a-z-]+$/.test(name)) return undefined;
-  return 'HTTP_' + name.toUpperCase().replaceAll('-', '_');
+  const key =
+    name === 'content-type'
+      ? 'CONTENT_TYPE'
+      : name === 'content-length'
+        ? 'CONTENT_LENGTH'
+        : /^[!#$%&'*+.^`|~0-9a-z-]+$/.test(name)
+          ? 'HTTP_' + name.toUpperCase().replaceAll('-', '_')
+          : undefined;
+  if (environKeys.size < ENVIRON_KEYS_MAX) environKeys.set(name, key);
+  return key;
 }
 
 /** The lowercase header name of an environ key, or undefined if the key is no header. */
