@@ -1,6 +1,6 @@
 /**
  * --standby-worker: one worker process forked ahead, waiting for its start message. The
- * next worker the master needs (a respawn, a recycle, a reload) is that process; another
+ * next worker the master needs (a respawn, a recycle) is that process; another
  * is forked once it is ready. One forked with an older configuration is never used.
  */
 import { execFileSync } from 'node:child_process';
@@ -99,7 +99,7 @@ describe('--standby-worker', () => {
     await until(async () => (await get(port)).pid === standby, 'the former standby to answer');
   });
 
-  it('a reload that changes the configuration does not use the standby of the old one: the new workers have the new environment', async () => {
+  it('a reload starts its workers afresh and ends the standby; the next standby has the environment of the reload', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tsgi-standby-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const ini = path.join(dir, 'tsgi.ini');
@@ -126,6 +126,12 @@ describe('--standby-worker', () => {
       const answer = await get(port, '/env?name=COLOUR').catch(() => null);
       return answer?.pid === next && answer.body === 'blue';
     }, 'the new standby to serve with the new environment');
+    // A reload that changes nothing does not use it either.
+    const after = await standbyOf(master, [standby, next]);
+    process.kill(master.pid, 'SIGHUP');
+    await until(() => master.lines.filter((l) => /reload \(SIGHUP\): done/.test(l.text)).length === 2, 'the second reload', 15_000);
+    expect(master.lines.some((l) => l.text.includes(`(pid ${after}): the standby worker takes place`))).toBe(false);
+    await until(() => !alive(after), 'the standby to be ended by the reload');
   });
 
   it('is ended with the master: nothing is left behind after a graceful stop', async () => {

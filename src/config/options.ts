@@ -337,7 +337,7 @@ export const OPTIONS = [
     type: 'boolean',
     arg: 'BOOL',
     default: false,
-    help: 'keep one worker process started ahead, its modules loaded, not serving: a respawn, recycle, reload or scale-up takes it and only loads the app (about 10-20 ms) instead of starting Node (about 100 ms); costs one idle process',
+    help: 'keep one worker process started ahead, its modules loaded, not serving: a respawn, recycle or scale-up takes it and only loads the app (about 10-20 ms) instead of starting Node (about 100 ms); costs one idle process; a reload starts its workers afresh',
   },
   { name: 'max-worker-lifetime', type: 'seconds', arg: 'SECONDS', default: 0, min: 0, help: 'recycle a worker after this many seconds; 0: never' },
   {

@@ -625,6 +625,9 @@ export class Master {
     const booted = this.booted;
     if (booted) this.options.notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}\nSTATUS=reloading (${why})`);
     const change = await this.options.reconfigure?.(why);
+    // A reload starts every worker from the files as they are now (the app's, and tsgi's
+    // own after an update): not from a standby that loaded tsgi's before.
+    this.dropStandby();
     let ok = false;
     if (change !== null && !this.stopping) ok = booted ? await this.replaceWorkers(why, change, chain) : this.restartWorkers(why, change);
     // Either way workers serve: the new ones, or the old ones when the new could not start.
