@@ -124,11 +124,10 @@ async function measure(name, app) {
   const batch = async () => {
     const target = done + N;
     decodeBatch(words, arena, index, sink);
-    if (done < target) await new Promise((resolve) => (wake = () => resolve(undefined)));
-    // As the server does before the arena is written again: requests still running read
-    // their vars later, from a copy (the ones that ended need none).
-    for (const record of fresh) if (active.has(record.token)) record.detach();
+    // As the server does: every record gets its own copy of its vars after its batch.
+    for (const record of fresh) record.detach();
     fresh.length = 0;
+    if (done < target) await new Promise((resolve) => (wake = () => resolve(undefined)));
   };
   /** @param {number} ms */
   const run = async (ms) => {

@@ -38,20 +38,6 @@ export const Layout = {
   TOKEN_SLOT_BITS: 20,
 } as const;
 
-/**
- * The index's last word is not the batch's: JavaScript keeps there how many requests of
- * the last batch still run with their vars in the arena. A reactor about to write over the
- * arena first calls `onBatch(0)` while that word is not 0, and JavaScript copies those
- * vars out (`RequestRecord.detach`). So a request that ends within its batch, the
- * microtasks it causes included (an async app that answers at once), never copies them.
- */
-export const Attached = {
-  /** `onBatch`'s argument when the arena is about to be written again. */
-  REUSE: 0,
-  /** Where the word is in an index of `length` words. */
-  at: (length: number): number => length - 1,
-} as const;
-
 /** `reason` of an ABORT event. */
 export const AbortReason = { PEER_GONE: 1, BODY_TRUNCATED: 2, TIMEOUT: 3, INTERNAL: 4 } as const;
 

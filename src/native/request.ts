@@ -4,11 +4,33 @@
  *
  * During the batch that delivered it, a record points into the shared arena and index;
  * `detach()` copies its bytes out before the next batch overwrites them. The server
- * detaches only the requests still running when the reactor is about to reuse the arena
- * (batch.ts, `Attached`), so an app that answers within its batch, synchronously or in
- * the microtasks that follow, never pays for the copy.
+ * detaches every record once its batch's calls return: a request still running reads its
+ * vars later, and so may an app that has answered (an environ read in a timer, a log
+ * written after the response), which must never see another request's bytes.
  */
 import { KEY_IDS, KNOWN_KEYS } from '../codec/keys.js';
+
+/**
+ * Where detached records keep their words: blocks shared by many records, not a
+ * Uint32Array each (a small typed array of its own costs ~0.5 µs to allocate, several
+ * times the copy). A full block is left to the records in it, which keep it alive; the
+ * blocks are small, as Node's Buffer pool is, so that a long-lived request (a WebSocket)
+ * keeps little else alive with it.
+ */
+const WORD_BLOCK = 2048;
+let wordBlock = new Uint32Array(WORD_BLOCK);
+let wordsUsed = 0;
+
+/** Room for `count` words in the current block (a new block when it is full). */
+function wordRoom(count: number): number {
+  if (wordsUsed + count > wordBlock.length) {
+    wordBlock = new Uint32Array(Math.max(WORD_BLOCK, count));
+    wordsUsed = 0;
+  }
+  const at = wordsUsed;
+  wordsUsed += count;
+  return at;
+}
 
 /** The `protocol` word of a record: which wire protocol carried the request. */
 export const Protocol = {
@@ -58,8 +80,7 @@ export class RequestRecord {
   private varsAt: number;
   /** Subtracted from the offsets in `words` (non-zero once detached). */
   private base = 0;
-  /** The record's bytes are its own copy, no longer the shared arena's. */
-  detached = false;
+  private detached = false;
   private blockOff: number;
   private blockLen: number;
 
@@ -86,9 +107,13 @@ export class RequestRecord {
   detach(): void {
     if (this.detached) return;
     this.detached = true;
+    // Buffer.from copies into Node's pool; the words go into a shared block.
     this.data = Buffer.from(this.data.subarray(this.blockOff, this.blockOff + this.blockLen));
-    this.words = this.words.slice(this.varsAt, this.varsAt + this.nvars * VAR_WORDS);
-    this.varsAt = 0;
+    const count = this.nvars * VAR_WORDS;
+    const at = wordRoom(count);
+    wordBlock.set(this.words.subarray(this.varsAt, this.varsAt + count), at);
+    this.words = wordBlock;
+    this.varsAt = at;
     this.base = this.blockOff;
     this.blockOff = 0;
   }

@@ -18,7 +18,7 @@
  * output queue (outbuf.rs), and a Map by token the request table (table.rs).
  */
 import type { NativeReactor, ReactorOptions, WireProtocol } from '../native/binding.js';
-import { AbortReason, Attached, type WriteEndWord } from '../native/batch.js';
+import { AbortReason, type WriteEndWord } from '../native/batch.js';
 import { Accepting, adopt, listen, stopListening } from './accept.js';
 import { BatchWriter, Level } from './batch.js';
 import { configOf, type ReactorConfig } from './config.js';
@@ -32,7 +32,6 @@ import { abort, pause, reply, upgrade, write, writeError } from './write.js';
 export class PureReactor implements NativeReactor {
   readonly config: ReactorConfig;
   readonly batch: BatchWriter;
-  private readonly index: Uint32Array;
   readonly accept = new Accepting();
   /** Every open connection. */
   readonly conns = new Set<Conn>();
@@ -55,9 +54,7 @@ export class PureReactor implements NativeReactor {
     options: ReactorOptions,
   ) {
     this.config = configOf(options);
-    // The index's last word is JavaScript's (Attached), not the batch's.
-    this.batch = new BatchWriter(Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength), index.subarray(0, Attached.at(index.length)));
-    this.index = index;
+    this.batch = new BatchWriter(Buffer.from(arena.buffer, arena.byteOffset, arena.byteLength), index);
   }
 
   get connections(): number {
@@ -131,8 +128,6 @@ export class PureReactor implements NativeReactor {
     }
     do {
       const retried = this.notices.beginBatch();
-      // Requests of the last batch that still run read their vars in the arena.
-      if (this.index[Attached.at(this.index.length)] !== 0) this.onBatch(Attached.REUSE);
       this.batch.reset();
       try {
         for (const conn of retried) if (!conn.closed) this.process(conn);

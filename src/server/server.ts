@@ -12,7 +12,7 @@ import { StaticFiles, type StaticFilesOptions } from './static-files.js';
 import type { NativeReactor, WireProtocol } from '../native/binding.js';
 import { loadNative } from '../native/load.js';
 import type { PureReactor } from '../pure/reactor.js';
-import { AbortReason, Attached, decodeBatch, type BatchSink } from '../native/batch.js';
+import { AbortReason, decodeBatch, type BatchSink } from '../native/batch.js';
 import type { RequestRecord } from '../native/request.js';
 import { log } from '../log.js';
 import { reactorOptions, WRITE_HIGH_WATER } from './reactor-options.js';
@@ -252,9 +252,6 @@ export class Server implements BatchSink, ExchangeContext {
 
   done(exchange: Exchange): void {
     this.exchanges.delete(exchange.token);
-    // One fewer request of the last batch reads the arena (see onBatch).
-    const attached = Attached.at(this.index.length);
-    if (this.index[attached]! > 0 && !exchange.record.detached) this.index[attached]!--;
     this.observer?.finished(exchange);
   }
 
@@ -263,22 +260,13 @@ export class Server implements BatchSink, ExchangeContext {
   }
 
   private onBatch(words: number): void {
-    const attached = Attached.at(this.index.length);
-    if (words === Attached.REUSE) {
-      // The arena is about to be written again: what still runs reads its vars later.
-      for (const record of this.fresh) if (this.exchanges.has(record.token)) record.detach();
-      this.fresh.length = 0;
-      this.index[attached] = 0;
-      return;
-    }
-    // Every request of the last batch has ended (or was copied out): none reads the arena.
-    this.fresh.length = 0;
     decodeBatch(words, this.arena, this.index, this);
-    // Those still running when the batch and its microtasks are over are copied out then;
-    // done() counts down the ones that end before.
-    let running = 0;
-    for (const record of this.fresh) if (this.exchanges.has(record.token)) running++;
-    this.index[attached] = running;
+    // The next batch overwrites the shared buffers. What still runs reads its vars later,
+    // and an app that has answered may still read its environ (in a timer, a log line after
+    // the response): every record gets its own copy, so no read ever finds another
+    // request's bytes.
+    for (const record of this.fresh) record.detach();
+    this.fresh.length = 0;
   }
 
   // ---- BatchSink ---------------------------------------------------------------------

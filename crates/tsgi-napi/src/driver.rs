@@ -147,21 +147,15 @@ impl Driver {
     /// the reactor has more for right away.
     fn run(&self) {
         loop {
-            // Requests of the last batch that still run read their vars in the arena:
-            // JavaScript copies them out before it is written again (`onBatch(0)`).
-            if self.attached() != 0 {
-                self.call_js(0);
-            }
             let (words, more) = {
                 let mut reactor = self.reactor.borrow_mut();
                 // SAFETY: both buffers are kept alive by `self.buffers` (a strong
                 // reference), are only touched on this thread, and JavaScript reads them
                 // only during the call below, after this borrow ends.
-                // The index's last word is JavaScript's (`attached`), not the batch's.
                 let (arena, index) = unsafe {
                     (
                         std::slice::from_raw_parts_mut(self.arena.0, self.arena.1),
-                        std::slice::from_raw_parts_mut(self.index.0, self.index.1 - 1),
+                        std::slice::from_raw_parts_mut(self.index.0, self.index.1),
                     )
                 };
                 let mut batch = Batch::new(arena, index);
@@ -178,16 +172,6 @@ impl Driver {
         }
     }
 
-    /// The index's last word, which JavaScript writes: how many requests of the last batch
-    /// still run with their vars in the arena (src/native/batch.ts, `ATTACHED`).
-    fn attached(&self) -> u32 {
-        // SAFETY: the index is kept alive by `self.buffers` and is `index.1 >= 16 Ki`
-        // words long (checked in `start`); JavaScript writes it only on this thread, and
-        // not during this read.
-        unsafe { self.index.0.add(self.index.1 - 1).read() }
-    }
-
-    /// Calls `onBatch(words)`; 0 words: the arena is about to be written again.
     fn call_js(&self, words: u32) {
         let env = self.env;
         // SAFETY: on the JS thread, inside a libuv callback; every napi_value lives in

@@ -51,8 +51,6 @@ pub struct BindingReactor {
 impl BindingReactor {
     /// Creates a reactor. `onBatch(words)` is called once per wake-up; `arena` and `index`
     /// are the shared buffers the batch is written into (see batch.rs for the layout).
-    /// The index's last word is JavaScript's: while it is not 0, `onBatch(0)` is called
-    /// before the arena is written again, for JavaScript to copy out what it still reads.
     #[napi(constructor, catch_unwind)]
     pub fn new(
         env: Env,

@@ -330,6 +330,7 @@ mod tests {
         let (file, bytes) = patterned_file(3_000_000);
         let fd = std::os::fd::OwnedFd::from(file);
         let raw = fd.as_raw_fd();
+        let inode = inode_of(raw).expect("the file is open");
         let mut out = OutBuf::default();
         out.send_file(FilePiece::new(fd, 7, 2_000_000));
         out.tail().extend_from_slice(b" tail");
@@ -345,8 +346,18 @@ mod tests {
         let mut want = bytes[7..2_000_007].to_vec();
         want.extend_from_slice(b" tail");
         assert!(got == want, "the file's range arrived cut or out of order");
-        // SAFETY: fcntl on a number that may or may not be an open descriptor.
-        assert_eq!(unsafe { libc::fcntl(raw, libc::F_GETFD) }, -1, "the file's descriptor is still open");
+        // Closed, or its number already reused by another test running in parallel for
+        // another file: either way no longer this file.
+        assert_ne!(inode_of(raw), Some(inode), "the file's descriptor is still open");
+    }
+
+    /// The (device, inode) of what descriptor `fd` is open on, or None if it is closed.
+    fn inode_of(fd: std::os::fd::RawFd) -> Option<(u64, u64)> {
+        // SAFETY: a plain C struct, for which all zeroes is a valid value.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes only into the struct it is given; `fd` may or may not be open.
+        let open = unsafe { libc::fstat(fd, &mut stat) } == 0;
+        open.then_some((stat.st_dev, stat.st_ino))
     }
 
     #[test]
