@@ -53,7 +53,6 @@ const REOPEN_WAIT_MS = 2000;
 
 type WorkerState = 'starting' | 'ready' | 'stopping';
 
-/** One worker process. */
 /** A worker process as forked, before its start message: what it was given then. */
 interface Forked {
   readonly child: ChildProcess;
@@ -65,6 +64,7 @@ interface Forked {
   readonly config: Config;
 }
 
+/** One worker process. */
 class WorkerProcess {
   state: WorkerState = 'starting';
   /** performance.now() when it became ready. */
@@ -393,16 +393,16 @@ export class Master {
     if (this.standby?.forked.config === this.config) return;
     this.dropStandby();
     if ([...this.workers].some((w) => w.state === 'starting')) return;
+    const failed = (error: Error): void =>
+      log.warn(`--standby-worker: cannot start one: ${describeSpawnError(error as NodeJS.ErrnoException)}; workers start without it`);
     let forked: Forked;
     try {
       forked = this.fork(this.sockets.filter((s) => s.worker === undefined));
     } catch (error) {
-      log.warn(`--standby-worker: cannot start one: ${describeSpawnError(error as NodeJS.ErrnoException)}; workers start without it`);
+      failed(error as Error);
       return;
     }
     const { child } = forked;
-    const failed = (error: Error): void =>
-      log.warn(`--standby-worker: cannot start one: ${describeSpawnError(error as NodeJS.ErrnoException)}; workers start without it`);
     if (child.pid === undefined) {
       child.once('error', failed);
       return;
