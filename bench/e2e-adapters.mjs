@@ -36,7 +36,19 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkSetup, children, environmentLine, fmtRatio, fmtUs, killAll, measureBackends, optionParser, ratioLine, startBackend, wanted } from './lib/e2e.mjs';
+import {
+  checkSetup,
+  children,
+  environmentLine,
+  fmtRatio,
+  fmtUs,
+  measureBackends,
+  optionParser,
+  ratioLine,
+  runBenchmark,
+  startBackend,
+  wanted,
+} from './lib/e2e.mjs';
 import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
@@ -284,8 +296,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`e2e-adapters: ${error?.stack ?? error}\n`);
-  killAll();
-  process.exitCode = 1;
-});
+runBenchmark('e2e-adapters', main);

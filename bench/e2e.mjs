@@ -33,7 +33,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePeers } from './e2e/peers.mjs';
 import { QUICK_SETUPS, SETUPS } from './e2e/setups.mjs';
-import { children, killAll, optionParser, runRounds, summarize, tail } from './lib/e2e.mjs';
+import { children, optionParser, runBenchmark, runRounds, summarize, tail } from './lib/e2e.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { startNginx } from '../scripts/lib/nginx.mjs';
 import { stopProcess } from '../scripts/lib/processes.mjs';
@@ -294,8 +294,4 @@ function roundNumbers(key, value) {
 }
 
 const quickRun = process.argv.includes('--quick');
-main().catch((error) => {
-  process.stderr.write(`e2e: ${error?.stack ?? error}\n`);
-  killAll();
-  process.exitCode = quickRun ? 0 : 1;
-});
+runBenchmark('e2e', main, quickRun ? 0 : 1);

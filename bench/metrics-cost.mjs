@@ -20,7 +20,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkSetup, environmentLine, fmtUs, killAll, measureBackends, optionParser, startBackend, wanted } from './lib/e2e.mjs';
+import { checkSetup, environmentLine, fmtUs, measureBackends, optionParser, runBenchmark, startBackend, wanted } from './lib/e2e.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -152,8 +152,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`metrics-cost: ${error?.stack ?? error}\n`);
-  killAll();
-  process.exitCode = 1;
-});
+runBenchmark('metrics-cost', main);

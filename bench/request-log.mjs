@@ -26,7 +26,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkSetup, environmentLine, fmtUs, killAll, measureBackends, optionParser, startBackend, wanted } from './lib/e2e.mjs';
+import { checkSetup, environmentLine, fmtUs, measureBackends, optionParser, runBenchmark, startBackend, wanted } from './lib/e2e.mjs';
 import { findNginx, startNginx } from '../scripts/lib/nginx.mjs';
 import { findExecutable, freePort, stopProcess } from '../scripts/lib/processes.mjs';
 
@@ -177,8 +177,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`request-log: ${error?.stack ?? error}\n`);
-  killAll();
-  process.exitCode = 1;
-});
+runBenchmark('request-log', main);

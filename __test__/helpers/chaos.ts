@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 
 const CLI = path.resolve('dist/cli.js');
 
@@ -71,6 +72,26 @@ export interface Tsgi {
   workers(): number[];
   /** SIGKILL to the master and its workers, if still there. */
   kill(): void;
+}
+
+/**
+ * For a test file that starts tsgi: `tsgi(args, ready)` starts it as `startTsgi` does, and
+ * after each test every tsgi started and whatever else was pushed onto `cleanups` is undone,
+ * the last first.
+ */
+export function useTsgi(): { tsgi: (args: string[], ready?: RegExp | null) => Promise<Tsgi>; cleanups: Array<() => void> } {
+  const cleanups: Array<() => void> = [];
+  afterEach(() => {
+    for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+  });
+  return {
+    cleanups,
+    async tsgi(args, ready) {
+      const started = await startTsgi(args, ready);
+      cleanups.push(() => started.kill());
+      return started;
+    },
+  };
 }
 
 /** tsgi refuses to run workers as root without leave; CI runs as root. */

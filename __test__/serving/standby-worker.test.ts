@@ -8,22 +8,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { alive, childrenOf, startTsgi, until, type Tsgi } from '../helpers/chaos.js';
+import { describe, expect, it } from 'vitest';
+import { alive, childrenOf, startTsgi, type Tsgi, until, useTsgi } from '../helpers/chaos.js';
 import { freePort } from '../../scripts/lib/processes.mjs';
 
 const APP = path.resolve('__test__/fixtures/chaos-app.mjs');
-const cleanups: Array<() => void> = [];
-
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
-});
-
-async function tsgi(args: string[], ready?: RegExp | null): Promise<Tsgi> {
-  const started = await startTsgi(args, ready);
-  cleanups.push(() => started.kill());
-  return started;
-}
+const { tsgi, cleanups } = useTsgi();
 
 function get(port: number, urlPath = '/ok'): Promise<{ status: number; pid: number; body: string }> {
   return new Promise((resolve, reject) => {

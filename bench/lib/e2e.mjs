@@ -196,6 +196,21 @@ export function killAll() {
 }
 
 /**
+ * Runs a benchmark's `main`; a failure is printed with the benchmark's name, every server
+ * it started is killed, and the exit code is `failCode`.
+ * @param {string} name
+ * @param {() => Promise<void>} main
+ * @param {number} [failCode]
+ */
+export function runBenchmark(name, main, failCode = 1) {
+  main().catch((error) => {
+    process.stderr.write(`${name}: ${error?.stack ?? error}\n`);
+    killAll();
+    process.exitCode = failCode;
+  });
+}
+
+/**
  * Runs a benchmark's `main`: on Ctrl-C or a failure its children are killed, and it exits
  * 130 or 1.
  * @param {() => Promise<void>} main
