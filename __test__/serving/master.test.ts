@@ -410,6 +410,17 @@ describe('the request log', () => {
     expect(master.lines.map((l) => l.text).join('\n')).not.toMatch(/GET \/(before|after)/);
   });
 
+  it.each([
+    [[] as string[], '/nonexistent-tsgi-dir/tsgi.log', 'no such directory: /nonexistent-tsgi-dir'],
+    [['--master', 'false'], '/nonexistent-tsgi-dir/tsgi.log', 'no such directory: /nonexistent-tsgi-dir'],
+    [[] as string[], os.tmpdir(), 'it is a directory'],
+  ])('a --logto that cannot be opened is one line and exit 2, before anything is served (%j %s)', async (extra, logto, why) => {
+    const master = await startTsgi(['--http-socket', '127.0.0.1:0', '--module', APP, '--logto', logto, ...extra], null);
+    cleanups.push(() => master.kill());
+    expect((await master.exited).code).toBe(2);
+    expect(master.lines.map((l) => l.text)).toEqual([`tsgi: --logto ${logto}: cannot open it: ${why}`]);
+  });
+
   it('workers write their request lines themselves: the log goes on while the master is stopped', async () => {
     const dir = tempDir();
     const logfile = path.join(dir, 'tsgi.log');

@@ -4,22 +4,37 @@
  * its own, then has every worker reopen theirs, since each writes its lines itself).
  */
 import { closeSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ErrorCodes, TsgiError } from '../errors.js';
 import { log } from '../log.js';
 import { fdBackend, LogWriter } from './log-writer.js';
 
 /** How long an old descriptor stays open after a reopen: a write in flight on it ends first. */
 const CLOSE_OLD_AFTER_MS = 1000;
 
+/** Opens `path` for appending, or throws one line saying why it cannot. */
+function openLog(path: string): number {
+  try {
+    return openSync(path, 'a', 0o640);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const why =
+      code === 'ENOENT' ? `no such directory: ${dirname(path)}` : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : message;
+    throw new TsgiError(ErrorCodes.INVALID_OPTION, `--logto ${path}: cannot open it: ${why}`, { cause: error });
+  }
+}
+
 export class LogFile {
   readonly writer: LogWriter;
   private current: number;
 
-  /** `fd`: the file, already open (a worker's inherited descriptor); opened by name if absent. */
+  /** `fd`: the file, already open (a worker's inherited descriptor); opened by name if
+   * absent, and one that cannot be opened is a start-up error naming the option. */
   constructor(
     readonly path: string,
     fd?: number,
   ) {
-    this.current = fd ?? openSync(path, 'a', 0o640);
+    this.current = fd ?? openLog(path);
     this.writer = new LogWriter(fdBackend(this.current));
   }
 
